@@ -1,0 +1,70 @@
+"""Ground truth of recordings made on the simulated rig (``/ground_truth``).
+
+The simulator stores its noiseless expected firing rate (point samples every
+``truth_decimation`` samples) and the spike times it generated.  Here they become the
+truth the analysis is judged against: the expected rate in each epoch's baseline and
+response windows, the expected % change, and the EC50 fitted to those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.epochs import Epoch
+from analysis.fit import FitResult, fit_ll4
+from daq.recording import Recording
+
+
+@dataclass
+class EpochTruth:
+    baseline_rate_hz: float
+    response_rate_hz: float
+
+    @property
+    def percent_change(self) -> float:
+        if self.baseline_rate_hz <= 0:
+            return float("nan")
+        return 100.0 * (self.response_rate_hz - self.baseline_rate_hz) / self.baseline_rate_hz
+
+
+def expected_rate_series(rec: Recording, neuron: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(sample indices, expected rate Hz) of one simulated neuron, or None without truth."""
+    if "expected_rate_hz" not in rec.truth_names():
+        return None
+    idx = rec.truth("truth_index")
+    rate = rec.truth("expected_rate_hz")
+    n = min(len(idx), len(rate))
+    rate = rate[:n]
+    if rate.ndim == 2:
+        rate = rate[:, neuron]
+    return idx[:n].astype(np.int64), rate.astype(np.float64)
+
+
+def window_mean(idx: np.ndarray, values: np.ndarray, lo: int, hi: int) -> float:
+    a, b = np.searchsorted(idx, [lo, hi])
+    return float(values[a:b].mean()) if b > a else float("nan")
+
+
+def epoch_truth(rec: Recording, epochs: list[Epoch], neuron: int = 0) -> list[EpochTruth] | None:
+    series = expected_rate_series(rec, neuron)
+    if series is None:
+        return None
+    idx, rate = series
+    return [EpochTruth(window_mean(idx, rate, *ep.baseline), window_mean(idx, rate, *ep.response)) for ep in epochs]
+
+
+def truth_spike_index(rec: Recording, neuron: int = 0) -> np.ndarray | None:
+    name = f"spike_index/neuron{neuron}"
+    return rec.truth(name) if name in rec.truth_names() else None
+
+
+def fit_truth(epochs: list[Epoch], truths: list[EpochTruth], barrel: str, dose: str = "current") -> FitResult:
+    """EC50 fitted to the expected (noiseless) % change of one barrel's epochs."""
+    xs, ys = [], []
+    for ep, tr in zip(epochs, truths):
+        if ep.barrel == barrel and not ep.is_control:
+            xs.append(abs(ep.current_nA) if dose == "current" else ep.charge_nC)
+            ys.append(tr.percent_change)
+    return fit_ll4(np.array(xs), np.array(ys), "nA" if dose == "current" else "nC")

@@ -1,0 +1,1 @@
+"""The ``ionto`` command.  One module per verb; ``main`` dispatches."""

@@ -1,0 +1,68 @@
+"""``ionto``: the command line.  ``ionto --help`` lists the verbs; ``ionto VERB --help`` each one.
+
+Errors ionto raises on purpose (bad files, fields, values, devices) print one clear line
+(and, with ``--json``, an ``{"error": ...}`` document) and exit 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from daq.errors import IontoError
+
+# each verb module has register(subparsers) and sets args.func
+VERB_MODULES = ["demo", "run", "info", "analyze", "gui"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="ionto",
+        description="ionto — rig software for laboratory microiontophoresis: eject drugs from a "
+        "multi-barrel pipette, record the neuron's firing to HDF5, and fit the dose–response.",
+        epilog="Device URLs: sim (default), sim:PRESET, ni:Dev1, ni+grpc://HOST:PORT/Dev1, replay:FILE.h5",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for name in VERB_MODULES:
+        importlib.import_module(f"app.cli.{name.replace('-', '_')}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    json_mode = bool(getattr(args, "json", False))
+    from app.cli.common import emit_json, set_json_mode
+
+    set_json_mode(json_mode)
+    try:
+        return int(args.func(args) or 0)
+    except IontoError as exc:
+        print(f"ionto {args.verb}: error: {exc}", file=sys.stderr)
+        if json_mode:
+            emit_json({"error": str(exc), "error_type": type(exc).__name__})
+        return 1
+    except KeyboardInterrupt:
+        print(f"ionto {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"ionto {args.verb}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        if json_mode:
+            emit_json({"error": f"{type(exc).__name__}: {exc}", "error_type": "internal"})
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The composition root: device URLs → devices, and a run wired from all the packages.
+
+This is the one place that knows every package: it opens a device (simulated, NI,
+replay), builds the engine with its sinks in the fixed order (recorder, online detector,
+display), hands it a protocol runner, and returns what happened.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.util
+import inspect
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis.detect import StreamingDetector
+from daq.device import Device
+from daq.engine import BlockDone, Engine, EngineError, EngineEvent, EventLogged
+from daq.errors import ConfigError
+from daq.recording import ProtocolInfo, Recorder
+from daq.rig import RigConfig, load_rig
+from daq.ring import DisplaySink
+from mock_daq import SimDevice, load_preset
+from mock_daq.presets import DEFAULT_PRESET
+from protocols.plans import Plan, plan_source
+from protocols.runner import PlanRunner
+from protocols.yaml_format import LoadedProtocol, load_protocol
+
+DEVICE_URL_FORMS = "sim, sim:PRESET, ni:DEV, ni+grpc://HOST:PORT/DEV, replay:FILE.h5"
+
+
+@dataclass(frozen=True)
+class DeviceURL:
+    scheme: str  # sim | ni | ni+grpc | replay
+    target: str = ""  # preset, device name, or file
+    host: str = ""
+    port: int = 0
+
+
+def parse_device_url(url: str) -> DeviceURL:
+    """Parse a device URL; ``ConfigError`` says which forms are accepted."""
+    url = (url or "sim").strip()
+    if url == "sim":
+        return DeviceURL("sim", DEFAULT_PRESET)
+    if url.startswith("sim:"):
+        return DeviceURL("sim", url[4:] or DEFAULT_PRESET)
+    m = re.fullmatch(r"ni\+grpc://([^:/]+):(\d+)/([^/]+)", url)
+    if m:
+        return DeviceURL("ni+grpc", m.group(3), m.group(1), int(m.group(2)))
+    if url.startswith("ni:") and len(url) > 3:
+        return DeviceURL("ni", url[3:])
+    if url.startswith("replay:") and len(url) > 7:
+        return DeviceURL("replay", url[7:])
+    raise ConfigError(f"device URL {url!r} is not understood; use one of: {DEVICE_URL_FORMS}")
+
+
+def parse_speed(text: str | float | None) -> float | None:
+    """'realtime' → 1.0, 'max' → None (as fast as possible), '10' → 10× real time."""
+    if text is None or text == "max":
+        return None
+    if text == "realtime":
+        return 1.0
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--speed {text!r}: use 'realtime', 'max' or a factor such as 10") from None
+    if not v > 0:
+        raise ConfigError(f"--speed {text!r}: a factor must be > 0")
+    return v
+
+
+def resolve_rig(url: str = "sim", rig_path: str | os.PathLike[str] | None = None) -> RigConfig:
+    """The rig a run uses: the rig file if given, else the simulator preset the URL names."""
+    spec = parse_device_url(url)
+    if rig_path:
+        return load_rig(rig_path)
+    if spec.scheme == "sim":
+        return load_preset(spec.target)
+    raise ConfigError(f"device {url!r}: give a rig file with --rig (channels, pipette, gains)")
+
+
+def open_device(url: str = "sim", rig_path: str | os.PathLike[str] | None = None, *,
+                seed: int | None = None, speed: float | None = 1.0) -> tuple[Device, RigConfig]:
+    """Open the device a URL names, with its rig (from ``rig_path`` or the preset)."""
+    spec = parse_device_url(url)
+    if spec.scheme == "sim":
+        rig = resolve_rig(url, rig_path)
+        return SimDevice(rig, seed=seed, speed=speed, name=f"sim:{spec.target}"), rig
+    if spec.scheme in ("ni", "ni+grpc"):
+        raise ConfigError(
+            f"device URL {url!r}: the NI-DAQmx backend is not available in this build yet "
+            f"(use {DEVICE_URL_FORMS.split(',')[0]} for now)"
+        )
+    raise ConfigError(f"device URL {url!r}: replay devices are not available in this build yet")
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A protocol ready to run: ``factory()`` makes a fresh plan generator each call."""
+
+    factory: Callable[[], Plan]
+    info: ProtocolInfo
+
+
+def load_plan_file(path: str | os.PathLike[str]) -> LoadedPlan:
+    """A user's Python plan file: it must define ``plan()``, a generator function."""
+    p = Path(path)
+    spec = importlib.util.spec_from_file_location(f"ionto_user_plan_{p.stem}", p)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{p}: cannot load this Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ConfigError(f"{p}: the plan file failed to import: {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, "plan", None)
+    if fn is None or not inspect.isgeneratorfunction(fn):
+        raise ConfigError(f"{p}: define a generator function 'plan()' that yields protocol commands")
+    text = p.read_text(encoding="utf-8")
+    return LoadedPlan(fn, ProtocolInfo(text=text, name=p.stem, format="python", params={}, source=text))
+
+
+def load_any_protocol(path: str | os.PathLike[str]) -> LoadedPlan:
+    """A YAML protocol or a Python plan file."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such protocol file")
+    if p.suffix == ".py":
+        return load_plan_file(p)
+    if p.suffix not in (".yaml", ".yml"):
+        raise ConfigError(f"{p}: a protocol is a .yaml/.yml file or a .py plan file")
+    lp: LoadedProtocol = load_protocol(p)
+    src = plan_source(lp.spec.plan) if lp.spec.plan else ""
+    info = ProtocolInfo(text=lp.text, name=lp.name, format="yaml", params=lp.spec.model_dump(mode="json"), source=src)
+    return LoadedPlan(lp.build, info)
+
+
+def default_recording_path(name: str, directory: str | os.PathLike[str] = "recordings") -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "recording"
+    return Path(directory) / f"{safe}-{stamp}.h5"
+
+
+@dataclass
+class RunResult:
+    path: Path
+    duration_s: float
+    samples: int
+    gaps: int
+    lost_samples: int
+    error: str | None
+    events: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_protocol(
+    plan: Plan,
+    info: ProtocolInfo,
+    out: str | os.PathLike[str],
+    *,
+    device_url: str = "sim",
+    rig_path: str | os.PathLike[str] | None = None,
+    speed: float | None = None,
+    seed: int | None = None,
+    overwrite: bool = False,
+    on_event: Callable[[EngineEvent], None] | None = None,
+) -> RunResult:
+    """Run a plan on a device to its end, recording to ``out``.  Runs the engine on its own
+    thread and waits for it; ``on_event`` is called on the engine thread."""
+    device, rig = open_device(device_url, rig_path, seed=seed, speed=speed)
+    config = rig.acquisition_config()
+    rig_doc = rig.model_dump(mode="json")
+    recorder = Recorder(out, pipette=rig.pipette, rig=rig_doc, protocol=info, overwrite=overwrite)
+    detector = StreamingDetector()
+    runner = PlanRunner(plan, info.name or "protocol")
+    engine = Engine(device, config, rig.pipette, ao_lead_s=rig.ao_lead_s, recorder=recorder,
+                    sinks=[detector, DisplaySink(seconds=10)], runner=runner, online=detector,
+                    stop_when_protocol_ends=True)
+    n_events = 0
+
+    def listen(ev: EngineEvent) -> None:
+        nonlocal n_events
+        if isinstance(ev, EventLogged):
+            n_events += 1
+        if on_event is not None:
+            on_event(ev)
+
+    engine.subscribe(listen)
+    engine.start()
+    engine.join()
+    return RunResult(Path(out), engine.read_index / config.rate_hz, engine.read_index, engine.gaps,
+                     engine.lost_samples, engine.error, n_events)
+
+
+__all__ = [
+    "BlockDone", "DeviceURL", "EngineError", "RunResult", "default_recording_path", "load_any_protocol",
+    "open_device", "parse_device_url", "parse_speed", "run_protocol",
+]

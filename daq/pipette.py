@@ -1,0 +1,325 @@
+"""The multi-barrel pipette: barrels, their currents, limits, and nA <-> volts.
+
+Sign convention: currents are signed nA as delivered into the barrel (positive = cations
+leave the tip).  A drug barrel's *polarity* is the sign of its ejecting current (+1 for
+cations such as GABA, -1 for anions such as glutamate); its retaining current has the
+opposite sign.  Control barrels (NaCl current controls) have polarity 0 and may be driven
+either way.  The balance barrel carries ``-sum(other barrel currents)``.
+
+Limits (all checked by :meth:`Pipette.check`, vectorised over sample arrays):
+
+* drug barrel, current in its eject direction: ``|I| <= max_eject_nA``;
+* drug barrel, current in its retain direction: ``|I| <= max_retain_nA``;
+* control barrel: ``|I| <= max_eject_nA``;
+* the balance current: ``|sum| <= max_total_nA`` (and the balance barrel's own ``max_eject_nA``);
+* every barrel: ``|I / command_gain_nA_per_V| <= ao_range_V``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from daq.errors import ConfigError, CurrentLimitError
+
+_EPS_nA = 1e-6
+
+_POLARITY_WORDS = {
+    "+": 1, "+1": 1, "positive": 1, "cation": 1, "cationic": 1,
+    "-": -1, "-1": -1, "negative": -1, "anion": -1, "anionic": -1,
+    "0": 0, "either": 0, "none": 0, "both": 0,
+}
+
+
+def _parse_polarity(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("polarity must be +1, -1 or 0 (or 'cation', 'anion', 'either')")
+    if isinstance(value, int | float) and value in (1, -1, 0):
+        return int(value)
+    if isinstance(value, str) and value.strip().lower() in _POLARITY_WORDS:
+        return _POLARITY_WORDS[value.strip().lower()]
+    raise ValueError(f"polarity {value!r} is not one of +1, -1, 0, '+', '-', 'cation', 'anion', 'either'")
+
+
+Polarity = Annotated[int, BeforeValidator(_parse_polarity)]
+
+
+class Barrel(BaseModel):
+    """One barrel of the pipette and the current source that drives it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="identifier used in protocols, e.g. 'glu'")
+    drug: str = Field(min_length=1, description="drug or solution, e.g. 'glutamate', 'NaCl'")
+    role: Literal["drug", "control", "balance"] = "drug"
+    concentration_mM: float = Field(default=0.0, ge=0)
+    polarity: Polarity = Field(default=0, description="+1 cation, -1 anion, 0 either (NaCl)")
+    retain_nA: float = Field(default=0.0, ge=0, description="retaining current magnitude")
+    max_eject_nA: float = Field(default=200.0, gt=0)
+    max_retain_nA: float = Field(default=50.0, ge=0)
+    command_gain_nA_per_V: float = Field(default=100.0, description="current source gain")
+    monitor_gain_V_per_nA: float | None = Field(default=None, description="current monitor gain")
+    ao_channel: str = Field(default="", description="physical AO channel, e.g. Dev1/ao0")
+    monitor_channel: str | None = Field(default=None, description="physical AI channel of the monitor")
+    ao_range_V: float = Field(default=10.0, gt=0)
+    safe_state: Literal["retain", "zero"] = "retain"
+
+    @model_validator(mode="after")
+    def _check(self) -> Barrel:
+        if self.command_gain_nA_per_V == 0:
+            raise ValueError("command_gain_nA_per_V must not be 0")
+        if self.monitor_gain_V_per_nA is not None and self.monitor_gain_V_per_nA == 0:
+            raise ValueError("monitor_gain_V_per_nA must not be 0")
+        if self.role == "drug" and self.polarity == 0:
+            raise ValueError(
+                "a drug barrel needs a polarity: +1 (cation, e.g. GABA) or -1 (anion, e.g. glutamate)"
+            )
+        if self.role != "drug" and self.retain_nA:
+            raise ValueError(f"a {self.role} barrel has no retaining current (retain_nA must be 0)")
+        if self.retain_nA > self.max_retain_nA + _EPS_nA:
+            raise ValueError(f"retain_nA {self.retain_nA} exceeds max_retain_nA {self.max_retain_nA}")
+        if abs(self.max_eject_nA / self.command_gain_nA_per_V) > self.ao_range_V + 1e-9:
+            raise ValueError(
+                f"max_eject_nA {self.max_eject_nA} needs "
+                f"{self.max_eject_nA / abs(self.command_gain_nA_per_V):.3g} V, beyond ao_range_V {self.ao_range_V}"
+            )
+        return self
+
+    @property
+    def retain_current_nA(self) -> float:
+        """Signed retaining current (opposite to the polarity), 0 for control/balance barrels."""
+        return -self.polarity * self.retain_nA
+
+    @property
+    def safe_current_nA(self) -> float:
+        """Signed current this barrel goes to on stop, abort, error or exit."""
+        return self.retain_current_nA if self.safe_state == "retain" else 0.0
+
+    def eject_current_nA(self, magnitude_nA: float, polarity: int | None = None) -> float:
+        """Signed ejecting current for a magnitude.  Control barrels need ``polarity``."""
+        if magnitude_nA < 0:
+            raise CurrentLimitError(
+                f"barrel {self.name!r}: give the ejection current as a magnitude (>= 0 nA), got {magnitude_nA}"
+            )
+        pol = self.polarity if self.polarity != 0 else polarity
+        if pol not in (1, -1):
+            raise CurrentLimitError(
+                f"barrel {self.name!r} ({self.drug}) has no fixed polarity: give polarity +1 or -1"
+            )
+        if self.polarity != 0 and polarity not in (None, self.polarity):
+            raise CurrentLimitError(
+                f"barrel {self.name!r} ({self.drug}) ejects with polarity {self.polarity:+d}, "
+                f"not {polarity:+d}"
+            )
+        return float(pol * magnitude_nA)
+
+    def limit_for(self, current_nA: float) -> float:
+        """The magnitude limit that applies to a signed current on this barrel."""
+        if self.role == "drug" and current_nA * self.polarity < 0:
+            lim = self.max_retain_nA
+        else:
+            lim = self.max_eject_nA
+        return min(lim, self.ao_range_V * abs(self.command_gain_nA_per_V))
+
+    def classify(self, current_nA: float) -> str:
+        """'eject', 'retain', 'off' or 'current' (for the event log)."""
+        if abs(current_nA) < _EPS_nA:
+            return "off"
+        if self.role == "drug":
+            if current_nA * self.polarity > 0:
+                return "eject"
+            if abs(current_nA - self.retain_current_nA) < 1e-3:
+                return "retain"
+            return "current"
+        return "eject" if self.role == "control" else "current"
+
+
+class Pipette(BaseModel):
+    """A multi-barrel pipette: the barrels in AO order and the total-current limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    barrels: tuple[Barrel, ...] = Field(min_length=1)
+    max_total_nA: float = Field(default=500.0, gt=0, description="limit on |balance current|")
+    slew_limit_nA_per_ms: float | None = Field(default=None, gt=0)
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Pipette:
+        names = [b.name for b in self.barrels]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"barrel names must be unique; repeated: {dup}")
+        if sum(b.role == "balance" for b in self.barrels) > 1:
+            raise ValueError("at most one barrel can have role 'balance'")
+        aos = [b.ao_channel for b in self.barrels if b.ao_channel]
+        dup = sorted({a for a in aos if aos.count(a) > 1})
+        if dup:
+            raise ValueError(f"AO channels must be unique; repeated: {dup}")
+        return self
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "pipette") -> Pipette:
+        """Validate a mapping (e.g. from a rig YAML); errors name ``source`` and the field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, source)) from None
+
+    # --- lookups ------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.barrels)
+
+    @property
+    def balance(self) -> Barrel | None:
+        for b in self.barrels:
+            if b.role == "balance":
+                return b
+        return None
+
+    @property
+    def balance_index(self) -> int | None:
+        for i, b in enumerate(self.barrels):
+            if b.role == "balance":
+                return i
+        return None
+
+    @property
+    def commanded(self) -> tuple[Barrel, ...]:
+        """The barrels whose currents are commanded directly (all but the balance)."""
+        return tuple(b for b in self.barrels if b.role != "balance")
+
+    def index(self, name: str) -> int:
+        for i, b in enumerate(self.barrels):
+            if b.name == name:
+                return i
+        raise KeyError(f"no barrel named {name!r}; barrels are {list(self.names)}")
+
+    def barrel(self, name: str) -> Barrel:
+        return self.barrels[self.index(name)]
+
+    # --- currents -----------------------------------------------------------------------
+    def safe_currents_nA(self) -> np.ndarray:
+        """Signed safe current per barrel (balance included, balancing the others)."""
+        cur = np.array([b.safe_current_nA for b in self.barrels], dtype=np.float64)
+        return self.with_balance(cur)
+
+    def with_balance(self, currents_nA: np.ndarray) -> np.ndarray:
+        """Return a copy whose balance column is -(sum of the other columns).  Shape (..., n_barrels)."""
+        out = np.array(currents_nA, dtype=np.float64, copy=True)
+        bi = self.balance_index
+        if bi is not None:
+            out[..., bi] = 0.0
+            out[..., bi] = -out.sum(axis=-1)
+        return out
+
+    def violations(self, currents_nA: np.ndarray) -> list[str]:
+        """Messages for every limit that ``currents_nA`` (shape (..., n_barrels), balance
+        included) exceeds; empty when all samples are within limits."""
+        cur = np.atleast_2d(np.asarray(currents_nA, dtype=np.float64))
+        msgs: list[str] = []
+        if cur.shape[-1] != len(self.barrels):
+            return [f"expected {len(self.barrels)} barrel columns, got {cur.shape[-1]}"]
+        if not np.all(np.isfinite(cur)):
+            return ["currents contain NaN or infinity"]
+        for i, b in enumerate(self.barrels):
+            col = cur[..., i]
+            ao_lim = b.ao_range_V * abs(b.command_gain_nA_per_V)
+            if b.role == "drug":
+                ej = col * b.polarity
+                worst_ej = float(ej.max(initial=0.0))
+                worst_ret = float((-ej).max(initial=0.0))
+                if worst_ej > min(b.max_eject_nA, ao_lim) + _EPS_nA:
+                    msgs.append(
+                        f"barrel {b.name!r} ({b.drug}): eject current {worst_ej:g} nA exceeds its limit "
+                        f"{min(b.max_eject_nA, ao_lim):g} nA"
+                    )
+                if worst_ret > min(b.max_retain_nA, ao_lim) + _EPS_nA:
+                    msgs.append(
+                        f"barrel {b.name!r} ({b.drug}): retain-direction current {worst_ret:g} nA exceeds "
+                        f"its limit {min(b.max_retain_nA, ao_lim):g} nA"
+                    )
+            else:
+                worst = float(np.abs(col).max(initial=0.0))
+                lim = min(b.max_eject_nA, ao_lim)
+                if b.role == "balance":
+                    lim = min(lim, self.max_total_nA)
+                if worst > lim + _EPS_nA:
+                    what = "balance current (the negated sum of the others)" if b.role == "balance" else "current"
+                    msgs.append(f"barrel {b.name!r} ({b.drug}): {what} {worst:g} nA exceeds its limit {lim:g} nA")
+        if self.balance_index is None:  # with a balance barrel its own check covers the total
+            worst_total = float(np.abs(cur.sum(axis=-1)).max(initial=0.0))
+        else:
+            worst_total = 0.0
+        if worst_total > self.max_total_nA + _EPS_nA:
+            msgs.append(f"net current of the barrels {worst_total:g} nA exceeds max_total_nA {self.max_total_nA:g} nA")
+        return msgs
+
+    def check(self, currents_nA: np.ndarray) -> None:
+        """Raise ``CurrentLimitError`` if any sample of ``currents_nA`` exceeds a limit."""
+        msgs = self.violations(currents_nA)
+        if msgs:
+            raise CurrentLimitError("; ".join(msgs))
+
+    def to_volts(self, currents_nA: np.ndarray) -> np.ndarray:
+        """Command volts per AO channel for currents (..., n_barrels); barrels without an
+        AO channel are dropped.  Checks limits first: nothing above a limit is converted."""
+        self.check(currents_nA)
+        cur = np.asarray(currents_nA, dtype=np.float64)
+        cols = [i for i, b in enumerate(self.barrels) if b.ao_channel]
+        gains = np.array([self.barrels[i].command_gain_nA_per_V for i in cols])
+        return cur[..., cols] / gains
+
+    def ao_barrels(self) -> tuple[Barrel, ...]:
+        """Barrels with an AO channel, in AO order."""
+        return tuple(b for b in self.barrels if b.ao_channel)
+
+    def safe_volts(self) -> np.ndarray:
+        return self.to_volts(self.safe_currents_nA())
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Plain dicts per barrel (for JSON, the recording and ``ionto info``)."""
+        return [b.model_dump() for b in self.barrels]
+
+
+@dataclass(frozen=True)
+class BarrelCurrent:
+    """A signed current for one barrel (used in commands and the event log)."""
+
+    barrel: str
+    current_nA: float
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One readable line per pydantic error: ``source: field.path: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+        msg = err.get("msg", "invalid")
+        got = err.get("input", None)
+        got_s = ""
+        if got is not None and not isinstance(got, dict | list):
+            got_s = f" (got {got!r})"
+        lines.append(f"{source}: {loc}: {msg}{got_s}")
+    return "\n".join(lines)
+
+
+def balanced(pipette: Pipette, currents: Mapping[str, float] | Sequence[float]) -> np.ndarray:
+    """Currents per barrel (mapping by name, or a sequence over ``commanded`` barrels) with
+    the balance barrel computed."""
+    cur = np.zeros(len(pipette.barrels))
+    if isinstance(currents, Mapping):
+        for name, value in currents.items():
+            cur[pipette.index(name)] = value
+    else:
+        cmd = [i for i, b in enumerate(pipette.barrels) if b.role != "balance"]
+        if len(currents) != len(cmd):
+            raise ValueError(f"expected {len(cmd)} currents (one per commanded barrel), got {len(currents)}")
+        cur[cmd] = currents
+    return pipette.with_balance(cur)

@@ -1,0 +1,120 @@
+"""Rig files: the acquisition side of a rig (rate, electrodes, pipette) in YAML.
+
+A rig file describes what is wired where; the same file serves a real NI rig and the
+simulated one (whose model lives in an extra ``simulation:`` section that only
+``mock_daq`` reads)::
+
+    name: cortex-rig
+    rate_hz: 20000
+    electrodes:
+      - {name: electrode, physical: Dev1/ai0, gain: 1000, range_V: 5}
+    pipette:
+      max_total_nA: 400
+      barrels:
+        - {name: glu, drug: glutamate, polarity: -1, concentration_mM: 200, retain_nA: 15,
+           max_eject_nA: 150, command_gain_nA_per_V: 100, monitor_gain_V_per_nA: 0.01,
+           ao_channel: Dev1/ao0, monitor_channel: Dev1/ai1}
+        - {name: bal, drug: NaCl, role: balance, concentration_mM: 165, max_eject_nA: 400,
+           command_gain_nA_per_V: 100, ao_channel: Dev1/ao1}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from daq.errors import ConfigError
+from daq.pipette import Pipette, format_validation_error
+from daq.types import TERMINAL_CONFIGS, AcquisitionConfig, AIChannel, AOChannel, ChannelKind
+
+
+class ElectrodeConfig(BaseModel):
+    """One recorded voltage channel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    physical: str = Field(min_length=1, description="device channel, e.g. Dev1/ai0")
+    gain: float = Field(default=1000.0, gt=0, description="amplifier gain (V at ADC per V at electrode)")
+    range_V: float = Field(default=5.0, gt=0, description="ADC input range, +/- volts")
+    terminal: str = Field(default="default", description=f"one of {TERMINAL_CONFIGS}")
+
+    @model_validator(mode="after")
+    def _check(self) -> ElectrodeConfig:
+        if self.terminal not in TERMINAL_CONFIGS:
+            raise ValueError(f"terminal {self.terminal!r} is not one of {TERMINAL_CONFIGS}")
+        return self
+
+
+class RigConfig(BaseModel):
+    """A rig: sample rate, electrodes, pipette; ``simulation`` is read by the simulator only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "rig"
+    rate_hz: float = Field(default=20000.0, gt=0, le=1e6)
+    electrodes: tuple[ElectrodeConfig, ...] = Field(min_length=1)
+    monitor_range_V: float = Field(default=10.0, gt=0, description="AI range of the current monitors")
+    pipette: Pipette
+    ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
+    block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")
+    simulation: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> RigConfig:
+        phys = [e.physical for e in self.electrodes]
+        phys += [b.monitor_channel for b in self.pipette.barrels if b.monitor_channel]
+        dup = sorted({p for p in phys if phys.count(p) > 1})
+        if dup:
+            raise ValueError(f"AI channels used twice: {dup}")
+        names = [e.name for e in self.electrodes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"electrode names must be unique, got {names}")
+        return self
+
+    def acquisition_config(self) -> AcquisitionConfig:
+        """AI channels (electrodes, then one monitor per barrel that has one) and AO channels."""
+        ai = [
+            AIChannel(e.name, e.physical, ChannelKind.ELECTRODE, e.range_V, e.terminal, "V", e.gain)
+            for e in self.electrodes
+        ]
+        for b in self.pipette.barrels:
+            if b.monitor_channel:
+                ai.append(
+                    AIChannel(
+                        f"I_{b.name}", b.monitor_channel, ChannelKind.CURRENT_MONITOR, self.monitor_range_V,
+                        "default", "nA", b.monitor_gain_V_per_nA or 1.0, b.name,
+                    )
+                )
+        ao = [AOChannel(b.name, b.ao_channel, b.ao_range_V) for b in self.pipette.barrels if b.ao_channel]
+        return AcquisitionConfig(
+            rate_hz=self.rate_hz, ai=tuple(ai), ao=tuple(ao), block_samples=max(1, round(self.rate_hz * self.block_s))
+        )
+
+
+def parse_rig(data: Any, source: str = "rig") -> RigConfig:
+    """Validate a parsed YAML mapping; ``ConfigError`` names ``source`` and each bad field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a rig file must be a YAML mapping (name, rate_hz, electrodes, pipette)")
+    try:
+        return RigConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_rig(path: str | os.PathLike[str]) -> RigConfig:
+    """Read and validate a rig YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the rig file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return parse_rig(data, str(p))

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daq.errors import ConfigError, CurrentLimitError
+from daq.pipette import Pipette
+
+
+def test_safe_currents_retain_opposite_to_polarity_and_balance_sums_to_zero(pipette):
+    safe = pipette.safe_currents_nA()
+    assert safe[pipette.index("glu")] == 15.0  # anion retained with +
+    assert safe[pipette.index("gaba")] == -10.0  # cation retained with -
+    assert safe[pipette.index("nacl")] == 0.0
+    assert safe.sum() == pytest.approx(0.0)
+
+
+def test_eject_sign_comes_from_polarity(pipette):
+    assert pipette.barrel("glu").eject_current_nA(20) == -20.0
+    assert pipette.barrel("gaba").eject_current_nA(20) == 20.0
+    with pytest.raises(CurrentLimitError, match="no fixed polarity"):
+        pipette.barrel("nacl").eject_current_nA(20)
+    assert pipette.barrel("nacl").eject_current_nA(20, polarity=-1) == -20.0
+    with pytest.raises(CurrentLimitError, match="ejects with polarity"):
+        pipette.barrel("glu").eject_current_nA(20, polarity=+1)
+
+
+def test_limits_name_barrel_and_value(pipette):
+    cur = pipette.with_balance(np.array([-151.0, 0, 0, 0]))
+    with pytest.raises(CurrentLimitError, match=r"'glu'.*151.*150"):
+        pipette.check(cur)
+    cur = pipette.with_balance(np.array([16.0 + 50, 0, 0, 0]))  # retain direction above 50
+    with pytest.raises(CurrentLimitError, match="retain-direction"):
+        pipette.check(cur)
+
+
+def test_total_limit_on_balance(pipette):
+    cur = pipette.with_balance(np.array([-150.0, 100.0, -100.0, 0]))  # sum -150 → balance +150 ok
+    pipette.check(cur)
+    cur = pipette.with_balance(np.array([-150.0, -10.0, -100.0, 0]))
+    cur[1] = -10.0  # gaba retain
+    cur = pipette.with_balance(cur)
+    assert abs(cur[3]) == pytest.approx(260)
+    pipette.check(cur)
+    p2 = pipette.model_copy(update={"max_total_nA": 200})
+    with pytest.raises(CurrentLimitError, match="balance"):
+        p2.check(cur)
+
+
+def test_volts_from_gain(pipette):
+    v = pipette.to_volts(pipette.safe_currents_nA())
+    assert v.shape == (4,)
+    assert v[0] == pytest.approx(0.15)
+
+
+def test_bad_config_is_a_clear_error():
+    with pytest.raises(ConfigError, match=r"pipette: barrels\.0\.polarity"):
+        Pipette.from_mapping({"barrels": [{"name": "a", "drug": "x", "polarity": "sideways"}]})
+    with pytest.raises(ConfigError, match="needs a polarity"):
+        Pipette.from_mapping({"barrels": [{"name": "a", "drug": "x"}]})
+    with pytest.raises(ConfigError, match="unique"):
+        Pipette.from_mapping({"barrels": [{"name": "a", "drug": "x", "polarity": 1},
+                                          {"name": "a", "drug": "y", "polarity": 1}]})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-400, 400, allow_nan=False), min_size=3, max_size=3))
+def test_to_volts_never_converts_a_current_above_a_limit(pipette, currents):
+    """Property: either every limit holds for the converted sample, or nothing is converted."""
+    cur = pipette.with_balance(np.array([*currents, 0.0]))
+    try:
+        volts = pipette.to_volts(cur)
+    except CurrentLimitError:
+        return
+    for i, b in enumerate(pipette.barrels):
+        i_nA = volts[i] * b.command_gain_nA_per_V
+        assert abs(i_nA) <= b.limit_for(i_nA) + 1e-6
+        if b.role == "balance":
+            assert abs(i_nA) <= pipette.max_total_nA + 1e-6
