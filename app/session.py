@@ -91,10 +91,21 @@ def open_device(url: str = "sim", rig_path: str | os.PathLike[str] | None = None
         rig = resolve_rig(url, rig_path)
         return SimDevice(rig, seed=seed, speed=speed, name=f"sim:{spec.target}"), rig
     if spec.scheme in ("ni", "ni+grpc"):
-        raise ConfigError(
-            f"device URL {url!r}: the NI-DAQmx backend is not available in this build yet "
-            f"(use {DEVICE_URL_FORMS.split(',')[0]} for now)"
-        )
+        return _open_ni(spec, url, rig_path)
+    return _open_replay(spec, url, rig_path, speed)
+
+
+def _open_ni(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None) -> tuple[Device, RigConfig]:
+    """An NI-DAQmx device through the local driver (``ni:``) or an NI gRPC device server."""
+    raise ConfigError(
+        f"device URL {url!r}: the NI-DAQmx backend is not available in this build yet "
+        f"(use {DEVICE_URL_FORMS.split(',')[0]} for now)"
+    )
+
+
+def _open_replay(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None,
+                 speed: float | None) -> tuple[Device, RigConfig]:
+    """A recorded file played back as a device."""
     raise ConfigError(f"device URL {url!r}: replay devices are not available in this build yet")
 
 

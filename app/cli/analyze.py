@@ -11,6 +11,8 @@ from analysis.pipeline import AnalysisParams, analyze_recording, result_json
 from analysis.report import epoch_table, fit_table, summary_figure
 from app.cli.common import emit_json, say
 
+ORDER = 50
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse a recording: spikes, rates, epochs, dose–response",

@@ -20,6 +20,9 @@ def example_protocol(name: str = "dose_response.yaml") -> Path:
     return Path(str(resources.files("protocols") / "examples" / name))
 
 
+ORDER = 10
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the example dose–response on the simulated rig and analyse it",
                        description="Runs the bundled glutamate dose–response protocol on the simulated "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+ORDER = 30
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the rig window", description="Live traces, ratemeter, barrels, protocols.")

@@ -7,6 +7,8 @@ import argparse
 from app.cli.common import emit_json, say
 from daq.recording import Recording
 
+ORDER = 40
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show what a recording holds",

@@ -14,13 +14,11 @@ from collections.abc import Sequence
 
 from daq.errors import IontoError
 
-# each verb module has register(subparsers) and sets args.func
-VERB_MODULES = ["demo", "run", "info", "analyze", "gui"]
+# Every module of app/cli with a ``register(subparsers)`` function is a verb; ``ORDER``
+# (default 100) sets its place in ``ionto --help``.  Adding a verb = adding a module.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
     parser = argparse.ArgumentParser(
         prog="ionto",
         description="ionto — rig software for laboratory microiontophoresis: eject drugs from a "
@@ -30,9 +28,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
-    for name in VERB_MODULES:
-        importlib.import_module(f"app.cli.{name.replace('-', '_')}").register(sub)
+    for module in verb_modules():
+        module.register(sub)
     return parser
+
+
+def verb_modules() -> list:
+    import importlib
+    import pkgutil
+
+    import app.cli as pkg
+
+    mods = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name in ("main", "common") or info.name.startswith("_"):
+            continue
+        m = importlib.import_module(f"app.cli.{info.name}")
+        if hasattr(m, "register"):
+            mods.append(m)
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from app.session import (
 from daq.errors import IontoError
 from protocols.dryrun import dry_run
 
+ORDER = 20
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a protocol (YAML or Python plan) and record it",

@@ -1,0 +1,108 @@
+"""What every benchmark shares: the result row, timing, peak memory in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+WORK_DIR = BENCH_DIR / "_work"
+
+
+@dataclass
+class Row:
+    """One measured figure: ours, the reference measured in the same run, their ratio.
+
+    ``higher_is_better`` says how to read the ratio (ours/reference): for throughput a
+    ratio > 1 is good; for times and memory a ratio < 1 is good.  ``target`` states the
+    issue's goal in words, ``met`` whether this run meets it (None if no target)."""
+
+    bench: str
+    metric: str
+    ours: float
+    reference: float
+    unit: str
+    reference_name: str
+    command: str
+    higher_is_better: bool = True
+    target: str = ""
+    met: bool | None = None
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.reference if self.reference else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ratio"] = self.ratio
+        return d
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` calls (s) and the last result."""
+    best = float("inf")
+    out = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def child_peak_rss_mb(code: str, *args: str, timeout: float = 3600) -> tuple[float, str]:
+    """Run ``python -c code args`` in a fresh interpreter; return (its peak RSS in MB, stdout)."""
+    env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
+    wrapper = (
+        "import resource, sys\n"
+        + code
+        + "\nprint('__PEAK_RSS_KB__', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, env=env,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"benchmark child failed: {p.stderr[-2000:]}")
+    kb = 0
+    for line in p.stderr.splitlines():
+        if line.startswith("__PEAK_RSS_KB__"):
+            kb = int(line.split()[1])
+    return kb / 1024.0, p.stdout
+
+
+def self_peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def write_results(rows: list[Row], path_md: Path, path_json: Path, meta: dict[str, Any]) -> None:
+    path_json.write_text(json.dumps({"meta": meta, "rows": [r.as_dict() for r in rows]}, indent=2, default=str))
+    lines = [
+        "# ionto benchmark results",
+        "",
+        f"Machine: {meta.get('machine', '')}; Python {meta.get('python', '')}; run {meta.get('date', '')}; "
+        f"mode: {meta.get('mode', '')}.",
+        "",
+        "Each row: our figure, the reference figure measured in the same run, ours/reference, and the "
+        "command that measures it.  `met` compares with the issue's target.",
+        "",
+        "| bench | metric | ours | reference | ratio | unit | reference is | target | met | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        met = "" if r.met is None else ("yes" if r.met else "**no**")
+        lines.append(
+            f"| {r.bench} | {r.metric} | {r.ours:.4g} | {r.reference:.4g} | {r.ratio:.3g} | {r.unit} | "
+            f"{r.reference_name} | {r.target} | {met} | `{r.command}` |"
+        )
+    notes = [f"- **{r.bench} / {r.metric}**: {r.notes}" for r in rows if r.notes]
+    if notes:
+        lines += ["", "## Notes", "", *notes]
+    path_md.write_text("\n".join(lines) + "\n")
