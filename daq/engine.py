@@ -503,6 +503,8 @@ class Engine:
         try:
             if self.recorder is not None:
                 self.recorder.on_events([LogEvent(self._read_index, EventKind.ERROR, text=msg)])
+        except RecordingError as rexc:  # the recorder itself failed, or never started
+            log.warning("the error could not be logged to the recording: %s", rexc)
         except Exception:
             log.exception("could not log the error to the recording")
         self._publish(EngineError(msg, type(exc).__name__))

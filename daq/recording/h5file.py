@@ -96,6 +96,7 @@ class RecordingFile:
             f.close()
             raise
         self._bind()
+        self._alive_fd = hold_writer_lock(path)
         self.commit()
 
     # --- layout ---------------------------------------------------------------------------
@@ -310,6 +311,8 @@ class RecordingFile:
                 finish(f)
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot finish the recording: {exc}") from None
+        finally:
+            self._release_writer_lock()
 
     def abandon(self) -> None:
         """Close after a failure, without marking the file clean (it reads as a crashed file)."""
@@ -317,6 +320,12 @@ class RecordingFile:
             self._f.close()
         except (OSError, RuntimeError, ValueError):
             pass
+        self._release_writer_lock()
+
+    def _release_writer_lock(self) -> None:
+        if self._alive_fd is not None:
+            os.close(self._alive_fd)
+            self._alive_fd = None
 
 
 def _write_protocol(f: h5py.File, protocol: ProtocolInfo | None) -> None:
@@ -327,6 +336,44 @@ def _write_protocol(f: h5py.File, protocol: ProtocolInfo | None) -> None:
     g.attrs["format"] = p.format
     g.attrs["params"] = json.dumps(dict(p.params), default=str)
     g.attrs["source"] = p.source
+
+
+def hold_writer_lock(path: Path) -> int | None:
+    """Hold a shared ``flock`` on the file while this process writes it, so that a reader
+    can tell a live writer from a dead one (the kernel drops the lock when the writer dies).
+    HDF5 itself holds no lock on a file in SWMR mode.  None where ``flock`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def writer_alive(path: Path) -> bool | None:
+    """True if a process holds the writer lock of ``hold_writer_lock``; None if unknown."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # closing drops our probe lock
+    return False
 
 
 def free_bytes(path: str | os.PathLike[str]) -> int:

@@ -7,7 +7,7 @@ may still be in flight from a live writer, and are ignored.
 A cleanly closed file is an ordinary HDF5 file.  A file still being written, or left by a
 writer that was killed, is in SWMR mode: it is opened read-only with ``swmr=True``;
 ``refresh()`` follows a live writer.  ``status`` tells them apart: ``"closed"``, ``"live"``
-(the writer committed within ``LIVE_HEARTBEAT_S``) or ``"crashed"``.
+(a writer holds the file's writer lock) or ``"crashed"``.
 
 Thread: a ``Recording`` belongs to the thread that uses it (h5py objects are not shared).
 """
@@ -28,10 +28,11 @@ import numpy as np
 from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Pipette
 from daq.recording.format import FORMAT_NAME, SCHEMA_VERSION
+from daq.recording.h5file import writer_alive
 from daq.recording.metadata import ProtocolInfo
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
-LIVE_HEARTBEAT_S = 10.0  # a writer commits at least every 2 s; older than this = crashed
+LIVE_HEARTBEAT_S = 10.0  # without flock: a writer commits at least every 2 s; older = crashed
 
 
 def _s(v: Any) -> str:
@@ -47,12 +48,11 @@ def _open_h5(path: Path) -> tuple[h5py.File, bool]:
             size = path.stat().st_size
             hint = " (it is empty: a writer may have died while creating it)" if size == 0 else ""
             raise NotARecordingError(f"{path}: not an HDF5 file, so not an ionto recording{hint}") from None
-        for locking in (None, False):
-            try:
-                kw = {} if locking is None else {"locking": locking}
-                return h5py.File(path, "r", swmr=True, **kw), True
-            except OSError:
-                continue
+        try:
+            # no HDF5 lock: the writer-lock probe (``writer_alive``) must see only the writer's
+            return h5py.File(path, "r", swmr=True, locking=False), True
+        except OSError:
+            pass
         raise DamagedRecordingError(
             f"{path}: the HDF5 file cannot be opened ({plain_exc}); it is damaged beyond what ionto can read"
         ) from None
@@ -163,13 +163,16 @@ class Recording:
 
     @property
     def status(self) -> str:
-        """``"closed"`` (closed cleanly), ``"live"`` (being written now) or ``"crashed"``."""
+        """``"closed"`` (closed cleanly), ``"live"`` (a writer holds the file now) or ``"crashed"``."""
         if self.closed_cleanly:
             return "closed"
-        age = self.heartbeat_age_s
-        if self.swmr and age is not None and age < LIVE_HEARTBEAT_S:
-            return "live"
-        return "crashed"
+        if not self.swmr:
+            return "crashed"
+        alive = writer_alive(self.path)
+        if alive is None:  # no flock here: trust a recent heartbeat
+            age = self.heartbeat_age_s
+            alive = age is not None and age < LIVE_HEARTBEAT_S
+        return "live" if alive else "crashed"
 
     @property
     def created(self) -> str:
