@@ -84,7 +84,9 @@ class RecordingFile:
         self._commanded = pipette.safe_currents_nA() if pipette is not None else np.zeros(0)
         self._last_current_index = -1
         try:
-            f = h5py.File(path, "w" if overwrite else "w-", libver=LIBVER)
+            # no HDF5 lock (it drops it in SWMR mode anyway): our own writer lock tells readers
+            # a live writer from a dead one, and readers in this process must match the flag
+            f = h5py.File(path, "w" if overwrite else "w-", libver=LIBVER, locking=False)
         except (OSError, ValueError) as exc:
             raise RecordingError(f"{path}: cannot create the recording: {exc}") from None
         self._f = f
@@ -134,9 +136,10 @@ class RecordingFile:
         cur.attrs["barrels"] = json.dumps(names)
         cur.attrs["monitor_channels"] = json.dumps(
             {c.barrel: c.name for c in stream.channels if c.barrel and str(c.kind) == "current_monitor"})
-        cur.create_dataset("commanded_index", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(1024,))
-        cur.create_dataset("commanded_nA", shape=(0, len(names)), maxshape=(None, len(names)), dtype="<f8",
-                           chunks=(1024, max(1, len(names))))
+        if names:  # without a pipette there are no commanded currents
+            cur.create_dataset("commanded_index", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(1024,))
+            cur.create_dataset("commanded_nA", shape=(0, len(names)), maxshape=(None, len(names)), dtype="<f8",
+                               chunks=(1024, len(names)))
         cur.create_dataset("committed", data=np.int64(0))
         pg = f.create_group("pipette")
         pg.attrs["json"] = self.pipette.model_dump_json() if self.pipette is not None else "null"
@@ -158,8 +161,8 @@ class RecordingFile:
         self._events = f["events/table"]
         self._text = f["events/text"]
         self._c_events = f["events/committed"]
-        self._cur_index = f["currents/commanded_index"]
-        self._cur_nA = f["currents/commanded_nA"]
+        self._cur_index = f.get("currents/commanded_index")
+        self._cur_nA = f.get("currents/commanded_nA")
         self._c_currents = f["currents/committed"]
         self._truth = f["ground_truth"]
         self._c_truth = f["ground_truth_committed"]
@@ -218,7 +221,7 @@ class RecordingFile:
 
     def _append_currents(self, events: list[LogEvent]) -> None:
         """Commanded currents: one row (every barrel, balance included) per changing sample."""
-        if self.pipette is None or not events:
+        if self.pipette is None or self._cur_index is None or not events:
             return
         idx: list[int] = []
         vals: list[np.ndarray] = []

@@ -41,15 +41,15 @@ def _s(v: Any) -> str:
 
 def _open_h5(path: Path) -> tuple[h5py.File, bool]:
     """Open read-only: plainly, else (a file in SWMR mode: live or crashed) with ``swmr=True``."""
+    # no HDF5 locks anywhere in ionto: the only lock is the writer's (``writer_alive``)
     try:
-        return h5py.File(path, "r"), False
+        return h5py.File(path, "r", locking=False), False
     except OSError as plain_exc:
         if not h5py.is_hdf5(path):
             size = path.stat().st_size
             hint = " (it is empty: a writer may have died while creating it)" if size == 0 else ""
             raise NotARecordingError(f"{path}: not an HDF5 file, so not an ionto recording{hint}") from None
         try:
-            # no HDF5 lock: the writer-lock probe (``writer_alive``) must see only the writer's
             return h5py.File(path, "r", swmr=True, locking=False), True
         except OSError:
             pass
@@ -71,9 +71,12 @@ class Recording:
         try:
             self._check_format()
             self._bind()
-        except Exception:
+        except RecordingError:
             self._f.close()
             raise
+        except (KeyError, OSError, RuntimeError, ValueError) as exc:
+            self._f.close()
+            raise DamagedRecordingError(f"{self.path}: the file is damaged ({exc})") from None
 
     def _check_format(self) -> None:
         fmt = _s(self._f.attrs.get("ionto_format", ""))
@@ -119,12 +122,11 @@ class Recording:
 
     def refresh(self) -> bool:
         """Follow a live writer: re-read the counters and what they vouch for.  True if the
-        recording grew.  A no-op on a cleanly closed file."""
-        if not self.swmr:
-            return False
+        recording grew.  (Attributes, such as ``closed_cleanly``, are read at open: reopen to
+        see the final state.)"""
         before = (self.n_samples, len(self.events))
         try:
-            for ds in self._live_datasets():
+            for ds in self._live_datasets() if self.swmr else ():
                 ds.refresh()
             self._load_counters()
         except (OSError, KeyError, ValueError) as exc:
@@ -166,8 +168,6 @@ class Recording:
         """``"closed"`` (closed cleanly), ``"live"`` (a writer holds the file now) or ``"crashed"``."""
         if self.closed_cleanly:
             return "closed"
-        if not self.swmr:
-            return "crashed"
         alive = writer_alive(self.path)
         if alive is None:  # no flock here: trust a recent heartbeat
             age = self.heartbeat_age_s
@@ -254,7 +254,9 @@ class Recording:
         every barrel's commanded current (balance included) until the next row."""
         pip = self.pipette
         names = pip.names if pip is not None else ()
-        if "currents" in self._f and "commanded_index" in self._f["currents"]:
+        if "currents" in self._f and "committed" in self._f["currents"]:
+            if "commanded_index" not in self._f["currents"]:
+                return np.zeros(0, np.int64), np.zeros((0, len(names))), names
             g = self._f["currents"]
             n = min(int(g["committed"][()]), g["commanded_index"].shape[0])
             return g["commanded_index"][:n].astype(np.int64), g["commanded_nA"][:n].astype(np.float64), names
