@@ -339,6 +339,8 @@ class Engine:
         msg = f"input overflow{lost}: reading on; the lost samples are recorded as a gap ({exc})"
         self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
         self._publish(EngineWarning(msg, "device"))
+        if exc.lost_samples:  # the read position moved on by that much: keep AO ahead of it
+            self._top_up_ao(extra=exc.lost_samples)
 
     def _collect_warnings(self) -> None:
         for s in (self.recorder, *self.sinks):
@@ -382,10 +384,10 @@ class Engine:
     def _ao_target(self) -> int:
         return self._read_index + self.ao_lead
 
-    def _top_up_ao(self) -> None:
+    def _top_up_ao(self, extra: int = 0) -> None:
         if not self.config.ao:
             return
-        target = self._ao_target()
+        target = self._ao_target() + extra
         w = self.device.ao_write_index
         if w < target:
             volts = self.schedule.render_volts(w, target - w)  # re-checks every sample

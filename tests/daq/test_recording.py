@@ -100,9 +100,10 @@ def test_sigkill_leaves_a_readable_file(tmp_path, kill_after_s):
 
 
 # --- the writer thread, the queue, the disk, live reading ------------------------------------
-from daq.recording import h5file as h5file_mod  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+
+from daq.recording import h5file as h5file_mod  # noqa: E402
 
 
 def test_metadata_currents_long_texts_and_notes(tmp_path, pipette):
@@ -197,7 +198,7 @@ def test_full_queue_stops_loudly_instead_of_dropping(tmp_path, monkeypatch):
     rec = Recorder(tmp_path / "q.h5", queue_s=0.0, queue_min_bytes=40_000)
     rec.start(stream())
     block = np.zeros((1000, 2), np.int16)  # 4000 bytes
-    with pytest.raises(RecordingError, match="queue is full.*rather than dropping"):
+    with pytest.raises(RecordingError, match=r"queue is full.*rather than dropping"):
         for i in range(100):
             rec.on_block(Block(i * 1000, block))
     handed = i  # blocks accepted before the refusal
