@@ -189,6 +189,8 @@ class Engine:
         self._control = EngineControl(self)
         self._lock = threading.Lock()
         self._started = threading.Event()
+        self._has_events = False
+        self._has_truth = False
 
     # --- public API (any thread) -----------------------------------------------------------
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
@@ -250,6 +252,9 @@ class Engine:
             self._shutdown()
 
     def _setup(self) -> None:
+        # runtime Protocol checks are slow: answer them once
+        self._has_events = isinstance(self.device, EventSource)
+        self._has_truth = isinstance(self.device, TruthSource)
         self.stream = self.device.configure(self.config)
         if self.recorder is not None:
             self._start_recorder(self.recorder)
@@ -293,7 +298,7 @@ class Engine:
                 f"{getattr(self.device, 'name', 'device')}: block starts at sample {block.start_index}, before the "
                 f"read position {self._read_index}: the device's sample count went backwards"
             )
-        if isinstance(self.device, EventSource):
+        if self._has_events:
             events.extend(self.device.drain_events())
         self._read_index = block.end_index
         events.extend(self._due_events(block.start_index, block.end_index))
@@ -302,11 +307,11 @@ class Engine:
             self.recorder.on_block(block)
             if events:
                 self.recorder.on_events(events)
-            if isinstance(self.device, TruthSource):
+            if self._has_truth:
                 truth = self.device.drain_truth()
                 if truth:
                     self.recorder.on_truth(truth)
-        elif isinstance(self.device, TruthSource):
+        elif self._has_truth:
             self.device.drain_truth()  # keep the simulator's truth buffer bounded
         for s in self.sinks:
             s.on_block(block)
@@ -344,14 +349,14 @@ class Engine:
 
     def _collect_warnings(self) -> None:
         for s in (self.recorder, *self.sinks):
-            if isinstance(s, WarningSource):
+            if s is not None and hasattr(s, "drain_warnings"):  # a WarningSource
                 for msg in s.drain_warnings():
                     self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
                     self._publish(EngineWarning(msg, type(s).__name__))
 
     def _start_recorder(self, recorder: RecorderSink) -> None:
         assert self.stream is not None
-        if isinstance(self.device, TruthSource):
+        if self._has_truth:
             recorder.on_truth_metadata(self.device.truth_metadata())
         recorder.start(self.stream)
 

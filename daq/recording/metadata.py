@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.metadata
 import platform
 import sys
 from collections.abc import Mapping
@@ -28,14 +29,11 @@ def software_versions() -> dict[str, str]:
     import daq
 
     versions = {"ionto": daq.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
-    for mod in ("numpy", "scipy", "h5py", "nidaqmx", "pydantic"):
-        m = sys.modules.get(mod)
-        if m is None:
-            try:
-                m = __import__(mod)
-            except ImportError:
-                continue
-        versions[mod] = str(getattr(m, "__version__", "?"))
+    for dist in ("numpy", "scipy", "h5py", "nidaqmx", "pydantic"):
+        try:  # from the installed metadata: importing nidaqmx just for its version is slow
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
     versions["hdf5"] = h5py.version.hdf5_version
     return versions
 

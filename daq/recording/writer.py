@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ class Recorder:
         disk_check_s: float = 2.0,
         queue_s: float = 30.0,
         queue_min_bytes: int = 64 * MiB,
+        batch_bytes: int = 8 * MiB,
     ):
         if not flush_interval_s > 0:
             raise ValueError(f"flush_interval_s must be > 0, got {flush_interval_s}")
@@ -81,12 +82,16 @@ class Recorder:
         self.disk_check_s = disk_check_s
         self.queue_s = queue_s
         self.queue_min_bytes = queue_min_bytes
+        self.batch_bytes = batch_bytes  # the writer wakes early when this much is waiting
         self.stream: StreamInfo | None = None
         self.max_queue_bytes = 0
         self._file: RecordingFile | None = None
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._queued_bytes = 0
+        self._items: deque[Any] = deque()  # (item, nbytes) waiting for the writer thread
+        self._queued_bytes = 0  # bytes accepted and not yet written (the bound applies to this)
+        self._waiting_bytes = 0  # bytes in ``_items``
+        self._stop_requested = False
         self._qlock = threading.Lock()
+        self._cond = threading.Condition(self._qlock)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._warnings: list[str] = []
@@ -153,7 +158,9 @@ class Recorder:
         self._stopped = True
         if self._thread is None:
             return
-        self._queue.put(_STOP)
+        with self._cond:
+            self._stop_requested = True
+            self._cond.notify()
         # generous: the whole queue at a slow 5 MB/s, plus the final commit and close
         self._thread.join(60.0 + self._queued_bytes / 5e6)
         if self._thread.is_alive():
@@ -202,16 +209,19 @@ class Recorder:
             raise RecordingError(f"{self.path}: the recorder is not running")
         if self._error is not None:
             raise RecordingError(self._error_message())
-        with self._qlock:
+        if item[0] == "block":
+            self._last_index = item[1] + item[2].shape[0]
+        with self._cond:
             if self._queued_bytes + nbytes > self.max_queue_bytes and item[0] == "block":
                 raise RecordingError(
                     f"{self.path}: the recorder's queue is full ({self._queued_bytes / MiB:.0f} MiB waiting): the "
                     "disk cannot keep up, so the run is stopped rather than dropping samples"
                 )
             self._queued_bytes += nbytes
-        if item[0] == "block":
-            self._last_index = item[1] + item[2].shape[0]
-        self._queue.put((item, nbytes))
+            self._waiting_bytes += nbytes
+            self._items.append((item, nbytes))
+            if self._waiting_bytes >= self.batch_bytes:
+                self._cond.notify()  # else the writer wakes at its next commit time
 
     def _error_message(self) -> str:
         exc = self._error
@@ -241,14 +251,18 @@ class Recorder:
         done = False
         try:
             while not done:
-                timeout = max(0.0, last_commit + self.flush_interval_s - time.monotonic())
-                batch = []
-                try:
-                    batch.append(self._queue.get(timeout=timeout if dirty else self.flush_interval_s))
-                    while len(batch) < 4096:
-                        batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    pass
+                deadline = last_commit + self.flush_interval_s
+                with self._cond:
+                    while not self._stop_requested and self._waiting_bytes < self.batch_bytes:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        self._cond.wait(remaining)
+                    batch = list(self._items)
+                    self._items.clear()
+                    self._waiting_bytes = 0
+                    if self._stop_requested:
+                        batch.append(_STOP)
                 done = self._write_batch(f, batch)
                 dirty = dirty or bool(batch)
                 now = time.monotonic()
