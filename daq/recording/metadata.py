@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import importlib.metadata
 import platform
 import sys
@@ -24,8 +25,17 @@ class ProtocolInfo:
     source: str = ""  # the plan's Python source
 
 
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(_collect_versions().items())
+
+
 def software_versions() -> dict[str, str]:
-    """ionto, Python, the platform and the libraries that shape the data."""
+    """ionto, Python, the platform and the libraries that shape the data (looked up once)."""
+    return dict(_versions())
+
+
+def _collect_versions() -> dict[str, str]:
     import daq
 
     versions = {"ionto": daq.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
