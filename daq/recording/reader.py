@@ -135,11 +135,11 @@ class Recording:
         return (self.n_samples, len(self.events)) != before
 
     def _live_datasets(self) -> list[h5py.Dataset]:
-        names = ["acquisition/committed_samples", "acquisition/samples", "acquisition/segments",
-                 "acquisition/heartbeat_unix", "events/committed", "events/table", "events/text",
+        # the handles this object keeps (h5py caches their shape), then the ones opened per use
+        names = ["acquisition/heartbeat_unix", "events/committed", "events/table", "events/text",
                  "currents/committed", "currents/commanded_index", "currents/commanded_nA",
                  "ground_truth_committed"]
-        return [self._f[n] for n in names if n in self._f]
+        return [self._committed_ds, self._samples, self._segments_ds, *(self._f[n] for n in names if n in self._f)]
 
     # --- context manager ----------------------------------------------------------------
     def __enter__(self) -> Recording:

@@ -29,7 +29,9 @@ from daq.recording import Recording
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).resolve().parents[2]
 FLUSH_S = 0.5  # the recorder's flush interval
-ALLOWANCE_S = 1.0  # time to write and commit one batch on a busy, shared 2-core machine
+# time to write and commit one batch: milliseconds on an idle machine, but on a shared 2-core
+# machine with a load average of 10 the writer thread waits for the CPU (and the GIL) far longer
+ALLOWANCE_S = float(os.environ.get("IONTO_CRASH_ALLOWANCE_S", "2.0"))
 SPEED = 5.0  # the child runs 5x real time: 33 s of protocol in ~7 s
 
 
@@ -144,6 +146,32 @@ def test_sigkill_long_loop(tmp_path, reference, request):
     results = _kill_loop(22, tmp_path, reference, seed=2)
     crashed = [r for r in results if not r["finished"]]
     assert len(crashed) >= 20
-    worst = max(r["unsaved_s"] for r in crashed)
-    print(f"\n{len(crashed)} kills: every file readable; most unsaved data at a kill: {worst:.3f} s "
-          f"(flush interval {FLUSH_S} s)")
+    lost = sorted(r["unsaved_s"] for r in crashed)
+    print(f"\n{len(crashed)} kills: every file readable and complete up to its last commit; acquisition not yet "
+          f"committed at the kill: median {lost[len(lost) // 2]:.3f} s, worst {lost[-1]:.3f} s (flush interval "
+          f"{FLUSH_S} s; 1-min load average {os.getloadavg()[0]:.1f})")
+
+
+def test_live_reading_while_another_process_records(tmp_path):
+    out = tmp_path / "live.h5"
+    p = _child(out, "2")
+    try:
+        while not (line := p.stdout.readline()).startswith("B"):
+            assert line, "the recording run ended early"
+        time.sleep(1.0)
+        with Recording(out) as rec:
+            assert rec.status == "live" and not rec.closed_cleanly
+            first = rec.n_samples
+            assert first > 0
+            deadline = time.monotonic() + 10
+            while rec.n_samples <= first and time.monotonic() < deadline:
+                time.sleep(0.2)
+                rec.refresh()
+            assert rec.n_samples > first  # it follows the writer
+            assert np.all(rec.raw(first - 10, rec.n_samples).shape[0] == rec.n_samples - first + 10)
+            assert any(str(e.kind) == "recording_start" for e in rec.events)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+    with Recording(out) as rec:
+        assert rec.status == "crashed"
