@@ -115,19 +115,23 @@ def _open_ni(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None)
 
 def _open_replay(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None,
                  speed: float | None) -> tuple[Device, RigConfig]:
-    """A recorded file played back as a device: ``replay:FILE.h5`` (``?loop`` plays it
-    again and again).  The rig is the one stored in the recording unless ``rig_path`` is given."""
+    """A recorded file played back as a device: ``replay:FILE.h5``; ``?loop`` plays it again
+    and again; ``?noevents`` leaves out the recorded events (ejections, marks), e.g. to run a
+    new protocol on recorded data.  The rig is the one stored in the recording unless
+    ``rig_path`` is given."""
     from daq.errors import RecordingError
     from daq.replay import ReplayDevice
 
     target, _, query = spec.target.partition("?")
-    if query not in ("", "loop"):
-        raise ConfigError(f"device URL {url!r}: the only option of a replay is '?loop'")
+    options = {o for o in query.split("&") if o}
+    if options - {"loop", "noevents"}:
+        raise ConfigError(f"device URL {url!r}: a replay's only options are '?loop' and '?noevents' "
+                          "(both: '?loop&noevents')")
     path = Path(target)
     if not path.exists():
         raise ConfigError(f"device URL {url!r}: no such recording {path}")
     try:
-        device = ReplayDevice(path, speed=speed, loop=query == "loop")
+        device = ReplayDevice(path, speed=speed, loop="loop" in options, replay_events="noevents" not in options)
     except RecordingError as exc:
         raise ConfigError(f"device URL {url!r}: {exc}") from None
     try:

@@ -13,8 +13,14 @@ Each turn (DESIGN.md §3):
    recording start/stop).  Other threads only enqueue commands; they never touch the device.
 
 Safety: on stop, abort, error, exception and exit the engine stops the device and writes
-the safe levels (retain, or zero) explicitly.  Any exception in the loop becomes an
-``EngineError`` event, a safe stop and the ``ERROR`` state.
+the safe levels (retain, or zero) explicitly, then logs the barrels it returned to them.
+Any exception in the loop becomes an ``EngineError`` event, a safe stop and the ``ERROR``
+state.  A failing recorder stops the run; a recording that cannot start or close cleanly
+while acquisition runs is reported and acquisition goes on.
+
+States: IDLE → RUNNING ⇄ PAUSED → STOPPING → STOPPED (or ERROR).  Events for subscribers
+(``StateChanged``, ``EventLogged``, ``EngineError``, ``EngineWarning``, ``RecordingChanged``,
+``BlockDone``) are published on the engine thread; see ``daq.engine_api``.
 """
 
 from __future__ import annotations
@@ -559,9 +565,12 @@ class Engine:
         for s in [self.recorder, *self.sinks]:
             if s is None:
                 continue
-            try:
-                if final and self.error is None:
+            if final:
+                try:
                     s.on_events(final)
+                except Exception:  # a failed recorder cannot take them: its failure is reported already
+                    log.warning("the final events could not be handed to %s", type(s).__name__)
+            try:
                 s.stop()
             except Exception as exc:
                 log.exception("sink stop failed")

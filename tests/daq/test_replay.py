@@ -91,8 +91,11 @@ def test_replay_errors_are_clear(tmp_path, original):
     with pytest.raises(ConfigError, match="not an HDF5 file"):
         open_device(f"replay:{tmp_path / 'x.h5'}")
     path, _ = original
-    with pytest.raises(ConfigError, match="only option"):
+    with pytest.raises(ConfigError, match="only options"):
         open_device(f"replay:{path}?fast")
+    quiet, _ = open_device(f"replay:{path}?loop&noevents")
+    assert quiet.loop and not quiet.replay_events
+    quiet.close()
     dev = ReplayDevice(path)
     rig = resolve_rig(f"replay:{path}")
     with pytest.raises(ConfigError, match="made at 20000 Hz; got 10000"):
