@@ -101,6 +101,9 @@ def _check_crashed_file(out: Path, t_kill: float, lines: list[str], ref: Recordi
     assert info["committed_samples"] == n and info["duration_s"] == pytest.approx(n / info["rate_hz"])
     assert info["events"]["count"] == len(info["event_list"]) >= len(events_due)
     assert info["closed_cleanly"] is finished
+    human = tmp / "info.txt"
+    _run_cli(["info", str(out)], human)
+    assert ("closed cleanly" if finished else "NOT closed cleanly") in human.read_text()
     analysis = tmp / "analysis.json"
     _run_cli(["analyze", str(out), "--json", "--out", str(tmp / "analysis")], analysis)
     assert json.loads(analysis.read_text())["duration_s"] == pytest.approx(n / info["rate_hz"])
