@@ -288,3 +288,17 @@ def test_damaged_and_empty_files_give_clear_errors(tmp_path):
         f.attrs["schema_version"] = 2
     with pytest.raises(DamagedRecordingError, match="acquisition group"):
         Recording(tmp_path / "noacq.h5")
+
+
+def test_schema_1_recordings_are_still_read():
+    """A file written by the foundation's recorder (schema 1: plain HDF5, variable-length texts)."""
+    from pathlib import Path
+
+    with Recording(Path(__file__).with_name("data") / "recording_v1.h5") as r:
+        assert r.schema_version == 1 and r.status == "closed"
+        assert r.n_samples == 2000 and r.gaps == [(1000, 100)]
+        assert [(e.sample_index, str(e.kind), e.text) for e in r.events][-1] == (800, "mark", "héllo")
+        idx, cur, names = r.commanded_currents()  # rebuilt from the event log
+        assert idx.tolist() == [0, 300, 700] and cur[1, names.index("glu")] == -40.0
+        assert r.truth("rate").tolist() == list(np.arange(10.0))
+        assert r.summary()["protocol"]["params"] == {"a": 1}
