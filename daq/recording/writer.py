@@ -285,17 +285,28 @@ class Recorder:
             f.abandon()
 
     def _write_batch(self, f: RecordingFile, batch: list[Any]) -> bool:
-        """Append a batch, merging contiguous blocks into one write.  True at the end marker."""
+        """Append a batch with as few HDF5 calls as possible: contiguous blocks become one
+        write, and the batch's events and ground truth one append each.  True at the end marker."""
         done = False
         run: list[np.ndarray] = []
-        run_start = 0
-        run_end = 0
+        run_start = run_end = 0
+        events: list[LogEvent] = []
+        truth: dict[str, list[np.ndarray]] = {}
         freed = 0
 
         def flush_run() -> None:
             if run:
                 f.append_samples(run_start, run[0] if len(run) == 1 else np.concatenate(run))
                 run.clear()
+
+        def flush_rest() -> None:
+            flush_run()
+            if events:
+                f.append_events(events)
+                events.clear()
+            if truth:
+                f.append_truth({k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in truth.items()})
+                truth.clear()
 
         for entry in batch:
             if entry is _STOP:
@@ -306,22 +317,20 @@ class Recorder:
             kind = item[0]
             if kind == "block":
                 _, start, data = item
-                if run and start == run_end:
-                    run.append(data)
-                else:
+                if not (run and start == run_end):
                     flush_run()
-                    run.append(data)
                     run_start = start
+                run.append(data)
                 run_end = start + data.shape[0]
-                continue
-            flush_run()
-            if kind == "events":
-                f.append_events(item[1])
+            elif kind == "events":
+                events.extend(item[1])
             elif kind == "truth":
-                f.append_truth(item[1])
+                for name, a in item[1].items():
+                    truth.setdefault(name, []).append(a)
             elif kind == "protocol":
+                flush_rest()
                 f.set_protocol(item[1])
-        flush_run()
+        flush_rest()
         with self._qlock:
             self._queued_bytes -= freed
         return done
