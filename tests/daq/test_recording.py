@@ -294,7 +294,7 @@ def test_schema_1_recordings_are_still_read():
     """A file written by the foundation's recorder (schema 1: plain HDF5, variable-length texts)."""
     from pathlib import Path
 
-    with Recording(Path(__file__).with_name("data") / "recording_v1.h5") as r:
+    with Recording(Path(__file__).parents[1] / "data" / "recording_v1.h5") as r:
         assert r.schema_version == 1 and r.status == "closed"
         assert r.n_samples == 2000 and r.gaps == [(1000, 100)]
         assert [(e.sample_index, str(e.kind), e.text) for e in r.events][-1] == (800, "mark", "héllo")
