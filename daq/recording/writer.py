@@ -90,6 +90,10 @@ class Recorder:
         self._queued_bytes = 0  # bytes accepted and not yet written (the bound applies to this)
         self._waiting_bytes = 0  # bytes in ``_items``
         self._stop_requested = False
+        self._slab: np.ndarray | None = None  # staging buffer the engine thread copies blocks into
+        self._slab_start = 0  # sample index of the slab's first row
+        self._slab_rows = 0  # rows filled
+        self._slab_taken = 0  # rows already queued for the writer
         self._qlock = threading.Lock()
         self._cond = threading.Condition(self._qlock)
         self._thread: threading.Thread | None = None
@@ -133,8 +137,36 @@ class Recorder:
         self._thread.start()
 
     def on_block(self, block: Block) -> None:
-        data = np.array(block.data, copy=True)  # the device may reuse its buffer
-        self._put(("block", block.start_index, data), data.nbytes)
+        """Copy the block into the current staging slab (the device may reuse its buffer);
+        the writer thread takes slabs whole, so the samples are copied once before HDF5."""
+        self._check_running()
+        data = block.data
+        n = int(data.shape[0])
+        nbytes = int(data.nbytes)
+        with self._cond:
+            self._check_room(nbytes)
+            slab = self._slab
+            if (slab is None or block.start_index != self._slab_start + self._slab_rows
+                    or self._slab_rows + n > slab.shape[0]):
+                self._hand_slab()
+                rows = max(n, self.batch_bytes // max(1, data.shape[1] * data.dtype.itemsize))
+                slab = self._slab = np.empty((rows, data.shape[1]), dtype=data.dtype)
+                self._slab_start, self._slab_rows, self._slab_taken = block.start_index, 0, 0
+            slab[self._slab_rows:self._slab_rows + n] = data
+            self._slab_rows += n
+            self._queued_bytes += nbytes
+            self._waiting_bytes += nbytes
+            self._last_index = block.end_index
+            if self._waiting_bytes >= self.batch_bytes:
+                self._cond.notify()  # else the writer wakes at its next commit time
+
+    def _hand_slab(self) -> None:
+        """Queue the slab rows not yet taken by the writer (with ``_cond`` held)."""
+        if self._slab is not None and self._slab_rows > self._slab_taken:
+            a, b = self._slab_taken, self._slab_rows
+            view = self._slab[a:b]
+            self._items.append((("block", self._slab_start + a, view), view.nbytes))
+            self._slab_taken = b
 
     def on_events(self, events: list[LogEvent]) -> None:
         if events:
@@ -204,24 +236,27 @@ class Recorder:
         return self._queued_bytes
 
     # --- internals ----------------------------------------------------------------------------
-    def _put(self, item: tuple[Any, ...], nbytes: int) -> None:
+    def _check_running(self) -> None:
         if self._thread is None or self._stopped:
             raise RecordingError(f"{self.path}: the recorder is not running")
         if self._error is not None:
             raise RecordingError(self._error_message())
-        if item[0] == "block":
-            self._last_index = item[1] + item[2].shape[0]
+
+    def _check_room(self, nbytes: int) -> None:
+        if self._queued_bytes + nbytes > self.max_queue_bytes:
+            raise RecordingError(
+                f"{self.path}: the recorder's queue is full ({self._queued_bytes / MiB:.0f} MiB waiting): the "
+                "disk cannot keep up, so the run is stopped rather than dropping samples"
+            )
+
+    def _put(self, item: tuple[Any, ...], nbytes: int) -> None:
+        """Queue a non-sample item (events, ground truth, protocol).  Samples and these go to
+        different datasets and are committed together, so their relative order does not matter."""
+        self._check_running()
         with self._cond:
-            if self._queued_bytes + nbytes > self.max_queue_bytes and item[0] == "block":
-                raise RecordingError(
-                    f"{self.path}: the recorder's queue is full ({self._queued_bytes / MiB:.0f} MiB waiting): the "
-                    "disk cannot keep up, so the run is stopped rather than dropping samples"
-                )
             self._queued_bytes += nbytes
             self._waiting_bytes += nbytes
             self._items.append((item, nbytes))
-            if self._waiting_bytes >= self.batch_bytes:
-                self._cond.notify()  # else the writer wakes at its next commit time
 
     def _error_message(self) -> str:
         exc = self._error
@@ -258,6 +293,7 @@ class Recorder:
                         if remaining <= 0:
                             break
                         self._cond.wait(remaining)
+                    self._hand_slab()
                     batch = list(self._items)
                     self._items.clear()
                     self._waiting_bytes = 0

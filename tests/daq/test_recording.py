@@ -302,3 +302,19 @@ def test_schema_1_recordings_are_still_read():
         assert idx.tolist() == [0, 300, 700] and cur[1, names.index("glu")] == -40.0
         assert r.truth("rate").tolist() == list(np.arange(10.0))
         assert r.summary()["protocol"]["params"] == {"a": 1}
+
+
+def test_large_appends_spanning_whole_chunks(tmp_path):
+    """Whole chunks go straight to the file; partial ones the usual way: same data back."""
+    rec = Recorder(tmp_path / "big.h5", flush_interval_s=0.05)
+    rec.start(stream())
+    rng = np.random.default_rng(5)
+    data = rng.integers(-32768, 32767, size=(1_700_000, 2), dtype=np.int16)  # > 3 chunks of 2 MiB
+    for k, n in enumerate((123_457, 900_000, 1, 676_542)):
+        start = sum((123_457, 900_000, 1, 676_542)[:k])
+        rec.on_block(Block(start, data[start:start + n]))
+    rec.stop()
+    with h5py.File(tmp_path / "big.h5", "r") as f:
+        assert f["acquisition/samples"].chunks[0] * 3 < len(data)
+    with Recording(tmp_path / "big.h5") as r:
+        assert np.array_equal(r.raw(), data)
