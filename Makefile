@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test gui bench lint clean install
+.PHONY: demo test gui bench fault lint clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(MAKE) fault
+
+# the long fault loops (e.g. >= 20 SIGKILLs of a recording run); CI runs their short versions
+fault: $(STAMP)
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest -q -s -m long
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-out .pytest_cache .ruff_cache

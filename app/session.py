@@ -80,6 +80,16 @@ def resolve_rig(url: str = "sim", rig_path: str | os.PathLike[str] | None = None
         return load_rig(rig_path)
     if spec.scheme == "sim":
         return load_preset(spec.target)
+    if spec.scheme == "replay":
+        from daq.errors import RecordingError
+        from daq.recording import Recording
+
+        path = Path(spec.target.partition("?")[0])
+        try:
+            with Recording(path) as rec:
+                return _stored_rig(path, rec.rig)
+        except RecordingError as exc:
+            raise ConfigError(f"device {url!r}: {exc}") from None
     raise ConfigError(f"device {url!r}: give a rig file with --rig (channels, pipette, gains)")
 
 
@@ -105,8 +115,40 @@ def _open_ni(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None)
 
 def _open_replay(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None,
                  speed: float | None) -> tuple[Device, RigConfig]:
-    """A recorded file played back as a device."""
-    raise ConfigError(f"device URL {url!r}: replay devices are not available in this build yet")
+    """A recorded file played back as a device: ``replay:FILE.h5``; ``?loop`` plays it again
+    and again; ``?noevents`` leaves out the recorded events (ejections, marks), e.g. to run a
+    new protocol on recorded data.  The rig is the one stored in the recording unless
+    ``rig_path`` is given."""
+    from daq.errors import RecordingError
+    from daq.replay import ReplayDevice
+
+    target, _, query = spec.target.partition("?")
+    options = {o for o in query.split("&") if o}
+    if options - {"loop", "noevents"}:
+        raise ConfigError(f"device URL {url!r}: a replay's only options are '?loop' and '?noevents' "
+                          "(both: '?loop&noevents')")
+    path = Path(target)
+    if not path.exists():
+        raise ConfigError(f"device URL {url!r}: no such recording {path}")
+    try:
+        device = ReplayDevice(path, speed=speed, loop="loop" in options, replay_events="noevents" not in options)
+    except RecordingError as exc:
+        raise ConfigError(f"device URL {url!r}: {exc}") from None
+    try:
+        rig = load_rig(rig_path) if rig_path else _stored_rig(path, device.recording.rig)
+    except ConfigError:
+        device.close()
+        raise
+    return device, rig
+
+
+def _stored_rig(path: Path, stored: dict[str, Any]) -> RigConfig:
+    """The rig a recording stores (what a replay of it runs with)."""
+    from daq.rig import parse_rig
+
+    if not stored.get("electrodes") or not stored.get("pipette"):
+        raise ConfigError(f"{path}: the recording stores no complete rig; give one with --rig")
+    return parse_rig(stored, f"{path}: stored rig")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,14 @@ Each turn (DESIGN.md §3):
    recording start/stop).  Other threads only enqueue commands; they never touch the device.
 
 Safety: on stop, abort, error, exception and exit the engine stops the device and writes
-the safe levels (retain, or zero) explicitly.  Any exception in the loop becomes an
-``EngineError`` event, a safe stop and the ``ERROR`` state.
+the safe levels (retain, or zero) explicitly, then logs the barrels it returned to them.
+Any exception in the loop becomes an ``EngineError`` event, a safe stop and the ``ERROR``
+state.  A failing recorder stops the run; a recording that cannot start or close cleanly
+while acquisition runs is reported and acquisition goes on.
+
+States: IDLE → RUNNING ⇄ PAUSED → STOPPING → STOPPED (or ERROR).  Events for subscribers
+(``StateChanged``, ``EventLogged``, ``EngineError``, ``EngineWarning``, ``RecordingChanged``,
+``BlockDone``) are published on the engine thread; see ``daq.engine_api``.
 """
 
 from __future__ import annotations
@@ -24,189 +30,56 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol, runtime_checkable
 
 from daq.device import Device, EventSource, TruthSource
-from daq.errors import CurrentLimitError, IontoError
+from daq.engine_api import (
+    Abort,
+    AddMark,
+    BlockDone,
+    Call,
+    Command,
+    EjectBarrel,
+    EngineError,
+    EngineEvent,
+    EngineState,
+    EngineWarning,
+    EventLogged,
+    OnlineRate,
+    Pause,
+    ProtocolRunner,
+    RecorderSink,
+    RecordingChanged,
+    Resume,
+    RetainAll,
+    RetainBarrel,
+    SetCurrent,
+    Sink,
+    StartProtocol,
+    StartRecording,
+    StateChanged,
+    Stop,
+    StopRecording,
+    WarningSource,
+)
+from daq.errors import (
+    CurrentLimitError,
+    EndOfDataError,
+    InputOverflowError,
+    IontoError,
+    RecordingError,
+)
 from daq.pipette import Pipette
 from daq.schedule import AOSchedule, CurrentChange
-from daq.types import AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
+from daq.types import AcquisitionConfig, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
 
-
-class EngineState(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    ERROR = "error"
-
-
-# --- events the engine publishes (delivered on the engine thread) ------------------------
-@dataclass(frozen=True)
-class StateChanged:
-    state: EngineState
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class EventLogged:
-    event: LogEvent
-
-
-@dataclass(frozen=True)
-class EngineError:
-    message: str
-    exc_type: str = ""
-
-
-@dataclass(frozen=True)
-class BlockDone:
-    """Published after every block: where acquisition stands."""
-
-    read_index: int
-    ao_write_index: int
-    gaps: int
-    lost_samples: int
-
-
-EngineEvent = StateChanged | EventLogged | EngineError | BlockDone
-
-
-# --- commands (any thread enqueues; the engine thread executes) ---------------------------
-@dataclass(frozen=True)
-class SetCurrent:
-    """Manual: set one barrel to a signed current (nA) at the next writable sample."""
-
-    barrel: str
-    current_nA: float
-
-
-@dataclass(frozen=True)
-class EjectBarrel:
-    """Manual: eject a barrel at ``current_nA`` (a magnitude; control barrels need ``polarity``)."""
-
-    barrel: str
-    current_nA: float
-    polarity: int | None = None
-
-
-@dataclass(frozen=True)
-class RetainBarrel:
-    """Manual: put one barrel back on its retaining (safe) current."""
-
-    barrel: str
-
-
-@dataclass(frozen=True)
-class RetainAll:
-    """Every barrel to its safe current now."""
-
-
-@dataclass(frozen=True)
-class AddMark:
-    text: str
-
-
-@dataclass(frozen=True)
-class Pause:
-    """Every barrel to retain; the protocol holds."""
-
-
-@dataclass(frozen=True)
-class Resume:
-    """The protocol continues with its next command."""
-
-
-@dataclass(frozen=True)
-class Abort:
-    """Stop the protocol: every barrel to retain; acquisition continues unless ``stop``."""
-
-    stop: bool = False
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Stop acquisition (safe levels written)."""
-
-
-@dataclass(frozen=True)
-class StartRecording:
-    recorder: Sink
-
-
-@dataclass(frozen=True)
-class StopRecording:
-    pass
-
-
-@dataclass(frozen=True)
-class StartProtocol:
-    runner: ProtocolRunner
-
-
-@dataclass(frozen=True)
-class Call:
-    """Run ``fn(engine_control)`` on the engine thread (for tests and tools)."""
-
-    fn: Callable[[EngineControl], None]
-
-
-Command = (
-    SetCurrent | EjectBarrel | RetainBarrel | RetainAll | AddMark | Pause | Resume | Abort | Stop
-    | StartRecording | StopRecording | StartProtocol | Call
-)
-
-
-# --- what the engine calls ----------------------------------------------------------------
-@runtime_checkable
-class Sink(Protocol):
-    """Receives every block and every logged event, on the engine thread."""
-
-    def start(self, stream: StreamInfo) -> None: ...
-
-    def on_block(self, block: Block) -> None: ...
-
-    def on_events(self, events: list[LogEvent]) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class RecorderSink(Sink, Protocol):
-    """A recorder additionally receives the device's ground truth (simulated devices):
-    its metadata once before ``start``, then new rows after each block."""
-
-    def on_truth_metadata(self, metadata: Mapping[str, object]) -> None: ...
-
-    def on_truth(self, truth: Mapping[str, object]) -> None: ...
-
-
-class OnlineRate(Protocol):
-    """What closed-loop plans read: the online firing rate (any thread may call)."""
-
-    def rate_hz(self, window_s: float, end_index: int | None = None) -> float | None: ...
-
-
-@runtime_checkable
-class ProtocolRunner(Protocol):
-    """Steps a protocol on the engine thread; sees the engine through ``EngineControl``."""
-
-    def on_start(self, control: EngineControl) -> None: ...
-
-    def on_block(self, block: Block, control: EngineControl) -> None: ...
-
-    def pause(self, control: EngineControl) -> None: ...
-
-    def resume(self, control: EngineControl) -> None: ...
-
-    def abort(self, control: EngineControl) -> None: ...
-
-    @property
-    def finished(self) -> bool: ...
+__all__ = [
+    "Abort", "AddMark", "BlockDone", "Call", "Command", "EjectBarrel", "Engine", "EngineControl", "EngineError",
+    "EngineEvent", "EngineState", "EngineWarning", "EventLogged", "OnlineRate", "Pause", "ProtocolRunner",
+    "RecorderSink", "RecordingChanged", "Resume", "RetainAll", "RetainBarrel", "SetCurrent", "Sink",
+    "StartProtocol", "StartRecording", "StateChanged", "Stop", "StopRecording", "WarningSource",
+]
 
 
 class EngineControl:
@@ -263,7 +136,16 @@ class EngineControl:
 
 
 class Engine:
-    """Owns a device on its own thread.  ``start`` → the loop; ``submit`` commands; ``join``."""
+    """Owns a device on its own thread.  ``start`` → the loop; ``submit`` commands; ``join``.
+
+    Gaps: a block whose ``start_index`` jumps past the previous block's end is a gap; it is
+    logged as a GAP event and the recorder starts a new segment, so the file never pretends
+    the lost samples were there.  An ``InputOverflowError`` from the device (unread samples
+    overwritten) is logged as a WARNING event and published as ``EngineWarning``; the engine
+    then reads on, and the jump of the next block's ``start_index`` is recorded as the gap.
+    More than ``max_overflows_in_row`` overflows in a row stop the run safely with an error.
+    An ``EndOfDataError`` (a replay reached the end of its file) ends the run normally.
+    """
 
     def __init__(
         self,
@@ -279,6 +161,7 @@ class Engine:
         stop_when_protocol_ends: bool = False,
         stop_after_samples: int | None = None,
         read_timeout_s: float = 5.0,
+        max_overflows_in_row: int = 3,
     ):
         self.device = device
         self.config = config
@@ -294,11 +177,14 @@ class Engine:
         self.stop_when_protocol_ends = stop_when_protocol_ends
         self.stop_after_samples = stop_after_samples
         self.read_timeout_s = read_timeout_s
+        self.max_overflows_in_row = max_overflows_in_row
         self.stream: StreamInfo | None = None
         self.state = EngineState.IDLE
         self.error: str | None = None
         self.gaps = 0
         self.lost_samples = 0
+        self.overflows = 0
+        self._overflows_in_row = 0
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._subscribers: list[Callable[[EngineEvent], None]] = []
         self._thread: threading.Thread | None = None
@@ -309,12 +195,19 @@ class Engine:
         self._control = EngineControl(self)
         self._lock = threading.Lock()
         self._started = threading.Event()
+        self._has_events = False
+        self._has_truth = False
 
     # --- public API (any thread) -----------------------------------------------------------
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
         """``callback(event)`` runs on the engine thread; it must return quickly."""
         with self._lock:
             self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[EngineEvent], None]) -> None:
+        with self._lock:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
 
     def submit(self, command: Command) -> None:
         """Enqueue a command; the engine executes it at the end of the current turn."""
@@ -334,6 +227,10 @@ class Engine:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until acquisition runs (or the engine ended before it could)."""
+        return self._started.wait(timeout)
+
     def stop(self, timeout: float | None = 10.0) -> bool:
         self.submit(Stop())
         return self.join(timeout)
@@ -341,6 +238,12 @@ class Engine:
     @property
     def read_index(self) -> int:
         return self._read_index
+
+    @property
+    def recording_path(self) -> str | None:
+        """The file being recorded to, if any (any thread; a snapshot)."""
+        rec = self.recorder
+        return None if rec is None else str(getattr(rec, "path", "")) or None
 
     # --- the loop (engine thread) ------------------------------------------------------------
     def run(self) -> None:
@@ -355,11 +258,17 @@ class Engine:
             self._shutdown()
 
     def _setup(self) -> None:
+        # runtime Protocol checks are slow: answer them once
+        self._has_events = isinstance(self.device, EventSource)
+        self._has_truth = isinstance(self.device, TruthSource)
         self.stream = self.device.configure(self.config)
         if self.recorder is not None:
             self._start_recorder(self.recorder)
         for s in self.sinks:
             s.start(self.stream)
+        if self.recorder is not None:
+            self._pending.append(LogEvent(0, EventKind.RECORDING_START))
+            self._publish(RecordingChanged(True, self.recording_path or ""))
         self._pending.extend(self._state_events(0, "initial"))
         if self.runner is not None:
             self.runner.on_start(self._control)
@@ -374,14 +283,28 @@ class Engine:
             n = max(1, min(n, self._stop_at - self._read_index))
         if self.stop_after_samples is not None:
             n = max(1, min(n, self.stop_after_samples - self._read_index))
-        block = self.device.read(n, self.read_timeout_s)
+        try:
+            block = self.device.read(n, self.read_timeout_s)
+        except InputOverflowError as exc:
+            self._on_overflow(exc)
+            return
+        except EndOfDataError as exc:
+            self._pending.append(LogEvent(self._read_index, EventKind.NOTE, text=f"end of data: {exc}"))
+            self._stop_at = self._read_index
+            return
+        self._overflows_in_row = 0
         events: list[LogEvent] = []
         if block.start_index > self._read_index:
             lost = block.start_index - self._read_index
             self.gaps += 1
             self.lost_samples += lost
-            events.append(LogEvent(self._read_index, EventKind.GAP, text=f"lost {lost} samples"))
-        if isinstance(self.device, EventSource):
+            events.append(LogEvent(self._read_index, EventKind.GAP, current_nA=0.0, text=f"lost {lost} samples"))
+        elif block.start_index < self._read_index:
+            raise IontoError(
+                f"{getattr(self.device, 'name', 'device')}: block starts at sample {block.start_index}, before the "
+                f"read position {self._read_index}: the device's sample count went backwards"
+            )
+        if self._has_events:
             events.extend(self.device.drain_events())
         self._read_index = block.end_index
         events.extend(self._due_events(block.start_index, block.end_index))
@@ -390,11 +313,11 @@ class Engine:
             self.recorder.on_block(block)
             if events:
                 self.recorder.on_events(events)
-            if isinstance(self.device, TruthSource):
+            if self._has_truth:
                 truth = self.device.drain_truth()
                 if truth:
                     self.recorder.on_truth(truth)
-        elif isinstance(self.device, TruthSource):
+        elif self._has_truth:
             self.device.drain_truth()  # keep the simulator's truth buffer bounded
         for s in self.sinks:
             s.on_block(block)
@@ -402,6 +325,7 @@ class Engine:
                 s.on_events(events)
         for ev in events:
             self._publish(EventLogged(ev))
+        self._collect_warnings()
         if self.runner is not None:
             self.runner.on_block(block, self._control)
             if self.runner.finished and self.stop_when_protocol_ends and self._stop_at is None:
@@ -413,9 +337,32 @@ class Engine:
         self.schedule.prune(self._read_index - 1)
         self._publish(BlockDone(self._read_index, self.device.ao_write_index, self.gaps, self.lost_samples))
 
+    def _on_overflow(self, exc: InputOverflowError) -> None:
+        """Unread input was overwritten: warn, read on (the next block's index jump is the gap)."""
+        self.overflows += 1
+        self._overflows_in_row += 1
+        lost = f" ({exc.lost_samples} samples lost)" if exc.lost_samples else ""
+        if self._overflows_in_row > self.max_overflows_in_row:
+            raise InputOverflowError(
+                f"input overflow {self._overflows_in_row} times in a row{lost}: the computer cannot keep up with "
+                f"the device; the run was stopped ({exc})", exc.code, exc.lost_samples,
+            )
+        msg = f"input overflow{lost}: reading on; the lost samples are recorded as a gap ({exc})"
+        self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
+        self._publish(EngineWarning(msg, "device"))
+        if exc.lost_samples:  # the read position moved on by that much: keep AO ahead of it
+            self._top_up_ao(extra=exc.lost_samples)
+
+    def _collect_warnings(self) -> None:
+        for s in (self.recorder, *self.sinks):
+            if s is not None and hasattr(s, "drain_warnings"):  # a WarningSource
+                for msg in s.drain_warnings():
+                    self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
+                    self._publish(EngineWarning(msg, type(s).__name__))
+
     def _start_recorder(self, recorder: RecorderSink) -> None:
         assert self.stream is not None
-        if isinstance(self.device, TruthSource):
+        if self._has_truth:
             recorder.on_truth_metadata(self.device.truth_metadata())
         recorder.start(self.stream)
 
@@ -448,10 +395,10 @@ class Engine:
     def _ao_target(self) -> int:
         return self._read_index + self.ao_lead
 
-    def _top_up_ao(self) -> None:
+    def _top_up_ao(self, extra: int = 0) -> None:
         if not self.config.ao:
             return
-        target = self._ao_target()
+        target = self._ao_target() + extra
         w = self.device.ao_write_index
         if w < target:
             volts = self.schedule.render_volts(w, target - w)  # re-checks every sample
@@ -479,8 +426,8 @@ class Engine:
             case EjectBarrel(barrel, mag, pol):
                 cur = self.pipette.barrel(barrel).eject_current_nA(mag, pol)
                 self.schedule.set_current(barrel, cur, at, "manual")
-            case RetainBarrel(barrel):
-                self.schedule.set_current(barrel, self.pipette.barrel(barrel).safe_current_nA, at, "manual")
+            case RetainBarrel(barrel, mag):
+                self.schedule.set_current(barrel, self._retain_current(barrel, mag), at, "manual")
             case RetainAll():
                 self.schedule.safe_all(at, "all to retain")
             case AddMark(text):
@@ -514,19 +461,9 @@ class Engine:
                 self._stop_at = self._read_index
                 self._set_state(EngineState.STOPPING)
             case StartRecording(recorder):
-                if self.recorder is not None:
-                    raise ValueError("a recording is already running; stop it first")
-                self._start_recorder(recorder)
-                self.recorder = recorder
-                recorder.on_events(
-                    [LogEvent(self._read_index, EventKind.RECORDING_START),
-                     *self._state_events(self._read_index, "at recording start")]
-                )
+                self._start_recording(recorder)
             case StopRecording():
-                if self.recorder is not None:
-                    rec, self.recorder = self.recorder, None
-                    rec.on_events([LogEvent(self._read_index, EventKind.RECORDING_STOP)])
-                    rec.stop()
+                self._stop_recording()
             case StartProtocol(runner):
                 if self.runner is not None and not self.runner.finished:
                     raise ValueError("a protocol is already running; abort it first")
@@ -535,21 +472,73 @@ class Engine:
             case Call(fn):
                 fn(c)
 
+    def _retain_current(self, barrel: str, magnitude_nA: float | None) -> float:
+        b = self.pipette.barrel(barrel)
+        if magnitude_nA is None:
+            return b.safe_current_nA
+        if magnitude_nA < 0:
+            raise CurrentLimitError(f"barrel {barrel!r}: give the retaining current as a magnitude (>= 0 nA)")
+        if b.polarity == 0:
+            raise CurrentLimitError(f"barrel {barrel!r} ({b.drug}) has no drug polarity, so no retain direction")
+        return float(-b.polarity * magnitude_nA)
+
+    def _start_recording(self, recorder: RecorderSink) -> None:
+        """A recording starts while acquisition runs; if it cannot, the run goes on unrecorded."""
+        if self.recorder is not None:
+            raise ValueError("a recording is already running; stop it first")
+        try:
+            self._start_recorder(recorder)
+        except (RecordingError, OSError) as exc:
+            self._publish(EngineError(f"recording not started: {exc}", type(exc).__name__))
+            return
+        self.recorder = recorder
+        recorder.on_events([LogEvent(self._read_index, EventKind.RECORDING_START),
+                            *self._state_events(self._read_index, "at recording start")])
+        self._publish(RecordingChanged(True, self.recording_path or ""))
+
+    def _stop_recording(self) -> None:
+        if self.recorder is None:
+            return
+        rec, self.recorder = self.recorder, None
+        path = str(getattr(rec, "path", ""))
+        try:
+            rec.on_events([LogEvent(self._read_index, EventKind.RECORDING_STOP)])
+            rec.stop()
+        except RecordingError as exc:
+            self._publish(EngineError(f"the recording did not close cleanly: {exc}", type(exc).__name__))
+        self._publish(RecordingChanged(False, path, int(getattr(rec, "committed_samples", 0))))
+
     def _fail(self, exc: BaseException) -> None:
         msg = str(exc) if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, IontoError):
             log.exception("engine failed")
         self.error = msg
         try:
-            self._pending.append(LogEvent(self._read_index, EventKind.ERROR, text=msg))
             if self.recorder is not None:
                 self.recorder.on_events([LogEvent(self._read_index, EventKind.ERROR, text=msg)])
+        except RecordingError as rexc:  # the recorder itself failed, or never started
+            log.warning("the error could not be logged to the recording: %s", rexc)
         except Exception:
             log.exception("could not log the error to the recording")
         self._publish(EngineError(msg, type(exc).__name__))
 
+    def _final_events(self) -> list[LogEvent]:
+        """Events due by the read position that no block carried (a mark just before a stop),
+        and the barrels that the safe stop returned to their safe current."""
+        due = [e for e in self._pending if e.sample_index <= self._read_index]
+        self._pending = []
+        at = self._read_index
+        cur = self.schedule.currents_at(max(at - 1, 0))
+        for i, b in enumerate(self.pipette.barrels):
+            if b.role != "balance" and abs(cur[i] - b.safe_current_nA) > 1e-6:
+                due.append(LogEvent(at, EventKind(b.classify(b.safe_current_nA)), b.name, b.safe_current_nA,
+                                    "safe level written at stop"))
+        return due
+
     def _shutdown(self) -> None:
         """Stop the device and write safe levels, whatever happened.  Then stop the sinks."""
+        if self.error is None and self.state != EngineState.STOPPING:
+            self._set_state(EngineState.STOPPING)
         try:
             self.device.stop()
         except Exception:
@@ -567,16 +556,31 @@ class Engine:
         if not safe_ok and self.error is None:
             self.error = "could not write the safe levels to the device: check the barrels by hand"
             self._publish(EngineError(self.error, "DeviceError"))
+        try:
+            final = self._final_events() if self.stream is not None else []
+        except Exception:
+            log.exception("could not gather the final events")
+            final = []
+        path = self.recording_path
         for s in [self.recorder, *self.sinks]:
             if s is None:
                 continue
+            if final:
+                try:
+                    s.on_events(final)
+                except Exception:  # a failed recorder cannot take them: its failure is reported already
+                    log.warning("the final events could not be handed to %s", type(s).__name__)
             try:
                 s.stop()
             except Exception as exc:
                 log.exception("sink stop failed")
                 if self.error is None:
-                    self.error = f"{type(exc).__name__}: {exc}"
+                    self.error = str(exc) if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}"
                     self._publish(EngineError(self.error, type(exc).__name__))
+        for ev in final:
+            self._publish(EventLogged(ev))
+        if path is not None:
+            self._publish(RecordingChanged(False, path, int(getattr(self.recorder, "committed_samples", 0))))
         try:
             self.device.close()
         except Exception:

@@ -43,6 +43,11 @@ class InputOverflowError(DeviceError):
         self.lost_samples = lost_samples
 
 
+class EndOfDataError(DeviceError):
+    """The device has no more samples to give (a replayed recording reached its end).
+    The engine ends the run normally."""
+
+
 class OutputUnderflowError(DeviceError):
     """The analog output ran out of samples (the AO lead was not kept)."""
 

@@ -7,6 +7,7 @@ timer).  A lock guards the copy; samples never cross threads through Qt signals.
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import numpy as np
 
@@ -24,17 +25,23 @@ class RingBuffer:
         self._end_index = 0  # sample index one past the newest sample
         self._filled = 0
         self._pos = 0  # ring position of the next write
+        self._gaps: deque[tuple[int, int]] = deque()  # (sample index, samples lost) inside the ring
         self._lock = threading.Lock()
 
     def push(self, block: Block) -> None:
-        """Append a block (engine thread).  A gap is filled with zeros so indices stay aligned."""
+        """Append a block (engine thread).  A gap is filled with zeros so indices stay aligned;
+        ``gaps()`` says where, so a display can draw a break instead of a flat line."""
         data = block.data
         with self._lock:
             if self._filled and block.start_index > self._end_index:
-                gap = min(block.start_index - self._end_index, self.capacity)
-                self._write(np.zeros((gap, data.shape[1]), dtype=self._buf.dtype))
+                lost = block.start_index - self._end_index
+                self._gaps.append((self._end_index, lost))
+                self._write(np.zeros((min(lost, self.capacity), data.shape[1]), dtype=self._buf.dtype))
             self._write(data)
             self._end_index = block.end_index
+            oldest = self._end_index - self._filled
+            while self._gaps and self._gaps[0][0] + self._gaps[0][1] <= oldest:
+                self._gaps.popleft()
 
     def _write(self, data: np.ndarray) -> None:
         n = data.shape[0]
@@ -59,6 +66,12 @@ class RingBuffer:
             idx = (np.arange(pos - n, pos)) % self.capacity
             out = self._buf[idx].copy()
             return self._end_index - n, out
+
+    def gaps(self, since_index: int = 0) -> list[tuple[int, int]]:
+        """(sample index, samples lost) of the gaps still in the ring that end after
+        ``since_index`` (any thread)."""
+        with self._lock:
+            return [(i, n) for i, n in self._gaps if i + n > since_index]
 
     @property
     def end_index(self) -> int:

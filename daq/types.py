@@ -155,6 +155,7 @@ class EventKind(StrEnum):
     ABORT = "abort"
     GAP = "gap"  # samples were lost; ``value`` holds how many
     ERROR = "error"
+    WARNING = "warning"  # the run went on (e.g. low disk space, a recovered input overflow)
     NOTE = "note"
     RECORDING_START = "recording_start"
     RECORDING_STOP = "recording_stop"

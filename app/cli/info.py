@@ -1,4 +1,4 @@
-"""``ionto info FILE``: what a recording holds."""
+"""``ionto info FILE``: what a recording holds (finished, still being written, or crashed)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,21 @@ from daq.recording import Recording
 
 ORDER = 40
 
+STATUS_TEXT = {
+    "closed": "closed cleanly",
+    "live": "being written now (live; figures are what the writer has committed so far)",
+    "crashed": "NOT closed cleanly: the writer stopped (crash, kill or power loss); "
+               "everything up to its last commit is readable",
+}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show what a recording holds",
-                       description="Channels, rate, duration, committed samples, gaps, events, pipette, protocol.")
+                       description="Channels, rate, duration, committed samples, gaps, events, pipette, protocol, "
+                                   "and whether the file was closed cleanly (or is still being written).")
     p.add_argument("file", help="an ionto HDF5 recording")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--events", type=int, default=200, metavar="N", help="list at most N events (default 200)")
     p.set_defaults(func=run)
 
 
@@ -22,18 +31,27 @@ def run(args: argparse.Namespace) -> int:
     with Recording(args.file) as rec:
         s = rec.summary()
         events = rec.events
+    rate = s["rate_hz"]
     if args.json:
         s["event_list"] = [
-            {"sample_index": e.sample_index, "t_s": e.sample_index / s["rate_hz"], "kind": str(e.kind),
+            {"sample_index": e.sample_index, "t_s": e.sample_index / rate, "kind": str(e.kind),
              "barrel": e.barrel, "current_nA": e.current_nA, "text": e.text}
             for e in events
         ]
         emit_json(s)
         return 0
-    say(f"{s['path']}  (ionto recording, schema {s['schema_version']}, created {s['created']})")
-    say(f"  closed cleanly: {'yes' if s['closed_cleanly'] else 'NO (crashed or still being written)'}")
-    say(f"  {s['rate_hz']:g} Hz, {s['committed_samples']} committed samples = {s['duration_s']:.2f} s, "
-        f"{s['dtype']}, {len(s['gaps'])} gaps")
+    say(f"{s['path']}  (ionto recording, schema {s['schema_version']}, created {s['created']} {s['timezone']})")
+    say(f"  status: {STATUS_TEXT.get(s['status'], s['status'])}")
+    if s["status"] != "closed" and s["last_commit_age_s"] is not None:
+        say(f"  last commit: {s['last_commit_age_s']:.1f} s ago")
+    say(f"  {rate:g} Hz, {s['committed_samples']} committed samples = {s['duration_s']:.2f} s recorded "
+        f"(samples {s['first_index']}..{s['end_index']}), {s['dtype']}")
+    if s["gaps"]:
+        say(f"  gaps: {len(s['gaps'])}, {s['lost_samples']} samples lost")
+        for g in s["gaps"][:20]:
+            say(f"    at {g['t_s']:10.3f} s  lost {g['lost_samples']} samples ({g['lost_samples'] / rate * 1e3:.1f} ms)")
+    else:
+        say("  gaps: none")
     say("  channels:")
     for c in s["channels"]:
         say(f"    {c['name']:<12} {c['physical']:<10} {c['kind']:<16} {c['units']:<3} gain {c['gain']:g}"
@@ -44,14 +62,14 @@ def run(args: argparse.Namespace) -> int:
             say(f"    {b['name']:<6} {b['drug']:<13} {b['role']:<8} polarity {b['polarity']:+d}  "
                 f"{b['concentration_mM']:g} mM  retain {b['retain_nA']:g} nA  max {b['max_eject_nA']:g} nA")
     say(f"  protocol: {s['protocol']['name'] or '(none)'} ({s['protocol']['format'] or '-'})")
+    if s["notes"]:
+        say(f"  notes: {s['notes']}")
     say(f"  events: {s['events']['count']}  " + ", ".join(f"{k} {v}" for k, v in sorted(s['events']['by_kind'].items())))
-    for e in events[:200]:
-        if str(e.kind) in ("initial",):
-            continue
-        say(f"    {e.sample_index / s['rate_hz']:10.3f} s  {e.kind!s:<15} {e.barrel:<6} "
+    for e in events[: args.events]:
+        say(f"    {e.sample_index / rate:10.3f} s  {e.kind!s:<15} {e.barrel:<6} "
             + (f"{e.current_nA:+8.1f} nA  " if e.barrel else "") + e.text)
-    if len(events) > 200:
-        say(f"    ... {len(events) - 200} more (use --json for all)")
+    if len(events) > args.events:
+        say(f"    ... {len(events) - args.events} more (use --events N or --json for all)")
     if s["ground_truth"]:
         say("  ground truth: yes (recorded on the simulated rig)")
     return 0

@@ -1,14 +1,22 @@
-"""Reading ionto recordings: finished files and files left by a crashed writer.
+"""Reading ionto recordings: finished files, files being written, files left by a crash.
 
 The reader trusts the committed counters (``/acquisition/committed_samples``,
-``/events/committed``): rows beyond them may not have been flushed before a crash and
-are ignored.
+``/events/committed``, ...): rows beyond them may not have been flushed before a crash, or
+may still be in flight from a live writer, and are ignored.
+
+A cleanly closed file is an ordinary HDF5 file.  A file still being written, or left by a
+writer that was killed, is in SWMR mode: it is opened read-only with ``swmr=True``;
+``refresh()`` follows a live writer.  ``status`` tells them apart: ``"closed"``, ``"live"``
+(a writer holds the file's writer lock) or ``"crashed"``.
+
+Thread: a ``Recording`` belongs to the thread that uses it (h5py objects are not shared).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -20,12 +28,34 @@ import numpy as np
 from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Pipette
 from daq.recording.format import FORMAT_NAME, SCHEMA_VERSION
-from daq.recording.writer import ProtocolInfo
+from daq.recording.h5file import writer_alive
+from daq.recording.metadata import ProtocolInfo
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
+
+LIVE_HEARTBEAT_S = 10.0  # without flock: a writer commits at least every 2 s; older = crashed
 
 
 def _s(v: Any) -> str:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def _open_h5(path: Path) -> tuple[h5py.File, bool]:
+    """Open read-only: plainly, else (a file in SWMR mode: live or crashed) with ``swmr=True``."""
+    # no HDF5 locks anywhere in ionto: the only lock is the writer's (``writer_alive``)
+    try:
+        return h5py.File(path, "r", locking=False), False
+    except OSError as plain_exc:
+        if not h5py.is_hdf5(path):
+            size = path.stat().st_size
+            hint = " (it is empty: a writer may have died while creating it)" if size == 0 else ""
+            raise NotARecordingError(f"{path}: not an HDF5 file, so not an ionto recording{hint}") from None
+        try:
+            return h5py.File(path, "r", swmr=True, locking=False), True
+        except OSError:
+            pass
+        raise DamagedRecordingError(
+            f"{path}: the HDF5 file cannot be opened ({plain_exc}); it is damaged beyond what ionto can read"
+        ) from None
 
 
 class Recording:
@@ -35,37 +65,43 @@ class Recording:
         self.path = Path(path)
         if not self.path.exists():
             raise RecordingError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise NotARecordingError(f"{self.path}: a folder, not an ionto recording")
+        self._f, self.swmr = _open_h5(self.path)
         try:
-            self._f = h5py.File(self.path, "r")
-        except OSError as exc:
-            if not h5py.is_hdf5(self.path):
-                raise NotARecordingError(f"{self.path}: not an HDF5 file, so not an ionto recording") from None
-            raise DamagedRecordingError(f"{self.path}: the HDF5 file cannot be opened ({exc})") from None
-        try:
-            fmt = _s(self._f.attrs.get("ionto_format", ""))
-            if fmt != FORMAT_NAME:
-                raise NotARecordingError(
-                    f"{self.path}: an HDF5 file but not an ionto recording (no ionto_format={FORMAT_NAME!r})"
-                )
-            self.schema_version = int(self._f.attrs.get("schema_version", 0))
-            if self.schema_version > SCHEMA_VERSION:
-                raise RecordingError(
-                    f"{self.path}: schema version {self.schema_version} is newer than this ionto reads "
-                    f"({SCHEMA_VERSION}); update ionto"
-                )
-            try:
-                acq = self._f["acquisition"]
-                self._samples = acq["samples"]
-                self.rate_hz = float(acq.attrs["rate_hz"])
-                committed = int(acq["committed_samples"][()])
-                chans = acq["channels"][()]
-                self._segments = np.asarray(acq["segments"][()], dtype=np.int64)
-            except (KeyError, OSError, ValueError) as exc:
-                raise DamagedRecordingError(f"{self.path}: the acquisition group is damaged ({exc})") from None
-        except Exception:
+            self._check_format()
+            self._bind()
+        except RecordingError:
             self._f.close()
             raise
-        self.n_samples = min(committed, int(self._samples.shape[0]))
+        except (KeyError, OSError, RuntimeError, ValueError) as exc:
+            self._f.close()
+            raise DamagedRecordingError(f"{self.path}: the file is damaged ({exc})") from None
+
+    def _check_format(self) -> None:
+        fmt = _s(self._f.attrs.get("ionto_format", ""))
+        if fmt != FORMAT_NAME:
+            raise NotARecordingError(
+                f"{self.path}: an HDF5 file but not an ionto recording (no ionto_format={FORMAT_NAME!r} attribute)"
+            )
+        self.schema_version = int(self._f.attrs.get("schema_version", 0))
+        if self.schema_version > SCHEMA_VERSION:
+            raise RecordingError(
+                f"{self.path}: schema version {self.schema_version} is newer than this ionto reads "
+                f"({SCHEMA_VERSION}); update ionto"
+            )
+
+    def _bind(self) -> None:
+        try:
+            acq = self._f["acquisition"]
+            self._samples = acq["samples"]
+            self.rate_hz = float(acq.attrs["rate_hz"])
+            chans = acq["channels"][()]
+            self._committed_ds = acq["committed_samples"]
+            self._segments_ds = acq["segments"]
+            self._load_counters()
+        except (KeyError, OSError, ValueError) as exc:
+            raise DamagedRecordingError(f"{self.path}: the acquisition group is damaged ({exc})") from None
         self.channels = tuple(
             AIChannel(
                 name=_s(c["name"]), physical=_s(c["physical"]), kind=ChannelKind(_s(c["kind"])),
@@ -75,12 +111,35 @@ class Recording:
             for c in chans
         )
         self.stream = StreamInfo(
-            rate_hz=self.rate_hz,
-            channels=self.channels,
-            dtype=self._samples.dtype,
-            scale_V=tuple(float(c["scale_V"]) for c in chans),
-            offset_V=tuple(float(c["offset_V"]) for c in chans),
+            rate_hz=self.rate_hz, channels=self.channels, dtype=self._samples.dtype,
+            scale_V=tuple(float(c["scale_V"]) for c in chans), offset_V=tuple(float(c["offset_V"]) for c in chans),
         )
+
+    def _load_counters(self) -> None:
+        committed = int(self._committed_ds[()])
+        self.n_samples = max(0, min(committed, int(self._samples.shape[0])))
+        self._segments = np.asarray(self._segments_ds[()], dtype=np.int64).reshape(-1, 2)
+
+    def refresh(self) -> bool:
+        """Follow a live writer: re-read the counters and what they vouch for.  True if the
+        recording grew.  (Attributes, such as ``closed_cleanly``, are read at open: reopen to
+        see the final state.)"""
+        before = (self.n_samples, len(self.events))
+        try:
+            for ds in self._live_datasets() if self.swmr else ():
+                ds.refresh()
+            self._load_counters()
+        except (OSError, KeyError, ValueError) as exc:
+            raise DamagedRecordingError(f"{self.path}: cannot refresh ({exc})") from None
+        self.__dict__.pop("events", None)
+        return (self.n_samples, len(self.events)) != before
+
+    def _live_datasets(self) -> list[h5py.Dataset]:
+        # the handles this object keeps (h5py caches their shape), then the ones opened per use
+        names = ["acquisition/heartbeat_unix", "events/committed", "events/table", "events/text",
+                 "currents/committed", "currents/commanded_index", "currents/commanded_nA",
+                 "ground_truth_committed"]
+        return [self._committed_ds, self._samples, self._segments_ds, *(self._f[n] for n in names if n in self._f)]
 
     # --- context manager ----------------------------------------------------------------
     def __enter__(self) -> Recording:
@@ -98,8 +157,34 @@ class Recording:
         return bool(self._f.attrs.get("closed_cleanly", False))
 
     @property
+    def heartbeat_age_s(self) -> float | None:
+        """Seconds since the writer last committed (None for files without a heartbeat)."""
+        if "acquisition/heartbeat_unix" not in self._f:
+            return None
+        return time.time() - float(self._f["acquisition/heartbeat_unix"][()])
+
+    @property
+    def status(self) -> str:
+        """``"closed"`` (closed cleanly), ``"live"`` (a writer holds the file now) or ``"crashed"``."""
+        if self.closed_cleanly:
+            return "closed"
+        alive = writer_alive(self.path)
+        if alive is None:  # no flock here: trust a recent heartbeat
+            age = self.heartbeat_age_s
+            alive = age is not None and age < LIVE_HEARTBEAT_S
+        return "live" if alive else "crashed"
+
+    @property
     def created(self) -> str:
         return _s(self._f.attrs.get("created", ""))
+
+    @property
+    def stopped(self) -> str:
+        return _s(self._f.attrs.get("stopped", ""))
+
+    @property
+    def timezone(self) -> str:
+        return _s(self._f.attrs.get("timezone", ""))
 
     @property
     def notes(self) -> str:
@@ -111,6 +196,7 @@ class Recording:
 
     @property
     def duration_s(self) -> float:
+        """Committed recorded time (rows / rate; gaps not included)."""
         return self.n_samples / self.rate_hz
 
     @cached_property
@@ -135,35 +221,83 @@ class Recording:
             params=json.loads(_s(a.get("params", "{}"))), source=_s(a.get("source", "")),
         )
 
+    # --- events -------------------------------------------------------------------------
     @cached_property
     def events(self) -> list[LogEvent]:
-        """The committed event log, in sample order."""
+        """The committed event log, in sample order (stable for equal indices)."""
         if "events" not in self._f:
             return []
         g = self._f["events"]
-        n = min(int(g["committed"][()]), g["table"].shape[0])
-        rows = g["table"][:n]
+        try:
+            n = min(int(g["committed"][()]), g["table"].shape[0])
+            rows = g["table"][:n]
+            heap = g["text"][()] if "text" in g and "text_offset" in rows.dtype.names else None
+        except (OSError, KeyError, ValueError) as exc:
+            raise DamagedRecordingError(f"{self.path}: the event log is damaged ({exc})") from None
         out = []
         for r in rows:
             try:
                 kind = EventKind(_s(r["kind"]))
             except ValueError:
                 kind = EventKind.NOTE
-            out.append(LogEvent(int(r["sample_index"]), kind, _s(r["barrel"]), float(r["current_nA"]), _s(r["text"])))
+            if heap is not None:
+                off, nb = int(r["text_offset"]), int(r["text_nbytes"])
+                text = bytes(heap[off:off + nb]).decode("utf-8", "replace") if off + nb <= len(heap) else _s(r["text"])
+            else:
+                text = _s(r["text"])
+            out.append(LogEvent(int(r["sample_index"]), kind, _s(r["barrel"]), float(r["current_nA"]), text))
         out.sort(key=lambda e: e.sample_index)
         return out
 
+    def commanded_currents(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """(sample indices (k,), currents nA (k, barrels), barrel names): from each index on,
+        every barrel's commanded current (balance included) until the next row."""
+        pip = self.pipette
+        names = pip.names if pip is not None else ()
+        if "currents" in self._f and "committed" in self._f["currents"]:
+            if "commanded_index" not in self._f["currents"]:
+                return np.zeros(0, np.int64), np.zeros((0, len(names))), names
+            g = self._f["currents"]
+            n = min(int(g["committed"][()]), g["commanded_index"].shape[0])
+            return g["commanded_index"][:n].astype(np.int64), g["commanded_nA"][:n].astype(np.float64), names
+        # schema 1: rebuild from the event log
+        if pip is None:
+            return np.zeros(0, np.int64), np.zeros((0, 0)), names
+        cur = pip.safe_currents_nA()
+        idx: list[int] = []
+        vals: list[np.ndarray] = []
+        for e in self.events:
+            if e.kind in (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT) and e.barrel in names:
+                cur[pip.index(e.barrel)] = e.current_nA
+                row = pip.with_balance(cur.copy())
+                if idx and idx[-1] == e.sample_index:
+                    vals[-1] = row
+                else:
+                    idx.append(e.sample_index)
+                    vals.append(row)
+        return np.asarray(idx, np.int64), np.asarray(vals, np.float64).reshape(len(idx), len(names)), names
+
+    def monitor_channel(self, barrel: str) -> int | None:
+        """Column of the barrel's current-monitor channel (its monitored current), if recorded."""
+        for i, c in enumerate(self.channels):
+            if c.kind == ChannelKind.CURRENT_MONITOR and c.barrel == barrel:
+                return i
+        return None
+
+    # --- sample index <-> row -----------------------------------------------------------
     @property
     def segments(self) -> np.ndarray:
         """(k, 2) array of [row, sample_index] where each contiguous run of samples starts."""
-        seg = self._segments[self._segments[:, 0] < max(self.n_samples, 1)] if len(self._segments) else self._segments
+        seg = self._segments
+        if len(seg):
+            seg = seg[seg[:, 0] < max(self.n_samples, 1)]
         if len(seg) == 0:
             return np.array([[0, 0]], dtype=np.int64)
         return seg
 
     @property
     def gaps(self) -> list[tuple[int, int]]:
-        """(sample_index where samples went missing, number lost) for each gap."""
+        """(sample index where samples went missing, number lost) for each gap."""
         seg = self.segments
         out = []
         for k in range(1, len(seg)):
@@ -178,7 +312,9 @@ class Recording:
     @property
     def end_index(self) -> int:
         """One past the sample index of the last committed row."""
-        return int(self.row_to_index(np.array([max(self.n_samples - 1, 0)]))[0]) + (1 if self.n_samples else 0)
+        if self.n_samples == 0:
+            return self.first_index
+        return int(self.row_to_index(np.array([self.n_samples - 1]))[0]) + 1
 
     def row_to_index(self, rows: np.ndarray) -> np.ndarray:
         """Sample indices of file rows."""
@@ -203,7 +339,10 @@ class Recording:
         """Raw samples of rows ``start:stop`` (clipped to the committed rows)."""
         stop = self.n_samples if stop is None else min(stop, self.n_samples)
         start = max(0, min(start, stop))
-        data = self._samples[start:stop]
+        try:
+            data = self._samples[start:stop]
+        except (OSError, ValueError) as exc:
+            raise DamagedRecordingError(f"{self.path}: rows {start}:{stop} cannot be read ({exc})") from None
         return data if channels is None else data[:, channels]
 
     def physical(self, channel: int | str, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -222,29 +361,38 @@ class Recording:
     # --- ground truth -------------------------------------------------------------------
     @property
     def has_ground_truth(self) -> bool:
-        return "ground_truth" in self._f
+        return "ground_truth" in self._f and (bool(self.truth_names()) or bool(self.truth_metadata))
 
     @cached_property
     def truth_metadata(self) -> dict[str, Any]:
-        if not self.has_ground_truth:
+        if "ground_truth" not in self._f:
             return {}
         return json.loads(_s(self._f["ground_truth"].attrs.get("json", "{}")))
 
+    def _truth_committed(self) -> dict[str, int]:
+        if "ground_truth_committed" in self._f:
+            table = self._f["ground_truth_committed"][()]
+            return {_s(r["name"]): int(r["rows"]) for r in table}
+        if "ground_truth" in self._f:  # schema 1
+            return json.loads(_s(self._f["ground_truth"].attrs.get("committed", "{}")))
+        return {}
+
     def truth(self, name: str) -> np.ndarray:
         """A ground-truth dataset, trimmed to its committed rows."""
-        if not self.has_ground_truth or name not in self._f["ground_truth"]:
+        if "ground_truth" not in self._f or name not in self._f["ground_truth"]:
             raise KeyError(f"{self.path}: no ground truth named {name!r}")
-        g = self._f["ground_truth"]
-        committed = json.loads(_s(g.attrs.get("committed", "{}")))
-        ds = g[name]
-        n = min(int(committed.get(name, 0)), ds.shape[0])
+        ds = self._f["ground_truth"][name]
+        if self.swmr:
+            ds.refresh()
+        n = min(int(self._truth_committed().get(name, 0)), ds.shape[0])
         return ds[:n]
 
     def truth_names(self) -> list[str]:
-        if not self.has_ground_truth:
+        if "ground_truth" not in self._f:
             return []
+        g = self._f["ground_truth"]
         out: list[str] = []
-        self._f["ground_truth"].visit(lambda n: out.append(n) if isinstance(self._f["ground_truth"][n], h5py.Dataset) else None)
+        g.visit(lambda n: out.append(n) if isinstance(g[n], h5py.Dataset) else None)
         return out
 
     # --- summary ------------------------------------------------------------------------
@@ -255,26 +403,38 @@ class Recording:
         for e in events:
             counts[str(e.kind)] = counts.get(str(e.kind), 0) + 1
         pip = self.pipette
+        monitors = {c.barrel: c.name for c in self.channels if c.kind == ChannelKind.CURRENT_MONITOR and c.barrel}
+        age = self.heartbeat_age_s
         return {
             "path": str(self.path),
             "schema_version": self.schema_version,
-            "created": self.created,
+            "status": self.status,
             "closed_cleanly": self.closed_cleanly,
+            "created": self.created,
+            "timezone": self.timezone,
+            "stopped": self.stopped,
+            "last_commit_age_s": None if self.closed_cleanly or age is None else round(age, 3),
             "rate_hz": self.rate_hz,
             "committed_samples": self.n_samples,
             "duration_s": self.duration_s,
+            "first_index": self.first_index,
+            "end_index": self.end_index,
+            "span_s": (self.end_index - self.first_index) / self.rate_hz,
             "dtype": str(self.stream.dtype),
             "channels": [
                 {"name": c.name, "physical": c.physical, "kind": str(c.kind), "units": c.units,
-                 "gain": c.gain, "barrel": c.barrel}
-                for c in self.channels
+                 "gain": c.gain, "barrel": c.barrel, "scale_V": self.stream.scale_V[i],
+                 "offset_V": self.stream.offset_V[i], "range_V": c.range_V}
+                for i, c in enumerate(self.channels)
             ],
-            "gaps": [{"sample_index": i, "lost_samples": n} for i, n in self.gaps],
+            "gaps": [{"sample_index": i, "t_s": i / self.rate_hz, "lost_samples": n} for i, n in self.gaps],
+            "lost_samples": sum(n for _, n in self.gaps),
             "events": {"count": len(events), "by_kind": counts},
             "pipette": None if pip is None else [
                 {"name": b.name, "drug": b.drug, "role": b.role, "polarity": b.polarity,
                  "concentration_mM": b.concentration_mM, "retain_nA": b.retain_nA,
-                 "max_eject_nA": b.max_eject_nA}
+                 "max_eject_nA": b.max_eject_nA, "command_gain_nA_per_V": b.command_gain_nA_per_V,
+                 "monitor_channel": monitors.get(b.name)}
                 for b in pip.barrels
             ],
             "protocol": {"name": self.protocol.name, "format": self.protocol.format,

@@ -1,60 +1,47 @@
-"""The HDF5 recorder: an engine sink that appends samples, events and ground truth.
+"""The HDF5 recorder: an engine sink that hands samples to a writer thread.
 
-Crash safety: data are flushed at least every ``flush_interval_s``; the committed
-counters are updated only after the data they count are flushed, so a reader that trusts
-them never sees unflushed rows (see ``daq.recording.reader``).
+The engine thread only copies each block into a bounded queue (a few microseconds); a
+writer thread batches what is queued, appends it to the file and commits at least every
+``flush_interval_s``.  If the queue is full (the disk cannot keep up), ``on_block`` raises
+``RecordingError``: the engine stops the run, safely and loudly; a sample is never dropped.
+A failure of the writer thread (disk full, I/O error) is raised on the engine thread at
+the next block for the same reason.
 
-Thread: every method runs on the engine thread.
+Free disk space is checked before the file is created and every ``disk_check_s`` while
+recording: below ``low_disk_bytes`` a warning is queued for the engine to publish
+(``drain_warnings``); below ``min_free_bytes`` the recording stops with an error before
+the disk fills up.
+
+Thread: ``start``, ``on_block``, ``on_events``, ``on_truth``, ``stop``, ``drain_warnings``
+run on the engine thread; the writing happens on the thread named ``ionto-recorder``.
+``committed_samples`` may be read from any thread.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
+import logging
 import os
-import platform
-import shutil
-import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from daq.errors import RecordingError
 from daq.pipette import Pipette
-from daq.recording.format import CHANNEL_DTYPE, EVENT_DTYPE, FORMAT_NAME, SCHEMA_VERSION
-from daq.types import Block, LogEvent, StreamInfo
+from daq.recording.h5file import RecordingFile, free_bytes
+from daq.recording.metadata import ProtocolInfo, software_versions
+from daq.types import Block, EventKind, LogEvent, StreamInfo
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class ProtocolInfo:
-    """What the recording stores about the protocol that ran."""
+__all__ = ["ProtocolInfo", "Recorder", "software_versions"]
 
-    text: str = ""
-    name: str = ""
-    format: str = ""  # "yaml", "python", "manual"
-    params: Mapping[str, Any] = field(default_factory=dict)
-    source: str = ""  # the plan's Python source
-
-
-def software_versions() -> dict[str, str]:
-    import daq
-
-    versions = {"ionto": daq.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
-    for mod in ("numpy", "scipy", "h5py", "nidaqmx", "pydantic"):
-        m = sys.modules.get(mod)
-        if m is None:
-            try:
-                m = __import__(mod)
-            except ImportError:
-                continue
-        versions[mod] = str(getattr(m, "__version__", "?"))
-    versions["hdf5"] = h5py.version.hdf5_version
-    return versions
+_STOP = object()
+MiB = 2**20
 
 
 class Recorder:
@@ -72,8 +59,15 @@ class Recorder:
         flush_interval_s: float = 0.5,
         chunk_s: float = 0.5,
         overwrite: bool = False,
-        min_free_bytes: int = 200 * 2**20,
+        min_free_bytes: int = 200 * MiB,
+        low_disk_bytes: int = 2048 * MiB,
+        disk_check_s: float = 2.0,
+        queue_s: float = 30.0,
+        queue_min_bytes: int = 64 * MiB,
+        batch_bytes: int = 8 * MiB,
     ):
+        if not flush_interval_s > 0:
+            raise ValueError(f"flush_interval_s must be > 0, got {flush_interval_s}")
         self.path = Path(path)
         self.pipette = pipette
         self.rig = dict(rig or {})
@@ -84,167 +78,308 @@ class Recorder:
         self.chunk_s = chunk_s
         self.overwrite = overwrite
         self.min_free_bytes = min_free_bytes
-        self._f: h5py.File | None = None
-        self._rows = 0
-        self._next_index: int | None = None
-        self._n_events = 0
-        self._truth_rows: dict[str, int] = {}
-        self._last_flush = 0.0
+        self.low_disk_bytes = max(low_disk_bytes, min_free_bytes)
+        self.disk_check_s = disk_check_s
+        self.queue_s = queue_s
+        self.queue_min_bytes = queue_min_bytes
+        self.batch_bytes = batch_bytes  # the writer wakes early when this much is waiting
         self.stream: StreamInfo | None = None
+        self.max_queue_bytes = 0
+        self._file: RecordingFile | None = None
+        self._items: deque[Any] = deque()  # (item, nbytes) waiting for the writer thread
+        self._queued_bytes = 0  # bytes accepted and not yet written (the bound applies to this)
+        self._waiting_bytes = 0  # bytes in ``_items``
+        self._stop_requested = False
+        self._slab: np.ndarray | None = None  # staging buffer the engine thread copies blocks into
+        self._slab_start = 0  # sample index of the slab's first row
+        self._slab_rows = 0  # rows filled
+        self._slab_taken = 0  # rows already queued for the writer
+        self._qlock = threading.Lock()
+        self._cond = threading.Condition(self._qlock)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._warnings: list[str] = []
+        self._committed_samples = 0
+        self._committed_events = 0
+        self._last_index = 0
+        self._stopped = False
+        self._last_disk_warning = -1e9
+        self.disk_warn_every_s = 60.0
 
-    # --- sink API -----------------------------------------------------------------------
+    # --- sink API (engine thread) -------------------------------------------------------------
     def start(self, stream: StreamInfo) -> None:
+        """Check the disk, create the complete file, start the writer thread."""
+        if self._thread is not None:
+            raise RecordingError(f"{self.path}: this recorder was already started; make a new one")
         if self.path.exists() and not self.overwrite:
             raise RecordingError(f"{self.path}: file exists; choose another name or allow overwrite")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(self.path.parent).free
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecordingError(f"{self.path.parent}: cannot create the folder ({exc.strerror or exc})") from None
+        free = free_bytes(self.path.parent)
         if free < self.min_free_bytes:
             raise RecordingError(
-                f"{self.path.parent}: only {free / 2**20:.0f} MiB free; at least "
-                f"{self.min_free_bytes / 2**20:.0f} MiB are needed to start a recording"
+                f"{self.path.parent}: only {free / MiB:.0f} MiB free; at least "
+                f"{self.min_free_bytes / MiB:.0f} MiB are needed to start a recording"
             )
         self.stream = stream
-        try:
-            f = h5py.File(self.path, "w")
-        except OSError as exc:
-            raise RecordingError(f"{self.path}: cannot create the recording: {exc}") from None
-        self._f = f
-        f.attrs["ionto_format"] = FORMAT_NAME
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        f.attrs["created"] = _dt.datetime.now().astimezone().isoformat()
-        f.attrs["software"] = json.dumps(software_versions())
-        f.attrs["closed_cleanly"] = False
-        f.attrs["notes"] = self.notes
-        acq = f.create_group("acquisition")
-        acq.attrs["rate_hz"] = float(stream.rate_hz)
-        nch = stream.n_channels
-        chunk_rows = max(1, round(stream.rate_hz * self.chunk_s))
-        acq.create_dataset(
-            "samples", shape=(0, nch), maxshape=(None, nch), dtype=stream.dtype, chunks=(chunk_rows, nch)
+        bytes_per_s = stream.rate_hz * stream.n_channels * np.dtype(stream.dtype).itemsize
+        self.max_queue_bytes = int(max(self.queue_min_bytes, self.queue_s * bytes_per_s))
+        self._file = RecordingFile(
+            self.path, stream, pipette=self.pipette, rig=self.rig, protocol=self.protocol,
+            truth_metadata=self.truth_metadata, notes=self.notes, chunk_s=self.chunk_s, overwrite=self.overwrite,
         )
-        acq.create_dataset("committed_samples", data=np.int64(0))
-        acq.create_dataset("segments", shape=(0, 2), maxshape=(None, 2), dtype="<i8", chunks=(256, 2))
-        chans = np.zeros(nch, dtype=CHANNEL_DTYPE)
-        for i, c in enumerate(stream.channels):
-            chans[i] = (
-                c.name, c.physical, str(c.kind), c.units, c.gain,
-                stream.scale_V[i], stream.offset_V[i], c.range_V, c.barrel or "", c.terminal,
-            )
-        acq.create_dataset("channels", data=chans)
-        ev = f.create_group("events")
-        ev.create_dataset("table", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(1024,))
-        ev.create_dataset("committed", data=np.int64(0))
-        pg = f.create_group("pipette")
-        pg.attrs["json"] = self.pipette.model_dump_json() if self.pipette is not None else "null"
-        rg = f.create_group("rig")
-        rg.attrs["json"] = json.dumps(self.rig, default=str)
-        f.create_group("protocol")
-        self.set_protocol(self.protocol)
-        if self.truth_metadata:
-            gt = f.create_group("ground_truth")
-            gt.attrs["json"] = json.dumps(self.truth_metadata, default=float)
-        self._flush(force=True)
-
-    def set_protocol(self, protocol: ProtocolInfo | None) -> None:
-        """Store (or replace) the protocol description."""
-        self.protocol = protocol
-        if self._f is None:
-            return
-        g = self._f["protocol"]
-        p = protocol or ProtocolInfo()
-        g.attrs["text"] = p.text
-        g.attrs["name"] = p.name
-        g.attrs["format"] = p.format
-        g.attrs["params"] = json.dumps(dict(p.params), default=str)
-        g.attrs["source"] = p.source
-
-    def add_note(self, text: str) -> None:
-        self.notes = (self.notes + "\n" + text).strip()
-        if self._f is not None:
-            self._f.attrs["notes"] = self.notes
+        if free < self.low_disk_bytes:
+            self._last_disk_warning = time.monotonic()
+            self._warn(self._low_disk_message(free))
+        self._thread = threading.Thread(target=self._run, name="ionto-recorder", daemon=True)
+        self._thread.start()
 
     def on_block(self, block: Block) -> None:
-        f = self._require()
-        ds = f["acquisition/samples"]
-        if self._next_index is None or block.start_index != self._next_index:
-            seg = f["acquisition/segments"]
-            k = seg.shape[0]
-            seg.resize((k + 1, 2))
-            seg[k] = (self._rows, block.start_index)
-        n = block.n_samples
-        ds.resize((self._rows + n, ds.shape[1]))
-        ds[self._rows:self._rows + n] = block.data
-        self._rows += n
-        self._next_index = block.end_index
-        self._flush()
+        """Copy the block into the current staging slab (the device may reuse its buffer);
+        the writer thread takes slabs whole, so the samples are copied once before HDF5."""
+        self._check_running()
+        data = block.data
+        n = int(data.shape[0])
+        nbytes = int(data.nbytes)
+        with self._cond:
+            self._check_room(nbytes)
+            slab = self._slab
+            if (slab is None or block.start_index != self._slab_start + self._slab_rows
+                    or self._slab_rows + n > slab.shape[0]):
+                self._hand_slab()
+                rows = max(n, self.batch_bytes // max(1, data.shape[1] * data.dtype.itemsize))
+                slab = self._slab = np.empty((rows, data.shape[1]), dtype=data.dtype)
+                self._slab_start, self._slab_rows, self._slab_taken = block.start_index, 0, 0
+            slab[self._slab_rows:self._slab_rows + n] = data
+            self._slab_rows += n
+            self._queued_bytes += nbytes
+            self._waiting_bytes += nbytes
+            self._last_index = block.end_index
+            if self._waiting_bytes >= self.batch_bytes:
+                self._cond.notify()  # else the writer wakes at its next commit time
+
+    def _hand_slab(self) -> None:
+        """Queue the slab rows not yet taken by the writer (with ``_cond`` held)."""
+        if self._slab is not None and self._slab_rows > self._slab_taken:
+            a, b = self._slab_taken, self._slab_rows
+            view = self._slab[a:b]
+            self._items.append((("block", self._slab_start + a, view), view.nbytes))
+            self._slab_taken = b
+
+    def on_events(self, events: list[LogEvent]) -> None:
+        if events:
+            self._put(("events", list(events)), 200 * len(events))
 
     def on_truth_metadata(self, metadata: Mapping[str, Any]) -> None:
         """The simulator's model parameters (before ``start``)."""
         self.truth_metadata = dict(metadata)
 
-    def on_events(self, events: list[LogEvent]) -> None:
-        if not events:
-            return
-        f = self._require()
-        ds = f["events/table"]
-        rows = np.zeros(len(events), dtype=EVENT_DTYPE)
-        for i, e in enumerate(events):
-            rows[i] = (e.sample_index, str(e.kind).encode(), e.barrel, e.current_nA, e.text)
-        ds.resize((self._n_events + len(events),))
-        ds[self._n_events:] = rows
-        self._n_events += len(events)
-
     def on_truth(self, truth: Mapping[str, object]) -> None:
-        f = self._require()
-        gt = f.require_group("ground_truth")
-        for name, arr in truth.items():
-            a = np.asarray(arr)
-            if name not in gt:
-                gt.create_dataset(
-                    name, shape=(0, *a.shape[1:]), maxshape=(None, *a.shape[1:]), dtype=a.dtype,
-                    chunks=(max(1, min(65536, 4 * len(a) or 1024)), *a.shape[1:]),
-                )
-                self._truth_rows[name] = 0
-            ds = gt[name]
-            k = self._truth_rows[name]
-            ds.resize((k + len(a), *a.shape[1:]))
-            ds[k:] = a
-            self._truth_rows[name] = k + len(a)
+        arrays = {k: np.array(v, copy=True) for k, v in truth.items()}
+        if arrays:
+            self._put(("truth", arrays), sum(a.nbytes for a in arrays.values()))
 
     def stop(self) -> None:
-        if self._f is None:
+        """Write everything queued, commit, and close the file cleanly.  Raises
+        ``RecordingError`` if anything could not be written (the file then reads as crashed,
+        with everything committed before the failure)."""
+        if self._stopped:
             return
-        try:
-            self._flush(force=True)
-            self._f.attrs["closed_cleanly"] = True
-            self._f.flush()
-        finally:
-            self._f.close()
-            self._f = None
+        self._stopped = True
+        if self._thread is None:
+            return
+        with self._cond:
+            self._stop_requested = True
+            self._cond.notify()
+        # generous: the whole queue at a slow 5 MB/s, plus the final commit and close
+        self._thread.join(60.0 + self._queued_bytes / 5e6)
+        if self._thread.is_alive():
+            raise RecordingError(f"{self.path}: the writer did not finish; the file holds what it committed")
+        if self._error is not None:
+            raise RecordingError(self._error_message()) from None
 
-    # --- internals ----------------------------------------------------------------------
+    # --- extras -------------------------------------------------------------------------------
+    def set_protocol(self, protocol: ProtocolInfo | None) -> None:
+        """Store (or replace) the protocol description; during a recording it is written
+        by the writer thread."""
+        self.protocol = protocol
+        if self._thread is not None and not self._stopped:
+            self._put(("protocol", protocol), 0)
+
+    def add_note(self, text: str, sample_index: int | None = None) -> None:
+        """An operator note: kept in the file's ``notes`` and, while recording, logged as a
+        NOTE event (at ``sample_index``, or the newest sample handed to the recorder)."""
+        self.notes = (self.notes + "\n" + text).strip()
+        if self._thread is not None and not self._stopped:
+            at = self._last_index if sample_index is None else sample_index
+            self.on_events([LogEvent(at, EventKind.NOTE, text=text)])
+
+    def drain_warnings(self) -> list[str]:
+        """Warnings since the last call (low disk space).  Engine thread."""
+        with self._qlock:
+            out, self._warnings = self._warnings, []
+        return out
+
     @property
     def committed_samples(self) -> int:
-        return self._rows
+        """Rows committed to the file so far (any thread)."""
+        return self._committed_samples
 
-    def _require(self) -> h5py.File:
-        if self._f is None:
-            raise RecordingError(f"{self.path}: the recorder is not started")
-        return self._f
+    @property
+    def committed_events(self) -> int:
+        return self._committed_events
 
-    def _flush(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_flush < self.flush_interval_s:
-            return
-        f = self._require()
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    # --- internals ----------------------------------------------------------------------------
+    def _check_running(self) -> None:
+        if self._thread is None or self._stopped:
+            raise RecordingError(f"{self.path}: the recorder is not running")
+        if self._error is not None:
+            raise RecordingError(self._error_message())
+
+    def _check_room(self, nbytes: int) -> None:
+        if self._queued_bytes + nbytes > self.max_queue_bytes:
+            raise RecordingError(
+                f"{self.path}: the recorder's queue is full ({self._queued_bytes / MiB:.0f} MiB waiting): the "
+                "disk cannot keep up, so the run is stopped rather than dropping samples"
+            )
+
+    def _put(self, item: tuple[Any, ...], nbytes: int) -> None:
+        """Queue a non-sample item (events, ground truth, protocol).  Samples and these go to
+        different datasets and are committed together, so their relative order does not matter."""
+        self._check_running()
+        with self._cond:
+            self._queued_bytes += nbytes
+            self._waiting_bytes += nbytes
+            self._items.append((item, nbytes))
+
+    def _error_message(self) -> str:
+        exc = self._error
+        if isinstance(exc, RecordingError):
+            return str(exc)
+        return f"{self.path}: writing failed: {type(exc).__name__}: {exc}"
+
+    def _warn(self, message: str) -> None:
+        with self._qlock:
+            self._warnings.append(message)
+        log.warning(message)
+
+    def _low_disk_message(self, free: int) -> str:
+        left_s = ""
+        if self.stream is not None:
+            bps = self.stream.rate_hz * self.stream.n_channels * np.dtype(self.stream.dtype).itemsize
+            left_s = f" (about {(free - self.min_free_bytes) / bps / 60:.0f} min of recording left)"
+        return f"{self.path.parent}: low disk space: {free / MiB:.0f} MiB free{left_s}"
+
+    def _run(self) -> None:
+        """The writer thread: batch, append, commit every ``flush_interval_s``."""
+        f = self._file
+        assert f is not None
+        last_commit = time.monotonic()
+        next_disk_check = last_commit + self.disk_check_s
+        dirty = False
+        done = False
         try:
-            f.flush()  # data first ...
-            f["acquisition/committed_samples"][()] = self._rows
-            f["events/committed"][()] = self._n_events
-            gt = f.get("ground_truth")
-            if gt is not None:
-                gt.attrs["committed"] = json.dumps(self._truth_rows)
-            f.flush()  # ... then the counters that vouch for them
-        except OSError as exc:
-            raise RecordingError(f"{self.path}: writing failed: {exc}") from None
-        self._last_flush = now
+            while not done:
+                deadline = last_commit + self.flush_interval_s
+                with self._cond:
+                    while not self._stop_requested and self._waiting_bytes < self.batch_bytes:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        self._cond.wait(remaining)
+                    self._hand_slab()
+                    batch = list(self._items)
+                    self._items.clear()
+                    self._waiting_bytes = 0
+                    if self._stop_requested:
+                        batch.append(_STOP)
+                done = self._write_batch(f, batch)
+                dirty = dirty or bool(batch)
+                now = time.monotonic()
+                if done or (dirty and now - last_commit >= self.flush_interval_s) or now - last_commit >= 2.0:
+                    f.commit()
+                    self._committed_samples = f.rows
+                    self._committed_events = f.n_events
+                    last_commit = now
+                    dirty = False
+                if now >= next_disk_check and not done:
+                    next_disk_check = now + self.disk_check_s
+                    full = self._check_disk()
+                    if full:
+                        self._error = RecordingError(full)
+                        break
+            f.close(self.notes)
+        except BaseException as exc:  # reported on the engine thread
+            self._error = exc
+            log.error("recorder failed: %s", exc)
+            f.abandon()
+
+    def _write_batch(self, f: RecordingFile, batch: list[Any]) -> bool:
+        """Append a batch with as few HDF5 calls as possible: contiguous blocks become one
+        write, and the batch's events and ground truth one append each.  True at the end marker."""
+        done = False
+        run: list[np.ndarray] = []
+        run_start = run_end = 0
+        events: list[LogEvent] = []
+        truth: dict[str, list[np.ndarray]] = {}
+        freed = 0
+
+        def flush_run() -> None:
+            if run:
+                f.append_samples(run_start, run[0] if len(run) == 1 else np.concatenate(run))
+                run.clear()
+
+        def flush_rest() -> None:
+            flush_run()
+            if events:
+                f.append_events(events)
+                events.clear()
+            if truth:
+                f.append_truth({k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in truth.items()})
+                truth.clear()
+
+        for entry in batch:
+            if entry is _STOP:
+                done = True
+                continue
+            item, nbytes = entry
+            freed += nbytes
+            kind = item[0]
+            if kind == "block":
+                _, start, data = item
+                if not (run and start == run_end):
+                    flush_run()
+                    run_start = start
+                run.append(data)
+                run_end = start + data.shape[0]
+            elif kind == "events":
+                events.extend(item[1])
+            elif kind == "truth":
+                for name, a in item[1].items():
+                    truth.setdefault(name, []).append(a)
+            elif kind == "protocol":
+                flush_rest()
+                f.set_protocol(item[1])
+        flush_rest()
+        with self._qlock:
+            self._queued_bytes -= freed
+        return done
+
+    def _check_disk(self) -> str | None:
+        """Warn (at most once a minute) when space is low; the message to stop on when it is
+        below the minimum (the file is then closed cleanly, before the disk fills)."""
+        free = free_bytes(self.path)
+        if free < self.min_free_bytes:
+            return (f"{self.path.parent}: disk almost full ({free / MiB:.0f} MiB free, the minimum is "
+                    f"{self.min_free_bytes / MiB:.0f} MiB): the recording was stopped and closed")
+        now = time.monotonic()
+        if free < self.low_disk_bytes and now - self._last_disk_warning >= self.disk_warn_every_s:
+            self._last_disk_warning = now
+            self._warn(self._low_disk_message(free))
+        return None

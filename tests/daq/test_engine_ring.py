@@ -1,0 +1,67 @@
+"""The display ring the GUI pulls snapshots from: order, wrap-around, gaps."""
+
+import threading
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daq.ring import DisplaySink, RingBuffer
+from daq.types import AIChannel, Block, EventKind, LogEvent, StreamInfo
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(5, 200), st.lists(st.tuples(st.integers(1, 150), st.integers(0, 30)), min_size=1, max_size=20))
+def test_snapshot_is_the_newest_samples_in_order(capacity, pushes):
+    ring = RingBuffer(capacity, 1)
+    index, expected = 0, []
+    for n, gap in pushes:
+        if gap and expected:
+            expected += [0] * gap
+            index += gap
+        data = (np.arange(index, index + n) % 30000 + 1).astype(np.int16)[:, None]
+        ring.push(Block(index, data))
+        expected += list(data[:, 0])
+        index += n
+    start, snap = ring.snapshot()
+    want = expected[-capacity:]
+    assert start == index - len(want)
+    assert snap[:, 0].tolist() == want
+    # gaps inside the window are reported, those scrolled out are forgotten
+    for i, lost in ring.gaps():
+        assert i + lost > start and np.all(snap[max(0, i - start):i - start + lost, 0] == 0)
+
+
+def test_gaps_are_reported_not_hidden():
+    ring = RingBuffer(1000, 2)
+    ring.push(Block(0, np.ones((100, 2), np.int16)))
+    ring.push(Block(150, np.ones((100, 2), np.int16)))
+    assert ring.gaps() == [(100, 50)]
+    assert ring.gaps(since_index=200) == []
+    ring.push(Block(250, np.ones((1000, 2), np.int16)))  # the gap scrolls out
+    assert ring.gaps() == []
+
+
+def test_display_sink_snapshots_from_another_thread():
+    sink = DisplaySink(seconds=1.0)
+    stream = StreamInfo(1000.0, (AIChannel("e", "x/ai0"),), np.dtype(np.int16), (1.0,), (0.0,))
+    sink.start(stream)
+    done = threading.Event()
+    seen = []
+
+    def reader():
+        while not done.is_set():
+            start, snap = sink.ring.snapshot(500)
+            if len(snap):
+                # every snapshot is contiguous data: value == index % 30000
+                assert np.array_equal(snap[:, 0], (np.arange(start, start + len(snap)) % 30000).astype(np.int16))
+                seen.append(start)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for k in range(0, 50000, 50):
+        sink.on_block(Block(k, (np.arange(k, k + 50) % 30000).astype(np.int16)[:, None]))
+    sink.on_events([LogEvent(10, EventKind.MARK, text="x")])
+    done.set()
+    t.join()
+    assert seen and sink.recent_events(5)[0].text == "x"
