@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from daq.device import Device, EventSource, TruthSource
-from daq.errors import CurrentLimitError, IontoError
+from daq.device import Device, EventSource, Restartable, TruthSource
+from daq.errors import CurrentLimitError, InputOverflowError, IontoError, OutputUnderflowError
 from daq.pipette import Pipette
 from daq.schedule import AOSchedule, CurrentChange
 from daq.types import AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
@@ -279,11 +279,12 @@ class Engine:
         stop_when_protocol_ends: bool = False,
         stop_after_samples: int | None = None,
         read_timeout_s: float = 5.0,
+        max_restarts: int = 3,
     ):
         self.device = device
         self.config = config
         self.pipette = pipette
-        self.schedule = AOSchedule(pipette)
+        self.schedule = AOSchedule(pipette, rate_hz=config.rate_hz)
         self.block = config.block
         # AO must always cover the next read: at least two blocks ahead of the read position
         self.ao_lead = max(round(ao_lead_s * config.rate_hz), 2 * self.block)
@@ -294,6 +295,8 @@ class Engine:
         self.stop_when_protocol_ends = stop_when_protocol_ends
         self.stop_after_samples = stop_after_samples
         self.read_timeout_s = read_timeout_s
+        self.max_restarts = max_restarts  # consecutive restarts after lost samples (Restartable devices)
+        self._restarts_in_a_row = 0
         self.stream: StreamInfo | None = None
         self.state = EngineState.IDLE
         self.error: str | None = None
@@ -374,7 +377,12 @@ class Engine:
             n = max(1, min(n, self._stop_at - self._read_index))
         if self.stop_after_samples is not None:
             n = max(1, min(n, self.stop_after_samples - self._read_index))
-        block = self.device.read(n, self.read_timeout_s)
+        try:
+            block = self.device.read(n, self.read_timeout_s)
+        except (InputOverflowError, OutputUnderflowError) as exc:
+            self._restart_after(exc)
+            return
+        self._restarts_in_a_row = 0
         events: list[LogEvent] = []
         if block.start_index > self._read_index:
             lost = block.start_index - self._read_index
@@ -455,7 +463,27 @@ class Engine:
         w = self.device.ao_write_index
         if w < target:
             volts = self.schedule.render_volts(w, target - w)  # re-checks every sample
-            self.device.write_ao(w, volts)
+            try:
+                self.device.write_ao(w, volts)
+            except OutputUnderflowError as exc:
+                self._restart_after(exc)
+
+    def _restart_after(self, exc: InputOverflowError | OutputUnderflowError) -> None:
+        """Samples were lost: on a ``Restartable`` device write the safe levels, re-arm, write
+        AO from the resume index and start again (the next block's jump is logged as a gap);
+        otherwise, or after ``max_restarts`` in a row, the error ends the run."""
+        if not isinstance(self.device, Restartable) or self._restarts_in_a_row >= self.max_restarts:
+            raise exc
+        self._restarts_in_a_row += 1
+        log.warning("%s; restarting the acquisition", exc)
+        self._publish(EngineError(f"{exc}; acquisition restarted", type(exc).__name__))
+        if self.config.ao:
+            self.device.write_safe(self.pipette.safe_volts().tolist())
+        resume = self.device.rearm(exc)
+        self._pending.extend(self._state_events(resume, "after the gap"))
+        if self.config.ao:
+            self.device.write_ao(resume, self.schedule.render_volts(resume, self.ao_lead))
+        self.device.start()
 
     def _drain_commands(self) -> None:
         while True:

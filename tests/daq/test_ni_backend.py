@@ -1,0 +1,249 @@
+"""The NI-DAQmx backend end to end against the simulated NI-DAQmx gRPC device.
+
+Every call goes through the unmodified ``nidaqmx`` package and its gRPC interpreter, as it
+would to an NI gRPC Device Server in front of a real board.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from daq.engine import Abort, Call, Engine, EngineState
+from daq.errors import ConfigError, CurrentLimitError, DeviceNotFoundError
+from daq.ni import NIConnection, NIDevice, capabilities, device_names
+from daq.ni.rigs import rig_on_device
+from daq.schedule import AOSchedule
+from daq.types import AcquisitionConfig, Block, ChannelKind, EventKind, LogEvent, StreamInfo
+from mock_daq import load_preset
+from mock_daq.nigrpc import SimNIServer
+from tests.daq.conftest import make_device
+
+
+class Collect:
+    """A sink that keeps every block and event (engine thread)."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.blocks: list[Block] = []
+        self.events: list[LogEvent] = []
+        self.fail_after = fail_after
+
+    def start(self, stream: StreamInfo) -> None:
+        self.stream = stream
+
+    def on_block(self, block: Block) -> None:
+        self.blocks.append(block)
+        if self.fail_after is not None and len(self.blocks) >= self.fail_after:
+            raise RuntimeError("sink failed on purpose")
+
+    def on_events(self, events: list[LogEvent]) -> None:
+        self.events.extend(events)
+
+    def stop(self) -> None:
+        pass
+
+    def data(self) -> np.ndarray:
+        return np.concatenate([b.data for b in self.blocks])
+
+
+def _safe_on_outputs(server: SimNIServer, rig) -> bool:
+    return np.allclose(server.hardware.output_levels(), rig.pipette.safe_volts(), atol=1e-9)
+
+
+def test_discovery_reports_the_device_and_its_limits(sim_server):
+    conn = NIConnection("127.0.0.1", sim_server.port)
+    assert device_names(conn) == ["Dev1"]
+    caps = capabilities(conn, "Dev1")
+    assert caps.product == "ionto SimRig (preset cortex)"
+    assert caps.ai_channels[0] == "Dev1/ai0" and len(caps.ao_channels) == 8
+    assert caps.max_ai_rate(4) == pytest.approx(250_000.0)  # 1 MS/s aggregate over 4 channels
+    assert caps.ai_ranges_V[-1] == 10.0
+    with pytest.raises(DeviceNotFoundError, match=r"'Dev9'.*Dev1"):
+        capabilities(conn, "Dev9")
+
+
+def test_refuses_rates_channels_and_ranges_before_starting(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    cfg = ni_rig.acquisition_config()
+    with pytest.raises(ConfigError, match=r"rate 300000 Hz exceeds its maximum 166667 Hz.*1e\+06 S/s aggregate"):
+        dev.configure(AcquisitionConfig(300_000, cfg.ai, cfg.ao))
+    bad = AcquisitionConfig(cfg.rate_hz, (*cfg.ai[:1], cfg.ai[1].__class__("x", "Dev1/ai99")), cfg.ao)
+    with pytest.raises(ConfigError, match=r"no analog input 'Dev1/ai99' \(it has Dev1/ai0 … Dev1/ai15\)"):
+        dev.configure(bad)
+    wide = AcquisitionConfig(cfg.rate_hz, (cfg.ai[0].__class__("e", "Dev1/ai0", range_V=20.0),), ())
+    with pytest.raises(ConfigError, match=r"±20 V exceeds the largest, ±10 V"):
+        dev.configure(wide)
+    assert not sim_server.hardware.tasks  # nothing was created on the device
+    dev.close()
+
+
+def test_unknown_device_in_the_url_is_a_clear_error(sim_server, ni_rig):
+    dev = NIDevice("Dev7", NIConnection("127.0.0.1", sim_server.port))
+    with pytest.raises(DeviceNotFoundError, match="no NI device named 'Dev7'.*devices there: \\['Dev1'\\]"):
+        dev.configure(rig_on_device(ni_rig, "Dev7").acquisition_config())
+
+
+def test_no_server_is_a_clear_error():
+    conn = NIConnection("127.0.0.1", 1)  # nothing listens on port 1
+    with pytest.raises(DeviceNotFoundError, match="no NI-DAQmx gRPC server answers at 127.0.0.1:1"):
+        conn.wait_ready(timeout_s=0.5)
+
+
+def test_acquires_contiguous_blocks_with_read_positions(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    cfg = ni_rig.acquisition_config()
+    stream = dev.configure(cfg)
+    assert stream.dtype == np.float32 and stream.n_channels == 6
+    sched = AOSchedule(ni_rig.pipette, rate_hz=cfg.rate_hz)
+    dev.write_ao(0, sched.render_volts(0, 8 * cfg.block))
+    dev.start()
+    blocks = [dev.read(cfg.block, 5.0) for _ in range(4)]
+    dev.stop()
+    dev.write_safe(ni_rig.pipette.safe_volts())
+    dev.close()
+    assert [b.start_index for b in blocks] == [i * cfg.block for i in range(4)]
+    data = np.concatenate([b.data for b in blocks])
+    electrode = data[:, stream.index_of("electrode")]
+    assert 1e-3 < electrode.std() < 1.0  # noise and spikes, volts after the x1000 amplifier
+    glu = data[:, stream.index_of("I_glu")] / 0.05  # monitor V -> nA
+    assert np.median(glu) == pytest.approx(15.0, abs=0.2)  # glutamate retained with +15 nA
+
+
+def _engine(dev, rig, **kw):
+    cfg = rig.acquisition_config()
+    sink = Collect(kw.pop("fail_after", None))
+    eng = Engine(dev, cfg, rig.pipette, ao_lead_s=0.25, sinks=[sink], **kw)
+    return eng, sink, cfg
+
+
+def test_ejects_at_exactly_the_scheduled_samples(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    start, stop = 12_345, 23_456
+    eng, sink, cfg = _engine(dev, ni_rig, stop_after_samples=30_000)
+
+    def plan(c):
+        c.set_currents({"glu": -60.0}, start, "test eject")
+        c.set_currents({"glu": 15.0}, stop, "test retain")
+
+    eng.submit(Call(plan))
+    eng.run()
+    assert eng.state == EngineState.STOPPED, eng.error
+    data = sink.data()
+    s = sink.stream
+    glu = data[:, s.index_of("I_glu")] / 0.05
+    bal = data[:, s.index_of("I_bal")] / 0.02
+    assert np.all(np.abs(glu[:start] - 15.0) < 1.0)
+    assert np.all(np.abs(glu[start:stop] + 60.0) < 1.0)  # every ejection sample, and only those
+    assert np.all(np.abs(glu[stop:] - 15.0) < 1.0)
+    others = -60.0 - 15.0 - 10.0 + 0.0  # glu ejecting, gaba and bic retained, nacl off
+    assert abs(bal[start + 10] + others) < 1.0  # the balance carries the negated sum
+    ev = [(e.sample_index, e.kind) for e in sink.events if e.barrel == "glu"]
+    assert (start, EventKind.EJECT) in ev and (stop, EventKind.RETAIN) in ev
+    assert _safe_on_outputs(sim_server, ni_rig)
+
+
+def test_forced_input_overflow_is_recorded_as_a_gap_and_the_run_goes_on(ni_rig):
+    with SimNIServer(load_preset("cortex"), port=0, speed=1.0, seed=3, preset="cortex") as server:
+        # a small input buffer (50 ms) and a 0.15 s stall: AI overflows, AO (0.25 s lead) does not
+        dev = make_device(server, ni_rig, ai_buffer_s=0.05)
+        cfg = ni_rig.acquisition_config()
+        small = AcquisitionConfig(cfg.rate_hz, cfg.ai, cfg.ao, block_samples=200)
+        sink = Collect()
+        eng = Engine(dev, small, ni_rig.pipette, ao_lead_s=0.25, sinks=[sink], stop_after_samples=16_000)
+        eng.submit(Call(lambda c: time.sleep(0.15)))
+        eng.run()
+        assert eng.state == EngineState.STOPPED, eng.error
+        assert [k for k, _ in server.hardware.log] == ["overflow"]  # NI stopped the AI, nothing else
+        assert eng.gaps == 1 and eng.lost_samples > 1000
+        gap = [e for e in sink.events if e.kind == EventKind.GAP]
+        assert len(gap) == 1 and f"lost {eng.lost_samples} samples" in gap[0].text
+        assert any("InputOverflowError" in e.text and "-200279" in e.text for e in sink.events
+                   if e.kind == EventKind.NOTE)
+        starts = [b.start_index for b in sink.blocks]
+        jumps = [(a.end_index, b.start_index) for a, b in zip(sink.blocks, sink.blocks[1:])
+                 if b.start_index != a.end_index]
+        assert len(jumps) == 1 and jumps[0][1] - jumps[0][0] == eng.lost_samples
+        assert starts[-1] + sink.blocks[-1].n_samples >= 16_000
+        # after the gap the barrel currents are stated again, at the resume sample
+        after = [e for e in sink.events if e.text == "after the gap"]
+        assert {e.barrel for e in after} == {"glu", "gaba", "bic", "nacl"}
+        assert _safe_on_outputs(server, ni_rig)
+
+
+def test_safe_levels_reach_the_outputs_on_abort(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    eng, sink, cfg = _engine(dev, ni_rig)
+    eng.submit(Call(lambda c: c.set_currents({"gaba": 80.0, "nacl": -50.0}, 0, "eject")))
+    eng.start()
+    deadline = time.monotonic() + 10
+    while len(sink.blocks) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    levels = sim_server.hardware.output_levels()
+    assert levels[ni_rig.pipette.index("gaba")] == pytest.approx(0.8)  # ejecting now
+    eng.submit(Abort(stop=True))
+    assert eng.join(10)
+    assert eng.state == EngineState.STOPPED
+    assert _safe_on_outputs(sim_server, ni_rig)
+    assert not sim_server.hardware.tasks  # every task cleared
+
+
+def test_safe_levels_reach_the_outputs_on_an_exception(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    eng, sink, cfg = _engine(dev, ni_rig, fail_after=5)
+    eng.submit(Call(lambda c: c.set_currents({"glu": -120.0}, 0, "eject")))
+    eng.run()
+    assert eng.state == EngineState.ERROR and "sink failed on purpose" in eng.error
+    assert _safe_on_outputs(sim_server, ni_rig)
+
+
+def test_device_refuses_volts_beyond_a_barrel_limit(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    cfg = ni_rig.acquisition_config()
+    dev.configure(cfg)
+    volts = np.tile(ni_rig.pipette.safe_volts(), (100, 1))
+    volts[50, 0] = -1.6  # glu: 160 nA > its 150 nA limit
+    with pytest.raises(CurrentLimitError, match=r"Dev1/ao0 \(barrel 'glu'\): 1.6 V > 1.5 V"):
+        dev.write_ao(0, volts)
+    assert dev.ao_write_index == 0
+    assert sum(t.written for t in sim_server.hardware.tasks.values()) == 0  # nothing reached the device
+    dev.close()
+
+
+def test_watchdog_sets_safe_levels_when_the_engine_stops_reading(ni_rig):
+    with SimNIServer(load_preset("cortex"), port=0, speed=1.0, chassis="cDAQ1", preset="cortex") as server:
+        dev = make_device(server, ni_rig, watchdog_timeout_s=0.3)
+        assert dev.caps().watchdog_device == "cDAQ1"
+        cfg = ni_rig.acquisition_config()
+        dev.configure(cfg)
+        sched = AOSchedule(ni_rig.pipette, rate_hz=cfg.rate_hz)
+        sched.set_current("glu", -100.0, 0)
+        dev.write_ao(0, sched.render_volts(0, 10 * cfg.block))
+        dev.start()
+        assert dev.watchdog_active
+        dev.read(cfg.block, 5.0)
+        assert server.hardware.output_levels()[0] == pytest.approx(-1.0)
+        time.sleep(0.6)  # the engine "hangs": no read, no watchdog reset
+        assert ("watchdog" in [k for k, _ in server.hardware.log])
+        assert _safe_on_outputs(server, ni_rig)
+        dev.close()
+
+
+def test_no_watchdog_where_the_hardware_has_none(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    assert dev.caps().watchdog_device == ""
+    cfg = ni_rig.acquisition_config()
+    dev.configure(cfg)
+    dev.write_ao(0, np.tile(ni_rig.pipette.safe_volts(), (cfg.block * 4, 1)))
+    dev.start()
+    assert not dev.watchdog_active
+    dev.close()
+
+
+def test_stream_channels_keep_their_kinds(sim_server, ni_rig):
+    dev = make_device(sim_server, ni_rig)
+    stream = dev.configure(ni_rig.acquisition_config())
+    kinds = [c.kind for c in stream.channels]
+    assert kinds[0] == ChannelKind.ELECTRODE and set(kinds[1:]) == {ChannelKind.CURRENT_MONITOR}
+    dev.close()
