@@ -479,6 +479,11 @@ class Engine:
         self._publish(EngineError(f"{exc}; acquisition restarted", type(exc).__name__))
         if self.config.ao:
             self.device.write_safe(self.pipette.safe_volts().tolist())
+            safe = self.pipette.safe_currents_nA()
+            self._pending.extend(
+                LogEvent(self._read_index, EventKind(b.classify(safe[i])), b.name, float(safe[i]),
+                         "safe levels while restarting")
+                for i, b in enumerate(self.pipette.barrels) if b.role != "balance")
         resume = self.device.rearm(exc)
         self._pending.extend(self._state_events(resume, "after the gap"))
         if self.config.ao:

@@ -37,7 +37,13 @@ from nidaqmx.stream_readers import AnalogMultiChannelReader
 from nidaqmx.stream_writers import AnalogMultiChannelWriter
 from nidaqmx.system.watchdog import AOExpirationState
 
-from daq.errors import ConfigError, CurrentLimitError, DeviceError, InputOverflowError, OutputUnderflowError
+from daq.errors import (
+    ConfigError,
+    CurrentLimitError,
+    DeviceError,
+    InputOverflowError,
+    OutputUnderflowError,
+)
 from daq.ni.connection import NIConnection
 from daq.ni.discovery import Capabilities, capabilities, check_config_against
 from daq.ni.errors import NI_ERRORS, translate

@@ -93,7 +93,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         return self.hw.task(ref, "") if isinstance(ref, int) else self.hw.task(0, ref)
 
     # --- attributes: live values ------------------------------------------------------------
-    def _provide(self, scope: str, key: dict[str, Any], attr: int) -> Any:  # noqa: C901 - one table
+    def _provide(self, scope: str, key: dict[str, Any], attr: int) -> Any:
         hw, spec = self.hw, self.hw.spec
         if scope == "SystemInfo":
             versions = {K.SYS_MAJOR_VERSION: 0, K.SYS_MINOR_VERSION: 1, K.SYS_UPDATE_VERSION: 2}

@@ -18,9 +18,9 @@ def ni_rig():
 
 @pytest.fixture
 def sim_server(request):
-    """A simulated NI device at 4x real time; ``@pytest.mark.parametrize`` can't reach here,
+    """A simulated NI device in real time; ``@pytest.mark.parametrize`` can't reach here,
     so tests that need another setup start their own ``SimNIServer``."""
-    server = SimNIServer(load_preset("cortex"), port=0, speed=4.0, seed=7, preset="cortex").start()
+    server = SimNIServer(load_preset("cortex"), port=0, speed=1.0, seed=7, preset="cortex").start()
     yield server
     server.stop()
 

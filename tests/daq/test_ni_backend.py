@@ -45,7 +45,11 @@ class Collect:
         pass
 
     def data(self) -> np.ndarray:
-        return np.concatenate([b.data for b in self.blocks])
+        """Samples placed at their sample index; NaN where a gap lost them."""
+        out = np.full((self.blocks[-1].end_index, self.blocks[0].data.shape[1]), np.nan)
+        for b in self.blocks:
+            out[b.start_index:b.end_index] = b.data
+        return out
 
 
 def _safe_on_outputs(server: SimNIServer, rig) -> bool:
@@ -81,13 +85,13 @@ def test_refuses_rates_channels_and_ranges_before_starting(sim_server, ni_rig):
 
 def test_unknown_device_in_the_url_is_a_clear_error(sim_server, ni_rig):
     dev = NIDevice("Dev7", NIConnection("127.0.0.1", sim_server.port))
-    with pytest.raises(DeviceNotFoundError, match="no NI device named 'Dev7'.*devices there: \\['Dev1'\\]"):
+    with pytest.raises(DeviceNotFoundError, match=r"no NI device named 'Dev7'.*devices there: \['Dev1'\]"):
         dev.configure(rig_on_device(ni_rig, "Dev7").acquisition_config())
 
 
 def test_no_server_is_a_clear_error():
     conn = NIConnection("127.0.0.1", 1)  # nothing listens on port 1
-    with pytest.raises(DeviceNotFoundError, match="no NI-DAQmx gRPC server answers at 127.0.0.1:1"):
+    with pytest.raises(DeviceNotFoundError, match=r"no NI-DAQmx gRPC server answers at 127\.0\.0\.1:1"):
         conn.wait_ready(timeout_s=0.5)
 
 
@@ -114,14 +118,14 @@ def test_acquires_contiguous_blocks_with_read_positions(sim_server, ni_rig):
 def _engine(dev, rig, **kw):
     cfg = rig.acquisition_config()
     sink = Collect(kw.pop("fail_after", None))
-    eng = Engine(dev, cfg, rig.pipette, ao_lead_s=0.25, sinks=[sink], **kw)
+    eng = Engine(dev, cfg, rig.pipette, ao_lead_s=1.0, sinks=[sink], **kw)  # 1 s of margin against a loaded machine
     return eng, sink, cfg
 
 
 def test_ejects_at_exactly_the_scheduled_samples(sim_server, ni_rig):
     dev = make_device(sim_server, ni_rig)
-    start, stop = 12_345, 23_456
-    eng, sink, cfg = _engine(dev, ni_rig, stop_after_samples=30_000)
+    start, stop = 32_345, 43_456  # beyond the 1 s (20 000 samples) of AO written at the first turn
+    eng, sink, _cfg = _engine(dev, ni_rig, stop_after_samples=50_000)
 
     def plan(c):
         c.set_currents({"glu": -60.0}, start, "test eject")
@@ -134,11 +138,16 @@ def test_ejects_at_exactly_the_scheduled_samples(sim_server, ni_rig):
     s = sink.stream
     glu = data[:, s.index_of("I_glu")] / 0.05
     bal = data[:, s.index_of("I_bal")] / 0.02
-    assert np.all(np.abs(glu[:start] - 15.0) < 1.0)
-    assert np.all(np.abs(glu[start:stop] + 60.0) < 1.0)  # every ejection sample, and only those
-    assert np.all(np.abs(glu[stop:] - 15.0) < 1.0)
+    assert np.isfinite(glu).mean() > 0.9  # (a gap under heavy load loses samples, never shifts them)
+
+    def near(x, value):
+        return bool(np.all(np.abs(x[np.isfinite(x)] - value) < 1.0))
+
+    assert near(glu[:start], 15.0)
+    assert near(glu[start:stop], -60.0)  # every ejection sample, and only those
+    assert near(glu[stop:], 15.0)
     others = -60.0 - 15.0 - 10.0 + 0.0  # glu ejecting, gaba and bic retained, nacl off
-    assert abs(bal[start + 10] + others) < 1.0  # the balance carries the negated sum
+    assert near(bal[start:stop], -others)  # the balance carries the negated sum
     ev = [(e.sample_index, e.kind) for e in sink.events if e.barrel == "glu"]
     assert (start, EventKind.EJECT) in ev and (stop, EventKind.RETAIN) in ev
     assert _safe_on_outputs(sim_server, ni_rig)
@@ -146,39 +155,40 @@ def test_ejects_at_exactly_the_scheduled_samples(sim_server, ni_rig):
 
 def test_forced_input_overflow_is_recorded_as_a_gap_and_the_run_goes_on(ni_rig):
     with SimNIServer(load_preset("cortex"), port=0, speed=1.0, seed=3, preset="cortex") as server:
-        # a small input buffer (50 ms) and a 0.15 s stall: AI overflows, AO (0.25 s lead) does not
-        dev = make_device(server, ni_rig, ai_buffer_s=0.05)
+        # a 0.25 s input buffer and a 0.6 s stall: AI overflows; AO, written 2 s ahead, does not
+        dev = make_device(server, ni_rig, ai_buffer_s=0.25)
         cfg = ni_rig.acquisition_config()
-        small = AcquisitionConfig(cfg.rate_hz, cfg.ai, cfg.ao, block_samples=200)
+        small = AcquisitionConfig(cfg.rate_hz, cfg.ai, cfg.ao, block_samples=500)
         sink = Collect()
-        eng = Engine(dev, small, ni_rig.pipette, ao_lead_s=0.25, sinks=[sink], stop_after_samples=16_000)
-        eng.submit(Call(lambda c: time.sleep(0.15)))
+        eng = Engine(dev, small, ni_rig.pipette, ao_lead_s=2.0, sinks=[sink], stop_after_samples=40_000)
+        eng.submit(Call(lambda c: time.sleep(0.6)))
         eng.run()
         assert eng.state == EngineState.STOPPED, eng.error
-        assert [k for k, _ in server.hardware.log] == ["overflow"]  # NI stopped the AI, nothing else
-        assert eng.gaps == 1 and eng.lost_samples > 1000
-        gap = [e for e in sink.events if e.kind == EventKind.GAP]
-        assert len(gap) == 1 and f"lost {eng.lost_samples} samples" in gap[0].text
-        assert any("InputOverflowError" in e.text and "-200279" in e.text for e in sink.events
-                   if e.kind == EventKind.NOTE)
-        starts = [b.start_index for b in sink.blocks]
-        jumps = [(a.end_index, b.start_index) for a, b in zip(sink.blocks, sink.blocks[1:])
+        faults = [k for k, _ in server.hardware.log]
+        assert faults and set(faults) == {"overflow"}  # NI stopped the AI; the AO never ran dry
+        assert eng.gaps == len(faults) and eng.lost_samples > 5000 * len(faults)
+        gaps = [e for e in sink.events if e.kind == EventKind.GAP]
+        assert len(gaps) == eng.gaps and sum(int(g.text.split()[1]) for g in gaps) == eng.lost_samples
+        notes = [e for e in sink.events if e.kind == EventKind.NOTE and "InputOverflowError" in e.text]
+        assert len(notes) == eng.gaps and all("-200279" in e.text for e in notes)
+        jumps = [b.start_index - a.end_index for a, b in zip(sink.blocks, sink.blocks[1:])
                  if b.start_index != a.end_index]
-        assert len(jumps) == 1 and jumps[0][1] - jumps[0][0] == eng.lost_samples
-        assert starts[-1] + sink.blocks[-1].n_samples >= 16_000
-        # after the gap the barrel currents are stated again, at the resume sample
-        after = [e for e in sink.events if e.text == "after the gap"]
-        assert {e.barrel for e in after} == {"glu", "gaba", "bic", "nacl"}
+        assert sum(jumps) == eng.lost_samples and all(j > 0 for j in jumps)
+        assert sink.blocks[-1].end_index >= 40_000
+        # around each gap the barrel currents are stated: safe while restarting, then as scheduled
+        assert {e.barrel for e in sink.events if e.text == "after the gap"} == {"glu", "gaba", "bic", "nacl"}
+        assert any(e.text == "safe levels while restarting" for e in sink.events)
         assert _safe_on_outputs(server, ni_rig)
 
 
 def test_safe_levels_reach_the_outputs_on_abort(sim_server, ni_rig):
     dev = make_device(sim_server, ni_rig)
-    eng, sink, cfg = _engine(dev, ni_rig)
+    eng, sink, _cfg = _engine(dev, ni_rig)
     eng.submit(Call(lambda c: c.set_currents({"gaba": 80.0, "nacl": -50.0}, 0, "eject")))
     eng.start()
-    deadline = time.monotonic() + 10
-    while len(sink.blocks) < 6 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 20
+    while not any(e.barrel == "gaba" and e.kind == EventKind.EJECT for e in sink.events) \
+            and time.monotonic() < deadline:
         time.sleep(0.02)
     levels = sim_server.hardware.output_levels()
     assert levels[ni_rig.pipette.index("gaba")] == pytest.approx(0.8)  # ejecting now
@@ -191,7 +201,7 @@ def test_safe_levels_reach_the_outputs_on_abort(sim_server, ni_rig):
 
 def test_safe_levels_reach_the_outputs_on_an_exception(sim_server, ni_rig):
     dev = make_device(sim_server, ni_rig)
-    eng, sink, cfg = _engine(dev, ni_rig, fail_after=5)
+    eng, _sink, _cfg = _engine(dev, ni_rig, fail_after=5)
     eng.submit(Call(lambda c: c.set_currents({"glu": -120.0}, 0, "eject")))
     eng.run()
     assert eng.state == EngineState.ERROR and "sink failed on purpose" in eng.error

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from daq.errors import ConfigError, CurrentLimitError
-from daq.pipette import Pipette
+from daq.pipette import Barrel, Pipette
 
 
 def test_safe_currents_retain_opposite_to_polarity_and_balance_sums_to_zero(pipette):
@@ -77,3 +77,65 @@ def test_to_volts_never_converts_a_current_above_a_limit(pipette, currents):
         assert abs(i_nA) <= b.limit_for(i_nA) + 1e-6
         if b.role == "balance":
             assert abs(i_nA) <= pipette.max_total_nA + 1e-6
+
+
+# --- random pipettes ------------------------------------------------------------------------
+@st.composite
+def pipettes(draw, slew: bool | None = None) -> Pipette:
+    """Random, valid pipettes: 1-5 drug/control barrels, maybe a balance barrel, random
+    gains (either sign), limits, retain currents, safe states and an optional slew limit."""
+    n = draw(st.integers(1, 5))
+    barrels = []
+    for i in range(n):
+        role = draw(st.sampled_from(["drug", "drug", "control"]))
+        max_eject = draw(st.floats(1, 300))
+        max_retain = draw(st.floats(0, 60)) if role == "drug" else 50.0
+        gain = draw(st.floats(max(max_eject, max_retain) / 10 + 0.01, 2000)) * draw(st.sampled_from([1, -1]))
+        barrels.append(Barrel(
+            name=f"b{i}", drug="x" if role == "drug" else "NaCl", role=role,
+            polarity=draw(st.sampled_from([1, -1])) if role == "drug" else 0,
+            retain_nA=draw(st.floats(0, max_retain)) if role == "drug" else 0.0,
+            max_eject_nA=max_eject, max_retain_nA=max_retain, command_gain_nA_per_V=gain,
+            ao_channel=f"Dev1/ao{i}", safe_state=draw(st.sampled_from(["retain", "zero"])),
+            monitor_gain_V_per_nA=draw(st.sampled_from([None, 0.01, 0.05])),
+        ))
+    if draw(st.booleans()):
+        barrels.append(Barrel(name="bal", drug="NaCl", role="balance", max_eject_nA=draw(st.floats(20, 600)),
+                              command_gain_nA_per_V=100, ao_channel=f"Dev1/ao{n}"))
+    use_slew = draw(st.booleans()) if slew is None else slew
+    p = Pipette(barrels=tuple(barrels), max_total_nA=draw(st.floats(20, 1000)),
+                slew_limit_nA_per_ms=draw(st.floats(0.5, 50)) if use_slew else None)
+    assume(not p.violations(p.safe_currents_nA()))
+    return p
+
+
+@settings(max_examples=150, deadline=None)
+@given(pipettes(), st.lists(st.floats(-700, 700, allow_nan=False), min_size=6, max_size=6))
+def test_random_pipettes_never_convert_a_current_above_a_limit(p, values):
+    cur = p.with_balance(np.array(values[: len(p.barrels)]))
+    try:
+        volts = p.to_volts(cur)
+    except CurrentLimitError:
+        assert p.violations(cur)
+        return
+    assert p.violations(cur) == []
+    assert np.all(np.abs(volts) <= p.ao_limits_V() + 1e-9)  # what a device would refuse, it never gets
+    back = p.from_volts(volts)
+    assert np.allclose(back, cur[[i for i, b in enumerate(p.barrels) if b.ao_channel]])
+
+
+def test_monitor_and_command_conversions(pipette):
+    glu = pipette.barrel("glu")
+    assert glu.command_volts(-50.0) == pytest.approx(-0.5)
+    assert glu.current_from_command(-0.5) == pytest.approx(-50.0)
+    with pytest.raises(ConfigError, match="no current monitor"):
+        glu.current_from_monitor(0.1)
+    b = glu.model_copy(update={"monitor_gain_V_per_nA": 0.05})
+    assert b.current_from_monitor(0.75) == pytest.approx(15.0)
+
+
+def test_ao_limits_follow_barrel_and_total_limits(pipette):
+    lim = pipette.ao_limits_V()
+    assert lim.tolist() == pytest.approx([1.5, 1.0, 1.0, 3.0])  # 150, 100, 100 nA; balance 300 nA
+    tight = pipette.model_copy(update={"max_total_nA": 120})
+    assert tight.ao_limits_V()[-1] == pytest.approx(1.2)
