@@ -370,9 +370,9 @@ class Hardware:
             self._volts_start += drop
         out = np.zeros((len(task.channels), n))
         for i, c in enumerate(task.channels):
-            if c.rig_col is not None:
-                np.clip(buf[c.rig_col], c.lo if c.lo < 0 else -max(abs(c.lo), abs(c.hi)),
-                        max(abs(c.lo), abs(c.hi)), out=out[i])
+            if c.rig_col is not None:  # the ADC saturates at the range the device chose
+                rng = self.spec.coerce_range(c.lo, c.hi, "ai")
+                np.clip(buf[c.rig_col], -rng, rng, out=out[i])
         return out
 
     def _generate(self, n: int) -> None:

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from daq.device import AOStatus, EventSource, Restartable
 from daq.engine import Abort, Call, Engine, EngineState
 from daq.errors import ConfigError, CurrentLimitError, DeviceNotFoundError
 from daq.ni import NIConnection, NIDevice, capabilities, device_names
@@ -104,6 +105,10 @@ def test_acquires_contiguous_blocks_with_read_positions(sim_server, ni_rig):
     dev.write_ao(0, sched.render_volts(0, 8 * cfg.block))
     dev.start()
     blocks = [dev.read(cfg.block, 5.0) for _ in range(4)]
+    assert isinstance(dev, AOStatus) and isinstance(dev, Restartable) and isinstance(dev, EventSource)
+    generated = dev.ao_generated_index()
+    assert 4 * cfg.block <= generated <= 8 * cfg.block  # AO runs on the AI clock
+    assert 40_000 - 8 * cfg.block <= dev.ao_space() <= 40_000  # a 2 s buffer, 8 blocks written
     dev.stop()
     dev.write_safe(ni_rig.pipette.safe_volts())
     dev.close()

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from daq.errors import CurrentLimitError
 from daq.schedule import AOSchedule
+from tests.daq.strategies import pipettes
 
 
 def test_render_piecewise_and_balance(pipette):
@@ -86,19 +87,22 @@ def test_prune_keeps_rendering_identical(pipette):
                           st.integers(0, 5000)), max_size=30))
 def test_no_rendered_sample_exceeds_a_limit(pipette, changes):
     """Property: whatever changes are attempted, every rendered sample is within limits."""
-    s = AOSchedule(pipette)
+    s = _attempt(AOSchedule(pipette), changes)
+    cur = s.render_nA(0, 6000)
+    assert pipette.violations(cur) == []
+
+
+def _attempt(s: AOSchedule, changes: list[tuple[str, float, int]]) -> AOSchedule:
+    """Try every change in time order; refused ones leave the schedule as it was."""
     for barrel, cur, at in sorted(changes, key=lambda c: c[2]):
         try:
             s.set_current(barrel, cur, at)
         except CurrentLimitError:
             pass
-    cur = s.render_nA(0, 6000)
-    assert pipette.violations(cur) == []
+    return s
 
 
 # --- random schedules on random pipettes, with and without a slew limit -----------------------
-from tests.daq.test_pipette import pipettes  # noqa: E402
-
 
 @settings(max_examples=120, deadline=None)
 @given(st.data())
@@ -109,11 +113,7 @@ def test_random_schedules_on_random_pipettes_never_render_a_sample_above_a_limit
     names = [b.name for b in p.commanded]
     changes = data.draw(st.lists(st.tuples(st.sampled_from(names), st.floats(-700, 700, allow_nan=False),
                                            st.integers(0, 4000)), max_size=25))
-    for barrel, cur, at in sorted(changes, key=lambda c: c[2]):
-        try:
-            s.set_current(barrel, cur, at)
-        except CurrentLimitError:
-            pass
+    _attempt(s, changes)
     cur = s.render_nA(0, 6000)
     assert p.violations(cur) == []
     volts = s.render_volts(0, 6000)  # the second check passes too
