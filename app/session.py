@@ -76,6 +76,8 @@ def parse_speed(text: str | float | None) -> float | None:
 def resolve_rig(url: str = "sim", rig_path: str | os.PathLike[str] | None = None) -> RigConfig:
     """The rig a run uses: the rig file if given, else the simulator preset the URL names."""
     spec = parse_device_url(url)
+    if spec.scheme in ("ni", "ni+grpc"):
+        return _ni_rig(spec, url, rig_path)
     if rig_path:
         return load_rig(rig_path)
     if spec.scheme == "sim":
@@ -105,12 +107,48 @@ def open_device(url: str = "sim", rig_path: str | os.PathLike[str] | None = None
     return _open_replay(spec, url, rig_path, speed)
 
 
+def _ni_connection(spec: DeviceURL) -> Any:
+    from daq.ni import NIConnection
+
+    conn = NIConnection(spec.host, spec.port) if spec.scheme == "ni+grpc" else NIConnection()
+    conn.wait_ready()
+    return conn
+
+
+def _ni_rig(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None, conn: Any = None) -> RigConfig:
+    """The rig for an NI device: the rig file (its channels must be on the URL's device), or —
+    for an ionto simulated device started from a preset — that preset moved onto the device."""
+    from daq.ni import capabilities
+    from daq.ni.rigs import check_rig_devices, rig_on_device
+    from mock_daq.nigrpc.spec import is_simulated_rig, preset_of
+
+    if rig_path:
+        rig = load_rig(rig_path)
+        check_rig_devices(rig, spec.target, str(rig_path))
+        return rig
+    conn = conn or _ni_connection(spec)
+    product = capabilities(conn, spec.target).product
+    preset = preset_of(product)
+    if preset:
+        return rig_on_device(load_preset(preset), spec.target)
+    if is_simulated_rig(product):
+        raise ConfigError(f"device {url!r} simulates a rig from a rig file ({product}): pass the same file with --rig")
+    raise ConfigError(
+        f"device {url!r} ({product}): give a rig file with --rig saying which channels are wired where "
+        "(electrodes, each barrel's AO and monitor channel) and the gains; see docs/ni-hardware.md"
+    )
+
+
 def _open_ni(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None) -> tuple[Device, RigConfig]:
     """An NI-DAQmx device through the local driver (``ni:``) or an NI gRPC device server."""
-    raise ConfigError(
-        f"device URL {url!r}: the NI-DAQmx backend is not available in this build yet "
-        f"(use {DEVICE_URL_FORMS.split(',')[0]} for now)"
-    )
+    from daq.ni import NIDevice
+
+    conn = _ni_connection(spec)
+    rig = _ni_rig(spec, url, rig_path, conn)
+    pipette = rig.pipette
+    device = NIDevice(spec.target, conn, safe_volts=pipette.safe_volts(), ao_limits_V=pipette.ao_limits_V(),
+                      name=url)
+    return device, rig
 
 
 def _open_replay(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None,

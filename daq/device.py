@@ -82,6 +82,34 @@ class EventSource(Protocol):
 
 
 @runtime_checkable
+class Restartable(Protocol):
+    """Optional: a device that can resume after lost samples instead of ending the run.
+
+    When ``read`` raises ``InputOverflowError`` or ``read``/``write_ao`` raise
+    ``OutputUnderflowError``, the engine (engine thread) writes the safe levels with
+    ``write_safe``, calls ``rearm(error)`` — the device stops, rebuilds its tasks and returns
+    the sample index acquisition will resume at (>= the old read position; ``ao_write_index``
+    is then that index) — writes AO from there and calls ``start`` again.  The next block
+    starts at the resume index, so the samples in between are recorded as a gap."""
+
+    def rearm(self, error: Exception) -> int:
+        ...
+
+
+@runtime_checkable
+class AOStatus(Protocol):
+    """Optional: where a buffered analog output stands (engine thread)."""
+
+    def ao_generated_index(self) -> int:
+        """Sample index of the next AO sample the device will generate."""
+        ...
+
+    def ao_space(self) -> int:
+        """Samples per channel that fit into the device's AO buffer now."""
+        ...
+
+
+@runtime_checkable
 class TruthSource(Protocol):
     """Optional: a simulated device that knows the ground truth of what it generated.
 

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from daq.device import Device, EventSource, TruthSource
+from daq.device import Device, EventSource, Restartable, TruthSource
 from daq.engine_api import (
     Abort,
     AddMark,
@@ -66,6 +66,7 @@ from daq.errors import (
     EndOfDataError,
     InputOverflowError,
     IontoError,
+    OutputUnderflowError,
     RecordingError,
 )
 from daq.pipette import Pipette
@@ -162,11 +163,12 @@ class Engine:
         stop_after_samples: int | None = None,
         read_timeout_s: float = 5.0,
         max_overflows_in_row: int = 3,
+        max_restarts: int = 3,
     ):
         self.device = device
         self.config = config
         self.pipette = pipette
-        self.schedule = AOSchedule(pipette)
+        self.schedule = AOSchedule(pipette, rate_hz=config.rate_hz)
         self.block = config.block
         # AO must always cover the next read: at least two blocks ahead of the read position
         self.ao_lead = max(round(ao_lead_s * config.rate_hz), 2 * self.block)
@@ -178,6 +180,8 @@ class Engine:
         self.stop_after_samples = stop_after_samples
         self.read_timeout_s = read_timeout_s
         self.max_overflows_in_row = max_overflows_in_row
+        self.max_restarts = max_restarts  # consecutive restarts after lost samples (Restartable devices)
+        self._restarts_in_a_row = 0
         self.stream: StreamInfo | None = None
         self.state = EngineState.IDLE
         self.error: str | None = None
@@ -285,14 +289,22 @@ class Engine:
             n = max(1, min(n, self.stop_after_samples - self._read_index))
         try:
             block = self.device.read(n, self.read_timeout_s)
-        except InputOverflowError as exc:
-            self._on_overflow(exc)
+        except (InputOverflowError, OutputUnderflowError) as exc:
+            # a device that stops on lost samples (NI) is re-armed; one that reads on
+            # (the simulator's overflow fault) just reports the jump as a gap
+            if isinstance(self.device, Restartable):
+                self._restart_after(exc)
+            elif isinstance(exc, InputOverflowError):
+                self._on_overflow(exc)
+            else:
+                raise
             return
         except EndOfDataError as exc:
             self._pending.append(LogEvent(self._read_index, EventKind.NOTE, text=f"end of data: {exc}"))
             self._stop_at = self._read_index
             return
         self._overflows_in_row = 0
+        self._restarts_in_a_row = 0
         events: list[LogEvent] = []
         if block.start_index > self._read_index:
             lost = block.start_index - self._read_index
@@ -402,7 +414,34 @@ class Engine:
         w = self.device.ao_write_index
         if w < target:
             volts = self.schedule.render_volts(w, target - w)  # re-checks every sample
-            self.device.write_ao(w, volts)
+            try:
+                self.device.write_ao(w, volts)
+            except OutputUnderflowError as exc:
+                self._restart_after(exc)  # raises again unless the device is Restartable
+
+    def _restart_after(self, exc: InputOverflowError | OutputUnderflowError) -> None:
+        """Samples were lost: on a ``Restartable`` device write the safe levels, re-arm, write
+        AO from the resume index and start again (the next block's jump is logged as a gap);
+        otherwise, or after ``max_restarts`` in a row, the error ends the run."""
+        if not isinstance(self.device, Restartable) or self._restarts_in_a_row >= self.max_restarts:
+            raise exc
+        self._restarts_in_a_row += 1
+        msg = f"{exc}; barrels put on safe levels and acquisition restarted (the lost samples are a gap)"
+        log.warning("%s", msg)
+        self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
+        self._publish(EngineWarning(msg, "device"))
+        if self.config.ao:
+            self.device.write_safe(self.pipette.safe_volts().tolist())
+            safe = self.pipette.safe_currents_nA()
+            self._pending.extend(
+                LogEvent(self._read_index, EventKind(b.classify(safe[i])), b.name, float(safe[i]),
+                         "safe levels while restarting")
+                for i, b in enumerate(self.pipette.barrels) if b.role != "balance")
+        resume = self.device.rearm(exc)
+        self._pending.extend(self._state_events(resume, "after the gap"))
+        if self.config.ao:
+            self.device.write_ao(resume, self.schedule.render_volts(resume, self.ao_lead))
+        self.device.start()
 
     def _drain_commands(self) -> None:
         while True:

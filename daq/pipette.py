@@ -125,6 +125,26 @@ class Barrel(BaseModel):
             lim = self.max_eject_nA
         return min(lim, self.ao_range_V * abs(self.command_gain_nA_per_V))
 
+    def command_volts(self, current_nA: float | np.ndarray) -> float | np.ndarray:
+        """Command voltage for a current (no limit check: use ``Pipette.to_volts`` to write)."""
+        return current_nA / self.command_gain_nA_per_V
+
+    def current_from_command(self, volts: float | np.ndarray) -> float | np.ndarray:
+        """The current a command voltage asks the current source for (nA)."""
+        return volts * self.command_gain_nA_per_V
+
+    def current_from_monitor(self, volts: float | np.ndarray) -> float | np.ndarray:
+        """The delivered current a monitor voltage reports (nA); needs ``monitor_gain_V_per_nA``."""
+        if self.monitor_gain_V_per_nA is None:
+            raise ConfigError(f"barrel {self.name!r} has no current monitor (monitor_gain_V_per_nA is not set)")
+        return volts / self.monitor_gain_V_per_nA
+
+    @property
+    def max_abs_nA(self) -> float:
+        """The largest |current| this barrel may ever carry, in either direction."""
+        lim = max(self.max_eject_nA, self.max_retain_nA) if self.role == "drug" else self.max_eject_nA
+        return min(lim, self.ao_range_V * abs(self.command_gain_nA_per_V))
+
     def classify(self, current_nA: float) -> str:
         """'eject', 'retain', 'off' or 'current' (for the event log)."""
         if abs(current_nA) < _EPS_nA:
@@ -282,6 +302,21 @@ class Pipette(BaseModel):
 
     def safe_volts(self) -> np.ndarray:
         return self.to_volts(self.safe_currents_nA())
+
+    def from_volts(self, volts: np.ndarray) -> np.ndarray:
+        """Barrel currents (nA) that AO command volts (..., n_ao) ask for, in AO order."""
+        gains = np.array([b.command_gain_nA_per_V for b in self.ao_barrels()])
+        return np.asarray(volts, dtype=np.float64) * gains
+
+    def ao_limits_V(self) -> np.ndarray:
+        """The largest |command volts| each AO channel (AO order) may ever be given: its
+        barrel's largest current (the balance also within ``max_total_nA``) over its gain.
+        A device can refuse anything beyond these as a last line of defence."""
+        out = []
+        for b in self.ao_barrels():
+            lim = b.max_abs_nA if b.role != "balance" else min(b.max_abs_nA, self.max_total_nA)
+            out.append(lim / abs(b.command_gain_nA_per_V))
+        return np.array(out, dtype=np.float64)
 
     def describe(self) -> list[dict[str, Any]]:
         """Plain dicts per barrel (for JSON, the recording and ``ionto info``)."""

@@ -8,6 +8,11 @@ Limits are checked when a change is added (for every later change point, so a ch
 can never make a scheduled future state unsafe) and again on every render — so no sample
 above a limit can reach the device.
 
+Slew limit: when the pipette sets ``slew_limit_nA_per_ms`` and the schedule knows the sample
+rate, each barrel's current ramps linearly from its present value to a new target at that
+rate, starting at the change's sample (a current step never exceeds the limit per sample);
+the ramps are limit-checked when a change is added as well as when rendered.
+
 Thread: owned by the engine thread; not thread-safe.
 """
 
@@ -36,8 +41,14 @@ class CurrentChange:
 class AOSchedule:
     """Barrel currents over sample time.  Starts with every barrel at its safe current."""
 
-    def __init__(self, pipette: Pipette, initial_nA: Mapping[str, float] | None = None):
+    def __init__(self, pipette: Pipette, initial_nA: Mapping[str, float] | None = None,
+                 rate_hz: float | None = None):
         self.pipette = pipette
+        self.rate_hz = rate_hz
+        # the largest current step per sample (nA), or None when no slew limit applies
+        self.step_nA: float | None = (
+            pipette.slew_limit_nA_per_ms * 1000.0 / rate_hz if pipette.slew_limit_nA_per_ms and rate_hz else None
+        )
         n = len(pipette.barrels)
         self._bal = pipette.balance_index
         self._idx: list[list[int]] = [[] for _ in range(n)]
@@ -49,7 +60,8 @@ class AOSchedule:
                 base[pipette.index(name)] = cur
             base = pipette.with_balance(base)
         pipette.check(base)
-        self._base = base  # currents before any change
+        self._base = base  # currents before any change (targets)
+        self._base_now = base.copy()  # where each current actually is before the first change (ramps)
         self._frozen_until = 0  # samples below this index were written to the device
 
     # --- queries ------------------------------------------------------------------------
@@ -133,6 +145,10 @@ class AOSchedule:
             new_src[i].append(source)
         points = sorted({at_index, *(p for ix in new_idx for p in ix if p >= at_index)})
         states = np.array([self._state(new_idx, new_val, p) for p in points])
+        if self.step_nA is not None:  # and every sample of every ramp
+            ramp = self._max_ramp_samples(states)
+            ramps = [self._render(new_idx, new_val, p, ramp) for p in points]
+            states = np.concatenate([states, *ramps])
         msgs = self.pipette.violations(states)
         if msgs:
             raise CurrentLimitError(
@@ -165,19 +181,53 @@ class AOSchedule:
     # --- rendering ----------------------------------------------------------------------
     def render_nA(self, start: int, n: int) -> np.ndarray:
         """Currents for samples ``start .. start+n-1``, shape (n, n_barrels), balance included."""
+        return self._render(self._idx, self._val, start, n)
+
+    def _render(self, idx: list[list[int]], val: list[list[float]], start: int, n: int) -> np.ndarray:
         out = np.empty((n, len(self.pipette.barrels)), dtype=np.float64)
         stop = start + n
         for i in range(len(self.pipette.barrels)):
             if i == self._bal:
                 continue
-            ix, val = self._idx[i], self._val[i]
+            ix, v = idx[i], val[i]
+            if self.step_nA is not None:
+                out[:, i] = self._ramped(i, ix, v, start, n)
+                continue
             k = bisect.bisect_right(ix, start) - 1
-            out[:, i] = val[k] if k >= 0 else self._base[i]
+            out[:, i] = v[k] if k >= 0 else self._base[i]
             k += 1
             while k < len(ix) and ix[k] < stop:
-                out[ix[k] - start:, i] = val[k]
+                out[ix[k] - start:, i] = v[k]
                 k += 1
         return self.pipette.with_balance(out)
+
+    def _ramped(self, col: int, ix: list[int], val: list[float], start: int, n: int) -> np.ndarray:
+        """One barrel's slew-limited current for ``start .. start+n-1``: from each change on,
+        it moves toward the new target by at most ``step_nA`` per sample."""
+        step = self.step_nA
+        assert step is not None
+        out = np.full(n, self._base_now[col])
+        t = np.arange(start, start + n, dtype=np.float64)
+        v_from = self._base_now[col]
+        for k, (at, target) in enumerate(zip(ix, val)):
+            if k > 0:  # where the previous ramp had got to when this change began
+                prev_at, prev_target = ix[k - 1], val[k - 1]
+                v_from = _ramp_value(v_from, prev_target, (at - prev_at) * step)
+            end = ix[k + 1] if k + 1 < len(ix) else start + n
+            if end <= start or at >= start + n:
+                continue
+            lo, hi = max(at, start) - start, min(end, start + n) - start
+            d = target - v_from
+            moved = np.minimum(abs(d), (t[lo:hi] - at) * step)
+            out[lo:hi] = v_from + np.sign(d) * moved
+        return out
+
+    def _max_ramp_samples(self, states: np.ndarray) -> int:
+        """Samples the longest ramp between any two of ``states`` (and the present) can take."""
+        assert self.step_nA is not None
+        allv = np.vstack([states, self._base_now[None, :]])
+        span = float((allv.max(axis=0) - allv.min(axis=0)).max(initial=0.0))
+        return int(np.ceil(span / self.step_nA)) + 1
 
     def render_volts(self, start: int, n: int) -> np.ndarray:
         """AO command volts for samples ``start .. start+n-1``, shape (n, n_ao).
@@ -195,6 +245,25 @@ class AOSchedule:
         for i in range(len(self._idx)):
             k = bisect.bisect_right(self._idx[i], before_index) - 1
             if k > 0:
+                if self.step_nA is not None:  # where the current is when change k begins
+                    self._base_now[i] = self._trajectory_at_change(i, k)
+                else:
+                    self._base_now[i] = self._val[i][k - 1]
                 self._base[i] = self._val[i][k - 1]
                 del self._idx[i][: k], self._val[i][: k], self._src[i][: k]
                 # keep the change at k so changes_in can still see it relative to base
+
+    def _trajectory_at_change(self, col: int, k: int) -> float:
+        """The slew-limited current of ``col`` at the sample where its change ``k`` begins."""
+        assert self.step_nA is not None
+        ix, val = self._idx[col], self._val[col]
+        v = self._base_now[col]
+        for j in range(1, k + 1):
+            v = _ramp_value(v, val[j - 1], (ix[j] - ix[j - 1]) * self.step_nA)
+        return v
+
+
+def _ramp_value(v_from: float, target: float, max_move: float) -> float:
+    """Where a ramp from ``v_from`` toward ``target`` is after moving at most ``max_move``."""
+    d = target - v_from
+    return target if abs(d) <= max_move else v_from + (max_move if d > 0 else -max_move)

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from daq.errors import ConfigError, CurrentLimitError
 from daq.pipette import Pipette
+from tests.daq.strategies import pipettes
 
 
 def test_safe_currents_retain_opposite_to_polarity_and_balance_sums_to_zero(pipette):
@@ -77,3 +78,35 @@ def test_to_volts_never_converts_a_current_above_a_limit(pipette, currents):
         assert abs(i_nA) <= b.limit_for(i_nA) + 1e-6
         if b.role == "balance":
             assert abs(i_nA) <= pipette.max_total_nA + 1e-6
+
+
+@settings(max_examples=150, deadline=None)
+@given(pipettes(), st.lists(st.floats(-700, 700, allow_nan=False), min_size=6, max_size=6))
+def test_random_pipettes_never_convert_a_current_above_a_limit(p, values):
+    cur = p.with_balance(np.array(values[: len(p.barrels)]))
+    try:
+        volts = p.to_volts(cur)
+    except CurrentLimitError:
+        assert p.violations(cur)
+        return
+    assert p.violations(cur) == []
+    assert np.all(np.abs(volts) <= p.ao_limits_V() + 1e-9)  # what a device would refuse, it never gets
+    back = p.from_volts(volts)
+    assert np.allclose(back, cur[[i for i, b in enumerate(p.barrels) if b.ao_channel]])
+
+
+def test_monitor_and_command_conversions(pipette):
+    glu = pipette.barrel("glu")
+    assert glu.command_volts(-50.0) == pytest.approx(-0.5)
+    assert glu.current_from_command(-0.5) == pytest.approx(-50.0)
+    with pytest.raises(ConfigError, match="no current monitor"):
+        glu.current_from_monitor(0.1)
+    b = glu.model_copy(update={"monitor_gain_V_per_nA": 0.05})
+    assert b.current_from_monitor(0.75) == pytest.approx(15.0)
+
+
+def test_ao_limits_follow_barrel_and_total_limits(pipette):
+    lim = pipette.ao_limits_V()
+    assert lim.tolist() == pytest.approx([1.5, 1.0, 1.0, 3.0])  # 150, 100, 100 nA; balance 300 nA
+    tight = pipette.model_copy(update={"max_total_nA": 120})
+    assert tight.ao_limits_V()[-1] == pytest.approx(1.2)

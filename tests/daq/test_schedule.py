@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from daq.errors import CurrentLimitError
 from daq.schedule import AOSchedule
+from tests.daq.strategies import pipettes
 
 
 def test_render_piecewise_and_balance(pipette):
@@ -86,11 +87,82 @@ def test_prune_keeps_rendering_identical(pipette):
                           st.integers(0, 5000)), max_size=30))
 def test_no_rendered_sample_exceeds_a_limit(pipette, changes):
     """Property: whatever changes are attempted, every rendered sample is within limits."""
-    s = AOSchedule(pipette)
+    s = _attempt(AOSchedule(pipette), changes)
+    cur = s.render_nA(0, 6000)
+    assert pipette.violations(cur) == []
+
+
+def _attempt(s: AOSchedule, changes: list[tuple[str, float, int]]) -> AOSchedule:
+    """Try every change in time order; refused ones leave the schedule as it was."""
     for barrel, cur, at in sorted(changes, key=lambda c: c[2]):
         try:
             s.set_current(barrel, cur, at)
         except CurrentLimitError:
             pass
+    return s
+
+
+# --- random schedules on random pipettes, with and without a slew limit -----------------------
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_random_schedules_on_random_pipettes_never_render_a_sample_above_a_limit(data):
+    p = data.draw(pipettes())
+    rate = data.draw(st.sampled_from([1000.0, 20000.0]))
+    s = AOSchedule(p, rate_hz=rate)
+    names = [b.name for b in p.commanded]
+    changes = data.draw(st.lists(st.tuples(st.sampled_from(names), st.floats(-700, 700, allow_nan=False),
+                                           st.integers(0, 4000)), max_size=25))
+    _attempt(s, changes)
     cur = s.render_nA(0, 6000)
-    assert pipette.violations(cur) == []
+    assert p.violations(cur) == []
+    volts = s.render_volts(0, 6000)  # the second check passes too
+    assert np.all(np.abs(volts) <= p.ao_limits_V() + 1e-9)
+    if s.step_nA is not None:  # no commanded current moves faster than the slew limit
+        cmd = [i for i, b in enumerate(p.barrels) if b.role != "balance"]
+        assert np.all(np.abs(np.diff(cur[:, cmd], axis=0)) <= s.step_nA + 1e-6)
+    s.safe_all(6000)
+    assert s.ends_safe()
+
+
+def test_slew_limit_ramps_from_the_change_sample(pipette):
+    p = pipette.model_copy(update={"slew_limit_nA_per_ms": 10.0})  # 10 nA/ms = 0.5 nA per sample at 20 kHz
+    s = AOSchedule(p, rate_hz=20000.0)
+    g = p.index("glu")
+    s.set_current("glu", -35.0, 1000)  # from +15 to -35: 50 nA → 100 samples of ramp
+    cur = s.render_nA(990, 130)[:, g]
+    assert np.all(cur[:11] == 15.0)  # unchanged up to and including the change sample
+    assert cur[12] == pytest.approx(14.0)
+    assert cur[10 + 100] == pytest.approx(-35.0) and np.all(cur[110:] == -35.0)
+    # rendering in pieces gives the same samples; pruning does not change them either
+    pieces = np.concatenate([s.render_nA(990 + k, 10)[:, g] for k in range(0, 130, 10)])
+    assert np.array_equal(pieces, cur)
+    s.render_volts(0, 1050)
+    s.prune(1049)
+    assert np.array_equal(s.render_nA(1050, 70)[:, g], cur[60:130])
+
+
+def test_slew_ramps_are_checked_when_a_change_is_added(pipette):
+    """Barrels ramping at one rate can pass through a state worse than either end: two short
+    rises finish while a long fall is still under way, so the sum overshoots."""
+    nacl = pipette.barrel("nacl").model_copy(update={"max_eject_nA": 200.0})
+    barrels = tuple(nacl if b.name == "nacl" else b for b in pipette.barrels)
+    p = pipette.model_copy(update={"barrels": barrels, "slew_limit_nA_per_ms": 1.0, "max_total_nA": 120.0})
+    s = AOSchedule(p, rate_hz=20000.0)
+    s.set_currents({"glu": -50.0, "nacl": 150.0}, 0)  # sum 90 nA: within the total limit
+    s.render_volts(0, 10_000)
+    # the end state sums to -10 nA, but after 2000 samples glu and gaba have risen 100 nA each
+    # while nacl has fallen only 100: the balance would carry 190 nA > 120
+    with pytest.raises(CurrentLimitError, match="balance"):
+        s.set_currents({"glu": 50.0, "gaba": 90.0, "nacl": -150.0}, 10_000)
+    without_slew = AOSchedule(p.model_copy(update={"slew_limit_nA_per_ms": None}), rate_hz=20000.0)
+    without_slew.set_currents({"glu": -50.0, "nacl": 150.0}, 0)
+    without_slew.set_currents({"glu": 50.0, "gaba": 90.0, "nacl": -150.0}, 10_000)  # steps: fine
+
+
+def test_render_refuses_an_unsafe_sample_even_if_the_schedule_holds_one(pipette):
+    s = AOSchedule(pipette)
+    s.set_current("glu", -50.0, 100)
+    s._val[pipette.index("glu")][-1] = -500.0  # a bug elsewhere corrupts the schedule
+    with pytest.raises(CurrentLimitError, match="glu"):
+        s.render_volts(0, 200)

@@ -1,0 +1,74 @@
+"""NI-DAQmx errors → ionto exceptions with readable messages (device, code, NI's text, a hint).
+
+Thread: any.
+"""
+
+from __future__ import annotations
+
+import nidaqmx
+import nidaqmx.errors
+
+from daq.errors import (
+    ConfigError,
+    DeviceDisconnectedError,
+    DeviceError,
+    DeviceNotFoundError,
+    InputOverflowError,
+    OutputUnderflowError,
+)
+
+INPUT_OVERFLOW = (-200279, -200010)
+OUTPUT_UNDERFLOW = (-200290, -200621, -200016, -200018)
+TIMEOUT = (-200284,)
+DEVICE_NOT_FOUND = (-200220, -201003)
+BAD_CHANNEL = (-200170, -200430, -201237)
+BAD_CONFIG = (-200077, -200082, -200332, -200081, -200489, -200579, -200580, -200577, -200578)
+WATCHDOG_EXPIRED = (-200678, -201478)
+DISCONNECTED = (-201003, -88709, -88705, -50405)
+
+_HINTS = {
+    -200279: "the engine did not read fast enough; samples were lost (a gap)",
+    -200290: "the analog output ran out of samples (the AO lead was not kept); outputs held their last value",
+    -200621: "the analog output ran out of samples (onboard memory underflow)",
+    -200284: "no samples arrived in time: is the device running and its sample clock connected?",
+    -200678: "the watchdog expired: the outputs were set to their safe expiration levels",
+}
+
+
+def first_line(text: str) -> str:
+    return next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+
+
+def translate(exc: Exception, device: str, action: str) -> Exception:
+    """The ionto exception for an ``nidaqmx`` error raised while doing ``action`` on ``device``."""
+    if isinstance(exc, nidaqmx.errors.RpcError):
+        return DeviceDisconnectedError(
+            f"{device}: {action}: the NI-DAQmx gRPC server did not answer "
+            f"({getattr(exc.rpc_code, 'name', exc.rpc_code)}): {exc.description}"
+        )
+    if isinstance(exc, nidaqmx.errors.DaqNotFoundError):
+        return DeviceNotFoundError(
+            f"{device}: {action}: the NI-DAQmx driver is not installed on this computer "
+            f"({first_line(str(exc))}); install NI-DAQmx, or use an NI gRPC Device Server "
+            "with a device URL ni+grpc://HOST:PORT/DEV"
+        )
+    code = getattr(exc, "error_code", None)
+    text = str(exc).split("\nStatus Code")[0].strip()
+    detail = " ".join(ln.strip() for ln in text.splitlines() if ln.strip())
+    msg = f"{device}: {action} failed: {detail} (NI-DAQmx error {code})"
+    if code in _HINTS:
+        msg += f" — {_HINTS[code]}"
+    if code in INPUT_OVERFLOW:
+        return InputOverflowError(msg, code=code)
+    if code in OUTPUT_UNDERFLOW:
+        return OutputUnderflowError(msg, code=code)
+    if code in DEVICE_NOT_FOUND:
+        return DeviceNotFoundError(msg, code=code)
+    if code in DISCONNECTED:
+        return DeviceDisconnectedError(msg, code=code)
+    if code in BAD_CHANNEL or code in BAD_CONFIG:
+        return ConfigError(msg)
+    return DeviceError(msg, code=code)
+
+
+NI_ERRORS = (nidaqmx.errors.DaqError, nidaqmx.errors.RpcError, nidaqmx.errors.DaqNotFoundError)

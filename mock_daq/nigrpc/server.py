@@ -1,0 +1,69 @@
+"""Run the simulated NI-DAQmx device as a gRPC server (what ``ionto sim-server`` starts).
+
+    with SimNIServer(load_preset("cortex"), port=0, speed=10) as server:
+        url = server.url("Dev1")          # ni+grpc://127.0.0.1:PORT/Dev1
+
+Thread: ``start``/``stop`` from any thread; RPCs run on the server's worker pool; a small
+housekeeping thread expires the watchdog even when no client calls in (a crashed client).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+
+import grpc
+from nidaqmx._stubs import nidaqmx_pb2_grpc as pb_grpc
+
+from daq.rig import RigConfig
+from mock_daq.nigrpc.hardware import Hardware
+from mock_daq.nigrpc.servicer import SimNiDAQmxServicer
+from mock_daq.nigrpc.spec import DeviceSpec
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class SimNIServer:
+    """A simulated NI board behind an NI-DAQmx gRPC interface on ``host:port`` (0 = any free port)."""
+
+    def __init__(self, rig: RigConfig, *, port: int = 0, host: str = "127.0.0.1", device: str = "Dev1",
+                 speed: float = 1.0, seed: int | None = None, chassis: str = "", preset: str | None = None,
+                 workers: int = 8):
+        self.spec = DeviceSpec.for_rig(rig, name=device, chassis=chassis, preset=preset)
+        self.hardware = Hardware(rig, self.spec, speed=speed, seed=seed)
+        self.servicer = SimNiDAQmxServicer(self.hardware)
+        self.host = host
+        opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=opts)
+        pb_grpc.add_NiDAQmxServicer_to_server(self.servicer, self._server)
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {host}:{port} (in use?)")
+        self._stop = threading.Event()
+        self._house = threading.Thread(target=self._housekeeping, name="sim-ni-housekeeping", daemon=True)
+
+    def url(self, device: str | None = None) -> str:
+        return f"ni+grpc://{self.host}:{self.port}/{device or self.spec.name}"
+
+    def start(self) -> SimNIServer:
+        self._server.start()
+        self._house.start()
+        return self
+
+    def stop(self, grace_s: float = 0.5) -> None:
+        self._stop.set()
+        self._server.stop(grace_s).wait()
+
+    def wait(self) -> None:
+        self._server.wait_for_termination()
+
+    def __enter__(self) -> SimNIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _housekeeping(self) -> None:
+        while not self._stop.wait(0.02):
+            self.hardware.poll()

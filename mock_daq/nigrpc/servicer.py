@@ -1,0 +1,389 @@
+"""The ``nidaqmx_grpc.NiDAQmx`` service of the simulated device.
+
+Implements the subset of NI-DAQmx that a continuous, synchronised AI + AO acquisition
+needs (task life cycle, AI/AO voltage channels, sample-clock timing, start trigger, analog
+reads and writes, buffers, device enumeration, the watchdog of a cDAQ Ethernet chassis) and
+every attribute RPC through one table-backed handler.  Errors follow the NI gRPC Device
+Server: status UNKNOWN, the message as details, the code in the ``ni-error`` trailer
+(reads/writes add ``ni-samps-per-chan-read`` / ``-written``).  Anything else answers
+UNIMPLEMENTED, as an older device server would.
+
+Thread: each RPC runs on one of gRPC's worker threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import numpy as np
+from nidaqmx._stubs import nidaqmx_pb2 as pb
+from nidaqmx._stubs import nidaqmx_pb2_grpc as pb_grpc
+from session_pb2 import Session
+
+from mock_daq.nigrpc import constants as K
+from mock_daq.nigrpc.attributes import ATTRIBUTE_RPC, AttributeTable, make_handler
+from mock_daq.nigrpc.hardware import Hardware, Task
+from mock_daq.nigrpc.spec import NIError, expand_channels, suffix
+
+log = logging.getLogger(__name__)
+DRIVER_VERSION = (24, 8, 0)
+_SERVICE = pb.DESCRIPTOR.services_by_name["NiDAQmx"]
+
+
+def _abort(context: grpc.ServicerContext, err: NIError) -> None:
+    md = [("ni-error", str(err.code))]
+    if err.samps_read is not None:
+        md.append(("ni-samps-per-chan-read", str(err.samps_read)))
+    if err.samps_written is not None:
+        md.append(("ni-samps-per-chan-written", str(err.samps_written)))
+    context.set_trailing_metadata(tuple(md))
+    context.abort(grpc.StatusCode.UNKNOWN, str(err))
+
+
+def rpc(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """NIError → the NI error convention; anything unexpected → INTERNAL (and a log line)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: SimNiDAQmxServicer, request: Any, context: grpc.ServicerContext) -> Any:
+        self.calls[fn.__name__] = self.calls.get(fn.__name__, 0) + 1
+        try:
+            return fn(self, request, context)
+        except NIError as err:
+            _abort(context, err)
+        except (ValueError, TypeError, IndexError) as exc:  # a malformed request
+            log.exception("simulated NI-DAQmx: %s failed", fn.__name__)
+            _abort(context, NIError(K.INVALID_ATTRIBUTE_VALUE, f"{type(exc).__name__}: {exc}"))
+
+    return wrapper
+
+
+class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
+    """The simulated device's gRPC face.  ``hardware`` holds its state."""
+
+    def __init__(self, hardware: Hardware):
+        self.hw = hardware
+        self.table = AttributeTable()
+        self.calls: dict[str, int] = {}
+        for method in _SERVICE.methods:
+            if ATTRIBUTE_RPC.match(method.name):
+                resp_cls = getattr(pb, method.output_type.name)
+                body = make_handler(method, self.table, self._provide, self._validate, resp_cls)
+                setattr(self, method.name, self._wrap_attr(method.name, body))
+
+    def _wrap_attr(self, name: str, body: Callable[[Any], Any]) -> Callable[..., Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            try:
+                return body(request)
+            except NIError as err:
+                _abort(context, err)
+
+        return handler
+
+    # --- helpers -------------------------------------------------------------------------
+    def _task(self, session: Session) -> Task:
+        return self.hw.task(session.id, session.name)
+
+    def _task_from_key(self, key: dict[str, Any]) -> Task:
+        ref = key["task"]
+        return self.hw.task(ref, "") if isinstance(ref, int) else self.hw.task(0, ref)
+
+    # --- attributes: live values ------------------------------------------------------------
+    def _provide(self, scope: str, key: dict[str, Any], attr: int) -> Any:
+        hw, spec = self.hw, self.hw.spec
+        if scope == "SystemInfo":
+            versions = {K.SYS_MAJOR_VERSION: 0, K.SYS_MINOR_VERSION: 1, K.SYS_UPDATE_VERSION: 2}
+            if attr in versions:
+                return DRIVER_VERSION[versions[attr]]
+            if attr == K.SYS_DEV_NAMES:
+                return ", ".join(spec.device_names)
+        elif scope == "Device":
+            dev = key["device_name"]
+            spec.check_device(dev)
+            if spec.chassis and dev == spec.chassis:
+                return self._chassis_attr(attr)
+            values = {
+                K.DEV_PRODUCT_TYPE: spec.product_type, K.DEV_SERIAL_NUM: spec.serial,
+                K.DEV_PRODUCT_CATEGORY: K.CATEGORY_C_SERIES_MODULE if spec.chassis else K.CATEGORY_X_SERIES,
+                K.DEV_IS_SIMULATED: True, K.DEV_AI_PHYSICAL_CHANS: ", ".join(spec.ai_channels),
+                K.DEV_AO_PHYSICAL_CHANS: ", ".join(spec.ao_channels),
+                K.DEV_AI_MAX_SINGLE_RATE: spec.ai_max_single_rate_hz, K.DEV_AI_MAX_MULTI_RATE: spec.ai_max_multi_rate_hz,
+                K.DEV_AI_MIN_RATE: spec.ai_min_rate_hz, K.DEV_AI_SIMULTANEOUS: False,
+                K.DEV_AO_MAX_RATE: spec.ao_max_rate_hz, K.DEV_AO_MIN_RATE: spec.ao_min_rate_hz,
+                K.DEV_AI_VOLTAGE_RNGS: [x for r in spec.ai_ranges_V for x in (-r, r)],
+                K.DEV_AO_VOLTAGE_RNGS: [x for r in spec.ao_ranges_V for x in (-r, r)],
+                K.DEV_BUS_TYPE: K.BUS_TCPIP if spec.chassis else K.BUS_PCIE,
+            }
+            if spec.chassis:
+                values[K.DEV_COMPACT_DAQ_CHASSIS] = spec.chassis
+            if attr in values:
+                return values[attr]
+        elif scope == "PhysicalChan":
+            phys = key["physical_channel"]
+            spec.check_channel(phys, "ai" if suffix(phys).startswith("ai") else "ao")
+            if attr == K.PHYS_AI_TERM_CFGS:
+                return sum(K.TERM_CFG_BITS.values())
+        elif scope == "Task":
+            t = self._task_from_key(key)
+            values = {K.TASK_NAME: t.name, K.TASK_CHANNELS: ", ".join(c.name for c in t.channels),
+                      K.TASK_NUM_CHANS: len(t.channels), K.TASK_DEVICES: spec.name,
+                      K.TASK_COMPLETE: t.state != "running"}
+            if attr in values:
+                return values[attr]
+        elif scope == "Chan":
+            t = self._task_from_key(key)
+            names = expand_channels(key.get("channel", ""))
+            if not t.channels:
+                raise NIError(K.PHYSICAL_CHAN_DOES_NOT_EXIST, "The task has no channels.")
+            c = hw.channel(t, names[0]) if names else t.channels[0]
+            values = {K.CHAN_TYPE: K.CHAN_TYPE_AI if c.kind == "ai" else K.CHAN_TYPE_AO,
+                      K.CHAN_PHYSICAL_NAME: c.physical}
+            if c.kind == "ai":
+                values.update({K.CHAN_AI_MAX: c.hi, K.CHAN_AI_MIN: c.lo, K.CHAN_AI_TERM_CFG: c.terminal,
+                               K.CHAN_AI_MEAS_TYPE: K.VOLTAGE})
+            else:
+                values.update({K.CHAN_AO_MAX: c.hi, K.CHAN_AO_MIN: c.lo, K.CHAN_AO_OUTPUT_TYPE: K.VOLTAGE})
+            if attr in values:
+                return values[attr]
+        elif scope == "Read":
+            t = self._task_from_key(key)
+            if attr == K.READ_NUM_CHANS:
+                return len(t.channels)
+            if attr in (K.READ_AVAIL_SAMP, K.DEFAULT_NUM_SAMPS_TO_READ):
+                return hw.available(t)
+            if attr == K.READ_CURR_POS:
+                return t.read_pos
+            if attr == K.READ_TOTAL_ACQUIRED:
+                return hw.acquired(t)
+            if attr == K.READ_CHANNELS_TO_READ:
+                return self._set_or(key, scope, attr, ", ".join(c.name for c in t.channels))
+            if attr == K.READ_OVERWRITE:
+                return self._set_or(key, scope, attr, K.DO_NOT_OVERWRITE)
+        elif scope == "Write":
+            t = self._task_from_key(key)
+            if attr == K.WRITE_NUM_CHANS:
+                return len(t.channels)
+            if attr in (K.WRITE_TOTAL_GENERATED, K.WRITE_SPACE_AVAIL):
+                gen, pending = hw.ao_status(t)
+                if attr == K.WRITE_TOTAL_GENERATED:
+                    return gen
+                size = int(self.table.for_task(self._task_from_key(key).id).get(K.BUF_OUTPUT_SIZE) or t.written)
+                return max(0, size - pending)
+            if attr == K.WRITE_CURR_POS:
+                return t.written
+            if attr == K.WRITE_REGEN_MODE:
+                return self._set_or(key, scope, attr, K.REGEN_ALLOW)
+        elif scope == "Buffer":
+            t = self._task_from_key(key)
+            if attr == K.BUF_INPUT_SIZE and t.kind == "ai":
+                return self._set_or(key, scope, attr, t.buf_size)
+            if attr == K.BUF_OUTPUT_SIZE and t.kind == "ao":
+                return self._set_or(key, scope, attr, t.written)
+        elif scope == "Timing":
+            t = self._task_from_key(key)
+            values = {K.TIMING_SAMP_RATE: t.rate_hz, K.TIMING_SAMP_MODE: t.samp_mode,
+                      K.TIMING_SAMP_PER_CHAN: t.samps_per_chan, K.TIMING_SAMP_CLK_SRC: t.clock_source,
+                      K.TIMING_TYPE: K.SAMPLE_CLOCK if t.timing == "sample_clock" else K.ON_DEMAND}
+            if attr in values:
+                return values[attr]
+        elif scope == "Trig":
+            t = self._task_from_key(key)
+            if attr == K.TRIG_START_TYPE:
+                return K.DIG_EDGE if t.trigger_source else K.TRIG_NONE
+            if attr == K.TRIG_START_DIG_EDGE_SRC:
+                return t.trigger_source
+        elif scope == "Watchdog":
+            t = self._task_from_key(key)
+            self.hw.poll()
+            if attr == K.WATCHDOG_EXPIRED:
+                return t.expired
+            if attr == K.WATCHDOG_TIMEOUT:
+                return t.watchdog_timeout_s
+        raise LookupError(attr)
+
+    def _chassis_attr(self, attr: int) -> Any:
+        spec = self.hw.spec
+        values = {K.DEV_PRODUCT_TYPE: spec.chassis_product, K.DEV_SERIAL_NUM: spec.serial + 1,
+                  K.DEV_PRODUCT_CATEGORY: K.CATEGORY_CDAQ_CHASSIS, K.DEV_IS_SIMULATED: True,
+                  K.DEV_CHASSIS_MODULES: spec.name, K.DEV_BUS_TYPE: K.BUS_TCPIP,
+                  K.DEV_AI_PHYSICAL_CHANS: "", K.DEV_AO_PHYSICAL_CHANS: ""}
+        if attr in values:
+            return values[attr]
+        raise LookupError(attr)
+
+    def _set_or(self, key: dict[str, Any], scope: str, attr: int, default: Any) -> Any:
+        try:
+            return self.table.get(scope, key, attr)
+        except KeyError:
+            return default
+
+    def _validate(self, scope: str, key: dict[str, Any], attr: int, value: Any) -> None:
+        if "task" in key:
+            t = self._task_from_key(key)
+            if t.state == "running" and attr in (K.BUF_INPUT_SIZE, K.BUF_OUTPUT_SIZE, K.WRITE_REGEN_MODE):
+                raise NIError(K.CAN_NOT_PERFORM_OP_WHILE_TASK_RUNNING)
+        if attr == K.WRITE_REGEN_MODE and value not in (K.REGEN_ALLOW, K.REGEN_DONT_ALLOW):
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Property: Write.RegenMode\nRequested Value: {value}")
+        if attr == K.READ_OVERWRITE and value != K.DO_NOT_OVERWRITE:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Property: Read.OverWrite\nThis simulated device "
+                          "supports DoNotOverwriteUnreadSamps only.")
+        if attr == K.WATCHDOG_TIMEOUT:
+            self._task_from_key(key).watchdog_timeout_s = float(value)
+
+    # --- tasks ---------------------------------------------------------------------------
+    @rpc
+    def CreateTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self.hw.create_task(request.session_name)
+        return pb.CreateTaskResponse(task=Session(name=t.name, id=t.id), new_session_initialized=True)
+
+    @rpc
+    def StartTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.hw.start(t, self.table.for_task(t.id))
+        return pb.StartTaskResponse()
+
+    @rpc
+    def StopTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.hw.stop(self._task(request.task))
+        return pb.StopTaskResponse()
+
+    @rpc
+    def ClearTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.hw.clear(t)
+        self.table.drop_task(t.id)
+        return pb.ClearTaskResponse()
+
+    @rpc
+    def TaskControl(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        action = request.action_raw or request.action
+        if action == K.TASK_CONTROL_START:
+            self.hw.start(t, self.table.for_task(t.id))
+        elif action in (K.TASK_CONTROL_STOP, K.TASK_CONTROL_ABORT):
+            self.hw.stop(t)
+        return pb.TaskControlResponse()
+
+    @rpc
+    def WaitUntilTaskDone(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        if t.state == "running":
+            raise NIError(K.SAMPLES_NOT_YET_AVAILABLE, "A continuous task is never done; stop it instead.")
+        return pb.WaitUntilTaskDoneResponse()
+
+    # --- channels, timing, triggers, buffers -------------------------------------------------
+    @rpc
+    def CreateAIVoltageChan(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        term = request.terminal_config_raw or request.terminal_config or K.TERM_DEFAULT
+        names = [n.strip() for n in request.name_to_assign_to_channel.split(",")] \
+            if request.name_to_assign_to_channel else None
+        self.hw.add_channels(t, expand_channels(request.physical_channel), "ai", request.min_val,
+                             request.max_val, term, names)
+        return pb.CreateAIVoltageChanResponse()
+
+    @rpc
+    def CreateAOVoltageChan(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        names = [n.strip() for n in request.name_to_assign_to_channel.split(",")] \
+            if request.name_to_assign_to_channel else None
+        self.hw.add_channels(t, expand_channels(request.physical_channel), "ao", request.min_val,
+                             request.max_val, names=names)
+        return pb.CreateAOVoltageChanResponse()
+
+    @rpc
+    def CfgSampClkTiming(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        mode = request.sample_mode_raw or request.sample_mode
+        self.hw.cfg_sample_clock(t, request.source, request.rate, mode, int(request.samps_per_chan))
+        return pb.CfgSampClkTimingResponse()
+
+    @rpc
+    def CfgDigEdgeStartTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.hw.cfg_start_trigger(self._task(request.task), request.trigger_source)
+        return pb.CfgDigEdgeStartTrigResponse()
+
+    @rpc
+    def DisableStartTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._task(request.task).trigger_source = ""
+        return pb.DisableStartTrigResponse()
+
+    @rpc
+    def CfgInputBuffer(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.table.set("Buffer", {"task": t.id}, K.BUF_INPUT_SIZE, int(request.num_samps_per_chan))
+        return pb.CfgInputBufferResponse()
+
+    @rpc
+    def CfgOutputBuffer(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.table.set("Buffer", {"task": t.id}, K.BUF_OUTPUT_SIZE, int(request.num_samps_per_chan))
+        return pb.CfgOutputBufferResponse()
+
+    @rpc
+    def ResetDevice(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.hw.spec.check_device(request.device_name)
+        for t in list(self.hw.tasks.values()):
+            self.hw.stop(t)
+        self.hw.static_V[:] = 0.0  # M, C and X Series: AO to 0 V on reset
+        return pb.ResetDeviceResponse()
+
+    # --- data ------------------------------------------------------------------------------
+    @rpc
+    def ReadAnalogF64(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        data = self.hw.read(t, request.num_samps_per_chan, request.timeout)
+        n = data.shape[1]
+        if request.array_size_in_samps < data.size:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"The read array holds {request.array_size_in_samps} "
+                          f"samples; {data.size} were read.", samps_read=0)
+        flat = data.ravel() if (request.fill_mode_raw or request.fill_mode) == K.GROUP_BY_CHANNEL else data.T.ravel()
+        return pb.ReadAnalogF64Response(read_array=flat, samps_per_chan_read=n)
+
+    @rpc
+    def WriteAnalogF64(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        n = int(request.num_samps_per_chan)
+        nch = max(1, len(t.channels))
+        arr = np.asarray(request.write_array, dtype=np.float64)
+        if arr.size != n * nch:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"{arr.size} values for {n} samples × {nch} channels",
+                          samps_written=0)
+        layout = request.data_layout_raw or request.data_layout
+        data = arr.reshape(nch, n) if layout == K.GROUP_BY_CHANNEL else arr.reshape(n, nch).T
+        written = self.hw.write(t, data, request.auto_start, request.timeout, self.table.for_task(t.id))
+        return pb.WriteAnalogF64Response(samps_per_chan_written=written)
+
+    @rpc
+    def WriteAnalogScalarF64(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.hw.write(t, np.array([[request.value]]), request.auto_start, request.timeout,
+                      self.table.for_task(t.id))
+        return pb.WriteAnalogScalarF64Response()
+
+    @rpc
+    def GetErrorString(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.GetErrorStringResponse(error_string=K.MESSAGES.get(request.error_code, ""))
+
+    # --- watchdog ----------------------------------------------------------------------------
+    @rpc
+    def CreateWatchdogTimerTaskEx(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self.hw.create_watchdog(request.device_name, request.session_name, request.timeout)
+        return pb.CreateWatchdogTimerTaskExResponse(task=Session(name=t.name, id=t.id), new_session_initialized=True)
+
+    @rpc
+    def CfgWatchdogAOExpirStates(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.hw.watchdog_states(t, expand_channels(request.channel_names), list(request.expir_state_array),
+                                [int(x) for x in request.output_type_array])
+        return pb.CfgWatchdogAOExpirStatesResponse()
+
+    @rpc
+    def ControlWatchdogTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.hw.watchdog_control(t, request.action_raw or request.action)
+        return pb.ControlWatchdogTaskResponse()
