@@ -88,20 +88,25 @@ def read_pipette() -> Plan:
 
 # --- closed-loop helpers ----------------------------------------------------------------------
 def rate_variation_pct(rates_hz: Sequence[float], bin_s: float) -> float:
-    """How much a firing rate varies between bins beyond Poisson counting noise, in % of
-    its mean: ``100·sqrt(max(0, var(rates) − mean/bin_s)) / mean``.
+    """How much a binned firing rate varies, in % of its mean: the larger of
 
-    A perfectly steady Poisson neuron scores about 0 whatever its rate and the bin width;
-    a drifting one scores its drift.  ``inf`` when the mean is 0."""
+    * its *drift*: the difference between the mean rates of the second and the first half
+      of the bins (a recovery still under way), and
+    * its *scatter* beyond Poisson counting noise: ``sqrt(max(0, var − mean/bin_s))``.
+
+    Counting noise is in the drift: a half window holding N spikes is counted to about
+    100/√N %, so choose the window (or the bound) accordingly.  ``inf`` when the mean is 0."""
     r = [float(x) for x in rates_hz]
     if len(r) < 2:
         raise ValueError("need at least two bins to judge variation")
     mean = sum(r) / len(r)
     if mean <= 0:
         return math.inf
+    half = len(r) // 2
+    drift = abs(sum(r[-half:]) - sum(r[:half])) / half
     var = sum((x - mean) ** 2 for x in r) / (len(r) - 1)
-    excess = max(0.0, var - mean / bin_s)
-    return 100.0 * math.sqrt(excess) / mean
+    scatter = math.sqrt(max(0.0, var - mean / bin_s))
+    return 100.0 * max(drift, scatter) / mean
 
 
 def stable_rate(window_s: float, bin_s: float, max_variation_pct: float,
