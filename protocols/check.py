@@ -49,13 +49,14 @@ class CheckReport:
         return doc
 
 
-def check_protocol(protocol: ResolvedProtocol, rig: RigConfig, device: str = "") -> CheckReport:
+def check_protocol(protocol: ResolvedProtocol, rig: RigConfig, device: str = "",
+                   max_duration_s: float = 48 * 3600) -> CheckReport:
     """Static checks, then (if they pass) a dry run on the rig's clock."""
     report = CheckReport(protocol, rig.name, device)
     report.problems = [f"{protocol.path}: {p}" for p in protocol.problems(rig.pipette)]
     if report.problems:
         return report
     inst = protocol.instantiate()
-    report.dry = dry_run_rig(inst.plan, rig, protocol.name, locate=inst.locate)
+    report.dry = dry_run_rig(inst.plan, rig, protocol.name, locate=inst.locate, max_duration_s=max_duration_s)
     report.problems = [f"{protocol.path}: {e}" for e in report.dry.errors]
     return report

@@ -47,6 +47,7 @@ class DryControl:
         self.read_index = 0
         self.write_index = 0  # the engine has written no AO before the first top-up
         self.events: list[LogEvent] = []
+        self.changes: list[LogEvent] = []  # current changes below ``write_index``, as the log has them
         self.online: OnlineRate | None = None
 
     @property
@@ -63,9 +64,21 @@ class DryControl:
         self.events.append(event)
 
     def advance_to(self, read_index: int) -> None:
-        """A block was read up to ``read_index``: AO was written up to the old horizon."""
+        """A block was read up to ``read_index``: AO was written up to the old horizon.
+        What is written can no longer change: log it and prune it (as the engine does, so
+        the schedule stays short however long the protocol)."""
+        self.collect(self.horizon_index)
         self.write_index = self.horizon_index
+        self.schedule.freeze(self.write_index)
+        self.schedule.prune(self.write_index - 1)
         self.read_index = read_index
+
+    def collect(self, until_index: int) -> None:
+        """Log the current changes below ``until_index`` not logged yet."""
+        start = self.changes[-1].sample_index + 1 if self.changes else 0
+        pip = self.pipette
+        self.changes += [LogEvent(c.sample_index, EventKind(pip.barrel(c.barrel).classify(c.current_nA)), c.barrel,
+                                  c.current_nA, c.source) for c in self.schedule.changes_in(start, until_index)]
 
 
 @dataclass(frozen=True)
@@ -168,12 +181,10 @@ def dry_run_rig(plan: Plan, rig: RigConfig, name: str = "protocol", **kwargs: An
 def _event_log(control: DryControl, end: int) -> list[LogEvent]:
     """The event log as the engine writes it: initial states, then by sample index, current
     changes before the runner's events at the same sample."""
-    pip = control.pipette
     initial = [LogEvent(0, EventKind(b.classify(b.safe_current_nA)), b.name, b.safe_current_nA, "initial")
-               for b in pip.barrels if b.role != "balance"]
-    changes = [LogEvent(c.sample_index, EventKind(pip.barrel(c.barrel).classify(c.current_nA)), c.barrel,
-                        c.current_nA, c.source) for c in control.schedule.changes_in(0, end)]
-    return sorted([*changes, *initial, *control.events], key=lambda e: e.sample_index)
+               for b in control.pipette.barrels if b.role != "balance"]
+    control.collect(end)
+    return sorted([*control.changes, *initial, *control.events], key=lambda e: e.sample_index)
 
 
 def _charges(events: list[LogEvent], pipette: Pipette, end: int, rate_hz: float) -> tuple[dict, dict, dict]:

@@ -278,6 +278,12 @@ class PlanRunner:
 
     # --- stepping -------------------------------------------------------------------------
     def _advance(self, control: RunnerControl) -> None:
+        try:
+            self._step_until_horizon(control)
+        finally:
+            self._publish()  # once per block, not per command
+
+    def _step_until_horizon(self, control: RunnerControl) -> None:
         horizon = control.horizon_index
         while not self._finished and not self._paused:
             if self._pending is not None:
@@ -317,7 +323,6 @@ class PlanRunner:
                     return
             if self._cursor != before:
                 self._idle_commands = 0
-            self._publish()
 
     def _execute(self, cmd: Any, control: RunnerControl) -> None:
         at = self._cursor
