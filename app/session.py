@@ -116,11 +116,9 @@ the recording stores (``protocols.loader.ResolvedProtocol``)."""
 def load_plan_file(path: str | os.PathLike[str], params: dict[str, Any] | None = None) -> LoadedPlan:
     """A user's Python plan file: a generator function ``plan(...)`` whose keyword
     parameters are set by ``params`` (see docs/protocols.md)."""
-    return load_protocol_file(path, params) if Path(path).suffix == ".py" else _not_python(path)
-
-
-def _not_python(path: str | os.PathLike[str]) -> LoadedPlan:
-    raise ConfigError(f"{path}: a Python plan file ends in .py")
+    if Path(path).suffix != ".py":
+        raise ConfigError(f"{path}: a Python plan file ends in .py")
+    return load_protocol_file(path, params)
 
 
 def load_any_protocol(path: str | os.PathLike[str], params: dict[str, Any] | None = None) -> LoadedPlan:

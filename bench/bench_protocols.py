@@ -9,6 +9,8 @@ the same timeline (tests/protocols/test_runner.py checks it against the simulate
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.common import Row, timed
 from daq.engine import Engine
 from daq.nulldevice import NullDevice
@@ -46,7 +48,7 @@ def _row(metric: str, make_plan, rig, target_s: float, notes: str, quick: bool) 
 
 def run(quick: bool) -> list[Row]:
     rig = load_preset("cortex")
-    demo = load("protocols/examples/dose_response.yaml")
+    demo = load(Path(__file__).resolve().parents[1] / "protocols" / "examples" / "dose_response.yaml")
     rows = [_row("dry run, demo dose-response (5.5 min)", demo.factory, rig, 0.1,
                  "protocols/examples/dose_response.yaml", quick)]
     if not quick:

@@ -307,7 +307,9 @@ class PlanRunner:
                 return
             except Exception as exc:  # the user's plan code failed: end the protocol safely
                 log.exception("plan %r raised", self.name)
-                self._fail(control, f"the plan raised {type(exc).__name__}: {exc}")
+                step = f", in step {self.status.step!r}" if self.status.step else ""
+                self._fail(control, f"at {self._cursor / control.rate_hz:.3f} s{step}: the plan raised "
+                                    f"{type(exc).__name__}: {exc}")
                 return
             self._send = None
             self._steps += 1
