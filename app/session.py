@@ -8,8 +8,6 @@ display), hands it a protocol runner, and returns what happened.
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.util
-import inspect
 import os
 import re
 from collections.abc import Callable
@@ -19,16 +17,17 @@ from typing import Any
 
 from analysis.detect import StreamingDetector
 from daq.device import Device
-from daq.engine import BlockDone, Engine, EngineError, EngineEvent, EventLogged
+from daq.engine import Abort, BlockDone, Engine, EngineError, EngineEvent, EventLogged
 from daq.errors import ConfigError
 from daq.recording import ProtocolInfo, Recorder
 from daq.rig import RigConfig, load_rig
 from daq.ring import DisplaySink
 from mock_daq import SimDevice, load_preset
 from mock_daq.presets import DEFAULT_PRESET
-from protocols.plans import Plan, plan_source
+from protocols.commands import Plan
+from protocols.loader import ResolvedProtocol
+from protocols.loader import load as load_protocol_file
 from protocols.runner import PlanRunner
-from protocols.yaml_format import LoadedProtocol, load_protocol
 
 DEVICE_URL_FORMS = "sim, sim:PRESET, ni:DEV, ni+grpc://HOST:PORT/DEV, replay:FILE.h5"
 
@@ -189,45 +188,23 @@ def _stored_rig(path: Path, stored: dict[str, Any]) -> RigConfig:
     return parse_rig(stored, f"{path}: stored rig")
 
 
-@dataclass(frozen=True)
-class LoadedPlan:
-    """A protocol ready to run: ``factory()`` makes a fresh plan generator each call."""
-
-    factory: Callable[[], Plan]
-    info: ProtocolInfo
+LoadedPlan = ResolvedProtocol
+"""A protocol ready to run: ``factory()`` makes a fresh plan generator, ``info`` is what
+the recording stores (``protocols.loader.ResolvedProtocol``)."""
 
 
-def load_plan_file(path: str | os.PathLike[str]) -> LoadedPlan:
-    """A user's Python plan file: it must define ``plan()``, a generator function."""
-    p = Path(path)
-    spec = importlib.util.spec_from_file_location(f"ionto_user_plan_{p.stem}", p)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"{p}: cannot load this Python file")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise ConfigError(f"{p}: the plan file failed to import: {type(exc).__name__}: {exc}") from None
-    fn = getattr(module, "plan", None)
-    if fn is None or not inspect.isgeneratorfunction(fn):
-        raise ConfigError(f"{p}: define a generator function 'plan()' that yields protocol commands")
-    text = p.read_text(encoding="utf-8")
-    return LoadedPlan(fn, ProtocolInfo(text=text, name=p.stem, format="python", params={}, source=text))
+def load_plan_file(path: str | os.PathLike[str], params: dict[str, Any] | None = None) -> LoadedPlan:
+    """A user's Python plan file: a generator function ``plan(...)`` whose keyword
+    parameters are set by ``params`` (see docs/protocols.md)."""
+    if Path(path).suffix != ".py":
+        raise ConfigError(f"{path}: a Python plan file ends in .py")
+    return load_protocol_file(path, params)
 
 
-def load_any_protocol(path: str | os.PathLike[str]) -> LoadedPlan:
-    """A YAML protocol or a Python plan file."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{p}: no such protocol file")
-    if p.suffix == ".py":
-        return load_plan_file(p)
-    if p.suffix not in (".yaml", ".yml"):
-        raise ConfigError(f"{p}: a protocol is a .yaml/.yml file or a .py plan file")
-    lp: LoadedProtocol = load_protocol(p)
-    src = plan_source(lp.spec.plan) if lp.spec.plan else ""
-    info = ProtocolInfo(text=lp.text, name=lp.name, format="yaml", params=lp.spec.model_dump(mode="json"), source=src)
-    return LoadedPlan(lp.build, info)
+def load_any_protocol(path: str | os.PathLike[str], params: dict[str, Any] | None = None) -> LoadedPlan:
+    """A YAML protocol or a Python plan file, validated and resolved (``params`` override
+    the parameters of a Python plan or of a YAML ``plan:`` protocol)."""
+    return load_protocol_file(path, params)
 
 
 def default_recording_path(name: str, directory: str | os.PathLike[str] = "recordings") -> Path:
@@ -259,15 +236,18 @@ def run_protocol(
     seed: int | None = None,
     overwrite: bool = False,
     on_event: Callable[[EngineEvent], None] | None = None,
+    runner: PlanRunner | None = None,
 ) -> RunResult:
     """Run a plan on a device to its end, recording to ``out``.  Runs the engine on its own
-    thread and waits for it; ``on_event`` is called on the engine thread."""
+    thread and waits for it; ``on_event`` is called on the engine thread.  ``runner``: a
+    ``PlanRunner`` already built around ``plan`` (to answer its prompts, read its status);
+    by default one is made.  Ctrl-C aborts the protocol safely and closes the recording."""
     device, rig = open_device(device_url, rig_path, seed=seed, speed=speed)
     config = rig.acquisition_config()
     rig_doc = rig.model_dump(mode="json")
     recorder = Recorder(out, pipette=rig.pipette, rig=rig_doc, protocol=info, overwrite=overwrite)
     detector = StreamingDetector()
-    runner = PlanRunner(plan, info.name or "protocol")
+    runner = runner if runner is not None else PlanRunner(plan, info.name or "protocol")
     engine = Engine(device, config, rig.pipette, ao_lead_s=rig.ao_lead_s, recorder=recorder,
                     sinks=[detector, DisplaySink(seconds=10)], runner=runner, online=detector,
                     stop_when_protocol_ends=True)
@@ -282,7 +262,12 @@ def run_protocol(
 
     engine.subscribe(listen)
     engine.start()
-    engine.join()
+    try:
+        engine.join()
+    except KeyboardInterrupt:
+        engine.submit(Abort(stop=True))  # every barrel to retain, then stop and close the file
+        engine.join()
+        raise
     return RunResult(Path(out), engine.read_index / config.rate_hz, engine.read_index, engine.gaps,
                      engine.lost_samples, engine.error, n_events)
 

@@ -239,6 +239,11 @@ class AOSchedule:
         self._frozen_until = max(self._frozen_until, start + n)
         return volts
 
+    def freeze(self, until_index: int) -> None:
+        """Treat samples below ``until_index`` as written without rendering them (a dry
+        run's fake clock): later changes must start at or after it."""
+        self._frozen_until = max(self._frozen_until, until_index)
+
     def prune(self, before_index: int) -> None:
         """Forget changes that are superseded before ``before_index`` (memory stays flat)."""
         before_index = min(before_index, self._frozen_until)

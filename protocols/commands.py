@@ -1,28 +1,48 @@
 """The commands a plan yields.  Small, frozen, and meaningless until a runner steps them.
 
+A plan is a generator: ``reply = yield command``.  Most commands reply ``None``; the
+ones that observe the world reply with what they saw (see each class).
+
+Time: every command is placed at the runner's *cursor*, a sample index on the device's
+sample clock.  ``Wait`` moves the cursor on; current commands change the AO schedule
+exactly at the cursor.  A command that depends on recorded data (``MeasureRate``,
+``WaitUntil``) decides on data up to a sample ``t``; what the plan does next is placed at
+``t + lead`` (the AO lead of the rig: the earliest sample that can still change), the
+same in a dry run and on the rig, whatever the block size.
+
 Currents: ``Eject.current_nA`` is a magnitude; the sign comes from the barrel's polarity
 (control barrels, which have none, need ``polarity``).  ``SetCurrent`` takes a signed value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 
 class PlanContext(Protocol):
-    """What a closed-loop condition may look at (engine thread)."""
+    """What a ``WaitUntil`` condition may look at.  Called on the engine thread.
+
+    ``now_s`` is the sample-clock time of this check (a point on the wait's polling grid);
+    ``elapsed_s`` the time since the wait began.  ``rate_hz(window_s, ago_s)`` is the online
+    firing rate over ``[now - ago - window, now - ago)``, or None when no online rate exists
+    (a dry run) or the window reaches before the start of acquisition.
+    """
 
     @property
     def now_s(self) -> float: ...
 
-    def rate_hz(self, window_s: float) -> float | None: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+    def rate_hz(self, window_s: float, ago_s: float = 0.0) -> float | None: ...
 
 
+# --- currents --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Eject:
-    """Switch a barrel to ejection at ``current_nA`` (magnitude, nA)."""
+    """Switch a barrel to ejection at ``current_nA`` (magnitude, nA).  Replies None."""
 
     barrel: str
     current_nA: float
@@ -49,23 +69,42 @@ class SetCurrent:
     current_nA: float
 
 
+# --- time ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Wait:
-    """Let ``duration_s`` of sample time pass."""
+    """Let ``duration_s`` of sample time pass (rounded to the nearest sample)."""
 
     duration_s: float
 
 
 @dataclass(frozen=True)
 class WaitUntil:
-    """Wait until ``condition(context)`` is true (checked once per block) or ``timeout_s``
-    passes.  The plan receives True (condition met) or False (timed out) from its ``yield``."""
+    """Wait until ``condition(context)`` is true or ``timeout_s`` passes.
+
+    The condition is checked on a grid every ``poll_s`` of sample time from the start of
+    the wait, on the data up to each grid point (so the outcome does not depend on the
+    engine's block size).  Replies True (met) or False (timed out, or the condition
+    raised: that is logged as a note)."""
 
     condition: Callable[[PlanContext], bool]
     timeout_s: float
+    poll_s: float = 1.0
     description: str = ""
 
 
+@dataclass(frozen=True)
+class MeasureRate:
+    """Measure the online firing rate over the ``window_s`` that ends at the cursor.
+
+    Holds the plan until the data up to the cursor has been read.  Replies the rate (Hz),
+    or None when there is no online rate (a dry run) or the window reaches before the
+    start of acquisition.  If a pause interrupts the measurement, it is taken again over
+    a fresh window after the resume."""
+
+    window_s: float
+
+
+# --- log and operator ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mark:
     """A mark in the event log."""
@@ -75,7 +114,9 @@ class Mark:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """Names the step that follows (shown in the GUI, logged as a step event)."""
+    """Names the step that follows (shown in the GUI, logged as a step event).
+
+    ``info`` (a dict) is published in the runner status for displays."""
 
     name: str
     info: Any = None
@@ -83,9 +124,73 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Prompt:
-    """A message for the operator (logged as a note; the GUI shows it).  Does not block."""
+    """A message for the operator, logged as a note.
+
+    ``wait=False``: a note; the plan goes on at once (replies None).
+    ``wait=True``: the plan holds until the operator acknowledges (GUI button, a line on
+    the terminal of ``ionto run``, or at once in headless ``--prompts auto`` runs and dry
+    runs), or ``timeout_s`` passes.  Currents stay as the plan left them.
+    Replies a ``PromptReply``."""
 
     text: str
+    wait: bool = True
+    timeout_s: float | None = None
 
 
-Command = Eject | Retain | RetainAll | SetCurrent | Wait | WaitUntil | Mark | Checkpoint | Prompt
+@dataclass(frozen=True)
+class PromptReply:
+    """What a blocking ``Prompt`` replies."""
+
+    acknowledged: bool  # False: timed out
+    response: str = ""
+    waited_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReadPipette:
+    """Replies the rig's ``daq.pipette.Pipette`` (barrels, drugs, polarities, limits)."""
+
+
+class EndProtocol(Exception):
+    """Raise inside a plan to end the whole protocol early, on purpose (logged with the
+    reason; every barrel to retain).  Unlike an error, the run is not marked failed."""
+
+
+Command = (
+    Eject | Retain | RetainAll | SetCurrent | Wait | WaitUntil | MeasureRate | Mark | Checkpoint | Prompt
+    | ReadPipette
+)
+
+Plan = Generator[Any, Any, Any]
+"""A plan: a generator of commands (its ``return`` value goes to a ``yield from`` caller)."""
+
+CLOSED_LOOP = (WaitUntil, MeasureRate)
+"""Commands whose outcome depends on the recorded data."""
+
+
+def describe(cmd: object) -> str:
+    """A short human description of a command (for timelines and error messages)."""
+    match cmd:
+        case Eject(barrel, cur, pol):
+            return f"eject {barrel} {cur:g} nA" + ("" if pol is None else f" (polarity {pol:+d})")
+        case Retain(barrel):
+            return f"retain {barrel}"
+        case RetainAll():
+            return "retain all"
+        case SetCurrent(barrel, cur):
+            return f"set {barrel} to {cur:+g} nA"
+        case Wait(d):
+            return f"wait {d:g} s"
+        case WaitUntil(_, timeout, _, desc):
+            return f"wait until {desc or 'condition'} (timeout {timeout:g} s)"
+        case MeasureRate(w):
+            return f"measure rate over {w:g} s"
+        case Mark(text):
+            return f"mark {text!r}"
+        case Checkpoint(name, _):
+            return f"step {name!r}"
+        case Prompt(text, wait, _):
+            return ("prompt " if wait else "note ") + repr(text)
+        case ReadPipette():
+            return "read pipette"
+    return repr(cmd)

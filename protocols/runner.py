@@ -3,62 +3,116 @@
 The runner keeps a *cursor* in sample time.  Each block it executes commands while the
 cursor is below the engine's AO horizon (the sample up to which AO is about to be
 written): a current command becomes a schedule change exactly at the cursor, ``Wait``
-moves the cursor on, ``WaitUntil`` holds it until its condition holds (checked once per
-block, at the earliest sample that can still change) or it times out.  So ejections land
-exactly on the sample clock, and the event log carries the very sample scheduled.
+moves the cursor on.  So ejections land exactly on the sample clock, and the event log
+carries the very sample scheduled.
+
+Commands that depend on data (``MeasureRate``, ``WaitUntil``) decide on the data up to a
+sample ``t`` and place what follows at ``t + lead`` (lead = horizon − read position, the
+AO lead: the earliest sample that can still change once the data up to ``t`` is in).  The
+outcome therefore does not depend on the block size, and a dry run reproduces it.
 
 Pause: the engine puts every barrel on retain and calls ``pause``; the plan holds.
+Every command the runner places lies below the horizon, and the engine writes AO up to
+the horizon in the same turn, so whatever the plan has done is on the device before a
+pause takes effect: a pause can only cut the current ``Wait`` short.
 Resume: the plan continues with its next command from the next writable sample (the rest
-of an interrupted ``Wait`` is dropped, so an ejection is never replayed).
+of the interrupted ``Wait`` is dropped), so an ejection is never replayed.  A pending
+``WaitUntil`` starts afresh; a pending ``MeasureRate`` is taken again over a fresh window;
+a pending operator prompt stays pending.
 
-Thread: every method runs on the engine thread.
+Abort is safe: every barrel to retain at the next writable sample, the plan is closed.
+A plan that raises, or asks for a refused current, ends the protocol the same way (a dry
+run instead records the refusal and goes on, to list every problem at once).
+
+Thread: ``acknowledge`` may be called from any thread; ``status`` may be read from any
+thread (it is replaced, never mutated).  Everything else runs on the engine thread.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+import math
+import queue
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 
-from daq.engine import EngineControl
+from daq.errors import CurrentLimitError
+from daq.pipette import Pipette
 from daq.types import Block, EventKind, LogEvent
 from protocols.commands import (
     Checkpoint,
     Eject,
+    EndProtocol,
     Mark,
+    MeasureRate,
+    Plan,
     Prompt,
+    PromptReply,
+    ReadPipette,
     Retain,
     RetainAll,
     SetCurrent,
     Wait,
     WaitUntil,
+    describe,
 )
-from protocols.plans import Plan
 
 log = logging.getLogger(__name__)
 
+MAX_COMMANDS_WITHOUT_TIME = 100_000
+"""A plan that yields this many commands without letting sample time pass is stuck."""
 
-@dataclass
-class _Ctx:
-    """The ``PlanContext`` handed to closed-loop conditions."""
 
-    control: EngineControl
+class OnlineRate(Protocol):
+    def rate_hz(self, window_s: float, end_index: int | None = None) -> float | None: ...
+
+
+class RunnerControl(Protocol):
+    """What the runner needs from the engine (``daq.engine.EngineControl`` or a dry run)."""
 
     @property
-    def now_s(self) -> float:
-        return self.control.write_index / self.control.rate_hz
+    def rate_hz(self) -> float: ...
 
-    def rate_hz(self, window_s: float) -> float | None:
-        online = self.control.online
-        if online is None:
-            return None
-        return online.rate_hz(window_s)
+    @property
+    def pipette(self) -> Pipette: ...
+
+    @property
+    def read_index(self) -> int: ...
+
+    @property
+    def write_index(self) -> int: ...
+
+    @property
+    def horizon_index(self) -> int: ...
+
+    @property
+    def online(self) -> OnlineRate | None: ...
+
+    def set_currents(self, currents_nA: Mapping[str, float], at_index: int, source: str) -> Any: ...
+
+    def safe_all(self, at_index: int, source: str) -> Any: ...
+
+    def log(self, event: LogEvent) -> None: ...
 
 
-@dataclass
+@dataclass(frozen=True)
+class RunnerProblem:
+    """A command that was refused or failed: where in the plan, and why."""
+
+    sample_index: int
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
 class RunnerStatus:
     """What the GUI and CLI show (read on any thread; replaced, never mutated)."""
 
+    name: str = ""
     step: str = ""
     step_index: int = 0
     cursor_index: int = 0
@@ -66,136 +120,374 @@ class RunnerStatus:
     paused: bool = False
     finished: bool = False
     aborted: bool = False
+    error: str | None = None
+    waiting: str = ""  # what a closed-loop wait or measurement is waiting for
+    prompt: str | None = None  # a blocking prompt waiting for the operator
+    prompt_id: int = 0
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class PlanRunner:
-    """Runs one plan.  Hand it to the engine (``Engine(runner=...)`` or ``StartProtocol``)."""
+@dataclass
+class _Ctx:
+    """The ``PlanContext`` handed to ``WaitUntil`` conditions."""
 
-    def __init__(self, plan: Plan, name: str = "protocol"):
+    control: RunnerControl
+    at_index: int
+    start_index: int
+
+    @property
+    def now_s(self) -> float:
+        return self.at_index / self.control.rate_hz
+
+    @property
+    def elapsed_s(self) -> float:
+        return (self.at_index - self.start_index) / self.control.rate_hz
+
+    def rate_hz(self, window_s: float, ago_s: float = 0.0) -> float | None:
+        online = self.control.online
+        if online is None:
+            return None
+        end = self.at_index - round(ago_s * self.control.rate_hz)
+        if end - round(window_s * self.control.rate_hz) < 0:
+            return None
+        return online.rate_hz(window_s, end)
+
+
+@dataclass
+class _Until:
+    cmd: WaitUntil
+    start: int
+    next_check: int
+    timeout_at: int
+
+
+@dataclass
+class _Measure:
+    cmd: MeasureRate
+    end: int
+
+
+@dataclass
+class _Prompt:
+    cmd: Prompt
+    start: int
+    timeout_at: int | None
+    prompt_id: int
+
+
+PromptPolicy = Literal["operator", "auto"]
+
+
+class PlanRunner:
+    """Runs one plan.  Hand it to the engine (``Engine(runner=...)`` or ``StartProtocol``).
+
+    ``prompts``: ``"operator"`` — a blocking ``Prompt`` waits for ``acknowledge``;
+    ``"auto"`` — acknowledged at once (headless runs and dry runs; logged as such).
+    ``on_prompt(text, prompt_id)`` is called on the engine thread when a blocking prompt
+    starts waiting.  ``refused``: ``"abort"`` ends the protocol on a refused command;
+    ``"record"`` (dry runs) records it in ``problems`` and goes on.  ``locate()`` names
+    where in the protocol file the plan is (e.g. ``steps.3``) for error messages.
+    """
+
+    def __init__(self, plan: Plan, name: str = "protocol", *, prompts: PromptPolicy = "operator",
+                 on_prompt: Callable[[str, int], None] | None = None,
+                 refused: Literal["abort", "record"] = "abort",
+                 locate: Callable[[], str] | None = None):
         self._plan = plan
         self.name = name
+        self.prompts = prompts
+        self.on_prompt = on_prompt
+        self.refused = refused
+        self.locate = locate
+        self.problems: list[RunnerProblem] = []
+        self.closed_loop = False  # the plan used a data-dependent command
+        self.prompt_count = 0
         self._cursor = 0
+        self._wait_residual = 0.0  # fraction of a sample carried from one Wait to the next
         self._send: Any = None
-        self._pending_cmd: Any = None  # a WaitUntil in progress
-        self._wait_started = 0
+        self._pending: _Until | _Measure | _Prompt | None = None
         self._finished = False
         self._paused = False
         self._steps = 0
-        self.status = RunnerStatus()
+        self._idle_commands = 0
+        self._prompt_seq = 0
+        self._inbox: queue.SimpleQueue[tuple[int | None, str]] = queue.SimpleQueue()
+        self.status = RunnerStatus(name=name)
 
-    # --- ProtocolRunner protocol --------------------------------------------------------
+    # --- any thread -----------------------------------------------------------------------
+    def acknowledge(self, response: str = "", prompt_id: int | None = None) -> None:
+        """The operator acknowledges the current prompt (``prompt_id`` guards against a
+        stale click).  Any thread; takes effect at the runner's next block."""
+        self._inbox.put((prompt_id, response))
+
+    # --- ProtocolRunner protocol ------------------------------------------------------------
     @property
     def finished(self) -> bool:
         return self._finished
 
-    def on_start(self, control: EngineControl) -> None:
+    @property
+    def cursor_index(self) -> int:
+        return self._cursor
+
+    def on_start(self, control: RunnerControl) -> None:
         self._cursor = control.write_index
         control.log(LogEvent(self._cursor, EventKind.PROTOCOL_START, text=self.name))
-        self.status = RunnerStatus(step="start", cursor_index=self._cursor, started_index=self._cursor)
+        self.status = RunnerStatus(name=self.name, step="start", cursor_index=self._cursor,
+                                   started_index=self._cursor)
         self._advance(control)
 
-    def on_block(self, block: Block, control: EngineControl) -> None:
+    def on_block(self, block: Block | None, control: RunnerControl) -> None:
         self._advance(control)
 
-    def pause(self, control: EngineControl) -> None:
+    def pause(self, control: RunnerControl) -> None:
         self._paused = True
         self._publish(paused=True)
 
-    def resume(self, control: EngineControl) -> None:
+    def resume(self, control: RunnerControl) -> None:
         self._paused = False
-        # the rest of an interrupted Wait is dropped: continue with the next command
         self._cursor = control.write_index
-        if isinstance(self._pending_cmd, WaitUntil):
-            self._wait_started = self._cursor
+        self._wait_residual = 0.0
+        p = self._pending
+        if isinstance(p, _Until):
+            timeout = round(p.cmd.timeout_s * control.rate_hz)
+            self._pending = _Until(p.cmd, self._cursor, self._cursor, self._cursor + timeout)
+        elif isinstance(p, _Measure):
+            self._pending = _Measure(p.cmd, self._cursor + round(p.cmd.window_s * control.rate_hz))
         self._publish(paused=False)
         self._advance(control)
 
-    def abort(self, control: EngineControl) -> None:
+    def abort(self, control: RunnerControl) -> None:
         if self._finished:
             return
-        self._plan.close()
-        self._finish(control, max(self._cursor, control.write_index), aborted=True)
+        self._close_plan()
+        self._finish(control, control.write_index, "aborted")
 
-    # --- stepping -----------------------------------------------------------------------
-    def _advance(self, control: EngineControl) -> None:
+    def wake_index(self, lead: int) -> int | None:
+        """The read position at which this runner next has something to do (for the dry
+        run's clock); None if it waits for the operator or has finished."""
+        p = self._pending
+        if self._finished or self._paused:
+            return None
+        if isinstance(p, _Until):
+            return p.next_check
+        if isinstance(p, _Measure):
+            return p.end
+        if isinstance(p, _Prompt):
+            return p.timeout_at
+        return self._cursor - lead + 1
+
+    # --- stepping -------------------------------------------------------------------------
+    def _advance(self, control: RunnerControl) -> None:
+        try:
+            self._step_until_horizon(control)
+        finally:
+            self._publish()  # once per block, not per command
+
+    def _step_until_horizon(self, control: RunnerControl) -> None:
         horizon = control.horizon_index
         while not self._finished and not self._paused:
-            if self._pending_cmd is not None:
-                if not self._poll_wait_until(control):
+            if self._pending is not None:
+                if not self._poll(control):
                     return
                 continue
             if self._cursor >= horizon:
                 return
+            self._idle_commands += 1
+            if self._idle_commands > MAX_COMMANDS_WITHOUT_TIME:
+                self._fail(control, f"the plan yielded {MAX_COMMANDS_WITHOUT_TIME} commands without letting "
+                                    "sample time pass (an endless loop?)")
+                return
             try:
                 cmd = self._plan.send(self._send)
             except StopIteration:
-                self._finish(control, self._cursor)
+                self._finish(control, self._cursor, "completed")
+                return
+            except EndProtocol as exc:
+                self._finish(control, self._cursor, f"ended by the plan: {exc}")
+                return
+            except Exception as exc:  # the user's plan code failed: end the protocol safely
+                log.exception("plan %r raised", self.name)
+                step = f", in step {self.status.step!r}" if self.status.step else ""
+                self._fail(control, f"at {self._cursor / control.rate_hz:.3f} s{step}: the plan raised "
+                                    f"{type(exc).__name__}: {exc}")
                 return
             self._send = None
             self._steps += 1
-            self._execute(cmd, control)
+            before = self._cursor
+            try:
+                self._execute(cmd, control)
+            except (CurrentLimitError, KeyError, ValueError, TypeError) as exc:
+                msg = str(exc.args[0]) if exc.args else str(exc)
+                problem = RunnerProblem(self._cursor, self._where(cmd, control), msg)
+                self.problems.append(problem)
+                if self.refused == "abort":
+                    self._fail(control, str(problem))
+                    return
+            if self._cursor != before:
+                self._idle_commands = 0
 
-    def _poll_wait_until(self, control: EngineControl) -> bool:
-        """True when the pending WaitUntil is over (its result is sent to the plan)."""
-        cmd: WaitUntil = self._pending_cmd
-        now = max(self._cursor, control.write_index)
-        timeout_at = self._wait_started + round(cmd.timeout_s * control.rate_hz)
-        try:
-            met = bool(cmd.condition(_Ctx(control)))
-        except Exception as exc:
-            log.exception("closed-loop condition failed")
-            control.log(LogEvent(now, EventKind.NOTE, text=f"condition failed: {exc}; treated as timed out"))
-            met = False
-            timeout_at = now
-        if met or now >= timeout_at:
-            self._cursor = now if met else max(self._cursor, timeout_at)
-            self._send = met
-            self._pending_cmd = None
-            control.log(LogEvent(self._cursor, EventKind.STEP, text=f"{cmd.description or 'wait-until'}: "
-                                 f"{'met' if met else 'timed out'}"))
-            return True
-        return False
-
-    def _execute(self, cmd: Any, control: EngineControl) -> None:
+    def _execute(self, cmd: Any, control: RunnerControl) -> None:
         at = self._cursor
         pip = control.pipette
         match cmd:
             case Eject(barrel, current, pol):
                 cur = pip.barrel(barrel).eject_current_nA(current, pol)
-                control.set_currents({barrel: cur}, at, f"{self.name}")
+                control.set_currents({barrel: cur}, at, self.name)
             case Retain(barrel):
-                control.set_currents({barrel: pip.barrel(barrel).safe_current_nA}, at, f"{self.name}")
+                control.set_currents({barrel: pip.barrel(barrel).safe_current_nA}, at, self.name)
             case RetainAll():
-                control.safe_all(at, f"{self.name}")
+                control.safe_all(at, self.name)
             case SetCurrent(barrel, current):
-                control.set_currents({barrel: current}, at, f"{self.name}")
+                control.set_currents({barrel: float(current)}, at, self.name)
             case Wait(duration):
-                if duration < 0:
-                    raise ValueError(f"Wait({duration}): a duration must be >= 0 s")
-                self._cursor = at + round(duration * control.rate_hz)
-            case WaitUntil():
-                self._pending_cmd = cmd
-                self._wait_started = at
+                if not (duration >= 0 and math.isfinite(duration)):
+                    raise ValueError(f"a wait must be a finite number of seconds >= 0, got {duration}")
+                # consecutive waits add up on the sample clock without drifting
+                exact = at + duration * control.rate_hz + self._wait_residual
+                self._cursor = round(exact)
+                self._wait_residual = exact - self._cursor
+            case WaitUntil(_, timeout, poll, desc):
+                if not (0 <= timeout < math.inf and 0 < poll < math.inf):
+                    raise ValueError(f"wait-until needs timeout_s >= 0 and poll_s > 0, got {timeout}, {poll}")
+                self.closed_loop = True
+                self._pending = _Until(cmd, at, at, at + round(timeout * control.rate_hz))
+                self._publish(waiting=desc or "condition")
+            case MeasureRate(window):
+                if not 0 < window < math.inf:
+                    raise ValueError(f"a rate window must be > 0 s, got {window}")
+                self.closed_loop = True
+                self._pending = _Measure(cmd, at)
+                self._publish(waiting=f"rate over {window:g} s")
             case Mark(text):
-                control.log(LogEvent(at, EventKind.MARK, text=text))
+                control.log(LogEvent(at, EventKind.MARK, text=str(text)))
             case Checkpoint(name, info):
-                control.log(LogEvent(at, EventKind.STEP, text=name))
-                self._publish(step=name, info=info if isinstance(info, dict) else {})
-            case Prompt(text):
-                control.log(LogEvent(at, EventKind.NOTE, text=text))
+                control.log(LogEvent(at, EventKind.STEP, text=str(name)))
+                self._publish(step=str(name), info=dict(info) if isinstance(info, Mapping) else {})
+            case Prompt():
+                self._start_prompt(cmd, control, at)
+            case ReadPipette():
+                self._send = pip
             case _:
-                raise TypeError(f"plan {self.name!r} yielded {cmd!r}, which is not a protocol command")
-        self._publish()
+                raise TypeError(f"the plan yielded {cmd!r}, which is not a protocol command "
+                                "(did you forget 'yield from' before a plan?)")
 
-    def _finish(self, control: EngineControl, at: int, aborted: bool = False) -> None:
+    # --- pending commands ---------------------------------------------------------------------
+    def _poll(self, control: RunnerControl) -> bool:
+        """Progress the pending command; True when it is over (its reply is ready)."""
+        p = self._pending
+        lead = control.horizon_index - control.read_index
+        if isinstance(p, _Measure):
+            if control.read_index < p.end:
+                return False
+            online = control.online
+            rate = None
+            if online is not None and p.end >= round(p.cmd.window_s * control.rate_hz):
+                rate = online.rate_hz(p.cmd.window_s, p.end)
+            self._cursor = max(p.end + lead, control.write_index)
+            text = "no online rate" if rate is None else f"{rate:.3f} Hz"
+            control.log(LogEvent(self._cursor, EventKind.NOTE, text=f"measured rate over {p.cmd.window_s:g} s "
+                                 f"before {p.end / control.rate_hz:.3f} s: {text}"))
+            return self._reply(rate)
+        if isinstance(p, _Until):
+            while p.next_check <= control.read_index:
+                t = p.next_check
+                try:
+                    met = bool(p.cmd.condition(_Ctx(control, t, p.start)))
+                except Exception as exc:  # a user's condition failed: end the wait, say so
+                    log.exception("wait-until condition failed")
+                    self.problems.append(RunnerProblem(t, self._where(p.cmd, control),
+                                                       f"the condition raised {type(exc).__name__}: {exc}"))
+                    return self._end_until(control, t, False, lead, f"condition failed ({exc})")
+                if met:
+                    return self._end_until(control, t, True, lead, "met")
+                if t >= p.timeout_at:
+                    return self._end_until(control, t, False, lead, "timed out")
+                p.next_check = min(t + max(1, round(p.cmd.poll_s * control.rate_hz)), p.timeout_at)
+            return False
+        if isinstance(p, _Prompt):
+            while True:
+                try:
+                    pid, response = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if pid is None or pid == p.prompt_id:
+                    self._cursor = max(p.start, control.write_index)
+                    waited = (self._cursor - p.start) / control.rate_hz
+                    control.log(LogEvent(self._cursor, EventKind.NOTE,
+                                         text=f"prompt acknowledged{': ' + response if response else ''}"))
+                    return self._reply(PromptReply(True, response, waited))
+            if p.timeout_at is not None and control.read_index >= p.timeout_at:
+                self._cursor = max(p.timeout_at + lead, control.write_index)
+                control.log(LogEvent(self._cursor, EventKind.NOTE, text="prompt timed out"))
+                return self._reply(PromptReply(False, "", (self._cursor - p.start) / control.rate_hz))
+            return False
+        return True
+
+    def _end_until(self, control: RunnerControl, t: int, met: bool, lead: int, outcome: str) -> bool:
+        p = self._pending
+        assert isinstance(p, _Until)
+        self._cursor = max(t + lead, control.write_index)
+        control.log(LogEvent(self._cursor, EventKind.STEP, text=f"{p.cmd.description or 'wait-until'}: {outcome} "
+                             f"after {(t - p.start) / control.rate_hz:.3f} s"))
+        return self._reply(met)
+
+    def _reply(self, value: Any) -> bool:
+        self._wait_residual = 0.0
+        self._send = value
+        self._pending = None
+        self._publish(waiting="", prompt=None)
+        return True
+
+    def _start_prompt(self, cmd: Prompt, control: RunnerControl, at: int) -> None:
+        control.log(LogEvent(at, EventKind.NOTE, text=("prompt: " if cmd.wait else "note: ") + str(cmd.text)))
+        if not cmd.wait:
+            return
+        self.prompt_count += 1
+        if self.prompts == "auto":
+            control.log(LogEvent(at, EventKind.NOTE, text="prompt auto-acknowledged (no operator)"))
+            self._send = PromptReply(True, "", 0.0)
+            return
+        if cmd.timeout_s is not None and not 0 <= cmd.timeout_s < math.inf:
+            raise ValueError(f"a prompt timeout must be >= 0 s, got {cmd.timeout_s}")
+        self._prompt_seq += 1
+        timeout_at = None if cmd.timeout_s is None else at + round(cmd.timeout_s * control.rate_hz)
+        self._pending = _Prompt(cmd, at, timeout_at, self._prompt_seq)
+        self._publish(prompt=str(cmd.text), prompt_id=self._prompt_seq)
+        if self.on_prompt is not None:
+            try:
+                self.on_prompt(str(cmd.text), self._prompt_seq)
+            except Exception:
+                log.exception("on_prompt callback failed")
+
+    # --- ending -----------------------------------------------------------------------------------
+    def _fail(self, control: RunnerControl, message: str) -> None:
+        self._close_plan()
+        at = control.write_index
+        control.log(LogEvent(at, EventKind.ERROR, text=f"protocol {self.name!r}: {message}"))
+        self._finish(control, at, "failed", error=message)
+
+    def _finish(self, control: RunnerControl, at: int, how: str, error: str | None = None) -> None:
+        self._pending = None
         control.safe_all(at, f"{self.name} end")
-        control.log(LogEvent(at, EventKind.PROTOCOL_END, text="aborted" if aborted else "completed"))
+        control.log(LogEvent(at, EventKind.PROTOCOL_END, text=how if error is None else f"{how}: {error}"))
         self._cursor = at
         self._finished = True
-        self._publish(finished=True, aborted=aborted, step="aborted" if aborted else "done")
+        self._publish(finished=True, aborted=how == "aborted", step=how, error=error, waiting="", prompt=None)
+
+    def _close_plan(self) -> None:
+        try:
+            self._plan.close()
+        except Exception:  # a plan that yields in its finally block: nothing more to run anyway
+            log.exception("closing plan %r", self.name)
+
+    def _where(self, cmd: Any, control: RunnerControl) -> str:
+        parts = [f"{describe(cmd)} at {self._cursor / control.rate_hz:.3f} s"]
+        loc = self.locate() if self.locate is not None else ""
+        if loc:
+            parts.insert(0, loc)
+        elif self.status.step:
+            parts.append(f"in step {self.status.step!r}")
+        return ", ".join(parts)
 
     def _publish(self, **changes: Any) -> None:
-        s = self.status
-        values = {**s.__dict__, "cursor_index": self._cursor, "step_index": self._steps, **changes}
-        self.status = RunnerStatus(**values)
+        self.status = replace(self.status, cursor_index=self._cursor, step_index=self._steps, **changes)

@@ -1,63 +1,106 @@
-"""``ionto run PROTOCOL``: run a YAML protocol or a Python plan file, recording to HDF5."""
+"""``ionto run PROTOCOL``: run a YAML protocol or a Python plan file, recording to HDF5.
+
+It checks and dry-runs the protocol on the rig first: nothing runs (and no current
+flows) unless the dry run passes.  Operator prompts are answered on the terminal
+(``--prompts terminal``, the default when stdin is a terminal) or acknowledged at once
+(``--prompts auto``, the default otherwise, e.g. in scripts and CI).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import threading
 from pathlib import Path
 
 from app.cli.common import EngineProgress, emit_json, say
-from app.session import (
-    default_recording_path,
-    load_any_protocol,
-    parse_speed,
-    resolve_rig,
-    run_protocol,
-)
+from app.session import default_recording_path, parse_speed, resolve_rig, run_protocol
 from daq.errors import IontoError
-from protocols.dryrun import dry_run
+from protocols.check import check_protocol
+from protocols.loader import load, parse_overrides
+from protocols.runner import PlanRunner
 
 ORDER = 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a protocol (YAML or Python plan) and record it",
-                       description="Run a protocol on a device and record everything to one HDF5 file.")
+                       description="Run a protocol on a device and record everything to one HDF5 file.  "
+                       "The protocol is checked and dry-run on the rig first.")
     p.add_argument("protocol", help="protocol file (.yaml) or Python plan file (.py)")
-    p.add_argument("--device", default="sim", help="device URL (default: sim)")
+    p.add_argument("--device", default=None,
+                   help="device URL (default: the protocol's 'rig', else sim)")
     p.add_argument("--rig", help="rig file (YAML): channels, pipette (and simulation)")
     p.add_argument("--out", help="recording file (default: recordings/<protocol>-<time>.h5)")
     p.add_argument("--speed", default=None,
                    help="realtime, max or a factor (default: realtime on hardware, max on the simulator)")
     p.add_argument("--seed", type=int, help="simulator seed (reproducible runs)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a plan parameter (value read as YAML), repeatable")
+    p.add_argument("--prompts", choices=("terminal", "auto"), default=None,
+                   help="answer operator prompts on the terminal, or acknowledge them at once "
+                        "(default: terminal if stdin is a terminal, else auto)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_any_protocol(args.protocol)
-    info = loaded.info
-    speed_text = args.speed or ("max" if args.device.startswith("sim") else "realtime")
-    speed = parse_speed(speed_text)
-    # dry run first: limits and duration are checked before any current flows
-    rig = resolve_rig(args.device, args.rig)
-    dr = dry_run(loaded.factory(), rig.pipette, rig.rate_hz, info.name)
-    if not dr.ok:
-        raise IontoError(f"{args.protocol}: the protocol cannot run on this rig: " + "; ".join(dr.errors))
-    out = Path(args.out) if args.out else default_recording_path(info.name)
-    say(f"running {info.name!r} on {args.device} ({dr.duration_s:.0f} s of protocol) → {out}")
-    progress = EngineProgress(dr.duration_s, rig.rate_hz, desc=info.name[:30])
+    proto = load(args.protocol, parse_overrides(args.param))
+    device = args.device or proto.rig_hint or "sim"
+    speed = parse_speed(args.speed or ("max" if device.startswith("sim") else "realtime"))
+    # check and dry-run first: limits and duration are known before any current flows
+    rig = resolve_rig(device, args.rig)
+    report = check_protocol(proto, rig, device)
+    if not report.ok:
+        raise IontoError(f"{args.protocol}: the protocol cannot run on this rig:\n  " + "\n  ".join(report.problems))
+    assert report.dry is not None
+    planned_s = report.dry.duration_s
+    out = Path(args.out) if args.out else default_recording_path(proto.name)
+    mode = args.prompts or ("terminal" if sys.stdin.isatty() else "auto")
+    inst = proto.instantiate()
+    runner = PlanRunner(inst.plan, proto.name, prompts="auto" if mode == "auto" else "operator", locate=inst.locate)
+    if mode == "terminal":
+        runner.on_prompt = _TerminalPrompts(runner)
+    bound = " at most" if report.dry.closed_loop else ""
+    say(f"running {proto.name!r} on {device} ({planned_s:.0f} s{bound} of protocol) → {out}")
+    progress = EngineProgress(planned_s, rig.rate_hz, desc=proto.name[:30])
     try:
-        res = run_protocol(loaded.factory(), info, out, device_url=args.device, rig_path=args.rig, speed=speed,
-                           seed=args.seed, overwrite=args.overwrite, on_event=progress)
+        res = run_protocol(inst.plan, proto.info, out, device_url=device, rig_path=args.rig, speed=speed,
+                           seed=args.seed, overwrite=args.overwrite, on_event=progress, runner=runner)
     finally:
         progress.close()
+    status = runner.status
+    error = res.error or status.error
     doc = {"recording": str(res.path), "duration_s": res.duration_s, "samples": res.samples,
-           "gaps": res.gaps, "lost_samples": res.lost_samples, "events": res.events, "error": res.error}
+           "gaps": res.gaps, "lost_samples": res.lost_samples, "events": res.events, "error": error,
+           "protocol": {"name": proto.name, "ended": status.step, "planned_duration_s": planned_s,
+                        "planned_duration_is_upper_bound": report.dry.closed_loop}}
     if args.json:
         emit_json(doc)
     else:
         say(f"recorded {res.duration_s:.1f} s ({res.samples} samples, {res.gaps} gaps) to {res.path}")
-        if res.error:
-            say(f"the run stopped with an error: {res.error}")
-    return 1 if res.error else 0
+        if error:
+            say(f"the run stopped with an error: {error}")
+    return 1 if error else 0
+
+
+class _TerminalPrompts:
+    """Shows a blocking prompt on stderr and acknowledges it with the line typed on stdin.
+
+    Called on the engine thread; the reading happens on a daemon thread of its own."""
+
+    def __init__(self, runner: PlanRunner):
+        self.runner = runner
+
+    def __call__(self, text: str, prompt_id: int) -> None:
+        threading.Thread(target=self._ask, args=(text, prompt_id), name="ionto-prompt", daemon=True).start()
+
+    def _ask(self, text: str, prompt_id: int) -> None:
+        print(f"\n[ionto] {text}\n[ionto] press Enter to continue (you may type a note first): ",
+              end="", file=sys.stderr, flush=True)
+        try:
+            line = sys.stdin.readline()
+        except (OSError, ValueError):
+            line = ""
+        self.runner.acknowledge(line.strip() if line else "(stdin closed)", prompt_id)
