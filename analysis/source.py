@@ -1,0 +1,105 @@
+"""``RecordingLike``: the surface of a recording that the analysis reads.
+
+``analysis.pipeline.analyze(rec)`` accepts any object with these attributes — the HDF5
+``daq.recording.Recording`` reader, or an NWB-backed reader (``analysis/nwb*``) that
+presents an NWB file the same way.  Nothing else of the reader is used.
+
+Conventions (the same as ``daq.recording.Recording``):
+
+* *rows* are positions in the stored sample array (0 … ``n_samples`` − 1); *sample
+  indices* are the device's sample-clock counts.  They differ only after a gap:
+  ``row_to_index`` maps rows to indices using ``segments``.
+* ``raw(start, stop, channels)`` returns rows ``start:stop`` (clipped) of the listed
+  channel columns, shape (rows, len(channels)); ``stream.to_physical(raw_column, ch)``
+  converts one column to its physical units (volts at the electrode for an electrode).
+  Readers may return float samples (``stream.scale_V = 1``, ``offset_V = 0``).
+* ``events`` is the event log in sample order (``daq.types.LogEvent``); an NWB reader
+  synthesises EJECT / RETAIN events from its intervals table.
+* ``pipette`` may be None (no barrels known: no epochs); ``gaps`` lists
+  (sample index where samples went missing, number lost).
+* Ground truth exists only for recordings of the simulated rig; readers without it
+  return ``has_ground_truth = False`` and an empty ``truth_names()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from daq.pipette import Pipette
+from daq.types import AIChannel, ChannelKind, LogEvent, StreamInfo
+
+
+@runtime_checkable
+class RecordingLike(Protocol):
+    """What ``analysis`` needs from a recording (HDF5, NWB, or anything shaped alike)."""
+
+    path: Path
+    rate_hz: float
+    n_samples: int
+    channels: tuple[AIChannel, ...]
+    stream: StreamInfo
+
+    @property
+    def duration_s(self) -> float: ...
+
+    @property
+    def events(self) -> list[LogEvent]: ...
+
+    @property
+    def pipette(self) -> Pipette | None: ...
+
+    @property
+    def gaps(self) -> list[tuple[int, int]]: ...
+
+    @property
+    def first_index(self) -> int: ...
+
+    @property
+    def end_index(self) -> int: ...
+
+    @property
+    def has_ground_truth(self) -> bool: ...
+
+    def row_to_index(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def index_to_row(self, indices: np.ndarray) -> np.ndarray: ...
+
+    def raw(self, start: int = 0, stop: int | None = None,
+            channels: list[int] | None = None) -> np.ndarray: ...
+
+    def physical(self, channel: int | str, start: int = 0, stop: int | None = None) -> np.ndarray: ...
+
+    def channel_indices(self, kind: ChannelKind) -> list[int]: ...
+
+    def truth(self, name: str) -> np.ndarray: ...
+
+    def truth_names(self) -> list[str]: ...
+
+
+def electrode_channels(rec: RecordingLike, channels: Sequence[str | int] | None = None) -> list[int]:
+    """Column numbers of the channels to analyse: the named ones (names or numbers), or
+    every electrode channel.  Raises ``ValueError`` naming the file and its channels."""
+    names = [c.name for c in rec.channels]
+    if channels:
+        out = []
+        for c in channels:
+            if isinstance(c, int) or (isinstance(c, str) and c.isdigit()):
+                i = int(c)
+                if not 0 <= i < len(names):
+                    raise ValueError(f"{rec.path}: no channel number {i}; channels are {names}")
+                out.append(i)
+            else:
+                try:
+                    out.append(rec.stream.index_of(c))
+                except KeyError:
+                    raise ValueError(f"{rec.path}: no channel named {c!r}; channels are {names}") from None
+        return out
+    elec = rec.channel_indices(ChannelKind.ELECTRODE)
+    if not elec:
+        raise ValueError(f"{rec.path}: no electrode channel; channels are {names} — name one with --channel")
+    return elec
+
