@@ -23,13 +23,17 @@ Conventions (the same as ``daq.recording.Recording``):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from daq.errors import RecordingError
 from daq.pipette import Pipette
+from daq.recording import Recording
 from daq.types import AIChannel, ChannelKind, LogEvent, StreamInfo
 
 
@@ -103,3 +107,16 @@ def electrode_channels(rec: RecordingLike, channels: Sequence[str | int] | None 
         raise ValueError(f"{rec.path}: no electrode channel; channels are {names} — name one with --channel")
     return elec
 
+
+
+def open_source(path: str | os.PathLike[str]) -> AbstractContextManager[RecordingLike]:
+    """Open a recording for analysis: an ionto HDF5 file, or an NWB file (through the NWB
+    reader ``analysis.nwb.NWBRecording``).  Use as a context manager."""
+    p = Path(path)
+    if p.suffix.lower() == ".nwb":
+        try:
+            from analysis.nwb import NWBRecording  # the NWB module (analysis/nwb*.py)
+        except ImportError as exc:
+            raise RecordingError(f"{p}: reading NWB files needs analysis.nwb.NWBRecording ({exc})") from None
+        return NWBRecording(p)
+    return Recording(p)
