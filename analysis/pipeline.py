@@ -17,6 +17,7 @@ import numpy as np
 from analysis.detect import DetectionParams, Spikes
 from analysis.detect_file import Detection, detect_recording
 from analysis.epochs import Epoch, EpochParams, check_currents, find_epochs, measure_epochs
+from analysis.filters import zero_phase
 from analysis.fit import FitError, FitResult, fit_ll4
 from analysis.fit_compare import Comparison, compare_fits
 from analysis.rates import PSTH, binned_rates, psth, ratemeter, smoothed_rate
@@ -61,6 +62,16 @@ class AnalysisParams:
         return "nA" if self.dose == "current" else "nC"
 
 
+@dataclass(frozen=True)
+class Trace:
+    """A short stretch of the analysed electrode channel, for the report's snippet figure."""
+
+    start_index: int
+    raw: np.ndarray  # physical units (V)
+    filtered: np.ndarray  # zero-phase band-passed (V)
+    rate_hz: float
+
+
 @dataclass
 class AnalysisResult:
     path: str
@@ -83,6 +94,7 @@ class AnalysisResult:
     smoothed: tuple[np.ndarray, np.ndarray]
     psths: dict[str, PSTH]
     params: AnalysisParams
+    trace: Trace | None = None
     truth_epochs: list[EpochTruth] | None = None
     truth_fits: dict[str, FitResult] = field(default_factory=dict)
 
@@ -145,6 +157,7 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
         epochs, fits, errors, points, comparisons, ratemeter(train / fs, params.bin_s, t0, t1),
         smoothed_rate(train / fs, params.smooth_sigma_s, t0, t1), _psths(epochs, train, params), params,
     )
+    res.trace = _trace(rec, channel, epochs, params)
     if rec.has_ground_truth and epochs:
         truths = epoch_truth(rec, epochs)
         if truths is not None:
@@ -155,6 +168,25 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
                 except FitError:
                     pass
     return res
+
+
+def _trace(rec: RecordingLike, channel: str, epochs: list[Epoch], params: AnalysisParams,
+           seconds: float = 0.5) -> Trace:
+    """Half a second of the channel: from the response window of the strongest ejection, or
+    the middle of the record."""
+    fs = rec.rate_hz
+    drug = [ep for ep in epochs if not ep.is_control and ep.usable]
+    at = max(drug, key=lambda ep: abs(ep.current_nA)).response[0] if drug else rec.first_index + rec.n_samples // 2
+    r0 = int(rec.index_to_row(np.array([at]))[0])
+    n = int(seconds * fs)
+    r0 = max(0, min(r0, rec.n_samples - n))
+    bp = params.detection.bandpass(fs)
+    pad = bp.margin
+    lo = max(0, r0 - pad)
+    ch = rec.stream.index_of(channel)
+    x = rec.physical(ch, lo, min(rec.n_samples, r0 + n + pad))
+    z = zero_phase(x, bp)
+    return Trace(int(rec.row_to_index(np.array([r0]))[0]), x[r0 - lo:r0 - lo + n], z[r0 - lo:r0 - lo + n], fs)
 
 
 def _choose_train(det: Detection, units: dict[str, list[Unit]], imported: dict[str, np.ndarray],
