@@ -31,6 +31,7 @@ from analysis.ll4 import inverse, jacobian, model, profile_cd
 
 B_MIN, B_MAX = 0.05, 50.0
 EC50_RANGE = 1000.0  # EC50 may lie this factor beyond the lowest/highest positive dose
+ASYMPTOTE_RANGE = 2.0  # top and bottom may lie this many response ranges beyond the data
 
 
 class FitError(ValueError):
@@ -69,6 +70,13 @@ class FitData:
     def log_dose_range(self) -> tuple[float, float]:
         pos = self.x[self.x > 0]
         return float(np.log(pos.min())), float(np.log(pos.max()))
+
+    @property
+    def asymptote_bounds(self) -> tuple[float, float]:
+        """Top and bottom are kept within two response ranges beyond the data."""
+        lo, hi = float(self.y.min()), float(self.y.max())
+        span = max(hi - lo, 1e-12)
+        return lo - ASYMPTOTE_RANGE * span, hi + ASYMPTOTE_RANGE * span
 
     @property
     def loge_bounds(self) -> tuple[float, float]:
@@ -167,7 +175,7 @@ def grid_start(data: FitData, fixed_c: float | None = None, fixed_d: float | Non
     slopes = np.concatenate([-slopes, slopes])
     les = np.array([loge]) if loge is not None else np.linspace(lo - 1.5, hi + 1.5, 41)
     bb, ll = np.meshgrid(slopes, les, indexing="ij")
-    c, d, rss = profile_cd(data.x, data.y, bb, ll, fixed_c, fixed_d)
+    c, d, rss = profile_cd(data.x, data.y, bb, ll, fixed_c, fixed_d, data.asymptote_bounds)
     i = np.unravel_index(int(np.nanargmin(rss)), rss.shape)
     return np.array([bb[i], c[i], d[i], ll[i]])
 
@@ -175,8 +183,9 @@ def grid_start(data: FitData, fixed_c: float | None = None, fixed_d: float | Non
 def _refine(data: FitData, theta0: np.ndarray, free: np.ndarray) -> optimize.OptimizeResult:
     lo_le, hi_le = data.loge_bounds
     sign = 1.0 if theta0[0] >= 0 else -1.0
-    lower = np.array([B_MIN if sign > 0 else -B_MAX, -np.inf, -np.inf, lo_le])[free]
-    upper = np.array([B_MAX if sign > 0 else -B_MIN, np.inf, np.inf, hi_le])[free]
+    lo_y, hi_y = data.asymptote_bounds
+    lower = np.array([B_MIN if sign > 0 else -B_MAX, lo_y, lo_y, lo_le])[free]
+    upper = np.array([B_MAX if sign > 0 else -B_MIN, hi_y, hi_y, hi_le])[free]
     eps = 1e-9 * np.maximum(np.abs(np.where(np.isfinite(lower), lower, 0.0)), 1.0)
     p0 = np.minimum(np.maximum(theta0[free], lower + eps), upper - eps)
     full = theta0.copy()
@@ -267,6 +276,11 @@ def fit_ll4(dose, response, dose_unit: str = "nA", conf: float = 0.95,
         warnings.append(f"the Hill slope ran to its limit ({B_MAX:g}): the curve is a step between two doses")
     if abs(abs(theta[0]) - B_MIN) < 1e-6:
         warnings.append(f"the Hill slope ran to its limit ({B_MIN:g}): the data show no sigmoid")
+    lo_y, hi_y = data.asymptote_bounds
+    for name, v in (("bottom", theta[1]), ("top", theta[2])):
+        if free[1 if name == "bottom" else 2] and min(abs(v - lo_y), abs(v - hi_y)) < 1e-6 * (hi_y - lo_y):
+            warnings.append(f"the {name} ran to its limit ({ASYMPTOTE_RANGE:g} response ranges beyond the data): "
+                            "the data show no plateau there")
     s2 = rss / df if df > 0 else float("nan")
     vcov_full = None
     se = dict.fromkeys(("hill", "bottom", "top", "ec50", "log_ec50"), float("nan"))
@@ -304,6 +318,6 @@ def fit_ll4(dose, response, dose_unit: str = "nA", conf: float = 0.95,
         dose_unit=dose_unit, se=se, ci=ci, ec50_ci_wald=(float(wald[0]), float(wald[1])),
         r_squared=1 - rss / tss if tss > 0 else float("nan"), aic=aic, aicc=aicc, rss=rss, df=df, n_points=n,
         n_doses=len(np.unique(data.x)), lack_of_fit=lack_of_fit(data, rss, k),
-        converged=bool(res.success) and not any("limit" in w for w in warnings),
+        converged=bool(res.success) and not any("ran to" in w for w in warnings),
         message=str(res.message), warnings=tuple(warnings), conf=conf, fixed=fixed, vcov=vcov_full,
     )

@@ -21,17 +21,18 @@ _N_GRID = 48
 
 
 def profile_rss(x: np.ndarray, y: np.ndarray, loge: float, sign: float, fixed_c: float | None,
-                fixed_d: float | None, b_range: tuple[float, float]) -> float:
+                fixed_d: float | None, b_range: tuple[float, float],
+                bounds: tuple[float, float] | None = None) -> float:
     """min over the Hill slope (of the given sign) and the asymptotes of RSS at fixed ln e."""
     lb = np.linspace(math.log(b_range[0]), math.log(b_range[1]), _N_GRID)
-    _, _, rss = profile_cd(x, y, sign * np.exp(lb), np.full(_N_GRID, loge), fixed_c, fixed_d)
+    _, _, rss = profile_cd(x, y, sign * np.exp(lb), np.full(_N_GRID, loge), fixed_c, fixed_d, bounds)
     i = int(np.argmin(rss))
     lo, hi = lb[max(i - 1, 0)], lb[min(i + 1, _N_GRID - 1)]
     if hi <= lo:
         return float(rss[i])
 
     def f(v: float) -> float:
-        return float(profile_cd(x, y, np.array([sign * math.exp(v)]), np.array([loge]), fixed_c, fixed_d)[2][0])
+        return float(profile_cd(x, y, np.array([sign * math.exp(v)]), np.array([loge]), fixed_c, fixed_d, bounds)[2][0])
 
     r = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
     return float(min(r.fun, rss[i]))
@@ -49,7 +50,7 @@ def profile_ci(data, theta: np.ndarray, rss: float, df: int, conf: float,
     le0 = float(theta[3])
 
     def excess(le: float) -> float:
-        return profile_rss(data.x, data.y, le, sign, fixed_c, fixed_d, (B_MIN, B_MAX)) - crit
+        return profile_rss(data.x, data.y, le, sign, fixed_c, fixed_d, (B_MIN, B_MAX), data.asymptote_bounds) - crit
 
     warnings: list[str] = []
     limits = []

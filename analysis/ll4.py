@@ -58,37 +58,64 @@ def jacobian(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return np.stack([jb, 1.0 - g, g, jle], axis=1)
 
 
+def _solve_cd(h, g, y, fixed_c, fixed_d):
+    """Unconstrained least-squares (c, d) for weights h = 1 − g and g."""
+    shape = g.shape[:-1]
+    if fixed_c is not None and fixed_d is not None:
+        return np.full(shape, fixed_c), np.full(shape, fixed_d)
+    if fixed_c is not None:
+        gg = np.sum(g * g, -1)
+        d = np.where(gg > 0, np.sum(g * (y - fixed_c * h), -1) / np.where(gg > 0, gg, 1.0), 0.0)
+        return np.full(shape, fixed_c), d
+    if fixed_d is not None:
+        hh = np.sum(h * h, -1)
+        c = np.where(hh > 0, np.sum(h * (y - fixed_d * g), -1) / np.where(hh > 0, hh, 1.0), 0.0)
+        return c, np.full(shape, fixed_d)
+    hh, hg, gg = np.sum(h * h, -1), np.sum(h * g, -1), np.sum(g * g, -1)
+    hy, gy = np.sum(h * y, -1), np.sum(g * y, -1)
+    det = hh * gg - hg * hg
+    ok = np.abs(det) > 1e-12 * np.maximum(hh * gg, 1e-300)
+    safe = np.where(ok, det, 1.0)
+    c = np.where(ok, (gg * hy - hg * gy) / safe, np.mean(y))
+    d = np.where(ok, (hh * gy - hg * hy) / safe, np.mean(y))
+    return c, d
+
+
 def profile_cd(x: np.ndarray, y: np.ndarray, b: np.ndarray, loge: np.ndarray,
-               fixed_c: float | None = None, fixed_d: float | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               fixed_c: float | None = None, fixed_d: float | None = None,
+               bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best (c, d) and the residual sum of squares for each (b, ln e) pair (arrays of the
-    same shape), optionally with c and/or d fixed."""
+    same shape), optionally with c and/or d fixed, and both asymptotes kept within ``bounds``
+    (the exact box-constrained solution: interior optimum, else the best edge optimum)."""
     g = logistic_weight(x, b, loge)  # (..., n)
     h = 1.0 - g
     y = np.asarray(y, dtype=np.float64)
-    if fixed_c is not None and fixed_d is not None:
-        c = np.full(g.shape[:-1], fixed_c)
-        d = np.full(g.shape[:-1], fixed_d)
-    elif fixed_c is not None:
-        r = y - fixed_c * h
-        gg = np.sum(g * g, -1)
-        d = np.where(gg > 0, np.sum(g * r, -1) / np.where(gg > 0, gg, 1.0), 0.0)
-        c = np.full(g.shape[:-1], fixed_c)
-    elif fixed_d is not None:
-        r = y - fixed_d * g
-        hh = np.sum(h * h, -1)
-        c = np.where(hh > 0, np.sum(h * r, -1) / np.where(hh > 0, hh, 1.0), 0.0)
-        d = np.full(g.shape[:-1], fixed_d)
-    else:
-        hh, hg, gg = np.sum(h * h, -1), np.sum(h * g, -1), np.sum(g * g, -1)
-        hy, gy = np.sum(h * y, -1), np.sum(g * y, -1)
-        det = hh * gg - hg * hg
-        ok = np.abs(det) > 1e-12 * np.maximum(hh * gg, 1e-300)
-        safe = np.where(ok, det, 1.0)
-        c = np.where(ok, (gg * hy - hg * gy) / safe, np.mean(y))
-        d = np.where(ok, (hh * gy - hg * hy) / safe, np.mean(y))
-    res = y - (c[..., None] * h + d[..., None] * g)
-    return c, d, np.sum(res * res, -1)
+
+    def rss(c, d):
+        r = y - (c[..., None] * h + d[..., None] * g)
+        return np.sum(r * r, -1)
+
+    c, d = _solve_cd(h, g, y, fixed_c, fixed_d)
+    if bounds is None:
+        return c, d, rss(c, d)
+    lo, hi = bounds
+    inside = (c >= lo) & (c <= hi) & (d >= lo) & (d <= hi)
+    if inside.all():
+        return c, d, rss(c, d)
+    best_c, best_d, best = np.where(inside, c, np.nan), np.where(inside, d, np.nan), np.where(inside, rss(c, d), np.inf)
+    cands = []
+    for edge in (lo, hi):
+        if fixed_c is None:
+            cc, dd = _solve_cd(h, g, y, edge, fixed_d)
+            cands.append((cc, np.clip(dd, lo, hi)))
+        if fixed_d is None:
+            cc, dd = _solve_cd(h, g, y, fixed_c, edge)
+            cands.append((np.clip(cc, lo, hi), dd))
+    for cc, dd in cands:
+        r = rss(cc, dd)
+        better = ~inside & (r < best)
+        best_c, best_d, best = np.where(better, cc, best_c), np.where(better, dd, best_d), np.where(better, r, best)
+    return best_c, best_d, best
 
 
 def inverse(y: float, theta: np.ndarray) -> float:

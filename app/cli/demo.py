@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise IontoError(f"the demo run failed: {res.error}")
     ana = analyze_recording(h5, AnalysisParams())
     files = write_report(ana, out / "analysis")
-    fig = files["figures"]["dose_response"]["png"]
+    fig = out / "demo.png"  # the dose–response figure, also under a stable name
+    shutil.copyfile(files["figures"]["dose_response"]["png"], fig)
     doc = result_json(ana, files)
     key = next(iter(ana.fits), None)
     if key is None:
