@@ -148,7 +148,8 @@ def find_epochs(events: list[LogEvent], pipette: Pipette, rate_hz: float, first_
     """Ejection epochs of every drug and control barrel, in onset order, with windows and flags."""
     raw: list[tuple[str, str, str, float, int, int, bool]] = []
     open_: dict[str, tuple[LogEvent, str, str]] = {}
-    changes = sorted((e for e in events if e.kind in CURRENT_KINDS and e.barrel), key=lambda e: e.sample_index)
+    changes = sorted((e for e in events if e.kind in CURRENT_KINDS and e.barrel and e.sample_index < end_index),
+                     key=lambda e: e.sample_index)
     for e in changes:
         if e.barrel in open_:
             on, drug, role = open_.pop(e.barrel)
@@ -163,7 +164,9 @@ def find_epochs(events: list[LogEvent], pipette: Pipette, rate_hz: float, first_
     raw.sort(key=lambda r: r[4])
     epochs: list[Epoch] = []
     for i, (barrel, drug, role, cur, onset, offset, truncated) in enumerate(raw):
-        concurrent, prev_ends, overlaps = [], [], []
+        concurrent: list[str] = []
+        prev_ends: list[int] = []
+        overlaps: list[str] = []
         for j, r in enumerate(raw):
             if j == i:
                 continue
@@ -172,14 +175,14 @@ def find_epochs(events: list[LogEvent], pipette: Pipette, rate_hz: float, first_
             elif r[5] <= onset:
                 prev_ends.append(r[5])
             elif r[4] < offset and r[5] > onset:
-                overlaps.append(f"{r[1]} ({r[0]}) at {r[4] / rate_hz:.1f} s")
+                overlaps.append(f"{r[1]} ({r[0]})")
         next_ons = [r[4] for r in raw if r[4] >= offset]
         chained = epochs[-1] if epochs and epochs[-1].barrel == barrel and epochs[-1].offset == onset else None
         ep = _windows(barrel, drug, role, cur, onset, offset, rate_hz, first_index, end_index, params,
                       max(prev_ends, default=None), min(next_ons, default=end_index), chained)
         ep.concurrent = tuple(sorted(concurrent))
-        for o in overlaps:
-            ep.flags.append(f"overlaps the ejection of {o}")
+        if overlaps:
+            ep.flags.append(f"overlaps {len(overlaps)} ejection(s) of {', '.join(sorted(set(overlaps)))}")
         if truncated:
             ep.notes.append("the ejection was still running when the recording ended")
         _flag_bad_samples(ep, gaps or [], "a gap of {n} samples")
@@ -239,13 +242,15 @@ def measure_epochs(epochs: list[Epoch], spike_index: np.ndarray, params: EpochPa
 
 
 def _t50(ep: Epoch, spike_index: np.ndarray, sigma_s: float) -> float:
-    """Seconds from onset until the smoothed rate first falls to half the baseline rate."""
+    """Seconds from onset until the kernel-smoothed rate (σ = ``sigma_s``, spikes before the
+    onset included) first falls to half the baseline rate; NaN if it never does."""
     if not np.isfinite(ep.baseline_rate_hz) or ep.baseline_rate_hz <= 0:
         return float("nan")
-    lo, hi = np.searchsorted(spike_index, [ep.onset, ep.offset])
+    pre = 4 * sigma_s
+    lo, hi = np.searchsorted(spike_index, [ep.onset - round(pre * ep.rate_hz), ep.offset])
     t = (spike_index[lo:hi] - ep.onset) / ep.rate_hz
-    times, rate = smoothed_rate(t, sigma_s, 0.0, ep.duration_s)
-    below = np.flatnonzero(rate <= 0.5 * ep.baseline_rate_hz)
+    times, rate = smoothed_rate(t, sigma_s, -pre, ep.duration_s)
+    below = np.flatnonzero((rate <= 0.5 * ep.baseline_rate_hz) & (times >= 0))
     return float(times[below[0]]) if len(below) else float("nan")
 
 

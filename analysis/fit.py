@@ -40,13 +40,15 @@ class FitError(ValueError):
 
 @dataclass(frozen=True)
 class FitData:
-    """Validated dose–response data (finite, dose ≥ 0)."""
+    """Validated dose–response data (finite, dose ≥ 0), and the range allowed to the
+    asymptotes (``limits``: physical limits of the response, e.g. ≥ −100 % change)."""
 
     x: np.ndarray
     y: np.ndarray
+    limits: tuple[float, float] = (-math.inf, math.inf)
 
     @classmethod
-    def of(cls, dose, response) -> FitData:
+    def of(cls, dose, response, limits: tuple[float, float] | None = None) -> FitData:
         x = np.asarray(dose, dtype=np.float64).reshape(-1)
         y = np.asarray(response, dtype=np.float64).reshape(-1)
         if len(x) != len(y):
@@ -64,7 +66,10 @@ class FitData:
             raise FitError(f"a 4-parameter fit with confidence intervals needs at least 5 points, got {len(x)}")
         if np.ptp(y) == 0:
             raise FitError("all responses are equal: there is no dose–response to fit")
-        return cls(x, y)
+        lim = limits or (-math.inf, math.inf)
+        if not lim[0] < lim[1]:
+            raise FitError(f"response limits must be (low, high) with low < high, got {lim}")
+        return cls(x, y, (float(lim[0]), float(lim[1])))
 
     @property
     def log_dose_range(self) -> tuple[float, float]:
@@ -76,7 +81,7 @@ class FitData:
         """Top and bottom are kept within two response ranges beyond the data."""
         lo, hi = float(self.y.min()), float(self.y.max())
         span = max(hi - lo, 1e-12)
-        return lo - ASYMPTOTE_RANGE * span, hi + ASYMPTOTE_RANGE * span
+        return max(lo - ASYMPTOTE_RANGE * span, self.limits[0]), min(hi + ASYMPTOTE_RANGE * span, self.limits[1])
 
     @property
     def loge_bounds(self) -> tuple[float, float]:
@@ -241,15 +246,17 @@ def lack_of_fit(data: FitData, rss: float, n_params: int) -> dict[str, float] | 
 
 
 def fit_ll4(dose, response, dose_unit: str = "nA", conf: float = 0.95,
-            fixed_bottom: float | None = None, fixed_top: float | None = None) -> FitResult:
+            fixed_bottom: float | None = None, fixed_top: float | None = None,
+            limits: tuple[float, float] | None = None) -> FitResult:
     """Fit LL.4 to (dose, response) pairs (replicates and dose 0 allowed).
 
     ``fixed_bottom``/``fixed_top`` fix c/d (e.g. bottom = −100 % for complete inhibition;
-    with bottom = 0 the model is drc's LL.3).  Raises ``FitError`` when the data cannot
-    support the fit."""
+    with bottom = 0 the model is drc's LL.3).  ``limits`` = (low, high) keeps both
+    asymptotes within what the response can physically be (a firing rate cannot fall
+    below −100 % of its baseline).  Raises ``FitError`` when the data cannot support the fit."""
     from analysis.fit_profile import profile_ci  # circular at import time otherwise
 
-    data = FitData.of(dose, response)
+    data = FitData.of(dose, response, limits)
     free = np.array([True, fixed_bottom is None, fixed_top is None, True])
     theta0 = grid_start(data, fixed_bottom, fixed_top)
     if fixed_bottom is not None:
@@ -278,9 +285,15 @@ def fit_ll4(dose, response, dose_unit: str = "nA", conf: float = 0.95,
         warnings.append(f"the Hill slope ran to its limit ({B_MIN:g}): the data show no sigmoid")
     lo_y, hi_y = data.asymptote_bounds
     for name, v in (("bottom", theta[1]), ("top", theta[2])):
-        if free[1 if name == "bottom" else 2] and min(abs(v - lo_y), abs(v - hi_y)) < 1e-6 * (hi_y - lo_y):
-            warnings.append(f"the {name} ran to its limit ({ASYMPTOTE_RANGE:g} response ranges beyond the data): "
-                            "the data show no plateau there")
+        if not free[1 if name == "bottom" else 2]:
+            continue
+        for bound, physical in ((lo_y, lo_y == data.limits[0]), (hi_y, hi_y == data.limits[1])):
+            if abs(v - bound) < 1e-6 * max(hi_y - lo_y, 1e-12):
+                if physical:
+                    warnings.append(f"the {name} is at the response limit {bound:g}")
+                else:
+                    warnings.append(f"the {name} ran to its limit ({ASYMPTOTE_RANGE:g} response ranges beyond "
+                                    "the data): the data show no plateau there")
     s2 = rss / df if df > 0 else float("nan")
     vcov_full = None
     se = dict.fromkeys(("hill", "bottom", "top", "ec50", "log_ec50"), float("nan"))

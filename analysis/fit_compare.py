@@ -75,14 +75,15 @@ def _shared_ec50_rss(a: FitData, b: FitData, fa: FitResult, fb: FitResult) -> fl
         out[len(a.x):, 6] = jb[:, 3]
         return out
 
-    lower = np.full(7, -np.inf)
-    upper = np.full(7, np.inf)
-    lower[6], upper[6] = lo, hi
+    lo_y = min(a.asymptote_bounds[0], b.asymptote_bounds[0])
+    hi_y = max(a.asymptote_bounds[1], b.asymptote_bounds[1])
+    lower = np.array([-50.0, lo_y, lo_y, -50.0, lo_y, lo_y, lo])
+    upper = np.array([50.0, hi_y, hi_y, 50.0, hi_y, hi_y, hi])
     p0[6] = min(max(p0[6], lo + 1e-9), hi - 1e-9)
     best = math.inf
     for start in (p0, np.array([*ta[:3], *tb[:3], ta[3]]), np.array([*ta[:3], *tb[:3], tb[3]])):
-        start = start.copy()
-        start[6] = min(max(start[6], lo + 1e-9), hi - 1e-9)
+        start = np.minimum(np.maximum(start, lower + 1e-9 * np.maximum(np.abs(lower), 1)),
+                           upper - 1e-9 * np.maximum(np.abs(upper), 1))
         r = optimize.least_squares(resid, start, jac=jac, bounds=(lower, upper), method="trf",
                                    ftol=1e-13, xtol=1e-13, gtol=1e-13, max_nfev=3000)
         best = min(best, float(2 * r.cost))
@@ -90,11 +91,12 @@ def _shared_ec50_rss(a: FitData, b: FitData, fa: FitResult, fb: FitResult) -> fl
 
 
 def compare_fits(dose_a, resp_a, dose_b, resp_b, label_a: str = "A", label_b: str = "B",
-                 dose_unit: str = "nA", conf: float = 0.95) -> tuple[Comparison, FitResult, FitResult]:
+                 dose_unit: str = "nA", conf: float = 0.95,
+                 limits: tuple[float, float] | None = None) -> tuple[Comparison, FitResult, FitResult]:
     """Fit both curves and compare them; returns (comparison, fit A, fit B)."""
-    a, b = FitData.of(dose_a, resp_a), FitData.of(dose_b, resp_b)
-    fa = fit_ll4(a.x, a.y, dose_unit, conf)
-    fb = fit_ll4(b.x, b.y, dose_unit, conf)
+    a, b = FitData.of(dose_a, resp_a, limits), FitData.of(dose_b, resp_b, limits)
+    fa = fit_ll4(a.x, a.y, dose_unit, conf, limits=limits)
+    fb = fit_ll4(b.x, b.y, dose_unit, conf, limits=limits)
     rss_sep = fa.rss + fb.rss
     n = len(a.x) + len(b.x)
     df_sep = n - 8
@@ -104,7 +106,7 @@ def compare_fits(dose_a, resp_a, dose_b, resp_b, label_a: str = "A", label_b: st
     rss_e = _shared_ec50_rss(a, b, fa, fb)
     f_e = max(rss_e - rss_sep, 0.0) / s2
     allx, ally = np.concatenate([a.x, b.x]), np.concatenate([a.y, b.y])
-    f_all_fit = fit_ll4(allx, ally, dose_unit, conf)
+    f_all_fit = fit_ll4(allx, ally, dose_unit, conf, limits=limits)
     f_all = max(f_all_fit.rss - rss_sep, 0.0) / 4 / s2
     ratio = fb.ec50 / fa.ec50
     se_log = math.hypot(fa.se["log_ec50"], fb.se["log_ec50"])

@@ -27,6 +27,7 @@ from analysis.units import Unit, load_sorted_spikes, separate_units
 from daq.types import ChannelKind
 
 Progress = Callable[[int, int], None]
+PERCENT_LIMITS = (-100.0, float("inf"))  # a firing rate cannot fall below zero
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,7 @@ def _fit_groups(epochs, train, params):
         points[key] = _points(eps, train, params)
         excluded = sum(not ep.usable for ep in eps)
         try:
-            fits[key] = fit_ll4(*points[key], dose_unit=params.dose_unit)
+            fits[key] = fit_ll4(*points[key], dose_unit=params.dose_unit, limits=PERCENT_LIMITS)
         except FitError as exc:
             errors[key] = str(exc) + (f" ({excluded} flagged epoch(s) excluded)" if excluded else "")
     return fits, errors, points
@@ -286,7 +287,8 @@ def _compare_groups(epochs, points, fits, params) -> list[Comparison]:
             if other == key or not other.startswith(key + " + ") or other not in fits:
                 continue
             try:
-                comp, _, _ = compare_fits(*points[key], *points[other], key, other, params.dose_unit)
+                comp, _, _ = compare_fits(*points[key], *points[other], key, other, params.dose_unit,
+                                          limits=PERCENT_LIMITS)
             except (FitError, ValueError):
                 continue
             out.append(comp)

@@ -8,6 +8,7 @@ response windows, the expected % change, and the EC50 fitted to those.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,4 +70,4 @@ def fit_truth(epochs: list[Epoch], truths: list[EpochTruth], group: list[Epoch],
         if id(ep) in members:
             xs.append(abs(ep.current_nA) if dose == "current" else ep.charge_nC)
             ys.append(tr.percent_change)
-    return fit_ll4(np.array(xs), np.array(ys), "nA" if dose == "current" else "nC")
+    return fit_ll4(np.array(xs), np.array(ys), "nA" if dose == "current" else "nC", limits=(-100.0, math.inf))

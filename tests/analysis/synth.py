@@ -97,7 +97,7 @@ def write(path: Path, s: Synth) -> dict[str, list[np.ndarray]]:
     chans = (*elec, mon)
     scale = tuple(c.range_V / 32768 for c in chans)
     st = StreamInfo(s.fs, chans, np.dtype(np.int16), scale, (0.0,) * len(chans))
-    rec = Recorder(path, pipette=pip)
+    rec = Recorder(path, pipette=pip, overwrite=True)
     rec.start(st)
     n = int(s.duration_s * s.fs)
     lost = sorted((int(a * s.fs), int(b * s.fs)) for a, b in s.gaps)
@@ -147,7 +147,8 @@ def write(path: Path, s: Synth) -> dict[str, list[np.ndarray]]:
         sign = pip.barrel(b).polarity or 1
         retain = pip.barrel(b).retain_current_nA
         events.append(LogEvent(int(on * s.fs), EventKind.EJECT if b != "nacl" else EventKind.CURRENT, b, sign * cur))
-        events.append(LogEvent(int((on + dur) * s.fs), EventKind.RETAIN if retain else EventKind.OFF, b, retain))
+        if on + dur < s.duration_s:
+            events.append(LogEvent(int((on + dur) * s.fs), EventKind.RETAIN if retain else EventKind.OFF, b, retain))
     rec.on_events(sorted(events, key=lambda e: e.sample_index))
     rec.stop()
     out = []
