@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import optimize, stats
@@ -76,7 +77,7 @@ class FitData:
         pos = self.x[self.x > 0]
         return float(np.log(pos.min())), float(np.log(pos.max()))
 
-    @property
+    @cached_property
     def asymptote_bounds(self) -> tuple[float, float]:
         """Top and bottom are kept within two response ranges beyond the data."""
         lo, hi = float(self.y.min()), float(self.y.max())
@@ -247,13 +248,14 @@ def lack_of_fit(data: FitData, rss: float, n_params: int) -> dict[str, float] | 
 
 def fit_ll4(dose, response, dose_unit: str = "nA", conf: float = 0.95,
             fixed_bottom: float | None = None, fixed_top: float | None = None,
-            limits: tuple[float, float] | None = None) -> FitResult:
+            limits: tuple[float, float] | None = None, profile: bool = True) -> FitResult:
     """Fit LL.4 to (dose, response) pairs (replicates and dose 0 allowed).
 
     ``fixed_bottom``/``fixed_top`` fix c/d (e.g. bottom = −100 % for complete inhibition;
     with bottom = 0 the model is drc's LL.3).  ``limits`` = (low, high) keeps both
     asymptotes within what the response can physically be (a firing rate cannot fall
-    below −100 % of its baseline).  Raises ``FitError`` when the data cannot support the fit."""
+    below −100 % of its baseline).  ``profile=False`` skips the profile-likelihood CI (NaN).
+    Raises ``FitError`` when the data cannot support the fit."""
     from analysis.fit_profile import profile_ci  # circular at import time otherwise
 
     data = FitData.of(dose, response, limits)
@@ -322,7 +324,7 @@ def fit_ll4(dose, response, dose_unit: str = "nA", conf: float = 0.95,
     aic = -2 * loglik + 2 * kk
     aicc = aic + (2 * kk * (kk + 1) / (n - kk - 1) if n - kk - 1 > 0 else float("inf"))
     prof = (float("nan"), float("nan"))
-    if df > 0 and rss > 0:
+    if df > 0 and rss > 0 and profile:
         prof, prof_warn = profile_ci(data, theta, rss, df, conf, fixed_bottom, fixed_top)
         warnings.extend(prof_warn)
     fixed = {k2: v for k2, v in (("bottom", fixed_bottom), ("top", fixed_top)) if v is not None}

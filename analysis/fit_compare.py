@@ -92,11 +92,13 @@ def _shared_ec50_rss(a: FitData, b: FitData, fa: FitResult, fb: FitResult) -> fl
 
 def compare_fits(dose_a, resp_a, dose_b, resp_b, label_a: str = "A", label_b: str = "B",
                  dose_unit: str = "nA", conf: float = 0.95,
-                 limits: tuple[float, float] | None = None) -> tuple[Comparison, FitResult, FitResult]:
-    """Fit both curves and compare them; returns (comparison, fit A, fit B)."""
+                 limits: tuple[float, float] | None = None,
+                 fits: tuple[FitResult, FitResult] | None = None) -> tuple[Comparison, FitResult, FitResult]:
+    """Fit both curves (unless their ``fits`` are given) and compare them; returns
+    (comparison, fit A, fit B)."""
     a, b = FitData.of(dose_a, resp_a, limits), FitData.of(dose_b, resp_b, limits)
-    fa = fit_ll4(a.x, a.y, dose_unit, conf, limits=limits)
-    fb = fit_ll4(b.x, b.y, dose_unit, conf, limits=limits)
+    fa, fb = fits if fits is not None else (fit_ll4(a.x, a.y, dose_unit, conf, limits=limits),
+                                             fit_ll4(b.x, b.y, dose_unit, conf, limits=limits))
     rss_sep = fa.rss + fb.rss
     n = len(a.x) + len(b.x)
     df_sep = n - 8
@@ -106,7 +108,7 @@ def compare_fits(dose_a, resp_a, dose_b, resp_b, label_a: str = "A", label_b: st
     rss_e = _shared_ec50_rss(a, b, fa, fb)
     f_e = max(rss_e - rss_sep, 0.0) / s2
     allx, ally = np.concatenate([a.x, b.x]), np.concatenate([a.y, b.y])
-    f_all_fit = fit_ll4(allx, ally, dose_unit, conf, limits=limits)
+    f_all_fit = fit_ll4(allx, ally, dose_unit, conf, limits=limits, profile=False)
     f_all = max(f_all_fit.rss - rss_sep, 0.0) / 4 / s2
     ratio = fb.ec50 / fa.ec50
     se_log = math.hypot(fa.se["log_ec50"], fb.se["log_ec50"])

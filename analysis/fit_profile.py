@@ -34,7 +34,7 @@ def profile_rss(x: np.ndarray, y: np.ndarray, loge: float, sign: float, fixed_c:
     def f(v: float) -> float:
         return float(profile_cd(x, y, np.array([sign * math.exp(v)]), np.array([loge]), fixed_c, fixed_d, bounds)[2][0])
 
-    r = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    r = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7})
     return float(min(r.fun, rss[i]))
 
 

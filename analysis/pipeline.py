@@ -288,7 +288,7 @@ def _compare_groups(epochs, points, fits, params) -> list[Comparison]:
                 continue
             try:
                 comp, _, _ = compare_fits(*points[key], *points[other], key, other, params.dose_unit,
-                                          limits=PERCENT_LIMITS)
+                                          limits=PERCENT_LIMITS, fits=(fits[key], fits[other]))
             except (FitError, ValueError):
                 continue
             out.append(comp)

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             if other in fits:
                 try:
                     c, _, _ = compare_fits(*groups[names[0]], *groups[other], names[0], other, args.dose_unit,
-                                           args.conf)
+                                           args.conf, fits=(fits[names[0]], fits[other]))
                     comps.append(c.as_dict())
                 except (FitError, ValueError) as exc:
                     errors[f"{other} vs {names[0]}"] = str(exc)

@@ -109,11 +109,12 @@ def write(path: Path, s: Synth) -> dict[str, list[np.ndarray]]:
     for start in range(0, n, block):
         m = min(block, n - start)
         t = (start + np.arange(m)) / s.fs
-        cur = s.currents(t)
+        step = max(1, int(s.fs // 1000))  # currents and rates change on a 1-ms grid
+        cur = {b: np.repeat(v, step)[:m] for b, v in s.currents(t[::step]).items()}
         uV = np.zeros((m + carry.shape[0], s.n_electrodes))
         uV[:carry.shape[0]] += carry
         for k, nm in enumerate(s.neurons):
-            cand = np.flatnonzero(rng.random(m) < s.rate(nm, cur) / s.fs) + start
+            cand = np.flatnonzero(rng.random(m, dtype=np.float32) < s.rate(nm, cur) / s.fs) + start
             ref = int(2e-3 * s.fs)
             keep = []
             for c in cand:
@@ -126,7 +127,7 @@ def write(path: Path, s: Synth) -> dict[str, list[np.ndarray]]:
             for c in keep:
                 uV[c - start:c - start + len(w), k % s.n_electrodes] += w
         carry = uV[m:].copy()
-        uV = uV[:m] + rng.standard_normal((m, s.n_electrodes)) * s.noise_uV
+        uV = uV[:m] + rng.standard_normal((m, s.n_electrodes), dtype=np.float32) * s.noise_uV
         for a, b in s.clip:
             sel = (t >= a) & (t < b)
             uV[sel] = 1e7  # far beyond the converter's range

@@ -121,11 +121,11 @@ def test_profile_ci_covers_the_truth_at_about_the_nominal_rate():
     rng = np.random.default_rng(0)
     x = np.repeat([0, 1, 3, 10, 30, 100.0], 6)
     hits = 0
-    for _ in range(80):
+    for _ in range(60):
         y = ll4(x, -1.0, 0.0, 100.0, 10.0) + rng.normal(0, 10, len(x))
         f = fit_ll4(x, y)
         hits += f.ec50_ci[0] <= 10.0 <= f.ec50_ci[1]
-    assert hits >= 70  # 95 % nominal; binomial 99 % lower bound for 80 draws is about 70
+    assert hits >= 52  # 95 % nominal: 57 expected of 60; below 52 has probability < 0.5 %
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -57,7 +57,7 @@ def test_psth_and_rates_cover_the_record(gaba_bic):
     assert len(edges) == int(res.duration_s) and rate.sum() == pytest.approx(len(res.spike_index), rel=0.01)
     p = res.psths["gaba:GABA @ 80 nA"]
     assert p.n_trials == 1
-    before, during = p.rate_hz[p.t_s < 0].mean(), p.rate_hz[(p.t_s >= 5) & (p.t_s < 15)].mean()
+    before, during = p.rate_hz[p.t_s < 0].mean(), p.rate_hz[(p.t_s >= 2) & (p.t_s < 12)].mean()
     assert during < 0.3 * before
 
 
@@ -136,7 +136,7 @@ def two_units(tmp_path_factory):
     path = tmp_path_factory.mktemp("units") / "units.h5"
     neurons = [Neuron(baseline_hz=6, amplitude_uV=150, glu_max=4.0),
                Neuron(baseline_hz=8, amplitude_uV=60, width_ms=0.3, glu_max=0.0)]
-    s = Synth(duration_s=250, ejections=dose_series("glu", [10, 40, 80, 160], 15, 35, 35), neurons=neurons, seed=4)
+    s = Synth(duration_s=200, ejections=dose_series("glu", [10, 40, 80, 160], 12, 32, 32), neurons=neurons, seed=4)
     truth = write(path, s)
     return path, s, truth
 
