@@ -36,7 +36,7 @@ import numpy as np
 
 from analysis.filters import Bandpass, CausalFilter, zero_phase
 from analysis.peaks import PeakFinder
-from analysis.waveforms import SnippetCutter, WaveformStore
+from analysis.waveforms import SnippetCutter, WaveformStore, align_subsample
 from daq.types import Block, ChannelKind, LogEvent, StreamInfo
 
 MAD_TO_SIGMA = 1 / 0.6745
@@ -129,7 +129,8 @@ class DetectorCore:
         self.peaks = PeakFinder(n_channels, params.dead_samples(rate_hz), params.polarity)
         pre, post = params.snippet_samples(rate_hz)
         self.cutter = SnippetCutter(n_channels, pre, post)
-        self.stores = [WaveformStore(pre + post, params.n_pc, n_keep=params.n_keep_snippets, seed=c, peak=pre)
+        self._peak_col = pre
+        self.stores = [WaveformStore(pre + post, params.n_pc, n_keep=params.n_keep_snippets, seed=c)
                        for c in range(n_channels)]
         self._rows: list[list[np.ndarray]] = [[] for _ in range(n_channels)]
         self._amps: list[list[np.ndarray]] = [[] for _ in range(n_channels)]
@@ -161,6 +162,7 @@ class DetectorCore:
             self._store(ch, i, snips)
 
     def _store(self, ch: np.ndarray, ids: np.ndarray, snips: np.ndarray) -> None:
+        snips = align_subsample(snips, self._peak_col)  # all channels at once
         for c in np.unique(ch):
             sel = ch == c
             self.stores[c].add(ids[sel], snips[sel])

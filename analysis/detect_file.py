@@ -4,8 +4,8 @@
 electrode channel of a ``RecordingLike`` in one pass over the file:
 
 1. σ per channel from the median absolute deviation of the zero-phase filtered signal in
-   up to ``noise_windows`` windows of ``noise_window_s`` spread evenly over the record
-   (the whole record when it is shorter) — so the threshold does not need a first pass;
+   ``noise_windows`` (20) windows of ``noise_window_s`` (0.5 s) spread evenly over the
+   record (the whole record when it is shorter) — so the threshold needs no first pass;
 2. the samples are read ``chunk_rows`` at a time (all channels of a row are contiguous in
    the file), converted to physical units, filtered forward and backward (zero phase,
    with a look-ahead margin) and searched with the peak rule; each contiguous segment
@@ -74,7 +74,7 @@ def segment_rows(rec: RecordingLike) -> list[tuple[int, int]]:
 
 
 def estimate_sigma(rec: RecordingLike, cols: Sequence[int], params: DetectionParams,
-                   windows: int = 24, window_s: float = 1.0) -> np.ndarray:
+                   windows: int = 20, window_s: float = 0.5) -> np.ndarray:
     """Noise σ per channel: MAD of the zero-phase filtered signal in evenly spread windows."""
     bp = params.bandpass(rec.rate_hz)
     gain, offset = _scales(rec, cols)
@@ -129,7 +129,7 @@ class _Group:
 def detect_recording(rec: RecordingLike, params: DetectionParams | None = None,
                      channels: Sequence[str | int] | None = None, progress: Progress | None = None,
                      chunk_rows: int | None = None, threads: int = 2,
-                     noise_windows: int = 24, noise_window_s: float = 1.0) -> Detection:
+                     noise_windows: int = 20, noise_window_s: float = 0.5) -> Detection:
     """Detect spikes on the electrode channels (or the named ones) of a recording."""
     params = params or DetectionParams()
     cols = electrode_channels(rec, channels)

@@ -69,6 +69,37 @@ def _backward(buf, sos, zi):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _backward_into(main, tail, sos, zi, out):  # pragma: no cover - compiled
+    """Backward-filter the concatenation [main; tail] from state ``zi`` (at the end of
+    ``tail``) and write the part that covers ``main`` into ``out`` — without concatenating."""
+    n, ch = main.shape
+    m = tail.shape[0]
+    for t in range(n):
+        for c in range(ch):
+            out[t, c] = main[t, c]
+    for s in range(sos.shape[0]):
+        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+        z0 = zi[s, 0].copy()
+        z1 = zi[s, 1].copy()
+        if s == 0:
+            src = tail.copy()
+        for t in range(m - 1, -1, -1):
+            for c in range(ch):
+                v = src[t, c]
+                y = b0 * v + z0[c]
+                z0[c] = b1 * v - a1 * y + z1[c]
+                z1[c] = b2 * v - a2 * y
+                src[t, c] = y
+        for t in range(n - 1, -1, -1):
+            for c in range(ch):
+                v = out[t, c]
+                y = b0 * v + z0[c]
+                z0[c] = b1 * v - a1 * y + z1[c]
+                z1[c] = b2 * v - a2 * y
+                out[t, c] = y
+
+
+@numba.njit(cache=True, nogil=True)
 def _clipped_blocks(x, lo, hi, block, out):  # pragma: no cover - compiled
     """out[k, c] = True where rows k*block … (k+1)*block − 1 of channel c hold a value at or
     beyond the converter's limits ``lo``/``hi``."""
@@ -196,9 +227,10 @@ class ZeroPhaseFilter:
         if len(f) < m:  # not enough look-ahead yet: keep accumulating
             self._pending = np.concatenate([self._pending, f])
             return []
-        buf = np.concatenate([self._pending, f[:m]])
-        _backward(buf, self.bp.sos, self.bp.steady_state(buf[-1]))
-        out = [(self._pending_row, buf[:len(self._pending)])]
+        tail = f[:m]
+        z = np.empty_like(self._pending)
+        _backward_into(self._pending, tail, self.bp.sos, self.bp.steady_state(tail[-1]), z)
+        out = [(self._pending_row, z)]
         self._pending, self._pending_row = f, row
         return out
 

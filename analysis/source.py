@@ -120,3 +120,96 @@ def open_source(path: str | os.PathLike[str]) -> AbstractContextManager[Recordin
             raise RecordingError(f"{p}: reading NWB files needs analysis.nwb.NWBRecording ({exc})") from None
         return NWBRecording(p)
     return Recording(p)
+
+
+class ArrayRecording:
+    """Samples held in memory (an array of shape (samples, channels)) presented as a
+    ``RecordingLike``: analyse data from any other source with the full pipeline.
+
+    ``volts_per_count`` converts the array's values to volts at the electrode (1.0 when the
+    array already holds volts); there is no event log, pipette or ground truth unless given.
+    """
+
+    def __init__(self, data: np.ndarray, rate_hz: float, names: Sequence[str] | None = None,
+                 volts_per_count: float | Sequence[float] = 1.0, events: list[LogEvent] | None = None,
+                 pipette: Pipette | None = None, path: str = "<array>"):
+        data = np.asarray(data)
+        if data.ndim == 1:
+            data = data[:, None]
+        if data.ndim != 2:
+            raise ValueError(f"samples must be (samples, channels), got shape {data.shape}")
+        if not rate_hz > 0:
+            raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
+        n_ch = data.shape[1]
+        names = list(names) if names is not None else [f"ch{i}" for i in range(n_ch)]
+        if len(names) != n_ch:
+            raise ValueError(f"{len(names)} names for {n_ch} channels")
+        scale = np.broadcast_to(np.asarray(volts_per_count, dtype=np.float64), (n_ch,))
+        self.path = Path(path)
+        self.rate_hz = float(rate_hz)
+        self.n_samples = int(data.shape[0])
+        self._data = data
+        self.channels = tuple(AIChannel(n, f"array/{i}", ChannelKind.ELECTRODE) for i, n in enumerate(names))
+        self.stream = StreamInfo(self.rate_hz, self.channels, data.dtype, tuple(float(s) for s in scale),
+                                 (0.0,) * n_ch)
+        self._events = list(events or [])
+        self._pipette = pipette
+
+    def __enter__(self) -> ArrayRecording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.rate_hz
+
+    @property
+    def events(self) -> list[LogEvent]:
+        return self._events
+
+    @property
+    def pipette(self) -> Pipette | None:
+        return self._pipette
+
+    @property
+    def gaps(self) -> list[tuple[int, int]]:
+        return []
+
+    @property
+    def first_index(self) -> int:
+        return 0
+
+    @property
+    def end_index(self) -> int:
+        return self.n_samples
+
+    @property
+    def has_ground_truth(self) -> bool:
+        return False
+
+    def row_to_index(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(rows, dtype=np.int64)
+
+    def index_to_row(self, indices: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(indices, dtype=np.int64), 0, self.n_samples)
+
+    def raw(self, start: int = 0, stop: int | None = None, channels: list[int] | None = None) -> np.ndarray:
+        stop = self.n_samples if stop is None else min(stop, self.n_samples)
+        start = max(0, min(start, stop))
+        block = self._data[start:stop]
+        return block if channels is None else block[:, channels]
+
+    def physical(self, channel: int | str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        ch = self.stream.index_of(channel) if isinstance(channel, str) else channel
+        return self.stream.to_physical(self.raw(start, stop, [ch])[:, 0], ch)
+
+    def channel_indices(self, kind: ChannelKind) -> list[int]:
+        return [i for i, c in enumerate(self.channels) if c.kind == kind]
+
+    def truth(self, name: str) -> np.ndarray:
+        raise KeyError(f"{self.path}: no ground truth named {name!r}")
+
+    def truth_names(self) -> list[str]:
+        return []

@@ -3,11 +3,14 @@
 For each channel a ``WaveformStore`` receives the snippets of detected spikes as they
 are found and keeps:
 
-* features of *every* spike: the first ``n_pc`` principal components of the snippet
-  (the basis is learned from the first ``n_basis`` spikes of the channel, then fixed)
-  plus the peak amplitude — a few floats per spike, so any recording length fits;
+* features of *every* spike: the first ``n_pc`` principal components of its snippet
+  (the basis is learned from the first ``n_basis`` spikes of the channel, then fixed) —
+  a few floats per spike, so any recording length fits;
 * a uniform random sample of at most ``n_keep`` whole snippets (reservoir sampling,
   seeded, so repeated runs keep the same sample) for figures and mean waveforms.
+
+Snippets are aligned on the sub-sample position of their peak (``align_subsample``)
+before they are stored, so sampling jitter does not blur mean waveforms or split units.
 
 Thread: used by one thread at a time.
 """
@@ -35,11 +38,37 @@ def align_subsample(snippets: np.ndarray, peak: int) -> np.ndarray:
     return np.where(delta >= 0, s + delta * (fwd - s), s - delta * (back - s)).astype(np.float32)
 
 
+def top_components(cov: np.ndarray, k: int, iters: int = 100, tol: float = 1e-7) -> np.ndarray:
+    """The ``k`` leading eigenvectors (columns) of a small symmetric matrix by orthogonal
+    (subspace) iteration.  Plain matrix products: a LAPACK eigensolver on a busy machine
+    with a multi-threaded BLAS can take 100× longer for these tiny matrices."""
+    n = cov.shape[0]
+    k = min(k, n)
+    q = _orthonormal(np.random.default_rng(0).standard_normal((n, k)))
+    for _ in range(iters):
+        z = _orthonormal(cov @ q)
+        if np.max(np.abs(np.abs(np.sum(z * q, axis=0)) - 1.0)) < tol:
+            q = z
+            break
+        q = z
+    order = np.argsort(-np.sum(q * (cov @ q), axis=0))
+    return q[:, order]
+
+
+def _orthonormal(a: np.ndarray) -> np.ndarray:
+    """Modified Gram–Schmidt on the columns."""
+    q = a.astype(np.float64).copy()
+    for j in range(q.shape[1]):
+        for i in range(j):
+            q[:, j] -= (q[:, i] @ q[:, j]) * q[:, i]
+        norm = np.linalg.norm(q[:, j])
+        q[:, j] = q[:, j] / norm if norm > 0 else 0.0
+    return q
+
+
 class WaveformStore:
-    def __init__(self, width: int, n_pc: int = 3, n_basis: int = 2000, n_keep: int = 1000, seed: int = 0,
-                 peak: int | None = None):
+    def __init__(self, width: int, n_pc: int = 3, n_basis: int = 2000, n_keep: int = 1000, seed: int = 0):
         self.width = width
-        self.peak = peak  # column of the spike's peak (for sub-sample alignment before PCA)
         self.n_pc = n_pc
         self.n_basis = max(n_basis, n_pc + 1)
         self.n_keep = n_keep
@@ -62,8 +91,6 @@ class WaveformStore:
         snippets = np.asarray(snippets, dtype=np.float32)
         ids = np.asarray(ids, dtype=np.int64)
         self._reservoir(ids, snippets)
-        if self.peak is not None:
-            snippets = align_subsample(snippets, self.peak)
         if self.basis is None:
             self._buf.append(snippets)
             self._buf_ids.append(ids)
@@ -95,8 +122,8 @@ class WaveformStore:
         self._buf, self._buf_ids, self._buf_n = [], [], 0
         self.mean = data.mean(axis=0)
         k = min(self.n_pc, len(data), self.width)
-        _, _, vt = np.linalg.svd(data - self.mean, full_matrices=False)
-        self.basis = vt[:k].astype(np.float32)
+        centred = (data - self.mean).astype(np.float64)
+        self.basis = top_components(centred.T @ centred, k).T.astype(np.float32)
         self._project(ids, data)
 
     def _project(self, ids: np.ndarray, snippets: np.ndarray) -> None:
@@ -130,8 +157,9 @@ class WaveformStore:
 class SnippetCutter:
     """Cuts snippets ``[row − pre, row + post)`` out of a stream of filtered pieces.
 
-    Pieces arrive in row order; a spike whose window is not complete yet waits for the next
-    piece.  ``flush`` (end of a segment) pads the missing samples with zeros."""
+    Pieces arrive in row order; only a short tail of the previous piece is kept, so the
+    pieces themselves are never copied.  A spike whose window is not complete yet waits
+    for the next piece; ``flush`` (end of a segment) pads missing samples with zeros."""
 
     def __init__(self, n_channels: int, pre: int, post: int):
         self.pre, self.post = pre, post
@@ -143,25 +171,25 @@ class SnippetCutter:
         return self.pre + self.post
 
     def reset(self) -> None:
-        self._buf = np.zeros((0, self.n_channels))
-        self._buf_row = 0
+        self._tail = np.zeros((0, self.n_channels))
+        self._tail_row = 0
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, row0: int, z: np.ndarray, rows: np.ndarray, chans: np.ndarray, ids: np.ndarray,
             keep_rows: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Append the piece starting at ``row0``; returns ready (chans, ids, snippets) groups.
         ``keep_rows``: how far back a spike reported later may lie (the peak rule's dead time)."""
-        if len(self._buf) == 0:
-            self._buf_row = row0
-        self._buf = np.concatenate([self._buf, z]) if len(self._buf) else np.asarray(z, dtype=np.float64)
+        if len(self._tail) == 0:
+            self._tail_row = row0
         if len(rows):
             self._pending.append((rows, chans, ids))
-        out = self._cut(pad=False)
+        out = self._cut(z, row0, pad=False)
         keep = self.pre + self.post + keep_rows
-        if len(self._buf) > keep:
-            drop = len(self._buf) - keep
-            self._buf = self._buf[drop:]
-            self._buf_row += drop
+        if len(z) >= keep:
+            self._tail, self._tail_row = np.array(z[len(z) - keep:]), row0 + len(z) - keep
+        else:
+            joined = np.concatenate([self._tail, z])
+            self._tail, self._tail_row = joined[-keep:], row0 + len(z) - min(keep, len(joined))
         return out
 
     def add_spikes(self, rows: np.ndarray, chans: np.ndarray, ids: np.ndarray) -> None:
@@ -170,32 +198,36 @@ class SnippetCutter:
             self._pending.append((rows, chans, ids))
 
     def flush(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        out = self._cut(pad=True)
+        out = self._cut(np.zeros((0, self.n_channels)), self._tail_row + len(self._tail), pad=True)
         self.reset()
         return out
 
-    def _cut(self, pad: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _cut(self, z: np.ndarray, row0: int, pad: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         if not self._pending:
             return []
         rows = np.concatenate([p[0] for p in self._pending])
         chans = np.concatenate([p[1] for p in self._pending])
         ids = np.concatenate([p[2] for p in self._pending])
-        end = self._buf_row + len(self._buf)
+        end = row0 + len(z)
         ready = np.ones(len(rows), bool) if pad else rows + self.post <= end
         self._pending = [] if ready.all() else [(rows[~ready], chans[~ready], ids[~ready])]
         if not ready.any():
             return []
         r, c, i = rows[ready], chans[ready], ids[ready]
-        buf = self._buf
-        if pad:
-            lo_pad = max(0, self._buf_row - int(r.min()) + self.pre) if len(r) else 0
-            hi_pad = max(0, int(r.max()) + self.post - end) if len(r) else 0
-            buf = np.concatenate([np.zeros((lo_pad, self.n_channels)), buf, np.zeros((hi_pad, self.n_channels))])
-            base = self._buf_row - lo_pad
-        else:
-            base = self._buf_row
-        start = r - self.pre - base
-        start = np.clip(start, 0, max(0, len(buf) - self.width))
-        idx = start[:, None] + np.arange(self.width)[None, :]
-        snippets = buf[idx, c[:, None]].astype(np.float32)
+        start = r - self.pre
+        inside = start >= row0  # entirely within the new piece: index it directly
+        snippets = np.empty((len(r), self.width), dtype=np.float32)
+        if inside.any() and len(z):
+            idx = np.minimum(start[inside] - row0, max(0, len(z) - self.width))[:, None] + np.arange(self.width)
+            snippets[inside] = z[idx, c[inside][:, None]]
+        if (~inside).any():  # reaches back into the kept tail (or past the end, when flushing)
+            lo_pad = max(0, self._tail_row - int(start[~inside].min()))
+            need = int(r[~inside].max()) + self.post - row0
+            head = z[:max(0, min(len(z), need))]
+            hi_pad = max(0, need - len(head))
+            buf = np.concatenate([np.zeros((lo_pad, self.n_channels)), self._tail, head,
+                                  np.zeros((hi_pad, self.n_channels))])
+            base = self._tail_row - lo_pad
+            idx = (start[~inside] - base)[:, None] + np.arange(self.width)
+            snippets[~inside] = buf[idx, c[~inside][:, None]]
         return [(c, i, snippets)]
