@@ -142,7 +142,8 @@ def detect_recording(rec: RecordingLike, params: DetectionParams | None = None,
         raise ValueError(f"{rec.path}: channel(s) {bad} carry no signal in the {params.band_hz[0]:g}–"
                          f"{params.band_hz[1]:g} Hz band (noise σ = 0): nothing to detect")
     thresholds = params.k * sigma
-    chunk = chunk_rows or max(4 * params.bandpass(rec.rate_hz).margin, int(rec.rate_hz))
+    chunk = chunk_rows or max(4 * params.bandpass(rec.rate_hz).margin, 1 << 16)
+    read_cols = None if list(cols) == list(range(len(rec.channels))) else list(cols)  # whole rows: no copy
     n_groups = max(1, min(threads, len(cols)))
     split = np.array_split(np.arange(len(cols)), n_groups)
     groups = [_Group(rec, [cols[i] for i in part], list(part), params, thresholds[part]) for part in split]
@@ -154,7 +155,7 @@ def detect_recording(rec: RecordingLike, params: DetectionParams | None = None,
         for a, b in segment_rows(rec):
             pending = None
             start = a
-            nxt = rec.raw(start, min(b, start + chunk), list(cols))
+            nxt = rec.raw(start, min(b, start + chunk), read_cols)
             while nxt is not None and len(nxt):
                 raw = nxt
                 if pool is not None:
@@ -164,7 +165,7 @@ def detect_recording(rec: RecordingLike, params: DetectionParams | None = None,
                         g.push(raw)
                 clip_flags.append((start, clipped_blocks(raw, lo_lim, hi_lim, CLIP_BLOCK)))
                 start += len(raw)
-                nxt = rec.raw(start, min(b, start + chunk), list(cols)) if start < b else None
+                nxt = rec.raw(start, min(b, start + chunk), read_cols) if start < b else None
                 if pending is not None:
                     for f in pending:
                         f.result()

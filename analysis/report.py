@@ -50,9 +50,10 @@ def snippet_figure(res: AnalysisResult, out: Path) -> dict[str, str] | None:
         return None
     fig, (ax, axw) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 1]})
     t_ms = np.arange(len(tr.raw)) / tr.rate_hz * 1e3
-    ax.plot(t_ms, (tr.raw - np.median(tr.raw)) * 1e6, color="0.75", lw=0.5, label="broadband (median removed)")
+    ax.plot(t_ms, (tr.raw - np.median(tr.raw)) * 1e6, color="0.75", lw=0.5, label="broadband (median removed)",
+            rasterized=True)
     ax.plot(t_ms, tr.filtered * 1e6, color="k", lw=0.6, label=f"band-passed {res.params.detection.band_hz[0]:g}–"
-            f"{res.params.detection.band_hz[1]:g} Hz")
+            f"{res.params.detection.band_hz[1]:g} Hz", rasterized=True)
     thr = sp.threshold * 1e6
     pol = res.params.detection.polarity
     for level in ([-thr] if pol == "neg" else [thr] if pol == "pos" else [-thr, thr]):
@@ -68,7 +69,7 @@ def snippet_figure(res: AnalysisResult, out: Path) -> dict[str, str] | None:
     ax.set_title(f"{res.channel}: threshold {thr:.1f} µV = {res.params.detection.k:g} × σ ({sp.sigma * 1e6:.2f} µV, MAD)")
     ax.legend(fontsize=7, loc="upper right")
     if len(sp.snippets):
-        axw.plot(sp.snippet_t_ms, sp.snippets[:300].T * 1e6, color="0.7", lw=0.3, rasterized=True)
+        axw.plot(sp.snippet_t_ms, sp.snippets[:150].T * 1e6, color="0.7", lw=0.3, rasterized=True)
         units = res.units.get(res.channel, [])
         for i, u in enumerate(units):
             axw.plot(sp.snippet_t_ms, u.mean_waveform * 1e6, color=UNIT_COLOURS[i % len(UNIT_COLOURS)], lw=2,
@@ -115,8 +116,8 @@ def ratemeter_figure(res: AnalysisResult, out: Path) -> dict[str, str]:
     colours = drug_colours(res)
     fig, ax = plt.subplots(figsize=(12, 4.5))
     edges, rate = res.ratemeter
-    ax.bar(edges, rate, width=res.params.bin_s, align="edge", color="0.55", lw=0, rasterized=True,
-           label=f"ratemeter ({res.params.bin_s:g}-s bins)")
+    ax.stairs(rate, np.append(edges, edges[-1] + res.params.bin_s) if len(edges) else [0.0], fill=True,
+              color="0.6", lw=0, label=f"ratemeter ({res.params.bin_s:g}-s bins)")
     ts, sm = res.smoothed
     ax.plot(ts, sm, color="k", lw=1, label=f"Gaussian kernel σ = {res.params.smooth_sigma_s:g} s")
     top = max(float(rate.max()) if len(rate) else 1.0, float(sm.max()) if len(sm) else 1.0, 1.0)
