@@ -30,19 +30,17 @@ from scipy.signal import butter, sosfilt_zi
 @numba.njit(cache=True, nogil=True)
 def _forward(x, gain, offset, sos, zi, out):  # pragma: no cover - compiled
     """out[t, c] = sosfilt(sos, x[:, c]*gain[c] + offset[c]) with state ``zi`` (ns, 2, ch),
-    updated in place.  Sections are applied one after the other over the whole chunk (the
-    inner loop over channels vectorises)."""
+    updated in place.  The first section reads (and converts) the input directly, the
+    others run in place; each runs over the whole chunk (the inner loop over channels
+    vectorises)."""
     n, ch = x.shape
-    for t in range(n):
-        for c in range(ch):
-            out[t, c] = x[t, c] * gain[c] + offset[c]
     for s in range(sos.shape[0]):
         b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
         z0 = zi[s, 0].copy()
         z1 = zi[s, 1].copy()
         for t in range(n):
             for c in range(ch):
-                v = out[t, c]
+                v = x[t, c] * gain[c] + offset[c] if s == 0 else out[t, c]
                 y = b0 * v + z0[c]
                 z0[c] = b1 * v - a1 * y + z1[c]
                 z1[c] = b2 * v - a2 * y
@@ -71,18 +69,15 @@ def _backward(buf, sos, zi):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _backward_into(main, tail, sos, zi, out):  # pragma: no cover - compiled
     """Backward-filter the concatenation [main; tail] from state ``zi`` (at the end of
-    ``tail``) and write the part that covers ``main`` into ``out`` — without concatenating."""
+    ``tail``) and write the part that covers ``main`` into ``out`` — without concatenating.
+    Section by section: each section's state at the tail/main boundary is carried over."""
     n, ch = main.shape
     m = tail.shape[0]
-    for t in range(n):
-        for c in range(ch):
-            out[t, c] = main[t, c]
+    src = tail.copy()
     for s in range(sos.shape[0]):
         b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
         z0 = zi[s, 0].copy()
         z1 = zi[s, 1].copy()
-        if s == 0:
-            src = tail.copy()
         for t in range(m - 1, -1, -1):
             for c in range(ch):
                 v = src[t, c]
@@ -92,7 +87,7 @@ def _backward_into(main, tail, sos, zi, out):  # pragma: no cover - compiled
                 src[t, c] = y
         for t in range(n - 1, -1, -1):
             for c in range(ch):
-                v = out[t, c]
+                v = main[t, c] if s == 0 else out[t, c]
                 y = b0 * v + z0[c]
                 z0[c] = b1 * v - a1 * y + z1[c]
                 z1[c] = b2 * v - a2 * y
