@@ -29,3 +29,32 @@ def test_the_hdf5_reader_is_recording_like(tiny_recording):
         assert electrode_channels(rec, ["1"]) == [1]
         with pytest.raises(ValueError, match=r"no channel named .x.*electrode"):
             electrode_channels(rec, ["x"])
+
+
+def test_an_array_in_memory_goes_through_the_whole_pipeline():
+    from analysis.pipeline import analyze
+    from analysis.source import ArrayRecording
+    from daq.types import EventKind, LogEvent
+    from synth import pipette, waveform
+
+    fs = 10000.0
+    rng = np.random.default_rng(2)
+    n = int(200 * fs)
+    x = rng.standard_normal(n) * 10e-6
+    w = waveform(fs, 120, 0.5) * 1e-6
+    rate = np.full(n, 10.0)
+    for k, on in enumerate((40, 90, 140)):
+        rate[int(on * fs):int((on + 15) * fs)] = 10.0 * (1 + k)  # 10, 20, 30 Hz during 15-s ejections
+    spikes = np.flatnonzero(rng.random(n) < rate / fs)
+    spikes = spikes[np.r_[True, np.diff(spikes) > 30] & (spikes < n - len(w))]
+    for s in spikes:
+        x[s:s + len(w)] += w
+    events = []
+    for k, on in enumerate((40, 90, 140)):
+        events += [LogEvent(int(on * fs), EventKind.EJECT, "glu", -10.0 * (k + 1)),
+                   LogEvent(int((on + 15) * fs), EventKind.RETAIN, "glu", 10.0)]
+    rec = ArrayRecording(x, fs, ["electrode"], events=events, pipette=pipette())
+    assert isinstance(rec, RecordingLike)
+    res = analyze(rec)
+    assert [round(ep.percent_change, -1) for ep in res.epochs] == pytest.approx([0, 100, 200], abs=40)
+    assert len(res.spike_index) == pytest.approx(len(spikes), rel=0.02)
