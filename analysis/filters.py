@@ -50,23 +50,6 @@ def _forward(x, gain, offset, sos, zi, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _backward(buf, sos, zi):  # pragma: no cover - compiled
-    """Filter ``buf`` (n, ch) in place in reverse time order from state ``zi``."""
-    n, ch = buf.shape
-    for s in range(sos.shape[0]):
-        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-        z0 = zi[s, 0].copy()
-        z1 = zi[s, 1].copy()
-        for t in range(n - 1, -1, -1):
-            for c in range(ch):
-                v = buf[t, c]
-                y = b0 * v + z0[c]
-                z0[c] = b1 * v - a1 * y + z1[c]
-                z1[c] = b2 * v - a2 * y
-                buf[t, c] = y
-
-
-@numba.njit(cache=True, nogil=True)
 def _backward_into(main, tail, sos, zi, out):  # pragma: no cover - compiled
     """Backward-filter the concatenation [main; tail] from state ``zi`` (at the end of
     ``tail``) and write the part that covers ``main`` into ``out`` — without concatenating.
@@ -234,8 +217,9 @@ class ZeroPhaseFilter:
             self.reset()
             return []
         buf = self._pending
-        _backward(buf, self.bp.sos, self.bp.steady_state(buf[-1]))
-        out = [(self._pending_row, buf)]
+        z = np.empty_like(buf)
+        _backward_into(buf, buf[:0], self.bp.sos, self.bp.steady_state(buf[-1]), z)
+        out = [(self._pending_row, z)]
         self.reset()
         return out
 

@@ -71,3 +71,25 @@ def fit_truth(epochs: list[Epoch], truths: list[EpochTruth], group: list[Epoch],
             xs.append(abs(ep.current_nA) if dose == "current" else ep.charge_nC)
             ys.append(tr.percent_change)
     return fit_ll4(np.array(xs), np.array(ys), "nA" if dose == "current" else "nC", limits=(-100.0, math.inf))
+
+
+def match_spikes(detected: np.ndarray, truth: np.ndarray, tol: int) -> tuple[int, float, float]:
+    """One-to-one matching of detected to true spike sample indices within ±``tol``
+    samples (each true spike takes the first unused detection in its window):
+    (hits, recall, precision)."""
+    detected = np.sort(np.asarray(detected))
+    truth = np.sort(np.asarray(truth))
+    used = np.zeros(len(detected), bool)
+    hits = 0
+    j = 0
+    for t in truth:
+        while j < len(detected) and detected[j] < t - tol:
+            j += 1
+        k = j
+        while k < len(detected) and detected[k] <= t + tol:
+            if not used[k]:
+                used[k] = True
+                hits += 1
+                break
+            k += 1
+    return hits, hits / max(len(truth), 1), hits / max(len(detected), 1)

@@ -48,25 +48,11 @@ def make_data(n_ch: int, seconds: float, seed: int = 0) -> tuple[np.ndarray, lis
 
 
 def score(found: list[np.ndarray], truth: list[np.ndarray], tol: int) -> tuple[float, float]:
-    """Pooled (recall, precision) with one-to-one matching within ±tol samples per channel."""
-    hits = n_true = n_found = 0
-    for f, t in zip(found, truth):
-        f = np.sort(f)
-        used = np.zeros(len(f), bool)
-        j = 0
-        for s in t:
-            while j < len(f) and f[j] < s - tol:
-                j += 1
-            k = j
-            while k < len(f) and f[k] <= s + tol:
-                if not used[k]:
-                    used[k] = True
-                    hits += 1
-                    break
-                k += 1
-        n_true += len(t)
-        n_found += len(f)
-    return hits / max(n_true, 1), hits / max(n_found, 1)
+    """Pooled (recall, precision) over channels, one-to-one within ±tol samples."""
+    from analysis.truth import match_spikes
+
+    hits = sum(match_spikes(f, t, tol)[0] for f, t in zip(found, truth))
+    return hits / max(sum(map(len, truth)), 1), hits / max(sum(map(len, found)), 1)
 
 
 def run_ours(data: np.ndarray, threads: int) -> list[np.ndarray]:

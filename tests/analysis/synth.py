@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.truth import match_spikes
 from daq.pipette import Barrel, Pipette
 from daq.recording import Recorder
 from daq.types import AIChannel, Block, ChannelKind, EventKind, LogEvent, StreamInfo
@@ -168,21 +169,7 @@ def dose_series(barrel: str, currents: list[float], eject_s: float = 20.0, gap_s
 
 def match(detected: np.ndarray, truth: np.ndarray, tol: int) -> tuple[float, float]:
     """(recall, precision) with one-to-one matching within ±tol samples."""
-    detected = np.sort(detected)
-    truth = np.sort(truth)
     if len(truth) == 0 or len(detected) == 0:
         return 0.0, 0.0
-    used = np.zeros(len(detected), bool)
-    hits = 0
-    j = 0
-    for t in truth:
-        while j < len(detected) and detected[j] < t - tol:
-            j += 1
-        k = j
-        while k < len(detected) and detected[k] <= t + tol:
-            if not used[k]:
-                used[k] = True
-                hits += 1
-                break
-            k += 1
-    return hits / len(truth), hits / len(detected)
+    _, recall, precision = match_spikes(detected, truth, tol)
+    return recall, precision

@@ -32,10 +32,11 @@ def test_the_hdf5_reader_is_recording_like(tiny_recording):
 
 
 def test_an_array_in_memory_goes_through_the_whole_pipeline():
+    from synth import pipette, waveform
+
     from analysis.pipeline import analyze
     from analysis.source import ArrayRecording
     from daq.types import EventKind, LogEvent
-    from synth import pipette, waveform
 
     fs = 10000.0
     rng = np.random.default_rng(2)
