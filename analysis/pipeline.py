@@ -21,7 +21,7 @@ from analysis.filters import zero_phase
 from analysis.fit import FitError, FitResult, fit_ll4
 from analysis.fit_compare import Comparison, compare_fits
 from analysis.rates import PSTH, binned_rates, psth, ratemeter, smoothed_rate
-from analysis.source import RecordingLike
+from analysis.source import RecordingLike, open_source
 from analysis.truth import EpochTruth, epoch_truth, fit_truth
 from analysis.units import Unit, load_sorted_spikes, separate_units
 from daq.types import ChannelKind
@@ -107,20 +107,10 @@ class AnalysisResult:
     def spike_times_s(self) -> np.ndarray:
         return self.spike_index / self.rate_hz
 
-    def unit_trains(self) -> dict[str, np.ndarray]:
-        """Every spike train available: channels, separated units, imported units."""
-        out = {name: sp.index for name, sp in self.detection.spikes.items()}
-        for ch, units in self.units.items():
-            for u in units:
-                out[u.label] = self.detection.spikes[ch].index[u.spike_ids]
-        out.update(self.imported)
-        return out
-
 
 def analyze_recording(path: str | os.PathLike[str], params: AnalysisParams = AnalysisParams(),
                       progress: Progress | None = None) -> AnalysisResult:
-    from analysis.source import open_source
-
+    """Open an HDF5 (or NWB) recording and ``analyze`` it."""
     with open_source(path) as rec:
         return analyze(rec, params, progress)
 
@@ -207,8 +197,10 @@ def _choose_train(det: Detection, units: dict[str, list[Unit]], imported: dict[s
     raise ValueError(f"{path}: no spike train {want!r}; choose one of {choices}")
 
 
-def _monitored_currents(rec: RecordingLike, epochs: list[Epoch]) -> dict[int, float]:
-    """Mean current-monitor reading during each ejection (skipping its first 0.2 s)."""
+def _monitored_currents(rec: RecordingLike, epochs: list[Epoch], windows: int = 10,
+                        window_s: float = 0.25) -> dict[int, float]:
+    """Mean current-monitor reading during each ejection (skipping its first 0.2 s), from
+    up to ``windows`` short windows spread over it — bounded reads however long it lasts."""
     monitors = {c.barrel: i for i, c in enumerate(rec.channels) if c.kind == ChannelKind.CURRENT_MONITOR and c.barrel}
     out: dict[int, float] = {}
     for k, ep in enumerate(epochs):
@@ -216,9 +208,13 @@ def _monitored_currents(rec: RecordingLike, epochs: list[Epoch]) -> dict[int, fl
         if ch is None:
             continue
         lo = ep.onset + min(round(0.2 * ep.rate_hz), (ep.offset - ep.onset) // 2)
-        r0, r1 = rec.index_to_row(np.array([lo, ep.offset]))
-        if r1 > r0:
-            out[k] = float(np.mean(rec.physical(ch, int(r0), int(r1))))
+        r0, r1 = (int(r) for r in rec.index_to_row(np.array([lo, ep.offset])))
+        if r1 <= r0:
+            continue
+        n = max(1, round(window_s * ep.rate_hz))
+        starts = np.unique(np.linspace(r0, max(r0, r1 - n), windows).astype(np.int64))
+        values = [rec.physical(ch, int(a), int(min(a + n, r1))) for a in starts]
+        out[k] = float(np.mean(np.concatenate(values)))
     return out
 
 
