@@ -1,31 +1,76 @@
-"""``analyze_recording``: from an HDF5 recording to spikes, rates, epochs and fits."""
+"""``analyze(rec)``: from a recording to spikes, units, rates, epochs, fits and comparisons.
+
+Works on any ``analysis.source.RecordingLike`` (the HDF5 reader, or an NWB-backed reader).
+Memory stays bounded whatever the record's length: samples are streamed once through the
+detector; everything after works on spike times.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from analysis.detect import DetectionParams, Spikes, detect_spikes
-from analysis.epochs import Epoch, find_epochs
-from analysis.fit import FitResult, fit_ll4
-from analysis.rates import rate_in_window, ratemeter
+from analysis.detect import DetectionParams, Spikes
+from analysis.detect_file import Detection, detect_recording
+from analysis.epochs import Epoch, EpochParams, check_currents, find_epochs, measure_epochs
+from analysis.filters import zero_phase
+from analysis.fit import FitError, FitResult, fit_ll4
+from analysis.fit_compare import Comparison, compare_fits
+from analysis.rates import PSTH, binned_rates, psth, ratemeter, smoothed_rate
+from analysis.source import RecordingLike, open_source
 from analysis.truth import EpochTruth, epoch_truth, fit_truth
-from daq.recording import Recording
+from analysis.units import Unit, load_sorted_spikes, separate_units
 from daq.types import ChannelKind
+
+Progress = Callable[[int, int], None]
+PERCENT_LIMITS = (-100.0, float("inf"))  # a firing rate cannot fall below zero
 
 
 @dataclass(frozen=True)
 class AnalysisParams:
     detection: DetectionParams = field(default_factory=DetectionParams)
-    channel: str | None = None  # electrode channel; the first electrode if None
-    bin_s: float = 1.0
+    channels: tuple[str, ...] | None = None  # electrode channels to detect on (default: all electrodes)
+    unit: str | None = None  # "CHANNEL" (all its spikes), "CHANNEL:uK" (a separated unit) or an imported label
+    sort_units: bool = False
+    max_units: int = 4
+    sorted_spikes: str | None = None  # CSV or NWB file of sorted spike times to import
+    bin_s: float = 1.0  # ratemeter and replicate-response bins
     baseline_s: float = 30.0
     response_s: float = 10.0
+    recovery_s: float = 10.0
     dose: Literal["current", "charge"] = "current"
+    fit_on: Literal["bins", "epochs"] = "bins"  # replicate responses: response-window bins, or one per epoch
+    smooth_sigma_s: float = 1.0
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.dose not in ("current", "charge"):
+            raise ValueError(f"dose must be 'current' or 'charge', got {self.dose!r}")
+        if self.fit_on not in ("bins", "epochs"):
+            raise ValueError(f"fit_on must be 'bins' or 'epochs', got {self.fit_on!r}")
+        EpochParams(self.baseline_s, self.response_s, self.recovery_s, self.bin_s)  # validates
+
+    @property
+    def epoch_params(self) -> EpochParams:
+        return EpochParams(self.baseline_s, self.response_s, self.recovery_s, self.bin_s)
+
+    @property
+    def dose_unit(self) -> str:
+        return "nA" if self.dose == "current" else "nC"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A short stretch of the analysed electrode channel, for the report's snippet figure."""
+
+    start_index: int
+    raw: np.ndarray  # physical units (V)
+    filtered: np.ndarray  # zero-phase band-passed (V)
+    rate_hz: float
 
 
 @dataclass
@@ -33,141 +78,227 @@ class AnalysisResult:
     path: str
     rate_hz: float
     duration_s: float
-    channel: str
-    spikes: Spikes
-    spike_index: np.ndarray  # absolute sample indices
+    first_index: int
+    end_index: int
+    detection: Detection
+    unit: str  # label of the spike train the epochs and fits use
+    channel: str  # the electrode channel it comes from (the first one for imported units)
+    spike_index: np.ndarray  # its absolute sample indices
+    units: dict[str, list[Unit]]  # separated units per channel
+    imported: dict[str, np.ndarray]  # imported sorted units: label → sample indices
     epochs: list[Epoch]
     fits: dict[str, FitResult]
     fit_errors: dict[str, str]
+    fit_points: dict[str, tuple[np.ndarray, np.ndarray]]
+    comparisons: list[Comparison]
     ratemeter: tuple[np.ndarray, np.ndarray]
+    smoothed: tuple[np.ndarray, np.ndarray]
+    psths: dict[str, PSTH]
     params: AnalysisParams
+    trace: Trace | None = None
     truth_epochs: list[EpochTruth] | None = None
     truth_fits: dict[str, FitResult] = field(default_factory=dict)
-    fit_points: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def spikes(self) -> Spikes | None:
+        return self.detection.spikes.get(self.channel)
 
     @property
     def spike_times_s(self) -> np.ndarray:
         return self.spike_index / self.rate_hz
 
-    def fit_key(self, ep: Epoch) -> str:
-        return f"{ep.barrel}:{ep.drug}"
+
+def analyze_recording(path: str | os.PathLike[str], params: AnalysisParams = AnalysisParams(),
+                      progress: Progress | None = None) -> AnalysisResult:
+    """Open an HDF5 (or NWB) recording and ``analyze`` it."""
+    with open_source(path) as rec:
+        return analyze(rec, params, progress)
 
 
-def analyze_recording(path: str | os.PathLike[str], params: AnalysisParams = AnalysisParams()) -> AnalysisResult:
-    with Recording(path) as rec:
-        return analyze(rec, params)
-
-
-def analyze(rec: Recording, params: AnalysisParams = AnalysisParams()) -> AnalysisResult:
+def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
+            progress: Progress | None = None) -> AnalysisResult:
     if rec.n_samples == 0:
         raise ValueError(f"{rec.path}: the recording holds no committed samples")
-    elec = rec.channel_indices(ChannelKind.ELECTRODE)
-    if params.channel is not None:
-        ch = rec.stream.index_of(params.channel)
-    elif elec:
-        ch = elec[0]
-    else:
-        raise ValueError(f"{rec.path}: no electrode channel; channels are {[c.name for c in rec.channels]}")
-    x = rec.physical(ch)
-    spikes = detect_spikes(x, rec.rate_hz, params.detection)
-    spike_index = rec.row_to_index(spikes.index)
-    pip = rec.pipette
+    det = detect_recording(rec, params.detection, params.channels, progress, threads=params.threads)
+    units: dict[str, list[Unit]] = {}
+    want_unit_channel = params.unit.split(":")[0] if params.unit and ":u" in params.unit else None
+    for name, sp in det.spikes.items():
+        if params.sort_units or name == want_unit_channel:
+            units[name] = separate_units(sp, params.max_units)
+    imported: dict[str, np.ndarray] = {}
+    if params.sorted_spikes:
+        for label, times in load_sorted_spikes(params.sorted_spikes, rec.rate_hz).items():
+            imported[label] = np.round(times * rec.rate_hz).astype(np.int64)
+    label, train = _choose_train(det, units, imported, params.unit, str(rec.path))
+    channel = label.split(":")[0] if label.split(":")[0] in det.spikes else next(iter(det.spikes))
+    fs = rec.rate_hz
+    ep_params = params.epoch_params
     epochs: list[Epoch] = []
+    pip = rec.pipette
     if pip is not None:
-        epochs = find_epochs(rec.events, pip, rec.rate_hz, rec.end_index, params.baseline_s, params.response_s,
-                             rec.gaps, rec.first_index)
-    for ep in epochs:
-        ep.baseline_rate_hz = rate_in_window(spike_index, *ep.baseline, rec.rate_hz)
-        ep.response_rate_hz = rate_in_window(spike_index, *ep.response, rec.rate_hz)
-    fits: dict[str, FitResult] = {}
-    errors: dict[str, str] = {}
-    points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    unit = "nA" if params.dose == "current" else "nC"
-    for key, eps in _groups(epochs).items():
-        xs, ys = [], []
-        for ep in eps:
-            if ep.flags and any("gap" in f for f in ep.flags):
-                continue  # flagged epochs are not used
-            dose = abs(ep.current_nA) if params.dose == "current" else ep.charge_nC
-            # replicate responses: % change of each response-window bin vs the epoch's baseline
-            for lo in range(ep.response[0], ep.response[1], max(1, round(params.bin_s * rec.rate_hz))):
-                hi = min(lo + round(params.bin_s * rec.rate_hz), ep.response[1])
-                if hi - lo < 0.5 * params.bin_s * rec.rate_hz or ep.baseline_rate_hz <= 0:
-                    continue
-                r = rate_in_window(spike_index, lo, hi, rec.rate_hz)
-                xs.append(dose)
-                ys.append(100.0 * (r - ep.baseline_rate_hz) / ep.baseline_rate_hz)
-        points[key] = (np.array(xs), np.array(ys))
-        try:
-            fits[key] = fit_ll4(np.array(xs), np.array(ys), unit)
-        except ValueError as exc:
-            errors[key] = str(exc)
-    edges, rate = ratemeter(spike_index / rec.rate_hz, params.bin_s, rec.first_index / rec.rate_hz,
-                            rec.end_index / rec.rate_hz)
-    result = AnalysisResult(str(rec.path), rec.rate_hz, rec.duration_s, rec.channels[ch].name, spikes, spike_index,
-                            epochs, fits, errors, (edges, rate), params, fit_points=points)
-    truths = epoch_truth(rec, epochs) if rec.has_ground_truth else None
-    if truths is not None:
-        result.truth_epochs = truths
-        for key, eps in _groups(epochs).items():
-            try:
-                result.truth_fits[key] = fit_truth(epochs, truths, eps[0].barrel, params.dose)
-            except ValueError:
-                pass
-    return result
+        epochs = find_epochs(rec.events, pip, fs, rec.first_index, rec.end_index, ep_params, rec.gaps,
+                             det.clipped.get(channel, []))
+        check_currents(epochs, _monitored_currents(rec, epochs), ep_params)
+        measure_epochs(epochs, train, ep_params)
+    fits, errors, points = _fit_groups(epochs, train, params)
+    comparisons = _compare_groups(epochs, points, fits, params)
+    t0, t1 = rec.first_index / fs, rec.end_index / fs
+    res = AnalysisResult(
+        str(rec.path), fs, rec.duration_s, rec.first_index, rec.end_index, det, label, channel, train, units, imported,
+        epochs, fits, errors, points, comparisons, ratemeter(train / fs, params.bin_s, t0, t1),
+        smoothed_rate(train / fs, params.smooth_sigma_s, t0, t1), _psths(epochs, train, params), params,
+    )
+    res.trace = _trace(rec, channel, epochs, params)
+    if rec.has_ground_truth and epochs:
+        truths = epoch_truth(rec, epochs)
+        if truths is not None:
+            res.truth_epochs = truths
+            for key, eps in _groups(epochs).items():
+                try:
+                    res.truth_fits[key] = fit_truth(epochs, truths, eps, params.dose)
+                except FitError:
+                    pass
+    return res
 
 
-def _groups(epochs: list[Epoch]) -> dict[str, list[Epoch]]:
-    """Drug epochs grouped by barrel (controls are reported but not fitted)."""
-    out: dict[str, list[Epoch]] = {}
-    for ep in epochs:
-        if ep.is_control:
+def _trace(rec: RecordingLike, channel: str, epochs: list[Epoch], params: AnalysisParams,
+           seconds: float = 0.5) -> Trace:
+    """Half a second of the channel: from the response window of the strongest ejection, or
+    the middle of the record."""
+    fs = rec.rate_hz
+    drug = [ep for ep in epochs if not ep.is_control and ep.usable]
+    at = max(drug, key=lambda ep: abs(ep.current_nA)).response[0] if drug else rec.first_index + rec.n_samples // 2
+    r0 = int(rec.index_to_row(np.array([at]))[0])
+    n = int(seconds * fs)
+    r0 = max(0, min(r0, rec.n_samples - n))
+    bp = params.detection.bandpass(fs)
+    pad = bp.margin
+    lo = max(0, r0 - pad)
+    ch = rec.stream.index_of(channel)
+    x = rec.physical(ch, lo, min(rec.n_samples, r0 + n + pad))
+    z = zero_phase(x, bp)
+    return Trace(int(rec.row_to_index(np.array([r0]))[0]), x[r0 - lo:r0 - lo + n], z[r0 - lo:r0 - lo + n], fs)
+
+
+def _choose_train(det: Detection, units: dict[str, list[Unit]], imported: dict[str, np.ndarray],
+                  want: str | None, path: str) -> tuple[str, np.ndarray]:
+    if want is None:
+        name = next(iter(det.spikes))
+        return name, det.spikes[name].index
+    if want in det.spikes:
+        return want, det.spikes[want].index
+    for ch, us in units.items():
+        for u in us:
+            if u.label == want:
+                return want, det.spikes[ch].index[u.spike_ids]
+    if want in imported:
+        return want, np.sort(imported[want])
+    choices = [*det.spikes, *(u.label for us in units.values() for u in us), *imported]
+    raise ValueError(f"{path}: no spike train {want!r}; choose one of {choices}")
+
+
+def _monitored_currents(rec: RecordingLike, epochs: list[Epoch], windows: int = 10,
+                        window_s: float = 0.25) -> dict[int, float]:
+    """Mean current-monitor reading during each ejection (skipping its first 0.2 s), from
+    up to ``windows`` short windows spread over it — bounded reads however long it lasts."""
+    monitors = {c.barrel: i for i, c in enumerate(rec.channels) if c.kind == ChannelKind.CURRENT_MONITOR and c.barrel}
+    out: dict[int, float] = {}
+    for k, ep in enumerate(epochs):
+        ch = monitors.get(ep.barrel)
+        if ch is None:
             continue
-        out.setdefault(f"{ep.barrel}:{ep.drug}", []).append(ep)
+        lo = ep.onset + min(round(0.2 * ep.rate_hz), (ep.offset - ep.onset) // 2)
+        r0, r1 = (int(r) for r in rec.index_to_row(np.array([lo, ep.offset])))
+        if r1 <= r0:
+            continue
+        n = max(1, round(window_s * ep.rate_hz))
+        starts = np.unique(np.linspace(r0, max(r0, r1 - n), windows).astype(np.int64))
+        values = [rec.physical(ch, int(a), int(min(a + n, r1))) for a in starts]
+        out[k] = float(np.mean(np.concatenate(values)))
     return out
 
 
-def result_json(res: AnalysisResult, out_dir: Path | None = None) -> dict[str, Any]:
-    """The ``--json`` document of ``ionto analyze`` (and the body of ``ionto demo --json``)."""
-    epochs = []
-    for i, ep in enumerate(res.epochs):
-        d = ep.as_dict()
-        if res.truth_epochs is not None:
-            t = res.truth_epochs[i]
-            d["truth"] = {"baseline_rate_hz": t.baseline_rate_hz, "response_rate_hz": t.response_rate_hz,
-                          "percent_change": t.percent_change}
-        epochs.append(d)
-    fits = {}
-    for key, f in res.fits.items():
-        barrel, drug = key.split(":", 1)
-        fits[key] = {"barrel": barrel, "drug": drug, **f.as_dict()}
-    doc: dict[str, Any] = {
-        "file": res.path,
-        "duration_s": res.duration_s,
-        "rate_hz": res.rate_hz,
-        "epochs": epochs,
-        "fits": fits,
-        "fit_errors": res.fit_errors,
-        "spikes": {res.channel: {"count": len(res.spike_index), "threshold": res.spikes.threshold,
-                                 "noise_sigma": res.spikes.sigma}},
-        "rates": {"bin_s": res.params.bin_s, "mean_rate_hz": float(np.mean(res.ratemeter[1])) if len(res.ratemeter[1]) else 0.0},
-    }
-    if res.truth_fits:
-        doc["ground_truth"] = {k: {"ec50": f.ec50, "hill": f.hill, "top": f.top, "bottom": f.bottom,
-                                   "dose_unit": f.dose_unit} for k, f in res.truth_fits.items()}
-    return _clean(doc)
+def group_key(ep: Epoch) -> str:
+    """Fit group of an epoch: ``barrel:drug`` plus what else was ejected throughout."""
+    base = f"{ep.barrel}:{ep.drug}"
+    return base if not ep.concurrent else f"{base} + {' + '.join(ep.concurrent)}"
 
 
-def _clean(o: Any) -> Any:
-    """Replace NaN/inf by None so the document is strict JSON."""
-    if isinstance(o, float):
-        return o if np.isfinite(o) else None
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    if isinstance(o, np.floating):
-        return _clean(float(o))
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
+def _groups(epochs: list[Epoch]) -> dict[str, list[Epoch]]:
+    out: dict[str, list[Epoch]] = {}
+    for ep in epochs:
+        if not ep.is_control:
+            out.setdefault(group_key(ep), []).append(ep)
+    return out
+
+
+def _dose(ep: Epoch, params: AnalysisParams) -> float:
+    return abs(ep.current_nA) if params.dose == "current" else ep.charge_nC
+
+
+def _points(eps: list[Epoch], train: np.ndarray, params: AnalysisParams) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate responses (% change from the epoch's baseline) of usable epochs: at each
+    epoch's dose, the rate in each ``bin_s`` bin of its response window (``fit_on="bins"``)
+    or over the whole window (``"epochs"``); and at dose 0 the same measure taken over its
+    baseline window — so the zero-dose level of the curve is measured, not assumed."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for ep in eps:
+        base = ep.baseline_rate_hz
+        if not ep.usable or not np.isfinite(base) or base <= 0:
+            continue
+        width = params.bin_s if params.fit_on == "bins" else params.response_s
+        zero = binned_rates(train, *ep.baseline, ep.rate_hz, width)
+        resp = (binned_rates(train, *ep.response, ep.rate_hz, width) if params.fit_on == "bins"
+                else np.array([ep.response_rate_hz]))
+        xs += [np.zeros(len(zero)), np.full(len(resp), _dose(ep, params))]
+        ys += [100.0 * (zero - base) / base, 100.0 * (resp - base) / base]
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _fit_groups(epochs, train, params):
+    fits: dict[str, FitResult] = {}
+    errors: dict[str, str] = {}
+    points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for key, eps in _groups(epochs).items():
+        points[key] = _points(eps, train, params)
+        excluded = sum(not ep.usable for ep in eps)
+        try:
+            fits[key] = fit_ll4(*points[key], dose_unit=params.dose_unit, limits=PERCENT_LIMITS)
+        except FitError as exc:
+            errors[key] = str(exc) + (f" ({excluded} flagged epoch(s) excluded)" if excluded else "")
+    return fits, errors, points
+
+
+def _compare_groups(epochs, points, fits, params) -> list[Comparison]:
+    """Each barrel's plain curve against its curves with something else ejected throughout."""
+    out = []
+    groups = _groups(epochs)
+    for key, eps in groups.items():
+        if eps[0].concurrent or key not in fits:
+            continue
+        for other in groups:
+            if other == key or not other.startswith(key + " + ") or other not in fits:
+                continue
+            try:
+                comp, _, _ = compare_fits(*points[key], *points[other], key, other, params.dose_unit,
+                                          limits=PERCENT_LIMITS, fits=(fits[key], fits[other]))
+            except (FitError, ValueError):
+                continue
+            out.append(comp)
+    return out
+
+
+def _psths(epochs: list[Epoch], train: np.ndarray, params: AnalysisParams) -> dict[str, PSTH]:
+    """PSTH around the onsets of each condition and current (mean over repeats)."""
+    by: dict[str, list[Epoch]] = {}
+    for ep in epochs:
+        by.setdefault(f"{group_key(ep)} @ {abs(ep.current_nA):g} nA", []).append(ep)
+    out = {}
+    for key, eps in by.items():
+        dur = float(np.median([ep.duration_s for ep in eps]))
+        out[key] = psth(train, np.array([ep.onset for ep in eps]), eps[0].rate_hz, params.baseline_s,
+                        dur + params.recovery_s, params.bin_s)
+    return out

@@ -1,4 +1,15 @@
-"""Figures (matplotlib, no screen needed) and text tables for an analysis result."""
+"""Report figures (matplotlib, no screen needed), each saved as PNG and SVG.
+
+* ``snippet`` — half a second of the electrode: broadband and band-passed signal, the
+  threshold, the detected spikes; waveform snippets and each unit's mean waveform;
+* ``raster`` — spikes aligned to each ejection onset (one row per epoch, grouped by
+  condition and current) with the PSTH of each current below;
+* ``ratemeter`` — the ratemeter and kernel-smoothed rate with ejection bars coloured by
+  drug and labelled with the current;
+* ``dose_response`` — responses (mean ± SEM per dose, replicates faint), the 4PL fit, its
+  95 % confidence band, the EC50 and its CI (and the ground truth when simulated);
+* ``units`` — principal-component scores coloured by unit (when units were separated).
+"""
 
 from __future__ import annotations
 
@@ -10,76 +21,227 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis.fit import ll4
-from analysis.pipeline import AnalysisResult
+from analysis.fit import FitResult
+from analysis.pipeline import AnalysisResult, group_key
 
-DRUG_COLOURS = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+COLOURS = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive"]
+UNIT_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
 
 
-def summary_figure(res: AnalysisResult, path: str | Path) -> Path:
-    """Ratemeter with ejection bars (top) and dose–response with its fit (bottom)."""
-    path = Path(path)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 8), gridspec_kw={"height_ratios": [1, 1.1]})
-    edges, rate = res.ratemeter
-    ax1.step(edges, rate, where="post", color="k", lw=0.8)
-    ax1.set_xlabel("time (s)")
-    ax1.set_ylabel(f"rate (Hz, {res.params.bin_s:g}-s bins)")
-    top = float(rate.max()) if len(rate) else 1.0
-    barrels = sorted({ep.barrel for ep in res.epochs})
-    colour = {b: DRUG_COLOURS[i % len(DRUG_COLOURS)] for i, b in enumerate(barrels)}
-    for ep in res.epochs:
-        t0, t1 = ep.onset / res.rate_hz, ep.offset / res.rate_hz
-        ax1.axvspan(t0, t1, ymin=0.92, ymax=0.99, color=colour[ep.barrel], alpha=0.9)
-        ax1.text(t0, top * 1.1, f"{ep.drug} {ep.current_nA:+g} nA", fontsize=7, color=colour[ep.barrel])
-    ax1.set_ylim(0, top * 1.2 + 1)
-    ax1.set_title(f"{Path(res.path).name}: ratemeter ({res.channel})")
-    for key, (xs, ys) in res.fit_points.items():
-        barrel = key.split(":")[0]
-        c = colour.get(barrel, "k")
-        if len(xs):
-            doses = np.unique(xs)
-            means = [ys[xs == d].mean() for d in doses]
-            sems = [ys[xs == d].std(ddof=1) / np.sqrt((xs == d).sum()) if (xs == d).sum() > 1 else 0 for d in doses]
-            ax2.errorbar(doses, means, yerr=sems, fmt="o", color=c, label=f"{key} (mean ± SEM)")
-        f = res.fits.get(key)
-        if f is not None and len(xs):
-            xx = np.logspace(np.log10(max(xs[xs > 0].min() / 2, 1e-3)), np.log10(xs.max() * 2), 200)
-            ax2.plot(xx, ll4(xx, -f.hill, f.bottom, f.top, f.ec50), color=c,
-                     label=f"4PL fit: EC50 {f.ec50:.3g} {f.dose_unit} "
-                           f"[{f.ec50_ci[0]:.3g}, {f.ec50_ci[1]:.3g}], Hill {f.hill:.2f}")
-            ax2.axvline(f.ec50, color=c, ls=":", lw=0.8)
-        t = res.truth_fits.get(key)
-        if t is not None and len(xs):
-            xx = np.logspace(np.log10(max(xs[xs > 0].min() / 2, 1e-3)), np.log10(xs.max() * 2), 200)
-            ax2.plot(xx, ll4(xx, -t.hill, t.bottom, t.top, t.ec50), color="0.5", ls="--",
-                     label=f"ground truth: EC50 {t.ec50:.3g} {t.dose_unit}")
-    ax2.set_xscale("log")
-    ax2.set_xlabel(f"dose ({'current, nA' if res.params.dose == 'current' else 'charge, nC'})")
-    ax2.set_ylabel("response (% change from baseline)")
-    ax2.axhline(0, color="0.7", lw=0.5)
-    ax2.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+def _save(fig, out: Path, name: str) -> dict[str, str]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for ext in ("png", "svg"):
+        p = out / f"{name}.{ext}"
+        fig.savefig(p, dpi=110)
+        paths[ext] = str(p)
     plt.close(fig)
-    return path
+    return paths
+
+
+def drug_colours(res: AnalysisResult) -> dict[str, str]:
+    drugs = sorted({ep.drug for ep in res.epochs})
+    return {d: COLOURS[i % len(COLOURS)] for i, d in enumerate(drugs)}
+
+
+def snippet_figure(res: AnalysisResult, out: Path) -> dict[str, str] | None:
+    tr, sp = res.trace, res.spikes
+    if tr is None or sp is None:
+        return None
+    fig, (ax, axw) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 1]})
+    t_ms = np.arange(len(tr.raw)) / tr.rate_hz * 1e3
+    ax.plot(t_ms, (tr.raw - np.median(tr.raw)) * 1e6, color="0.75", lw=0.5, label="broadband (median removed)",
+            rasterized=True)
+    ax.plot(t_ms, tr.filtered * 1e6, color="k", lw=0.6, label=f"band-passed {res.params.detection.band_hz[0]:g}–"
+            f"{res.params.detection.band_hz[1]:g} Hz", rasterized=True)
+    thr = sp.threshold * 1e6
+    pol = res.params.detection.polarity
+    for level in ([-thr] if pol == "neg" else [thr] if pol == "pos" else [-thr, thr]):
+        ax.axhline(level, color="tab:red", ls="--", lw=0.8)
+    ax.text(t_ms[-1], -thr if pol != "pos" else thr, f" {res.params.detection.k:g}σ", color="tab:red",
+            va="center", fontsize=8)
+    sel = (sp.index >= tr.start_index) & (sp.index < tr.start_index + len(tr.raw))
+    pos = sp.index[sel] - tr.start_index
+    ax.plot(pos / tr.rate_hz * 1e3, tr.filtered[pos] * 1e6, "v", color="tab:red", ms=6,
+            label=f"detected spikes ({int(sel.sum())})")
+    ax.set_xlabel(f"time from {tr.start_index / tr.rate_hz:.2f} s (ms)")
+    ax.set_ylabel("µV")
+    ax.set_title(f"{res.channel}: threshold {thr:.1f} µV = {res.params.detection.k:g} × σ ({sp.sigma * 1e6:.2f} µV, MAD)")
+    ax.legend(fontsize=7, loc="upper right")
+    if len(sp.snippets):
+        axw.plot(sp.snippet_t_ms, sp.snippets[:150].T * 1e6, color="0.7", lw=0.3, rasterized=True)
+        units = res.units.get(res.channel, [])
+        for i, u in enumerate(units):
+            axw.plot(sp.snippet_t_ms, u.mean_waveform * 1e6, color=UNIT_COLOURS[i % len(UNIT_COLOURS)], lw=2,
+                     label=f"{u.label} (n={len(u.spike_ids)})")
+        if not units:
+            axw.plot(sp.snippet_t_ms, sp.snippets.mean(0) * 1e6, color="k", lw=2, label="mean")
+        axw.legend(fontsize=7)
+    axw.set_xlabel("ms from peak")
+    axw.set_title("waveforms")
+    fig.tight_layout()
+    return _save(fig, out, "snippet")
+
+
+def raster_figure(res: AnalysisResult, out: Path) -> dict[str, str] | None:
+    if not res.epochs:
+        return None
+    colours = drug_colours(res)
+    eps = sorted(res.epochs, key=lambda ep: (group_key(ep), abs(ep.current_nA), ep.onset))
+    fig, (ax, axp) = plt.subplots(2, 1, figsize=(10, 8), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    before = res.params.baseline_s
+    for row, ep in enumerate(eps):
+        after = ep.duration_s + res.params.recovery_s
+        lo, hi = np.searchsorted(res.spike_index, [ep.onset - before * res.rate_hz, ep.onset + after * res.rate_hz])
+        t = (res.spike_index[lo:hi] - ep.onset) / res.rate_hz
+        ax.fill_between([0, ep.duration_s], row, row + 1, color=colours[ep.drug], alpha=0.12, lw=0)
+        ax.vlines(t, row + 0.1, row + 0.9, color="k", lw=0.4, rasterized=True)
+    ax.set_yticks(np.arange(len(eps)) + 0.5)
+    ax.set_yticklabels([f"{ep.condition} {ep.current_nA:+g} nA" + (" ✗" if not ep.usable else "") for ep in eps],
+                       fontsize=7)
+    ax.set_ylim(len(eps), 0)
+    ax.set_title(f"{res.unit}: spikes aligned to ejection onset (✗ = flagged, not used)")
+    for i, (key, p) in enumerate(res.psths.items()):
+        axp.step(p.t_s, p.rate_hz, where="post", lw=1, color=plt.cm.viridis(i / max(1, len(res.psths) - 1)),
+                 label=f"{key} (n={p.n_trials})")
+    axp.axvline(0, color="0.5", lw=0.5)
+    axp.set_xlabel("time from onset (s)")
+    axp.set_ylabel(f"rate (Hz, {res.params.bin_s:g}-s bins)")
+    axp.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return _save(fig, out, "raster")
+
+
+def ratemeter_figure(res: AnalysisResult, out: Path) -> dict[str, str]:
+    colours = drug_colours(res)
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    edges, rate = res.ratemeter
+    ax.stairs(rate, np.append(edges, edges[-1] + res.params.bin_s) if len(edges) else [0.0], fill=True,
+              color="0.6", lw=0, label=f"ratemeter ({res.params.bin_s:g}-s bins)")
+    ts, sm = res.smoothed
+    ax.plot(ts, sm, color="k", lw=1, label=f"Gaussian kernel σ = {res.params.smooth_sigma_s:g} s")
+    top = max(float(rate.max()) if len(rate) else 1.0, float(sm.max()) if len(sm) else 1.0, 1.0)
+    barrels = sorted({ep.barrel for ep in res.epochs})
+    lane = {b: i for i, b in enumerate(barrels)}
+    seen = set()
+    for ep in res.epochs:
+        y = top * (1.08 + 0.09 * lane[ep.barrel])
+        t0, t1 = ep.onset / res.rate_hz, ep.offset / res.rate_hz
+        lab = None if ep.drug in seen else f"{ep.drug} ({ep.barrel})" + (" — current control" if ep.is_control else "")
+        seen.add(ep.drug)
+        ax.fill_between([t0, t1], y, y + 0.06 * top, color=colours[ep.drug], hatch="//" if ep.is_control else None,
+                        alpha=0.9 if ep.usable else 0.35, lw=0, label=lab)
+        ax.text(t0, y + 0.065 * top, f"{ep.current_nA:+g}", fontsize=7, color=colours[ep.drug])
+    ax.set_ylim(0, top * (1.2 + 0.09 * len(barrels)))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("firing rate (Hz)")
+    ax.set_title(f"{Path(res.path).name}: {res.unit} — ejection bars labelled with the current (nA)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, frameon=False)
+    fig.tight_layout()
+    return _save(fig, out, "ratemeter")
+
+
+def plot_fits(curves: dict[str, tuple[np.ndarray, np.ndarray, FitResult | None]], dose_unit: str,
+              out: Path, name: str = "dose_response", title: str = "dose–response",
+              ylabel: str = "response (% change from baseline)",
+              truth: dict[str, FitResult] | None = None, xlabel: str | None = None) -> dict[str, str] | None:
+    """Data (replicates faint, mean ± SEM per dose), fits, 95 % bands and EC50 with CI per curve;
+    dose 0 is drawn left of a broken log axis."""
+    allx = np.concatenate([c[0] for c in curves.values()] or [np.zeros(0)])
+    pos = allx[allx > 0]
+    if not len(pos):
+        return None
+    fig, ax = plt.subplots(figsize=(8, 6))
+    x_zero = pos.min() / 4
+    xx = np.geomspace(x_zero * 1.5, pos.max() * 2.5, 300)
+    for i, (key, (x, y, f)) in enumerate(curves.items()):
+        c = COLOURS[i % len(COLOURS)]
+        xd = np.where(x > 0, x, x_zero)
+        ax.plot(xd * np.exp(np.random.default_rng(i).normal(0, 0.03, len(xd))), y, ".", color=c, alpha=0.15, ms=3)
+        doses = np.unique(x)
+        means = np.array([y[x == d].mean() for d in doses])
+        sems = np.array([y[x == d].std(ddof=1) / np.sqrt((x == d).sum()) if (x == d).sum() > 1 else 0 for d in doses])
+        ax.errorbar(np.where(doses > 0, doses, x_zero), means, yerr=sems, fmt="o", color=c, capsize=3,
+                    label=f"{key}: mean ± SEM")
+        if f is not None:
+            lo, hi = f.band(xx)
+            ax.fill_between(xx, lo, hi, color=c, alpha=0.15, lw=0)
+            ax.plot(xx, f.predict(xx), color=c, lw=1.5,
+                    label=f"4PL: EC50 {f.ec50:.3g} {dose_unit} [{f.ec50_ci[0]:.3g}, {f.ec50_ci[1]:.3g}], "
+                          f"Hill {f.hill:.2f}")
+            y50 = float(f.predict(np.array([f.ec50]))[0])
+            ci = np.clip(np.array(f.ec50_ci, dtype=float), xx[0], xx[-1])
+            ax.errorbar([f.ec50], [y50], xerr=[[max(f.ec50 - ci[0], 0)], [max(ci[1] - f.ec50, 0)]], fmt="s",
+                        color=c, ms=5, capsize=4)
+        t = (truth or {}).get(key)
+        if t is not None:
+            ax.plot(xx, t.predict(xx), color=c, ls="--", lw=0.8, label=f"ground truth: EC50 {t.ec50:.3g} {dose_unit}")
+    ax.set_xscale("log")
+    ticks = [x_zero, *[v for v in ax.get_xticks() if pos.min() / 1.5 <= v <= pos.max() * 2.5]]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(["0"] + [f"{v:g}" for v in ticks[1:]])
+    ax.axvline(np.sqrt(x_zero * pos.min()) / 1.1, color="0.6", lw=0.6, ls=":")
+    ax.set_xlabel(f"{xlabel or 'dose (' + dose_unit + ')'}; shaded: 95 % confidence band of the fit")
+    ax.set_ylabel(ylabel)
+    ax.axhline(0, color="0.7", lw=0.5)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, out, name)
+
+
+def dose_response_figure(res: AnalysisResult, out: Path) -> dict[str, str] | None:
+    curves = {key: (x, y, res.fits.get(key)) for key, (x, y) in res.fit_points.items()}
+    return plot_fits(curves, res.params.dose_unit, out, title=f"dose–response ({res.unit})", truth=res.truth_fits,
+                     xlabel="dose (current, nA)" if res.params.dose == "current" else "dose (charge, nC)")
+
+
+def units_figure(res: AnalysisResult, out: Path) -> dict[str, str] | None:
+    chans = [c for c, us in res.units.items() if us]
+    if not chans:
+        return None
+    fig, axes = plt.subplots(1, len(chans), figsize=(5 * len(chans), 4.5), squeeze=False)
+    for ax, ch in zip(axes[0], chans):
+        sp = res.detection.spikes[ch]
+        for i, u in enumerate(res.units[ch]):
+            f = sp.features[u.spike_ids]
+            if f.shape[1] >= 2:
+                ax.plot(f[:5000, 0] * 1e6, f[:5000, 1] * 1e6, ".", ms=2, alpha=0.4, rasterized=True,
+                        color=UNIT_COLOURS[i % len(UNIT_COLOURS)], label=f"{u.label} (n={len(u.spike_ids)}, SNR {u.snr:.1f})")
+        ax.set_xlabel("PC1 (µV)")
+        ax.set_ylabel("PC2 (µV)")
+        ax.set_title(ch)
+        ax.legend(fontsize=7, markerscale=4)
+    fig.tight_layout()
+    return _save(fig, out, "units")
+
+
+def write_figures(res: AnalysisResult, out: Path) -> dict[str, dict[str, str]]:
+    figs = {}
+    for name, fn in (("snippet", snippet_figure), ("raster", raster_figure), ("ratemeter", ratemeter_figure),
+                     ("dose_response", dose_response_figure), ("units", units_figure)):
+        paths = fn(res, out)
+        if paths:
+            figs[name] = paths
+    return figs
 
 
 def epoch_table(res: AnalysisResult) -> str:
     """The per-epoch table as aligned text."""
-    head = f"{'barrel':<7}{'drug':<13}{'current nA':>11}{'charge nC':>11}{'baseline Hz':>13}{'response Hz':>13}{'% change':>10}"
+    head = (f"{'barrel':<7}{'condition':<22}{'current nA':>11}{'charge nC':>10}{'base Hz':>9}{'resp Hz':>9}"
+            f"{'% change':>10}{'z':>7}")
     if res.truth_epochs is not None:
-        head += f"{'truth %':>10}"
+        head += f"{'truth %':>9}"
     lines = [head, "-" * len(head)]
     for i, ep in enumerate(res.epochs):
-        row = (f"{ep.barrel:<7}{ep.drug:<13}{ep.current_nA:>11.1f}{ep.charge_nC:>11.1f}"
-               f"{ep.baseline_rate_hz:>13.2f}{ep.response_rate_hz:>13.2f}{ep.percent_change:>10.1f}")
+        row = (f"{ep.barrel:<7}{ep.condition[:21]:<22}{ep.current_nA:>11.1f}{ep.charge_nC:>10.1f}"
+               f"{ep.baseline_rate_hz:>9.2f}{ep.response_rate_hz:>9.2f}{ep.percent_change:>10.1f}{ep.z_score:>7.1f}")
         if res.truth_epochs is not None:
-            row += f"{res.truth_epochs[i].percent_change:>10.1f}"
+            row += f"{res.truth_epochs[i].percent_change:>9.1f}"
         if ep.is_control:
-            row += "  (control)"
+            row += "  (current control)"
         if ep.flags:
-            row += "  [" + "; ".join(ep.flags) + "]"
+            row += "  [not used: " + "; ".join(ep.flags) + "]"
         lines.append(row)
     return "\n".join(lines)
 
@@ -88,14 +250,18 @@ def fit_table(res: AnalysisResult) -> str:
     lines = []
     for key, f in res.fits.items():
         lines.append(
-            f"{key}: EC50 {f.ec50:.3g} {f.dose_unit} (95% CI {f.ec50_ci[0]:.3g}–{f.ec50_ci[1]:.3g}), "
-            f"Hill slope {f.hill:.2f}, top {f.top:.1f} %, bottom {f.bottom:.1f} %, R² {f.r_squared:.3f}, "
-            f"n = {f.n_points}"
-        )
+            f"{key}: EC50 {f.ec50:.3g} {f.dose_unit} (95% CI {f.ec50_ci[0]:.3g}–{f.ec50_ci[1]:.3g}, profile), "
+            f"Hill {f.hill:.2f} ± {f.se['hill']:.2f}, top {f.top:.1f} %, bottom {f.bottom:.1f} %, "
+            f"R² {f.r_squared:.3f}, n = {f.n_points}")
+        for w in f.warnings:
+            lines.append(f"{' ' * len(key)}  warning: {w}")
         t = res.truth_fits.get(key)
         if t is not None:
             err = 100 * (f.ec50 - t.ec50) / t.ec50
             lines.append(f"{' ' * len(key)}  ground truth EC50 {t.ec50:.3g} {t.dose_unit} (fit off by {err:+.1f} %)")
     for key, msg in res.fit_errors.items():
         lines.append(f"{key}: no fit ({msg})")
+    for c in res.comparisons:
+        lines.append(f"{c.label_b} vs {c.label_a}: EC50 ratio {c.ec50_ratio:.3g} (95% CI {c.ec50_ratio_ci[0]:.3g}–"
+                     f"{c.ec50_ratio_ci[1]:.3g}); same EC50: F = {c.f_shared_ec50:.2f}, p = {c.p_shared_ec50:.3g}")
     return "\n".join(lines)

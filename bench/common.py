@@ -62,10 +62,16 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
 def child_peak_rss_mb(code: str, *args: str, timeout: float = 3600) -> tuple[float, str]:
     """Run ``python -c code args`` in a fresh interpreter; return (its peak RSS in MB, stdout)."""
     env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
+    # VmHWM is this process's own high-water mark; ru_maxrss on Linux also carries the RSS
+    # the forked parent had before exec, which would inflate a small child's figure
     wrapper = (
         "import resource, sys\n"
         + code
-        + "\nprint('__PEAK_RSS_KB__', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        + "\ntry:\n"
+        "    _kb = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+        "except (OSError, StopIteration):\n"
+        "    _kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print('__PEAK_RSS_KB__', _kb, file=sys.stderr)\n"
     )
     p = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, env=env,
                        timeout=timeout)

@@ -1,54 +1,110 @@
-"""``ionto analyze FILE``: spikes, ratemeter, epochs and dose–response fits of a recording."""
+"""``ionto analyze FILE``: spikes, units, rates, epochs and dose–response fits of a recording,
+written as tables (CSV, JSON), figures (PNG, SVG) and a one-page HTML report."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from analysis.detect import DetectionParams
-from analysis.pipeline import AnalysisParams, analyze_recording, result_json
-from analysis.report import epoch_table, fit_table, summary_figure
+from analysis.html_report import write_report
+from analysis.pipeline import AnalysisParams, analyze_recording
+from analysis.report import epoch_table, fit_table
+from analysis.tables import result_json
 from app.cli.common import emit_json, say
+from daq.errors import IontoError
 
 ORDER = 50
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="analyse a recording: spikes, rates, epochs, dose–response",
-                       description="Detect spikes, compute the ratemeter and ejection epochs, fit the "
-                       "dose–response of each drug barrel, and write tables and figures.")
-    p.add_argument("file", help="an ionto HDF5 recording")
-    p.add_argument("--out", help="directory for tables and figures (default: next to the file)")
-    p.add_argument("--channel", help="electrode channel (default: the first)")
-    p.add_argument("--k", type=float, default=5.0, help="threshold in MAD noise units (default 5)")
-    p.add_argument("--baseline-s", type=float, default=30.0, help="baseline window before each onset (s)")
-    p.add_argument("--response-s", type=float, default=10.0, help="response window at the end of an ejection (s)")
-    p.add_argument("--bin-s", type=float, default=1.0, help="ratemeter bin (s)")
-    p.add_argument("--dose", choices=["current", "charge"], default="current", help="dose axis of the fit")
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    p.set_defaults(func=run)
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``analyze`` (and usable by other verbs that run the analysis)."""
+    g = p.add_argument_group("spike detection")
+    g.add_argument("--channel", action="append", dest="channels", metavar="NAME",
+                   help="electrode channel to analyse (repeatable; default: every electrode channel)")
+    g.add_argument("--k", type=float, default=5.0, help="threshold in MAD noise units (default 5)")
+    g.add_argument("--polarity", choices=["neg", "pos", "both"], default="neg", help="spike polarity (default neg)")
+    g.add_argument("--band", type=float, nargs=2, default=(300.0, 6000.0), metavar=("LOW", "HIGH"),
+                   help="band-pass in Hz (default 300 6000)")
+    g.add_argument("--dead-time-ms", type=float, default=1.0, help="dead time after a spike (default 1 ms)")
+    g = p.add_argument_group("units")
+    g.add_argument("--sort-units", action="store_true", help="separate units on each channel (PCA + mixture)")
+    g.add_argument("--max-units", type=int, default=4, help="at most this many units per channel (default 4)")
+    g.add_argument("--sorted-spikes", metavar="FILE", help="import sorted spike times (CSV: time_s[,unit]; or NWB)")
+    g.add_argument("--unit", help="spike train for rates and fits: CHANNEL, CHANNEL:uK (a separated unit) or an "
+                   "imported unit's label (default: all spikes of the first channel)")
+    g = p.add_argument_group("rates, epochs and fits")
+    g.add_argument("--bin-s", type=float, default=1.0, help="ratemeter bin (default 1 s)")
+    g.add_argument("--smooth-s", type=float, default=1.0, help="σ of the Gaussian rate kernel (default 1 s)")
+    g.add_argument("--baseline-s", type=float, default=30.0, help="baseline window before each onset (default 30 s)")
+    g.add_argument("--response-s", type=float, default=10.0, help="response = the last N s of an ejection (default 10)")
+    g.add_argument("--recovery-s", type=float, default=10.0, help="recovery window before the next onset (default 10)")
+    g.add_argument("--dose", choices=["current", "charge"], default="current", help="dose axis (nA or nC)")
+    g.add_argument("--fit-on", choices=["bins", "epochs"], default="bins",
+                   help="replicate responses: each response-window bin (default) or one per ejection")
 
 
 def params_from(args: argparse.Namespace) -> AnalysisParams:
-    return AnalysisParams(detection=DetectionParams(k=args.k), channel=args.channel, bin_s=args.bin_s,
-                          baseline_s=args.baseline_s, response_s=args.response_s, dose=args.dose)
+    try:
+        det = DetectionParams(band_hz=tuple(args.band), k=args.k, polarity=args.polarity,
+                              dead_time_ms=args.dead_time_ms)
+        return AnalysisParams(detection=det, channels=tuple(args.channels) if args.channels else None,
+                              unit=args.unit, sort_units=args.sort_units, max_units=args.max_units,
+                              sorted_spikes=args.sorted_spikes, bin_s=args.bin_s, baseline_s=args.baseline_s,
+                              response_s=args.response_s, recovery_s=args.recovery_s, dose=args.dose,
+                              fit_on=args.fit_on, smooth_sigma_s=args.smooth_s)
+    except ValueError as exc:
+        raise IontoError(str(exc)) from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="analyse a recording: spikes, units, rates, epochs, dose–response",
+                       description="Detect spikes (band-pass, MAD threshold), optionally separate units, compute "
+                       "ratemeter, smoothed rate and PSTH, find the ejection epochs in the event log, fit the "
+                       "dose–response of each drug barrel (4PL, profile-likelihood CI), compare curves with and "
+                       "without a concurrent antagonist, and write tables (CSV, JSON), figures (PNG, SVG) and "
+                       "report.html.")
+    p.add_argument("file", help="an ionto HDF5 recording (or an NWB file with an ElectricalSeries)")
+    p.add_argument("--out", help="output directory (default: FILE-analysis next to the file)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_analysis_options(p)
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    res = analyze_recording(args.file, params_from(args))
-    out = Path(args.out) if args.out else Path(args.file).with_suffix("").parent / (Path(args.file).stem + "-analysis")
-    out.mkdir(parents=True, exist_ok=True)
-    fig = summary_figure(res, out / "summary.png")
-    doc = result_json(res)
-    doc["outputs"] = {"figure": str(fig), "json": str(out / "analysis.json")}
-    (out / "analysis.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    path = Path(args.file)
+    if not path.exists():
+        raise IontoError(f"{path}: no such file")
+    params = params_from(args)
+    out = Path(args.out) if args.out else path.parent / (path.stem + "-analysis")
+    bar = tqdm(total=None, unit="samples", unit_scale=True, desc="detecting spikes", file=sys.stderr,
+               disable=args.no_progress, mininterval=0.5)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        res = analyze_recording(path, params, progress)
+    except ValueError as exc:
+        raise IontoError(str(exc)) from None
+    finally:
+        bar.close()
+    files = write_report(res, out)
     if args.json:
-        emit_json(doc)
+        emit_json(result_json(res, files))
         return 0
-    say(f"{res.path}: {res.duration_s:.1f} s, {len(res.spike_index)} spikes on {res.channel} "
-        f"(threshold {res.spikes.threshold * 1e6:.1f} µV = {res.params.detection.k:g} σ)")
-    say(epoch_table(res))
+    say(f"{res.path}: {res.duration_s:.1f} s; spike train {res.unit}: {len(res.spike_index)} spikes")
+    for name, sp in res.detection.spikes.items():
+        say(f"  {name}: {len(sp)} spikes, threshold {sp.threshold * 1e6:.1f} µV = {params.detection.k:g} σ "
+            f"(σ {sp.sigma * 1e6:.2f} µV)" + (f"; units {', '.join(u.label for u in res.units[name])}"
+                                             if res.units.get(name) else ""))
+    if res.epochs:
+        say(epoch_table(res))
     say(fit_table(res))
-    say(f"figure: {fig}\ntables: {out / 'analysis.json'}")
+    say(f"report: {files['html']}\ntables: {out}")
     return 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from importlib import resources
 from pathlib import Path
 
-from analysis.pipeline import AnalysisParams, analyze_recording, result_json
-from analysis.report import epoch_table, fit_table, summary_figure
+from analysis.html_report import write_report
+from analysis.pipeline import AnalysisParams, analyze_recording
+from analysis.report import epoch_table, fit_table
+from analysis.tables import fit_doc, result_json
 from app.cli.common import EngineProgress, emit_json, say
 from app.session import load_any_protocol, resolve_rig, run_protocol
 from daq.errors import IontoError
@@ -54,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if res.error:
         raise IontoError(f"the demo run failed: {res.error}")
     ana = analyze_recording(h5, AnalysisParams())
-    fig = summary_figure(ana, out / "demo.png")
-    doc = result_json(ana)
+    files = write_report(ana, out / "analysis")
+    fig = out / "demo.png"  # the dose–response figure, also under a stable name
+    shutil.copyfile(files["figures"]["dose_response"]["png"], fig)
+    doc = result_json(ana, files)
     key = next(iter(ana.fits), None)
     if key is None:
         raise IontoError(f"the demo recording gave no dose–response fit: {ana.fit_errors}")
@@ -64,11 +69,13 @@ def run(args: argparse.Namespace) -> int:
     demo_doc = {
         "recording": str(h5),
         "figure": str(fig),
+        "report": files["html"],
+        "outputs": files,
         "protocol": loaded.info.name,
         "device": DEMO_DEVICE,
         "duration_s": res.duration_s,
         "epochs": doc["epochs"],
-        "fit": {"barrel": key.split(":")[0], "drug": key.split(":")[1], **fit.as_dict()},
+        "fit": fit_doc(ana, key),
         "ground_truth": None if truth is None else {
             "ec50": truth.ec50, "hill": truth.hill, "top": truth.top, "bottom": truth.bottom,
             "dose_unit": truth.dose_unit,
@@ -85,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     say("")
     say(epoch_table(ana))
     say("")
-    say("dose–response (4-parameter logistic on log current, fitted to the 1-s bins of each response window):")
+    say("dose–response (4-parameter logistic on log current; replicates: the 1-s bins of each response window, "
+        "and of each baseline at dose 0):")
     say(fit_table(ana))
     if ana.truth_epochs:
         say("")
@@ -98,5 +106,5 @@ def run(args: argparse.Namespace) -> int:
                 f"(Hill {truth.hill:.2f}); measured {fit.ec50:.3g} {fit.dose_unit} "
                 f"({demo_doc['ec50_error_percent']:+.1f} %)")
     say("")
-    say(f"recording: {h5}\nfigure:    {fig}")
+    say(f"recording: {h5}\nfigure:    {fig}\nreport:    {files['html']}")
     return 0

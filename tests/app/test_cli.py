@@ -56,7 +56,8 @@ def test_analyze_json(demo, tmp_path):
     assert set(a) >= {"epochs", "fits", "spikes", "rates"}
     f = a["fits"]["glu:glutamate"]
     assert f["ec50"] == pytest.approx(doc["fit"]["ec50"])
-    assert (tmp_path / "summary.png").exists()
+    for name in ("report.html", "dose_response.png", "dose_response.svg", "epochs.csv", "fits.csv"):
+        assert (tmp_path / name).exists(), name
 
 
 def test_run_a_yaml_protocol(tmp_path):

@@ -1,0 +1,246 @@
+"""Band-pass filtering for spike detection, in bounded memory, on any number of channels.
+
+Two filters built from one Butterworth band-pass (second-order sections, float64):
+
+* ``CausalFilter`` — the online filter: ``sosfilt`` semantics with its state carried from
+  chunk to chunk, so the output does not depend on how the input is cut (bit-identical
+  to one ``scipy.signal.sosfilt`` call over the whole signal with the same initial state).
+* ``ZeroPhaseFilter`` — the offline filter: forward pass with carried state, then a
+  backward pass over each chunk plus a ``margin`` of the following samples (the backward
+  filter's start-up transient decays below ``1e-9`` of the signal within the margin), so
+  the result equals forward–backward filtering of the whole signal (``sosfiltfilt``'s
+  magnitude response |H|², zero phase) away from the segment ends, in one pass.
+
+Both start from the filter's steady state for the first sample (as ``sosfilt_zi`` does),
+so a DC offset does not ring at the start.  The kernels are compiled with numba
+(channels innermost, so one pass filters 16 channels about as fast as 2).
+
+Thread: a filter object is used by one thread at a time; the kernels release the GIL.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from scipy.signal import butter, sosfilt_zi
+
+
+@numba.njit(cache=True, nogil=True)
+def _forward(x, gain, offset, sos, zi, out):  # pragma: no cover - compiled
+    """out[t, c] = sosfilt(sos, x[:, c]*gain[c] + offset[c]) with state ``zi`` (ns, 2, ch),
+    updated in place.  The first section reads (and converts) the input directly, the
+    others run in place; each runs over the whole chunk (the inner loop over channels
+    vectorises)."""
+    n, ch = x.shape
+    for s in range(sos.shape[0]):
+        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+        z0 = zi[s, 0].copy()
+        z1 = zi[s, 1].copy()
+        for t in range(n):
+            for c in range(ch):
+                v = x[t, c] * gain[c] + offset[c] if s == 0 else out[t, c]
+                y = b0 * v + z0[c]
+                z0[c] = b1 * v - a1 * y + z1[c]
+                z1[c] = b2 * v - a2 * y
+                out[t, c] = y
+        zi[s, 0] = z0
+        zi[s, 1] = z1
+
+
+@numba.njit(cache=True, nogil=True)
+def _backward_into(main, tail, sos, zi, out):  # pragma: no cover - compiled
+    """Backward-filter the concatenation [main; tail] from state ``zi`` (at the end of
+    ``tail``) and write the part that covers ``main`` into ``out`` — without concatenating.
+    Section by section: each section's state at the tail/main boundary is carried over."""
+    n, ch = main.shape
+    m = tail.shape[0]
+    src = tail.copy()
+    for s in range(sos.shape[0]):
+        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+        z0 = zi[s, 0].copy()
+        z1 = zi[s, 1].copy()
+        for t in range(m - 1, -1, -1):
+            for c in range(ch):
+                v = src[t, c]
+                y = b0 * v + z0[c]
+                z0[c] = b1 * v - a1 * y + z1[c]
+                z1[c] = b2 * v - a2 * y
+                src[t, c] = y
+        for t in range(n - 1, -1, -1):
+            for c in range(ch):
+                v = main[t, c] if s == 0 else out[t, c]
+                y = b0 * v + z0[c]
+                z0[c] = b1 * v - a1 * y + z1[c]
+                z1[c] = b2 * v - a2 * y
+                out[t, c] = y
+
+
+@numba.njit(cache=True, nogil=True)
+def _clipped_blocks(x, lo, hi, block, out):  # pragma: no cover - compiled
+    """out[k, c] = True where rows k*block … (k+1)*block − 1 of channel c hold a value at or
+    beyond the converter's limits ``lo``/``hi``."""
+    n, ch = x.shape
+    for t in range(n):
+        k = t // block
+        for c in range(ch):
+            v = x[t, c]
+            if v <= lo[c] or v >= hi[c]:
+                out[k, c] = True
+
+
+class Bandpass:
+    """A Butterworth band-pass as second-order sections.
+
+    ``band_hz`` = (low, high); the high edge is capped at 0.45 × ``rate_hz`` so that any
+    sampling rate gives a valid filter.  ``margin`` (samples) is how far the backward pass
+    must start beyond a chunk for its start-up transient to decay below 1e-9."""
+
+    def __init__(self, rate_hz: float, band_hz: tuple[float, float] = (300.0, 6000.0), order: int = 3):
+        lo, hi = band_hz
+        if not 0 < lo < hi:
+            raise ValueError(f"band_hz must be (low, high) with 0 < low < high, got {band_hz}")
+        if order < 1 or order > 8:
+            raise ValueError(f"filter order must be 1–8, got {order}")
+        hi = min(hi, 0.45 * rate_hz)
+        if lo >= hi:
+            raise ValueError(f"band {band_hz} Hz does not fit below 0.45 × the sampling rate {rate_hz} Hz")
+        self.rate_hz = float(rate_hz)
+        self.band_hz = (float(lo), float(hi))
+        self.order = order
+        self.sos = np.ascontiguousarray(butter(order, [lo, hi], btype="bandpass", fs=rate_hz, output="sos"))
+        self._zi_unit = sosfilt_zi(self.sos)  # (ns, 2): steady state for a unit step input
+        poles = np.concatenate([np.roots(s[3:]) for s in self.sos])
+        r = float(np.max(np.abs(poles)))
+        self.margin = int(min(math.ceil(math.log(1e-9) / math.log(r)), 20 * self.rate_hz)) if r < 1 else int(self.rate_hz)
+
+    def steady_state(self, x0: np.ndarray) -> np.ndarray:
+        """Filter state (ns, 2, ch) for a signal that has been constant at ``x0`` (per channel)."""
+        x0 = np.asarray(x0, dtype=np.float64).reshape(-1)
+        return np.ascontiguousarray(self._zi_unit[:, :, None] * x0[None, None, :])
+
+    def group_delay_s(self, band_hz: tuple[float, float] | None = None) -> tuple[float, float]:
+        """(min, max) group delay of the causal filter within ``band_hz`` (default: its band), in s."""
+        from scipy.signal import group_delay, sos2tf
+
+        lo, hi = band_hz or self.band_hz
+        b, a = sos2tf(self.sos)
+        w = np.linspace(lo, hi, 400)
+        _, gd = group_delay((b, a), w=w, fs=self.rate_hz)
+        return float(gd.min() / self.rate_hz), float(gd.max() / self.rate_hz)
+
+
+def _as_2d(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"samples must be 1-D or (samples, channels), got shape {x.shape}")
+    return x
+
+
+class CausalFilter:
+    """The band-pass applied causally with carried state (the online filter).
+
+    ``gain``/``offset`` convert raw samples to physical units per channel before filtering
+    (``physical = raw·gain + offset``)."""
+
+    def __init__(self, bandpass: Bandpass, gain: np.ndarray, offset: np.ndarray | None = None):
+        self.bp = bandpass
+        self.gain = np.ascontiguousarray(np.asarray(gain, dtype=np.float64).reshape(-1))
+        self.offset = np.zeros_like(self.gain) if offset is None else np.ascontiguousarray(
+            np.asarray(offset, dtype=np.float64).reshape(-1))
+        self.zi: np.ndarray | None = None
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.gain)
+
+    def reset(self) -> None:
+        """Forget the state: the next sample starts a new contiguous segment."""
+        self.zi = None
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        raw = _as_2d(raw)
+        if raw.shape[1] != self.n_channels:
+            raise ValueError(f"expected {self.n_channels} channel(s), got {raw.shape[1]}")
+        out = np.empty(raw.shape, dtype=np.float64)
+        if raw.shape[0] == 0:
+            return out
+        if self.zi is None:
+            self.zi = self.bp.steady_state(raw[0].astype(np.float64) * self.gain + self.offset)
+        _forward(raw, self.gain, self.offset, self.bp.sos, self.zi, out)
+        return out
+
+
+class ZeroPhaseFilter:
+    """The band-pass applied forward and backward (zero phase) over a stream of chunks.
+
+    ``push(raw)`` returns the finished part of the output so far as ``(first_row, z)``
+    pieces — output lags input by at most one chunk; ``finish()`` returns the rest at the
+    end of a contiguous segment.  Rows count from the first sample of the segment."""
+
+    def __init__(self, bandpass: Bandpass, gain: np.ndarray, offset: np.ndarray | None = None):
+        self.bp = bandpass
+        self.forward = CausalFilter(bandpass, gain, offset)
+        self._pending: np.ndarray | None = None  # forward output not yet backward-filtered
+        self._pending_row = 0
+        self._rows = 0
+
+    def reset(self) -> None:
+        self.forward.reset()
+        self._pending = None
+        self._pending_row = 0
+        self._rows = 0
+
+    def push(self, raw: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        f = self.forward(raw)
+        row = self._rows
+        self._rows += len(f)
+        if self._pending is None:
+            self._pending, self._pending_row = f, row
+            return []
+        m = self.bp.margin
+        if len(f) < m:  # not enough look-ahead yet: keep accumulating
+            self._pending = np.concatenate([self._pending, f])
+            return []
+        tail = f[:m]
+        z = np.empty_like(self._pending)
+        _backward_into(self._pending, tail, self.bp.sos, self.bp.steady_state(tail[-1]), z)
+        out = [(self._pending_row, z)]
+        self._pending, self._pending_row = f, row
+        return out
+
+    def finish(self) -> list[tuple[int, np.ndarray]]:
+        if self._pending is None or len(self._pending) == 0:
+            self.reset()
+            return []
+        buf = self._pending
+        z = np.empty_like(buf)
+        _backward_into(buf, buf[:0], self.bp.sos, self.bp.steady_state(buf[-1]), z)
+        out = [(self._pending_row, z)]
+        self.reset()
+        return out
+
+
+def zero_phase(x: np.ndarray, bandpass: Bandpass, chunk: int = 1 << 16) -> np.ndarray:
+    """Zero-phase band-pass of an in-memory signal (1-D or (samples, channels)), float64."""
+    x2 = _as_2d(x)
+    zp = ZeroPhaseFilter(bandpass, np.ones(x2.shape[1]))
+    out = np.empty(x2.shape, dtype=np.float64)
+    for start in range(0, len(x2), chunk):
+        for row, z in zp.push(x2[start:start + chunk]):
+            out[row:row + len(z)] = z
+    for row, z in zp.finish():
+        out[row:row + len(z)] = z
+    return out[:, 0] if np.asarray(x).ndim == 1 else out
+
+
+def clipped_blocks(raw: np.ndarray, lo: np.ndarray, hi: np.ndarray, block: int) -> np.ndarray:
+    """(ceil(n/block), ch) bool: which ``block``-row blocks of each channel touch the limits."""
+    raw = _as_2d(raw)
+    out = np.zeros(((len(raw) + block - 1) // block, raw.shape[1]), dtype=np.bool_)
+    if len(raw):
+        _clipped_blocks(raw, np.asarray(lo, dtype=raw.dtype), np.asarray(hi, dtype=raw.dtype), block, out)
+    return out

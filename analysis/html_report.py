@@ -1,0 +1,132 @@
+"""The one-page HTML report: figures (PNG inline links to SVG), fits, epochs, units, flags.
+
+Self-contained apart from the figure files next to it; no JavaScript.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+from analysis.pipeline import AnalysisResult
+from analysis.tables import fit_doc
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
+h1{font-size:1.4em;margin-bottom:.2em} h2{font-size:1.1em;border-bottom:1px solid #ccc;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.82em;margin:.5em 0} td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th{background:#f3f3f3} td.l,th.l{text-align:left} tr.bad td{color:#999} .warn{color:#a40}
+img{max-width:100%;border:1px solid #eee} .meta{color:#555;font-size:.9em} figure{margin:1em 0}
+figcaption{font-size:.85em;color:#555}
+"""
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "∞" if v == math.inf else "—"
+        return f"{v:.{digits}g}"
+    return html.escape(str(v))
+
+
+def _table(header: list[str], rows: list[list[Any]], bad: list[bool] | None = None, left: int = 1) -> str:
+    th = "".join(f"<th class='l'>{html.escape(h)}</th>" if i < left else f"<th>{html.escape(h)}</th>"
+                 for i, h in enumerate(header))
+    body = []
+    for k, r in enumerate(rows):
+        cls = " class='bad'" if bad and bad[k] else ""
+        tds = "".join(f"<td class='l'>{_f(v)}</td>" if i < left else f"<td>{_f(v)}</td>" for i, v in enumerate(r))
+        body.append(f"<tr{cls}>{tds}</tr>")
+    return f"<table><tr>{th}</tr>{''.join(body)}</table>"
+
+
+def _figure(figs: dict[str, dict[str, str]], name: str, caption: str, out: Path) -> str:
+    if name not in figs:
+        return ""
+    png = Path(figs[name]["png"]).relative_to(out)
+    svg = Path(figs[name]["svg"]).relative_to(out)
+    return (f"<figure><a href='{svg}'><img src='{png}' alt='{html.escape(caption)}'></a>"
+            f"<figcaption>{html.escape(caption)} (<a href='{svg}'>SVG</a>)</figcaption></figure>")
+
+
+def write_html(res: AnalysisResult, out: Path, figs: dict[str, dict[str, str]], files: dict[str, Any]) -> Path:
+    p = res.params
+    det = p.detection
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ionto analysis: "
+             f"{html.escape(Path(res.path).name)}</title><style>{CSS}</style></head><body>",
+             f"<h1>{html.escape(Path(res.path).name)}</h1>",
+             f"<p class='meta'>{res.duration_s:.1f} s at {res.rate_hz:g} Hz · spike train analysed: "
+             f"<b>{html.escape(res.unit)}</b> ({len(res.spike_index)} spikes) · detection {det.band_hz[0]:g}–"
+             f"{det.band_hz[1]:g} Hz band-pass (order {det.order}, zero phase), threshold {det.k:g} σ "
+             f"({det.polarity}), dead time {det.dead_time_ms:g} ms · baseline {p.baseline_s:g} s, response: last "
+             f"{p.response_s:g} s of each ejection, recovery {p.recovery_s:g} s · dose as "
+             f"{'current (nA)' if p.dose == 'current' else 'charge (nC)'}</p>"]
+    parts.append("<h2>Dose–response</h2>")
+    parts.append(_figure(figs, "dose_response", "responses, 4PL fit with 95 % confidence band, EC50 with its "
+                         "profile-likelihood 95 % CI", out))
+    if res.fits:
+        rows = []
+        for key in res.fits:
+            d = fit_doc(res, key)
+            lof = d["lack_of_fit"] or {}
+            rows.append([key, d["ec50"], f"{_f(d['ec50_ci'][0])}–{_f(d['ec50_ci'][1])}", d["dose_unit"],
+                         f"{_f(d['hill'])} ± {_f(d['se']['hill'], 2)}", f"{_f(d['top'])} ± {_f(d['se']['top'], 2)}",
+                         f"{_f(d['bottom'])} ± {_f(d['se']['bottom'], 2)}", d["i50"], d["r_squared"], d["aicc"],
+                         lof.get("p"), d["n_points"], "; ".join(d["warnings"]) or "—"])
+        parts.append(_table(["curve", "EC50", "95 % CI (profile)", "unit", "Hill ± SE", "top ± SE (%)",
+                             "bottom ± SE (%)", "I50", "R²", "AICc", "lack-of-fit p", "n", "warnings"], rows))
+    for key, msg in res.fit_errors.items():
+        parts.append(f"<p class='warn'>{html.escape(key)}: no fit — {html.escape(msg)}</p>")
+    if res.comparisons:
+        rows = [[f"{c.label_b} vs {c.label_a}", c.ec50_ratio, f"{_f(c.ec50_ratio_ci[0])}–{_f(c.ec50_ratio_ci[1])}",
+                 c.f_shared_ec50, c.p_shared_ec50, c.f_same_curve, c.p_same_curve] for c in res.comparisons]
+        parts.append(_table(["comparison", "EC50 ratio", "95 % CI", "F (same EC50)", "p", "F (same curve)", "p"],
+                            rows))
+    parts.append("<h2>Firing rate</h2>")
+    parts.append(_figure(figs, "ratemeter", "ratemeter with ejection bars (hatched: current controls)", out))
+    parts.append(_figure(figs, "raster", "spikes aligned to each ejection onset, and the PSTH per current", out))
+    parts.append("<h2>Epochs</h2>")
+    rows = [[ep.barrel, ep.condition, ep.current_nA, ep.measured_current_nA, ep.duration_s, ep.charge_nC,
+             ep.baseline_rate_hz, ep.response_rate_hz, ep.percent_change, ep.z_score, ep.recovery_percent,
+             ep.it50_nC, "current control" if ep.is_control else "",
+             "; ".join(ep.flags + ep.notes) or "—"] for ep in res.epochs]
+    parts.append(_table(["barrel", "condition", "current nA", "measured nA", "s", "charge nC", "baseline Hz",
+                         "response Hz", "% change", "z", "recovery %", "I·T50 nC", "", "flags (grey: not used)"],
+                        rows, bad=[not ep.usable for ep in res.epochs], left=2))
+    parts.append("<h2>Spikes and units</h2>")
+    parts.append(_figure(figs, "snippet", "electrode signal, threshold and detected spikes; waveforms", out))
+    parts.append(_figure(figs, "units", "waveform features of the separated units", out))
+    rows = []
+    for name, sp in res.detection.spikes.items():
+        clipped = sum(b - a for a, b in res.detection.clipped.get(name, [])) / res.rate_hz
+        rows.append([name, len(sp), sp.threshold * 1e6, sp.sigma * 1e6, clipped,
+                     ", ".join(u.label for u in res.units.get(name, [])) or "—"])
+    parts.append(_table(["channel", "spikes", "threshold µV", "noise σ µV", "clipped s", "units"], rows))
+    links = [f"<a href='{Path(v).relative_to(out)}'>{html.escape(Path(v).name)}</a>"
+             for k, v in files.items() if isinstance(v, str) and k != "html"]
+    links += [f"<a href='{Path(v).relative_to(out)}'>{html.escape(Path(v).name)}</a>"
+              for v in files.get("spikes", {}).values()]
+    parts.append(f"<h2>Tables</h2><p>{' · '.join(links)}</p></body></html>")
+    path = out / "report.html"
+    path.write_text("\n".join(x for x in parts if x), encoding="utf-8")
+    return path
+
+
+def write_report(res: AnalysisResult, out: Path) -> dict[str, Any]:
+    """Tables (CSV, JSON), figures (PNG, SVG) and the HTML page; returns the file map."""
+    from analysis.report import write_figures
+    from analysis.tables import write_json, write_tables
+
+    out = Path(out)
+    files = write_tables(res, out)
+    figs = write_figures(res, out)
+    files["figures"] = figs
+    files["html"] = str(out / "report.html")
+    files["json"] = str(out / "analysis.json")
+    write_html(res, out, figs, files)
+    write_json(res, out, files)
+    return files
