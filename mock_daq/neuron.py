@@ -1,0 +1,130 @@
+"""Spiking neurons: spike times from a drive rate, and their extracellular waveforms.
+
+Spike times come from a time-rescaled gamma renewal process with an absolute refractory
+period: after each spike (and its dead time) the hazard λ(t) is integrated until it reaches
+a Gamma(κ, 1/κ) variate (mean 1).  κ = 1 is a Poisson process with dead time (cortical
+cells); κ ≈ 5–20 gives the slow, regular pacemaking of midbrain dopamine neurons.  For a
+constant λ the mean interval is t_ref + 1/λ, so the expected rate is λ/(1 + λ·t_ref).
+
+Spikes are drawn one model step at a time (λ is constant over a step), so the result does
+not depend on how acquisition is cut into blocks.  Each neuron has its own random stream.
+
+Thread: whichever thread owns the simulation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mock_daq.model import NeuronModel
+
+TROUGH_MS = 0.3  # the waveform's trough comes this long after the spike's sample index
+
+
+def spike_waveform(rate_hz: float, amplitude_uV: float, width_ms: float) -> np.ndarray:
+    """A biphasic extracellular spike (µV): a sharp negative trough ``TROUGH_MS`` after the
+    first sample, then a slower positive peak ``width_ms`` after the trough (trough-to-peak
+    width); the trough is ``-amplitude_uV`` and the positive phase about a third of it."""
+    n = max(8, round((TROUGH_MS + 2.5 * width_ms + 0.3) * 1e-3 * rate_hz))
+    t_ms = np.arange(n) / rate_hz * 1e3
+    s1 = max(width_ms / 4, 0.05)
+    s2 = max(width_ms / 2, 0.08)
+    w = -np.exp(-0.5 * ((t_ms - TROUGH_MS) / s1) ** 2) + 0.35 * np.exp(
+        -0.5 * ((t_ms - TROUGH_MS - width_ms) / s2) ** 2)
+    w -= np.linspace(w[0], w[-1], n)  # start and end at 0
+    return w / -w.min() * amplitude_uV
+
+
+class _Draws:
+    """A buffered stream of variates; the sequence does not depend on how it is consumed."""
+
+    def __init__(self, rng: np.random.Generator, draw, size: int = 256):
+        self._rng, self._draw, self._size = rng, draw, size
+        self._buf = np.empty(0)
+        self._i = 0
+
+    def next(self) -> float:
+        if self._i >= self._buf.size:
+            self._buf = self._draw(self._rng, self._size)
+            self._i = 0
+        v = self._buf[self._i]
+        self._i += 1
+        return float(v)
+
+
+class SpikeTrain:
+    """One neuron's spike generator.  ``step(a, b, λ)`` returns the spikes in samples [a, b)."""
+
+    def __init__(self, model: NeuronModel, rate_hz: float, seed: int, index: int):
+        self.model = model
+        self.fs = rate_hz
+        kappa = model.regularity
+        rng = np.random.default_rng([seed, 7001, index])
+        self._targets = _Draws(rng, lambda r, n: r.gamma(kappa, 1.0 / kappa, n))
+        self._amps = _Draws(np.random.default_rng([seed, 7002, index]), lambda r, n: r.standard_normal(n))
+        self._ref_samples = model.refractory_ms * 1e-3 * rate_hz
+        self._resume = 0.0  # (fractional) sample where the hazard starts accumulating again
+        self._remaining = self._targets.next()  # hazard still needed for the next spike
+
+    def step(self, a: int, b: int, drive_hz: float) -> tuple[list[int], list[float]]:
+        """Spikes (sample indices, trough amplitudes µV) with constant drive over [a, b)."""
+        samples: list[int] = []
+        amps: list[float] = []
+        t = max(float(a), self._resume)
+        if drive_hz <= 0 or t >= b:
+            return samples, amps
+        per_sample = drive_hz / self.fs
+        m = self.model
+        while True:
+            t_spike = t + self._remaining / per_sample
+            if t_spike >= b:
+                self._remaining -= (b - t) * per_sample
+                break
+            samples.append(math.floor(t_spike))
+            amps.append(m.amplitude_uV * max(0.2, 1.0 + m.amplitude_cv * self._amps.next()))
+            self._remaining = self._targets.next()
+            t = t_spike + self._ref_samples
+            self._resume = t
+            if t >= b:
+                break
+        return samples, amps
+
+
+class SpikeRenderer:
+    """Adds spike waveforms to electrode blocks, carrying waveforms across block ends."""
+
+    def __init__(self, neurons: tuple[NeuronModel, ...], rate_hz: float):
+        self.shapes = [spike_waveform(rate_hz, 1.0, n.width_ms) for n in neurons]  # unit trough
+        self.columns = [n.electrode for n in neurons]
+        self._pending: list[list[tuple[int, float]]] = [[] for _ in neurons]
+
+    def add(self, neuron: int, samples: list[int], amps: list[float]) -> None:
+        self._pending[neuron].extend(zip(samples, amps))
+
+    def render(self, start: int, uV: np.ndarray, electrode_rows: list[int]) -> None:
+        """Add waveforms of spikes that overlap samples [start, start + n) into ``uV``
+        (n_electrodes, n), in place; ``electrode_rows[e]`` is electrode e's row in ``uV``
+        (-1 when not acquired)."""
+        n = uV.shape[1]
+        stop = start + n
+        for k, pending in enumerate(self._pending):
+            if not pending:
+                continue
+            shape = self.shapes[k]
+            length = shape.size
+            row = electrode_rows[self.columns[k]] if self.columns[k] < len(electrode_rows) else -1
+            now = [(s, a) for s, a in pending if s < stop]
+            self._pending[k] = [(s, a) for s, a in pending if s + length > stop]
+            if row < 0 or not now:
+                continue
+            s_arr = np.array([s for s, _ in now], dtype=np.int64)
+            a_arr = np.array([a for _, a in now], dtype=np.float64)
+            idx = s_arr[:, None] - start + np.arange(length)[None, :]
+            val = a_arr[:, None] * shape[None, :]
+            ok = (idx >= 0) & (idx < n)
+            np.add.at(uV[row], idx[ok], val[ok].astype(uV.dtype))
+
+    def pending_count(self) -> int:
+        return sum(len(p) for p in self._pending)
