@@ -29,8 +29,8 @@ def spike_waveform(rate_hz: float, amplitude_uV: float, width_ms: float) -> np.n
     width); the trough is ``-amplitude_uV`` and the positive phase about a third of it."""
     n = max(8, round((TROUGH_MS + 2.5 * width_ms + 0.3) * 1e-3 * rate_hz))
     t_ms = np.arange(n) / rate_hz * 1e3
-    s1 = max(width_ms / 4, 0.05)
-    s2 = max(width_ms / 2, 0.08)
+    s1 = min(0.1, max(width_ms / 5, 0.05))  # a sharp trough (starts from ~0 at the first sample)
+    s2 = max(width_ms / 2, 0.08)  # a slower repolarisation peak
     w = -np.exp(-0.5 * ((t_ms - TROUGH_MS) / s1) ** 2) + 0.35 * np.exp(
         -0.5 * ((t_ms - TROUGH_MS - width_ms) / s2) ** 2)
     w -= np.linspace(w[0], w[-1], n)  # start and end at 0

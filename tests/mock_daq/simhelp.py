@@ -88,7 +88,7 @@ def simulate(rig: RigConfig, seconds: float, schedule: Schedule | None = None, *
     sched = AOSchedule(rig.pipette)
     if schedule is not None:
         schedule(sched, round(rig.rate_hz))
-    dev.write_ao(0, sched.render_volts(0, n))
+    dev.write_ao(0, sched.render_volts(0, n + round(rig.rate_hz)))  # spare AO for lost samples
     dev.start()
     out = []
     i = 0
