@@ -182,6 +182,7 @@ class DiffusionField:
         self._buf = np.zeros((self.n_drugs, j + 1))
         self._pushed = 0
         self._evaluated = 0
+        self._last_release = [-(10**12)] * self.n_drugs  # last step with a release, per drug
 
     @property
     def pushed(self) -> int:
@@ -195,6 +196,8 @@ class DiffusionField:
         """Append releases, shape (n_steps, n_drugs)."""
         q = np.asarray(q_fmol_s, dtype=np.float64).reshape(-1, self.n_drugs)
         self._buf = np.concatenate([self._buf, q.T], axis=1)
+        for d in np.flatnonzero(q.any(axis=0)):
+            self._last_release[d] = self._pushed + int(np.flatnonzero(q[:, d])[-1])
         self._pushed += q.shape[0]
 
     def concentrations(self, n_steps: int) -> np.ndarray:
@@ -207,13 +210,14 @@ class DiffusionField:
         j = self.n_direct
         buf = self._buf
         # time n = evaluated + i: direct taps meet steps n-J .. n-1 = buf[:, i+1 : i+1+J]
-        seg = buf[:, 1:n_steps + j]
-        stride = seg.strides[1]
+        oldest = self._evaluated - j  # the oldest step any of these times sees directly
         for d in range(self.n_drugs):
-            row = seg[d]
-            if row.any():  # a drug not released for the last J steps adds nothing here
-                windows = np.lib.stride_tricks.as_strided(row, (n_steps, j), (stride, stride), writeable=False)
-                out[:, :, d] = windows @ self._taps[d]
+            if self._last_release[d] < oldest:
+                continue  # not released for the last J steps: adds nothing here
+            row = buf[d, 1:n_steps + j]
+            stride = row.strides[0]
+            windows = np.lib.stride_tricks.as_strided(row, (n_steps, j), (stride, stride), writeable=False)
+            out[:, :, d] = np.ascontiguousarray(windows) @ self._taps[d]
         for k, d, kern, state in self._tails:
             first = j - kern.n_direct  # step n - n_direct - 1 sits at buf[:, i + J - n_direct]
             inputs = buf[d, first:first + n_steps]

@@ -96,35 +96,52 @@ class SpikeRenderer:
     """Adds spike waveforms to electrode blocks, carrying waveforms across block ends."""
 
     def __init__(self, neurons: tuple[NeuronModel, ...], rate_hz: float):
-        self.shapes = [spike_waveform(rate_hz, 1.0, n.width_ms) for n in neurons]  # unit trough
-        self.columns = [n.electrode for n in neurons]
-        self._pending: list[list[tuple[int, float]]] = [[] for _ in neurons]
+        shapes = [spike_waveform(rate_hz, 1.0, n.width_ms) for n in neurons]  # unit trough
+        self.length = max(w.size for w in shapes)
+        self.shapes = np.zeros((len(neurons), self.length))
+        for k, w in enumerate(shapes):
+            self.shapes[k, :w.size] = w
+        self.electrode = np.array([n.electrode for n in neurons], dtype=np.int64)
+        self._samples = np.zeros(0, dtype=np.int64)
+        self._amps = np.zeros(0)
+        self._neuron = np.zeros(0, dtype=np.int64)
+        self._new: list[tuple[int, list[int], list[float]]] = []
 
     def add(self, neuron: int, samples: list[int], amps: list[float]) -> None:
-        self._pending[neuron].extend(zip(samples, amps))
+        if samples:
+            self._new.append((neuron, samples, amps))
+
+    def _collect(self) -> None:
+        if not self._new:
+            return
+        self._samples = np.concatenate([self._samples, *(np.asarray(s, dtype=np.int64) for _, s, _ in self._new)])
+        self._amps = np.concatenate([self._amps, *(np.asarray(a, dtype=np.float64) for _, _, a in self._new)])
+        self._neuron = np.concatenate([self._neuron, *(np.full(len(s), k, dtype=np.int64) for k, s, _ in self._new)])
+        self._new = []
+        # a fixed order (sample, neuron) so overlapping waveforms add up the same whatever the blocks
+        order = np.lexsort((self._neuron, self._samples))
+        self._samples, self._amps, self._neuron = self._samples[order], self._amps[order], self._neuron[order]
 
     def render(self, start: int, uV: np.ndarray, electrode_rows: list[int]) -> None:
         """Add waveforms of spikes that overlap samples [start, start + n) into ``uV``
         (n_electrodes, n), in place; ``electrode_rows[e]`` is electrode e's row in ``uV``
         (-1 when not acquired)."""
+        self._collect()
+        if self._samples.size == 0:
+            return
         n = uV.shape[1]
         stop = start + n
-        for k, pending in enumerate(self._pending):
-            if not pending:
-                continue
-            shape = self.shapes[k]
-            length = shape.size
-            row = electrode_rows[self.columns[k]] if self.columns[k] < len(electrode_rows) else -1
-            now = [(s, a) for s, a in pending if s < stop]
-            self._pending[k] = [(s, a) for s, a in pending if s + length > stop]
-            if row < 0 or not now:
-                continue
-            s_arr = np.array([s for s, _ in now], dtype=np.int64)
-            a_arr = np.array([a for _, a in now], dtype=np.float64)
-            idx = s_arr[:, None] - start + np.arange(length)[None, :]
-            val = a_arr[:, None] * shape[None, :]
-            ok = (idx >= 0) & (idx < n)
-            np.add.at(uV[row], idx[ok], val[ok].astype(uV.dtype))
-
-    def pending_count(self) -> int:
-        return sum(len(p) for p in self._pending)
+        now = self._samples < stop
+        if now.any():
+            rows_of = np.array([*electrode_rows, -1])  # electrodes beyond the rig map to -1
+            rows = rows_of[np.minimum(self.electrode[self._neuron[now]], len(electrode_rows))]
+            ok_rows = rows >= 0
+            s = self._samples[now][ok_rows]
+            if s.size:
+                idx = s[:, None] - start + np.arange(self.length)[None, :]
+                val = self._amps[now][ok_rows][:, None] * self.shapes[self._neuron[now][ok_rows]]
+                r = np.broadcast_to(rows[ok_rows][:, None], idx.shape)
+                inside = (idx >= 0) & (idx < n)
+                np.add.at(uV, (r[inside], idx[inside]), val[inside].astype(uV.dtype))
+        keep = self._samples + self.length > stop
+        self._samples, self._amps, self._neuron = self._samples[keep], self._amps[keep], self._neuron[keep]

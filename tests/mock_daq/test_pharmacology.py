@@ -99,7 +99,7 @@ def test_long_ejections_follow_the_configured_hill_curve_within_sampling_error()
     sd = np.sqrt(expected * COUNT_S) / COUNT_S
     assert np.all(np.abs(measured - expected) < 4 * sd), (measured, expected)
     # and a Hill fit to the measured rates recovers the configured EC50 (in current)
-    ec50_nA = 130 / (conc[0] / (CURRENTS_NA[0] + 0.8))  - 0.8  # steady µM per nA, leak included
+    ec50_nA = 130 / (conc[0] / (CURRENTS_NA[0] + 0.8)) - 0.8  # steady µM per nA, leak included
     lam_measured = measured / (1 - measured * 2e-3)  # undo the dead time
 
     def hill(i, ec50, h):
@@ -108,6 +108,7 @@ def test_long_ejections_follow_the_configured_hill_curve_within_sampling_error()
 
     (fit_ec50, fit_h), _ = curve_fit(hill, np.array(CURRENTS_NA), lam_measured, p0=(15, 1.5))
     assert fit_ec50 == pytest.approx(ec50_nA, rel=0.2)
+    assert fit_h == pytest.approx(1.5, abs=0.6)
 
 
 def test_the_antagonist_shifts_the_inhibition_curve_by_the_configured_amount():
