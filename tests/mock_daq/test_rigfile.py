@@ -73,7 +73,7 @@ def test_a_rig_without_a_simulation_section_gets_the_defaults():
     data = deep_update(BASE_RIG, {})
     del data["simulation"]
     rig = parse_rig(data, "bare")
-    data_out, truth, dev = simulate(rig, 1.0)
+    _, truth, dev = simulate(rig, 1.0)
     assert dev.sim.neurons[0].baseline_hz == 5.0
     assert "concentration_uM" not in truth  # no drug models: nothing to diffuse
     assert truth["expected_rate_hz"].shape == (100, 1)
