@@ -7,10 +7,10 @@ index: the same sample always gets the same noise whatever the block size.
 * thermal noise: white, ``thermal_uV_rms`` (electrodes); the current monitors' noise
   (``monitor_noise_nA``) is band-limited like a monitor output: drawn at the low rate below
   and held;
-* 1/f ("flicker") noise: a sum of Ornstein–Uhlenbeck processes with corner frequencies two
-  per decade between ``flicker_low_hz`` and ``flicker_high_hz`` and equal variances, whose
-  spectrum is ∝ 1/f between the corners; run at a low rate (≥ 10 × flicker_high_hz) and
-  linearly interpolated;
+* 1/f ("flicker") noise: white noise through a pinking filter — poles two per decade between
+  ``flicker_low_hz`` and ``flicker_high_hz``, zeros halfway between — whose spectrum falls as
+  1/f between them; scaled to ``flicker_uV_rms``; run at a low rate (≥ 10 × flicker_high_hz),
+  started stationary, and linearly interpolated;
 * mains hum: ``hum_uV`` at ``hum_hz`` plus harmonics, phase-locked to the sample clock.
 
 The ADC: ``volts = physical · gain``; clipped to ±range_V and quantised to int16 counts of
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
+from scipy.signal import bilinear_zpk, sosfilt, unit_impulse, zpk2sos
 
 from mock_daq.model import NoiseModel
 
@@ -73,6 +73,21 @@ class Hum:
         return out.reshape(-1)[:n].astype(np.float32)
 
 
+def flicker_sos(low_hz: float, high_hz: float, rate_hz: float, rms: float) -> np.ndarray:
+    """A pinking filter (second-order sections) for white noise of unit variance: poles two per
+    decade from ``low_hz`` to ``high_hz`` with zeros halfway between (log scale), so the power
+    spectrum falls as 1/f between them; scaled so the output's rms is ``rms``."""
+    n_poles = max(1, math.ceil(2 * math.log10(high_hz / low_hz)) + 1)
+    poles_hz = np.logspace(math.log10(low_hz), math.log10(high_hz), n_poles)
+    zeros_hz = np.sqrt(poles_hz[:-1] * poles_hz[1:])
+    z, p, k = bilinear_zpk(-2 * np.pi * zeros_hz, -2 * np.pi * poles_hz, 1.0, fs=rate_hz)
+    sos = zpk2sos(z, p, k)
+    n = round(40 * rate_hz / (2 * np.pi * low_hz))  # the impulse response, to well past its decay
+    h = sosfilt(sos, unit_impulse(n))
+    sos[0, :3] *= rms / math.sqrt(float(np.sum(h * h)))
+    return sos
+
+
 def frame_rng(*key: int) -> np.random.Generator:
     """A generator for one frame of one stream, keyed by integers (SFC64: the fastest here)."""
     return np.random.Generator(np.random.SFC64(np.random.SeedSequence(list(key))))
@@ -91,16 +106,15 @@ class NoiseFrames:
         self.decimation = max(1, int(rate_hz // (10.0 * noise.flicker_high_hz)))
         self.frame = FRAME_LOW * self.decimation
         low_rate = rate_hz / self.decimation
-        # OU processes: corners two per decade, equal variance
-        n_ou = max(1, math.ceil(2 * math.log10(noise.flicker_high_hz / noise.flicker_low_hz)) + 1)
-        corners = np.logspace(math.log10(noise.flicker_low_hz), math.log10(noise.flicker_high_hz), n_ou)
-        self._ou_a = np.exp(-2 * np.pi * corners / low_rate)
-        var = noise.flicker_uV_rms**2 / n_ou
-        self._ou_gain = np.sqrt(var * (1 - self._ou_a**2))
         self._flicker = noise.flicker_uV_rms > 0 and n_electrodes > 0
-        init = frame_rng(seed, 5001).standard_normal((n_ou, n_electrodes))  # state per OU, per electrode
-        self._ou_state = init * math.sqrt(var)  # stationary start: no warm-up transient
+        if self._flicker:
+            self._sos = flicker_sos(noise.flicker_low_hz, noise.flicker_high_hz, low_rate, noise.flicker_uV_rms)
+            # start stationary: run the filter over a warm-up of 10 of its slowest time constants
+            warm = round(10 * low_rate / (2 * np.pi * noise.flicker_low_hz))
+            zi = np.zeros((self._sos.shape[0], n_electrodes, 2))
+            _, self._zi = sosfilt(self._sos, frame_rng(seed, 5001).standard_normal((n_electrodes, warm)), axis=1, zi=zi)
         self._low: dict[int, np.ndarray] = {}  # chunk index -> (n_el, FRAME_LOW) low-rate flicker
+        self._interp = np.empty((n_electrodes, FRAME_LOW, self.decimation), dtype=np.float32)
         self._low_next = 0
         self._frac = (np.arange(self.decimation) / self.decimation).astype(np.float32)
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -110,13 +124,9 @@ class NoiseFrames:
     def _low_chunk(self, c: int) -> np.ndarray:
         while self._low_next <= c:
             k = self._low_next
-            eps = frame_rng(self.seed, 5002, k).standard_normal((len(self._ou_a), self.n_el, FRAME_LOW))
-            total = np.zeros((self.n_el, FRAME_LOW))
-            for i, a in enumerate(self._ou_a):
-                y, _ = lfilter([self._ou_gain[i]], [1.0, -a], eps[i], axis=1, zi=(a * self._ou_state[i])[:, None])
-                self._ou_state[i] = y[:, -1]
-                total += y
-            self._low[k] = total.astype(np.float32)
+            eps = frame_rng(self.seed, 5002, k).standard_normal((self.n_el, FRAME_LOW))
+            y, self._zi = sosfilt(self._sos, eps, axis=1, zi=self._zi)
+            self._low[k] = y.astype(np.float32)
             self._low_next += 1
             self._low.pop(k - 2, None)
         return self._low[c]
@@ -138,7 +148,8 @@ class NoiseFrames:
             step = low[:, 1:] - low[:, :-1]
             view = el.reshape(self.n_el, FRAME_LOW, self.decimation)
             view += low[:, :-1, None]
-            view += step[:, :, None] * self._frac[None, None, :]
+            np.multiply(step[:, :, None], self._frac[None, None, :], out=self._interp)
+            view += self._interp
         if self._hum is not None:
             el += self._hum.take(f * n, n)[None, :]
         return el, other

@@ -54,41 +54,59 @@ class _Draws:
         return float(v)
 
 
-class SpikeTrain:
-    """One neuron's spike generator.  ``step(a, b, λ)`` returns the spikes in samples [a, b)."""
+class SpikeTrains:
+    """The spike generators of all neurons.  ``step(a, b, λ)`` returns the spikes in samples
+    [a, b) for drive rates λ (one per neuron) constant over them.
 
-    def __init__(self, model: NeuronModel, rate_hz: float, seed: int, index: int):
-        self.model = model
+    Neurons whose next spike does not fall in [a, b) only integrate their hazard — one
+    vector operation for all of them; the few that spike go through the scalar loop."""
+
+    def __init__(self, neurons: tuple[NeuronModel, ...], rate_hz: float, seed: int):
+        self.neurons = neurons
         self.fs = rate_hz
-        kappa = model.regularity
-        rng = np.random.default_rng([seed, 7001, index])
-        self._targets = _Draws(rng, lambda r, n: r.gamma(kappa, 1.0 / kappa, n))
-        self._amps = _Draws(np.random.default_rng([seed, 7002, index]), lambda r, n: r.standard_normal(n))
-        self._ref_samples = model.refractory_ms * 1e-3 * rate_hz
-        self._resume = 0.0  # (fractional) sample where the hazard starts accumulating again
-        self._remaining = self._targets.next()  # hazard still needed for the next spike
+        self._targets = [_Draws(np.random.default_rng([seed, 7001, k]),
+                                lambda r, n, kappa=nm.regularity: r.gamma(kappa, 1.0 / kappa, n))
+                         for k, nm in enumerate(neurons)]
+        self._amps = [_Draws(np.random.default_rng([seed, 7002, k]), lambda r, n: r.standard_normal(n))
+                      for k in range(len(neurons))]
+        self._ref_samples = [nm.refractory_ms * 1e-3 * rate_hz for nm in neurons]
+        self._resume = np.zeros(len(neurons))  # (fractional) sample where the hazard restarts
+        self._remaining = np.array([d.next() for d in self._targets])  # hazard still needed
 
-    def step(self, a: int, b: int, drive_hz: float) -> tuple[list[int], list[float]]:
-        """Spikes (sample indices, trough amplitudes µV) with constant drive over [a, b)."""
+    def step(self, a: int, b: int, drive_hz: np.ndarray) -> list[tuple[int, list[int], list[float]]]:
+        """(neuron, sample indices, trough amplitudes µV) for each neuron that spikes in [a, b)."""
+        t = np.maximum(float(a), self._resume)
+        active = (drive_hz > 0) & (t < b)
+        if not active.any():
+            return []
+        per_sample = drive_hz / self.fs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_spike = t + self._remaining / per_sample
+        quiet = active & (t_spike >= b)
+        self._remaining[quiet] -= (b - t[quiet]) * per_sample[quiet]
+        out = []
+        for k in np.flatnonzero(active & ~quiet).tolist():
+            out.append((k, *self._spikes(k, float(t[k]), b, float(per_sample[k]))))
+        return out
+
+    def _spikes(self, k: int, t: float, b: int, per_sample: float) -> tuple[list[int], list[float]]:
+        m = self.neurons[k]
         samples: list[int] = []
         amps: list[float] = []
-        t = max(float(a), self._resume)
-        if drive_hz <= 0 or t >= b:
-            return samples, amps
-        per_sample = drive_hz / self.fs
-        m = self.model
+        remaining = float(self._remaining[k])
         while True:
-            t_spike = t + self._remaining / per_sample
+            t_spike = t + remaining / per_sample
             if t_spike >= b:
-                self._remaining -= (b - t) * per_sample
+                remaining -= (b - t) * per_sample
                 break
             samples.append(math.floor(t_spike))
-            amps.append(m.amplitude_uV * max(0.2, 1.0 + m.amplitude_cv * self._amps.next()))
-            self._remaining = self._targets.next()
-            t = t_spike + self._ref_samples
-            self._resume = t
+            amps.append(m.amplitude_uV * max(0.2, 1.0 + m.amplitude_cv * self._amps[k].next()))
+            remaining = self._targets[k].next()
+            t = t_spike + self._ref_samples[k]
+            self._resume[k] = t
             if t >= b:
                 break
+        self._remaining[k] = remaining
         return samples, amps
 
 

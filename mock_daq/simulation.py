@@ -35,7 +35,7 @@ from mock_daq.diffusion import DiffusionField, Medium, PointSourceKernel, fmol_p
 from mock_daq.electrode import BurstNoise, NoiseFrames, adc_scale_V, quantise
 from mock_daq.faults import FaultTimeline
 from mock_daq.model import DrugModel, SimConfig
-from mock_daq.neuron import TROUGH_MS, SpikeRenderer, SpikeTrain
+from mock_daq.neuron import TROUGH_MS, SpikeRenderer, SpikeTrains
 from mock_daq.pharmacology import Receptors, observed_rate_hz
 from mock_daq.pump import Pump
 
@@ -67,7 +67,7 @@ class Simulation:
         self.kernels = [[PointSourceKernel(nm.distance_um, self._medium(m), self.dt_s) for m in self.drug_models]
                         for nm in self.neurons]
         self.field = DiffusionField(self.kernels)
-        self.trains = [SpikeTrain(nm, self.fs, self.seed, k) for k, nm in enumerate(self.neurons)]
+        self.trains = SpikeTrains(self.neurons, self.fs, self.seed)
         self.renderer = SpikeRenderer(self.neurons, self.fs)
         self.lost_at: list[int | None] = []
         self.faults_changed()
@@ -228,19 +228,15 @@ class Simulation:
         for k, lost in enumerate(self.lost_at):
             if lost is not None:
                 lam[starts >= lost, k] = 0.0
-        lam_list = lam.tolist()
-        for k, train in enumerate(self.trains):
-            lost = self.lost_at[k]
-            for i in range(n_new):
-                a = (first + i) * g
-                s, amp = train.step(a, a + g, lam_list[i][k])
-                if not s:
-                    continue
-                if lost is not None and s[-1] >= lost:
-                    keep = [j for j, x in enumerate(s) if x < lost]
-                    s, amp = [s[j] for j in keep], [amp[j] for j in keep]
-                self.renderer.add(k, s, amp)
-                self._spikes[k].extend(s)
+        for i in range(n_new):
+            a = (first + i) * g
+            for k, samples, amps in self.trains.step(a, a + g, lam[i]):
+                lost = self.lost_at[k]
+                if lost is not None and samples[-1] >= lost:
+                    keep = [j for j, x in enumerate(samples) if x < lost]
+                    samples, amps = [samples[j] for j in keep], [amps[j] for j in keep]
+                self.renderer.add(k, samples, amps)
+                self._spikes[k].extend(samples)
         self._pend_conc = np.concatenate([self._pend_conc, conc]) if self._pend_conc.size else conc
         self._pend_lam = np.concatenate([self._pend_lam, lam]) if self._pend_lam.size else lam
         self._opened = hi
