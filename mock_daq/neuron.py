@@ -58,8 +58,11 @@ class SpikeTrains:
     """The spike generators of all neurons.  ``step(a, b, λ)`` returns the spikes in samples
     [a, b) for drive rates λ (one per neuron) constant over them.
 
-    Neurons whose next spike does not fall in [a, b) only integrate their hazard — one
-    vector operation for all of them; the few that spike go through the scalar loop."""
+    With many neurons, those whose next spike does not fall in [a, b) only integrate their
+    hazard — one vector operation for all of them — and the few that spike go through the
+    scalar loop; with a few neurons the scalar loop does it all (same arithmetic)."""
+
+    VECTOR_FROM = 8  # neurons
 
     def __init__(self, neurons: tuple[NeuronModel, ...], rate_hz: float, seed: int):
         self.neurons = neurons
@@ -75,6 +78,8 @@ class SpikeTrains:
 
     def step(self, a: int, b: int, drive_hz: np.ndarray) -> list[tuple[int, list[int], list[float]]]:
         """(neuron, sample indices, trough amplitudes µV) for each neuron that spikes in [a, b)."""
+        if len(self.neurons) < self.VECTOR_FROM:
+            return self._step_scalar(a, b, drive_hz.tolist())
         t = np.maximum(float(a), self._resume)
         active = (drive_hz > 0) & (t < b)
         if not active.any():
@@ -87,6 +92,20 @@ class SpikeTrains:
         out = []
         for k in np.flatnonzero(active & ~quiet).tolist():
             out.append((k, *self._spikes(k, float(t[k]), b, float(per_sample[k]))))
+        return out
+
+    def _step_scalar(self, a: int, b: int, drive_hz: list[float]) -> list[tuple[int, list[int], list[float]]]:
+        out = []
+        for k, drive in enumerate(drive_hz):
+            t = max(float(a), float(self._resume[k]))
+            if drive <= 0 or t >= b:
+                continue
+            per_sample = drive / self.fs
+            remaining = float(self._remaining[k])
+            if t + remaining / per_sample >= b:
+                self._remaining[k] = remaining - (b - t) * per_sample
+                continue
+            out.append((k, *self._spikes(k, t, b, per_sample)))
         return out
 
     def _spikes(self, k: int, t: float, b: int, per_sample: float) -> tuple[list[int], list[float]]:

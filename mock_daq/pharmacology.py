@@ -67,8 +67,10 @@ class Receptors:
                     factor = factor * (1.0 - cb / (cb + m.block_uM**m.block_hill))
             else:
                 factor = factor * (1.0 - e)
-        lam = self._base + self._span * excitation
-        return np.broadcast_to(lam * factor, conc_uM.shape[:2]).copy()
+        lam = (self._base + self._span * excitation) * factor
+        if lam.shape != conc_uM.shape[:2]:  # no drug acted: the baselines, one row per step
+            lam = np.broadcast_to(lam, conc_uM.shape[:2]).copy()
+        return lam
 
 
 def observed_rate_hz(drive_hz: np.ndarray, refractory_ms: float) -> np.ndarray:

@@ -128,7 +128,3 @@ class Pump:
                         out[i] += per_nA * leak_nA
             db.gate, db.retention_nC, db.tau_s = gate, ret, tau
         return q
-
-    def state(self) -> list[dict]:
-        return [{"barrel": self.barrels[db.column].name, "gate": db.gate, "retention_nC": db.retention_nC}
-                for db in self.drug_barrels]

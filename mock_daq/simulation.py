@@ -54,7 +54,7 @@ class Simulation:
         self.faults = faults if faults is not None else FaultTimeline(self.fs, rig.pipette.names, sim.faults)
         self.step = max(1, round(sim.time_step_ms * 1e-3 * self.fs))  # samples per model step (G)
         self.dt_s = self.step / self.fs
-        # drugs: every drug on a drug barrel that has a model, then antagonists' targets
+        # the simulated drugs: those on drug barrels that have a model (a drug on several barrels once)
         names: list[str] = []
         for b in self.barrels:
             if b.role == "drug" and sim.drug(b.drug) is not None and b.drug.lower() not in [n.lower() for n in names]:

@@ -38,13 +38,14 @@ def test_step_response_reaches_the_closed_form_steady_state():
         assert step_response(2000.0, 40, m)[0] == pytest.approx(ss, rel=1e-6)
 
 
-@pytest.mark.parametrize("medium", [GLU_NO_UPTAKE, GLU_UPTAKE, Medium(0.2, 1.6, 5e-6, 0.1)],
-                         ids=["no uptake", "k'=1", "k'=0.1"])
-def test_grid_superposition_equals_the_analytic_on_off_solution(medium):
+@pytest.mark.parametrize("medium,r_um", [(GLU_NO_UPTAKE, 40), (GLU_UPTAKE, 40), (Medium(0.2, 1.6, 5e-6, 0.1), 40),
+                                         (Medium(0.2, 1.6, 5e-6, 0.1), 250), (GLU_NO_UPTAKE, 400)],
+                         ids=["no uptake", "k'=1", "k'=0.1", "k'=0.1 at 250 um", "no uptake at 400 um"])
+def test_grid_superposition_equals_the_analytic_on_off_solution(medium, r_um):
     """Release on for 30 s then off: C(t) = Q·(G(t) − G(t − 30 s)) at every grid time, out to
     10 minutes (the exponential tail carries the slow t^-3/2 decay without uptake)."""
     dt = 0.01
-    kern = PointSourceKernel(40, medium, dt)
+    kern = PointSourceKernel(r_um, medium, dt)
     field = DiffusionField([[kern]])
     n_steps = 60_000
     q = np.zeros((n_steps, 1))
@@ -52,7 +53,7 @@ def test_grid_superposition_equals_the_analytic_on_off_solution(medium):
     field.push(q)
     c = np.concatenate([field.concentrations(7), field.concentrations(n_steps - 7 + 1)])[:, 0, 0]
     t = np.arange(n_steps + 1) * dt
-    expect = 5.0 * (step_response(t, 40, medium) - step_response(t - 30.0, 40, medium))
+    expect = 5.0 * (step_response(t, r_um, medium) - step_response(t - 30.0, r_um, medium))
     peak = expect.max()
     assert np.max(np.abs(c - expect)) < 1e-4 * peak
     late = (t > 60) & (expect > 1e-3 * peak)  # the decaying tail, relatively

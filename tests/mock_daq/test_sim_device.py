@@ -157,3 +157,30 @@ def test_a_subset_of_channels_in_any_order():
     full, _, _ = simulate(rig, 0.5, seed=3)
     assert np.array_equal(d[:, 1], full[:, 0])  # the electrode does not depend on the channel set
     assert np.median(d[:, 0]) * 10 / 32768 / 0.02 == pytest.approx(-15.0, abs=0.1)  # I_gaba retains
+
+
+def test_simulation_generate_takes_and_gives_sample_major_arrays():
+    from mock_daq.simulation import Simulation
+
+    rig = make_rig()
+    cfg = rig.acquisition_config()
+    a = Simulation(rig, SimDevice(rig).sim, cfg.ai, seed=4)
+    b = Simulation(rig, SimDevice(rig).sim, cfg.ai, seed=4)
+    cur = AOSchedule(rig.pipette).render_nA(0, 3000)
+    cur[1000:, 0] = -50.0
+    out = a.generate(0, cur)
+    assert out.shape == (3000, len(cfg.ai)) and out.flags.c_contiguous
+    assert np.array_equal(out, b.generate_cm(0, np.ascontiguousarray(cur.T)).T)
+
+
+def test_many_neurons_are_block_size_invariant_too():
+    """With 8 or more neurons the spike trains take their vectorised path."""
+    neurons = [{"baseline_hz": 5 + 3 * k, "distance_um": 20 + 10 * k, "amplitude_uV": 60 + 20 * k}
+               for k in range(10)]
+    rig = make_rig({"neurons": neurons})
+    a, ta, _ = simulate(rig, 3.0, schedule, block=1000)
+    b, tb, _ = simulate(rig, 3.0, schedule, block=777)
+    assert np.array_equal(a, b)
+    for k in range(10):
+        assert np.array_equal(ta[f"spike_index/neuron{k}"], tb[f"spike_index/neuron{k}"])
+    assert sum(len(ta[f"spike_index/neuron{k}"]) for k in range(10)) > 200
