@@ -139,6 +139,12 @@ class SimDevice:
             ao_barrels.append(self.rig.pipette.index(ch.barrel))
         self._ao_cols = ao_barrels
         self._config = config
+        # a new task: sample indices restart at 0, the faults are scheduled afresh
+        self._read = self._ao_write = 0
+        self._ao_chunks = []
+        self._events = []
+        self._running = False
+        self.timeline = FaultTimeline(self.rig.rate_hz, self.rig.pipette.names, tuple(self.timeline.faults))
         self._sim = Simulation(self.rig, self.sim, config.ai, seed=self.seed, faults=self.timeline)
         n = len(config.ai)
         return StreamInfo(

@@ -184,3 +184,14 @@ def test_many_neurons_are_block_size_invariant_too():
     for k in range(10):
         assert np.array_equal(ta[f"spike_index/neuron{k}"], tb[f"spike_index/neuron{k}"])
     assert sum(len(ta[f"spike_index/neuron{k}"]) for k in range(10)) > 200
+
+
+def test_configuring_again_starts_a_new_run():
+    rig = make_rig()
+    dev = SimDevice(rig, seed=3, faults=FAULTS)
+    first, t1, _ = simulate(rig, 4.0, schedule, device=dev)
+    e1 = dev.drain_events()
+    again, t2, _ = simulate(rig, 4.0, schedule, device=dev)
+    assert np.array_equal(first, again)
+    assert np.array_equal(t1["spike_index/neuron0"], t2["spike_index/neuron0"])
+    assert dev.drain_events() == e1 and len(e1) == 3  # clog, burst, neuron lost: announced again
