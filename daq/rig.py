@@ -50,6 +50,16 @@ class ElectrodeConfig(BaseModel):
         return self
 
 
+class MarkerConfig(BaseModel):
+    """An optional digital marker line (e.g. the iontophoresis unit's eject TTL) read as an AI voltage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="marker", min_length=1)
+    physical: str = Field(min_length=1, description="device channel, e.g. Dev1/ai7")
+    range_V: float = Field(default=10.0, gt=0, description="ADC input range, +/- volts")
+
+
 class RigConfig(BaseModel):
     """A rig: sample rate, electrodes, pipette; ``simulation`` is read by the simulator only."""
 
@@ -60,6 +70,7 @@ class RigConfig(BaseModel):
     electrodes: tuple[ElectrodeConfig, ...] = Field(min_length=1)
     monitor_range_V: float = Field(default=10.0, gt=0, description="AI range of the current monitors")
     pipette: Pipette
+    marker: MarkerConfig | None = None
     ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
     block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")
     simulation: dict[str, Any] | None = None
@@ -68,16 +79,21 @@ class RigConfig(BaseModel):
     def _check(self) -> RigConfig:
         phys = [e.physical for e in self.electrodes]
         phys += [b.monitor_channel for b in self.pipette.barrels if b.monitor_channel]
+        if self.marker is not None:
+            phys.append(self.marker.physical)
         dup = sorted({p for p in phys if phys.count(p) > 1})
         if dup:
             raise ValueError(f"AI channels used twice: {dup}")
         names = [e.name for e in self.electrodes]
+        if self.marker is not None:
+            names.append(self.marker.name)
         if len(set(names)) != len(names):
-            raise ValueError(f"electrode names must be unique, got {names}")
+            raise ValueError(f"electrode (and marker) names must be unique, got {names}")
         return self
 
     def acquisition_config(self) -> AcquisitionConfig:
-        """AI channels (electrodes, then one monitor per barrel that has one) and AO channels."""
+        """AI channels (electrodes, one monitor per barrel that has one, then the marker line
+        if any) and AO channels."""
         ai = [
             AIChannel(e.name, e.physical, ChannelKind.ELECTRODE, e.range_V, e.terminal, "V", e.gain)
             for e in self.electrodes
@@ -90,6 +106,8 @@ class RigConfig(BaseModel):
                         "default", "nA", b.monitor_gain_V_per_nA or 1.0, b.name,
                     )
                 )
+        if self.marker is not None:
+            ai.append(AIChannel(self.marker.name, self.marker.physical, ChannelKind.MARKER, self.marker.range_V))
         ao = [AOChannel(b.name, b.ao_channel, b.ao_range_V) for b in self.pipette.barrels if b.ao_channel]
         return AcquisitionConfig(
             rate_hz=self.rate_hz, ai=tuple(ai), ao=tuple(ao), block_samples=max(1, round(self.rate_hz * self.block_s))
