@@ -1,7 +1,7 @@
 """Detection accuracy against the simulated rig's ground truth (``/ground_truth/spike_index``).
 
 SNR = spike trough amplitude / RMS of the electrode's white noise (the simulator's
-``amplitude_uV / rms_uV``; the "noise level" of Quiroga et al. 2004 is its inverse).
+``amplitude_uV / thermal_uV_rms``; the "noise level" of Quiroga et al. 2004 is its inverse).
 """
 
 import pytest
@@ -18,7 +18,7 @@ def record_sim(path, seconds, neurons, noise_rms_uV, seed=3):
     rig = load_preset("cortex")
     sim = dict(rig.simulation or {})
     sim["neurons"] = neurons
-    sim["noise"] = {**sim.get("noise", {}), "rms_uV": noise_rms_uV}
+    sim["noise"] = {**sim.get("noise", {}), "thermal_uV_rms": noise_rms_uV}
     rig = rig.model_copy(update={"simulation": sim})
     dev = SimDevice(rig, seed=seed, speed=None)
     n = int(seconds * rig.rate_hz)

@@ -116,7 +116,7 @@ def test_acquires_contiguous_blocks_with_read_positions(sim_server, ni_rig):
     data = np.concatenate([b.data for b in blocks])
     electrode = data[:, stream.index_of("electrode")]
     assert 1e-3 < electrode.std() < 1.0  # noise and spikes, volts after the x1000 amplifier
-    glu = data[:, stream.index_of("I_glu")] / 0.05  # monitor V -> nA
+    glu = data[:, stream.index_of("I_glu")] / ni_rig.pipette.barrel("glu").monitor_gain_V_per_nA  # V -> nA
     assert np.median(glu) == pytest.approx(15.0, abs=0.2)  # glutamate retained with +15 nA
 
 
@@ -141,8 +141,8 @@ def test_ejects_at_exactly_the_scheduled_samples(sim_server, ni_rig):
     assert eng.state == EngineState.STOPPED, eng.error
     data = sink.data()
     s = sink.stream
-    glu = data[:, s.index_of("I_glu")] / 0.05
-    bal = data[:, s.index_of("I_bal")] / 0.02
+    glu = data[:, s.index_of("I_glu")] / ni_rig.pipette.barrel("glu").monitor_gain_V_per_nA
+    bal = data[:, s.index_of("I_bal")] / ni_rig.pipette.barrel("bal").monitor_gain_V_per_nA
     assert np.isfinite(glu).mean() > 0.9  # (a gap under heavy load loses samples, never shifts them)
 
     def near(x, value):
@@ -218,8 +218,10 @@ def test_device_refuses_volts_beyond_a_barrel_limit(sim_server, ni_rig):
     cfg = ni_rig.acquisition_config()
     dev.configure(cfg)
     volts = np.tile(ni_rig.pipette.safe_volts(), (100, 1))
-    volts[50, 0] = -1.6  # glu: 160 nA > its 150 nA limit
-    with pytest.raises(CurrentLimitError, match=r"Dev1/ao0 \(barrel 'glu'\): 1.6 V > 1.5 V"):
+    glu = ni_rig.pipette.barrel("glu")
+    limit_V = glu.max_eject_nA / glu.command_gain_nA_per_V
+    volts[50, 0] = -(limit_V + 0.1)  # 10 nA beyond glutamate's ejection limit
+    with pytest.raises(CurrentLimitError, match=rf"Dev1/ao0 \(barrel 'glu'\): {limit_V + 0.1:g} V > {limit_V:g} V"):
         dev.write_ao(0, volts)
     assert dev.ao_write_index == 0
     assert sum(t.written for t in sim_server.hardware.tasks.values()) == 0  # nothing reached the device

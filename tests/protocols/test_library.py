@@ -138,7 +138,7 @@ def test_titrate_dry_run_assumes_the_worst_case():
     ("plan: dose_response\nparams: {barrel: nope, currents_nA: [5]}",
      "params.barrel: no barrel 'nope' on this rig; barrels: glu, gaba, bic, nacl, bal"),
     ("plan: dose_response\nparams: {barrel: glu, currents_nA: [5, 400]}",
-     "params.currents_nA.1: 400 nA exceeds the ejection limit of barrel 'glu' (glutamate): 150 nA"),
+     "params.currents_nA.1: 400 nA exceeds the ejection limit of barrel 'glu' (glutamate): 200 nA"),
     ("plan: dose_response\nparams: {barrel: glu, currents_nA: [5], control_barrel: gaba}",
      "params.control_barrel: barrel 'gaba' (GABA) is a drug barrel; this needs a control barrel (nacl)"),
     ("plan: current_controls\nparams: {barrel: nacl, currents_nA: [5], match: nacl}",
