@@ -23,7 +23,7 @@ from app.gui.models.barrels import BarrelModel
 from app.gui.raster_view import barrel_colour
 from daq.errors import CurrentLimitError
 
-HEADERS = ["barrel", "drug", "pol.", "state", "eject nA", "retain nA", "commanded", "monitor", "charge", ""]
+HEADERS = ["barrel", "drug", "pol.", "state", "eject nA", "retain nA", "now nA", "mon. nA", "ejected", ""]
 
 
 def _pol(p: int) -> str:
@@ -68,8 +68,10 @@ class BarrelPanel(QWidget):
             b = row.barrel
             name = QLabel(f"<span style='color:{barrel_colour(r - 1)}'>■</span> <b>{b.name}</b>")
             self.grid.addWidget(name, r, 0)
-            conc = f" {b.concentration_mM:g} mM" if b.concentration_mM else ""
-            self.grid.addWidget(QLabel(f"{b.drug}{conc}"), r, 1)
+            drug = QLabel(b.drug)
+            drug.setToolTip(f"{b.drug} {b.concentration_mM:g} mM, {b.role}; limits: eject ≤ "
+                            f"{b.max_eject_nA:g} nA, retain ≤ {b.max_retain_nA:g} nA")
+            self.grid.addWidget(drug, r, 1)
             if b.role == "control":
                 pol = QComboBox()
                 pol.addItems(["+", "−"])
@@ -81,12 +83,13 @@ class BarrelPanel(QWidget):
             if b.role != "balance":
                 t = QPushButton("Retain")
                 t.setCheckable(True)
-                t.setMinimumWidth(72)
+                t.setMinimumWidth(68)
                 t.clicked.connect(lambda _c=False, n=b.name: self._on_toggle(n))
                 self.toggles[b.name] = t
                 self.grid.addWidget(t, r, 3)
                 ej = QDoubleSpinBox()
                 ej.setDecimals(1)
+                ej.setMaximumWidth(72)
                 ej.setRange(0.0, model.eject_limit_nA(b.name))
                 ej.setValue(row.eject_nA)
                 ej.setToolTip(f"eject current, 0…{model.eject_limit_nA(b.name):g} nA (the barrel's limit)")
@@ -96,6 +99,7 @@ class BarrelPanel(QWidget):
                 if b.role == "drug":
                     rt = QDoubleSpinBox()
                     rt.setDecimals(1)
+                    rt.setMaximumWidth(72)
                     rt.setRange(0.0, model.retain_limit_nA(b.name))
                     rt.setValue(row.retain_nA)
                     rt.setToolTip(f"retain current, 0…{model.retain_limit_nA(b.name):g} nA")
@@ -103,7 +107,7 @@ class BarrelPanel(QWidget):
                     self.retain_spins[b.name] = rt
                     self.grid.addWidget(rt, r, 5)
             else:
-                self.grid.addWidget(QLabel("<i>−Σ of the others</i>"), r, 3, 1, 3)
+                self.grid.addWidget(QLabel("<i>balance: −Σ of the others</i>"), r, 3, 1, 3)
             for c, key in ((6, "commanded"), (7, "monitor"), (8, "charge"), (9, "alarm")):
                 lab = QLabel("")
                 if key == "alarm":
@@ -156,9 +160,9 @@ class BarrelPanel(QWidget):
             t.setText("EJECT" if r.ejecting else ("Retain" if r.state != "off" else "Off"))
             t.setStyleSheet("QPushButton{background:#e67e22;color:white;font-weight:bold;}" if r.ejecting else "")
         cur = m.balance_commanded_nA() if r.barrel.role == "balance" else r.commanded_nA
-        self.labels[(name, "commanded")].setText(f"{cur:+.1f} nA")
+        self.labels[(name, "commanded")].setText(f"{cur:+.1f}")
         mon = r.monitored_nA
-        self.labels[(name, "monitor")].setText("—" if mon is None else f"{mon:+.1f} nA")
+        self.labels[(name, "monitor")].setText("—" if mon is None else f"{mon:+.1f}")
         if now_index is not None:
             self.labels[(name, "charge")].setText(f"{m.charge_now_nC(name, now_index):.0f} nC")
         self.labels[(name, "alarm")].setText("⚠ " + r.alarm.split(":")[0] if r.alarm else "")

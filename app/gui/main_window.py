@@ -40,7 +40,7 @@ from app.gui.models.recording import DoseResponseModel, render_template
 from app.gui.models.traces import TraceModel
 from app.gui.protocol_panel import ProtocolPanel
 from app.gui.raster_view import RateView
-from app.gui.recording_panel import RecordingPanel
+from app.gui.recording_panel import DoseResponseView, RecordingPanel
 from app.gui.traces_view import TracesView
 from app.live import LiveSession
 from app.session import resolve_rig
@@ -130,10 +130,14 @@ class MainWindow(QMainWindow):
         self.recording_panel.stop_requested.connect(self.stop_recording)
         self.recording_panel.mark_requested.connect(lambda text: self.submit(AddMark(text)))
         self.recording_panel.note_added.connect(self._add_note)
-        self.barrel_dock = self._dock("Barrels", self.barrels, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.protocol_dock = self._dock("Protocol", self.protocol_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.recording_dock = self._dock("Recording", self.recording_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.barrel_dock], [620], Qt.Orientation.Horizontal)
+        self.dose_view = DoseResponseView()
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.barrel_dock = self._dock("Barrels", self.barrels, right)
+        self.protocol_dock = self._dock("Protocol", self.protocol_panel, right)
+        self.recording_dock = self._dock("Recording", self.recording_panel, right)
+        self.dose_dock = self._dock("Dose–response", self.dose_view, right)
+        self.tabifyDockWidget(self.protocol_dock, self.recording_dock)
+        self.protocol_dock.raise_()
 
         # keys: Esc = every barrel to retain, wherever the focus is; F2 = mark
         self.retain_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
@@ -170,8 +174,7 @@ class MainWindow(QMainWindow):
         if geo is not None:
             self.restoreGeometry(geo)
         state = s.value("window_state")
-        if state is not None:
-            self.restoreState(state)
+        self._layout_restored = state is not None and bool(self.restoreState(state))
         for key, widget in (("template", self.recording_panel.template),
                             ("directory", self.recording_panel.directory)):
             v = s.value(key)
@@ -186,6 +189,16 @@ class MainWindow(QMainWindow):
         s.setValue("directory", self.recording_panel.directory.text())
         s.setValue("device_url", self.device_bar.url())
         s.sync()
+
+    def showEvent(self, event) -> None:
+        """First show without a saved layout: the docks take ~42 % of the width."""
+        super().showEvent(event)
+        if not getattr(self, "_sized", False) and not self._layout_restored:
+            self._sized = True
+            self.resizeDocks([self.barrel_dock], [int(0.42 * self.width())], Qt.Orientation.Horizontal)
+            h = self.height()
+            self.resizeDocks([self.barrel_dock, self.protocol_dock, self.dose_dock],
+                             [int(0.27 * h), int(0.36 * h), int(0.37 * h)], Qt.Orientation.Vertical)
 
     # --- connection -----------------------------------------------------------------------------
     def connect_device(self) -> None:
@@ -245,7 +258,7 @@ class MainWindow(QMainWindow):
         self.protocol_panel.colour_lanes = colour_lanes
         self.protocol_panel.connected = True
         self.protocol_panel.can_eject = self.session.can_eject
-        self.recording_panel.colour_lanes = colour_lanes
+        self.dose_view.colour_lanes = colour_lanes
         self.recording_panel.set_recording(None)
         self.recording_panel.record_button.setEnabled(True)
         self.device_bar.set_connected(True, st)
@@ -439,7 +452,7 @@ class MainWindow(QMainWindow):
         if self.dose_model is not None and self.frames % (RATE_EVERY * 4) == 0:
             keep = self.session.detector.keep_s if self.session.detector is not None else 0
             if self.dose_model.update(spikes, now, max(0, now - int(keep * self.rate_model.rate_hz))):
-                self.recording_panel.show_dose_response(self.dose_model)
+                self.dose_view.show_model(self.dose_model)
 
     # --- closing --------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

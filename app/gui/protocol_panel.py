@@ -51,7 +51,9 @@ class ProtocolPanel(QWidget):
         lay.addLayout(top)
         self.messages = QPlainTextEdit()
         self.messages.setReadOnly(True)
-        self.messages.setMaximumHeight(64)
+        self.messages.setMaximumHeight(52)
+        self.messages.setPlaceholderText("open a protocol: its dry run checks every current against the "
+                                         "barrels' limits and previews the ejections")
         lay.addWidget(self.messages)
         self.timeline = pg.PlotWidget()
         self.timeline.setMinimumHeight(90)
@@ -60,6 +62,9 @@ class ProtocolPanel(QWidget):
         self.timeline.setMouseEnabled(x=False, y=False)
         self.timeline.setLabel("bottom", "protocol time", units="s")
         self.timeline.getAxis("left").setWidth(48)
+        self.timeline.getAxis("bottom").enableAutoSIPrefix(False)
+        self.timeline.setXRange(0, 60)
+        self.timeline.getAxis("left").setTicks([[], []])
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#c0392b", width=2))
         self.timeline.addItem(self.cursor)
         lay.addWidget(self.timeline, 1)
@@ -68,7 +73,7 @@ class ProtocolPanel(QWidget):
         self.pause_button = QPushButton("❚❚ Pause")
         self.resume_button = QPushButton("▶ Resume")
         self.abort_button = QPushButton("■ Abort")
-        self.abort_button.setStyleSheet("QPushButton{color:#c0392b;font-weight:bold;}")
+        self.abort_button.setStyleSheet("QPushButton:enabled{color:#c0392b;font-weight:bold;}")
         for b, sig in ((self.run_button, self.run_requested), (self.pause_button, self.pause_requested),
                        (self.resume_button, self.resume_requested), (self.abort_button, self.abort_requested)):
             b.clicked.connect(sig.emit)

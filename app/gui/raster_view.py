@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QW
 
 from app.gui.models.raster import RateModel
 
+LANE = 0.16  # height of one barrel's row of ejection bars (bar + label), as a fraction of the rate axis
 BARREL_COLOURS = ["#e67e22", "#2980b9", "#8e44ad", "#7f8c8d", "#16a085", "#c0392b", "#27ae60"]
 
 
@@ -66,7 +67,7 @@ class RateView(QWidget):
         self.raster_plot.setLabel("left", "spikes")
         self.raster_plot.setLabel("bottom", "time", units="s")
         self.raster_plot.getAxis("left").setWidth(self.rate_plot.getAxis("left").width())
-        self.raster = self.raster_plot.plot(pen=pg.mkPen("#2c3e50", width=1), connect="pairs")
+        self.raster = self.raster_plot.plot(pen=pg.mkPen(44, 62, 80, 90, width=1), connect="pairs")
         self.wave_plot = self.glw.addPlot(row=0, col=1, rowspan=2)
         self.wave_plot.setLabel("bottom", "ms")
         self.wave_plot.setLabel("left", "µV")
@@ -122,18 +123,18 @@ class RateView(QWidget):
         lanes = sorted({b.lane for b, _, _ in m.visible_bars(end_index)})
         for bar, t0, t1 in m.visible_bars(end_index):
             k = lanes.index(bar.lane)
-            y0 = ymax * (1.02 + 0.09 * k)
+            y0 = ymax * (1.02 + LANE * k)
             colour = barrel_colour(bar.lane)
-            rect = pg.QtWidgets.QGraphicsRectItem(t0, y0, max(t1 - t0, 1e-3), ymax * 0.07)
+            rect = pg.QtWidgets.QGraphicsRectItem(t0, y0, max(t1 - t0, 1e-3), ymax * 0.06)
             rect.setBrush(pg.mkBrush(colour))
             rect.setPen(pg.mkPen(None))
             self.rate_plot.addItem(rect)
             text = pg.TextItem(bar.label, color=colour, anchor=(0, 1))
-            text.setPos(t0, y0)
+            text.setPos(t0, y0 + ymax * 0.06)  # just above its bar
             self.rate_plot.addItem(text)
             self._bar_items += [rect, text]
             self.drawn_bars.append(bar.label)
-        top = ymax * (1.12 + 0.09 * max(0, len(lanes) - 1)) if lanes else ymax * 1.2
+        top = ymax * (1.02 + LANE * len(lanes)) if lanes else ymax * 1.1
         self.rate_plot.setYRange(0, top, padding=0)
 
     def show_waveforms(self, t_ms: np.ndarray, waves: np.ndarray) -> None:

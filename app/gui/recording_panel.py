@@ -76,20 +76,9 @@ class RecordingPanel(QWidget):
         self.marks = QLabel("")
         self.marks.setWordWrap(True)
         lay.addWidget(self.marks)
-        self.dose_plot = pg.PlotWidget(title="dose–response (live)")
-        self.dose_plot.setLabel("bottom", "current", units="nA")
-        self.dose_plot.setLabel("left", "response (% change)")
-        self.dose_plot.setLogMode(x=True, y=False)
-        self.dose_plot.addLegend(offset=(5, 5))
-        self.dose_plot.setMinimumHeight(160)
-        self.dose_plot.setMenuEnabled(False)
-        lay.addWidget(self.dose_plot, 1)
-        self.fit_label = QLabel("")
-        self.fit_label.setWordWrap(True)
-        lay.addWidget(self.fit_label)
+        lay.addStretch(1)
         self.recording = False
         self.mark_count = 0
-        self.colour_lanes: dict[str, int] = {}
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Recording folder", self.directory.text())
@@ -114,21 +103,45 @@ class RecordingPanel(QWidget):
     def show_mark(self, text: str, t_s: float) -> None:
         self.marks.setText(f"last mark: “{text}” at {t_s:.1f} s")
 
-    def show_dose_response(self, model: DoseResponseModel) -> None:
-        pi = self.dose_plot.getPlotItem()
+
+class DoseResponseView(QWidget):
+    """The live dose–response: % change of the rate against the ejecting current, per barrel,
+    with its 4-parameter logistic fit once there are enough currents."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "ejecting current (nA)")
+        self.plot.setLabel("left", "response (% change of rate)")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.setLogMode(x=True, y=False)
+        self.plot.setMinimumHeight(120)
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        lay.addWidget(self.plot, 1)
+        self.fit_label = QLabel("points appear as ejections finish (response: last 10 s of the ejection "
+                                "vs the 30 s before it)")
+        self.fit_label.setWordWrap(True)
+        lay.addWidget(self.fit_label)
+        self.colour_lanes: dict[str, int] = {}
+
+    def show_model(self, model: DoseResponseModel) -> None:
+        pi = self.plot.getPlotItem()
         pi.clear()
         lines = []
         for barrel, (x, y) in model.series().items():
             colour = barrel_colour(self.colour_lanes.get(barrel, 0))
             ok = x > 0
-            pi.plot(x[ok], y[ok], pen=None, symbol="o", symbolBrush=colour, symbolPen=None, name=barrel)
+            pi.plot(x[ok], y[ok], pen=None, symbol="o", symbolBrush=colour, symbolPen=None, symbolSize=9)
             fit = model.fits.get(barrel)
             if fit is not None and np.all(np.isfinite([fit.ec50, fit.hill, fit.top, fit.bottom])):
                 xx = np.geomspace(max(x[ok].min() / 2, 0.1), x[ok].max() * 2, 100)
                 pi.plot(xx, ll4(xx, -fit.hill, fit.bottom, fit.top, fit.ec50), pen=pg.mkPen(colour, width=2))
                 lo, hi = fit.ec50_ci
-                lines.append(f"{barrel}: EC50 {fit.ec50:.1f} nA (95 % CI {lo:.1f}–{hi:.1f}), "
-                             f"Hill {fit.hill:.2f}, top {fit.top:.0f} %")
+                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA (95 % CI {lo:.1f}–{hi:.1f}), "
+                             f"Hill {fit.hill:.2f}, top {fit.top:.0f} %, bottom {fit.bottom:.0f} %")
             else:
-                lines.append(f"{barrel}: {len(x)} point(s); a fit needs 4 points at 3 currents")
-        self.fit_label.setText("\n".join(lines))
+                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: {len(x)} point(s); the fit needs 4 points at 3 currents")
+        self.fit_label.setText("<br>".join(lines))
+        pi.enableAutoRange()

@@ -90,8 +90,10 @@ class TracesView(QWidget):
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.ci.layout.setSpacing(0)
         lay.addWidget(self.glw, 1)
-        self.plots: list[pg.PlotItem] = []
+        self.plot: pg.PlotItem | None = None
         self.curves: list[pg.PlotDataItem] = []
+        self.lane_labels: list[str] = []  # the y axis names each lane: "name ±range units"
+        self.lanes: dict[int, tuple[float, float]] = {}  # channel → (lane centre, plot units per display unit)
         self.threshold_line: pg.InfiniteLine | None = None
         self.spike_marks: pg.ScatterPlotItem | None = None
         self.drawn_end_index = 0
@@ -99,50 +101,69 @@ class TracesView(QWidget):
 
     # --- binding -------------------------------------------------------------------------
     def bind(self, model: TraceModel, detector_channel: int) -> None:
+        """One plot, one lane per channel (a chart recorder): a single pair of axes keeps a
+        frame cheap whatever the channel count.  The detector's electrode gets a taller lane."""
         self.model = model
         self.detector_channel = detector_channel
         self.glw.clear()
-        self.plots, self.curves = [], []
         self.channel.blockSignals(True)
         self.channel.clear()
-        n = len(model.channels)
+        p = self.glw.addPlot(row=0, col=0)
+        p.setMenuEnabled(False)
+        p.setMouseEnabled(x=False, y=False)
+        p.hideButtons()
+        p.showGrid(x=True, y=False, alpha=0.08)
+        p.setLabel("bottom", "time", units="s")
+        p.getAxis("left").setWidth(118)
+        self.plot = p
+        self.curves = []
+        self.lane_labels = []
         for i, v in enumerate(model.channels):
             self.channel.addItem(v.name, i)
-            p = self.glw.addPlot(row=i, col=0)
-            p.setMenuEnabled(False)
-            p.setMouseEnabled(x=False, y=True)
-            p.hideButtons()
-            p.showGrid(x=True, y=False, alpha=0.15)
-            p.setLabel("left", v.name, units="" if v.units in ("µV",) else v.units)
-            p.getAxis("left").setWidth(70)
-            p.setYRange(*v.y_range, padding=0)
-            if i < n - 1:
-                p.getAxis("bottom").setStyle(showValues=False)
-                p.getAxis("bottom").setHeight(2)
-            else:
-                p.setLabel("bottom", "time", units="s")
-            if self.plots:
-                p.setXLink(self.plots[0])
             c = p.plot(pen=pg.mkPen(LANE_COLOURS[i % len(LANE_COLOURS)], width=1))
             c.setSkipFiniteCheck(True)
-            self.plots.append(p)
             self.curves.append(c)
-        # the electrode the detector watches gets more room, the threshold and the spike marks
-        for i in range(len(self.plots)):
-            self.glw.ci.layout.setRowStretchFactor(i, 4 if i == detector_channel else 1)
-        dp = self.plots[detector_channel]
-        dp.setLabel("left", f"{model.channels[detector_channel].name} (spike band)", units="µV")
         self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("#e74c3c", width=1.5),
                                               hoverPen=pg.mkPen("#e74c3c", width=3),
-                                              label="threshold", labelOpts={"position": 0.03, "color": "#e74c3c"})
+                                              label="threshold", labelOpts={"position": 0.97, "color": "#e74c3c"})
         self.threshold_line.setVisible(False)
         self.threshold_line.sigPositionChangeFinished.connect(self._on_threshold_dragged)
-        dp.addItem(self.threshold_line)
+        p.addItem(self.threshold_line, ignoreBounds=True)
         self.spike_marks = pg.ScatterPlotItem(symbol="t", size=7, pen=None, brush=pg.mkBrush("#e74c3c"))
-        dp.addItem(self.spike_marks)
+        p.addItem(self.spike_marks, ignoreBounds=True)
         self.channel.blockSignals(False)
         self.channel.setCurrentIndex(detector_channel)
+        self._layout_lanes()
         self._show_channel_settings()
+
+    def _layout_lanes(self) -> None:
+        """Place the visible lanes top to bottom; the y axis names them."""
+        m = self.model
+        assert m is not None
+        self.lanes = {}
+        y = 0.0
+        ticks = []
+        self.lane_labels = []
+        for i, v in enumerate(m.channels):
+            self.curves[i].setVisible(v.visible)
+            if not v.visible:
+                continue
+            h = 3.0 if i == self.detector_channel else 1.0
+            centre = y - h / 2
+            self.lanes[i] = (centre, 0.45 * h / v.y_range[1])
+            label = f"{v.name} ±{v.y_range[1]:g} {v.units}"
+            ticks.append((centre, label))
+            self.lane_labels.append(label)
+            y -= h
+        axis = self.plot.getAxis("left")
+        axis.setTicks([ticks, []])
+        axis.setWidth(12 + 7 * max((len(t) for _, t in ticks), default=8))  # a label too wide is not drawn
+        self.plot.setYRange(y, 0, padding=0.01)
+        self._lane_bottom = y
+
+    def lane_scale(self, channel: int) -> float:
+        """Plot units per display unit of a channel's lane (grows with its gain)."""
+        return self.lanes[channel][1]
 
     # --- user actions (GUI thread) ------------------------------------------------------------
     def _selected(self) -> int | None:
@@ -166,14 +187,14 @@ class TracesView(QWidget):
         if self.model is None or i is None:
             return
         self.model.set_gain(i, float(self.gain.currentData()))
-        self.plots[i].setYRange(*self.model.channels[i].y_range, padding=0)
+        self._layout_lanes()
 
     def _on_visible(self, on: bool) -> None:
         i = self._selected()
         if self.model is None or i is None:
             return
         self.model.set_visible(i, on)
-        self.plots[i].setVisible(on)
+        self._layout_lanes()
 
     def _on_freeze(self, on: bool) -> None:
         if self.model is None:
@@ -202,7 +223,8 @@ class TracesView(QWidget):
         if self.model is None:
             return
         v = self.model.channels[self.detector_channel]
-        self.threshold_dragged.emit(abs(float(line.value())) / v.to_display)
+        centre, scale = self.lanes[self.detector_channel]
+        self.threshold_dragged.emit(abs((float(line.value()) - centre) / scale) / v.to_display)
 
     def set_threshold_line(self, threshold_phys: float | None) -> None:
         """Show the detector's threshold (negative-going spikes: drawn below zero)."""
@@ -214,8 +236,12 @@ class TracesView(QWidget):
             self.threshold_label.setText("calibrating…")
             return
         v = self.model.channels[self.detector_channel]
+        if self.detector_channel not in self.lanes:
+            line.setVisible(False)
+            return
+        centre, scale = self.lanes[self.detector_channel]
         line.setVisible(True)
-        line.setValue(-threshold_phys * v.to_display)
+        line.setValue(centre - threshold_phys * v.to_display * scale)
         self.threshold_label.setText(f"{-threshold_phys * v.to_display:.0f} {v.units}")
 
     # --- drawing (GUI thread, each frame) -------------------------------------------------------
@@ -224,13 +250,18 @@ class TracesView(QWidget):
         if m is None:
             return
         for i, t, y in m.curves():
-            self.curves[i].setData(t, y)
+            lane = self.lanes.get(i)
+            if lane is not None:
+                self.curves[i].setData(t, lane[0] + lane[1] * np.clip(y, -1.1 * m.channels[i].y_range[1],
+                                                                       1.1 * m.channels[i].y_range[1]))
         t0, t1 = m.view_range()
-        self.plots[0].setXRange(t0 / m.rate_hz, t1 / m.rate_hz, padding=0)
-        if self.spike_marks is not None:
+        x0, x1 = t0 / m.rate_hz, t1 / m.rate_hz
+        self.plot.setXRange(x0, x1, padding=0)
+        if self.spike_marks is not None and self.detector_channel in self.lanes:
             sp = self.spike_source(max(0, t0))
             sp = sp[sp < t1]
-            top = m.channels[self.detector_channel].y_range[1] * 0.85
+            centre, scale = self.lanes[self.detector_channel]
+            top = centre + 0.9 * scale * m.channels[self.detector_channel].y_range[1]
             self.spike_marks.setData(sp / m.rate_hz, np.full(len(sp), top))
         self.set_threshold_line(self.threshold_source())
         if m.frozen:

@@ -174,14 +174,14 @@ def test_dragging_the_threshold_line_sets_the_detector_threshold(qtbot, make_win
     qtbot.waitUntil(lambda: det.threshold is not None and win.traces.threshold_line.isVisible(), timeout=TIMEOUT_MS)
     before = det.threshold
     line = win.traces.threshold_line
-    plot = win.traces.plots[win.traces.detector_channel]
-    vb = plot.getViewBox()
+    vb = win.traces.plot.getViewBox()
     x_mid = sum(vb.viewRange()[0]) / 2
     scene_pt = vb.mapViewToScene(QPointF(x_mid, line.value()))
-    dy = 0.15 * vb.sceneBoundingRect().height()
+    dy = 0.05 * vb.sceneBoundingRect().height()
     _drag(win.traces.glw, scene_pt, dy)  # drag downwards: a more negative, larger |threshold|
     qtbot.waitUntil(lambda: det._manual_threshold is not None, timeout=5000)
-    assert det._manual_threshold == pytest.approx(abs(line.value()) / 1e6, rel=1e-6)
+    centre, scale = win.traces.lanes[win.traces.detector_channel]
+    assert det._manual_threshold == pytest.approx(abs(line.value() - centre) / scale / 1e6, rel=1e-6)
     assert det._manual_threshold > before
     qtbot.waitUntil(lambda: det.threshold == pytest.approx(det._manual_threshold), timeout=TIMEOUT_MS)
 
@@ -216,9 +216,16 @@ def test_gain_and_window_controls(qtbot, make_window):
     win = make_window()
     ch = win.traces.detector_channel
     win.traces.channel.setCurrentIndex(ch)
+    scale1 = win.traces.lane_scale(ch)
     win.traces.gain.setCurrentIndex(win.traces.gain.findData(2.0))
-    _lo, hi = win.traces.plots[ch].getViewBox().viewRange()[1]
-    assert hi == pytest.approx(125.0, rel=0.02)  # ±250 µV at gain 1 → ±125 µV at gain 2
+    assert win.trace_model.channels[ch].y_range == (-125.0, 125.0)  # ±250 µV at gain 1 → ±125 µV at gain 2
+    assert win.traces.lane_scale(ch) == pytest.approx(2 * scale1)
+    assert any(lab.endswith("±125 µV") for lab in win.traces.lane_labels)
+    monitor = next(i for i in range(len(win.trace_model.channels)) if i != ch)
+    win.traces.channel.setCurrentIndex(monitor)
+    win.traces.visible.setChecked(False)
+    assert monitor not in win.traces.lanes and not win.traces.curves[monitor].isVisible()
+    win.traces.visible.setChecked(True)
     win.traces.window.setCurrentIndex(win.traces.window.findData(0.5))
 
     def span_s() -> float:
@@ -301,7 +308,7 @@ def test_live_dose_response_fills_in_as_epochs_finish(qtbot, make_window, tmp_pa
     currents = sorted(p.current_nA for p in win.dose_model.points)
     assert currents == [10, 20, 40, 80]
     assert win.protocol_panel.progress.value() == 1000
-    assert "glu" in win.recording_panel.fit_label.text()
+    assert "glu" in win.dose_view.fit_label.text()
 
 
 def test_replay_shows_the_file_through_the_same_views(qtbot, make_window, tmp_path):

@@ -1,0 +1,258 @@
+"""The rig window's speed: frames per second and sample-to-screen latency.
+
+Setting (the issue's target): 16 channels at 30 kHz (11 electrodes and 5 current monitors on
+the simulated rig, real time), a 10-s trace window, while recording to HDF5, offscreen Qt on
+this machine.  Each variant runs in a fresh process for the same wall time:
+
+* ``ours``: the rig window (``MainWindow``: min/max columns built incrementally);
+* ``pyqtgraph-raw``: the same 16 lanes drawn by pyqtgraph from a full ring snapshot each
+  frame, undecimated (what a straightforward pyqtgraph scope does);
+* ``pyqtgraph-peak``: the same, with pyqtgraph's own peak downsampling and clip-to-view.
+
+Frames are counted as completed paints of the trace view (an event filter times the end of
+each paint).  Latency: a sample's acquisition time is the simulated device's clock
+(``t0 + index / rate``: the device hands a sample over no earlier than that); a sample is on
+screen when the first paint that includes it ends.  The latency of every sample is counted
+(samples newly shown by a paint range from the oldest to the newest), so the 99th
+percentile includes the engine's 50-ms block.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import BENCH_DIR, WORK_DIR, Row
+
+N_ELECTRODES = 11
+RATE_HZ = 30000.0
+WINDOW_S = 10.0
+
+
+def bench_rig():
+    from daq.rig import parse_rig
+    from mock_daq import load_preset
+
+    d = load_preset("cortex").model_dump(mode="json")
+    d["name"] = "bench-16ch"
+    d["rate_hz"] = RATE_HZ
+    d["electrodes"] = [{"name": f"e{i}", "physical": f"sim/ai{10 + i}", "gain": 1000, "range_V": 5}
+                       for i in range(N_ELECTRODES)]
+    return parse_rig(d, "bench rig")
+
+
+class _PaintClock:
+    """Event filter on a view's viewport: runs the paint itself, then notes when it ended and
+    which sample index the frame shows (``end_index()``)."""
+
+    def __init__(self, view, end_index, t0_fn):
+        from PyQt6.QtCore import QEvent, QObject
+
+        outer = self
+
+        class F(QObject):
+            def eventFilter(self, obj, ev):
+                if ev.type() == QEvent.Type.Paint:
+                    view.viewportEvent(ev)
+                    outer.frames.append((time.monotonic(), end_index()))
+                    return True
+                return False
+
+        self.frames: list[tuple[float, int]] = []
+        self.filter = F()
+        view.viewport().installEventFilter(self.filter)
+        self.t0_fn = t0_fn
+
+
+def _latencies(frames: list[tuple[float, int]], t0: float, rate: float, per_frame: int = 200) -> np.ndarray:
+    """Latency (s) of samples newly shown by each frame (``per_frame`` evenly spaced samples each,
+    weighted by how many samples the frame brought)."""
+    out, weights = [], []
+    prev = None
+    for t_paint, end in frames:
+        if end <= 0:
+            continue
+        if prev is None or end <= prev:
+            prev = end if prev is None else prev
+            continue
+        idx = np.linspace(prev, end - 1, min(per_frame, end - prev))
+        lat = t_paint - (t0 + (idx + 1) / rate)  # sample i exists once the clock passed it
+        out.append(lat)
+        weights.append(np.full(len(idx), (end - prev) / len(idx)))
+        prev = end
+    if not out:
+        return np.zeros(0)
+    lat, w = np.concatenate(out), np.concatenate(weights)
+    order = np.argsort(lat)
+    lat, w = lat[order], w[order]
+    # expand by weight into an empirical distribution (quantiles via cumulative weights)
+    return np.vstack([lat, np.cumsum(w) / w.sum()])
+
+
+def _quantile(dist: np.ndarray, q: float) -> float:
+    if dist.size == 0:
+        return float("nan")
+    lat, cdf = dist
+    return float(lat[min(len(lat) - 1, int(np.searchsorted(cdf, q)))])
+
+
+def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
+    """Run one variant in this process; return its figures."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+    from PyQt6.QtCore import QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from app.live import LiveSession
+    from mock_daq import SimDevice
+
+    app = QApplication.instance() or QApplication([])
+    rig = bench_rig()
+    devices = []
+
+    def opener(url, rig_path=None, *, seed=None, speed=1.0):
+        dev = SimDevice(rig, seed=1, speed=1.0, name="sim:bench-16ch")
+        devices.append(dev)
+        return dev, rig
+
+    session = LiveSession("sim:bench", speed=1.0, recordings_dir=out_dir, opener=opener, display_s=60.0)
+    settings = QSettings(str(Path(out_dir) / f"{mode}.ini"), QSettings.Format.IniFormat)
+    if mode == "ours":
+        from app.gui.main_window import MainWindow
+
+        win = MainWindow(session, settings=settings)
+        win.confirm = lambda title, text: True  # closing stops the recording without asking
+        win.resize(1600, 1000)
+        win.show()
+        idx = win.traces.window.findData(WINDOW_S)
+        win.traces.window.setCurrentIndex(idx)
+        win.connect_device()
+        view = win.traces.glw
+        clock = _PaintClock(view, lambda: win.traces.drawn_end_index, lambda: devices[0]._t0)
+        start_rec = win.start_recording
+        stop = win.close
+    else:
+        pg.setConfigOptions(background="w", foreground="k", antialias=False)
+        glw = pg.GraphicsLayoutWidget()
+        glw.resize(1100, 800)
+        glw.show()
+        state = {"end": 0}
+        curves = []
+        n_ch = N_ELECTRODES + sum(1 for b in rig.pipette.barrels if b.monitor_channel)
+        for i in range(n_ch):
+            p = glw.addPlot(row=i, col=0)
+            p.setMouseEnabled(x=False, y=False)
+            c = p.plot(pen=pg.mkPen("#1f4e79", width=1))
+            if mode == "pyqtgraph-peak":
+                c.setDownsampling(auto=True, method="peak")
+                c.setClipToView(True)
+            curves.append(c)
+        session.connect()
+
+        def refresh() -> None:
+            d = session.display
+            st = session.stream
+            if d is None or d.ring is None or st is None:
+                return
+            start, raw = d.ring.snapshot(int(WINDOW_S * st.rate_hz))
+            if len(raw) == 0:
+                return
+            t = (start + np.arange(len(raw))) / st.rate_hz
+            for i, c in enumerate(curves):
+                c.setData(t, st.to_physical(raw[:, i], i))
+            state["end"] = start + len(raw)
+
+        timer = QTimer()
+        timer.setInterval(25)
+        timer.timeout.connect(refresh)
+        timer.start()
+        clock = _PaintClock(glw, lambda: state["end"], lambda: devices[0]._t0)
+
+        def start_rec() -> None:
+            session.start_recording(Path(out_dir) / f"{mode}.h5")
+
+        def stop() -> None:
+            timer.stop()
+            session.close()
+            glw.close()
+
+    deadline = time.monotonic() + 30
+    while (not devices or session.engine is None or session.status().read_index == 0) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    start_rec()
+    t_end = time.monotonic() + warmup_s
+    while time.monotonic() < t_end:
+        app.processEvents()
+        time.sleep(0.001)
+    clock.frames.clear()
+    cpu0 = time.process_time()
+    t_start = time.monotonic()
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    app.exec()
+    wall = time.monotonic() - t_start
+    cpu = time.process_time() - cpu0
+    frames = list(clock.frames)
+    status = session.status()
+    stop()
+    dist = _latencies(frames, devices[0]._t0, RATE_HZ)
+    return {
+        "mode": mode, "wall_s": wall, "frames": len(frames), "fps": len(frames) / wall,
+        "lat_p50_ms": 1e3 * _quantile(dist, 0.5), "lat_p99_ms": 1e3 * _quantile(dist, 0.99),
+        "newest_p99_ms": 1e3 * float(np.percentile([t - (devices[0]._t0 + e / RATE_HZ) for t, e in frames if e > 0],
+                                                    99)) if frames else float("nan"),
+        "cpu_fraction": cpu / wall, "gaps": status.gaps, "lost_samples": status.lost_samples,
+        "recording_bytes": status.recording_bytes,
+    }
+
+
+def _run_child(mode: str, seconds: float, warmup_s: float) -> dict:
+    WORK_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=WORK_DIR) as d:
+        env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent), "QT_QPA_PLATFORM": "offscreen"}
+        p = subprocess.run([sys.executable, "-m", "bench.bench_gui", "--child", mode, str(seconds), str(warmup_s), d],
+                           capture_output=True, text=True, env=env, timeout=600, cwd=str(BENCH_DIR.parent))
+        if p.returncode != 0:
+            raise RuntimeError(f"bench_gui child {mode} failed: {p.stderr[-3000:]}")
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> list[Row]:
+    seconds, warmup = (6.0, 3.0) if quick else (30.0, 5.0)
+    ours = _run_child("ours", seconds, warmup)
+    raw = _run_child("pyqtgraph-raw", seconds, warmup)
+    peak = _run_child("pyqtgraph-peak", seconds, warmup)
+    cmd = "python -m bench --only bench_gui" + (" --quick" if quick else "")
+    setting = (f"16 ch × 30 kHz, 10-s window, recording, offscreen, {seconds:g} s measured after {warmup:g} s; "
+               f"ours: gaps {ours['gaps']}, lost {ours['lost_samples']}, CPU {100 * ours['cpu_fraction']:.0f} % of "
+               f"one core (engine + recorder + GUI), file {ours['recording_bytes'] / 1e6:.0f} MB")
+    rows = [
+        Row("gui", "frames per second (16 ch, 30 kHz, 10-s window, recording)", ours["fps"], raw["fps"], "frames/s",
+            "pyqtgraph, undecimated full-window setData", cmd, True, "≥ 30 frames/s", ours["fps"] >= 30,
+            setting, {"ours": ours, "reference": raw}),
+        Row("gui", "frames per second vs pyqtgraph peak downsampling", ours["fps"], peak["fps"], "frames/s",
+            "pyqtgraph setDownsampling(peak) + clipToView", cmd, True, "≥ 30 frames/s", ours["fps"] >= 30,
+            "", {"reference": peak}),
+        Row("gui", "sample-to-screen latency p99 (every sample, incl. the 50-ms engine block)", ours["lat_p99_ms"],
+            raw["lat_p99_ms"], "ms", "pyqtgraph, undecimated", cmd, False, "≤ 100 ms", ours["lat_p99_ms"] <= 100,
+            f"p50 ours {ours['lat_p50_ms']:.0f} ms, reference {raw['lat_p50_ms']:.0f} ms"),
+        Row("gui", "sample-to-screen latency p99 vs pyqtgraph peak downsampling", ours["lat_p99_ms"],
+            peak["lat_p99_ms"], "ms", "pyqtgraph setDownsampling(peak) + clipToView", cmd, False, "≤ 100 ms",
+            ours["lat_p99_ms"] <= 100, f"newest sample of each frame, p99: ours {ours['newest_p99_ms']:.0f} ms"),
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5])))
+    else:
+        for r in run(quick="--quick" in sys.argv):
+            print(r.as_dict())
