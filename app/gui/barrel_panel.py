@@ -30,6 +30,17 @@ def _pol(p: int) -> str:
     return {1: "+", -1: "−", 0: "±"}[p]
 
 
+def _current_spin(value_nA: float, limit_nA: float, what: str) -> QDoubleSpinBox:
+    """A current spin box (nA) that cannot go past the barrel's limit."""
+    sp = QDoubleSpinBox()
+    sp.setDecimals(1)
+    sp.setMaximumWidth(72)
+    sp.setRange(0.0, limit_nA)
+    sp.setValue(value_nA)
+    sp.setToolTip(f"{what} current, 0…{limit_nA:g} nA (the barrel's limit)")
+    return sp
+
+
 class BarrelPanel(QWidget):
     command = pyqtSignal(object)  # a daq.engine command
     error = pyqtSignal(str)
@@ -87,22 +98,12 @@ class BarrelPanel(QWidget):
                 t.clicked.connect(lambda _c=False, n=b.name: self._on_toggle(n))
                 self.toggles[b.name] = t
                 self.grid.addWidget(t, r, 3)
-                ej = QDoubleSpinBox()
-                ej.setDecimals(1)
-                ej.setMaximumWidth(72)
-                ej.setRange(0.0, model.eject_limit_nA(b.name))
-                ej.setValue(row.eject_nA)
-                ej.setToolTip(f"eject current, 0…{model.eject_limit_nA(b.name):g} nA (the barrel's limit)")
+                ej = _current_spin(row.eject_nA, model.eject_limit_nA(b.name), "eject")
                 ej.editingFinished.connect(lambda n=b.name: self._on_eject_value(n))
                 self.eject_spins[b.name] = ej
                 self.grid.addWidget(ej, r, 4)
                 if b.role == "drug":
-                    rt = QDoubleSpinBox()
-                    rt.setDecimals(1)
-                    rt.setMaximumWidth(72)
-                    rt.setRange(0.0, model.retain_limit_nA(b.name))
-                    rt.setValue(row.retain_nA)
-                    rt.setToolTip(f"retain current, 0…{model.retain_limit_nA(b.name):g} nA")
+                    rt = _current_spin(row.retain_nA, model.retain_limit_nA(b.name), "retain")
                     rt.editingFinished.connect(lambda n=b.name: self._on_retain_value(n))
                     self.retain_spins[b.name] = rt
                     self.grid.addWidget(rt, r, 5)

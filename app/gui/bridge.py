@@ -38,6 +38,8 @@ class EngineBridge(QObject):
         elif isinstance(ev, EventLogged):
             self.event_logged.emit(ev.event)
         elif isinstance(ev, BlockDone):
+            if ev.read_index < self._last_progress:  # a new engine started from 0
+                self._last_progress = -1
             if ev.read_index - self._last_progress >= 2000 or self._last_progress < 0:
                 self._last_progress = ev.read_index
                 self.progress.emit(ev.read_index, ev.gaps, ev.lost_samples)

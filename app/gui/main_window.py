@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
         m = self.trace_model
         if m is None:
             return
-        cap = int(m.history_s * m.rate_hz)
+        cap = int(m.needs_history_s * m.rate_hz)  # after a stall, catch up with at most this much
         if m.next_index is None or self._reingest:
             start = max(0, self.session.end_index - int(m.needs_history_s * m.rate_hz))
             self._reingest = False

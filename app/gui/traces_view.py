@@ -112,9 +112,9 @@ class TracesView(QWidget):
         p.setMenuEnabled(False)
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
-        p.showGrid(x=True, y=False, alpha=0.08)
         p.setLabel("bottom", "time", units="s")
-        p.getAxis("left").setWidth(118)
+        # the lane axis only changes with the lanes: paint it from a cached pixmap, not text each frame
+        p.getAxis("left").setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot = p
         self.curves = []
         self.lane_labels = []

@@ -68,9 +68,13 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
     win = make_window()
     win.recording_panel.directory.setText(str(tmp_path / "rec"))
     win.recording_panel.template.setText("toggle_{n}.h5")
+    win.recording_panel.notes.setPlainText("cell 1, 900 µm")
     qtbot.mouseClick(win.recording_panel.record_button, Qt.MouseButton.LeftButton)
     assert win.session.recording
     path = win.session.recorder.path
+    assert path.name == "toggle_1.h5"
+    win.recording_panel.notes.setPlainText("drug A washed in")
+    qtbot.mouseClick(win.recording_panel.add_note_button, Qt.MouseButton.LeftButton)
     spin = win.barrels.eject_spins["glu"]
     spin.setValue(42.0)
     spin.editingFinished.emit()
@@ -85,6 +89,7 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
     qtbot.waitUntil(lambda: path.exists() and Recording(path).closed_cleanly, timeout=TIMEOUT_MS)
     with Recording(path) as rec:
         ev = rec.events
+        assert "cell 1, 900 µm" in rec.notes and "drug A washed in" in rec.notes
     ejects = [e for e in ev if e.kind == EventKind.EJECT and e.barrel == "glu"]
     assert len(ejects) == 1 and ejects[0].current_nA == pytest.approx(-42.0)  # glutamate ejects with −
     retains = [e for e in ev if e.kind == EventKind.RETAIN and e.barrel == "glu" and e.sample_index > ejects[0].sample_index]

@@ -99,6 +99,13 @@ def test_a_gap_restarts_the_columns_cleanly():
     assert list(cs[:10]) == list(range(0, 100, 10)) and cs[10] == 500
 
 
+def test_memory_is_bounded_at_the_shortest_window():
+    m = TraceModel(_stream(16, 30000.0), window_s=0.05, n_columns=2000, history_s=120.0)
+    assert m.samples_per_column == 1
+    assert m._lo.nbytes + m._hi.nbytes <= 2 * 2 * 200_000 * 16 * 4
+    assert m.needs_history_s == pytest.approx(200_000 / 30000.0)
+
+
 def test_window_change_rebuilds_and_gain_zooms():
     m = TraceModel(_stream(1), window_s=5.0, n_columns=1000)
     assert not m.set_window(5.0, 990)  # a few pixels narrower: same columns

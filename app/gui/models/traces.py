@@ -19,6 +19,7 @@ from scipy.signal import butter, sosfilt
 from daq.types import ChannelKind, StreamInfo
 
 _LADDER = [m * 10**e for e in range(0, 7) for m in (1, 2, 5)]
+MAX_COLUMNS = 200_000  # per channel: bounds memory at very short windows (scroll-back then covers less)
 SPIKE_BAND_HZ = (300.0, 6000.0)
 
 
@@ -98,7 +99,7 @@ class TraceModel:
 
     def _reset(self) -> None:
         self._spc = column_size(round(self.window_s * self.rate_hz), self.n_columns)
-        cap = max(16, int(self.history_s * self.rate_hz / self._spc) + 1)
+        cap = min(MAX_COLUMNS, max(16, int(self.history_s * self.rate_hz / self._spc) + 1))
         self._cap = cap
         self._lo = np.zeros((2 * cap, self._n), dtype=np.float32)
         self._hi = np.zeros((2 * cap, self._n), dtype=np.float32)
@@ -127,7 +128,7 @@ class TraceModel:
     @property
     def needs_history_s(self) -> float:
         """After a rebuild: how much recent history to re-ingest (bounded, so a zoom stays quick)."""
-        return min(self.history_s, max(3 * self.window_s, 30.0))
+        return min(self.history_s, max(3 * self.window_s, 30.0), self._cap * self._spc / self.rate_hz)
 
     def set_gain(self, channel: int, gain: float) -> None:
         if not gain > 0:
