@@ -133,9 +133,9 @@ class MainWindow(QMainWindow):
         self.dose_view = DoseResponseView()
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.barrel_dock = self._dock("Barrels", self.barrels, right)
-        self.protocol_dock = self._dock("Protocol", self.protocol_panel, right)
+        self.protocol_dock = self._dock("Protocol", self.protocol_panel, right, scroll=False)
         self.recording_dock = self._dock("Recording", self.recording_panel, right)
-        self.dose_dock = self._dock("Dose–response", self.dose_view, right)
+        self.dose_dock = self._dock("Dose–response", self.dose_view, right, scroll=False)
         self.tabifyDockWidget(self.protocol_dock, self.recording_dock)
         self.protocol_dock.raise_()
 
@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.bridge.state_changed.connect(self._on_state)
         self.bridge.error.connect(self._on_engine_error)
         self.bridge.event_logged.connect(self._on_log_event)
+
         self.timer = QTimer(self)
         self.timer.setInterval(frame_ms)
         self.timer.timeout.connect(self.refresh)
@@ -157,13 +158,17 @@ class MainWindow(QMainWindow):
         self.last_events: list[LogEvent] = []
         self._restore_settings()
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, scroll: bool = True) -> QDockWidget:
+        """A dock for a panel; form-like panels scroll when the dock is small, plots just shrink."""
         d = QDockWidget(title, self)
         d.setObjectName(f"dock_{title.lower()}")
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(widget)
-        d.setWidget(scroll)
+        if scroll:
+            area_widget = QScrollArea()
+            area_widget.setWidgetResizable(True)
+            area_widget.setWidget(widget)
+            d.setWidget(area_widget)
+        else:
+            d.setWidget(widget)
         self.addDockWidget(area, d)
         return d
 
@@ -241,7 +246,8 @@ class MainWindow(QMainWindow):
         colour_lanes = {b.name: i for i, b in enumerate(pipette.barrels)}
         self.trace_model = TraceModel(st, window_s=float(self.traces.window.currentData()),
                                       n_columns=max(200, self.traces.glw.width()),
-                                      history_s=self.session.display_s)
+                                      history_s=self.session.display_s,
+                                      limits_nA={b.name: b.max_eject_nA for b in pipette.barrels})
         elec = next((i for i, c in enumerate(st.channels) if c.kind == ChannelKind.ELECTRODE), 0)
         if self.session.detector is not None and getattr(self.session.detector, "ch", None) is not None:
             elec = self.session.detector.ch

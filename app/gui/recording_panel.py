@@ -125,6 +125,8 @@ class DoseResponseView(QWidget):
         self.fit_label.setWordWrap(True)
         lay.addWidget(self.fit_label)
         self.colour_lanes: dict[str, int] = {}
+        ticks = [(np.log10(v), f"{v:g}") for v in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
+        self.plot.getAxis("bottom").setTicks([ticks, []])
 
     def show_model(self, model: DoseResponseModel) -> None:
         pi = self.plot.getPlotItem()
@@ -139,7 +141,8 @@ class DoseResponseView(QWidget):
                 xx = np.geomspace(max(x[ok].min() / 2, 0.1), x[ok].max() * 2, 100)
                 pi.plot(xx, ll4(xx, -fit.hill, fit.bottom, fit.top, fit.ec50), pen=pg.mkPen(colour, width=2))
                 lo, hi = fit.ec50_ci
-                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA (95 % CI {lo:.1f}–{hi:.1f}), "
+                ci = f"95 % CI {lo:.1f}–{hi:.1f}" if np.isfinite(lo) and np.isfinite(hi) else "CI needs ≥ 5 points"
+                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA ({ci}), "
                              f"Hill {fit.hill:.2f}, top {fit.top:.0f} %, bottom {fit.bottom:.0f} %")
             else:
                 lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: {len(x)} point(s); the fit needs 4 points at 3 currents")

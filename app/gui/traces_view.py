@@ -6,6 +6,7 @@ computed.  Thread: GUI thread only (``refresh`` is called by the window's frame 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -27,6 +28,7 @@ from app.gui.models.traces import TraceModel
 
 LANE_COLOURS = ["#1f4e79", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#7f8c8d", "#27ae60", "#c0392b"]
 WINDOWS_S = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0]
+MAX_AHEAD_S = 0.1
 GAINS = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
 
@@ -96,7 +98,11 @@ class TracesView(QWidget):
         self.lanes: dict[int, tuple[float, float]] = {}  # channel → (lane centre, plot units per display unit)
         self.threshold_line: pg.InfiniteLine | None = None
         self.spike_marks: pg.ScatterPlotItem | None = None
-        self.drawn_end_index = 0
+        self.drawn_end_index = 0  # newest sample drawn (for the bench's latency)
+        self.view_end_index = 0  # right edge of the view, including the smooth-scroll advance
+        self._last_end: int | None = None
+        self._last_change = 0.0
+        self._pace: float | None = None  # observed samples per wall-clock second
         self.frames = 0
 
     # --- binding -------------------------------------------------------------------------
@@ -125,7 +131,7 @@ class TracesView(QWidget):
             self.curves.append(c)
         self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("#e74c3c", width=1.5),
                                               hoverPen=pg.mkPen("#e74c3c", width=3),
-                                              label="threshold", labelOpts={"position": 0.97, "color": "#e74c3c"})
+                                              label="threshold", labelOpts={"position": 0.9, "color": "#e74c3c"})
         self.threshold_line.setVisible(False)
         self.threshold_line.sigPositionChangeFinished.connect(self._on_threshold_dragged)
         p.addItem(self.threshold_line, ignoreBounds=True)
@@ -245,6 +251,21 @@ class TracesView(QWidget):
         self.threshold_label.setText(f"{-threshold_phys * v.to_display:.0f} {v.units}")
 
     # --- drawing (GUI thread, each frame) -------------------------------------------------------
+    def _ahead(self, data_end: int) -> int:
+        """Samples to scroll past the newest data so the view moves smoothly every frame although
+        data arrive in engine blocks (~50 ms): the sample clock's pace, as observed, times the time
+        since the last block — never more than ``MAX_AHEAD_S`` (the right edge is then empty)."""
+        now = time.monotonic()
+        if data_end != self._last_end:
+            if self._last_end is not None and data_end > self._last_end and now > self._last_change:
+                pace = (data_end - self._last_end) / (now - self._last_change)
+                self._pace = pace if self._pace is None else 0.8 * self._pace + 0.2 * pace
+            self._last_end, self._last_change = data_end, now
+            return 0
+        if self._pace is None or self.model is None:
+            return 0
+        return int(min((now - self._last_change) * self._pace, MAX_AHEAD_S * self.model.rate_hz))
+
     def refresh(self) -> None:
         m = self.model
         if m is None:
@@ -255,8 +276,10 @@ class TracesView(QWidget):
                 self.curves[i].setData(t, lane[0] + lane[1] * np.clip(y, -1.1 * m.channels[i].y_range[1],
                                                                        1.1 * m.channels[i].y_range[1]))
         t0, t1 = m.view_range()
-        x0, x1 = t0 / m.rate_hz, t1 / m.rate_hz
+        ahead = 0 if m.frozen else self._ahead(t1)
+        x0, x1 = (t0 + ahead) / m.rate_hz, (t1 + ahead) / m.rate_hz
         self.plot.setXRange(x0, x1, padding=0)
+        self.view_end_index = t1 + ahead
         if self.spike_marks is not None and self.detector_channel in self.lanes:
             sp = self.spike_source(max(0, t0))
             sp = sp[sp < t1]
@@ -266,5 +289,5 @@ class TracesView(QWidget):
         self.set_threshold_line(self.threshold_source())
         if m.frozen:
             self._update_scrollbar()
-        self.drawn_end_index = t1
+        self.drawn_end_index = m.end_index
         self.frames += 1

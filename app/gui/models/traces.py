@@ -53,14 +53,16 @@ class ChannelView:
         return -h, h
 
 
-def default_views(stream: StreamInfo) -> list[ChannelView]:
+def default_views(stream: StreamInfo, limits_nA: dict[str, float] | None = None) -> list[ChannelView]:
+    """Electrodes ±250 µV (spike band); a current monitor spans its barrel's limit (``limits_nA``)."""
+    limits_nA = limits_nA or {}
     out = []
     for c in stream.channels:
         if c.kind == ChannelKind.ELECTRODE:
             out.append(ChannelView(c.name, str(c.kind), "µV", 1e6 if c.units == "V" else 1.0, 250.0,
                                    filtered=True))
         elif c.kind == ChannelKind.CURRENT_MONITOR:
-            out.append(ChannelView(c.name, str(c.kind), c.units, 1.0, 100.0))
+            out.append(ChannelView(c.name, str(c.kind), c.units, 1.0, float(limits_nA.get(c.barrel or "", 100.0))))
         else:
             out.append(ChannelView(c.name, str(c.kind), c.units, 1.0, c.range_V))
     return out
@@ -70,10 +72,11 @@ class TraceModel:
     """Min/max columns of every channel; the view window, freeze and scroll-back."""
 
     def __init__(self, stream: StreamInfo, window_s: float = 5.0, n_columns: int = 1000,
-                 history_s: float = 120.0, spike_band_hz: tuple[float, float] = SPIKE_BAND_HZ):
+                 history_s: float = 120.0, spike_band_hz: tuple[float, float] = SPIKE_BAND_HZ,
+                 limits_nA: dict[str, float] | None = None):
         self.stream = stream
         self.rate_hz = stream.rate_hz
-        self.channels = default_views(stream)
+        self.channels = default_views(stream, limits_nA)
         self.history_s = history_s
         n = stream.n_channels
         scale = np.array(stream.scale_V, dtype=np.float64)
