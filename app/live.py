@@ -2,12 +2,12 @@
 
 Plain Python (no Qt), so it is testable headless; the GUI owns one and pulls snapshots.
 
-Threads: ``connect``/``disconnect``/``submit``/``start_recording``/``start_protocol`` may be
+Threads: ``connect``/``stop``/``submit``/``start_recording``/``start_protocol`` may be
 called from any thread (the GUI calls ``connect`` from a worker, because opening a device can
 take time); the engine runs on its own thread and calls the ``subscribe`` callbacks there;
 ``snapshot``/``read_since``/``monitor_currents``/``status`` are safe from any thread (they copy
 under the ring's lock).  A small daemon thread polls the disk (file size, free space) so that
-the GUI thread never touches the disk.
+the GUI thread touches the disk only to check a new recording's name and folder.
 """
 
 from __future__ import annotations
@@ -222,6 +222,12 @@ class LiveSession:
             raise RecordingError(f"{p}: a recording file name must end in .h5")
         if p.exists() and not overwrite:
             raise RecordingError(f"{p}: file exists; choose another name")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecordingError(f"{p.parent}: cannot create the folder ({exc.strerror or exc})") from None
+        if not os.access(p.parent, os.W_OK):
+            raise RecordingError(f"{p.parent}: the folder is not writable; choose another")
         self.disk.directory = p.parent
         self.disk.poll()
         if self.disk.free_bytes < MIN_FREE_BYTES:

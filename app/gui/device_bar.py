@@ -24,7 +24,7 @@ from daq.types import StreamInfo
 from mock_daq.presets import list_presets
 
 KINDS = [("sim", "Simulated rig"), ("ni", "NI device"), ("ni+grpc", "NI gRPC server"), ("replay", "Replay file")]
-SPEEDS = [("1× real time", 1.0), ("2×", 2.0), ("5×", 5.0), ("10×", 10.0)]
+SPEEDS = [("1× real time", 1.0), ("2×", 2.0), ("5×", 5.0), ("10×", 10.0), ("20×", 20.0)]
 
 
 def human_bytes(n: float) -> str:
@@ -123,6 +123,15 @@ class DeviceBar(QWidget):
 
     def speed_factor(self) -> float:
         return float(self.speed.currentData())
+
+    def set_speed(self, factor: float | None) -> None:
+        """Select a speed factor (added to the list if it is not there; None/0 = real time)."""
+        factor = float(factor or 1.0)
+        i = self.speed.findData(factor)
+        if i < 0:
+            self.speed.addItem(f"{factor:g}×", factor)
+            i = self.speed.count() - 1
+        self.speed.setCurrentIndex(i)
 
     def _on_kind(self, i: int) -> None:
         self.stack.setCurrentIndex(i)

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         # device bar
         self.device_bar = DeviceBar()
         self.device_bar.set_url(session.device_url)
+        self.device_bar.set_speed(session.speed)
         if session.rig_path:
             self.device_bar.rig_path.setText(str(session.rig_path))
         tb = QToolBar("device")
@@ -192,7 +193,6 @@ class MainWindow(QMainWindow):
         s.setValue("window_state", self.saveState())
         s.setValue("template", self.recording_panel.template.text())
         s.setValue("directory", self.recording_panel.directory.text())
-        s.setValue("device_url", self.device_bar.url())
         s.sync()
 
     def showEvent(self, event) -> None:
