@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         self.session.rig_path = self.device_bar.rig()
         self.session.speed = self.device_bar.speed_factor()
         self.device_bar.set_connecting()
+        self.last_events = []  # nothing from a previous connection reaches the new models
         self.bridge.run_in_worker(self.session.connect, self._on_connect_done, name="ionto-connect")
 
     def start(self) -> None:
