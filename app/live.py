@@ -1,88 +1,369 @@
-"""A live acquisition session for the GUI: device, engine, detector and display ring.
+"""A live acquisition session: device, engine, online detector, display ring, recording, protocol.
 
-Plain Python (no Qt), so it is testable headless.  The GUI owns one and pulls snapshots.
+Plain Python (no Qt), so it is testable headless; the GUI owns one and pulls snapshots.
 
-Thread: ``start``/``stop``/``submit`` from any thread (usually the GUI thread); the engine
-runs on its own thread; ``snapshot``/``spikes`` may be called from any thread.
+Threads: ``connect``/``stop``/``submit``/``start_recording``/``start_protocol`` may be
+called from any thread (the GUI calls ``connect`` from a worker, because opening a device can
+take time); the engine runs on its own thread and calls the ``subscribe`` callbacks there;
+``snapshot``/``read_since``/``monitor_currents``/``status`` are safe from any thread (they copy
+under the ring's lock).  A small daemon thread polls the disk (file size, free space) so that
+the GUI thread touches the disk only to check a new recording's name and folder.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from analysis.detect import StreamingDetector
-from app.session import open_device
-from daq.engine import Command, Engine, EngineEvent, EngineState
+from app.session import LoadedPlan, open_device
+from daq.device import Device
+from daq.engine import (
+    BlockDone,
+    Call,
+    Command,
+    Engine,
+    EngineControl,
+    EngineEvent,
+    EngineState,
+    StartProtocol,
+    StartRecording,
+    Stop,
+    StopRecording,
+)
+from daq.errors import ConfigError, RecordingError
+from daq.pipette import Pipette
+from daq.recording import ProtocolInfo, Recorder
 from daq.rig import RigConfig
 from daq.ring import DisplaySink
 from daq.types import ChannelKind, StreamInfo
+from protocols.runner import PlanRunner, RunnerStatus
+
+Opener = Callable[..., tuple[Device, RigConfig]]
+MIN_FREE_BYTES = 200 * 2**20
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """Where acquisition stands (a snapshot; any thread)."""
+
+    state: str = "disconnected"
+    read_index: int = 0
+    time_s: float = 0.0
+    gaps: int = 0
+    lost_samples: int = 0
+    ao_lead_fill: float = 0.0  # AO written ahead of the read position / the engine's lead (1 = full)
+    ring_fill_s: float = 0.0  # seconds held in the display ring (scroll-back)
+    ring_capacity_s: float = 0.0
+    recording_path: str = ""
+    recording_bytes: int = 0
+    free_bytes: int = 0
+
+
+class DiskWatcher:
+    """Polls the size of the recording and the free space of its folder on a daemon thread."""
+
+    def __init__(self, directory: Path, period_s: float = 1.0):
+        self.directory = directory
+        self.path: Path | None = None
+        self.period_s = period_s
+        self.file_bytes = 0
+        self.free_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="ionto-disk", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.poll()
+            self._stop.wait(self.period_s)
+
+    def poll(self) -> None:
+        """Disk-watcher thread (or a test): refresh the figures."""
+        d = self.directory
+        while not d.exists() and d.parent != d:
+            d = d.parent
+        try:
+            self.free_bytes = shutil.disk_usage(d).free
+        except OSError:
+            self.free_bytes = 0
+        p = self.path
+        try:
+            self.file_bytes = p.stat().st_size if p is not None and p.exists() else 0
+        except OSError:
+            self.file_bytes = 0
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 class LiveSession:
+    """One connection to a device and everything that runs on it."""
+
     def __init__(self, device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None,
-                 seed: int | None = None, speed: float | None = 1.0, display_s: float = 120.0):
+                 seed: int | None = None, speed: float | None = 1.0, display_s: float = 120.0,
+                 recordings_dir: str | os.PathLike[str] = "recordings", opener: Opener = open_device):
         self.device_url = device_url
         self.rig_path = rig_path
         self.seed = seed
         self.speed = speed
         self.display_s = display_s
+        self.opener = opener
         self.engine: Engine | None = None
         self.display: DisplaySink | None = None
         self.detector: StreamingDetector | None = None
         self.rig: RigConfig | None = None
+        self.recorder: Recorder | None = None
+        self.runner: PlanRunner | None = None
+        self.protocol: ProtocolInfo | None = None
         self._listeners: list[Callable[[EngineEvent], None]] = []
+        self._last_block: BlockDone | None = None
+        self.disk = DiskWatcher(Path(recordings_dir))
 
+    # --- engine events ----------------------------------------------------------------------
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
-        """``callback`` runs on the engine thread."""
+        """``callback(event)`` runs on the engine thread for every engine started from now on."""
         self._listeners.append(callback)
+        if self.engine is not None:
+            self.engine.subscribe(callback)
 
+    def _on_engine_event(self, ev: EngineEvent) -> None:
+        """Engine thread."""
+        if isinstance(ev, BlockDone):
+            self._last_block = ev
+
+    # --- connection ---------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.engine is not None and self.engine.state in (EngineState.RUNNING, EngineState.PAUSED)
+        return self.engine is not None and self.engine.state in (
+            EngineState.IDLE, EngineState.RUNNING, EngineState.PAUSED)
 
-    def start(self) -> None:
+    @property
+    def pipette(self) -> Pipette | None:
+        return self.rig.pipette if self.rig is not None else None
+
+    @property
+    def can_eject(self) -> bool:
+        """False for devices without analog outputs (a replayed file): barrels are read-only."""
+        return self.engine is not None and bool(self.engine.config.ao)
+
+    @property
+    def is_replay(self) -> bool:
+        return self.device_url.startswith("replay:")
+
+    def connect(self) -> None:
+        """Open the device and start acquiring (raises ``IontoError`` with a clear message).
+        Any thread; opening an NI device can take a second, so the GUI calls this from a worker."""
         if self.running:
             return
-        device, rig = open_device(self.device_url, self.rig_path, seed=self.seed, speed=self.speed)
+        device, rig = self.opener(self.device_url, self.rig_path, seed=self.seed, speed=self.speed)
         self.rig = rig
         self.display = DisplaySink(self.display_s)
         self.detector = StreamingDetector()
-        self.engine = Engine(device, rig.acquisition_config(), rig.pipette, ao_lead_s=rig.ao_lead_s,
-                             sinks=[self.detector, self.display], online=self.detector)
+        self.recorder = None
+        self.runner = None
+        self._last_block = None
+        config = rig.acquisition_config()
+        if self.is_replay:  # a replayed file is input only: nothing is ever written to barrels
+            config = replace(config, ao=())
+        # a replay device that knows where its file ends stops there, cleanly
+        end = getattr(device, "end_index", None) if self.is_replay else None
+        self.engine = Engine(device, config, rig.pipette, ao_lead_s=rig.ao_lead_s,
+                             sinks=[self.detector, self.display], online=self.detector,
+                             stop_after_samples=end if isinstance(end, int) else None)
+        self.engine.subscribe(self._on_engine_event)
         for cb in self._listeners:
             self.engine.subscribe(cb)
         self.engine.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        if self.engine is not None:
-            self.engine.stop(timeout_s)
+    def start(self) -> None:
+        """Alias of ``connect`` (the first window's name)."""
+        self.connect()
+
+    def stop(self, timeout_s: float | None = 5.0) -> bool:
+        """Stop acquisition (safe levels are written by the engine).  ``timeout_s=None`` or 0:
+        only ask and return at once (the GUI waits for the ``stopped`` state instead)."""
+        if self.engine is None:
+            return True
+        self.engine.submit(Stop())
+        if not timeout_s:
+            return False
+        return self.engine.join(timeout_s)
+
+    def close(self) -> None:
+        self.stop(5.0)
+        self.disk.close()
 
     def submit(self, command: Command) -> None:
-        if self.engine is None:
-            raise RuntimeError("not running")
+        if self.engine is None or not self.running:
+            raise RuntimeError("not acquiring: connect first")
         self.engine.submit(command)
 
+    # --- recording ----------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.recorder is not None
+
+    def start_recording(self, path: str | os.PathLike[str], notes: str = "", overwrite: bool = False) -> Path:
+        """Start writing ``path`` while acquisition continues.  Checks what would make the
+        recorder fail (file exists, no room) here, so a bad name never stops acquisition."""
+        if self.engine is None or self.rig is None or not self.running:
+            raise RecordingError("connect to a device before recording")
+        if self.recorder is not None:
+            raise RecordingError(f"already recording to {self.recorder.path}; stop it first")
+        p = Path(path)
+        if p.suffix.lower() not in (".h5", ".hdf5"):
+            raise RecordingError(f"{p}: a recording file name must end in .h5")
+        if p.exists() and not overwrite:
+            raise RecordingError(f"{p}: file exists; choose another name")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecordingError(f"{p.parent}: cannot create the folder ({exc.strerror or exc})") from None
+        if not os.access(p.parent, os.W_OK):
+            raise RecordingError(f"{p.parent}: the folder is not writable; choose another")
+        self.disk.directory = p.parent
+        self.disk.poll()
+        if self.disk.free_bytes < MIN_FREE_BYTES:
+            raise RecordingError(f"{p.parent}: only {self.disk.free_bytes / 2**20:.0f} MiB free; "
+                                 f"at least {MIN_FREE_BYTES / 2**20:.0f} MiB are needed")
+        rec = Recorder(p, pipette=self.rig.pipette, rig=self.rig.model_dump(mode="json"),
+                       protocol=self.protocol or ProtocolInfo(format="manual", name="manual"),
+                       notes=notes, overwrite=overwrite)
+        self.recorder = rec
+        self.disk.path = p
+        self.engine.submit(StartRecording(rec))
+        return p
+
+    def stop_recording(self) -> Path | None:
+        """Close the file (acquisition continues).  Returns its path."""
+        rec, self.recorder = self.recorder, None
+        if rec is None:
+            return None
+        if self.engine is not None and self.running:
+            self.engine.submit(StopRecording())
+        return rec.path
+
+    def add_note(self, text: str) -> None:
+        """Append a note to the running recording's notes (written on the engine thread)."""
+        rec = self.recorder
+        if rec is None or not text.strip():
+            return
+        self.submit(Call(lambda _c: rec.add_note(text)))
+
+    # --- protocol -----------------------------------------------------------------------
+    def start_protocol(self, plan: LoadedPlan) -> PlanRunner:
+        """Start a plan now; it is stored in the running (or next) recording."""
+        if self.engine is None or not self.running:
+            raise ConfigError("connect to a device before running a protocol")
+        if not self.can_eject:
+            raise ConfigError(f"{self.device_url}: this device has no analog outputs; protocols cannot run")
+        runner = PlanRunner(plan.factory(), plan.info.name or "protocol")
+        self.protocol = plan.info
+        self.runner = runner
+        rec = self.recorder
+        info = plan.info
+
+        def store(_c: EngineControl) -> None:
+            if rec is not None:
+                rec.set_protocol(info)
+
+        self.engine.submit(Call(store))
+        self.engine.submit(StartProtocol(runner))
+        return runner
+
+    def protocol_status(self) -> RunnerStatus | None:
+        return self.runner.status if self.runner is not None else None
+
+    # --- data for the views (any thread) ------------------------------------------------
     @property
     def stream(self) -> StreamInfo | None:
         return self.display.stream if self.display is not None else None
 
+    @property
+    def end_index(self) -> int:
+        d = self.display
+        return d.ring.end_index if d is not None and d.ring is not None else 0
+
+    def read_since(self, index: int, max_samples: int) -> tuple[int, np.ndarray] | None:
+        """Raw samples from ``index`` (or the oldest still held) to the newest, at most
+        ``max_samples`` (the newest ones).  Returns ``(start_index, raw)``."""
+        d = self.display
+        if d is None or d.ring is None:
+            return None
+        end = d.ring.end_index
+        want = min(max(0, end - index), max_samples)
+        if want <= 0:
+            st = d.stream
+            assert st is not None
+            return end, np.zeros((0, st.n_channels), dtype=st.dtype)
+        # ask for a block more: samples may arrive between end_index and the copy
+        start, raw = d.ring.snapshot(want + 4096)
+        skip = max(0, min(index, start + len(raw)) - start) if index > start else 0
+        if len(raw) - skip > max_samples:
+            skip = len(raw) - max_samples
+        return start + skip, raw[skip:]
+
     def electrode_snapshot(self, seconds: float) -> tuple[np.ndarray, np.ndarray] | None:
         """(time s, electrode µV) of the last ``seconds`` of the first electrode."""
-        if self.display is None or self.display.ring is None or self.stream is None:
-            return None
         st = self.stream
+        if st is None or self.display is None or self.display.ring is None:
+            return None
         ch = next((i for i, c in enumerate(st.channels) if c.kind == ChannelKind.ELECTRODE), 0)
         start, raw = self.display.ring.snapshot(int(seconds * st.rate_hz))
         if len(raw) == 0:
             return None
-        uV = st.to_physical(raw[:, ch], ch) * 1e6
-        t = (start + np.arange(len(uV))) / st.rate_hz
-        return t, uV
+        return (start + np.arange(len(raw))) / st.rate_hz, st.to_physical(raw[:, ch], ch) * 1e6
+
+    def monitor_currents(self, window_s: float = 0.1) -> dict[str, float]:
+        """Mean monitored current (nA) of each barrel with a current monitor, last ``window_s``."""
+        st = self.stream
+        if st is None or self.display is None or self.display.ring is None:
+            return {}
+        _, raw = self.display.ring.snapshot(max(1, int(window_s * st.rate_hz)))
+        if len(raw) == 0:
+            return {}
+        out = {}
+        for i, c in enumerate(st.channels):
+            if c.kind == ChannelKind.CURRENT_MONITOR and c.barrel:
+                out[c.barrel] = float(np.mean(st.to_physical(raw[:, i], i)))
+        return out
+
+    def spike_indices(self, since_index: int = 0) -> np.ndarray:
+        if self.detector is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.detector.recent_spikes(since_index)
 
     def spike_times(self, since_s: float = 0.0) -> np.ndarray:
-        if self.detector is None or self.stream is None:
+        st = self.stream
+        if st is None:
             return np.zeros(0)
-        return self.detector.recent_spikes(int(since_s * self.stream.rate_hz)) / self.stream.rate_hz
+        return self.spike_indices(int(since_s * st.rate_hz)) / st.rate_hz
+
+    def status(self) -> LiveStatus:
+        e = self.engine
+        if e is None:
+            return replace(LiveStatus(), free_bytes=self.disk.free_bytes)
+        st = self.stream
+        rate = st.rate_hz if st is not None else e.config.rate_hz
+        b = self._last_block
+        read = b.read_index if b is not None else 0
+        ring = self.display.ring if self.display is not None else None
+        rec = self.recorder
+        return LiveStatus(
+            state=str(e.state), read_index=read, time_s=read / rate,
+            gaps=b.gaps if b else 0, lost_samples=b.lost_samples if b else 0,
+            ao_lead_fill=(min(1.0, (b.ao_write_index - read) / e.ao_lead) if b and e.config.ao else 0.0),
+            ring_fill_s=(min(ring.capacity, ring.end_index) / rate if ring is not None else 0.0),
+            ring_capacity_s=(ring.capacity / rate if ring is not None else 0.0),
+            recording_path=str(rec.path) if rec is not None else "",
+            recording_bytes=self.disk.file_bytes if rec is not None else 0,
+            free_bytes=self.disk.free_bytes,
+        )
+

@@ -1,11 +1,16 @@
-"""The one bridge between the engine thread and the GUI thread.
+"""The one bridge between other threads and the GUI thread.
 
 The engine calls ``on_engine_event`` on its own thread; the bridge re-emits low-rate
 events as Qt signals, which Qt delivers on the GUI thread (queued connection).  Samples
-never cross here: the GUI pulls ring-buffer snapshots on a timer.
+never cross here: the GUI pulls ring-buffer snapshots on a timer.  Worker threads (device
+connection, protocol dry runs) hand their results back with ``call_in_gui``.
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -14,23 +19,50 @@ from daq.engine import BlockDone, EngineError, EngineEvent, EventLogged, StateCh
 
 class EngineBridge(QObject):
     state_changed = pyqtSignal(str, str)  # state, message
-    error = pyqtSignal(str)
+    error = pyqtSignal(str, str)  # message, exception type
     event_logged = pyqtSignal(object)  # LogEvent
     progress = pyqtSignal(int, int, int)  # read index, gaps, lost samples
+    _call = pyqtSignal(object)
 
     def __init__(self) -> None:
         super().__init__()
         self._last_progress = -1
+        self._call.connect(self._run)
 
     def on_engine_event(self, ev: EngineEvent) -> None:
         """Engine thread.  Emits signals (thread-safe); block progress is thinned to ~10 Hz."""
         if isinstance(ev, StateChanged):
             self.state_changed.emit(str(ev.state), ev.message)
         elif isinstance(ev, EngineError):
-            self.error.emit(ev.message)
+            self.error.emit(ev.message, ev.exc_type)
         elif isinstance(ev, EventLogged):
             self.event_logged.emit(ev.event)
         elif isinstance(ev, BlockDone):
+            if ev.read_index < self._last_progress:  # a new engine started from 0
+                self._last_progress = -1
             if ev.read_index - self._last_progress >= 2000 or self._last_progress < 0:
                 self._last_progress = ev.read_index
                 self.progress.emit(ev.read_index, ev.gaps, ev.lost_samples)
+
+    def call_in_gui(self, fn: Callable[[], Any]) -> None:
+        """Any thread: run ``fn()`` on the GUI thread (queued)."""
+        self._call.emit(fn)
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        fn()
+
+    def run_in_worker(self, work: Callable[[], Any], done: Callable[[Any, BaseException | None], None],
+                      name: str = "ionto-worker") -> threading.Thread:
+        """Run ``work()`` on a daemon thread; ``done(result, exception)`` then runs on the GUI thread."""
+
+        def target() -> None:
+            try:
+                result = work()
+            except Exception as exc:  # handed to the GUI as a banner, never lost
+                self.call_in_gui(lambda exc=exc: done(None, exc))
+                return
+            self.call_in_gui(lambda: done(result, None))
+
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        return t

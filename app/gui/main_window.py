@@ -1,143 +1,488 @@
-"""The rig window (first version): live electrode trace, ratemeter with spikes, start/stop.
+"""The rig window: device bar, traces, ratemeter with ejection bars, barrels, protocol,
+recording with a live dose–response; replay of a recorded file through the same views.
 
-Thread: everything here runs on the GUI thread.  Engine events arrive through
-``EngineBridge`` signals; samples are pulled from the display ring by a ~30 Hz timer.
+Thread: everything here runs on the GUI thread.  Engine events arrive through the
+``EngineBridge`` signals; samples are pulled from the display ring by the frame timer
+(``frame_ms``, ~40 Hz); opening a device and dry-running a protocol run on worker threads.
+Nothing here waits on the device or the disk.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QToolBar, QVBoxLayout, QWidget
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.gui.banner import BannerArea
+from app.gui.barrel_panel import BarrelPanel
 from app.gui.bridge import EngineBridge
-from app.gui.decimate import minmax_decimate
+from app.gui.device_bar import DeviceBar
+from app.gui.models.barrels import BarrelModel
+from app.gui.models.protocol import LoadResult, ProtocolModel, load
+from app.gui.models.raster import RateModel, spike_waveforms
+from app.gui.models.recording import DoseResponseModel, render_template
+from app.gui.models.traces import TraceModel
+from app.gui.protocol_panel import ProtocolPanel
+from app.gui.raster_view import RateView
+from app.gui.recording_panel import DoseResponseView, RecordingPanel
+from app.gui.traces_view import TracesView
 from app.live import LiveSession
-from daq.engine import RetainAll
+from app.session import resolve_rig
+from daq.engine import Abort, AddMark, Command, Pause, Resume, RetainAll
 from daq.errors import IontoError
+from daq.types import ChannelKind, EventKind, LogEvent
 
-TRACE_WINDOW_S = 5.0
-RATE_WINDOW_S = 120.0
-FRAME_MS = 33
+FRAME_MS = 25  # the frame timer: ~40 Hz asked, so that ≥ 30 frames/s are drawn
+SLOW_EVERY = 4  # barrels, status, protocol progress: every 4th frame (~10 Hz)
+RATE_EVERY = 10  # ratemeter, raster, waveforms: every 10th frame (~4 Hz)
+
+
+def _confirm(parent: QWidget, title: str, text: str) -> bool:
+    answer = QMessageBox.question(parent, title, text,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session: LiveSession):
+    def __init__(self, session: LiveSession, settings: QSettings | None = None, frame_ms: int = FRAME_MS):
         super().__init__()
+        pg.setConfigOptions(background="w", foreground="k", antialias=False)
         self.session = session
+        self.settings = settings if settings is not None else QSettings("ionto", "ionto-rig")
+        self.confirm: Callable[[str, str], bool] = lambda title, text: _confirm(self, title, text)
         self.bridge = EngineBridge()
         session.subscribe(self.bridge.on_engine_event)
-        self.setWindowTitle(f"ionto — {session.device_url}")
-        self.resize(1100, 700)
+        self.setWindowTitle("ionto — microiontophoresis rig")
+        self.resize(1500, 950)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
-        tb = QToolBar("acquisition")
+        # models that exist once connected (rebuilt on every connection)
+        self.trace_model: TraceModel | None = None
+        self.rate_model: RateModel | None = None
+        self.barrel_model: BarrelModel | None = None
+        self.dose_model: DoseResponseModel | None = None
+        self.protocol_model = ProtocolModel(1.0)
+        self._bound = False
+        self._reingest = False
+
+        # device bar
+        self.device_bar = DeviceBar()
+        self.device_bar.set_url(session.device_url)
+        self.device_bar.set_speed(session.speed)
+        if session.rig_path:
+            self.device_bar.rig_path.setText(str(session.rig_path))
+        tb = QToolBar("device")
+        tb.setObjectName("device_toolbar")
+        tb.setMovable(False)
+        tb.addWidget(self.device_bar)
         self.addToolBar(tb)
-        self.start_action = QAction("Start", self)
-        self.start_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.start_action.triggered.connect(self.start)
-        self.stop_action = QAction("Stop", self)
-        self.stop_action.triggered.connect(self.stop)
-        self.stop_action.setEnabled(False)
-        self.retain_action = QAction("All to retain (Esc)", self)
-        self.retain_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.retain_action.triggered.connect(self.all_retain)
-        for a in (self.start_action, self.stop_action, self.retain_action):
-            tb.addAction(a)
+        self.device_bar.connect_requested.connect(self.connect_device)
+        self.device_bar.disconnect_requested.connect(self.disconnect_device)
 
+        # central: banners, traces over the ratemeter
         central = QWidget()
-        lay = QVBoxLayout(central)
-        pg.setConfigOptions(antialias=False)
-        self.trace_plot = pg.PlotWidget(title="electrode (µV)")
-        self.trace_plot.setLabel("bottom", "time", "s")
-        self.trace_curve = self.trace_plot.plot(pen=pg.mkPen("k" if False else "y", width=1))
-        self.rate_plot = pg.PlotWidget(title="ratemeter (1-s bins, Hz)")
-        self.rate_plot.setLabel("bottom", "time", "s")
-        self.rate_curve = self.rate_plot.plot(stepMode="center", fillLevel=0, brush=(100, 150, 255, 120))
-        lay.addWidget(self.trace_plot, 1)
-        lay.addWidget(self.rate_plot, 1)
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(2, 2, 2, 2)
+        self.banners = BannerArea()
+        cl.addWidget(self.banners)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.traces = TracesView()
+        self.rates = RateView()
+        self.splitter.addWidget(self.traces)
+        self.splitter.addWidget(self.rates)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        cl.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
-        self.status = QLabel("idle")
-        self.statusBar().addWidget(self.status)
+        self.traces.window_changed.connect(self._on_window_changed)
+        self.traces.threshold_dragged.connect(self.set_threshold)
+        self.traces.auto.clicked.connect(self.auto_threshold)
+
+        # docks
+        self.barrels = BarrelPanel()
+        self.barrels.command.connect(self.submit)
+        self.barrels.error.connect(lambda m: self.banners.show_message("warning", m))
+        self.barrels.retain_all.clicked.connect(self.all_retain)
+        self.protocol_panel = ProtocolPanel(self.protocol_model)
+        self.protocol_panel.open_requested.connect(self.open_protocol)
+        self.protocol_panel.run_requested.connect(self.run_protocol)
+        self.protocol_panel.pause_requested.connect(lambda: self.submit(Pause()))
+        self.protocol_panel.resume_requested.connect(lambda: self.submit(Resume()))
+        self.protocol_panel.abort_requested.connect(lambda: self.submit(Abort()))
+        self.recording_panel = RecordingPanel(str(self.session.disk.directory))
+        self.recording_panel.start_requested.connect(self.start_recording)
+        self.recording_panel.stop_requested.connect(self.stop_recording)
+        self.recording_panel.mark_requested.connect(lambda text: self.submit(AddMark(text)))
+        self.recording_panel.note_added.connect(self._add_note)
+        self.dose_view = DoseResponseView()
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.barrel_dock = self._dock("Barrels", self.barrels, right)
+        self.protocol_dock = self._dock("Protocol", self.protocol_panel, right, scroll=False)
+        self.recording_dock = self._dock("Recording", self.recording_panel, right)
+        self.dose_dock = self._dock("Dose–response", self.dose_view, right, scroll=False)
+        self.tabifyDockWidget(self.protocol_dock, self.recording_dock)
+        self.protocol_dock.raise_()
+
+        # keys: Esc = every barrel to retain, wherever the focus is; F2 = mark
+        self.retain_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.retain_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.retain_shortcut.activated.connect(self.all_retain)
+        self.mark_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F2), self)
+        self.mark_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.mark_shortcut.activated.connect(self.recording_panel.request_mark)
 
         self.bridge.state_changed.connect(self._on_state)
-        self.bridge.error.connect(self._on_error)
-        self.bridge.progress.connect(self._on_progress)
+        self.bridge.error.connect(self._on_engine_error)
+        self.bridge.event_logged.connect(self._on_log_event)
+
         self.timer = QTimer(self)
-        self.timer.setInterval(FRAME_MS)
+        self.timer.setInterval(frame_ms)
         self.timer.timeout.connect(self.refresh)
         self.frames = 0
+        self.last_events: list[LogEvent] = []
+        self._restore_settings()
 
-    # --- actions (GUI thread) -------------------------------------------------------------
-    def start(self) -> None:
-        try:
-            self.session.start()
-        except IontoError as exc:
-            self._on_error(str(exc))
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, scroll: bool = True) -> QDockWidget:
+        """A dock for a panel; form-like panels scroll when the dock is small, plots just shrink."""
+        d = QDockWidget(title, self)
+        d.setObjectName(f"dock_{title.lower()}")
+        if scroll:
+            area_widget = QScrollArea()
+            area_widget.setWidgetResizable(True)
+            area_widget.setWidget(widget)
+            d.setWidget(area_widget)
+        else:
+            d.setWidget(widget)
+        self.addDockWidget(area, d)
+        return d
+
+    # --- settings -------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geo = s.value("geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        state = s.value("window_state")
+        self._layout_restored = state is not None and bool(self.restoreState(state))
+        for key, widget in (("template", self.recording_panel.template),
+                            ("directory", self.recording_panel.directory)):
+            v = s.value(key)
+            if isinstance(v, str) and v:
+                widget.setText(v)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("window_state", self.saveState())
+        s.setValue("template", self.recording_panel.template.text())
+        s.setValue("directory", self.recording_panel.directory.text())
+        s.sync()
+
+    def showEvent(self, event) -> None:
+        """First show without a saved layout: the docks take ~42 % of the width."""
+        super().showEvent(event)
+        if not getattr(self, "_sized", False) and not self._layout_restored:
+            self._sized = True
+            self.resizeDocks([self.barrel_dock], [int(0.42 * self.width())], Qt.Orientation.Horizontal)
+            h = self.height()
+            self.resizeDocks([self.barrel_dock, self.protocol_dock, self.dose_dock],
+                             [int(0.27 * h), int(0.36 * h), int(0.37 * h)], Qt.Orientation.Vertical)
+
+    # --- connection -----------------------------------------------------------------------------
+    def connect_device(self) -> None:
+        """Open the device chosen in the device bar, on a worker thread."""
+        if self.session.running:
             return
-        self.start_action.setEnabled(False)
-        self.stop_action.setEnabled(True)
-        self.timer.start()
+        self.session.device_url = self.device_bar.url()
+        self.session.rig_path = self.device_bar.rig()
+        self.session.speed = self.device_bar.speed_factor()
+        self.device_bar.set_connecting()
+        self.last_events = []  # nothing from a previous connection reaches the new models
+        self.bridge.run_in_worker(self.session.connect, self._on_connect_done, name="ionto-connect")
+
+    def start(self) -> None:
+        """Connect (the first window's name; tests and ``ionto gui`` call it)."""
+        self.connect_device()
+
+    def _on_connect_done(self, _result: object, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.device_bar.set_connected(False)
+            msg = str(exc) if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}"
+            self.banners.show_message("error", f"could not connect to {self.session.device_url}", msg)
+
+    def disconnect_device(self) -> None:
+        if self.session.recording and not self.confirm(
+                "Stop recording?", "A recording is running. Stop it and disconnect?"):
+            return
+        self.all_retain()
+        self.stop_recording()
+        self.session.stop(timeout_s=0)  # the engine writes safe levels; 'stopped' arrives by signal
 
     def stop(self) -> None:
-        self.session.stop()
-        self.timer.stop()
-        self.start_action.setEnabled(True)
-        self.stop_action.setEnabled(False)
+        self.disconnect_device()
 
-    def all_retain(self) -> None:
-        if self.session.running:
-            self.session.submit(RetainAll())
+    def _bind(self) -> None:
+        st = self.session.stream
+        rig = self.session.rig
+        if st is None or rig is None:
+            return
+        pipette = rig.pipette
+        colour_lanes = {b.name: i for i, b in enumerate(pipette.barrels)}
+        self.trace_model = TraceModel(st, window_s=float(self.traces.window.currentData()),
+                                      n_columns=max(200, self.traces.glw.width()),
+                                      history_s=self.session.display_s,
+                                      limits_nA={b.name: b.max_eject_nA for b in pipette.barrels})
+        elec = next((i for i, c in enumerate(st.channels) if c.kind == ChannelKind.ELECTRODE), 0)
+        if self.session.detector is not None and getattr(self.session.detector, "ch", None) is not None:
+            elec = self.session.detector.ch
+        self.traces.bind(self.trace_model, elec)
+        det = self.session.detector
+        self.traces.threshold_source = lambda: det.threshold if det is not None else None
+        self.traces.spike_source = self.session.spike_indices
+        self.rate_model = RateModel(pipette, st.rate_hz)
+        self.rates.bind(self.rate_model)
+        self.barrel_model = BarrelModel(pipette, st.rate_hz)
+        self.barrels.bind(self.barrel_model, read_only=not self.session.can_eject)
+        self.dose_model = DoseResponseModel(pipette, st.rate_hz)
+        self.protocol_model.rate_hz = st.rate_hz
+        self.protocol_panel.colour_lanes = colour_lanes
+        self.protocol_panel.connected = True
+        self.protocol_panel.can_eject = self.session.can_eject
+        self.dose_view.colour_lanes = colour_lanes
+        self.recording_panel.set_recording(None)
+        self.recording_panel.record_button.setEnabled(True)
+        self.device_bar.set_connected(True, st)
+        mode = "replay" if self.session.is_replay else ("acquiring" if self.session.can_eject else "input only")
+        self.setWindowTitle(f"ionto — {self.session.device_url} ({mode})")
+        if not self.session.can_eject:
+            self.banners.show_message("info", f"{self.session.device_url}: no analog outputs — barrels are "
+                                      "shown read-only, protocols cannot run")
+        for ev in self.last_events:  # events that arrived before the stream was known
+            self._dispatch(ev)
+        self.last_events = []
+        self._bound = True
+        self.timer.start()
 
-    # --- drawing (GUI thread, ~30 Hz) ----------------------------------------------------
-    def refresh(self) -> None:
-        snap = self.session.electrode_snapshot(TRACE_WINDOW_S)
-        if snap is not None:
-            t, uV = snap
-            width = max(100, self.trace_plot.width())
-            t_d, y_d = minmax_decimate(t, uV, width)
-            self.trace_curve.setData(t_d, y_d)
-            spikes = self.session.spike_times()
-            if len(t):
-                now = t[-1]
-                lo = max(0.0, now - RATE_WINDOW_S)
-                edges = np.arange(np.floor(lo), np.floor(now) + 1.0, 1.0)
-                if len(edges) >= 2:
-                    counts, _ = np.histogram(spikes, bins=edges)
-                    self.rate_curve.setData(edges, counts.astype(float))
-        self.frames += 1
-
-    # --- engine events (GUI thread, via the bridge) ----------------------------------------
+    # --- engine events (GUI thread, via the bridge) -----------------------------------------------
     def _on_state(self, state: str, message: str) -> None:
-        self.status.setText(f"{state} {message}".strip())
+        if state in ("running", "paused") and not self._bound:
+            self._bind()
         if state in ("stopped", "error"):
             self.timer.stop()
-            self.start_action.setEnabled(True)
-            self.stop_action.setEnabled(False)
+            self._bound = False
+            self.device_bar.set_connected(False)
+            self.protocol_panel.connected = False
+            self.protocol_panel.refresh(0)
+            self.recording_panel.set_recording(None)
+            self.recording_panel.record_button.setEnabled(False)
+            self.session.recorder = None
+            if state == "error":
+                self.banners.show_message("error", "acquisition stopped on an error; the barrels were set to "
+                                          "their safe currents", message)
+        self.statusBar().showMessage(f"{state} {message}".strip())
 
-    def _on_error(self, message: str) -> None:
-        self.status.setText(f"error: {message}")
+    def _on_engine_error(self, message: str, exc_type: str) -> None:
+        level = "warning" if message.startswith("command refused") else "error"
+        self.banners.show_message(level, message.split("\n")[0], f"{exc_type}: {message}" if exc_type else message)
 
-    def _on_progress(self, read_index: int, gaps: int, lost: int) -> None:
-        st = self.session.stream
-        if st is not None:
-            self.status.setText(f"running  {read_index / st.rate_hz:8.1f} s   gaps {gaps}   lost {lost}")
+    def _on_log_event(self, ev: LogEvent) -> None:
+        if not self._bound:
+            self.last_events.append(ev)
+            return
+        self._dispatch(ev)
 
-    def closeEvent(self, event) -> None:
-        if self.session.running:
+    def _dispatch(self, ev: LogEvent) -> None:
+        for m in (self.barrel_model, self.rate_model, self.dose_model):
+            if m is not None:
+                m.on_event(ev)
+        self.protocol_model.on_event(ev)
+        if ev.barrel and self.barrel_model is not None:
+            try:
+                self.barrels.refresh_row(ev.barrel)
+            except KeyError:
+                pass
+        rate = self.session.stream.rate_hz if self.session.stream is not None else 1.0
+        if ev.kind == EventKind.MARK:
+            self.recording_panel.show_mark(ev.text, ev.sample_index / rate)
+        if ev.kind in (EventKind.PROTOCOL_START, EventKind.PROTOCOL_END, EventKind.PAUSE, EventKind.RESUME,
+                       EventKind.STEP):
+            self.protocol_panel.refresh(ev.sample_index)
+        if ev.kind == EventKind.NOTE and ev.text:
+            self.statusBar().showMessage(ev.text, 10000)
+
+    # --- commands -------------------------------------------------------------------------------
+    def submit(self, cmd: Command) -> None:
+        try:
+            self.session.submit(cmd)
+        except RuntimeError as exc:
+            self.banners.show_message("warning", str(exc))
+
+    def all_retain(self) -> None:
+        """Esc: every barrel to its retaining current now."""
+        if self.session.running and self.session.can_eject:
             self.session.submit(RetainAll())
-            self.session.stop()
+            self.statusBar().showMessage("all barrels to retain", 5000)
+
+    def set_threshold(self, threshold_phys: float | None) -> None:
+        det = self.session.detector
+        if det is not None:
+            det.set_threshold(threshold_phys)
+
+    def auto_threshold(self) -> None:
+        det = self.session.detector
+        if det is None or det.sigma is None:
+            self.banners.show_message("info", "the noise is not estimated yet (the detector needs ~2 s of data)")
+            return
+        det.set_threshold(self.traces.k.value() * det.sigma)
+        self.traces.set_threshold_line(det.threshold if det.threshold is not None else None)
+
+    def _on_window_changed(self, window_s: float) -> None:
+        if self.trace_model is not None and self.trace_model.set_window(window_s, self.traces.glw.width()):
+            self._reingest = True
+
+    # --- recording ----------------------------------------------------------------------------------
+    def start_recording(self) -> None:
+        p = self.recording_panel
+        try:
+            name = self.protocol_model.loaded.plan.info.name if (
+                self.protocol_model.loaded and self.protocol_model.loaded.plan) else "manual"
+            path = render_template(p.template.text(), p.directory.text() or ".", protocol=name,
+                                   device=self.session.device_url.split(":")[0])
+            self.session.start_recording(path, notes=p.notes.toPlainText())
+        except (IontoError, ValueError) as exc:
+            self.banners.show_message("error", "could not start recording", str(exc))
+            return
+        p.set_recording(str(path))
+
+    def stop_recording(self) -> None:
+        path = self.session.stop_recording()
+        self.recording_panel.set_recording(None)
+        if path is not None:
+            self.statusBar().showMessage(f"saved {path}", 10000)
+
+    def _add_note(self, text: str) -> None:
+        try:
+            self.session.add_note(text)
+        except RuntimeError as exc:
+            self.banners.show_message("warning", str(exc))
+
+    # --- protocol ----------------------------------------------------------------------------------
+    def open_protocol(self, path: str) -> None:
+        """Load and dry-run a protocol on a worker thread; the panel shows the result."""
+        try:
+            rig = self.session.rig or resolve_rig(self.device_bar.url(), self.device_bar.rig())
+        except IontoError as exc:
+            self.banners.show_message("error", "connect first, or choose a rig file, to check a protocol", str(exc))
+            return
+        self.protocol_panel.show_loading(path)
+
+        def done(result: LoadResult | None, exc: BaseException | None) -> None:
+            if exc is not None or result is None:
+                self.banners.show_message("error", f"{path}: could not load", f"{type(exc).__name__}: {exc}")
+                return
+            self.protocol_panel.show_loaded(result)
+            if not result.ok:
+                self.banners.show_message("warning", f"{Path(path).name}: the protocol is not valid",
+                                          "\n".join(result.messages))
+
+        self.bridge.run_in_worker(lambda: load(path, rig.pipette), done, name="ionto-dry-run")
+
+    def run_protocol(self) -> None:
+        loaded = self.protocol_model.loaded
+        if loaded is None or loaded.plan is None:
+            return
+        try:
+            self.session.start_protocol(loaded.plan)
+        except IontoError as exc:
+            self.banners.show_message("error", "could not start the protocol", str(exc))
+
+    # --- drawing (GUI thread, each frame) -------------------------------------------------------------
+    def refresh(self) -> None:
+        m = self.trace_model
+        if m is None:
+            return
+        cap = int(m.needs_history_s * m.rate_hz)  # after a stall, catch up with at most this much
+        if m.next_index is None or self._reingest:
+            start = max(0, self.session.end_index - int(m.needs_history_s * m.rate_hz))
+            self._reingest = False
+        else:
+            start = m.next_index
+        got = self.session.read_since(start, cap)
+        if got is not None:
+            m.ingest(*got)
+        self.traces.refresh()
+        self.frames += 1
+        now = m.end_index
+        if self.frames % SLOW_EVERY == 0:
+            self._refresh_slow(now)
+        if self.frames % RATE_EVERY == 0:
+            self._refresh_rates(now)
+
+    def _refresh_slow(self, now: int) -> None:
+        if self.barrel_model is not None:
+            for name in self.barrel_model.update_monitors(self.session.monitor_currents(), now):
+                self.banners.show_message("error", f"barrel {name}: {self.barrel_model.row(name).alarm}",
+                                          "The monitored current does not follow the command: the current "
+                                          "source is at its compliance voltage (a blocked or broken barrel).")
+            self.barrels.refresh(now)
+        self.device_bar.show_status(self.session.status())
+        self.protocol_panel.refresh(now)
+
+    def _refresh_rates(self, now: int) -> None:
+        if self.rate_model is None:
+            return
+        span = int(self.rate_model.span_s * self.rate_model.rate_hz)
+        spikes = self.session.spike_indices(max(0, now - span - int(60 * self.rate_model.rate_hz)))
+        self.rates.refresh(spikes, now)
+        snap = self.session.electrode_snapshot(1.0)
+        if snap is not None:
+            t, uV = snap
+            start = round(t[0] * self.rate_model.rate_hz)
+            self.rates.show_waveforms(*spike_waveforms(uV, start, spikes, self.rate_model.rate_hz))
+        if self.dose_model is not None and self.frames % (RATE_EVERY * 4) == 0:
+            keep = self.session.detector.keep_s if self.session.detector is not None else 0
+            if self.dose_model.update(spikes, now, max(0, now - int(keep * self.rate_model.rate_hz))):
+                self.dose_view.show_model(self.dose_model)
+
+    # --- closing --------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Ask before stopping a recording; put every barrel on retain; stop acquisition."""
+        if self.session.recording and not self.confirm(
+                "Stop recording?", "A recording is running. Stop it, put every barrel on retain and quit?"):
+            event.ignore()
+            return
+        if self.session.running:
+            self.all_retain()
+            self.stop_recording()
+            self.session.stop(timeout_s=5.0)  # the engine writes the safe levels before it ends
+        self.timer.stop()
+        self.save_settings()
+        self.session.disk.close()
         event.accept()
 
 
-def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None, seed: int | None = None) -> int:
+def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None, seed: int | None = None,
+            connect: bool = True) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    pg.setConfigOptions(background="w", foreground="k")
     win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=1.0))
     win.show()
-    win.start()
+    if connect:
+        win.connect_device()
     return app.exec()

@@ -1,34 +1,338 @@
-"""The first window, offscreen: it starts the simulated rig, draws, retains on Esc, stops."""
+"""The rig window, offscreen, against the simulated rig: every control does what it says."""
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
 
-from PyQt6.QtCore import Qt
+from gui_helpers import replay_opener, write_protocol
+from PyQt6.QtCore import QEvent, QPointF, QSettings, Qt
+from PyQt6.QtGui import QMouseEvent
+from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QApplication
 
-from app.gui.decimate import minmax_decimate
 from app.gui.main_window import MainWindow
 from app.live import LiveSession
+from app.session import load_any_protocol, run_protocol
+from daq.recording import Recording
+from daq.types import EventKind
+
+TIMEOUT_MS = 20000
 
 
-def test_window_shows_live_data_and_stops(qtbot):
-    win = MainWindow(LiveSession("sim", seed=1, speed=4.0))
-    qtbot.addWidget(win)
-    win.show()
-    win.start()
-    qtbot.waitUntil(lambda: win.frames > 10 and win.trace_curve.xData is not None, timeout=10000)
-    t = win.trace_curve.xData
-    assert t[-1] > 0.5
-    qtbot.keyClick(win, Qt.Key.Key_Escape)
-    win.stop()
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    windows = []
+
+    def make(url: str = "sim", speed: float = 4.0, connect: bool = True, **kw) -> MainWindow:
+        session = LiveSession(url, seed=1, speed=speed, recordings_dir=tmp_path / "rec", **kw)
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(session, settings=settings)
+        win.confirm = lambda title, text: True
+        qtbot.addWidget(win)
+        win.show()
+        if connect:
+            win.connect_device()
+            qtbot.waitUntil(lambda: win._bound and win.trace_model is not None and win.trace_model.end_index > 0,
+                            timeout=TIMEOUT_MS)
+        windows.append(win)
+        return win
+
+    yield make
+    for w in windows:
+        w.confirm = lambda title, text: True
+        w.close()
+
+
+def wait_ejecting(qtbot, win, name: str, on: bool) -> None:
+    qtbot.waitUntil(lambda: win.barrel_model.row(name).ejecting == on, timeout=TIMEOUT_MS)
+
+
+def test_window_shows_live_traces_and_ratemeter(qtbot, make_window):
+    win = make_window()
+    qtbot.waitUntil(lambda: win.trace_model.end_index > 1.0 * win.trace_model.rate_hz and win.frames > 20,
+                    timeout=TIMEOUT_MS)
+    curve = win.traces.curves[win.traces.detector_channel]
+    t = curve.xData
+    assert t is not None and t[-1] > 0.9
+    # min/max columns: far fewer points than samples, two per column
+    assert len(t) <= 2 * (win.trace_model.window_s * win.trace_model.rate_hz / win.trace_model.samples_per_column) + 2
+    qtbot.waitUntil(lambda: win.rates.rate_curve.xData is not None, timeout=TIMEOUT_MS)
+    assert "kHz" in win.device_bar.info.text()
+    qtbot.waitUntil(lambda: "AO buffer" in win.device_bar.status.text(), timeout=TIMEOUT_MS)
+
+
+def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_window, tmp_path):
+    win = make_window()
+    win.recording_panel.directory.setText(str(tmp_path / "rec"))
+    win.recording_panel.template.setText("toggle_{n}.h5")
+    win.recording_panel.notes.setPlainText("cell 1, 900 µm")
+    qtbot.mouseClick(win.recording_panel.record_button, Qt.MouseButton.LeftButton)
+    assert win.session.recording
+    path = win.session.recorder.path
+    assert path.name == "toggle_1.h5"
+    win.recording_panel.notes.setPlainText("drug A washed in")
+    qtbot.mouseClick(win.recording_panel.add_note_button, Qt.MouseButton.LeftButton)
+    spin = win.barrels.eject_spins["glu"]
+    spin.setValue(42.0)
+    spin.editingFinished.emit()
+    qtbot.mouseClick(win.barrels.toggles["glu"], Qt.MouseButton.LeftButton)
+    wait_ejecting(qtbot, win, "glu", True)
+    assert win.barrels.toggles["glu"].isChecked() and win.barrels.toggles["glu"].text() == "EJECT"
+    qtbot.waitUntil(lambda: any("glu" in lab for lab in win.rates.drawn_bars) or win.frames > 400, timeout=TIMEOUT_MS)
+    qtbot.mouseClick(win.barrels.toggles["glu"], Qt.MouseButton.LeftButton)
+    wait_ejecting(qtbot, win, "glu", False)
+    qtbot.mouseClick(win.recording_panel.record_button, Qt.MouseButton.LeftButton)
+    assert not win.session.recording
+    qtbot.waitUntil(lambda: path.exists() and Recording(path).closed_cleanly, timeout=TIMEOUT_MS)
+    with Recording(path) as rec:
+        ev = rec.events
+        assert "cell 1, 900 µm" in rec.notes and "drug A washed in" in rec.notes
+    ejects = [e for e in ev if e.kind == EventKind.EJECT and e.barrel == "glu"]
+    assert len(ejects) == 1 and ejects[0].current_nA == pytest.approx(-42.0)  # glutamate ejects with −
+    retains = [e for e in ev if e.kind == EventKind.RETAIN and e.barrel == "glu" and e.sample_index > ejects[0].sample_index]
+    assert retains and retains[0].current_nA == pytest.approx(15.0)
+
+
+def test_eject_current_above_the_limit_is_refused(qtbot, make_window):
+    win = make_window()
+    spin = win.barrels.eject_spins["glu"]
+    assert spin.maximum() == pytest.approx(150.0)  # the barrel's limit bounds the spin box
+    with pytest.raises(Exception, match="outside"):
+        win.barrel_model.set_eject("glu", 151.0)
+
+
+def test_escape_puts_every_barrel_on_retain(qtbot, make_window):
+    win = make_window()
+    for name in ("glu", "gaba"):
+        qtbot.mouseClick(win.barrels.toggles[name], Qt.MouseButton.LeftButton)
+    wait_ejecting(qtbot, win, "glu", True)
+    wait_ejecting(qtbot, win, "gaba", True)
+    win.barrels.eject_spins["gaba"].setFocus()  # Esc works wherever the focus is
+    qtbot.keyClick(win.barrels.eject_spins["gaba"], Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not any(r.ejecting for r in win.barrel_model.rows), timeout=TIMEOUT_MS)
+    glu = win.barrel_model.row("glu")
+    assert glu.commanded_nA == pytest.approx(15.0) and glu.state == "retain"
+    assert win.barrel_model.balance_commanded_nA() == pytest.approx(-(15 - 15 - 10))
+
+
+def test_protocol_run_pause_resume_abort(qtbot, make_window, tmp_path):
+    win = make_window(speed=4.0)
+    proto = write_protocol(tmp_path, eject_s=3.0, recovery_s=3.0, baseline_s=0.5)
+    win.open_protocol(str(proto))
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    assert win.protocol_model.loaded.ok, win.protocol_model.loaded.messages
+    assert len(win.protocol_model.loaded.blocks) == 4
+    assert win.protocol_panel.run_button.isEnabled()
+    qtbot.mouseClick(win.protocol_panel.run_button, Qt.MouseButton.LeftButton)
+    wait_ejecting(qtbot, win, "glu", True)
+    assert win.protocol_model.state == "running"
+    qtbot.waitUntil(lambda: win.protocol_panel.pause_button.isEnabled(), timeout=TIMEOUT_MS)
+    qtbot.mouseClick(win.protocol_panel.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "paused", timeout=TIMEOUT_MS)
+    wait_ejecting(qtbot, win, "glu", False)  # pause puts every barrel on retain
+    assert win.protocol_panel.resume_button.isEnabled()
+    qtbot.mouseClick(win.protocol_panel.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "running", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: win.protocol_panel.abort_button.isEnabled(), timeout=TIMEOUT_MS)
+    qtbot.mouseClick(win.protocol_panel.abort_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "aborted", timeout=TIMEOUT_MS)
+    assert not any(r.ejecting for r in win.barrel_model.rows)
+    assert "aborted" in win.protocol_panel.step.text()
+
+
+def test_invalid_protocol_shows_messages_and_cannot_run(qtbot, make_window, tmp_path):
+    win = make_window()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("plan: dose_response\nparams: {barrel: glu, currents_nA: [10, 500], eject_s: 1, recovery_s: 1}\n")
+    win.open_protocol(str(bad))
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    assert not win.protocol_model.loaded.ok
+    assert "500" in win.protocol_panel.messages.toPlainText()
+    assert not win.protocol_panel.run_button.isEnabled()
+    assert any("not valid" in b.text for b in win.banners.banners())
+
+
+def _drag(view, item_scene_pos: QPointF, dy_px: float) -> None:
+    """Press on a scene point of a pyqtgraph view, move by ``dy_px``, release (real mouse events)."""
+    vp = view.viewport()
+    start = view.mapFromScene(item_scene_pos).toPointF()
+    end = QPointF(start.x(), start.y() + dy_px)
+    press_btn = Qt.MouseButton.LeftButton
+    mods = Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseButtonPress, start, vp.mapToGlobal(start),
+                                           press_btn, press_btn, mods))
+    for k in range(1, 6):
+        QTest.qWait(60)  # pyqtgraph drops move events that come faster than its frame rate
+        p = QPointF(start.x(), start.y() + dy_px * k / 5)
+        QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, p, vp.mapToGlobal(p),
+                                               Qt.MouseButton.NoButton, press_btn, mods))
+    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseButtonRelease, end, vp.mapToGlobal(end),
+                                           press_btn, Qt.MouseButton.NoButton, mods))
+
+
+def test_dragging_the_threshold_line_sets_the_detector_threshold(qtbot, make_window):
+    win = make_window()
+    det = win.session.detector
+    qtbot.waitUntil(lambda: det.threshold is not None and win.traces.threshold_line.isVisible(), timeout=TIMEOUT_MS)
+    before = det.threshold
+    line = win.traces.threshold_line
+    vb = win.traces.plot.getViewBox()
+    x_mid = sum(vb.viewRange()[0]) / 2
+    scene_pt = vb.mapViewToScene(QPointF(x_mid, line.value()))
+    dy = 0.05 * vb.sceneBoundingRect().height()
+    _drag(win.traces.glw, scene_pt, dy)  # drag downwards: a more negative, larger |threshold|
+    qtbot.waitUntil(lambda: det._manual_threshold is not None, timeout=5000)
+    centre, scale = win.traces.lanes[win.traces.detector_channel]
+    assert det._manual_threshold == pytest.approx(abs(line.value() - centre) / scale / 1e6, rel=1e-6)
+    assert det._manual_threshold > before
+    qtbot.waitUntil(lambda: det.threshold == pytest.approx(det._manual_threshold), timeout=TIMEOUT_MS)
+
+
+def test_auto_threshold_is_k_times_the_noise(qtbot, make_window):
+    win = make_window()
+    det = win.session.detector
+    qtbot.waitUntil(lambda: det.sigma is not None, timeout=TIMEOUT_MS)
+    win.traces.k.setValue(4.0)
+    qtbot.mouseClick(win.traces.auto, Qt.MouseButton.LeftButton)
+    assert det._manual_threshold == pytest.approx(4.0 * det.sigma)
+
+
+def test_freeze_holds_the_view_and_scrolls_back(qtbot, make_window):
+    win = make_window(speed=8.0)
+    win.traces.window.setCurrentIndex(win.traces.window.findData(1.0))
+    qtbot.waitUntil(lambda: win.trace_model.end_index > 4 * win.trace_model.rate_hz, timeout=TIMEOUT_MS)
+    qtbot.mouseClick(win.traces.freeze, Qt.MouseButton.LeftButton)
+    held = win.trace_model.view_range()
+    qtbot.waitUntil(lambda: win.trace_model.end_index > held[1] + win.trace_model.rate_hz, timeout=TIMEOUT_MS)
+    assert win.trace_model.view_range() == held  # acquisition goes on; the view holds
+    win.traces.scroll.setValue(win.traces.scroll.minimum())  # all the way back
+    lo, hi = win.trace_model.view_range()
+    assert hi < held[1] - 2 * win.trace_model.rate_hz
+    cs, _, _ = win.trace_model.columns()
+    assert len(cs) > 0 and cs[0] >= lo - win.trace_model.samples_per_column
+    qtbot.mouseClick(win.traces.freeze, Qt.MouseButton.LeftButton)
+    assert not win.trace_model.frozen
+
+
+def test_gain_and_window_controls(qtbot, make_window):
+    win = make_window()
+    ch = win.traces.detector_channel
+    win.traces.channel.setCurrentIndex(ch)
+    scale1 = win.traces.lane_scale(ch)
+    win.traces.gain.setCurrentIndex(win.traces.gain.findData(2.0))
+    assert win.trace_model.channels[ch].y_range == (-125.0, 125.0)  # ±250 µV at gain 1 → ±125 µV at gain 2
+    assert win.traces.lane_scale(ch) == pytest.approx(2 * scale1)
+    assert any(lab.endswith("±125 µV") for lab in win.traces.lane_labels)
+    monitor = next(i for i in range(len(win.trace_model.channels)) if i != ch)
+    win.traces.channel.setCurrentIndex(monitor)
+    win.traces.visible.setChecked(False)
+    assert monitor not in win.traces.lanes and not win.traces.curves[monitor].isVisible()
+    win.traces.visible.setChecked(True)
+    win.traces.window.setCurrentIndex(win.traces.window.findData(0.5))
+
+    def span_s() -> float:
+        t = win.traces.curves[ch].xData
+        return float(t[-1] - t[0]) if t is not None and len(t) else 0.0
+
+    qtbot.waitUntil(lambda: 0.4 < span_s() <= 0.5 + 1e-3, timeout=TIMEOUT_MS)
+    lo, hi = win.trace_model.view_range()
+    assert (hi - lo) / win.trace_model.rate_hz == pytest.approx(0.5)
+
+
+def test_mark_hot_key_logs_a_mark(qtbot, make_window):
+    win = make_window()
+    win.recording_panel.mark_text.setText("drug washed in")
+    qtbot.keyClick(win, Qt.Key.Key_F2)
+    qtbot.waitUntil(lambda: "drug washed in" in win.recording_panel.marks.text(), timeout=TIMEOUT_MS)
+
+
+def test_recording_error_is_a_banner_and_acquisition_goes_on(qtbot, make_window, tmp_path):
+    win = make_window()
+    (tmp_path / "rec").mkdir(exist_ok=True)
+    (tmp_path / "rec" / "taken.h5").write_bytes(b"x")
+    win.recording_panel.directory.setText(str(tmp_path / "rec"))
+    win.recording_panel.template.setText("taken.h5")
+    qtbot.mouseClick(win.recording_panel.record_button, Qt.MouseButton.LeftButton)
+    assert not win.session.recording
+    assert any("could not start recording" in b.text for b in win.banners.banners())
+    assert "file exists" in win.banners.history[-1][2]
+    end = win.trace_model.end_index
+    qtbot.waitUntil(lambda: win.trace_model.end_index > end, timeout=TIMEOUT_MS)
+    win.recording_panel.template.setText("{bogus}.h5")
+    qtbot.mouseClick(win.recording_panel.record_button, Qt.MouseButton.LeftButton)
+    assert "unknown field" in win.banners.history[-1][2]
+
+
+def test_bad_device_is_a_banner_not_a_traceback(qtbot, make_window):
+    win = make_window(connect=False)
+    win.device_bar.set_url("ni:Dev9")
+    win.connect_device()
+    qtbot.waitUntil(lambda: bool(win.banners.banners()), timeout=TIMEOUT_MS)
+    b = win.banners.banners()[0]
+    assert b.level == "error" and "could not connect" in b.text
+    assert win.device_bar.connect_button.text() == "Connect" and win.device_bar.connect_button.isEnabled()
+
+
+def test_closing_asks_before_stopping_a_recording_and_retains_every_barrel(qtbot, make_window, tmp_path):
+    win = make_window()
+    win.recording_panel.directory.setText(str(tmp_path / "rec"))
+    win.start_recording()
+    path = win.session.recorder.path
+    qtbot.mouseClick(win.barrels.toggles["gaba"], Qt.MouseButton.LeftButton)
+    wait_ejecting(qtbot, win, "gaba", True)
+    asked = []
+    win.confirm = lambda title, text: asked.append(text) or False
+    assert not win.close()  # refused: still open, still recording
+    assert asked and "recording" in asked[0] and win.session.recording
+    win.confirm = lambda title, text: True
+    device = win.session.engine.device
+    assert win.close()
     assert not win.session.running
+    safe = win.session.pipette.safe_volts()
+    assert np.allclose(device.static_volts, safe)  # every barrel on retain after closing
+    with Recording(path) as rec:
+        assert rec.closed_cleanly
+        kinds = [(e.kind, e.barrel) for e in rec.events]
+    assert (EventKind.RETAIN, "gaba") in kinds
+    assert QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat).value("geometry") is not None
 
 
-def test_minmax_decimation_keeps_peaks():
-    t = np.arange(100000) / 1e4
-    y = np.zeros_like(t)
-    y[12345] = -200.0
-    _td, yd = minmax_decimate(t, y, 500)
-    assert len(yd) == 1000 and yd.min() == -200.0
+def test_live_dose_response_fills_in_as_epochs_finish(qtbot, make_window, tmp_path):
+    win = make_window(speed=10.0)
+    win.dose_model.baseline_s = 2.0
+    win.dose_model.response_s = 1.0
+    proto = write_protocol(tmp_path, eject_s=2.0, recovery_s=2.0, baseline_s=2.0)
+    win.open_protocol(str(proto))
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    win.run_protocol()
+    qtbot.waitUntil(lambda: win.protocol_model.state == "done", timeout=30000)
+    qtbot.waitUntil(lambda: len(win.dose_model.points) == 4, timeout=TIMEOUT_MS)
+    currents = sorted(p.current_nA for p in win.dose_model.points)
+    assert currents == [10, 20, 40, 80]
+    assert win.protocol_panel.progress.value() == 1000
+    assert "glu" in win.dose_view.fit_label.text()
+
+
+def test_replay_shows_the_file_through_the_same_views(qtbot, make_window, tmp_path):
+    proto = write_protocol(tmp_path, eject_s=1.0, recovery_s=0.5, baseline_s=0.5)
+    plan = load_any_protocol(proto)
+    out = tmp_path / "to_replay.h5"
+    res = run_protocol(plan.factory(), plan.info, out, device_url="sim", seed=3, speed=None)
+    assert res.error is None
+    win = make_window(f"replay:{out}", speed=4.0, opener=replay_opener)
+    assert not win.session.can_eject
+    assert not win.barrels.toggles["glu"].isEnabled()  # a replay never drives barrels
+    assert any("no analog outputs" in b.text for b in win.banners.banners())
+    qtbot.waitUntil(lambda: len([b for b in win.rate_model.bars if b.barrel == "glu"]) >= 2, timeout=TIMEOUT_MS)
+    bar = win.rate_model.bars[0]
+    assert bar.label == "glu · glutamate -10 nA"
+    with Recording(out) as rec:
+        first = next(e for e in rec.events if e.kind == EventKind.EJECT)
+        raw = rec.raw(0, 2000)
+    assert bar.onset_index == first.sample_index
+    st = win.session.stream
+    np.testing.assert_array_equal(win.session.display.ring.snapshot()[1][:2000], raw)
+    assert st.rate_hz == 20000

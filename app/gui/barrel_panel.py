@@ -1,0 +1,176 @@
+"""The barrel panel: a row per barrel — drug, polarity, retain/eject toggle, eject and retain
+current spin boxes bounded by the barrel's limits, live monitored current, delivered charge,
+compliance/clog alarm; the balance row shows the live sum; "All to retain (Esc)".
+
+Takes a ``BarrelModel``.  User actions become engine commands, emitted with ``command``
+(the window submits them; nothing here touches the device).  Thread: GUI thread only.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.models.barrels import BarrelModel
+from app.gui.raster_view import barrel_colour
+from daq.errors import CurrentLimitError
+
+HEADERS = ["barrel", "drug", "pol.", "state", "eject nA", "retain nA", "now nA", "mon. nA", "ejected", ""]
+
+
+def _pol(p: int) -> str:
+    return {1: "+", -1: "−", 0: "±"}[p]
+
+
+def _current_spin(value_nA: float, limit_nA: float, what: str) -> QDoubleSpinBox:
+    """A current spin box (nA) that cannot go past the barrel's limit."""
+    sp = QDoubleSpinBox()
+    sp.setDecimals(1)
+    sp.setMaximumWidth(72)
+    sp.setRange(0.0, limit_nA)
+    sp.setValue(value_nA)
+    sp.setToolTip(f"{what} current, 0…{limit_nA:g} nA (the barrel's limit)")
+    return sp
+
+
+class BarrelPanel(QWidget):
+    command = pyqtSignal(object)  # a daq.engine command
+    error = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model: BarrelModel | None = None
+        outer = QVBoxLayout(self)
+        self.grid = QGridLayout()
+        self.grid.setHorizontalSpacing(8)
+        outer.addLayout(self.grid)
+        self.retain_all = QPushButton("ALL TO RETAIN  (Esc)")
+        self.retain_all.setStyleSheet("QPushButton{background:#2e7d32;color:white;font-weight:bold;padding:6px;}")
+        self.retain_all.setToolTip("Every barrel to its retaining current now")
+        outer.addWidget(self.retain_all)
+        outer.addStretch(1)
+        self.toggles: dict[str, QPushButton] = {}
+        self.eject_spins: dict[str, QDoubleSpinBox] = {}
+        self.retain_spins: dict[str, QDoubleSpinBox] = {}
+        self.polarity: dict[str, QComboBox] = {}
+        self.labels: dict[tuple[str, str], QLabel] = {}
+        self._read_only = False
+
+    def bind(self, model: BarrelModel, read_only: bool = False) -> None:
+        self.model = model
+        self._read_only = read_only
+        while self.grid.count():
+            w = self.grid.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.toggles, self.eject_spins, self.retain_spins, self.polarity, self.labels = {}, {}, {}, {}, {}
+        for c, h in enumerate(HEADERS):
+            lab = QLabel(f"<b>{h}</b>")
+            self.grid.addWidget(lab, 0, c)
+        for r, row in enumerate(model.rows, start=1):
+            b = row.barrel
+            name = QLabel(f"<span style='color:{barrel_colour(r - 1)}'>■</span> <b>{b.name}</b>")
+            self.grid.addWidget(name, r, 0)
+            drug = QLabel(b.drug)
+            drug.setToolTip(f"{b.drug} {b.concentration_mM:g} mM, {b.role}; limits: eject ≤ "
+                            f"{b.max_eject_nA:g} nA, retain ≤ {b.max_retain_nA:g} nA")
+            self.grid.addWidget(drug, r, 1)
+            if b.role == "control":
+                pol = QComboBox()
+                pol.addItems(["+", "−"])
+                pol.currentIndexChanged.connect(lambda i, n=b.name: self._on_polarity(n, 1 if i == 0 else -1))
+                self.polarity[b.name] = pol
+                self.grid.addWidget(pol, r, 2)
+            else:
+                self.grid.addWidget(QLabel(_pol(b.polarity) if b.role == "drug" else "bal."), r, 2)
+            if b.role != "balance":
+                t = QPushButton("Retain")
+                t.setCheckable(True)
+                t.setMinimumWidth(68)
+                t.clicked.connect(lambda _c=False, n=b.name: self._on_toggle(n))
+                self.toggles[b.name] = t
+                self.grid.addWidget(t, r, 3)
+                ej = _current_spin(row.eject_nA, model.eject_limit_nA(b.name), "eject")
+                ej.editingFinished.connect(lambda n=b.name: self._on_eject_value(n))
+                self.eject_spins[b.name] = ej
+                self.grid.addWidget(ej, r, 4)
+                if b.role == "drug":
+                    rt = _current_spin(row.retain_nA, model.retain_limit_nA(b.name), "retain")
+                    rt.editingFinished.connect(lambda n=b.name: self._on_retain_value(n))
+                    self.retain_spins[b.name] = rt
+                    self.grid.addWidget(rt, r, 5)
+            else:
+                self.grid.addWidget(QLabel("<i>balance: −Σ of the others</i>"), r, 3, 1, 3)
+            for c, key in ((6, "commanded"), (7, "monitor"), (8, "charge"), (9, "alarm")):
+                lab = QLabel("")
+                if key == "alarm":
+                    lab.setStyleSheet("color:#c0392b;font-weight:bold;")
+                self.labels[(b.name, key)] = lab
+                self.grid.addWidget(lab, r, c)
+        for w in [*self.toggles.values(), *self.eject_spins.values(), *self.retain_spins.values(),
+                  *self.polarity.values(), self.retain_all]:
+            w.setEnabled(not read_only)
+        self.refresh(0)
+
+    # --- user actions ------------------------------------------------------------------------
+    def _emit(self, fn, *args) -> None:
+        try:
+            cmd = fn(*args)
+        except (CurrentLimitError, ValueError, KeyError) as exc:
+            self.error.emit(str(exc))
+            return
+        if cmd is not None:
+            self.command.emit(cmd)
+
+    def _on_toggle(self, name: str) -> None:
+        assert self.model is not None
+        self._emit(self.model.toggle_command, name)
+        self.refresh_row(name)  # the toggle shows the commanded state, not the click
+
+    def _on_eject_value(self, name: str) -> None:
+        assert self.model is not None
+        self._emit(self.model.set_eject, name, self.eject_spins[name].value())
+
+    def _on_retain_value(self, name: str) -> None:
+        assert self.model is not None
+        self._emit(self.model.set_retain, name, self.retain_spins[name].value())
+
+    def _on_polarity(self, name: str, pol: int) -> None:
+        assert self.model is not None
+        self._emit(self.model.set_polarity, name, pol)
+
+    # --- drawing -------------------------------------------------------------------------------
+    def refresh_row(self, name: str, now_index: int | None = None) -> None:
+        m = self.model
+        if m is None:
+            return
+        r = m.row(name)
+        t = self.toggles.get(name)
+        if t is not None:
+            t.blockSignals(True)
+            t.setChecked(r.ejecting)
+            t.blockSignals(False)
+            t.setText("EJECT" if r.ejecting else ("Retain" if r.state != "off" else "Off"))
+            t.setStyleSheet("QPushButton{background:#e67e22;color:white;font-weight:bold;}" if r.ejecting else "")
+        cur = m.balance_commanded_nA() if r.barrel.role == "balance" else r.commanded_nA
+        self.labels[(name, "commanded")].setText(f"{cur:+.1f}")
+        mon = r.monitored_nA
+        self.labels[(name, "monitor")].setText("—" if mon is None else f"{mon:+.1f}")
+        if now_index is not None:
+            self.labels[(name, "charge")].setText(f"{m.charge_now_nC(name, now_index):.0f} nC")
+        self.labels[(name, "alarm")].setText("⚠ " + r.alarm.split(":")[0] if r.alarm else "")
+        self.labels[(name, "alarm")].setToolTip(r.alarm)
+
+    def refresh(self, now_index: int) -> None:
+        if self.model is None:
+            return
+        for r in self.model.rows:
+            self.refresh_row(r.name, now_index)

@@ -1,0 +1,125 @@
+"""The ratemeter/raster model: spike counts in bins, ejection bars, overlaid waveforms.
+
+The classic iontophoresis display: a ratemeter (spikes per bin, 1-s bins by default) with
+a coloured bar for each ejection, labelled with barrel, drug and current.  Bars come from
+the engine's event log (an ejection opens at the sample its eject event carries and closes
+at the barrel's next current change), so they are exact to the sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from daq.pipette import Pipette
+from daq.types import EventKind, LogEvent
+
+CURRENT_KINDS = {EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT}
+
+
+@dataclass(frozen=True)
+class EjectionBar:
+    """One ejection: ``offset_index`` is None while it is still running."""
+
+    barrel: str
+    drug: str
+    current_nA: float  # signed
+    onset_index: int
+    offset_index: int | None
+    lane: int  # the barrel's position (for colour and vertical placement)
+
+    @property
+    def label(self) -> str:
+        return f"{self.barrel} · {self.drug} {self.current_nA:+g} nA"
+
+
+class RateModel:
+    """Spike-rate bins and ejection bars over the last ``span_s`` seconds."""
+
+    def __init__(self, pipette: Pipette | None, rate_hz: float, bin_s: float = 1.0, span_s: float = 300.0):
+        self.pipette = pipette
+        self.rate_hz = rate_hz
+        self.set_bin(bin_s)
+        self.span_s = span_s
+        self.bars: list[EjectionBar] = []
+        self._open: dict[str, EjectionBar] = {}
+        names = [b.name for b in pipette.barrels] if pipette is not None else []
+        self._lane = {n: i for i, n in enumerate(names)}
+
+    def set_bin(self, bin_s: float) -> None:
+        if not 0.01 <= bin_s <= 60:
+            raise ValueError(f"ratemeter bin must be between 0.01 and 60 s, got {bin_s}")
+        self.bin_s = float(bin_s)
+
+    # --- events (GUI thread, from the bridge) ---------------------------------------------
+    def on_event(self, ev: LogEvent) -> None:
+        if ev.kind not in CURRENT_KINDS or not ev.barrel:
+            return
+        prev = self._open.pop(ev.barrel, None)
+        if prev is not None:
+            closed = EjectionBar(prev.barrel, prev.drug, prev.current_nA, prev.onset_index, ev.sample_index, prev.lane)
+            self.bars[self.bars.index(prev)] = closed
+        if ev.kind == EventKind.EJECT or (ev.kind == EventKind.CURRENT and self._is_control(ev.barrel)):
+            bar = EjectionBar(ev.barrel, self._drug(ev.barrel), ev.current_nA, ev.sample_index, None,
+                              self._lane.get(ev.barrel, len(self._lane)))
+            self.bars.append(bar)
+            self._open[ev.barrel] = bar
+        if len(self.bars) > 2000:
+            self.bars = [b for b in self.bars[-1000:]]
+
+    def _drug(self, barrel: str) -> str:
+        if self.pipette is None:
+            return "?"
+        try:
+            return self.pipette.barrel(barrel).drug
+        except KeyError:
+            return "?"
+
+    def _is_control(self, barrel: str) -> bool:
+        try:
+            return self.pipette is not None and self.pipette.barrel(barrel).role == "control"
+        except KeyError:
+            return False
+
+    # --- views ----------------------------------------------------------------------------
+    def histogram(self, spike_indices: np.ndarray, end_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bin edges s, rate Hz) over the last ``span_s`` up to the last complete bin."""
+        bin_n = max(1, round(self.bin_s * self.rate_hz))
+        last = (end_index // bin_n) * bin_n
+        first = max(0, last - (int(self.span_s / self.bin_s) * bin_n))
+        if last <= first:
+            return np.zeros(0), np.zeros(0)
+        edges = np.arange(first, last + 1, bin_n)
+        counts, _ = np.histogram(spike_indices, bins=edges)
+        return edges / self.rate_hz, counts / self.bin_s
+
+    def visible_bars(self, end_index: int) -> list[tuple[EjectionBar, float, float]]:
+        """Bars overlapping the last ``span_s``: (bar, t_on s, t_off s; running ones end now)."""
+        lo = end_index - self.span_s * self.rate_hz
+        out = []
+        for b in self.bars:
+            off = b.offset_index if b.offset_index is not None else end_index
+            if off >= lo and b.onset_index <= end_index:
+                out.append((b, b.onset_index / self.rate_hz, off / self.rate_hz))
+        return out
+
+
+def spike_waveforms(trace_uV: np.ndarray, start_index: int, spikes: np.ndarray, rate_hz: float,
+                    pre_ms: float = 0.6, post_ms: float = 1.2, max_n: int = 40,
+                    band_hz: tuple[float, float] = (300.0, 6000.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Cut band-passed waveforms around the newest ``max_n`` spikes inside ``trace_uV``.
+
+    Returns (time axis ms, waveforms (n, len)); empty when no spike fits in the trace."""
+    pre = round(pre_ms * 1e-3 * rate_hz)
+    post = round(post_ms * 1e-3 * rate_hz)
+    t_ms = np.arange(-pre, post) / rate_hz * 1e3
+    rel = np.asarray(spikes, dtype=np.int64) - start_index
+    rel = rel[(rel >= pre) & (rel + post <= len(trace_uV))][-max_n:]
+    if len(rel) == 0 or len(trace_uV) < 64:
+        return t_ms, np.zeros((0, len(t_ms)))
+    sos = butter(3, [band_hz[0], min(band_hz[1], 0.45 * rate_hz)], btype="bandpass", fs=rate_hz, output="sos")
+    y = sosfiltfilt(sos, np.asarray(trace_uV, dtype=np.float64))
+    idx = rel[:, None] + np.arange(-pre, post)[None, :]
+    return t_ms, y[idx]

@@ -1,0 +1,147 @@
+"""Ratemeter with ejection bars, spike raster and overlaid waveforms.
+
+Takes a ``RateModel`` (``bind``).  Thread: GUI thread only; ``refresh`` runs a few times a
+second from the window's frame timer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.gui.models.raster import RateModel
+
+LANE = 0.16  # height of one barrel's row of ejection bars (bar + label), as a fraction of the rate axis
+BARREL_COLOURS = ["#e67e22", "#2980b9", "#8e44ad", "#7f8c8d", "#16a085", "#c0392b", "#27ae60"]
+
+
+def barrel_colour(lane: int) -> str:
+    return BARREL_COLOURS[lane % len(BARREL_COLOURS)]
+
+
+class RateView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model: RateModel | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Ratemeter bin"))
+        self.bin = QDoubleSpinBox()
+        self.bin.setRange(0.1, 10.0)
+        self.bin.setSingleStep(0.5)
+        self.bin.setValue(1.0)
+        self.bin.setSuffix(" s")
+        self.bin.valueChanged.connect(self._on_bin)
+        bar.addWidget(self.bin)
+        bar.addWidget(QLabel("Span"))
+        self.span = QDoubleSpinBox()
+        self.span.setRange(30, 3600)
+        self.span.setSingleStep(60)
+        self.span.setValue(300)
+        self.span.setSuffix(" s")
+        self.span.valueChanged.connect(self._on_span)
+        bar.addWidget(self.span)
+        self.rate_label = QLabel("")
+        bar.addWidget(self.rate_label, 1)
+        lay.addLayout(bar)
+        self.glw = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.glw, 1)
+        self.rate_plot = self.glw.addPlot(row=0, col=0)
+        self.rate_plot.setLabel("left", "rate", units="Hz")
+        self.rate_plot.setMenuEnabled(False)
+        self.rate_plot.hideButtons()
+        self.rate_plot.setMouseEnabled(x=False, y=False)
+        self.rate_plot.getAxis("bottom").setStyle(showValues=False)
+        self.rate_curve = self.rate_plot.plot(stepMode="center", fillLevel=0, pen=pg.mkPen("#34495e", width=1),
+                                              brush=pg.mkBrush(52, 73, 94, 110))
+        self.raster_plot = self.glw.addPlot(row=1, col=0)
+        self.raster_plot.setMaximumHeight(60)
+        self.raster_plot.setMenuEnabled(False)
+        self.raster_plot.hideButtons()
+        self.raster_plot.setMouseEnabled(x=False, y=False)
+        self.raster_plot.setXLink(self.rate_plot)
+        self.raster_plot.setYRange(0, 1, padding=0)
+        self.raster_plot.getAxis("left").setStyle(showValues=False)
+        self.raster_plot.setLabel("left", "spikes")
+        self.raster_plot.setLabel("bottom", "time", units="s")
+        self.raster_plot.getAxis("left").setWidth(self.rate_plot.getAxis("left").width())
+        self.raster = self.raster_plot.plot(pen=pg.mkPen(44, 62, 80, 90, width=1), connect="pairs")
+        self.wave_plot = self.glw.addPlot(row=0, col=1, rowspan=2)
+        self.wave_plot.setLabel("bottom", "ms")
+        self.wave_plot.setLabel("left", "µV")
+        self.wave_plot.setTitle("spike waveforms")
+        self.wave_plot.setMenuEnabled(False)
+        self.wave_plot.hideButtons()
+        self.glw.ci.layout.setColumnStretchFactor(0, 5)
+        self.glw.ci.layout.setColumnStretchFactor(1, 1)
+        self.wave_curve = self.wave_plot.plot(pen=pg.mkPen(44, 62, 80, 70), connect="finite")
+        self._bar_items: list[pg.GraphicsObject] = []
+        self.drawn_bars: list[str] = []
+
+    def bind(self, model: RateModel) -> None:
+        self.model = model
+        model.set_bin(self.bin.value())
+        model.span_s = self.span.value()
+
+    def _on_bin(self, v: float) -> None:
+        if self.model is not None:
+            self.model.set_bin(v)
+
+    def _on_span(self, v: float) -> None:
+        if self.model is not None:
+            self.model.span_s = v
+
+    # --- drawing (GUI thread) ------------------------------------------------------------------
+    def refresh(self, spikes: np.ndarray, end_index: int) -> None:
+        m = self.model
+        if m is None:
+            return
+        edges, rate = m.histogram(spikes, end_index)
+        if len(rate):
+            self.rate_curve.setData(edges, rate)
+            self.rate_label.setText(f"last bin {rate[-1]:.1f} Hz · mean {np.mean(rate[-30:]):.1f} Hz (30 bins)")
+        t_end = end_index / m.rate_hz
+        t_start = max(0.0, t_end - m.span_s)
+        self.rate_plot.setXRange(t_start, max(t_end, t_start + 1), padding=0)
+        ymax = max(10.0, float(rate.max()) * 1.25 if len(rate) else 10.0)
+        self.rate_plot.setYRange(0, ymax * 1.2, padding=0)
+        sp = spikes[spikes >= t_start * m.rate_hz] / m.rate_hz
+        xs = np.repeat(sp, 2)
+        ys = np.tile([0.15, 0.85], len(sp))
+        self.raster.setData(xs, ys)
+        self._draw_bars(end_index, ymax)
+
+    def _draw_bars(self, end_index: int, ymax: float) -> None:
+        m = self.model
+        assert m is not None
+        for it in self._bar_items:
+            self.rate_plot.removeItem(it)
+        self._bar_items = []
+        self.drawn_bars = []
+        lanes = sorted({b.lane for b, _, _ in m.visible_bars(end_index)})
+        for bar, t0, t1 in m.visible_bars(end_index):
+            k = lanes.index(bar.lane)
+            y0 = ymax * (1.02 + LANE * k)
+            colour = barrel_colour(bar.lane)
+            rect = pg.QtWidgets.QGraphicsRectItem(t0, y0, max(t1 - t0, 1e-3), ymax * 0.06)
+            rect.setBrush(pg.mkBrush(colour))
+            rect.setPen(pg.mkPen(None))
+            self.rate_plot.addItem(rect)
+            text = pg.TextItem(bar.label, color=colour, anchor=(0, 1))
+            text.setPos(t0, y0 + ymax * 0.06)  # just above its bar
+            self.rate_plot.addItem(text)
+            self._bar_items += [rect, text]
+            self.drawn_bars.append(bar.label)
+        top = ymax * (1.02 + LANE * len(lanes)) if lanes else ymax * 1.1
+        self.rate_plot.setYRange(0, top, padding=0)
+
+    def show_waveforms(self, t_ms: np.ndarray, waves: np.ndarray) -> None:
+        if waves.size == 0:
+            self.wave_curve.setData([], [])
+            return
+        n, _k = waves.shape
+        x = np.tile(np.append(t_ms, np.nan), n)
+        y = np.hstack([waves, np.full((n, 1), np.nan)]).ravel()
+        self.wave_curve.setData(x, y)

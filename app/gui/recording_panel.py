@@ -1,0 +1,150 @@
+"""The recording panel: file-name template and folder, notes, marks (hot key F2),
+start/stop recording independently of acquisition, and the live dose–response plot.
+
+Thread: GUI thread only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from analysis.fit import ll4
+from app.gui.models.recording import DEFAULT_TEMPLATE, DoseResponseModel
+from app.gui.raster_view import barrel_colour
+
+
+class RecordingPanel(QWidget):
+    start_requested = pyqtSignal()
+    stop_requested = pyqtSignal()
+    mark_requested = pyqtSignal(str)
+    note_added = pyqtSignal(str)
+
+    def __init__(self, directory: str = "recordings", parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.template = QLineEdit(DEFAULT_TEMPLATE)
+        self.template.setToolTip("Fields: {date} {time} {protocol} {device} {n}")
+        form.addRow("File name", self.template)
+        dir_row = QHBoxLayout()
+        self.directory = QLineEdit(directory)
+        browse = QPushButton("…")
+        browse.setMaximumWidth(28)
+        browse.clicked.connect(self._browse)
+        dir_row.addWidget(self.directory, 1)
+        dir_row.addWidget(browse)
+        form.addRow("Folder", dir_row)
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText("cell, depth, pipette, anything worth keeping (stored in the file)")
+        self.notes.setMaximumHeight(54)
+        form.addRow("Notes", self.notes)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.record_button = QPushButton("● Start recording")
+        self.record_button.setStyleSheet("QPushButton{color:#c0392b;font-weight:bold;}")
+        self.record_button.clicked.connect(self._on_record)
+        row.addWidget(self.record_button)
+        self.add_note_button = QPushButton("Add note")
+        self.add_note_button.setToolTip("Append the notes text to the running recording")
+        self.add_note_button.clicked.connect(lambda: self.note_added.emit(self.notes.toPlainText()))
+        row.addWidget(self.add_note_button)
+        lay.addLayout(row)
+        self.path = QLabel("not recording")
+        self.path.setWordWrap(True)
+        lay.addWidget(self.path)
+        mark_row = QHBoxLayout()
+        self.mark_text = QLineEdit()
+        self.mark_text.setPlaceholderText("mark text (optional)")
+        self.mark_button = QPushButton("Mark (F2)")
+        self.mark_button.clicked.connect(self.request_mark)
+        mark_row.addWidget(self.mark_text, 1)
+        mark_row.addWidget(self.mark_button)
+        lay.addLayout(mark_row)
+        self.marks = QLabel("")
+        self.marks.setWordWrap(True)
+        lay.addWidget(self.marks)
+        lay.addStretch(1)
+        self.recording = False
+        self.mark_count = 0
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Recording folder", self.directory.text())
+        if d:
+            self.directory.setText(d)
+
+    def _on_record(self) -> None:
+        (self.stop_requested if self.recording else self.start_requested).emit()
+
+    def request_mark(self) -> None:
+        self.mark_count += 1
+        self.mark_requested.emit(self.mark_text.text().strip() or f"mark {self.mark_count}")
+
+    def set_recording(self, path: str | None) -> None:
+        self.recording = path is not None
+        self.record_button.setText("■ Stop recording" if self.recording else "● Start recording")
+        self.path.setText(f"<b>recording to</b> {path}" if path else "not recording")
+        self.template.setEnabled(not self.recording)
+        self.directory.setEnabled(not self.recording)
+        self.add_note_button.setEnabled(self.recording)
+
+    def show_mark(self, text: str, t_s: float) -> None:
+        self.marks.setText(f"last mark: “{text}” at {t_s:.1f} s")
+
+
+class DoseResponseView(QWidget):
+    """The live dose–response: % change of the rate against the ejecting current, per barrel,
+    with its 4-parameter logistic fit once there are enough currents."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "ejecting current (nA)")
+        self.plot.setLabel("left", "response (% change of rate)")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.setLogMode(x=True, y=False)
+        self.plot.setMinimumHeight(120)
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        lay.addWidget(self.plot, 1)
+        self.fit_label = QLabel("points appear as ejections finish (response: last 10 s of the ejection "
+                                "vs the 30 s before it)")
+        self.fit_label.setWordWrap(True)
+        lay.addWidget(self.fit_label)
+        self.colour_lanes: dict[str, int] = {}
+        ticks = [(np.log10(v), f"{v:g}") for v in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
+        self.plot.getAxis("bottom").setTicks([ticks, []])
+
+    def show_model(self, model: DoseResponseModel) -> None:
+        pi = self.plot.getPlotItem()
+        pi.clear()
+        lines = []
+        for barrel, (x, y) in model.series().items():
+            colour = barrel_colour(self.colour_lanes.get(barrel, 0))
+            ok = x > 0
+            pi.plot(x[ok], y[ok], pen=None, symbol="o", symbolBrush=colour, symbolPen=None, symbolSize=9)
+            fit = model.fits.get(barrel)
+            if fit is not None and np.all(np.isfinite([fit.ec50, fit.hill, fit.top, fit.bottom])):
+                xx = np.geomspace(max(x[ok].min() / 2, 0.1), x[ok].max() * 2, 100)
+                pi.plot(xx, ll4(xx, -fit.hill, fit.bottom, fit.top, fit.ec50), pen=pg.mkPen(colour, width=2))
+                lo, hi = fit.ec50_ci
+                ci = f"95 % CI {lo:.1f}–{hi:.1f}" if np.isfinite(lo) and np.isfinite(hi) else "CI needs ≥ 5 points"
+                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA ({ci}), "
+                             f"Hill {fit.hill:.2f}, top {fit.top:.0f} %, bottom {fit.bottom:.0f} %")
+            else:
+                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: {len(x)} point(s); the fit needs 4 points at 3 currents")
+        self.fit_label.setText("<br>".join(lines))
+        pi.enableAutoRange()

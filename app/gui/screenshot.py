@@ -1,0 +1,87 @@
+"""Screenshots of the rig window during a simulated run (for the docs and the real-window test).
+
+    python -m app.gui.screenshot OUT.png [--protocol FILE] [--speed 20] [--at 200] [--screen]
+
+Opens the window on the simulated rig, starts recording and (optionally) a protocol, waits
+until the given sample time, and saves a PNG: of the widget (``grab``), or with ``--screen``
+of the whole X screen as the window server shows it (run it under Xvfb with
+``QT_QPA_PLATFORM=xcb`` for a real window).  Exits non-zero if the window never showed data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m app.gui.screenshot", description=__doc__)
+    ap.add_argument("out", help="PNG file to write")
+    ap.add_argument("--protocol", help="YAML protocol or plan file to run")
+    ap.add_argument("--device", default="sim", help="device URL (default sim)")
+    ap.add_argument("--speed", type=float, default=10.0, help="simulation speed (default 10×)")
+    ap.add_argument("--at", type=float, default=8.0, help="sample time (s) at which to take the picture")
+    ap.add_argument("--window", type=float, default=5.0, help="trace window (s)")
+    ap.add_argument("--size", default="1600x1000", help="window size WxH")
+    ap.add_argument("--screen", action="store_true", help="grab the X screen instead of the widget")
+    ap.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    args = ap.parse_args(argv)
+
+    from PyQt6.QtCore import QSettings
+    from PyQt6.QtWidgets import QApplication
+
+    from app.gui.main_window import MainWindow
+    from app.live import LiveSession
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    tmp = Path(tempfile.mkdtemp(prefix="ionto-shot-"))
+    win = MainWindow(LiveSession(args.device, seed=7, speed=args.speed, recordings_dir=tmp),
+                     settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+    win.confirm = lambda title, text: True
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    win.resize(w, h)
+    win.show()
+    win.traces.window.setCurrentIndex(max(0, win.traces.window.findData(args.window)))
+    win.connect_device()
+    deadline = time.monotonic() + args.timeout
+
+    def pump(cond) -> bool:
+        while not cond():
+            if time.monotonic() > deadline:
+                return False
+            app.processEvents()
+            time.sleep(0.005)
+        return True
+
+    if not pump(lambda: win.trace_model is not None and win.trace_model.end_index > 0):
+        print("the window never showed data", file=sys.stderr)
+        return 1
+    win.recording_panel.notes.setPlainText("cell 3, 850 µm, layer V; 5-barrel pipette (screenshot run)")
+    win.start_recording()
+    if args.protocol:
+        win.open_protocol(args.protocol)
+        if not pump(lambda: win.protocol_model.loaded is not None):
+            return 1
+        win.run_protocol()
+    rate = win.trace_model.rate_hz
+    pump(lambda: win.trace_model.end_index >= args.at * rate)
+    for _ in range(20):  # let the slower panels catch up
+        app.processEvents()
+        time.sleep(0.02)
+    if args.screen:
+        screen = app.primaryScreen()
+        pix = screen.grabWindow(0)
+    else:
+        pix = win.grab()
+    ok = pix.save(args.out)
+    print(f"{args.out}: {pix.width()}x{pix.height()} at t = {win.trace_model.end_index / rate:.1f} s, "
+          f"platform {app.platformName()}")
+    win.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

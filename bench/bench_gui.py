@@ -1,0 +1,324 @@
+"""The rig window's speed: frames per second and sample-to-screen latency.
+
+Setting (the issue's target): 16 channels at 30 kHz (11 electrodes and 5 current monitors on
+the simulated rig, real time), a 10-s trace window, while recording to HDF5, offscreen Qt on
+this machine.  Each variant runs in a fresh process for the same wall time:
+
+* ``ours``: the rig window (``MainWindow``: min/max columns built incrementally);
+* ``pyqtgraph-raw``: the same 16 lanes drawn by pyqtgraph from a full ring snapshot each
+  frame, undecimated (what a straightforward pyqtgraph scope does);
+* ``pyqtgraph-peak``: the same, with pyqtgraph's own peak downsampling and clip-to-view.
+
+Frames are completed paints of the trace view that show something new (an event filter
+times the end of each paint): new samples, or the view scrolled on.  Samples arrive in the
+engine's 50-ms blocks (20 per second); between blocks the rig window scrolls on at the
+observed pace of the sample clock (never more than 100 ms past the newest sample), so that
+the picture moves every frame; the pyqtgraph references redraw when new samples arrive.  Latency: a sample's acquisition time is the simulated device's clock
+(``t0 + index / rate``: the device hands a sample over no earlier than that); a sample is on
+screen when the first paint that includes it ends.  The latency of every sample is counted
+(samples newly shown by a paint range from the oldest to the newest), so the 99th
+percentile includes the engine's 50-ms block.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import BENCH_DIR, WORK_DIR, Row
+
+N_ELECTRODES = 11
+RATE_HZ = 30000.0
+WINDOW_S = 10.0
+
+
+def bench_rig(block_s: float = 0.05):
+    from daq.rig import parse_rig
+    from mock_daq import load_preset
+
+    d = load_preset("cortex").model_dump(mode="json")
+    d["name"] = "bench-16ch"
+    d["rate_hz"] = RATE_HZ
+    d["block_s"] = block_s
+    d["electrodes"] = [{"name": f"e{i}", "physical": f"sim/ai{10 + i}", "gain": 1000, "range_V": 5}
+                       for i in range(N_ELECTRODES)]
+    return parse_rig(d, "bench rig")
+
+
+class _PaintClock:
+    """Event filter on a view's viewport: runs the paint itself, then notes when it ended and
+    which sample index the frame shows (``end_index()``)."""
+
+    def __init__(self, view, end_index, t0_fn, view_end=None):
+        from PyQt6.QtCore import QEvent, QObject
+
+        outer = self
+
+        class F(QObject):
+            def eventFilter(self, obj, ev):
+                if ev.type() == QEvent.Type.Paint:
+                    view.viewportEvent(ev)
+                    outer.frames.append((time.monotonic(), end_index(), view_end() if view_end else end_index()))
+                    return True
+                return False
+
+        self.frames: list[tuple[float, int, int]] = []  # paint end, newest sample drawn, view's right edge
+        self.filter = F()
+        view.viewport().installEventFilter(self.filter)
+        self.t0_fn = t0_fn
+
+
+def _latencies(frames: list[tuple[float, int]], t0: float, rate: float, per_frame: int = 200) -> np.ndarray:
+    """Latency (s) of samples newly shown by each frame (``per_frame`` evenly spaced samples each,
+    weighted by how many samples the frame brought)."""
+    out, weights = [], []
+    prev = None
+    for t_paint, end in frames:
+        if end <= 0:
+            continue
+        if prev is None or end <= prev:
+            prev = end if prev is None else prev
+            continue
+        idx = np.linspace(prev, end - 1, min(per_frame, end - prev))
+        lat = t_paint - (t0 + (idx + 1) / rate)  # sample i exists once the clock passed it
+        out.append(lat)
+        weights.append(np.full(len(idx), (end - prev) / len(idx)))
+        prev = end
+    if not out:
+        return np.zeros(0)
+    lat, w = np.concatenate(out), np.concatenate(weights)
+    order = np.argsort(lat)
+    lat, w = lat[order], w[order]
+    # expand by weight into an empirical distribution (quantiles via cumulative weights)
+    return np.vstack([lat, np.cumsum(w) / w.sum()])
+
+
+def _quantile(dist: np.ndarray, q: float) -> float:
+    if dist.size == 0:
+        return float("nan")
+    lat, cdf = dist
+    return float(lat[min(len(lat) - 1, int(np.searchsorted(cdf, q)))])
+
+
+def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
+    """Run one variant in this process; return its figures."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+    from PyQt6.QtCore import QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from app.live import LiveSession
+    from mock_daq import SimDevice
+
+    app = QApplication.instance() or QApplication([])
+    rig = bench_rig(0.025 if mode == "ours-25ms" else 0.05)
+    devices = []
+
+    def opener(url, rig_path=None, *, seed=None, speed=1.0):
+        dev = SimDevice(rig, seed=1, speed=1.0, name="sim:bench-16ch")
+        devices.append(dev)
+        return dev, rig
+
+    session = LiveSession("sim:bench", speed=1.0, recordings_dir=out_dir, opener=opener, display_s=60.0)
+    settings = QSettings(str(Path(out_dir) / f"{mode}.ini"), QSettings.Format.IniFormat)
+    if mode in ("ours", "ours-25ms"):
+        from app.gui.main_window import MainWindow
+
+        win = MainWindow(session, settings=settings)
+        win.confirm = lambda title, text: True  # closing stops the recording without asking
+        win.resize(1600, 1000)
+        win.show()
+        idx = win.traces.window.findData(WINDOW_S)
+        win.traces.window.setCurrentIndex(idx)
+        win.connect_device()
+        view = win.traces.glw
+        clock = _PaintClock(view, lambda: win.traces.drawn_end_index, lambda: devices[0]._t0,
+                            lambda: win.traces.view_end_index)
+        def start_rec() -> None:
+            win.start_recording()
+            if not session.recording:
+                raise RuntimeError(f"the window did not start recording: {win.banners.history}")
+
+        stop = win.close
+    else:
+        pg.setConfigOptions(background="w", foreground="k", antialias=False)
+        glw = pg.GraphicsLayoutWidget()
+        glw.resize(1100, 800)
+        glw.show()
+        state = {"end": 0}
+        curves = []
+        n_ch = N_ELECTRODES + sum(1 for b in rig.pipette.barrels if b.monitor_channel)
+        for i in range(n_ch):
+            p = glw.addPlot(row=i, col=0)
+            p.setMouseEnabled(x=False, y=False)
+            c = p.plot(pen=pg.mkPen("#1f4e79", width=1))
+            if mode == "pyqtgraph-peak":
+                c.setDownsampling(auto=True, method="peak")
+                c.setClipToView(True)
+            curves.append(c)
+        session.connect()
+
+        def refresh() -> None:
+            d = session.display
+            st = session.stream
+            if d is None or d.ring is None or st is None:
+                return
+            start, raw = d.ring.snapshot(int(WINDOW_S * st.rate_hz))
+            if len(raw) == 0:
+                return
+            t = (start + np.arange(len(raw))) / st.rate_hz
+            for i, c in enumerate(curves):
+                c.setData(t, st.to_physical(raw[:, i], i))
+            state["end"] = start + len(raw)
+
+        timer = QTimer()
+        timer.setInterval(25)
+        timer.timeout.connect(refresh)
+        timer.start()
+        clock = _PaintClock(glw, lambda: state["end"], lambda: devices[0]._t0)
+
+        def start_rec() -> None:
+            session.start_recording(Path(out_dir) / f"{mode}.h5")
+
+        def stop() -> None:
+            timer.stop()
+            session.close()
+            glw.close()
+
+    engine_lag: list[float] = []
+    handed: list[tuple[int, float]] = []  # (read index after a block, when the engine handed it over)
+
+    def on_engine(ev) -> None:
+        from daq.engine import BlockDone
+
+        if isinstance(ev, BlockDone) and devices:
+            now = time.monotonic()
+            engine_lag.append(now - (devices[0]._t0 + ev.read_index / RATE_HZ))
+            handed.append((ev.read_index, now))
+
+    session.subscribe(on_engine)
+    deadline = time.monotonic() + 30
+    while (not devices or session.engine is None or session.status().read_index == 0) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    start_rec()
+    t_end = time.monotonic() + warmup_s
+    while time.monotonic() < t_end:
+        app.processEvents()
+        time.sleep(0.001)
+    clock.frames.clear()
+    engine_lag.clear()
+    cpu0 = time.process_time()
+    t_start = time.monotonic()
+    end: dict = {}
+
+    def finish() -> None:
+        end["wall"] = time.monotonic() - t_start
+        end["cpu"] = time.process_time() - cpu0
+        end["frames"] = list(clock.frames)
+        end["status"] = session.status()
+        end["lag"] = list(engine_lag)
+        end["handed"] = list(handed)
+        app.quit()  # (Qt 6 closes the windows here: the rig window stops the recording)
+
+    QTimer.singleShot(int(seconds * 1000), finish)
+    app.exec()
+    wall, cpu, frames, status = end["wall"], end["cpu"], end["frames"], end["status"]
+    stop()
+    # a frame = a paint that shows something new: new samples, or the view scrolled on
+    shown, last = [], (-1, -1)
+    for t_paint, e, v in frames:
+        if (e, v) != last:
+            shown.append((t_paint, e))
+            last = (e, v)
+    new_data = len({e for _, e, _ in frames})
+    frames = shown
+    dist = _latencies(frames, devices[0]._t0, RATE_HZ)
+    # the window's own share: from the engine handing a block over to the first paint showing it
+    h_idx = np.array([i for i, _ in end["handed"]], dtype=np.int64)
+    h_t = np.array([t for _, t in end["handed"]])
+    own = []
+    prev = None
+    for t_paint, e in frames:
+        if prev is not None and e > prev and len(h_idx):
+            k = int(np.searchsorted(h_idx, e, side="left"))  # the block whose end is e (or later)
+            if k < len(h_idx):
+                own.append(t_paint - h_t[k])
+        prev = e
+    return {
+        "mode": mode, "wall_s": wall, "frames": len(frames), "fps": len(frames) / wall,
+        "data_updates_per_s": new_data / wall,
+        "lat_p50_ms": 1e3 * _quantile(dist, 0.5), "lat_p99_ms": 1e3 * _quantile(dist, 0.99),
+        "newest_p99_ms": 1e3 * float(np.percentile([t - (devices[0]._t0 + e / RATE_HZ) for t, e in frames if e > 0],
+                                                    99)) if frames else float("nan"),
+        "engine_lag_p50_ms": 1e3 * float(np.percentile(end["lag"], 50)) if end["lag"] else float("nan"),
+        "engine_lag_p99_ms": 1e3 * float(np.percentile(end["lag"], 99)) if end["lag"] else float("nan"),
+        "window_share_p99_ms": 1e3 * float(np.percentile(own, 99)) if own else float("nan"),
+        "cpu_fraction": cpu / wall, "gaps": status.gaps, "lost_samples": status.lost_samples,
+        "recording_bytes": status.recording_bytes,
+    }
+
+
+def _run_child(mode: str, seconds: float, warmup_s: float) -> dict:
+    WORK_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=WORK_DIR) as d:
+        env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent), "QT_QPA_PLATFORM": "offscreen"}
+        p = subprocess.run([sys.executable, "-m", "bench.bench_gui", "--child", mode, str(seconds), str(warmup_s), d],
+                           capture_output=True, text=True, env=env, timeout=600, cwd=str(BENCH_DIR.parent))
+        if p.returncode != 0:
+            raise RuntimeError(f"bench_gui child {mode} failed: {p.stderr[-3000:]}")
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> list[Row]:
+    seconds, warmup = (6.0, 3.0) if quick else (30.0, 5.0)
+    ours = _run_child("ours", seconds, warmup)
+    raw = _run_child("pyqtgraph-raw", seconds, warmup)
+    peak = _run_child("pyqtgraph-peak", seconds, warmup)
+    short = _run_child("ours-25ms", seconds, warmup)
+    cmd = "python -m bench --only bench_gui" + (" --quick" if quick else "")
+    load = os.getloadavg()[0]
+    setting = (f"16 ch × 30 kHz, 10-s window, recording, offscreen, {seconds:g} s measured after {warmup:g} s; "
+               f"ours: {ours['data_updates_per_s']:.0f} data updates/s (50-ms blocks), gaps {ours['gaps']}, "
+               f"lost {ours['lost_samples']}, CPU {100 * ours['cpu_fraction']:.0f} % of one core (engine + "
+               f"recorder + GUI), file {ours['recording_bytes'] / 1e6:.0f} MB; load average {load:.1f} on 2 cores "
+               f"(other work on the machine) at the end")
+    rows = [
+        Row("gui", "frames per second (16 ch, 30 kHz, 10-s window, recording)", ours["fps"], raw["fps"], "frames/s",
+            "pyqtgraph, undecimated full-window setData", cmd, True, "≥ 30 frames/s", ours["fps"] >= 30,
+            setting, {"ours": ours, "reference": raw}),
+        Row("gui", "frames per second vs pyqtgraph peak downsampling", ours["fps"], peak["fps"], "frames/s",
+            "pyqtgraph setDownsampling(peak) + clipToView", cmd, True, "≥ 30 frames/s", ours["fps"] >= 30,
+            "", {"reference": peak}),
+        Row("gui", "sample-to-screen latency p99 (every sample, incl. the 50-ms engine block)", ours["lat_p99_ms"],
+            raw["lat_p99_ms"], "ms", "pyqtgraph, undecimated", cmd, False, "≤ 100 ms", ours["lat_p99_ms"] <= 100,
+            f"p50 ours {ours['lat_p50_ms']:.0f} ms, reference {raw['lat_p50_ms']:.0f} ms; the engine hands a "
+            f"block over {ours['engine_lag_p50_ms']:.0f} ms (p50) / {ours['engine_lag_p99_ms']:.0f} ms (p99) after "
+            f"its last sample's time; from that hand-over to the screen (the window's own share) p99 "
+            f"{ours['window_share_p99_ms']:.0f} ms"),
+        Row("gui", "sample-to-screen latency p99 vs pyqtgraph peak downsampling", ours["lat_p99_ms"],
+            peak["lat_p99_ms"], "ms", "pyqtgraph setDownsampling(peak) + clipToView", cmd, False, "≤ 100 ms",
+            ours["lat_p99_ms"] <= 100, f"newest sample of each frame, p99: ours {ours['newest_p99_ms']:.0f} ms"),
+        Row("gui", "sample-to-screen latency p99, rig with 25-ms engine blocks (block_s: 0.025)",
+            short["lat_p99_ms"], raw["lat_p99_ms"], "ms", "pyqtgraph, undecimated (50-ms blocks)", cmd, False,
+            "≤ 100 ms", short["lat_p99_ms"] <= 100,
+            f"same setting with the rig's block_s 0.025: {short['fps']:.1f} frames/s, p50 {short['lat_p50_ms']:.0f} ms, "
+            f"engine hand-over p99 {short['engine_lag_p99_ms']:.0f} ms, window share p99 "
+            f"{short['window_share_p99_ms']:.0f} ms, gaps {short['gaps']}", {"ours_25ms": short}),
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5])))
+    else:
+        for r in run(quick="--quick" in sys.argv):
+            print(r.as_dict())
