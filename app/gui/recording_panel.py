@@ -21,7 +21,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from analysis.fit import ll4
 from app.gui.models.recording import DEFAULT_TEMPLATE, DoseResponseModel
 from app.gui.raster_view import barrel_colour
 
@@ -139,7 +138,7 @@ class DoseResponseView(QWidget):
             fit = model.fits.get(barrel)
             if fit is not None and np.all(np.isfinite([fit.ec50, fit.hill, fit.top, fit.bottom])):
                 xx = np.geomspace(max(x[ok].min() / 2, 0.1), x[ok].max() * 2, 100)
-                pi.plot(xx, ll4(xx, -fit.hill, fit.bottom, fit.top, fit.ec50), pen=pg.mkPen(colour, width=2))
+                pi.plot(xx, fit.predict(xx), pen=pg.mkPen(colour, width=2))
                 lo, hi = fit.ec50_ci
                 ci = f"95 % CI {lo:.1f}–{hi:.1f}" if np.isfinite(lo) and np.isfinite(hi) else "CI needs ≥ 5 points"
                 lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA ({ci}), "

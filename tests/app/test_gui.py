@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("PyQt6")
 
-from gui_helpers import replay_opener, write_protocol
+from gui_helpers import write_protocol
 from PyQt6.QtCore import QEvent, QPointF, QSettings, Qt
 from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtTest import QTest
@@ -99,9 +99,10 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
 def test_eject_current_above_the_limit_is_refused(qtbot, make_window):
     win = make_window()
     spin = win.barrels.eject_spins["glu"]
-    assert spin.maximum() == pytest.approx(150.0)  # the barrel's limit bounds the spin box
+    limit = win.session.rig.pipette.barrel("glu").max_eject_nA
+    assert spin.maximum() == pytest.approx(limit)  # the barrel's limit bounds the spin box
     with pytest.raises(Exception, match="outside"):
-        win.barrel_model.set_eject("glu", 151.0)
+        win.barrel_model.set_eject("glu", limit + 1.0)
 
 
 def test_escape_puts_every_barrel_on_retain(qtbot, make_window):
@@ -322,7 +323,7 @@ def test_replay_shows_the_file_through_the_same_views(qtbot, make_window, tmp_pa
     out = tmp_path / "to_replay.h5"
     res = run_protocol(plan.factory(), plan.info, out, device_url="sim", seed=3, speed=None)
     assert res.error is None
-    win = make_window(f"replay:{out}", speed=4.0, opener=replay_opener)
+    win = make_window(f"replay:{out}", speed=4.0)  # the real replay device (app.session.open_device)
     assert not win.session.can_eject
     assert not win.barrels.toggles["glu"].isEnabled()  # a replay never drives barrels
     assert any("no analog outputs" in b.text for b in win.banners.banners())

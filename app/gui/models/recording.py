@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.epochs import Epoch, find_epochs
+from analysis.epochs import Epoch, EpochParams, find_epochs
 from analysis.fit import FitResult, fit_ll4
 from daq.pipette import Pipette
 from daq.types import EventKind, LogEvent
@@ -90,12 +90,13 @@ class DoseResponseModel:
 
         ``spikes_from_index``: the oldest sample the spike list still covers (an epoch whose
         baseline starts earlier is skipped rather than given a wrong rate)."""
-        epochs = find_epochs(self.events, self.pipette, self.rate_hz, now_index, self.baseline_s,
-                             self.response_s, first_index=max(self._first_index or 0, spikes_from_index))
+        epochs = find_epochs(self.events, self.pipette, self.rate_hz,
+                             max(self._first_index or 0, spikes_from_index), now_index,
+                             EpochParams(baseline_s=self.baseline_s, response_s=self.response_s))
         added = False
         for ep in epochs:
             key = (ep.barrel, ep.onset)
-            if key in self._done_onsets or ep.offset >= now_index or "ends with the recording" in ep.flags:
+            if key in self._done_onsets or ep.offset >= now_index or any("still running" in n for n in ep.notes):
                 continue
             self._done_onsets.add(key)
             if any("before the recording" in f for f in ep.flags):
