@@ -14,12 +14,13 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from daq.engine import BlockDone, EngineError, EngineEvent, EventLogged, StateChanged
+from daq.engine import BlockDone, EngineError, EngineEvent, EngineWarning, EventLogged, StateChanged
 
 
 class EngineBridge(QObject):
     state_changed = pyqtSignal(str, str)  # state, message
     error = pyqtSignal(str, str)  # message, exception type
+    warning = pyqtSignal(str, str)  # message, source (low disk, a recovered overflow, ...)
     event_logged = pyqtSignal(object)  # LogEvent
     progress = pyqtSignal(int, int, int)  # read index, gaps, lost samples
     _call = pyqtSignal(object)
@@ -35,6 +36,8 @@ class EngineBridge(QObject):
             self.state_changed.emit(str(ev.state), ev.message)
         elif isinstance(ev, EngineError):
             self.error.emit(ev.message, ev.exc_type)
+        elif isinstance(ev, EngineWarning):
+            self.warning.emit(ev.message, ev.source)
         elif isinstance(ev, EventLogged):
             self.event_logged.emit(ev.event)
         elif isinstance(ev, BlockDone):

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
 
         self.bridge.state_changed.connect(self._on_state)
         self.bridge.error.connect(self._on_engine_error)
+        self.bridge.warning.connect(self._on_engine_warning)
         self.bridge.event_logged.connect(self._on_log_event)
 
         self.timer = QTimer(self)
@@ -301,6 +302,10 @@ class MainWindow(QMainWindow):
     def _on_engine_error(self, message: str, exc_type: str) -> None:
         level = "warning" if message.startswith("command refused") else "error"
         self.banners.show_message(level, message.split("\n")[0], f"{exc_type}: {message}" if exc_type else message)
+
+    def _on_engine_warning(self, message: str, source: str) -> None:
+        """GUI thread: the run goes on, but the operator must see it (low disk, lost samples)."""
+        self.banners.show_message("warning", message.split("\n")[0], f"{source}: {message}" if source else message)
 
     def _on_log_event(self, ev: LogEvent) -> None:
         if not self._bound:

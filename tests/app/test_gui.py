@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import QApplication
 from app.gui.main_window import MainWindow
 from app.live import LiveSession
 from app.session import load_any_protocol, run_protocol
+from daq.engine import Call
 from daq.recording import Recording
 from daq.types import EventKind
 
@@ -337,3 +338,17 @@ def test_replay_shows_the_file_through_the_same_views(qtbot, make_window, tmp_pa
     st = win.session.stream
     np.testing.assert_array_equal(win.session.display.ring.snapshot()[1][:2000], raw)
     assert st.rate_hz == 20000
+
+
+def test_an_overflow_the_engine_recovers_from_is_a_warning_banner(qtbot, make_window):
+    """Lost samples must reach the operator: the simulator's overflow fault (NI -200279) is
+    recovered by the engine and shown as a warning, while acquisition goes on."""
+    win = make_window()
+    dev = win.session.engine.device
+    win.session.submit(Call(lambda c: dev.inject_fault(
+        {"kind": "overflow", "at_s": 0.0, "lost_s": 0.02, "report": "error"})))
+    qtbot.waitUntil(lambda: any(b.level == "warning" and "overflow" in b.text.lower()
+                                for b in win.banners.banners()), timeout=TIMEOUT_MS)
+    end = win.trace_model.end_index
+    qtbot.waitUntil(lambda: win.trace_model.end_index > end, timeout=TIMEOUT_MS)
+    assert win.session.running
