@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from analysis.detect import DetectionParams
-from analysis.pipeline import AnalysisParams, analyze_recording, result_json
+from analysis.open import analyze_path
+from analysis.pipeline import AnalysisParams, result_json
 from analysis.report import epoch_table, fit_table, summary_figure
 from app.cli.common import emit_json, say
 
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse a recording: spikes, rates, epochs, dose–response",
                        description="Detect spikes, compute the ratemeter and ejection epochs, fit the "
                        "dose–response of each drug barrel, and write tables and figures.")
-    p.add_argument("file", help="an ionto HDF5 recording")
+    p.add_argument("file", help="an ionto HDF5 recording or an NWB file with an ElectricalSeries")
     p.add_argument("--out", help="directory for tables and figures (default: next to the file)")
     p.add_argument("--channel", help="electrode channel (default: the first)")
     p.add_argument("--k", type=float, default=5.0, help="threshold in MAD noise units (default 5)")
@@ -36,7 +37,7 @@ def params_from(args: argparse.Namespace) -> AnalysisParams:
 
 
 def run(args: argparse.Namespace) -> int:
-    res = analyze_recording(args.file, params_from(args))
+    res = analyze_path(args.file, params_from(args))
     out = Path(args.out) if args.out else Path(args.file).with_suffix("").parent / (Path(args.file).stem + "-analysis")
     out.mkdir(parents=True, exist_ok=True)
     fig = summary_figure(res, out / "summary.png")

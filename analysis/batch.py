@@ -1,0 +1,216 @@
+"""Batch analysis on Dask: many recordings (ionto HDF5 or NWB) in parallel, one summary table.
+
+Each file is one Dask task (:func:`analyze_file`) that analyses every electrode channel
+(each a neuron, or a multi-unit site) with ``analysis.pipeline.analyze`` and returns plain,
+picklable results.  A file that fails — unreadable, damaged, no electrode, a worker that
+dies — becomes a ``failed`` row with the reason; the others go on.  The summary has one row
+per file × channel × barrel (drug or current control): the fit (EC50/IC50 with its CI, Hill
+slope, top, bottom, R²) and the epochs' mean % change.
+
+By default a local cluster of worker *processes* runs on this machine; give the address
+of a Dask scheduler (``tcp://host:8786``) to use an existing cluster — its workers must
+see the files at the same paths and have ionto installed.
+
+Thread: ``run_batch`` runs on the caller's thread; ``progress`` is called there, once per
+finished file.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.open import open_source
+from analysis.pipeline import AnalysisParams, analyze, result_json
+from daq.errors import ConfigError, IontoError
+from daq.types import ChannelKind
+
+SUFFIXES = (".h5", ".hdf5", ".nwb")
+ROW_FIELDS = ("file", "status", "channel", "barrel", "drug", "role", "n_epochs", "n_flagged",
+              "mean_percent_change", "dose_unit", "ec50", "ec50_ci_low", "ec50_ci_high", "hill", "top",
+              "bottom", "r_squared", "n_points", "fit_error", "n_spikes", "mean_rate_hz", "duration_s", "error")
+
+
+def expand_inputs(items: Sequence[str]) -> list[Path]:
+    """Files named by paths, directories (their .h5/.hdf5/.nwb files) and glob patterns (``**``
+    allowed), in order, each once.  ``ConfigError`` if an item matches nothing."""
+    out: dict[Path, None] = {}
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in SUFFIXES)
+        elif p.exists():
+            found = [p]
+        elif glob.has_magic(item):
+            found = sorted(Path(q) for q in glob.glob(item, recursive=True) if Path(q).is_file())
+        else:
+            raise ConfigError(f"{item}: no such file, directory or matching pattern")
+        if not found:
+            raise ConfigError(f"{item}: matches no recording (looked for {', '.join(SUFFIXES)} files)")
+        for q in found:
+            out.setdefault(q.resolve(), None)
+    return list(out)
+
+
+def analyze_file(path: str, params: AnalysisParams) -> dict[str, Any]:
+    """Analyse every electrode channel of one file (or only ``params.channel``).  Runs on a
+    Dask worker; returns ``{"file", "status": "ok", "analyses": [result_json, ...], "elapsed_s"}``
+    or ``{"file", "status": "failed", "error", "error_type"}`` for errors ionto understands."""
+    t0 = time.perf_counter()
+    try:
+        with open_source(path) as src:
+            if params.channel is not None:
+                channels = [params.channel]
+            else:
+                channels = [src.channels[i].name for i in src.channel_indices(ChannelKind.ELECTRODE)]
+            if not channels:
+                raise ConfigError(f"{path}: no electrode channel; channels are {[c.name for c in src.channels]}")
+            docs = [result_json(analyze(src, replace(params, channel=ch))) for ch in channels]
+    except (IontoError, ValueError, KeyError, OSError) as exc:
+        return {"file": path, "status": "failed", "error": str(exc), "error_type": type(exc).__name__}
+    return {"file": path, "status": "ok", "analyses": docs, "elapsed_s": time.perf_counter() - t0}
+
+
+def summary_rows(outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary table's rows for one file's outcome."""
+    base = {k: None for k in ROW_FIELDS}
+    base["file"] = outcome["file"]
+    base["status"] = outcome["status"]
+    if outcome["status"] != "ok":
+        return [{**base, "error": f"{outcome.get('error_type', 'Error')}: {outcome.get('error', '')}"}]
+    rows = []
+    for doc in outcome["analyses"]:
+        (channel, spk), = doc["spikes"].items()
+        common = {**base, "channel": channel, "n_spikes": spk.get("count"),
+                  "mean_rate_hz": doc.get("rates", {}).get("mean_rate_hz"), "duration_s": doc.get("duration_s")}
+        by_barrel: dict[str, list[dict]] = {}
+        for ep in doc.get("epochs", []):
+            by_barrel.setdefault(ep["barrel"], []).append(ep)
+        if not by_barrel:
+            rows.append(common)
+        for barrel, eps in by_barrel.items():
+            # result_json documents are JSON-safe already (None for NaN), and so is this mean
+            used = [e["percent_change"] for e in eps if not e.get("flags") and e.get("percent_change") is not None]
+            row = {**common, "barrel": barrel, "drug": eps[0]["drug"],
+                   "role": "control" if eps[0].get("control") else "drug", "n_epochs": len(eps),
+                   "n_flagged": sum(1 for e in eps if e.get("flags")),
+                   "mean_percent_change": float(np.mean(used)) if used else None}
+            key = f"{barrel}:{eps[0]['drug']}"
+            fit = doc.get("fits", {}).get(key)
+            if fit is not None:
+                ci = fit.get("ec50_ci") or [None, None]
+                row.update(dose_unit=fit.get("dose_unit"), ec50=fit.get("ec50"), ec50_ci_low=ci[0],
+                           ec50_ci_high=ci[1], hill=fit.get("hill"), top=fit.get("top"), bottom=fit.get("bottom"),
+                           r_squared=fit.get("r_squared"), n_points=fit.get("n_points"))
+            elif key in doc.get("fit_errors", {}):
+                row["fit_error"] = doc["fit_errors"][key]
+            rows.append(row)
+    return rows
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    elapsed_s: float
+    scheduler: str
+    n_workers: int
+    paths: dict[str, str] = field(default_factory=dict)  # what write_batch wrote
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [o for o in self.outcomes if o["status"] != "ok"]
+
+
+def run_batch(files: Sequence[Path], params: AnalysisParams | None = None, *, scheduler: str | None = None,
+              n_workers: int | None = None, connect_timeout_s: float = 10.0,
+              progress: Callable[[dict[str, Any], int, int], None] | None = None) -> BatchResult:
+    """Analyse ``files`` on Dask and gather the outcomes (in the order of ``files``).
+
+    ``scheduler``: a Dask scheduler address (given up after ``connect_timeout_s``), or None
+    for a local cluster of ``n_workers`` processes (default: the CPUs, at most the files).
+    ``progress(outcome, done, total)`` after each file."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    t0 = time.perf_counter()
+    params = params or AnalysisParams()
+    files = [str(Path(f)) for f in files]
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=connect_timeout_s)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+        where = scheduler
+    else:
+        n = n_workers or max(1, min(os.cpu_count() or 1, len(files)))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+        where = f"local cluster ({n} worker processes)"
+    try:
+        workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        futures = client.map(analyze_file, files, params=params, pure=False)
+        path_of = {f.key: p for f, p in zip(futures, files)}
+        done: dict[str, dict[str, Any]] = {}
+        for fut in as_completed(futures):
+            path = path_of[fut.key]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the task itself died (worker killed, unpicklable error...): report it
+                outcome = {"file": path, "status": "failed", "error": str(exc) or repr(exc),
+                           "error_type": type(exc).__name__}
+            done[path] = outcome
+            if progress is not None:
+                progress(outcome, len(done), len(files))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    outcomes = [done[p] for p in files]
+    rows = [r for o in outcomes for r in summary_rows(o)]
+    return BatchResult(outcomes, rows, time.perf_counter() - t0, where, workers)
+
+
+def write_batch(result: BatchResult, out_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """``summary.csv`` and ``summary.json`` (rows, failures, run facts) and one JSON per file
+    in ``files/``.  Returns the paths written."""
+    import csv
+
+    out = Path(out_dir)
+    (out / "files").mkdir(parents=True, exist_ok=True)
+    per_file = []
+    used: set[str] = set()
+    for o in result.outcomes:
+        stem = Path(o["file"]).stem
+        name, k = f"{stem}.json", 2
+        while name in used:
+            name, k = f"{stem}-{k}.json", k + 1
+        used.add(name)
+        (out / "files" / name).write_text(json.dumps(o, indent=2), encoding="utf-8")
+        per_file.append({"file": o["file"], "status": o["status"], "json": str(out / "files" / name)})
+    csv_path = out / "summary.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(ROW_FIELDS))
+        w.writeheader()
+        for r in result.rows:
+            w.writerow({k: "" if v is None else v for k, v in r.items()})
+    json_path = out / "summary.json"
+    doc = {"files": per_file, "rows": result.rows,
+           "failed": [{"file": o["file"], "error": o.get("error"), "error_type": o.get("error_type")}
+                      for o in result.failed],
+           "n_files": len(result.outcomes), "n_failed": len(result.failed), "elapsed_s": result.elapsed_s,
+           "scheduler": result.scheduler, "n_workers": result.n_workers}
+    json_path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    result.paths = {"csv": str(csv_path), "json": str(json_path), "files": str(out / "files")}
+    return result.paths
+
