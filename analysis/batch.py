@@ -30,12 +30,17 @@ from typing import Any
 import numpy as np
 
 from analysis.open import open_source
-from analysis.pipeline import AnalysisParams, analyze, result_json
+from analysis.pipeline import AnalysisParams, analyze
 from daq.errors import ConfigError, IontoError
 from daq.types import ChannelKind
 
+try:  # the analysis's JSON document: in analysis.tables once issue 7 part 1 has landed
+    from analysis.tables import result_json
+except ImportError:  # before that, in the pipeline
+    from analysis.pipeline import result_json  # type: ignore[no-redef]
+
 SUFFIXES = (".h5", ".hdf5", ".nwb")
-ROW_FIELDS = ("file", "status", "channel", "barrel", "drug", "role", "n_epochs", "n_flagged",
+ROW_FIELDS = ("file", "status", "channel", "barrel", "drug", "condition", "role", "n_epochs", "n_flagged",
               "mean_percent_change", "dose_unit", "ec50", "ec50_ci_low", "ec50_ci_high", "hill", "top",
               "bottom", "r_squared", "n_points", "fit_error", "n_spikes", "mean_rate_hz", "duration_s", "error")
 
@@ -61,27 +66,48 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
     return list(out)
 
 
+def channel_params(params: AnalysisParams, channel: str) -> AnalysisParams:
+    """``params`` analysing the spikes of one electrode channel."""
+    if hasattr(params, "channels"):  # AnalysisParams of issue 7 part 1: channels to detect on, a unit
+        return replace(params, channels=(channel,), unit=None)
+    return replace(params, channel=channel)
+
+
+def requested_channels(params: AnalysisParams) -> list[str] | None:
+    """The channels the user named (``--channel``), or None for every electrode channel."""
+    chans = getattr(params, "channels", None)
+    if chans:
+        return list(chans)
+    one = getattr(params, "channel", None)
+    return [one] if one else None
+
+
 def analyze_file(path: str, params: AnalysisParams) -> dict[str, Any]:
-    """Analyse every electrode channel of one file (or only ``params.channel``).  Runs on a
-    Dask worker; returns ``{"file", "status": "ok", "analyses": [result_json, ...], "elapsed_s"}``
-    or ``{"file", "status": "failed", "error", "error_type"}`` for errors ionto understands."""
+    """Analyse each electrode channel of one file (those named in ``params``, else all; or
+    once, as given, when ``params`` chooses a unit).  Runs on a Dask worker; returns
+    ``{"file", "status": "ok", "analyses": [result_json, ...], "elapsed_s"}`` or
+    ``{"file", "status": "failed", "error", "error_type"}`` for errors ionto understands."""
     t0 = time.perf_counter()
     try:
         with open_source(path) as src:
-            if params.channel is not None:
-                channels = [params.channel]
+            if getattr(params, "unit", None):
+                runs = [params]
             else:
-                channels = [src.channels[i].name for i in src.channel_indices(ChannelKind.ELECTRODE)]
-            if not channels:
-                raise ConfigError(f"{path}: no electrode channel; channels are {[c.name for c in src.channels]}")
-            docs = [result_json(analyze(src, replace(params, channel=ch))) for ch in channels]
+                channels = requested_channels(params) or [
+                    src.channels[i].name for i in src.channel_indices(ChannelKind.ELECTRODE)]
+                if not channels:
+                    raise ConfigError(f"{path}: no electrode channel; channels are "
+                                      f"{[c.name for c in src.channels]}")
+                runs = [channel_params(params, ch) for ch in channels]
+            docs = [result_json(analyze(src, p)) for p in runs]
     except (IontoError, ValueError, KeyError, OSError) as exc:
         return {"file": path, "status": "failed", "error": str(exc), "error_type": type(exc).__name__}
     return {"file": path, "status": "ok", "analyses": docs, "elapsed_s": time.perf_counter() - t0}
 
 
 def summary_rows(outcome: dict[str, Any]) -> list[dict[str, Any]]:
-    """The summary table's rows for one file's outcome."""
+    """The summary table's rows for one file's outcome: per analysed spike train, one row per
+    condition of each drug barrel (with its fit, or why there is none) and per control barrel."""
     base = {k: None for k in ROW_FIELDS}
     base["file"] = outcome["file"]
     base["status"] = outcome["status"]
@@ -89,22 +115,25 @@ def summary_rows(outcome: dict[str, Any]) -> list[dict[str, Any]]:
         return [{**base, "error": f"{outcome.get('error_type', 'Error')}: {outcome.get('error', '')}"}]
     rows = []
     for doc in outcome["analyses"]:
-        (channel, spk), = doc["spikes"].items()
-        common = {**base, "channel": channel, "n_spikes": spk.get("count"),
+        spikes = doc.get("spikes", {})
+        train = doc.get("unit") or next(iter(spikes), None)
+        common = {**base, "channel": train, "n_spikes": spikes.get(train, {}).get("count"),
                   "mean_rate_hz": doc.get("rates", {}).get("mean_rate_hz"), "duration_s": doc.get("duration_s")}
-        by_barrel: dict[str, list[dict]] = {}
+        groups: dict[str, list[dict]] = {}
         for ep in doc.get("epochs", []):
-            by_barrel.setdefault(ep["barrel"], []).append(ep)
-        if not by_barrel:
+            # the fit key: barrel:drug (+ what else was ejected throughout, as its condition says)
+            groups.setdefault(f"{ep['barrel']}:{ep.get('condition') or ep['drug']}", []).append(ep)
+        if not groups:
             rows.append(common)
-        for barrel, eps in by_barrel.items():
+        for key, eps in groups.items():
             # result_json documents are JSON-safe already (None for NaN), and so is this mean
-            used = [e["percent_change"] for e in eps if not e.get("flags") and e.get("percent_change") is not None]
-            row = {**common, "barrel": barrel, "drug": eps[0]["drug"],
+            usable = [e for e in eps if e.get("used", not e.get("flags"))]
+            changes = [e["percent_change"] for e in usable if e.get("percent_change") is not None]
+            row = {**common, "barrel": eps[0]["barrel"], "drug": eps[0]["drug"],
+                   "condition": eps[0].get("condition") or eps[0]["drug"],
                    "role": "control" if eps[0].get("control") else "drug", "n_epochs": len(eps),
-                   "n_flagged": sum(1 for e in eps if e.get("flags")),
-                   "mean_percent_change": float(np.mean(used)) if used else None}
-            key = f"{barrel}:{eps[0]['drug']}"
+                   "n_flagged": len(eps) - len(usable),
+                   "mean_percent_change": float(np.mean(changes)) if changes else None}
             fit = doc.get("fits", {}).get(key)
             if fit is not None:
                 ci = fit.get("ec50_ci") or [None, None]

@@ -253,7 +253,7 @@ def _electrodes(nwb: NWBFile, rec: Recording, elec: list[int], location: str):
 
 
 def _iontophoresis(nwb: NWBFile, rec: Recording, pip) -> int:
-    rows = ejection_rows(rec.events, pip, rec.rate_hz, rec.end_index, rec.gaps, rec.first_index)
+    rows = ejection_rows(rec.events, pip, rec.rate_hz, rec.end_index, rec.gaps)
     if not rows:
         return 0
     table = TimeIntervals(name="iontophoresis", description="Drug and current-control ejections from the "
@@ -273,14 +273,31 @@ def _iontophoresis(nwb: NWBFile, rec: Recording, pip) -> int:
     return len(rows)
 
 
+def _detect(rec: Recording, elec: list[int], params: DetectionParams) -> list[tuple[str, float, float, np.ndarray]]:
+    """(channel, threshold V, noise σ V, spike sample indices) per electrode channel, found as
+    ``ionto analyze`` finds them: with the analysis's file detector (one pass, bounded memory)
+    where this build has it, else channel by channel."""
+    names = [rec.channels[i].name for i in elec]
+    try:
+        from analysis.detect_file import detect_recording
+    except ImportError:
+        out = []
+        for i, name in zip(elec, names):
+            sp = detect_spikes(rec.physical(i), rec.rate_hz, params)
+            out.append((name, float(sp.threshold), float(sp.sigma), rec.row_to_index(sp.index)))
+        return out
+    try:
+        det = detect_recording(rec, params, names)
+    except ValueError as exc:
+        raise NwbExportError(f"{exc}; export without units (--no-units) or fix the channel") from None
+    return [(n, float(det.spikes[n].threshold), float(det.spikes[n].sigma), det.spikes[n].index) for n in names]
+
+
 def _units(nwb: NWBFile, rec: Recording, elec: list[int], params: DetectionParams) -> dict[str, int]:
     """One unit of threshold crossings per electrode channel that has any (a unit without
     spikes says nothing, and empty columns trip up NWB readers); returns spikes per channel."""
-    found = []
-    for k, i in enumerate(elec):
-        sp = detect_spikes(rec.physical(i), rec.rate_hz, params)
-        found.append((k, rec.channels[i].name, sp, rec.row_to_index(sp.index) / rec.rate_hz))
-    counts = {name: len(times) for _, name, _, times in found}
+    found = _detect(rec, elec, params)
+    counts = {name: len(idx) for name, _, _, idx in found}
     if not any(counts.values()):
         return counts
     seg = rec.segments  # [row, sample index] where each gap-free run starts
@@ -295,10 +312,10 @@ def _units(nwb: NWBFile, rec: Recording, elec: list[int], params: DetectionParam
     lo, hi = params.band_hz
     how = (f"unsorted threshold crossings: {lo:g}–{hi:g} Hz zero-phase bandpass, threshold {params.k:g} × "
            f"MAD σ, polarity {params.polarity}, dead time {params.dead_time_ms:g} ms (ionto)")
-    for k, name, sp, times in found:
-        if len(times):
-            nwb.add_unit(spike_times=times, obs_intervals=obs, electrodes=[k], channel=name,
-                         threshold_V=float(sp.threshold), noise_sigma_V=float(sp.sigma), detection=how)
+    for k, (name, threshold, sigma, idx) in enumerate(found):
+        if len(idx):
+            nwb.add_unit(spike_times=np.asarray(idx) / rec.rate_hz, obs_intervals=obs, electrodes=[k],
+                         channel=name, threshold_V=threshold, noise_sigma_V=sigma, detection=how)
     return counts
 
 

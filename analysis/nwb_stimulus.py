@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.epochs import CURRENT_KINDS, find_epochs
 from daq.pipette import Pipette
-from daq.types import LogEvent
+from daq.types import EventKind, LogEvent
+
+CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)  # a barrel's current changed
 
 
 @dataclass(frozen=True)
@@ -34,21 +35,34 @@ class EjectionRow:
 
 
 def ejection_rows(events: list[LogEvent], pipette: Pipette, rate_hz: float, end_index: int,
-                  gaps: list[tuple[int, int]], first_index: int = 0) -> list[EjectionRow]:
-    """The ejections of the event log (epoch boundaries as the analysis finds them)."""
-    epochs = find_epochs(events, pipette, rate_hz, end_index, 0.0, 0.0, gaps, first_index)
+                  gaps: list[tuple[int, int]]) -> list[EjectionRow]:
+    """The ejections of the event log: each runs from an ``eject`` event of a barrel to that
+    barrel's next current change (a step to another ejecting current starts a new row), or to
+    the end of the recording."""
+    changes = sorted((e for e in events if e.kind in CURRENT_KINDS and e.barrel), key=lambda e: e.sample_index)
+    spans: list[tuple[LogEvent, int]] = []
+    open_: dict[str, LogEvent] = {}
+    for e in changes:
+        if e.barrel in open_:
+            spans.append((open_.pop(e.barrel), e.sample_index))
+        if e.kind == EventKind.EJECT:
+            open_[e.barrel] = e
+    spans += [(on, -1) for on in open_.values()]  # still ejecting when the recording ended
     rows = []
-    for ep in epochs:
-        flags = [f for f in ep.flags if f == "ends with the recording"]
-        lost = sum(n for at, n in gaps if ep.onset < at < ep.offset)
+    for on, off in sorted(spans, key=lambda s: s[0].sample_index):
+        flags = ["ends with the recording"] if off < 0 else []
+        off = end_index if off < 0 else off
+        lost = sum(n for at, n in gaps if on.sample_index < at < off)
         if lost:
             flags.append(f"{lost} samples lost during the ejection")
         try:
-            conc = pipette.barrel(ep.barrel).concentration_mM
+            b = pipette.barrel(on.barrel)
+            drug, role, conc = b.drug, b.role, b.concentration_mM
         except KeyError:
-            conc = float("nan")
-        rows.append(EjectionRow(ep.onset / rate_hz, ep.offset / rate_hz, ep.barrel, ep.drug, ep.role,
-                                float(ep.current_nA), float(ep.charge_nC), float(conc), "; ".join(flags)))
+            drug, role, conc = "?", "drug", float("nan")
+        duration_s = (off - on.sample_index) / rate_hz
+        rows.append(EjectionRow(on.sample_index / rate_hz, off / rate_hz, on.barrel, drug, role,
+                                float(on.current_nA), abs(on.current_nA) * duration_s, float(conc), "; ".join(flags)))
     return rows
 
 

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from pynwb import NWBHDF5IO
 
-from analysis.detect import DetectionParams, detect_spikes
-from analysis.epochs import find_epochs
 from analysis.nwb_export import ExportOptions, NwbExportError, export_nwb
 from analysis.nwb_metadata import NwbMetadata, SessionMeta, SubjectMeta
+from analysis.open import analyze_path
 from app.cli.main import main
 from app.session import load_any_protocol, run_protocol
 from daq.pipette import Barrel, Pipette
@@ -90,8 +89,8 @@ def test_electrical_series_is_the_recording_exactly(sim_recording, exported):
 def test_iontophoresis_table_matches_the_event_log(sim_recording, exported):
     with Recording(sim_recording) as rec, NWBHDF5IO(str(exported[0]), "r") as io:
         table = io.read().intervals["iontophoresis"].to_dataframe()
-        epochs = find_epochs(rec.events, rec.pipette, rec.rate_hz, rec.end_index)
-        assert len(table) == len(epochs) == 3 == exported[1].ejections
+        assert len(table) == 3 == exported[1].ejections
+        assert [e.sample_index / rec.rate_hz for e in rec.events if e.kind == "eject"] == [4.0, 11.0, 16.0]
         assert list(table["barrel"]) == ["glu", "glu", "nacl"]
         assert list(table["role"]) == ["drug", "drug", "control"]
         assert list(table["current_nA"]) == [-20.0, -60.0, 30.0]  # glutamate is an anion
@@ -127,11 +126,11 @@ def test_units_are_the_detected_spikes(sim_recording, exported):
     with Recording(sim_recording) as rec, NWBHDF5IO(str(exported[0]), "r") as io:
         units = io.read().units
         assert len(units) == 1 and units["channel"][0] == "electrode"
-        sp = detect_spikes(rec.physical("electrode"), rec.rate_hz, DetectionParams())
-        np.testing.assert_allclose(units.get_unit_spike_times(0), sp.index / rec.rate_hz)
-        assert units["threshold_V"][0] == pytest.approx(sp.threshold)
+        res = analyze_path(sim_recording)  # the units are the spikes ionto analyze finds
+        np.testing.assert_allclose(units.get_unit_spike_times(0), res.spike_index / rec.rate_hz)
+        assert units["threshold_V"][0] == pytest.approx(res.spikes.threshold)
         np.testing.assert_allclose(units["obs_intervals"][0], [[0.0, rec.n_samples / rec.rate_hz]])
-        assert exported[1].units == {"electrode": len(sp.index)}
+        assert exported[1].units == {"electrode": len(res.spike_index)}
 
 
 def test_placeholder_subject_is_marked_and_metadata_replaces_it(sim_recording, tmp_path):
@@ -167,8 +166,7 @@ def test_spikeinterface_reads_the_export(sim_recording, exported):
         assert r.get_sampling_frequency() == rec.rate_hz and r.get_num_samples() == rec.n_samples
         uv = r.get_traces(start_frame=1000, end_frame=3000, return_in_uV=True)[:, 0]
         np.testing.assert_allclose(uv, rec.physical("electrode", 1000, 3000) * 1e6, rtol=1e-5, atol=1e-3)
-        sp = detect_spikes(rec.physical("electrode"), rec.rate_hz, DetectionParams())
-    np.testing.assert_array_equal(s.get_unit_spike_train(s.unit_ids[0]), sp.index)
+    np.testing.assert_array_equal(s.get_unit_spike_train(s.unit_ids[0]), analyze_path(sim_recording).spike_index)
 
 
 def _synthetic(path, *, gaps=False, offsets=(0.0, 0.0), rate=10000.0, seconds=3.0, spikes=True):
