@@ -160,15 +160,22 @@ class BatchResult:
         return [o for o in self.outcomes if o["status"] != "ok"]
 
 
+Task = Callable[[str, AnalysisParams], dict[str, Any]]
+
+
 def run_batch(files: Sequence[Path], params: AnalysisParams | None = None, *, scheduler: str | None = None,
-              n_workers: int | None = None, connect_timeout_s: float = 10.0,
-              progress: Callable[[dict[str, Any], int, int], None] | None = None) -> BatchResult:
+              n_workers: int | None = None, connect_timeout_s: float = 10.0, timeout_s: float | None = 3600.0,
+              progress: Callable[[dict[str, Any], int, int], None] | None = None,
+              task: Task = analyze_file) -> BatchResult:
     """Analyse ``files`` on Dask and gather the outcomes (in the order of ``files``).
 
     ``scheduler``: a Dask scheduler address (given up after ``connect_timeout_s``), or None
     for a local cluster of ``n_workers`` processes (default: the CPUs, at most the files).
-    ``progress(outcome, done, total)`` after each file."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    A file still running ``timeout_s`` after a worker took it is reported as failed and its
+    worker restarted (a damaged file can hang the HDF5 library; None = no limit).
+    ``progress(outcome, done, total)`` after each file.  ``task(path, params)`` is the
+    per-file function run on the workers (default :func:`analyze_file`)."""
+    from dask.distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
     params = params or AnalysisParams()
@@ -187,27 +194,66 @@ def run_batch(files: Sequence[Path], params: AnalysisParams | None = None, *, sc
         client = Client(cluster)
         where = f"local cluster ({n} worker processes)"
     try:
-        workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
-        futures = client.map(analyze_file, files, params=params, pure=False)
-        path_of = {f.key: p for f, p in zip(futures, files)}
-        done: dict[str, dict[str, Any]] = {}
-        for fut in as_completed(futures):
-            path = path_of[fut.key]
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # the task itself died (worker killed, unpicklable error...): report it
-                outcome = {"file": path, "status": "failed", "error": str(exc) or repr(exc),
-                           "error_type": type(exc).__name__}
-            done[path] = outcome
-            if progress is not None:
-                progress(outcome, len(done), len(files))
+        info = client.scheduler_info(n_workers=-1).get("workers", {})
+        slots = max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+        done = _gather(client, files, lambda path: client.submit(task, path, params, pure=False), slots,
+                       timeout_s, progress)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
     outcomes = [done[p] for p in files]
     rows = [r for o in outcomes for r in summary_rows(o)]
-    return BatchResult(outcomes, rows, time.perf_counter() - t0, where, workers)
+    return BatchResult(outcomes, rows, time.perf_counter() - t0, where, len(info))
+
+
+def _gather(client: Any, files: list[str], submit: Callable[[str], Any], slots: int, timeout_s: float | None,
+            progress: Callable[[dict[str, Any], int, int], None] | None) -> dict[str, dict[str, Any]]:
+    """Run the files ``slots`` at a time (one per worker thread, so a task the scheduler shows on a
+    worker is running, not queued behind another) and collect the outcomes by path.  A task
+    running longer than ``timeout_s`` is cancelled, reported, and its worker restarted."""
+    from dask.distributed import wait
+
+    queue = list(files)
+    running: dict[Any, str] = {}
+    done: dict[str, dict[str, Any]] = {}
+    started: dict[str, float] = {}
+
+    def finish(fut: Any, outcome: dict[str, Any]) -> None:
+        done[running.pop(fut)] = outcome
+        if progress is not None:
+            progress(outcome, len(done), len(files))
+
+    while queue or running:
+        while queue and len(running) < slots:
+            path = queue.pop(0)
+            running[submit(path)] = path
+        try:
+            finished, _ = wait(list(running), timeout=1.0, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            finished = set()
+        for fut in finished:
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the task itself died (worker killed, unpicklable error...): report it
+                outcome = {"file": running[fut], "status": "failed", "error": str(exc) or repr(exc),
+                           "error_type": type(exc).__name__}
+            finish(fut, outcome)
+        if timeout_s is None or not running:
+            continue
+        now = time.monotonic()
+        on_worker = {key: w for w, keys in client.processing().items() for key in keys}
+        for key in on_worker:
+            started.setdefault(key, now)
+        stuck = [f for f in running if f.key in started and now - started[f.key] > timeout_s]
+        hung = sorted({on_worker[f.key] for f in stuck if f.key in on_worker})
+        for fut in stuck:
+            fut.cancel()
+            finish(fut, {"file": running[fut], "status": "failed", "error_type": "Timeout",
+                         "error": f"no result after {timeout_s:g} s: stopped (is the file damaged?)"})
+        if hung:
+            client.restart_workers(hung, raise_for_error=False)
+    return done
 
 
 def write_batch(result: BatchResult, out_dir: str | os.PathLike[str]) -> dict[str, str]:

@@ -185,7 +185,7 @@ def _write(rec: Recording, path: Path, meta: NwbMetadata, opt: ExportOptions,
     pip = rec.pipette
     n_ej = 0
     if pip is not None:
-        for barrel, (times_s, cur_nA) in commanded_currents(rec.events, pip, rate).items():
+        for barrel, (times_s, cur_nA) in _commanded(rec).items():
             nwb.add_stimulus(TimeSeries(
                 name=f"commanded_current_{barrel}", data=cur_nA, unit="A", conversion=1e-9, timestamps=times_s,
                 continuity="step", description=f"Current commanded on barrel {barrel!r} (nA × 1e-9 = A); each "
@@ -198,6 +198,21 @@ def _write(rec: Recording, path: Path, meta: NwbMetadata, opt: ExportOptions,
     return {"source": str(rec.path), "duration_s": rec.duration_s, "n_samples": n,
             "electrodes": [rec.channels[i].name for i in elec], "monitors": monitors, "ejections": n_ej,
             "units": units, "gaps": len(rec.gaps), "placeholders": placeholders}
+
+
+def _commanded(rec: Recording) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each barrel's commanded current (times of change s, nA): from the reader where it
+    offers them (recordings that store the commanded currents), else from the event log."""
+    if not hasattr(rec, "commanded_currents"):
+        return commanded_currents(rec.events, rec.pipette, rec.rate_hz)
+    idx, cur, names = rec.commanded_currents()
+    out = {}
+    for j, name in enumerate(names):
+        keep = np.ones(len(idx), dtype=bool)
+        keep[1:] = cur[1:, j] != cur[:-1, j]  # only where this barrel's current changes
+        if keep.any():
+            out[name] = (idx[keep] / rec.rate_hz, cur[keep, j])
+    return out
 
 
 def _io(data: object, opt: ExportOptions) -> H5DataIO:

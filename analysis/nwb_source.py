@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,8 +32,7 @@ import numpy as np
 
 from daq.errors import NotARecordingError, RecordingError
 from daq.pipette import Barrel, Pipette
-from daq.recording import Recording
-from daq.recording.writer import ProtocolInfo
+from daq.recording import ProtocolInfo, Recording
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
@@ -206,6 +205,7 @@ class NwbSource:
     index_to_row = Recording.index_to_row
     physical = Recording.physical
     channel_indices = Recording.channel_indices
+    iter_rows = Recording.iter_rows
 
     @property
     def duration_s(self) -> float:
@@ -231,10 +231,6 @@ class NwbSource:
         if self._one_d:
             data = data[:, None]
         return data if channels is None else data[:, channels]
-
-    def iter_rows(self, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        for start in range(0, self.n_samples, block_rows):
-            yield start, self.raw(start, start + block_rows)
 
     def truth_names(self) -> list[str]:
         return []

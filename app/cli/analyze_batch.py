@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                    "(default: a local cluster); its workers must see the files at the same paths")
     p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: CPUs)")
+    p.add_argument("--timeout-s", type=float, default=3600.0,
+                   help="give up on a file still running after this long (default 3600; 0 = no limit)")
     p.add_argument("--out", default="batch-out", help="output directory (default: ./batch-out)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     _add_analysis_options(p)
@@ -45,9 +47,15 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
             group._add_action(action)
 
 
+def _quiet_dask(record: logging.LogRecord) -> bool:
+    """Drop Dask's own messages below ERROR (``--debug`` shows them)."""
+    return not record.name.startswith("distributed") or record.levelno >= logging.ERROR
+
+
 def run(args: argparse.Namespace) -> int:
     if not getattr(args, "debug", False):  # the cluster's own INFO chatter is not for the user
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_quiet_dask)
     files = expand_inputs(args.paths)
     params = analyze_cli.params_from(args)
     say(f"ionto analyze-batch: {len(files)} file(s)")
@@ -63,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        result = run_batch(files, params, scheduler=args.scheduler, n_workers=args.workers, progress=progress)
+        result = run_batch(files, params, scheduler=args.scheduler, n_workers=args.workers,
+                           timeout_s=args.timeout_s or None, progress=progress)
     finally:
         bar.close()
     paths = write_batch(result, args.out)

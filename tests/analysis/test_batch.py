@@ -8,10 +8,18 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
-from analysis.batch import ROW_FIELDS, expand_inputs, run_batch, summary_rows, write_batch
+from analysis.batch import (
+    ROW_FIELDS,
+    analyze_file,
+    expand_inputs,
+    run_batch,
+    summary_rows,
+    write_batch,
+)
 from analysis.nwb_export import export_nwb
 from analysis.pipeline import AnalysisParams
 from app.session import load_any_protocol, run_protocol
@@ -52,7 +60,7 @@ def cli_run(files):
     d, data = files
     out = d / "out"
     p = subprocess.run([sys.executable, "-m", "app.cli.main", "analyze-batch", str(data), "--workers", "2",
-                        "--out", str(out), "--baseline-s", "4", "--response-s", "3", "--json"],
+                        "--out", str(out), "--baseline-s", "4", "--response-s", "3", "--timeout-s", "30", "--json"],
                        capture_output=True, text=True, timeout=300)
     return p, out
 
@@ -64,7 +72,7 @@ def test_cli_batch_on_a_local_cluster_reports_the_corrupt_file_and_goes_on(cli_r
     assert doc["n_files"] == 4 and doc["n_failed"] == 1
     assert doc["scheduler"] == "local cluster (2 worker processes)"
     (failed,) = doc["failed"]
-    assert failed["file"].endswith("corrupt.h5") and "cannot be opened" in failed["error"]
+    assert failed["file"].endswith("corrupt.h5") and failed["error"]  # damaged, or hung and stopped
     assert "analysing" in p.stderr and "failed: " in p.stderr  # progress and the failure on stderr
     rows = {(r["file"].rsplit("/", 1)[1], r["status"]): r for r in doc["rows"]}
     assert set(rows) == {("cell1.h5", "ok"), ("cell2.h5", "ok"), ("cell2-copy.nwb", "ok"), ("corrupt.h5", "failed")}
@@ -89,16 +97,27 @@ def test_summary_files(cli_run):
     assert per_file["status"] == "ok" and per_file["analyses"][0]["fits"]["glu:glutamate"]["ec50"] > 0
 
 
-def test_an_existing_cluster_by_address(files):
+def hang_on_corrupt(path, params):
+    """The per-file task, except that a damaged file hangs (as the HDF5 library can)."""
+    if path.endswith("corrupt.h5"):
+        time.sleep(300)
+    return analyze_file(path, params)
+
+
+def test_an_existing_cluster_by_address_and_a_file_that_hangs(files):
     from dask.distributed import LocalCluster
 
     _, data = files
     seen = []
+    t0 = time.monotonic()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        result = run_batch([data / "cell1.h5", data / "corrupt.h5"], AnalysisParams(baseline_s=4, response_s=3),
-                           scheduler=cluster.scheduler_address, progress=lambda o, k, n: seen.append((k, n)))
+        result = run_batch([data / "corrupt.h5", data / "cell1.h5"], AnalysisParams(baseline_s=4, response_s=3),
+                           scheduler=cluster.scheduler_address, timeout_s=5, task=hang_on_corrupt,
+                           progress=lambda o, k, n: seen.append((k, n)))
+    assert time.monotonic() - t0 < 120  # the hung file did not hold the batch
     assert result.scheduler == cluster.scheduler_address and result.n_workers == 2
-    assert [o["status"] for o in result.outcomes] == ["ok", "failed"]  # in the order given
+    assert [o["status"] for o in result.outcomes] == ["failed", "ok"]  # in the order given
+    assert result.outcomes[0]["error_type"] == "Timeout" and "no result after 5 s" in result.outcomes[0]["error"]
     assert sorted(seen) == [(1, 2), (2, 2)]
 
 
