@@ -132,10 +132,17 @@ class NwbSource:
         self.n_samples = int(shape[0])
         names = self._channel_names(n_ch)
         cc = np.ones(n_ch) if es.channel_conversion is None else np.asarray(es.channel_conversion[:], float)
-        scale = float(es.conversion) * cc
-        off = float(getattr(es, "offset", 0.0) or 0.0)
-        self.channels = tuple(AIChannel(nm, f"{es.name}[{i}]", ChannelKind.ELECTRODE, math.inf, units="V")
-                              for i, nm in enumerate(names))
+        scale = list(float(es.conversion) * cc)
+        offset = [float(getattr(es, "offset", 0.0) or 0.0)] * n_ch
+        channels = [AIChannel(nm, f"{es.name}[{i}]", ChannelKind.ELECTRODE, math.inf, units="V")
+                    for i, nm in enumerate(names)]
+        self._monitors = self._monitor_series(es)
+        for barrel, ts in self._monitors:  # in nA, as an ionto recording holds them
+            channels.append(AIChannel(f"I_{barrel}", ts.name, ChannelKind.CURRENT_MONITOR, math.inf, units="nA",
+                                      barrel=barrel))
+            scale.append(float(ts.conversion) / 1e-9)
+            offset.append(float(getattr(ts, "offset", 0.0) or 0.0) / 1e-9)
+        self.channels = tuple(channels)
         if es.timestamps is None:
             self.rate_hz = float(es.rate)
             first = round(float(es.starting_time or 0.0) * self.rate_hz)
@@ -145,7 +152,20 @@ class NwbSource:
         if not self.rate_hz > 0:
             raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} has sampling rate {self.rate_hz}")
         self.stream = StreamInfo(rate_hz=self.rate_hz, channels=self.channels, dtype=np.dtype(es.data.dtype),
-                                 scale_V=tuple(float(s) for s in scale), offset_V=(off,) * n_ch)
+                                 scale_V=tuple(scale), offset_V=tuple(offset))
+
+    def _monitor_series(self, es: Any) -> list[tuple[str, Any]]:
+        """The barrels' monitored currents (``monitored_current_<barrel>`` in A, as ionto exports
+        them) sampled with the ElectricalSeries: same length, dtype and time base."""
+        out = []
+        for name, ts in sorted((self._nwb.stimulus or {}).items()):
+            if not name.startswith("monitored_current_") or ts.unit != "A" or ts.data.ndim != 1:
+                continue
+            same_time = ts.timestamps is es or (ts.timestamps is None and es.timestamps is None
+                                                 and ts.rate == es.rate and ts.starting_time == es.starting_time)
+            if same_time and ts.data.shape[0] == es.data.shape[0] and ts.data.dtype == es.data.dtype:
+                out.append((name.removeprefix("monitored_current_"), ts))
+        return out
 
     def _channel_names(self, n_ch: int) -> list[str]:
         region = self._es.electrodes
@@ -224,12 +244,20 @@ class NwbSource:
         return ProtocolInfo(text=str(self._nwb.protocol or ""), name=str(self._nwb.session_id or ""), format="nwb")
 
     def raw(self, start: int = 0, stop: int | None = None, channels: list[int] | None = None) -> np.ndarray:
-        """Stored samples of rows ``start:stop`` as (rows, channels)."""
+        """Stored samples of rows ``start:stop`` as (rows, channels): the electrodes, then the
+        monitored currents."""
         stop = self.n_samples if stop is None else min(stop, self.n_samples)
         start = max(0, min(start, stop))
+        n_elec = len(self.channels) - len(self._monitors)
+        wanted = range(len(self.channels)) if channels is None else channels
+        need_mon = [k - n_elec for k in wanted if k >= n_elec]
         data = np.asarray(self._es.data[start:stop])
         if self._one_d:
             data = data[:, None]
+        if need_mon:
+            cols = [np.asarray(self._monitors[m][1].data[start:stop]) if m in need_mon
+                    else np.zeros(stop - start, dtype=data.dtype) for m in range(len(self._monitors))]
+            data = np.column_stack([data, *cols])
         return data if channels is None else data[:, channels]
 
     def truth_names(self) -> list[str]:

@@ -61,8 +61,12 @@ def test_nwb_source_has_the_recording_surface(pair):
         assert isinstance(src, NwbSource) and NWBRecording is NwbSource
         assert (src.rate_hz, src.n_samples, src.first_index, src.end_index) == (
             rec.rate_hz, rec.n_samples, rec.first_index, rec.end_index)
-        assert [c.name for c in src.channels] == ["electrode"]  # the current monitors are stimulus
+        # the electrode, then the monitored currents (from the stimulus series) in nA
+        assert [c.name for c in src.channels] == ["electrode", "I_bal", "I_bic", "I_gaba", "I_glu", "I_nacl"]
+        assert src.channel_indices("current_monitor") == [1, 2, 3, 4, 5]
         np.testing.assert_allclose(src.physical("electrode", 500, 900), rec.physical("electrode", 500, 900))
+        np.testing.assert_allclose(src.physical("I_glu", 500, 90000), rec.physical("I_glu", 500, 90000))
+        assert src.raw(10, 13, [4, 0]).shape == (3, 2)
         assert src.gaps == [] and src.duration_s == rec.duration_s
         assert src.pipette.barrel("glu").polarity == -1 and src.pipette.barrel("glu").concentration_mM == 200
         assert [e.kind for e in src.events].count("eject") == 3
