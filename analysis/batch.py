@@ -4,8 +4,9 @@ Each file is one Dask task (:func:`analyze_file`) that analyses every electrode 
 (each a neuron, or a multi-unit site) with ``analysis.pipeline.analyze`` and returns plain,
 picklable results.  A file that fails — unreadable, damaged, no electrode, a worker that
 dies — becomes a ``failed`` row with the reason; the others go on.  The summary has one row
-per file × channel × barrel (drug or current control): the fit (EC50/IC50 with its CI, Hill
-slope, top, bottom, R²) and the epochs' mean % change.
+per file × channel × condition of each barrel (a drug alone or with what else was ejected
+throughout, or a current control): the fit (EC50/IC50 with its CI, Hill slope, top, bottom,
+R²) and the epochs' mean % change.
 
 By default a local cluster of worker *processes* runs on this machine; give the address
 of a Dask scheduler (``tcp://host:8786``) to use an existing cluster — its workers must
@@ -46,8 +47,8 @@ ROW_FIELDS = ("file", "status", "channel", "barrel", "drug", "condition", "role"
 
 
 def expand_inputs(items: Sequence[str]) -> list[Path]:
-    """Files named by paths, directories (their .h5/.hdf5/.nwb files) and glob patterns (``**``
-    allowed), in order, each once.  ``ConfigError`` if an item matches nothing."""
+    """Files named by paths, directories and glob patterns (``**`` allowed; both give their
+    .h5/.hdf5/.nwb files), in order, each once.  ``ConfigError`` if an item matches nothing."""
     out: dict[Path, None] = {}
     for item in items:
         p = Path(item)
@@ -56,7 +57,8 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
         elif p.exists():
             found = [p]
         elif glob.has_magic(item):
-            found = sorted(Path(q) for q in glob.glob(item, recursive=True) if Path(q).is_file())
+            found = sorted(Path(q) for q in glob.glob(item, recursive=True)
+                           if Path(q).is_file() and Path(q).suffix.lower() in SUFFIXES)
         else:
             raise ConfigError(f"{item}: no such file, directory or matching pattern")
         if not found:

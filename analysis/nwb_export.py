@@ -158,36 +158,32 @@ def _write(rec: Recording, path: Path, meta: NwbMetadata, opt: ExportOptions,
     if gapped:
         timing = {"timestamps": es}
 
+    def one_channel(i: int, name: str, unit: str, unit_factor: float, description: str, **extra: object):
+        kw = _scaling(rec, [i], unit_factor)
+        it = ChannelIterator(rows, n, [i], rec.stream.dtype, chunk_rows=chunk_rows, buffer_rows=buffer_rows,
+                             scale=kw.pop("_scale"), offset=kw.pop("_offset"), squeeze=True)
+        kw.pop("channel_conversion", None)
+        return TimeSeries(name=name, data=_io(it, opt), unit=unit, description=description, **extra, **kw, **timing)
+
     monitors = []
     for i in rec.channel_indices(ChannelKind.CURRENT_MONITOR):
         c = rec.channels[i]
-        kw = _scaling(rec, [i], 1e-9 if c.units == "nA" else 1.0)
-        it = ChannelIterator(rows, n, [i], rec.stream.dtype, chunk_rows=chunk_rows, buffer_rows=buffer_rows,
-                             scale=kw.pop("_scale"), offset=kw.pop("_offset"), squeeze=True)
-        kw.pop("channel_conversion", None)
-        ts = TimeSeries(name=f"monitored_current_{c.barrel or c.name}", data=_io(it, opt),
-                        unit="A" if c.units == "nA" else c.units,
-                        description=f"Current monitor of barrel {c.barrel!r} (input {c.physical}, "
-                                    f"{c.gain:g} V/{c.units}): the current delivered",
-                        continuity="continuous", **kw, **timing)
-        nwb.add_stimulus(ts)
+        in_nA = c.units == "nA"
+        nwb.add_stimulus(one_channel(
+            i, _name(f"monitored_current_{c.barrel or c.name}"), "A" if in_nA else c.units, 1e-9 if in_nA else 1.0,
+            f"Current monitor of barrel {c.barrel!r} (input {c.physical}, {c.gain:g} V/{c.units}): the current "
+            "delivered", continuity="continuous"))
         monitors.append(c.name)
     for i in [*rec.channel_indices(ChannelKind.OTHER), *rec.channel_indices(ChannelKind.MARKER)]:
         c = rec.channels[i]
-        kw = _scaling(rec, [i], 1.0)
-        it = ChannelIterator(rows, n, [i], rec.stream.dtype, chunk_rows=chunk_rows, buffer_rows=buffer_rows,
-                             scale=kw.pop("_scale"), offset=kw.pop("_offset"), squeeze=True)
-        kw.pop("channel_conversion", None)
-        nwb.add_acquisition(TimeSeries(name=c.name, data=_io(it, opt), unit=c.units or "V",
-                                       description=f"{c.kind} input {c.physical}", **kw,
-                                       **timing))
+        nwb.add_acquisition(one_channel(i, _name(c.name), c.units or "V", 1.0, f"{c.kind} input {c.physical}"))
 
     pip = rec.pipette
     n_ej = 0
     if pip is not None:
         for barrel, (times_s, cur_nA) in _commanded(rec).items():
             nwb.add_stimulus(TimeSeries(
-                name=f"commanded_current_{barrel}", data=cur_nA, unit="A", conversion=1e-9, timestamps=times_s,
+                name=_name(f"commanded_current_{barrel}"), data=cur_nA, unit="A", conversion=1e-9, timestamps=times_s,
                 continuity="step", description=f"Current commanded on barrel {barrel!r} (nA × 1e-9 = A); each "
                 "value holds until the next timestamp (from the ionto event log)"))
         n_ej = _iontophoresis(nwb, rec, pip)
@@ -198,6 +194,11 @@ def _write(rec: Recording, path: Path, meta: NwbMetadata, opt: ExportOptions,
     return {"source": str(rec.path), "duration_s": rec.duration_s, "n_samples": n,
             "electrodes": [rec.channels[i].name for i in elec], "monitors": monitors, "ejections": n_ej,
             "units": units, "gaps": len(rec.gaps), "placeholders": placeholders}
+
+
+def _name(text: str) -> str:
+    """An NWB object name: no slashes (they are HDF5 path separators)."""
+    return text.replace("/", "_").replace("\\", "_")
 
 
 def _commanded(rec: Recording) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -251,7 +252,7 @@ def _scaling(rec: Recording, chans: list[int], unit_factor: float) -> dict:
 def _electrodes(nwb: NWBFile, rec: Recording, elec: list[int], location: str):
     rig = rec.rig or {}
     rig_name = str(rig.get("name") or "ionto rig")
-    device = nwb.create_device(name=rig_name, description=f"ionto rig {rig_name!r}: acquisition device and "
+    device = nwb.create_device(name=_name(rig_name), description=f"ionto rig {rig_name!r}: acquisition device and "
                                f"current sources (ionto {rec.software.get('ionto', '?')})")
     pip = rec.pipette
     what = f"the recording electrode of {pip.name or 'the multi-barrel pipette'}" if pip else "recording electrode"

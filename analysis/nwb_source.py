@@ -30,6 +30,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from analysis.nwb_stimulus import Ejection
 from daq.errors import NotARecordingError, RecordingError
 from daq.pipette import Barrel, Pipette
 from daq.recording import ProtocolInfo, Recording
@@ -299,7 +300,7 @@ class NwbSource:
         return None
 
     @cached_property
-    def ejections(self) -> list[NwbEjection]:
+    def ejections(self) -> list[Ejection]:
         """The rows of the epoch table, in time order."""
         found = self._epoch_table
         if found is None:
@@ -318,7 +319,8 @@ class NwbSource:
                  for r, c in zip(column("role"), column("control", False))]
         currents = [float("nan") if c is None else float(c) for c in column("current_nA")]
         concs = [0.0 if c is None or not np.isfinite(c) else float(c) for c in column("concentration_mM")]
-        out = [NwbEjection(float(a), float(b), *row) for a, b, *row in
+        out = [Ejection(float(a), float(b), barrel, drug, role, cur, abs(cur) * (float(b) - float(a)), conc, "")
+               for a, b, barrel, drug, role, cur, conc in
                zip(t["start_time"][:], t["stop_time"][:], barrels, drugs, roles, currents, concs)]
         out.sort(key=lambda e: e.start_s)
         return out
@@ -352,17 +354,6 @@ class NwbSource:
             out.append(LogEvent(off, EventKind.OFF, e.barrel, 0.0, "from NWB intervals"))
         out.sort(key=lambda ev: ev.sample_index)
         return out
-
-
-@dataclass(frozen=True)
-class NwbEjection:
-    start_s: float
-    stop_s: float
-    barrel: str
-    drug: str
-    role: str
-    current_nA: float
-    concentration_mM: float
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CUR
 
 
 @dataclass(frozen=True)
-class EjectionRow:
+class Ejection:
+    """One ejection: a row of the ``iontophoresis`` table (written on export, read on import)."""
+
     start_s: float
     stop_s: float
     barrel: str
@@ -35,7 +37,7 @@ class EjectionRow:
 
 
 def ejection_rows(events: list[LogEvent], pipette: Pipette, rate_hz: float, end_index: int,
-                  gaps: list[tuple[int, int]]) -> list[EjectionRow]:
+                  gaps: list[tuple[int, int]]) -> list[Ejection]:
     """The ejections of the event log: each runs from an ``eject`` event of a barrel to that
     barrel's next current change (a step to another ejecting current starts a new row), or to
     the end of the recording."""
@@ -61,7 +63,7 @@ def ejection_rows(events: list[LogEvent], pipette: Pipette, rate_hz: float, end_
         except KeyError:
             drug, role, conc = "?", "drug", float("nan")
         duration_s = (off - on.sample_index) / rate_hz
-        rows.append(EjectionRow(on.sample_index / rate_hz, off / rate_hz, on.barrel, drug, role,
+        rows.append(Ejection(on.sample_index / rate_hz, off / rate_hz, on.barrel, drug, role,
                                 float(on.current_nA), abs(on.current_nA) * duration_s, float(conc), "; ".join(flags)))
     return rows
 
