@@ -102,7 +102,8 @@ def export_nwb(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
     """Write the recording ``src`` to the NWB file ``out``.
 
     ``metadata`` (typically command-line options merged over a metadata file) wins over what
-    the recording holds.  ``progress(rows_read, total_rows)`` is called as samples stream."""
+    the recording holds.  ``progress(rows_done, total_rows)`` is called as the samples are
+    read: first by the spike detection (when ``options.units``), then by the writing."""
     t0 = time.perf_counter()
     out = Path(out)
     if out.exists() and not options.overwrite:
@@ -187,7 +188,7 @@ def _write(rec: Recording, path: Path, meta: NwbMetadata, opt: ExportOptions,
                 continuity="step", description=f"Current commanded on barrel {barrel!r} (nA × 1e-9 = A); each "
                 "value holds until the next timestamp (from the ionto event log)"))
         n_ej = _iontophoresis(nwb, rec, pip)
-    units = _units(nwb, rec, elec, opt.detection) if opt.units else {}
+    units = _units(nwb, rec, elec, opt.detection, progress) if opt.units else {}
 
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb, exhaust_dci=False)  # all sample datasets in step: one read of the source
@@ -289,7 +290,8 @@ def _iontophoresis(nwb: NWBFile, rec: Recording, pip) -> int:
     return len(rows)
 
 
-def _detect(rec: Recording, elec: list[int], params: DetectionParams) -> list[tuple[str, float, float, np.ndarray]]:
+def _detect(rec: Recording, elec: list[int], params: DetectionParams,
+            progress: Callable[[int, int], None] | None) -> list[tuple[str, float, float, np.ndarray]]:
     """(channel, threshold V, noise σ V, spike sample indices) per electrode channel, found as
     ``ionto analyze`` finds them: with the analysis's file detector (one pass, bounded memory)
     where this build has it, else channel by channel."""
@@ -298,21 +300,24 @@ def _detect(rec: Recording, elec: list[int], params: DetectionParams) -> list[tu
         from analysis.detect_file import detect_recording
     except ImportError:
         out = []
-        for i, name in zip(elec, names):
+        for k, (i, name) in enumerate(zip(elec, names)):
             sp = detect_spikes(rec.physical(i), rec.rate_hz, params)
             out.append((name, float(sp.threshold), float(sp.sigma), rec.row_to_index(sp.index)))
+            if progress is not None:
+                progress((k + 1) * rec.n_samples // len(elec), rec.n_samples)
         return out
     try:
-        det = detect_recording(rec, params, names)
+        det = detect_recording(rec, params, names, progress)
     except ValueError as exc:
         raise NwbExportError(f"{exc}; export without units (--no-units) or fix the channel") from None
     return [(n, float(det.spikes[n].threshold), float(det.spikes[n].sigma), det.spikes[n].index) for n in names]
 
 
-def _units(nwb: NWBFile, rec: Recording, elec: list[int], params: DetectionParams) -> dict[str, int]:
+def _units(nwb: NWBFile, rec: Recording, elec: list[int], params: DetectionParams,
+           progress: Callable[[int, int], None] | None) -> dict[str, int]:
     """One unit of threshold crossings per electrode channel that has any (a unit without
     spikes says nothing, and empty columns trip up NWB readers); returns spikes per channel."""
-    found = _detect(rec, elec, params)
+    found = _detect(rec, elec, params, progress)
     counts = {name: len(idx) for name, _, _, idx in found}
     if not any(counts.values()):
         return counts

@@ -66,11 +66,15 @@ def run(args: argparse.Namespace) -> int:
     options = ExportOptions(units=not args.no_units, detection=DetectionParams(k=args.k),
                             compression=args.compression, overwrite=args.overwrite)
     bar: tqdm | None = None
+    phases = ["detecting spikes", "writing"] if options.units else ["writing"]
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int) -> None:  # one bar per phase: detection (with units), writing
         nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="samples", unit_scale=True, desc="exporting", file=sys.stderr, leave=False)
+        if bar is None or (bar.n >= total and len(phases) > 0):
+            if bar is not None:
+                bar.close()
+            bar = tqdm(total=total, unit="samples", unit_scale=True, desc=phases.pop(0) if phases else "writing",
+                       file=sys.stderr, leave=False)
         bar.update(done - bar.n)
 
     try:
