@@ -137,6 +137,8 @@ def _is_ejecting(pipette: Pipette, barrel: str, current_nA: float) -> tuple[bool
         return current_nA != 0, "?", "drug"
     if b.role == "balance":
         return False, b.drug, b.role
+    if current_nA != current_nA:  # NaN: an imported ejection (e.g. an NWB interval) with no current
+        return True, b.drug, b.role
     if b.role == "control":
         return abs(current_nA) > 1e-9, b.drug, b.role
     return current_nA * b.polarity > 1e-9, b.drug, b.role

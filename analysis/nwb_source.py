@@ -1,0 +1,417 @@
+"""Reading NWB files for the analysis: an ElectricalSeries as a recording, and sorted Units.
+
+:class:`NwbSource` gives an NWB file's ElectricalSeries the reading surface of
+``daq.recording.Recording`` (what ``analysis.pipeline.analyze`` uses), so recordings from
+other rigs go through the same analysis:
+
+* samples are read lazily from the file, in the stored dtype, and converted to volts with
+  the series' ``conversion`` × ``channel_conversion`` and ``offset``;
+* time: ``starting_time`` + ``rate``, or ``timestamps`` (a jump of more than one sample
+  period becomes a gap, as in an ionto recording);
+* epochs: from an intervals table — ``iontophoresis`` (what ``ionto export-nwb`` writes) or
+  any table with a ``barrel``, ``drug`` or ``current_nA`` column, else an ``epochs`` table
+  whose tags name the drug.  Each row becomes an ejection (onset, offset, current) of a
+  barrel described by the table's columns.
+
+:func:`read_nwb_units` reads a Units table (sorted units) for analysing chosen units.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from analysis.nwb_stimulus import Ejection
+from daq.errors import NotARecordingError, RecordingError
+from daq.pipette import Barrel, Pipette
+from daq.recording import ProtocolInfo, Recording
+from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
+
+EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
+_TIMESTAMP_BLOCK = 1 << 20
+
+
+class NwbFormatError(RecordingError):
+    """An NWB file that ionto cannot analyse (no ElectricalSeries, bad timestamps, no Units...)."""
+
+
+def is_nwb_file(path: str | os.PathLike[str]) -> bool:
+    """An HDF5 file with the ``nwb_version`` attribute NWB writers set."""
+    try:
+        with h5py.File(path, "r") as f:
+            return "nwb_version" in f.attrs
+    except OSError:
+        return False
+
+
+def _open_nwb(path: Path) -> tuple[Any, Any]:
+    from pynwb import NWBHDF5IO
+
+    if not path.exists():
+        raise RecordingError(f"{path}: no such file")
+    if not h5py.is_hdf5(path):
+        raise NotARecordingError(f"{path}: not an HDF5 file, so not an NWB file")
+    if not is_nwb_file(path):
+        raise NotARecordingError(f"{path}: an HDF5 file but not an NWB file (no nwb_version attribute)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pynwb warns about cached namespaces it ignores
+            io = NWBHDF5IO(str(path), "r")
+            return io, io.read()
+    except Exception as exc:  # pynwb/hdmf raise many types for a file they cannot build
+        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file: {type(exc).__name__}: {exc}") from None
+
+
+class NwbSource:
+    """One ElectricalSeries of an NWB file, read like an ionto ``Recording``.
+
+    ``series`` picks an ElectricalSeries by name (default: the one in /acquisition with the
+    most samples); ``intervals`` an intervals table by name (default: see the module doc).
+    Use as a context manager or call ``close``."""
+
+    schema_version = 0
+    closed_cleanly = True
+    has_ground_truth = False
+    software: dict[str, str] = {}  # noqa: RUF012 (read-only, shared)
+    rig: dict[str, Any] = {}  # noqa: RUF012
+
+    def __init__(self, path: str | os.PathLike[str], *, series: str | None = None,
+                 intervals: str | None = None):
+        self.path = Path(path)
+        self._io, self._nwb = _open_nwb(self.path)
+        try:
+            self._es = self._pick_series(series)
+            self._intervals_name = intervals
+            self._setup()
+        except Exception:
+            self._io.close()
+            raise
+
+    # --- context manager ----------------------------------------------------------------
+    def __enter__(self) -> NwbSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._io.close()
+
+    # --- the series -----------------------------------------------------------------------
+    def _pick_series(self, name: str | None) -> Any:
+        from pynwb.ecephys import ElectricalSeries
+
+        found = [o for o in self._nwb.objects.values() if isinstance(o, ElectricalSeries)]
+        if not found:
+            others = sorted(getattr(o, "name", "?") for o in self._nwb.acquisition.values())
+            raise NwbFormatError(f"{self.path}: no ElectricalSeries in this NWB file (acquisition holds "
+                                 f"{others or 'nothing'}); ionto analyses extracellular voltage recordings")
+        if name is not None:
+            for o in found:
+                if o.name == name:
+                    return o
+            raise NwbFormatError(f"{self.path}: no ElectricalSeries named {name!r}; "
+                                 f"the file has {sorted(o.name for o in found)}")
+        acq = [o for o in found if o.parent is self._nwb]
+        pool = acq or found
+        return max(pool, key=lambda o: o.data.shape[0])
+
+    def _setup(self) -> None:
+        es = self._es
+        shape = es.data.shape
+        self._one_d = len(shape) == 1
+        n_ch = 1 if self._one_d else int(shape[1])
+        self.n_samples = int(shape[0])
+        names = self._channel_names(n_ch)
+        cc = np.ones(n_ch) if es.channel_conversion is None else np.asarray(es.channel_conversion[:], float)
+        scale = list(float(es.conversion) * cc)
+        offset = [float(getattr(es, "offset", 0.0) or 0.0)] * n_ch
+        channels = [AIChannel(nm, f"{es.name}[{i}]", ChannelKind.ELECTRODE, math.inf, units="V")
+                    for i, nm in enumerate(names)]
+        self._monitors = self._monitor_series(es)
+        for barrel, ts in self._monitors:  # in nA, as an ionto recording holds them
+            channels.append(AIChannel(f"I_{barrel}", ts.name, ChannelKind.CURRENT_MONITOR, math.inf, units="nA",
+                                      barrel=barrel))
+            scale.append(float(ts.conversion) / 1e-9)
+            offset.append(float(getattr(ts, "offset", 0.0) or 0.0) / 1e-9)
+        self.channels = tuple(channels)
+        if es.timestamps is None:
+            self.rate_hz = float(es.rate)
+            first = round(float(es.starting_time or 0.0) * self.rate_hz)
+            self._segments = np.array([[0, first]], dtype=np.int64)
+        else:
+            self.rate_hz, self._segments = self._segments_from_timestamps(es.timestamps)
+        if not self.rate_hz > 0:
+            raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} has sampling rate {self.rate_hz}")
+        self.stream = StreamInfo(rate_hz=self.rate_hz, channels=self.channels, dtype=np.dtype(es.data.dtype),
+                                 scale_V=tuple(scale), offset_V=tuple(offset))
+
+    def _monitor_series(self, es: Any) -> list[tuple[str, Any]]:
+        """The barrels' monitored currents (``monitored_current_<barrel>`` in A, as ionto exports
+        them) sampled with the ElectricalSeries: same length, dtype and time base."""
+        out = []
+        for name, ts in sorted((self._nwb.stimulus or {}).items()):
+            if not name.startswith("monitored_current_") or ts.unit != "A" or ts.data.ndim != 1:
+                continue
+            same_time = ts.timestamps is es or (ts.timestamps is None and es.timestamps is None
+                                                 and ts.rate == es.rate and ts.starting_time == es.starting_time)
+            if same_time and ts.data.shape[0] == es.data.shape[0] and ts.data.dtype == es.data.dtype:
+                out.append((name.removeprefix("monitored_current_"), ts))
+        return out
+
+    def _channel_names(self, n_ch: int) -> list[str]:
+        region = self._es.electrodes
+        table = region.table
+        rows = list(np.asarray(region.data[:]).ravel())
+        names: list[str] = []
+        for k in range(n_ch):
+            row = rows[k] if k < len(rows) else None
+            name = None
+            if row is not None:
+                for col in ("channel_name", "label"):
+                    if col in table.colnames:
+                        name = str(table[col][row])
+                        break
+                if name is None:
+                    name = f"e{table.id[row]}"
+            names.append(name or f"ch{k}")
+        if len(set(names)) != len(names):
+            names = [f"{nm}#{k}" for k, nm in enumerate(names)]
+        return names
+
+    def _segments_from_timestamps(self, ts: Any) -> tuple[float, np.ndarray]:
+        n = len(ts)
+        if n == 0:
+            return float(self._es.rate or 1.0), np.array([[0, 0]], dtype=np.int64)
+        head = np.asarray(ts[: min(n, 100_000)], dtype=np.float64)
+        d = np.diff(head)
+        if len(d) and not np.all(d > 0):
+            bad = int(np.argmax(~(d > 0)))
+            raise NwbFormatError(f"{self.path}: ElectricalSeries {self._es.name!r} timestamps do not increase "
+                                 f"at sample {bad + 1} ({head[bad]} then {head[bad + 1]} s)")
+        rate = float(self._es.rate) if self._es.rate else (1.0 / float(np.median(d)) if len(d) else 1.0)
+        segs = [[0, round(head[0] * rate)]]
+        prev = None
+        for start in range(0, n, _TIMESTAMP_BLOCK):
+            t = np.asarray(ts[start:start + _TIMESTAMP_BLOCK], dtype=np.float64)
+            idx = np.rint(t * rate).astype(np.int64)
+            if prev is not None:
+                idx = np.concatenate([[prev], idx])
+            step = np.diff(idx)
+            if np.any(step <= 0):
+                k = int(np.argmax(step <= 0))
+                raise NwbFormatError(f"{self.path}: ElectricalSeries timestamps do not increase by at least one "
+                                     f"sample period near row {start + k - (prev is not None) + 1}")
+            off = start - (1 if prev is not None else 0)
+            for k in np.nonzero(step != 1)[0]:
+                segs.append([off + k + 1, int(idx[k + 1])])
+            prev = int(idx[-1])
+        return rate, np.array(segs, dtype=np.int64)
+
+    # --- the Recording surface ------------------------------------------------------------
+    segments = property(lambda self: self._segments, doc="(k, 2) [row, sample_index] of each gap-free run")
+    gaps = Recording.gaps
+    first_index = Recording.first_index
+    end_index = Recording.end_index
+    row_to_index = Recording.row_to_index
+    index_to_row = Recording.index_to_row
+    physical = Recording.physical
+    channel_indices = Recording.channel_indices
+    iter_rows = Recording.iter_rows
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.rate_hz
+
+    @property
+    def created(self) -> str:
+        return self._nwb.session_start_time.isoformat()
+
+    @property
+    def notes(self) -> str:
+        return str(self._nwb.notes or "")
+
+    @property
+    def protocol(self) -> ProtocolInfo:
+        return ProtocolInfo(text=str(self._nwb.protocol or ""), name=str(self._nwb.session_id or ""), format="nwb")
+
+    def raw(self, start: int = 0, stop: int | None = None, channels: list[int] | None = None) -> np.ndarray:
+        """Stored samples of rows ``start:stop`` as (rows, channels): the electrodes, then the
+        monitored currents."""
+        stop = self.n_samples if stop is None else min(stop, self.n_samples)
+        start = max(0, min(start, stop))
+        n_elec = len(self.channels) - len(self._monitors)
+        wanted = range(len(self.channels)) if channels is None else channels
+        need_mon = [k - n_elec for k in wanted if k >= n_elec]
+        data = np.asarray(self._es.data[start:stop])
+        if self._one_d:
+            data = data[:, None]
+        if need_mon:
+            cols = [np.asarray(self._monitors[m][1].data[start:stop]) if m in need_mon
+                    else np.zeros(stop - start, dtype=data.dtype) for m in range(len(self._monitors))]
+            data = np.column_stack([data, *cols])
+        return data if channels is None else data[:, channels]
+
+    def truth_names(self) -> list[str]:
+        return []
+
+    def truth(self, name: str) -> np.ndarray:
+        raise KeyError(f"{self.path}: an NWB file holds no simulator ground truth ({name!r})")
+
+    truth_metadata: dict[str, Any] = {}  # noqa: RUF012
+
+    @cached_property
+    def metadata(self) -> dict[str, Any]:
+        """Subject and session fields of the NWB file (the form of a metadata file)."""
+        s = self._nwb.subject
+        subject = {} if s is None else {k: getattr(s, k) for k in ("subject_id", "species", "sex", "age", "strain",
+                                                                     "genotype", "weight", "description")
+                                        if getattr(s, k, None) is not None}
+        return {"subject": subject, "session": {k: v for k, v in (
+            ("session_id", self._nwb.session_id), ("lab", self._nwb.lab), ("institution", self._nwb.institution),
+            ("session_description", self._nwb.session_description)) if v}}
+
+    # --- epochs -----------------------------------------------------------------------------
+    @cached_property
+    def _epoch_table(self) -> tuple[str, Any] | None:
+        tables = dict(self._nwb.intervals or {})
+        if self._intervals_name is not None:
+            if self._intervals_name not in tables:
+                raise NwbFormatError(f"{self.path}: no intervals table {self._intervals_name!r}; the file has "
+                                     f"{sorted(tables)}")
+            return self._intervals_name, tables[self._intervals_name]
+        if "iontophoresis" in tables:
+            return "iontophoresis", tables["iontophoresis"]
+        for name, t in tables.items():
+            if any(c in t.colnames for c in EPOCH_COLUMNS):
+                return name, t
+        ep = tables.get("epochs")
+        if ep is not None and "tags" in ep.colnames and len(ep) and any(len(x) for x in ep["tags"][:]):
+            return "epochs", ep
+        return None
+
+    @cached_property
+    def ejections(self) -> list[Ejection]:
+        """The rows of the epoch table, in time order."""
+        found = self._epoch_table
+        if found is None:
+            return []
+        name, t = found
+        n = len(t)
+
+        def column(c: str, default: Any = None) -> list[Any]:
+            return list(t[c][:]) if c in t.colnames else [default] * n
+
+        tags = column("tags", [])
+        barrels = [str(b or d or (tg[0] if len(tg) else name))
+                   for b, d, tg in zip(column("barrel"), column("drug"), tags)]
+        drugs = [str(d or b) for d, b in zip(column("drug"), barrels)]
+        roles = ["control" if (r == "control" or (r is None and c)) else "drug"
+                 for r, c in zip(column("role"), column("control", False))]
+        currents = [float("nan") if c is None else float(c) for c in column("current_nA")]
+        concs = [0.0 if c is None or not np.isfinite(c) else float(c) for c in column("concentration_mM")]
+        out = [Ejection(float(a), float(b), barrel, drug, role, cur, abs(cur) * (float(b) - float(a)), conc, "")
+               for a, b, barrel, drug, role, cur, conc in
+               zip(t["start_time"][:], t["stop_time"][:], barrels, drugs, roles, currents, concs)]
+        out.sort(key=lambda e: e.start_s)
+        return out
+
+    @cached_property
+    def pipette(self) -> Pipette | None:
+        """Barrels described by the epoch table (None without one)."""
+        ej = self.ejections
+        if not ej:
+            return None
+        barrels = []
+        for name in dict.fromkeys(e.barrel for e in ej):
+            rows = [e for e in ej if e.barrel == name]
+            currents = [e.current_nA for e in rows if np.isfinite(e.current_nA) and e.current_nA != 0]
+            top = max([200.0, *(abs(c) for c in currents)])
+            role = rows[0].role
+            pol = 0 if role == "control" else (int(np.sign(currents[0])) if currents else 1)
+            barrels.append(Barrel(name=name, drug=rows[0].drug, role=role, polarity=pol,
+                                  concentration_mM=rows[0].concentration_mM, max_eject_nA=top,
+                                  command_gain_nA_per_V=max(100.0, top / 10.0)))
+        return Pipette(barrels=tuple(barrels), max_total_nA=max(500.0, *(b.max_eject_nA for b in barrels)),
+                       name=f"from the NWB table {self._epoch_table[0]!r}" if self._epoch_table else "")
+
+    @cached_property
+    def events(self) -> list[LogEvent]:
+        """An ejection event at each row's start and an off event at its stop."""
+        out = []
+        for e in self.ejections:
+            on, off = round(e.start_s * self.rate_hz), round(e.stop_s * self.rate_hz)
+            out.append(LogEvent(on, EventKind.EJECT, e.barrel, e.current_nA, "from NWB intervals"))
+            out.append(LogEvent(off, EventKind.OFF, e.barrel, 0.0, "from NWB intervals"))
+        out.sort(key=lambda ev: ev.sample_index)
+        return out
+
+
+@dataclass(frozen=True)
+class NwbUnit:
+    """One unit of an NWB Units table."""
+
+    unit_id: int
+    spike_times_s: np.ndarray
+    electrodes: tuple[int, ...] = ()  # rows of the electrodes table
+    channel: str | None = None  # channel_name (or label) of its first electrode, when the file has one
+    properties: dict[str, Any] = field(default_factory=dict)  # the table's other scalar columns
+
+    def spike_index(self, rate_hz: float) -> np.ndarray:
+        """Spike times as sample indices at ``rate_hz`` (for the analysis)."""
+        return np.rint(self.spike_times_s * rate_hz).astype(np.int64)
+
+
+def read_nwb_units(path: str | os.PathLike[str], unit_ids: Sequence[int] | None = None) -> list[NwbUnit]:
+    """The units of an NWB file's Units table (all, or those whose ids are in ``unit_ids``)."""
+    p = Path(path)
+    io, nwb = _open_nwb(p)
+    try:
+        units = nwb.units
+        if units is None or len(units) == 0:
+            raise NwbFormatError(f"{p}: no Units table (or an empty one) in this NWB file")
+        ids = [int(i) for i in units.id[:]]
+        if unit_ids is not None:
+            missing = sorted(set(unit_ids) - set(ids))
+            if missing:
+                raise NwbFormatError(f"{p}: no units with ids {missing}; the file has ids {ids}")
+        skip = {"spike_times", "spike_times_index", "electrodes", "electrodes_index", "obs_intervals",
+                "obs_intervals_index", "waveform_mean", "waveform_sd", "waveforms", "electrode_group"}
+        rows_of: list[tuple[int, ...]] = [() for _ in ids]
+        names: Any = None
+        if "electrodes" in units.colnames:
+            index = units["electrodes"]  # VectorIndex: ends into the region's electrode rows
+            ends = np.asarray(index.data[:], dtype=np.int64)
+            flat = np.asarray(index.target.data[:], dtype=np.int64)
+            rows_of = [tuple(int(x) for x in flat[a:b]) for a, b in zip(np.append(0, ends[:-1]), ends)]
+            table = index.target.table
+            names = next((table[c].data[:] for c in ("channel_name", "label") if c in table.colnames), None)
+        out = []
+        for row, uid in enumerate(ids):
+            if unit_ids is not None and uid not in unit_ids:
+                continue
+            elecs = rows_of[row]
+            channel = str(names[elecs[0]]) if names is not None and elecs else None
+            props = {}
+            for c in units.colnames:
+                if c in skip:
+                    continue
+                v = units[c][row]
+                if isinstance(v, np.generic):
+                    v = v.item()
+                if isinstance(v, str | int | float | bool):
+                    props[c] = v
+            out.append(NwbUnit(uid, np.asarray(units.get_unit_spike_times(row), dtype=np.float64), elecs,
+                               channel, props))
+        return out
+    finally:
+        io.close()
