@@ -39,6 +39,25 @@ def _s(v: Any) -> str:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def superblock_eof(path: Path) -> int | None:
+    """The end-of-file address the writer declared in a version 2/3 superblock (the ones SWMR
+    files have), or None for other superblocks.  Only the signature at offset 0 is looked at."""
+    with open(path, "rb") as fh:
+        head = fh.read(48)
+    if len(head) < 16 or not head.startswith(_HDF5_SIGNATURE) or head[8] not in (2, 3):
+        return None
+    size_of_offsets = head[9]
+    if size_of_offsets not in (2, 4, 8):
+        return None
+    at = 12 + 2 * size_of_offsets  # after base address and superblock-extension address
+    if len(head) < at + size_of_offsets:
+        return None
+    return int.from_bytes(head[at:at + size_of_offsets], "little")
+
+
 def _open_h5(path: Path) -> tuple[h5py.File, bool]:
     """Open read-only: plainly, else (a file in SWMR mode: live or crashed) with ``swmr=True``."""
     # no HDF5 locks anywhere in ionto: the only lock is the writer's (``writer_alive``)
@@ -49,6 +68,15 @@ def _open_h5(path: Path) -> tuple[h5py.File, bool]:
             size = path.stat().st_size
             hint = " (it is empty: a writer may have died while creating it)" if size == 0 else ""
             raise NotARecordingError(f"{path}: not an HDF5 file, so not an ionto recording{hint}") from None
+        # A SWMR reader does not check the end of file (a live writer extends it), so a file cut
+        # short (a partial copy) would make it retry its reads for minutes: refuse it here.
+        declared = superblock_eof(path)
+        actual = path.stat().st_size
+        if declared is not None and actual < declared:
+            raise DamagedRecordingError(
+                f"{path}: the file is truncated ({actual} of the {declared} bytes its writer declared); "
+                "was it copied while still being written, or copied incompletely? Copy it again from the original"
+            ) from None
         try:
             return h5py.File(path, "r", swmr=True, locking=False), True
         except OSError:
