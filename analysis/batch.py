@@ -30,15 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis.open import open_source
 from analysis.pipeline import AnalysisParams, analyze
+from analysis.source import open_source
+from analysis.tables import result_json
 from daq.errors import ConfigError, IontoError
 from daq.types import ChannelKind
-
-try:  # the analysis's JSON document: in analysis.tables once issue 7 part 1 has landed
-    from analysis.tables import result_json
-except ImportError:  # before that, in the pipeline
-    from analysis.pipeline import result_json  # type: ignore[no-redef]
 
 SUFFIXES = (".h5", ".hdf5", ".nwb")
 ROW_FIELDS = ("file", "status", "channel", "barrel", "drug", "condition", "role", "n_epochs", "n_flagged",
@@ -70,18 +66,12 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
 
 def channel_params(params: AnalysisParams, channel: str) -> AnalysisParams:
     """``params`` analysing the spikes of one electrode channel."""
-    if hasattr(params, "channels"):  # AnalysisParams of issue 7 part 1: channels to detect on, a unit
-        return replace(params, channels=(channel,), unit=None)
-    return replace(params, channel=channel)
+    return replace(params, channels=(channel,), unit=None)
 
 
 def requested_channels(params: AnalysisParams) -> list[str] | None:
     """The channels the user named (``--channel``), or None for every electrode channel."""
-    chans = getattr(params, "channels", None)
-    if chans:
-        return list(chans)
-    one = getattr(params, "channel", None)
-    return [one] if one else None
+    return list(params.channels) if params.channels else None
 
 
 def analyze_file(path: str, params: AnalysisParams) -> dict[str, Any]:
@@ -92,7 +82,7 @@ def analyze_file(path: str, params: AnalysisParams) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         with open_source(path) as src:
-            if getattr(params, "unit", None):
+            if params.unit:
                 runs = [params]
             else:
                 channels = requested_channels(params) or [

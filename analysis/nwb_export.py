@@ -39,7 +39,8 @@ from pynwb.ecephys import ElectricalSeries
 from pynwb.epoch import TimeIntervals
 from pynwb.file import Subject
 
-from analysis.detect import DetectionParams, detect_spikes
+from analysis.detect import DetectionParams
+from analysis.detect_file import detect_recording
 from analysis.nwb_chunks import ChannelIterator, SharedRows, TimestampIterator
 from analysis.nwb_metadata import NwbMetadata, metadata_from_recording, resolve_subject
 from analysis.nwb_stimulus import commanded_currents, ejection_rows, pharmacology_text
@@ -293,19 +294,8 @@ def _iontophoresis(nwb: NWBFile, rec: Recording, pip) -> int:
 def _detect(rec: Recording, elec: list[int], params: DetectionParams,
             progress: Callable[[int, int], None] | None) -> list[tuple[str, float, float, np.ndarray]]:
     """(channel, threshold V, noise σ V, spike sample indices) per electrode channel, found as
-    ``ionto analyze`` finds them: with the analysis's file detector (one pass, bounded memory)
-    where this build has it, else channel by channel."""
+    ``ionto analyze`` finds them: with the analysis's file detector (one pass, bounded memory)."""
     names = [rec.channels[i].name for i in elec]
-    try:
-        from analysis.detect_file import detect_recording
-    except ImportError:
-        out = []
-        for k, (i, name) in enumerate(zip(elec, names)):
-            sp = detect_spikes(rec.physical(i), rec.rate_hz, params)
-            out.append((name, float(sp.threshold), float(sp.sigma), rec.row_to_index(sp.index)))
-            if progress is not None:
-                progress((k + 1) * rec.n_samples // len(elec), rec.n_samples)
-        return out
     try:
         det = detect_recording(rec, params, names, progress)
     except ValueError as exc:

@@ -31,7 +31,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from daq.errors import RecordingError
 from daq.pipette import Pipette
 from daq.recording import Recording
 from daq.types import AIChannel, ChannelKind, LogEvent, StreamInfo
@@ -112,13 +111,11 @@ def electrode_channels(rec: RecordingLike, channels: Sequence[str | int] | None 
 def open_source(path: str | os.PathLike[str]) -> AbstractContextManager[RecordingLike]:
     """Open a recording for analysis: an ionto HDF5 file, or an NWB file (through the NWB
     reader ``analysis.nwb.NWBRecording``).  Use as a context manager."""
+    from analysis.nwb_source import NwbSource, is_nwb_file  # pynwb is imported only for NWB files
+
     p = Path(path)
-    if p.suffix.lower() == ".nwb":
-        try:
-            from analysis.nwb import NWBRecording  # the NWB module (analysis/nwb*.py)
-        except ImportError as exc:
-            raise RecordingError(f"{p}: reading NWB files needs analysis.nwb.NWBRecording ({exc})") from None
-        return NWBRecording(p)
+    if p.suffix.lower() == ".nwb" or (p.is_file() and p.suffix.lower() not in (".h5", ".hdf5") and is_nwb_file(p)):
+        return NwbSource(p)
     return Recording(p)
 
 

@@ -12,7 +12,7 @@ from pynwb import NWBHDF5IO
 
 from analysis.nwb_export import ExportOptions, NwbExportError, export_nwb
 from analysis.nwb_metadata import NwbMetadata, SessionMeta, SubjectMeta
-from analysis.open import analyze_path
+from analysis.pipeline import analyze_recording as analyze_path
 from app.cli.main import main
 from app.session import load_any_protocol, run_protocol
 from daq.pipette import Barrel, Pipette

@@ -16,8 +16,9 @@ from pynwb.file import Subject
 from analysis.nwb import NWBRecording, read_units
 from analysis.nwb_export import export_nwb
 from analysis.nwb_source import NwbFormatError, NwbSource, read_nwb_units
-from analysis.open import analyze_path, open_source
 from analysis.pipeline import AnalysisParams
+from analysis.pipeline import analyze_recording as analyze_path
+from analysis.source import open_source
 from app.cli.main import main
 from app.session import load_any_protocol, run_protocol
 from daq.errors import NotARecordingError
