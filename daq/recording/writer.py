@@ -19,6 +19,7 @@ run on the engine thread; the writing happens on the thread named ``ionto-record
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -42,6 +43,18 @@ __all__ = ["ProtocolInfo", "Recorder", "software_versions"]
 
 _STOP = object()
 MiB = 2**20
+
+
+def _disk_full_reason(exc: BaseException | None) -> str | None:
+    """'the disk is full' (ENOSPC) or 'the file is too large' (EFBIG), from an OSError or from
+    the text of HDF5's error (h5py raises some write failures as RuntimeError with the errno)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOSPC or "No space left on device" in text or "errno = 28" in text:
+        return "the disk is full (No space left on device)"
+    if code == errno.EFBIG or "File too large" in text or "errno = 27" in text:
+        return "the file reached the largest size this system allows (File too large)"
+    return None
 
 
 class Recorder:
@@ -262,6 +275,12 @@ class Recorder:
         exc = self._error
         if isinstance(exc, RecordingError):
             return str(exc)
+        full = _disk_full_reason(exc)
+        if full:
+            rate = self.stream.rate_hz if self.stream is not None else 0.0
+            kept = f" ({self._committed_samples / rate:.1f} s)" if rate else ""
+            return (f"{self.path}: {full}: the recording stopped; the file keeps the {self._committed_samples} "
+                    f"samples{kept} committed before that. Free some space, then record to a new file")
         return f"{self.path}: writing failed: {type(exc).__name__}: {exc}"
 
     def _warn(self, message: str) -> None:
@@ -311,8 +330,9 @@ class Recorder:
                 if now >= next_disk_check and not done:
                     next_disk_check = now + self.disk_check_s
                     full = self._check_disk()
-                    if full:
+                    if full:  # there is room for this last event: the file says why it ends
                         self._error = RecordingError(full)
+                        f.append_events([LogEvent(max(f.last_index, 0), EventKind.ERROR, text=full)])
                         break
             f.close(self.notes)
         except BaseException as exc:  # reported on the engine thread
