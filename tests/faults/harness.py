@@ -12,7 +12,11 @@ Every fault run must end with
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,5 +143,15 @@ def check_ends_safe(run: FaultRun, *, levels: np.ndarray | None = None, expect_e
         texts = [e.text for e in run.file_events(kind)]
         assert any(re.search(pattern, t) for t in texts), f"no {kind} event in the file: {texts}"
     with Recording(run.path) as rec:
-        assert rec.n_samples > 0
-        return rec.summary()
+        info = rec.summary()
+    assert info["committed_samples"] > 0
+    return info
+
+
+def info_in_child(path: Path) -> dict:
+    """``ionto info --json`` in a new process (no traceback on its stderr)."""
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.run([sys.executable, "-m", "app.cli.main", "info", "--json", str(path)], capture_output=True,
+                       text=True, cwd=root, timeout=120, env={**os.environ, "PYTHONPATH": str(root)})
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    return json.loads(p.stdout)
