@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test gui bench fault lint clean install
+.PHONY: demo test gui bench fault soak lint clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,17 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(MAKE) fault
+	$(MAKE) soak
 
-# the long fault loops (e.g. >= 20 SIGKILLs of a recording run); CI runs their short versions
+# the long fault loops (50 SIGKILLs of a recording run; figures into docs/reliability.md);
+# CI runs their short versions
 fault: $(STAMP)
-	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest -q -s -m long
+	IONTO_FIGURES=docs/reliability.md QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} \
+		$(BIN)/python -m pytest -q -s -m long
+
+# 8 simulated hours through the full engine at full speed: RSS and file size per hour
+soak: $(STAMP)
+	$(BIN)/python tests/soak/soak.py --hours 8 --docs docs/reliability.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-out .pytest_cache .ruff_cache

@@ -68,10 +68,11 @@ from daq.errors import (
     IontoError,
     OutputUnderflowError,
     RecordingError,
+    SinkError,
 )
 from daq.pipette import Pipette
 from daq.schedule import AOSchedule, CurrentChange
-from daq.types import AcquisitionConfig, EventKind, LogEvent, StreamInfo
+from daq.types import AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,20 @@ __all__ = [
     "RecorderSink", "RecordingChanged", "Resume", "RetainAll", "RetainBarrel", "SetCurrent", "Sink",
     "StartProtocol", "StartRecording", "StateChanged", "Stop", "StopRecording", "WarningSource",
 ]
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """One readable line on the log (a user's terminal); the traceback only at debug level
+    (``ionto --debug``)."""
+    log.warning("%s: %s", what, exc if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}")
+    log.debug("%s", what, exc_info=exc)
+
+
+def _sink_failed(sink: object, block: Block, exc: Exception) -> SinkError:
+    err = SinkError(f"the sink {type(sink).__name__} failed on the block at sample {block.start_index}: "
+                    f"{type(exc).__name__}: {exc}; the run was stopped")
+    err.__cause__ = exc
+    return err
 
 
 class EngineControl:
@@ -189,6 +204,7 @@ class Engine:
         self.lost_samples = 0
         self.overflows = 0
         self._overflows_in_row = 0
+        self._loss_reported = False  # an overflow/restart warning covers the next gap
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._subscribers: list[Callable[[EngineEvent], None]] = []
         self._thread: threading.Thread | None = None
@@ -306,16 +322,21 @@ class Engine:
         self._overflows_in_row = 0
         self._restarts_in_a_row = 0
         events: list[LogEvent] = []
+        if block.start_index < self._read_index:
+            raise IontoError(
+                f"{getattr(self.device, 'name', 'device')}: block starts at sample {block.start_index}, before the "
+                f"read position {self._read_index}: the device's sample count went backwards"
+            )
         if block.start_index > self._read_index:
             lost = block.start_index - self._read_index
             self.gaps += 1
             self.lost_samples += lost
             events.append(LogEvent(self._read_index, EventKind.GAP, current_nA=0.0, text=f"lost {lost} samples"))
-        elif block.start_index < self._read_index:
-            raise IontoError(
-                f"{getattr(self.device, 'name', 'device')}: block starts at sample {block.start_index}, before the "
-                f"read position {self._read_index}: the device's sample count went backwards"
-            )
+            if not self._loss_reported:  # else an overflow or restart warning said so already
+                self._publish(EngineWarning(
+                    f"{lost} samples ({lost / self.config.rate_hz:.3f} s) lost at sample {self._read_index}: "
+                    "recorded as a gap", "device"))
+        self._loss_reported = False
         if self._has_events:
             events.extend(self.device.drain_events())
         self._read_index = block.end_index
@@ -332,9 +353,14 @@ class Engine:
         elif self._has_truth:
             self.device.drain_truth()  # keep the simulator's truth buffer bounded
         for s in self.sinks:
-            s.on_block(block)
-            if events:
-                s.on_events(events)
+            try:
+                s.on_block(block)
+                if events:
+                    s.on_events(events)
+            except IontoError:
+                raise
+            except Exception as exc:  # a bug in a sink: name it, stop safely
+                raise _sink_failed(s, block, exc) from exc
         for ev in events:
             self._publish(EventLogged(ev))
         self._collect_warnings()
@@ -360,6 +386,7 @@ class Engine:
                 f"the device; the run was stopped ({exc})", exc.code, exc.lost_samples,
             )
         msg = f"input overflow{lost}: reading on; the lost samples are recorded as a gap ({exc})"
+        self._loss_reported = True
         self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
         self._publish(EngineWarning(msg, "device"))
         if exc.lost_samples:  # the read position moved on by that much: keep AO ahead of it
@@ -427,6 +454,7 @@ class Engine:
             raise exc
         self._restarts_in_a_row += 1
         msg = f"{exc}; barrels put on safe levels and acquisition restarted (the lost samples are a gap)"
+        self._loss_reported = True
         log.warning("%s", msg)
         self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
         self._publish(EngineWarning(msg, "device"))
@@ -550,22 +578,25 @@ class Engine:
     def _fail(self, exc: BaseException) -> None:
         msg = str(exc) if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, IontoError):
-            log.exception("engine failed")
+            log.error("the run failed: %s", msg)
+        log.debug("the run failed", exc_info=exc)
         self.error = msg
         try:
             if self.recorder is not None:
                 self.recorder.on_events([LogEvent(self._read_index, EventKind.ERROR, text=msg)])
         except RecordingError as rexc:  # the recorder itself failed, or never started
             log.warning("the error could not be logged to the recording: %s", rexc)
-        except Exception:
-            log.exception("could not log the error to the recording")
+        except Exception as lexc:
+            _log_failure("could not log the error to the recording", lexc)
         self._publish(EngineError(msg, type(exc).__name__))
 
-    def _final_events(self) -> list[LogEvent]:
+    def _final_events(self, safe_written: bool = True) -> list[LogEvent]:
         """Events due by the read position that no block carried (a mark just before a stop),
-        and the barrels that the safe stop returned to their safe current."""
+        and — if the safe levels were written — the barrels the safe stop returned to them."""
         due = [e for e in self._pending if e.sample_index <= self._read_index]
         self._pending = []
+        if not safe_written:
+            return due
         at = self._read_index
         cur = self.schedule.currents_at(max(at - 1, 0))
         for i, b in enumerate(self.pipette.barrels):
@@ -580,25 +611,29 @@ class Engine:
             self._set_state(EngineState.STOPPING)
         try:
             self.device.stop()
-        except Exception:
-            log.exception("device stop failed")
-        safe_ok = False
+        except Exception as exc:
+            _log_failure("stopping the device failed", exc)
+        safe_error: BaseException | None = None
         for attempt in range(3):
             try:
                 if self.config.ao:
                     self.device.write_safe(self.pipette.safe_volts().tolist())
-                safe_ok = True
+                safe_error = None
                 break
-            except Exception:
-                log.exception("writing safe levels failed (attempt %d)", attempt + 1)
+            except Exception as exc:
+                safe_error = exc
+                _log_failure(f"writing the safe levels failed (attempt {attempt + 1})", exc)
                 time.sleep(0.05)
-        if not safe_ok and self.error is None:
-            self.error = "could not write the safe levels to the device: check the barrels by hand"
-            self._publish(EngineError(self.error, "DeviceError"))
+        if safe_error is not None:  # said even when another error ended the run: the barrels matter most
+            msg = (f"could not write the safe levels to the device ({safe_error}): the barrels may not be "
+                   "on retain; check them at the current source by hand")
+            self.error = msg if self.error is None else f"{self.error}; {msg}"
+            self._pending.append(LogEvent(self._read_index, EventKind.ERROR, text=msg))
+            self._publish(EngineError(msg, "DeviceError"))
         try:
-            final = self._final_events() if self.stream is not None else []
-        except Exception:
-            log.exception("could not gather the final events")
+            final = self._final_events(safe_written=safe_error is None) if self.stream is not None else []
+        except Exception as exc:
+            _log_failure("could not gather the final events", exc)
             final = []
         path = self.recording_path
         for s in [self.recorder, *self.sinks]:
@@ -612,18 +647,20 @@ class Engine:
             try:
                 s.stop()
             except Exception as exc:
-                log.exception("sink stop failed")
                 if self.error is None:
                     self.error = str(exc) if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}"
                     self._publish(EngineError(self.error, type(exc).__name__))
+                    _log_failure(f"stopping {type(s).__name__} failed", exc)
+                else:  # the error that ended the run was reported already
+                    log.debug("stopping %s failed", type(s).__name__, exc_info=exc)
         for ev in final:
             self._publish(EventLogged(ev))
         if path is not None:
             self._publish(RecordingChanged(False, path, int(getattr(self.recorder, "committed_samples", 0))))
         try:
             self.device.close()
-        except Exception:
-            log.exception("device close failed")
+        except Exception as exc:
+            _log_failure("closing the device failed", exc)
         self._set_state(EngineState.ERROR if self.error else EngineState.STOPPED, self.error or "")
         self._started.set()
 
@@ -637,5 +674,5 @@ class Engine:
         for cb in subs:
             try:
                 cb(event)
-            except Exception:
-                log.exception("engine subscriber failed")
+            except Exception as exc:
+                _log_failure("an engine subscriber failed", exc)

@@ -52,6 +52,11 @@ class OutputUnderflowError(DeviceError):
     """The analog output ran out of samples (the AO lead was not kept)."""
 
 
+class SinkError(IontoError):
+    """A sink (the online detector, the display, a user's sink) raised on the engine thread:
+    the run is stopped safely.  The message names the sink; ``__cause__`` is the original."""
+
+
 class RecordingError(IontoError):
     """A recording cannot be written or read."""
 

@@ -16,7 +16,9 @@ Device-level faults (see ``mock_daq.faults``):
   gets the later block.
 * ``disconnect`` — the read whose samples reach ``at_s`` raises ``DeviceDisconnectedError``
   (code -201003), and so does every later read or write, ``write_safe`` included: the
-  engine cannot put the barrels on retain, exactly as with an unplugged board.
+  engine cannot put the barrels on retain, exactly as with an unplugged board.  The board
+  has lost its power with its cable: its outputs, and so every barrel's current, drop to
+  zero (``static_volts`` is 0 V).
 
 Thread: engine thread only (``describe`` from any thread).
 """
@@ -227,6 +229,8 @@ class SimDevice:
             self._pace(gone_at, timeout_s)
             self._disconnected = True
             self._running = False
+            self._ao_chunks.clear()
+            self.static_volts = np.zeros(len(self._ao_cols))  # an unpowered board outputs 0 V
             raise self._gone()
         overflow = self.timeline.overflow_due(start)
         if overflow is not None:

@@ -475,7 +475,8 @@ class MainWindow(QMainWindow):
             return
         if self.session.running:
             self.all_retain()
-            self.stop_recording()
+            # the engine closes the recording as it stops, after logging the barrels it returned to
+            # retain: stopping the recording first would end the file on a barrel still ejecting
             self.session.stop(timeout_s=5.0)  # the engine writes the safe levels before it ends
         self.timer.stop()
         self.save_settings()

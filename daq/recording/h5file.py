@@ -153,6 +153,11 @@ class RecordingFile:
         f.create_dataset("ground_truth_committed", shape=(0,), maxshape=(None,), dtype=TRUTH_COMMITTED_DTYPE,
                          chunks=(64,))
 
+    @property
+    def chunk_bytes(self) -> int:
+        """Bytes of one chunk of samples (the file grows by this much at a time)."""
+        return self._chunk_rows * int(self._samples.shape[1]) * self.dtype.itemsize
+
     def _bind(self) -> None:
         f = self._f
         self._samples = f["acquisition/samples"]

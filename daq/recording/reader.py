@@ -79,8 +79,13 @@ def _open_h5(path: Path) -> tuple[h5py.File, bool]:
             ) from None
         try:
             return h5py.File(path, "r", swmr=True, locking=False), True
-        except OSError:
-            pass
+        except OSError as swmr_exc:
+            if "already open for write" in f"{plain_exc} {swmr_exc}" and not writer_alive(path):
+                raise DamagedRecordingError(
+                    f"{path}: its writer died while HDF5 was changing the file (a full disk?), leaving HDF5's "
+                    f"'open for writing' flag set; clear it with HDF5's tool `h5clear -s {path}` (a copy is "
+                    "safest), then open it again"
+                ) from None
         raise DamagedRecordingError(
             f"{path}: the HDF5 file cannot be opened ({plain_exc}); it is damaged beyond what ionto can read"
         ) from None

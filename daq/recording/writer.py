@@ -19,6 +19,7 @@ run on the engine thread; the writing happens on the thread named ``ionto-record
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -42,6 +43,35 @@ __all__ = ["ProtocolInfo", "Recorder", "software_versions"]
 
 _STOP = object()
 MiB = 2**20
+
+
+def _file_size_limit() -> int | None:
+    """The largest file this process may write (``RLIMIT_FSIZE``), or None if unlimited."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _disk_full_reason(exc: BaseException | None) -> str | None:
+    """'the disk is full' (ENOSPC) or 'the file is too large' (EFBIG), from an OSError or from
+    the text of HDF5's error (h5py raises some write failures as RuntimeError with the errno)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOSPC or "No space left on device" in text or "errno = 28" in text:
+        return "the disk is full (No space left on device)"
+    if code == errno.EFBIG or "File too large" in text or "errno = 27" in text:
+        return "the file reached the largest size this system allows (File too large)"
+    return None
 
 
 class Recorder:
@@ -262,6 +292,12 @@ class Recorder:
         exc = self._error
         if isinstance(exc, RecordingError):
             return str(exc)
+        full = _disk_full_reason(exc)
+        if full:
+            rate = self.stream.rate_hz if self.stream is not None else 0.0
+            kept = f" ({self._committed_samples / rate:.1f} s)" if rate else ""
+            return (f"{self.path}: {full}: the recording stopped; the file keeps the {self._committed_samples} "
+                    f"samples{kept} committed before that. Free some space, then record to a new file")
         return f"{self.path}: writing failed: {type(exc).__name__}: {exc}"
 
     def _warn(self, message: str) -> None:
@@ -299,6 +335,18 @@ class Recorder:
                     self._waiting_bytes = 0
                     if self._stop_requested:
                         batch.append(_STOP)
+                # the room this batch needs (and one more chunk) is checked before it is written:
+                # however fast the samples come, the disk never fills
+                incoming = sum(e[1] for e in batch if e is not _STOP)
+                now = time.monotonic()
+                check = now >= next_disk_check or incoming > 0
+                full = self._check_disk(incoming + f.chunk_bytes, warn=now >= next_disk_check) if check else None
+                if now >= next_disk_check:
+                    next_disk_check = now + self.disk_check_s
+                if full:  # there is room for this last event: the file says why it ends
+                    self._error = RecordingError(full)
+                    f.append_events([LogEvent(max(f.last_index, 0), EventKind.ERROR, text=full)])
+                    break
                 done = self._write_batch(f, batch)
                 dirty = dirty or bool(batch)
                 now = time.monotonic()
@@ -308,16 +356,10 @@ class Recorder:
                     self._committed_events = f.n_events
                     last_commit = now
                     dirty = False
-                if now >= next_disk_check and not done:
-                    next_disk_check = now + self.disk_check_s
-                    full = self._check_disk()
-                    if full:
-                        self._error = RecordingError(full)
-                        break
             f.close(self.notes)
         except BaseException as exc:  # reported on the engine thread
             self._error = exc
-            log.error("recorder failed: %s", exc)
+            log.error("%s", self._error_message())
             f.abandon()
 
     def _write_batch(self, f: RecordingFile, batch: list[Any]) -> bool:
@@ -371,15 +413,20 @@ class Recorder:
             self._queued_bytes -= freed
         return done
 
-    def _check_disk(self) -> str | None:
-        """Warn (at most once a minute) when space is low; the message to stop on when it is
-        below the minimum (the file is then closed cleanly, before the disk fills)."""
+    def _check_disk(self, incoming_bytes: int = 0, warn: bool = True) -> str | None:
+        """Warn (at most once a minute) when space is low; the message to stop on when writing
+        ``incoming_bytes`` would leave less than the minimum (the file is then closed cleanly,
+        before the disk fills)."""
+        limit = _file_size_limit()
+        if limit is not None and _size(self.path) + incoming_bytes > limit:
+            return (f"{self.path}: the file would outgrow the largest file this program may write "
+                    f"({limit / MiB:.0f} MiB, RLIMIT_FSIZE): the recording was stopped and closed")
         free = free_bytes(self.path)
-        if free < self.min_free_bytes:
+        if free - incoming_bytes < self.min_free_bytes:
             return (f"{self.path.parent}: disk almost full ({free / MiB:.0f} MiB free, the minimum is "
                     f"{self.min_free_bytes / MiB:.0f} MiB): the recording was stopped and closed")
         now = time.monotonic()
-        if free < self.low_disk_bytes and now - self._last_disk_warning >= self.disk_warn_every_s:
+        if warn and free < self.low_disk_bytes and now - self._last_disk_warning >= self.disk_warn_every_s:
             self._last_disk_warning = now
             self._warn(self._low_disk_message(free))
         return None

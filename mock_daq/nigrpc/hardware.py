@@ -288,6 +288,7 @@ class Hardware:
         if ao is not None and ao.state == "running" and ao.halted_at is None and now_index > ao.written:
             ao.halted_at, ao.error = ao.written, K.GEN_STOPPED_TO_PREVENT_REGEN
             self.log.append(("underflow", ao.written))
+            self._hold_ao(ao.written)  # the outputs hold the last sample generated
         for t in self.tasks.values():
             if t.kind == "watchdog" and t.state == "running" and not t.expired and t.watchdog_timeout_s >= 0:
                 if time.monotonic() - t.last_reset > t.watchdog_timeout_s:
