@@ -18,6 +18,7 @@ from app.live import LiveSession
 from app.session import load_any_protocol, run_protocol
 from daq.engine import Call
 from daq.recording import Recording
+from daq.recording.h5file import writer_alive
 from daq.types import EventKind
 
 TIMEOUT_MS = 20000
@@ -87,8 +88,11 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
     wait_ejecting(qtbot, win, "glu", False)
     qtbot.mouseClick(win.recording_panel.record_button, Qt.MouseButton.LeftButton)
     assert not win.session.recording
-    qtbot.waitUntil(lambda: path.exists() and Recording(path).closed_cleanly, timeout=TIMEOUT_MS)
+    # the writer finishes on its own thread: open the file only once it has let go of it (one
+    # process shares one HDF5 file object, so a reader opened earlier would hold the writer's)
+    qtbot.waitUntil(lambda: path.exists() and writer_alive(path) is False, timeout=TIMEOUT_MS)
     with Recording(path) as rec:
+        assert rec.closed_cleanly
         ev = rec.events
         assert "cell 1, 900 µm" in rec.notes and "drug A washed in" in rec.notes
     ejects = [e for e in ev if e.kind == EventKind.EJECT and e.barrel == "glu"]
