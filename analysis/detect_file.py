@@ -110,7 +110,7 @@ class _Group:
                  thresholds: np.ndarray):
         self.local = local  # positions of these channels within the chunk read
         gain, offset = _scales(rec, cols)
-        self.zp = ZeroPhaseFilter(params.bandpass(rec.rate_hz), gain, offset)
+        self.zp = ZeroPhaseFilter(params.bandpass(rec.rate_hz), gain, offset, reuse_buffers=True)
         self.core = DetectorCore(len(cols), rec.rate_hz, params, thresholds)
         self.seg_row = 0
 

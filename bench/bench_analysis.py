@@ -72,6 +72,8 @@ def make_recording(path: Path, seconds: float) -> None:
             events.append(LogEvent(s * block, EventKind.RETAIN, "glu", 10.0))
         src = blocks[cur]
         off = (s % 10) * block
+        while rec.queued_bytes > 32 * 2**20:  # faster than the disk: let the writer drain
+            time.sleep(0.005)
         rec.on_block(Block(s * block, src[off:off + block]))
     rec.on_events(events)
     rec.stop()
