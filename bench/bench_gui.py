@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import BENCH_DIR, WORK_DIR, Row
+from bench.common import BENCH_DIR, WORK_DIR, Row, command
 
 N_ELECTRODES = 11
 RATE_HZ = 30000.0
@@ -263,6 +263,8 @@ def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
         "window_share_p99_ms": 1e3 * float(np.percentile(own, 99)) if own else float("nan"),
         "cpu_fraction": cpu / wall, "gaps": status.gaps, "lost_samples": status.lost_samples,
         "recording_bytes": status.recording_bytes,
+        "peak_MB": next(int(line.split()[1]) for line in open("/proc/self/status")
+                        if line.startswith("VmHWM:")) / 1024,
     }
 
 
@@ -283,7 +285,7 @@ def run(quick: bool = False) -> list[Row]:
     raw = _run_child("pyqtgraph-raw", seconds, warmup)
     peak = _run_child("pyqtgraph-peak", seconds, warmup)
     short = _run_child("ours-25ms", seconds, warmup)
-    cmd = "python -m bench --only bench_gui" + (" --quick" if quick else "")
+    cmd = command("bench_gui", quick)
     load = os.getloadavg()[0]
     setting = (f"16 ch × 30 kHz, 10-s window, recording, offscreen, {seconds:g} s measured after {warmup:g} s; "
                f"ours: {ours['data_updates_per_s']:.0f} data updates/s (50-ms blocks), gaps {ours['gaps']}, "
@@ -293,25 +295,27 @@ def run(quick: bool = False) -> list[Row]:
     rows = [
         Row("gui", "frames per second (16 ch, 30 kHz, 10-s window, recording)", ours["fps"], raw["fps"], "frames/s",
             "pyqtgraph, undecimated full-window setData", cmd, True, "≥ 30 frames/s", ours["fps"] >= 30,
-            setting, {"ours": ours, "reference": raw}),
+            setting, {"ours": ours, "reference": raw}, peak_MB=ours["peak_MB"]),
         Row("gui", "frames per second vs pyqtgraph peak downsampling", ours["fps"], peak["fps"], "frames/s",
             "pyqtgraph setDownsampling(peak) + clipToView", cmd, True, "≥ 30 frames/s", ours["fps"] >= 30,
-            "", {"reference": peak}),
+            "", {"reference": peak}, peak_MB=ours["peak_MB"]),
         Row("gui", "sample-to-screen latency p99 (every sample, incl. the 50-ms engine block)", ours["lat_p99_ms"],
             raw["lat_p99_ms"], "ms", "pyqtgraph, undecimated", cmd, False, "≤ 100 ms", ours["lat_p99_ms"] <= 100,
             f"p50 ours {ours['lat_p50_ms']:.0f} ms, reference {raw['lat_p50_ms']:.0f} ms; the engine hands a "
             f"block over {ours['engine_lag_p50_ms']:.0f} ms (p50) / {ours['engine_lag_p99_ms']:.0f} ms (p99) after "
             f"its last sample's time; from that hand-over to the screen (the window's own share) p99 "
-            f"{ours['window_share_p99_ms']:.0f} ms"),
+            f"{ours['window_share_p99_ms']:.0f} ms", peak_MB=ours["peak_MB"]),
         Row("gui", "sample-to-screen latency p99 vs pyqtgraph peak downsampling", ours["lat_p99_ms"],
             peak["lat_p99_ms"], "ms", "pyqtgraph setDownsampling(peak) + clipToView", cmd, False, "≤ 100 ms",
-            ours["lat_p99_ms"] <= 100, f"newest sample of each frame, p99: ours {ours['newest_p99_ms']:.0f} ms"),
+            ours["lat_p99_ms"] <= 100, f"newest sample of each frame, p99: ours {ours['newest_p99_ms']:.0f} ms",
+            peak_MB=ours["peak_MB"]),
         Row("gui", "sample-to-screen latency p99, rig with 25-ms engine blocks (block_s: 0.025)",
             short["lat_p99_ms"], raw["lat_p99_ms"], "ms", "pyqtgraph, undecimated (50-ms blocks)", cmd, False,
             "≤ 100 ms", short["lat_p99_ms"] <= 100,
             f"same setting with the rig's block_s 0.025: {short['fps']:.1f} frames/s, p50 {short['lat_p50_ms']:.0f} ms, "
             f"engine hand-over p99 {short['engine_lag_p99_ms']:.0f} ms, window share p99 "
-            f"{short['window_share_p99_ms']:.0f} ms, gaps {short['gaps']}", {"ours_25ms": short}),
+            f"{short['window_share_p99_ms']:.0f} ms, gaps {short['gaps']}", {"ours_25ms": short},
+            peak_MB=short["peak_MB"]),
     ]
     return rows
 
