@@ -87,7 +87,7 @@ def make_recording(path, duration_s: float, n_electrodes: int = N_ELECTRODES, ra
             rec.on_events([LogEvent(index, EventKind.EJECT, "glu", -40.0)])
         elif k % 120 == 60:
             rec.on_events([LogEvent(index, EventKind.RETAIN, "glu", 15.0)])
-        while getattr(rec, "queued_bytes", 0) > 256 * 2**20:  # a Recorder with a write queue: let it drain
+        while rec.queued_bytes > 32 * 2**20:  # faster than the disk: let the writer drain (its queue holds 64 MiB)
             time.sleep(0.01)
         index += m
         k += 1
