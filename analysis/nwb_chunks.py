@@ -94,7 +94,7 @@ def _copy_columns(block: np.ndarray, cols: np.ndarray) -> np.ndarray:
     of a C-contiguous ``block``, each row's run is copied as one opaque item (about twice as
     fast as numpy's element-wise strided copy)."""
     if (cols.flags.c_contiguous or cols.ndim != 2 or not block.flags.c_contiguous or cols.shape[0] < 2
-            or cols.base is not block and cols.base is not block.base):
+            or (cols.base is not block and cols.base is not block.base)):
         return np.ascontiguousarray(cols)
     width = cols.shape[1] * cols.itemsize
     rows = np.ndarray(shape=(cols.shape[0],), dtype=np.dtype((np.void, width)), buffer=block,
