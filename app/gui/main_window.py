@@ -51,6 +51,7 @@ from daq.types import ChannelKind, EventKind, LogEvent
 
 FRAME_MS = 25  # the frame pace: ~40 Hz asked, so that ≥ 30 frames/s are drawn
 POLL_MS = 5  # how often the frame timer looks for new samples (a cheap index comparison)
+GUI_BLOCK_S = 0.025  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
 SLOW_EVERY = 4  # barrels, status, protocol progress: every 4th frame (~10 Hz)
 RATE_EVERY = 10  # ratemeter, raster, waveforms: every 10th frame (~4 Hz)
 
@@ -503,7 +504,7 @@ class MainWindow(QMainWindow):
 def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None, seed: int | None = None,
             connect: bool = True) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=1.0))
+    win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=1.0, block_s=GUI_BLOCK_S))
     win.show()
     if connect:
         win.connect_device()
