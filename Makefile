@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test gui bench fault soak lint clean install
+.PHONY: demo test gui bench bench-quick fault soak lint clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# every benchmark of bench/ (about 15 min on 2 cores) -> bench/results.md + bench/results.json,
+# then the long fault loops; BENCH_ARGS="--only bench_sim" for one of them
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(MAKE) fault
 	$(MAKE) soak
+
+# the short versions (a few minutes) -> bench/results-*.md, not the committed table
+bench-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench --quick --only $$(cd bench && ls bench_*.py | sed 's/\.py$$//')
 
 # the long fault loops (50 SIGKILLs of a recording run; figures into docs/reliability.md);
 # CI runs their short versions

@@ -13,8 +13,11 @@ electrode channel of a ``RecordingLike`` in one pass over the file:
 3. samples at the converter's limits are noted (in blocks of ``CLIP_BLOCK`` rows) so that
    epochs containing clipped data can be flagged.
 
-The channels are split between ``threads`` worker threads (the numba kernels release the
-GIL); the file is read on the calling thread one chunk ahead.  Memory: a few chunks of
+The channels are split between up to ``threads`` worker threads, in groups of at least
+``min_group_channels`` (16): the filter kernels run the channels of a row side by side, so a
+row of 8 channels costs about what a row of 16 does and splitting 16 channels in two only
+doubles the row loops (measured: two threads of 8 channels were slower than one of 16).
+The numba kernels release the GIL; the file is read on the calling thread one chunk ahead.  Memory: a few chunks of
 float64 samples plus a few floats per spike.
 """
 
@@ -110,7 +113,7 @@ class _Group:
                  thresholds: np.ndarray):
         self.local = local  # positions of these channels within the chunk read
         gain, offset = _scales(rec, cols)
-        self.zp = ZeroPhaseFilter(params.bandpass(rec.rate_hz), gain, offset)
+        self.zp = ZeroPhaseFilter(params.bandpass(rec.rate_hz), gain, offset, reuse_buffers=True)
         self.core = DetectorCore(len(cols), rec.rate_hz, params, thresholds)
         self.seg_row = 0
 
@@ -129,7 +132,8 @@ class _Group:
 def detect_recording(rec: RecordingLike, params: DetectionParams | None = None,
                      channels: Sequence[str | int] | None = None, progress: Progress | None = None,
                      chunk_rows: int | None = None, threads: int = 2,
-                     noise_windows: int = 20, noise_window_s: float = 0.5) -> Detection:
+                     noise_windows: int = 20, noise_window_s: float = 0.5,
+                     min_group_channels: int = 16) -> Detection:
     """Detect spikes on the electrode channels (or the named ones) of a recording."""
     params = params or DetectionParams()
     cols = electrode_channels(rec, channels)
@@ -142,9 +146,10 @@ def detect_recording(rec: RecordingLike, params: DetectionParams | None = None,
         raise ValueError(f"{rec.path}: channel(s) {bad} carry no signal in the {params.band_hz[0]:g}–"
                          f"{params.band_hz[1]:g} Hz band (noise σ = 0): nothing to detect")
     thresholds = params.k * sigma
-    chunk = chunk_rows or max(4 * params.bandpass(rec.rate_hz).margin, 1 << 16)
+    # 2**17 rows: fewer per-chunk steps in Python (25 % faster than 2**16 with 16 channels)
+    chunk = chunk_rows or max(4 * params.bandpass(rec.rate_hz).margin, 1 << 17)
     read_cols = None if list(cols) == list(range(len(rec.channels))) else list(cols)  # whole rows: no copy
-    n_groups = max(1, min(threads, len(cols)))
+    n_groups = max(1, min(threads, len(cols) // max(1, min_group_channels)))
     split = np.array_split(np.arange(len(cols)), n_groups)
     groups = [_Group(rec, [cols[i] for i in part], list(part), params, thresholds[part]) for part in split]
     lo_lim, hi_lim = _limits(rec, cols)

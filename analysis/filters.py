@@ -161,11 +161,15 @@ class CausalFilter:
         """Forget the state: the next sample starts a new contiguous segment."""
         self.zi = None
 
-    def __call__(self, raw: np.ndarray) -> np.ndarray:
+    def __call__(self, raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Filter the next chunk; into ``out`` (float64, C-contiguous, raw's shape) if given."""
         raw = _as_2d(raw)
         if raw.shape[1] != self.n_channels:
             raise ValueError(f"expected {self.n_channels} channel(s), got {raw.shape[1]}")
-        out = np.empty(raw.shape, dtype=np.float64)
+        if out is None:
+            out = np.empty(raw.shape, dtype=np.float64)
+        elif out.shape != raw.shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float64 array of shape {raw.shape}")
         if raw.shape[0] == 0:
             return out
         if self.zi is None:
@@ -179,14 +183,46 @@ class ZeroPhaseFilter:
 
     ``push(raw)`` returns the finished part of the output so far as ``(first_row, z)``
     pieces — output lags input by at most one chunk; ``finish()`` returns the rest at the
-    end of a contiguous segment.  Rows count from the first sample of the segment."""
+    end of a contiguous segment.  Rows count from the first sample of the segment.
 
-    def __init__(self, bandpass: Bandpass, gain: np.ndarray, offset: np.ndarray | None = None):
+    With ``reuse_buffers`` the filter keeps its working arrays from call to call instead of
+    allocating new ones (a fresh multi-megabyte array costs a page fault per 4 KiB on first
+    touch, which took longer than the filtering itself): then a returned piece is valid
+    only until the next ``push``/``finish`` — for callers that consume it at once."""
+
+    def __init__(self, bandpass: Bandpass, gain: np.ndarray, offset: np.ndarray | None = None,
+                 reuse_buffers: bool = False):
         self.bp = bandpass
         self.forward = CausalFilter(bandpass, gain, offset)
+        self.reuse_buffers = reuse_buffers
+        self._spare: list[np.ndarray] = []  # flat float64 buffers free for reuse
+        self._z_buf: np.ndarray | None = None  # the buffer behind the last returned piece
         self._pending: np.ndarray | None = None  # forward output not yet backward-filtered
         self._pending_row = 0
         self._rows = 0
+
+    def _array(self, shape: tuple[int, int]) -> np.ndarray:
+        """A float64 array of ``shape``: a view of a spare buffer when reusing."""
+        if not self.reuse_buffers:
+            return np.empty(shape, dtype=np.float64)
+        size = shape[0] * shape[1]
+        for i, buf in enumerate(self._spare):
+            if buf.size >= size:
+                return self._spare.pop(i)[:size].reshape(shape)
+        return np.empty(shape, dtype=np.float64)
+
+    def _release(self, arr: np.ndarray | None) -> None:
+        if self.reuse_buffers and arr is not None:
+            base = arr.base if arr.base is not None else arr
+            self._spare.append(base.reshape(-1))
+            if len(self._spare) > 4:  # (short chunks joined for look-ahead leave odd sizes)
+                del self._spare[min(range(len(self._spare)), key=lambda i: len(self._spare[i]))]
+
+    def _output(self, shape: tuple[int, int]) -> np.ndarray:
+        self._release(self._z_buf)  # the previous piece's consumer is done with it
+        z = self._array(shape)
+        self._z_buf = z if self.reuse_buffers else None
+        return z
 
     def reset(self) -> None:
         self.forward.reset()
@@ -195,7 +231,8 @@ class ZeroPhaseFilter:
         self._rows = 0
 
     def push(self, raw: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        f = self.forward(raw)
+        raw2 = _as_2d(raw)
+        f = self.forward(raw2, self._array(raw2.shape))
         row = self._rows
         self._rows += len(f)
         if self._pending is None:
@@ -203,12 +240,16 @@ class ZeroPhaseFilter:
             return []
         m = self.bp.margin
         if len(f) < m:  # not enough look-ahead yet: keep accumulating
-            self._pending = np.concatenate([self._pending, f])
+            joined = np.concatenate([self._pending, f])
+            self._release(self._pending)
+            self._release(f)
+            self._pending = joined
             return []
         tail = f[:m]
-        z = np.empty_like(self._pending)
+        z = self._output(self._pending.shape)
         _backward_into(self._pending, tail, self.bp.sos, self.bp.steady_state(tail[-1]), z)
         out = [(self._pending_row, z)]
+        self._release(self._pending)
         self._pending, self._pending_row = f, row
         return out
 
@@ -217,9 +258,10 @@ class ZeroPhaseFilter:
             self.reset()
             return []
         buf = self._pending
-        z = np.empty_like(buf)
+        z = self._output(buf.shape)
         _backward_into(buf, buf[:0], self.bp.sos, self.bp.steady_state(buf[-1]), z)
         out = [(self._pending_row, z)]
+        self._release(buf)
         self.reset()
         return out
 

@@ -75,7 +75,7 @@ class ChannelIterator(GenericDataChunkIterator):
         if self._scale is not None:
             out = (cols * self._scale + (0.0 if self._offset is None else self._offset)).astype(np.float32)
         else:
-            out = np.ascontiguousarray(cols)
+            out = _copy_columns(block, cols)
         if self._squeeze:
             out = out[:, 0]
         elif len(selection) > 1:
@@ -87,6 +87,19 @@ class ChannelIterator(GenericDataChunkIterator):
 
     def _get_maxshape(self) -> tuple[int, ...]:
         return (self._n,) if self._squeeze else (self._n, len(self._channels))
+
+
+def _copy_columns(block: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``cols``.  When they are a contiguous run of whole rows' columns
+    of a C-contiguous ``block``, each row's run is copied as one opaque item (about twice as
+    fast as numpy's element-wise strided copy)."""
+    if (cols.flags.c_contiguous or cols.ndim != 2 or not block.flags.c_contiguous or cols.shape[0] < 2
+            or (cols.base is not block and cols.base is not block.base)):
+        return np.ascontiguousarray(cols)
+    width = cols.shape[1] * cols.itemsize
+    rows = np.ndarray(shape=(cols.shape[0],), dtype=np.dtype((np.void, width)), buffer=block,
+                      offset=cols.ctypes.data - block.ctypes.data, strides=(cols.strides[0],))
+    return rows.copy().view(cols.dtype).reshape(cols.shape)
 
 
 class TimestampIterator(GenericDataChunkIterator):

@@ -108,8 +108,12 @@ class LiveSession:
 
     def __init__(self, device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None,
                  seed: int | None = None, speed: float | None = 1.0, display_s: float = 120.0,
-                 recordings_dir: str | os.PathLike[str] = "recordings", opener: Opener = open_device):
+                 recordings_dir: str | os.PathLike[str] = "recordings", opener: Opener = open_device,
+                 block_s: float | None = None):
+        """``block_s``: the engine's block length when the rig file does not set one (the rig
+        window passes ``GUI_BLOCK_S``: a shorter block brings samples to the screen sooner)."""
         self.device_url = device_url
+        self.block_s = block_s
         self.rig_path = rig_path
         self.seed = seed
         self.speed = speed
@@ -163,6 +167,8 @@ class LiveSession:
         if self.running:
             return
         device, rig = self.opener(self.device_url, self.rig_path, seed=self.seed, speed=self.speed)
+        if self.block_s is not None and "block_s" not in rig.model_fields_set:
+            rig = rig.model_copy(update={"block_s": self.block_s})
         self.rig = rig
         self.display = DisplaySink(self.display_s)
         self.detector = StreamingDetector()

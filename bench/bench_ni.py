@@ -18,14 +18,13 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import BENCH_DIR, WORK_DIR, Row
+from bench.common import BENCH_DIR, WORK_DIR, PeakMemory, Row, command
 from daq.engine import Call, Engine
 from daq.ni import NIConnection, NIDevice
 from daq.rig import RigConfig, parse_rig
 from mock_daq import SimDevice, load_preset
 
 RATE_HZ = 30_000.0
-COMMAND = ".venv/bin/python -m bench --only bench_ni"
 
 
 def bench_rig(device: str) -> RigConfig:
@@ -38,6 +37,9 @@ def bench_rig(device: str) -> RigConfig:
             k = keep[b["name"]]
             barrels.append({**b, "ao_channel": f"{device}/ao{k - 1}", "monitor_channel": f"{device}/ai{k}"})
     base["pipette"]["barrels"] = barrels
+    sim_barrels = base.get("simulation", {}).get("barrels") or {}
+    for name in [n for n in sim_barrels if n not in keep]:  # the preset's other barrels are not on this pipette
+        del sim_barrels[name]
     base["electrodes"] = [{**base["electrodes"][0], "physical": f"{device}/ai0"}]
     base.update(name="bench-4ai-30k", rate_hz=RATE_HZ)
     return parse_rig(base, "bench rig")
@@ -91,8 +93,9 @@ def run(quick: bool) -> list[Row]:
     rig = bench_rig("Dev1")
     server, port = _start_server(rig_file)
     try:
-        ni = _run(NIDevice("Dev1", NIConnection("127.0.0.1", port), safe_volts=rig.pipette.safe_volts(),
-                           ao_limits_V=rig.pipette.ao_limits_V()), rig, seconds)
+        with PeakMemory() as mem:
+            ni = _run(NIDevice("Dev1", NIConnection("127.0.0.1", port), safe_volts=rig.pipette.safe_volts(),
+                               ao_limits_V=rig.pipette.ao_limits_V()), rig, seconds)
     finally:
         server.terminate()
         server.wait(10)
@@ -101,12 +104,14 @@ def run(quick: bool) -> list[Row]:
             f"{ni['blocks']} blocks, {ni['gaps']} gaps; in-process SimDevice computes the simulation in the "
             "measured process, the NI run leaves it to the sim-server process")
     ok = ni["gaps"] == 0 and ni["core_fraction"] < 0.25
+    cmd = command("bench_ni", quick)
     return [
         Row("ni", "CPU of the engine process, 4 AI @ 30 kHz + 3 AO, real time", ni["core_fraction"],
-            sim["core_fraction"], "cores", "in-process SimDevice (same engine)", COMMAND,
-            higher_is_better=False, target="< 0.25 core, no gap", met=ok, notes=note, extra={"ni": ni, "sim": sim}),
+            sim["core_fraction"], "cores", "in-process SimDevice (same engine)", cmd,
+            higher_is_better=False, target="< 0.25 core, no gap", met=ok, notes=note, extra={"ni": ni, "sim": sim},
+            peak_MB=mem.peak_MB),
         Row("ni", "CPU per 50 ms block", ni["cpu_per_block_ms"], sim["cpu_per_block_ms"], "ms",
-            "in-process SimDevice (same engine)", COMMAND, higher_is_better=False),
+            "in-process SimDevice (same engine)", cmd, higher_is_better=False, peak_MB=mem.peak_MB),
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import Row, timed
+from bench.common import PeakMemory, Row, command, timed
 from daq.engine import Engine
 from daq.nulldevice import NullDevice
 from daq.types import AcquisitionConfig, AIChannel, AOChannel
@@ -20,8 +20,6 @@ from protocols.dryrun import dry_run_rig
 from protocols.library import dose_response, pulse_train
 from protocols.loader import load
 from protocols.runner import PlanRunner
-
-COMMAND = ".venv/bin/python -m bench --only bench_protocols"
 
 
 def _engine_dry_run(plan, rig) -> int:
@@ -37,10 +35,12 @@ def _engine_dry_run(plan, rig) -> int:
 
 
 def _row(metric: str, make_plan, rig, target_s: float, notes: str, quick: bool) -> Row:
-    ours_s, dr = timed(lambda: dry_run_rig(make_plan(), rig), repeat=1 if quick else 3)
+    with PeakMemory() as mem:
+        ours_s, dr = timed(lambda: dry_run_rig(make_plan(), rig), repeat=1 if quick else 3)
     ref_s, samples = timed(lambda: _engine_dry_run(make_plan(), rig))
     assert dr.ok and samples == dr.samples, (dr.errors, samples, dr.samples)
-    return Row("protocols", metric, ours_s, ref_s, "s", "engine + null device", COMMAND, higher_is_better=False,
+    return Row("protocols", metric, ours_s, ref_s, "s", "engine + null device", command("bench_protocols", quick),
+               higher_is_better=False, peak_MB=mem.peak_MB,
                target=f"< {target_s:g} s", met=ours_s < target_s,
                notes=f"{notes}; {dr.duration_s:.0f} s of protocol, {len(dr.events)} events",
                extra={"protocol_s": dr.duration_s, "events": len(dr.events)})

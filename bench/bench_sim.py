@@ -17,9 +17,7 @@ import os
 import subprocess
 import sys
 
-from bench.common import BENCH_DIR, Row
-
-COMMAND = ".venv/bin/python -m bench --only bench_sim"
+from bench.common import BENCH_DIR, Row, command
 
 CHILD = r"""
 import json, sys, time
@@ -58,9 +56,10 @@ for k, t in enumerate(np.arange(2.0, seconds, 5.0)):
 ao = sched.render_volts(0, n + block)
 dev.write_ao(0, ao)
 dev.start()
+dev.read(block, 1.0)  # the first frame loads the compiled noise kernel (once per process)
 t0 = time.perf_counter()
-for i in range(0, n, block):
-    dev.read(min(block, n - i), 1.0)
+for i in range(block, n + block, block):
+    dev.read(min(block, n + block - i), 1.0)
 ours = time.perf_counter() - t0
 truth = dev.drain_truth()
 rng = np.random.default_rng(1)
@@ -69,7 +68,9 @@ for i in range(0, n, block):
     rng.standard_normal((min(block, n - i), len(cfg.ai)))
 ref = time.perf_counter() - t0
 spikes = sum(len(v) for k, v in truth.items() if k.startswith("spike_index"))
-print(json.dumps({"ours_s": ours, "ref_s": ref, "seconds": seconds, "channels": len(cfg.ai), "spikes": spikes}))
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+print(json.dumps({"ours_s": ours, "ref_s": ref, "seconds": seconds, "channels": len(cfg.ai), "spikes": spikes,
+                  "peak_MB": hwm}))
 """
 
 
@@ -95,10 +96,11 @@ def run(quick: bool) -> list[Row]:
         rows.append(Row(
             bench="sim", metric=f"generation, {m['channels']} ch @ 30 kHz ({n_el} electrode(s), {n_mon} monitors)",
             ours=ours, reference=ref, unit="× real time",
-            reference_name="numpy normals alone (same samples, same blocks)", command=COMMAND,
+            reference_name="numpy normals alone (same samples, same blocks)", command=command("bench_sim", quick),
             higher_is_better=True, target=f"≥ {target:g}× real time", met=ours >= target,
             notes=f"{m['seconds']:g} s simulated in 50-ms blocks on one core (taskset), {m['spikes']} spikes; "
-                  "pump, diffusion, receptors, neurons, 1/f noise, hum, ADC all on",
-            extra=m,
+                  "pump, diffusion, receptors, neurons, 1/f noise, hum, ADC all on; the compiled noise kernel "
+                  "is loaded by one block before timing",
+            extra=m, peak_MB=m["peak_MB"],
         ))
     return rows

@@ -235,8 +235,13 @@ class Pipette(BaseModel):
         out = np.array(currents_nA, dtype=np.float64, copy=True)
         bi = self.balance_index
         if bi is not None:
-            out[..., bi] = 0.0
-            out[..., bi] = -out.sum(axis=-1)
+            # column by column, in order: a row-wise sum over a handful of columns is many
+            # times slower (this runs for every AO sample the engine writes)
+            total = np.zeros(out.shape[:-1])
+            for i in range(out.shape[-1]):
+                if i != bi:
+                    total += out[..., i]
+            out[..., bi] = -total
         return out
 
     def violations(self, currents_nA: np.ndarray) -> list[str]:
@@ -246,15 +251,20 @@ class Pipette(BaseModel):
         msgs: list[str] = []
         if cur.shape[-1] != len(self.barrels):
             return [f"expected {len(self.barrels)} barrel columns, got {cur.shape[-1]}"]
-        if not np.all(np.isfinite(cur)):
+        if not np.isfinite(cur).all():
             return ["currents contain NaN or infinity"]
+        # each barrel's extremes once (every limit is linear in its current, so the worst
+        # sample of each check is at one of them), then scalar checks
+        flat = cur.reshape(-1, cur.shape[-1])
+        cols = np.ascontiguousarray(flat.T)  # reductions along contiguous rows are ~5x faster
+        col_max = cols.max(axis=1, initial=-np.inf).tolist()
+        col_min = cols.min(axis=1, initial=np.inf).tolist()
         for i, b in enumerate(self.barrels):
-            col = cur[..., i]
+            hi, lo = (col_max[i], col_min[i]) if flat.shape[0] else (0.0, 0.0)
             ao_lim = b.ao_range_V * abs(b.command_gain_nA_per_V)
             if b.role == "drug":
-                ej = col * b.polarity
-                worst_ej = float(ej.max(initial=0.0))
-                worst_ret = float((-ej).max(initial=0.0))
+                worst_ej = max(0.0, hi * b.polarity, lo * b.polarity)
+                worst_ret = max(0.0, -hi * b.polarity, -lo * b.polarity)
                 if worst_ej > min(b.max_eject_nA, ao_lim) + _EPS_nA:
                     msgs.append(
                         f"barrel {b.name!r} ({b.drug}): eject current {worst_ej:g} nA exceeds its limit "
@@ -266,7 +276,7 @@ class Pipette(BaseModel):
                         f"its limit {min(b.max_retain_nA, ao_lim):g} nA"
                     )
             else:
-                worst = float(np.abs(col).max(initial=0.0))
+                worst = max(0.0, abs(hi), abs(lo))
                 lim = min(b.max_eject_nA, ao_lim)
                 if b.role == "balance":
                     lim = min(lim, self.max_total_nA)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from scipy.signal import bilinear_zpk, sosfilt, unit_impulse, zpk2sos
 
@@ -88,6 +89,34 @@ def flicker_sos(low_hz: float, high_hz: float, rate_hz: float, rms: float) -> np
     return sos
 
 
+@numba.njit(cache=True, nogil=True)
+def _electrode_frame(rng, out, thermal, low, frac, hum):  # pragma: no cover - compiled
+    """Fill ``out`` (n_el, FRAME_LOW·decimation) float32 with one frame of electrode background:
+    thermal·N(0, 1) + the 1/f component linearly interpolated from ``low`` (n_el, FRAME_LOW + 1;
+    empty: none) + ``hum`` (one row; empty: none), in one pass.
+
+    The normals are drawn from ``rng`` in row-major order with numpy's float64 ziggurat (numba
+    runs the same algorithm on the same bit generator, about twice as fast as numpy's fill)."""
+    n_el, n = out.shape
+    dec = frac.shape[0]
+    n_low = n // dec
+    has_low = low.shape[1] > 0
+    has_hum = hum.shape[0] > 0
+    for c in range(n_el):
+        for j in range(n_low):
+            base = np.float32(0.0)
+            step = np.float32(0.0)
+            if has_low:
+                base = low[c, j]
+                step = low[c, j + 1] - base
+            for d in range(dec):
+                i = j * dec + d
+                v = np.float32(rng.standard_normal()) * thermal + base + step * frac[d]
+                if has_hum:
+                    v += hum[i]
+                out[c, i] = v
+
+
 def frame_rng(*key: int) -> np.random.Generator:
     """A generator for one frame of one stream, keyed by integers (SFC64: the fastest here)."""
     return np.random.Generator(np.random.SFC64(np.random.SeedSequence(list(key))))
@@ -114,7 +143,8 @@ class NoiseFrames:
             zi = np.zeros((self._sos.shape[0], n_electrodes, 2))
             _, self._zi = sosfilt(self._sos, frame_rng(seed, 5001).standard_normal((n_electrodes, warm)), axis=1, zi=zi)
         self._low: dict[int, np.ndarray] = {}  # chunk index -> (n_el, FRAME_LOW) low-rate flicker
-        self._interp = np.empty((n_electrodes, FRAME_LOW, self.decimation), dtype=np.float32)
+        self._no_low = np.zeros((n_electrodes, 0), dtype=np.float32)
+        self._no_hum = np.zeros(0, dtype=np.float32)
         self._low_next = 0
         self._frac = (np.arange(self.decimation) / self.decimation).astype(np.float32)
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -135,23 +165,15 @@ class NoiseFrames:
         n = self.frame
         rng = frame_rng(self.seed, 5000, f)
         el = np.empty((self.n_el, n), dtype=np.float32)
-        rng.standard_normal(out=el, dtype=np.float32)
-        el *= np.float32(self.noise.thermal_uV_rms)
+        if self.n_el:
+            low = (np.concatenate([self._low_chunk(f), self._low_chunk(f + 1)[:, :1]], axis=1) if self._flicker
+                   else self._no_low)
+            hum = self._hum.take(f * n, n) if self._hum is not None else self._no_hum
+            _electrode_frame(rng, el, np.float32(self.noise.thermal_uV_rms), low, self._frac, hum)
         # the monitors' noise is band-limited (≈ low rate / 2): drawn at the low rate, held
         low_other = rng.standard_normal((self.other_rms.size, FRAME_LOW), dtype=np.float32)
         low_other *= self.other_rms[:, None]
         other = np.repeat(low_other, self.decimation, axis=1)
-        if self.n_el == 0:
-            return el, other
-        if self._flicker:
-            low = np.concatenate([self._low_chunk(f), self._low_chunk(f + 1)[:, :1]], axis=1)
-            step = low[:, 1:] - low[:, :-1]
-            view = el.reshape(self.n_el, FRAME_LOW, self.decimation)
-            view += low[:, :-1, None]
-            np.multiply(step[:, :, None], self._frac[None, None, :], out=self._interp)
-            view += self._interp
-        if self._hum is not None:
-            el += self._hum.take(f * n, n)[None, :]
         return el, other
 
     def _frame(self, f: int) -> tuple[np.ndarray, np.ndarray]:

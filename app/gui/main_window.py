@@ -3,7 +3,7 @@ recording with a live dose–response; replay of a recorded file through the sam
 
 Thread: everything here runs on the GUI thread.  Engine events arrive through the
 ``EngineBridge`` signals; samples are pulled from the display ring by the frame timer
-(``frame_ms``, ~40 Hz); opening a device and dry-running a protocol run on worker threads.
+(drawn as soon as a block is in, else every ``frame_ms``, ~40 Hz); opening a device and dry-running a protocol run on worker threads.
 Nothing here waits on the device or the disk.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +49,9 @@ from daq.engine import Abort, AddMark, Command, Pause, Resume, RetainAll
 from daq.errors import IontoError
 from daq.types import ChannelKind, EventKind, LogEvent
 
-FRAME_MS = 25  # the frame timer: ~40 Hz asked, so that ≥ 30 frames/s are drawn
+FRAME_MS = 25  # the frame pace: ~40 Hz asked, so that ≥ 30 frames/s are drawn
+POLL_MS = 5  # how often the frame timer looks for new samples (a cheap index comparison)
+GUI_BLOCK_S = 0.025  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
 SLOW_EVERY = 4  # barrels, status, protocol progress: every 4th frame (~10 Hz)
 RATE_EVERY = 10  # ratemeter, raster, waveforms: every 10th frame (~4 Hz)
 
@@ -153,9 +156,12 @@ class MainWindow(QMainWindow):
         self.bridge.warning.connect(self._on_engine_warning)
         self.bridge.event_logged.connect(self._on_log_event)
 
+        self.frame_ms = frame_ms
+        self._last_frame_s = 0.0
         self.timer = QTimer(self)
-        self.timer.setInterval(frame_ms)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(min(POLL_MS, frame_ms))
+        self.timer.timeout.connect(self._tick)
         self.frames = 0
         self.last_events: list[LogEvent] = []
         self._restore_settings()
@@ -419,6 +425,18 @@ class MainWindow(QMainWindow):
             self.banners.show_message("error", "could not start the protocol", str(exc))
 
     # --- drawing (GUI thread, each frame) -------------------------------------------------------------
+    def _tick(self) -> None:
+        """The frame timer (every ``POLL_MS``): draw as soon as new samples are in the display
+        ring — a block then waits for no frame period before it is on screen — and otherwise
+        at the frame pace (``frame_ms``), which keeps the view scrolling between blocks."""
+        now = time.monotonic()
+        m = self.trace_model
+        fresh = m is None or m.next_index is None or self._reingest or self.session.end_index > m.next_index
+        if not fresh and now - self._last_frame_s < self.frame_ms / 1000.0:
+            return
+        self._last_frame_s = now
+        self.refresh()
+
     def refresh(self) -> None:
         m = self.trace_model
         if m is None:
@@ -487,7 +505,7 @@ class MainWindow(QMainWindow):
 def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None, seed: int | None = None,
             connect: bool = True) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=1.0))
+    win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=1.0, block_s=GUI_BLOCK_S))
     win.show()
     if connect:
         win.connect_device()

@@ -38,8 +38,10 @@ def test_chunk_size_and_threads_do_not_change_the_spikes(three_channels):
     path, _ = three_channels
     with Recording(path) as rec:
         a = detect_recording(rec, chunk_rows=20000, threads=1)
-        b = detect_recording(rec, chunk_rows=77777, threads=2)
+        b = detect_recording(rec, chunk_rows=77777, threads=2, min_group_channels=1)  # 2 groups of channels
+        c = detect_recording(rec)  # the defaults: one group (fewer than 16 channels), 2**17-row chunks
     for name in a.spikes:
+        assert np.array_equal(a.spikes[name].index, c.spikes[name].index)
         assert np.array_equal(a.spikes[name].index, b.spikes[name].index)
         assert np.allclose(a.spikes[name].amplitude, b.spikes[name].amplitude, rtol=1e-9, atol=1e-15)
 

@@ -273,3 +273,13 @@ def test_cli_export_json_and_metadata_errors(sim_recording, tmp_path, capsys):
     assert str(meta) in err and "subject.sex" in err and "'Q'" in err
     assert main(["export-nwb", str(sim_recording), str(tmp_path / "d.nwb"), "--age", "9 weeks"]) == 1
     assert "ISO 8601" in capsys.readouterr().err
+
+
+def test_column_runs_are_copied_exactly_whatever_the_slice():
+    from analysis.nwb_chunks import _copy_columns
+
+    block = np.arange(60 * 18, dtype=np.int16).reshape(60, 18)
+    for a, z in ((0, 16), (2, 18), (3, 7), (0, 18), (5, 6)):
+        for rows in (block, block[7:41]):
+            out = _copy_columns(rows, rows[:, a:z])
+            assert out.flags.c_contiguous and np.array_equal(out, rows[:, a:z])

@@ -356,3 +356,27 @@ def test_an_overflow_the_engine_recovers_from_is_a_warning_banner(qtbot, make_wi
     end = win.trace_model.end_index
     qtbot.waitUntil(lambda: win.trace_model.end_index > end, timeout=TIMEOUT_MS)
     assert win.session.running
+
+
+def test_frame_timer_draws_new_samples_at_once_and_otherwise_at_the_frame_pace(qtbot, make_window):
+    win = make_window(speed=1.0)
+    win.timer.stop()  # drive the ticks by hand
+    m = win.trace_model
+    drew_new = 0
+    for _ in range(200):  # ~1 s: about 20 engine blocks arrive
+        win._last_frame_s = float("inf")  # as if a frame had just been drawn
+        fresh = win.session.end_index > m.next_index
+        before, before_next = win.frames, m.next_index
+        win._tick()
+        drew = win.frames > before
+        if fresh:  # new samples: drawn at once, whatever the frame pace
+            assert drew
+            drew_new += 1
+        if drew:
+            assert m.next_index > before_next
+        QTest.qWait(5)
+    assert drew_new >= 5
+    win._last_frame_s = 0.0  # the frame period has passed: drawn even without new samples
+    before = win.frames
+    win._tick()
+    assert win.frames == before + 1

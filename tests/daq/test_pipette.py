@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -93,6 +95,20 @@ def test_random_pipettes_never_convert_a_current_above_a_limit(p, values):
     assert np.all(np.abs(volts) <= p.ao_limits_V() + 1e-9)  # what a device would refuse, it never gets
     back = p.from_volts(volts)
     assert np.allclose(back, cur[[i for i, b in enumerate(p.barrels) if b.ao_channel]])
+
+
+@settings(max_examples=150, deadline=None)
+@given(pipettes(), st.lists(st.lists(st.floats(-700, 700, allow_nan=False), min_size=6, max_size=6),
+                            min_size=1, max_size=8))
+def test_a_block_is_refused_exactly_when_one_of_its_samples_is(p, rows):
+    """Checking a whole block at once (per-barrel extremes) finds what checking each sample finds."""
+    block = p.with_balance(np.array([r[: len(p.barrels)] for r in rows]))
+    per_sample = [p.violations(row) for row in block]
+    assert bool(p.violations(block)) == any(per_sample)
+    def kinds(msgs):  # which limit of which barrel, without the values
+        return {re.sub(r"-?[0-9][0-9.e+-]* nA", "", m) for m in msgs}
+
+    assert kinds(p.violations(block)) == kinds(m for msgs in per_sample for m in msgs)
 
 
 def test_monitor_and_command_conversions(pipette):
