@@ -6,6 +6,8 @@ Thread: GUI thread only.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import pyqtSignal
@@ -144,6 +146,7 @@ class DoseResponseView(QWidget):
                 lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA ({ci}), "
                              f"Hill {fit.hill:.2f}, top {fit.top:.0f} %, bottom {fit.bottom:.0f} %")
             else:
-                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: {len(x)} point(s); the fit needs 4 points at 3 currents")
+                why = html.escape(model.fit_notes.get(barrel, "no fit"))
+                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: {len(x)} point(s); {why}")
         self.fit_label.setText("<br>".join(lines))
         pi.enableAutoRange()

@@ -320,6 +320,7 @@ def test_live_dose_response_fills_in_as_epochs_finish(qtbot, make_window, tmp_pa
     assert currents == [10, 20, 40, 80]
     assert win.protocol_panel.progress.value() == 1000
     assert "glu" in win.dose_view.fit_label.text()
+    assert "at least 5 points, got 4" in win.dose_view.fit_label.text()  # four points: the fit's own reason
 
 
 def test_replay_shows_the_file_through_the_same_views(qtbot, make_window, tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.epochs import Epoch, EpochParams, find_epochs
-from analysis.fit import FitResult, fit_ll4
+from analysis.fit import FitError, FitResult, fit_ll4
 from daq.pipette import Pipette
 from daq.types import EventKind, LogEvent
 
@@ -76,6 +76,7 @@ class DoseResponseModel:
         self.events: list[LogEvent] = []
         self.points: list[DosePoint] = []
         self.fits: dict[str, FitResult] = {}
+        self.fit_notes: dict[str, str] = {}  # barrel -> why it has no fit yet (the fit's own words)
         self._done_onsets: set[tuple[str, int]] = set()
         self._first_index: int | None = None
 
@@ -118,15 +119,17 @@ class DoseResponseModel:
                          ep.response_rate_hz, ep.percent_change, ep.onset / self.rate_hz)
 
     def _fit(self) -> None:
+        """Fit every barrel with points; where the points cannot support a fit yet (too
+        few currents or points: ``analysis.fit`` decides), ``fit_notes`` says why."""
         for barrel in {p.barrel for p in self.points}:
             pts = [p for p in self.points if p.barrel == barrel and np.isfinite(p.percent_change)]
-            if len({p.current_nA for p in pts}) < 3 or len(pts) < 4:
-                continue
             try:
                 self.fits[barrel] = fit_ll4(np.array([p.current_nA for p in pts]),
                                             np.array([p.percent_change for p in pts]), "nA")
-            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                self.fit_notes.pop(barrel, None)
+            except (FitError, FloatingPointError, np.linalg.LinAlgError) as exc:
                 self.fits.pop(barrel, None)
+                self.fit_notes[barrel] = str(exc)
 
     def series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per barrel: (current nA, % change)."""
