@@ -242,6 +242,7 @@ class StreamingDetector:
         offset = stream.offset_V[self.ch] / ch.gain
         self.filter = CausalFilter(self.params.bandpass(self.fs), np.array([gain]), np.array([offset]))
         self.peaks = PeakFinder(1, self.params.dead_samples(self.fs), self.params.polarity)
+        self._load_kernels(stream)
         self._calib: list[np.ndarray] = []
         self._calib_n = 0
         self._since_cal = 0
@@ -249,6 +250,18 @@ class StreamingDetector:
         with self._lock:
             self._spikes = np.zeros(0, dtype=np.int64)
             self._end_index = 0
+
+    def _load_kernels(self, stream: StreamInfo) -> None:
+        """Run the filter and the peak rule once on two rows shaped like the device's blocks
+        (same dtype, same strided column), then forget them.  Loading the compiled kernels
+        from numba's cache takes ~0.2 s (compiling them, on a fresh install, seconds): done
+        in the first block, that delayed the engine's AO top-up past its lead, and an NI
+        board stopped on -200290 at the start of a run.  ``start`` runs before the device
+        starts, where the time costs nothing."""
+        rows = np.zeros((2, len(stream.channels)), dtype=stream.dtype)[:, self.ch]
+        self.peaks.find(self.filter(rows), 0, np.array([np.inf]))
+        self.filter.reset()
+        self.peaks.reset()
 
     def on_block(self, block: Block) -> None:
         if self._next_index is not None and block.start_index != self._next_index:

@@ -85,6 +85,22 @@ def test_streaming_restarts_at_a_gap_and_reports_rates(signal):
     assert det.rate_hz(10.0, end_index=100) is None
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_streaming_loads_its_kernels_before_the_first_block(dtype):
+    """``start`` (before the device starts) compiles or loads every kernel the blocks will
+    need: the first block compiles nothing (that delay once made an NI board run out of AO)."""
+    from analysis.filters import _forward
+    from analysis.peaks import _find
+
+    chans = (AIChannel("e", "x/ai0", ChannelKind.ELECTRODE), AIChannel("m", "x/ai1", ChannelKind.ELECTRODE))
+    st = StreamInfo(FS, chans, np.dtype(dtype), (1e-6, 1e-3), (0.0, 0.0))
+    det = StreamingDetector(channel="m")
+    det.start(st)
+    compiled = (len(_forward.signatures), len(_find.signatures))
+    det.on_block(Block(0, np.random.default_rng(0).normal(0, 50, (3000, 2)).astype(dtype)))
+    assert (len(_forward.signatures), len(_find.signatures)) == compiled
+
+
 def test_snippets_and_features_come_with_the_spikes(signal):
     x, t = signal
     sp = detect_spikes(x, FS, DetectionParams(n_keep_snippets=200))
