@@ -253,15 +253,16 @@ class StreamingDetector:
 
     def _load_kernels(self, stream: StreamInfo) -> None:
         """Run the filter and the peak rule once on two rows shaped like the device's blocks
-        (same dtype, same strided column), then forget them.  Loading the compiled kernels
+        (same dtype; a column of a C- or an F-ordered block), then forget them.  Loading the compiled kernels
         from numba's cache takes ~0.2 s (compiling them, on a fresh install, seconds): done
         in the first block, that delayed the engine's AO top-up past its lead, and an NI
         board stopped on -200290 at the start of a run.  ``start`` runs before the device
         starts, where the time costs nothing."""
-        rows = np.zeros((2, len(stream.channels)), dtype=stream.dtype)[:, self.ch]
-        self.peaks.find(self.filter(rows), 0, np.array([np.inf]))
-        self.filter.reset()
-        self.peaks.reset()
+        for order in "CF":  # a column of a C-ordered block is strided, of an F-ordered one (NI) contiguous
+            rows = np.zeros((2, len(stream.channels)), dtype=stream.dtype, order=order)[:, self.ch]
+            self.peaks.find(self.filter(rows), 0, np.array([np.inf]))
+            self.filter.reset()
+            self.peaks.reset()
 
     def on_block(self, block: Block) -> None:
         if self._next_index is not None and block.start_index != self._next_index:

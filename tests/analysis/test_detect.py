@@ -85,8 +85,9 @@ def test_streaming_restarts_at_a_gap_and_reports_rates(signal):
     assert det.rate_hz(10.0, end_index=100) is None
 
 
+@pytest.mark.parametrize("order", ["C", "F"])  # the NI backend hands over F-ordered blocks
 @pytest.mark.parametrize("dtype", [np.int16, np.float32])
-def test_streaming_loads_its_kernels_before_the_first_block(dtype):
+def test_streaming_loads_its_kernels_before_the_first_block(dtype, order):
     """``start`` (before the device starts) compiles or loads every kernel the blocks will
     need: the first block compiles nothing (that delay once made an NI board run out of AO)."""
     from analysis.filters import _forward
@@ -97,7 +98,8 @@ def test_streaming_loads_its_kernels_before_the_first_block(dtype):
     det = StreamingDetector(channel="m")
     det.start(st)
     compiled = (len(_forward.signatures), len(_find.signatures))
-    det.on_block(Block(0, np.random.default_rng(0).normal(0, 50, (3000, 2)).astype(dtype)))
+    data = np.asarray(np.random.default_rng(0).normal(0, 50, (3000, 2)).astype(dtype), order=order)
+    det.on_block(Block(0, data))
     assert (len(_forward.signatures), len(_find.signatures)) == compiled
 
 

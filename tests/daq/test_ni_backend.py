@@ -18,7 +18,7 @@ from daq.ni import NIConnection, NIDevice, capabilities, device_names
 from daq.ni.rigs import rig_on_device
 from daq.schedule import AOSchedule
 from daq.types import AcquisitionConfig, Block, ChannelKind, EventKind, LogEvent, StreamInfo
-from mock_daq import load_preset
+from mock_daq import SimDevice, load_preset
 from mock_daq.nigrpc import SimNIServer
 from tests.daq.conftest import make_device
 
@@ -118,6 +118,35 @@ def test_acquires_contiguous_blocks_with_read_positions(sim_server, ni_rig):
     assert 1e-3 < electrode.std() < 1.0  # noise and spikes, volts after the x1000 amplifier
     glu = data[:, stream.index_of("I_glu")] / ni_rig.pipette.barrel("glu").monitor_gain_V_per_nA  # V -> nA
     assert np.median(glu) == pytest.approx(15.0, abs=0.2)  # glutamate retained with +15 nA
+
+
+def test_start_runs_the_simulation_before_its_clock(sim_server, ni_rig):
+    """StartTask generates the first 50 ms (whose AO is written) before the clock starts, so
+    loading the simulator's compiled kernels does not eat the client's AO lead; the samples
+    are the ones the first reads would have generated."""
+    dev = make_device(sim_server, ni_rig)
+    cfg = ni_rig.acquisition_config()
+    dev.configure(cfg)
+    sched = AOSchedule(ni_rig.pipette, rate_hz=cfg.rate_hz)
+    dev.write_ao(0, sched.render_volts(0, 8 * cfg.block))
+    dev.start()
+    try:
+        hw = sim_server.hardware
+        assert hw._sim_index >= int(0.05 * cfg.rate_hz)  # generated at StartTask
+        first = dev.read(cfg.block, 5.0).data
+    finally:
+        dev.stop()
+        dev.write_safe(ni_rig.pipette.safe_volts())
+        dev.close()
+    hw_rig = sim_server.hardware.rig.model_copy(update={"rate_hz": cfg.rate_hz})
+    lazy = SimDevice(hw_rig, sim_server.hardware.sim_config, seed=7, speed=None)  # the server's first run: seed 7
+    stream = lazy.configure(hw_rig.acquisition_config())
+    lazy.write_ao(0, sched.render_volts(0, 8 * cfg.block))
+    lazy.start()
+    raw = lazy.read(cfg.block, 1.0).data
+    lazy.close()
+    volts = raw.astype(np.float64) * np.asarray(stream.scale_V) + np.asarray(stream.offset_V)
+    assert np.allclose(first, volts, atol=1e-6)
 
 
 def _engine(dev, rig, **kw):
