@@ -30,6 +30,7 @@ from daq.pipette import Pipette
 from daq.recording.format import FORMAT_NAME, SCHEMA_VERSION
 from daq.recording.h5file import writer_alive
 from daq.recording.metadata import ProtocolInfo
+from daq.recording.swmr_open import open_swmr
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 LIVE_HEARTBEAT_S = 10.0  # without flock: a writer commits at least every 2 s; older = crashed
@@ -59,7 +60,8 @@ def superblock_eof(path: Path) -> int | None:
 
 
 def _open_h5(path: Path) -> tuple[h5py.File, bool]:
-    """Open read-only: plainly, else (a file in SWMR mode: live or crashed) with ``swmr=True``."""
+    """Open read-only: plainly, else (a file in SWMR mode: live or crashed) with ``swmr=True``
+    and HDF5's metadata retries bounded (``swmr_open``)."""
     # no HDF5 locks anywhere in ionto: the only lock is the writer's (``writer_alive``)
     try:
         return h5py.File(path, "r", locking=False), False
@@ -77,18 +79,26 @@ def _open_h5(path: Path) -> tuple[h5py.File, bool]:
                 f"{path}: the file is truncated ({actual} of the {declared} bytes its writer declared); "
                 "was it copied while still being written, or copied incompletely? Copy it again from the original"
             ) from None
+        if "already open for write" not in str(plain_exc):
+            # only a file a writer holds (or held, in SWMR mode) needs a SWMR open; anything
+            # else that stops a plain open (a bad checksum) would stop the SWMR open too
+            raise _damaged(path, plain_exc) from None
         try:
-            return h5py.File(path, "r", swmr=True, locking=False), True
+            return open_swmr(path), True
         except OSError as swmr_exc:
-            if "already open for write" in f"{plain_exc} {swmr_exc}" and not writer_alive(path):
+            # the write flag without the SWMR-write flag: HDF5 stopped outside SWMR mode
+            if "already open for" in str(swmr_exc) and not writer_alive(path):
                 raise DamagedRecordingError(
                     f"{path}: its writer died while HDF5 was changing the file (a full disk?), leaving HDF5's "
                     f"'open for writing' flag set; clear it with HDF5's tool `h5clear -s {path}` (a copy is "
                     "safest), then open it again"
                 ) from None
-        raise DamagedRecordingError(
-            f"{path}: the HDF5 file cannot be opened ({plain_exc}); it is damaged beyond what ionto can read"
-        ) from None
+            raise _damaged(path, swmr_exc) from None
+
+
+def _damaged(path: Path, exc: OSError) -> DamagedRecordingError:
+    return DamagedRecordingError(f"{path}: the HDF5 file cannot be opened ({exc}); it is damaged beyond what "
+                                 "ionto can read")
 
 
 class Recording:
