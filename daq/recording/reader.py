@@ -14,20 +14,20 @@ Thread: a ``Recording`` belongs to the thread that uses it (h5py objects are not
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import h5py
 import numpy as np
 
 from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Pipette
+from daq.recording.damage import DAMAGE_ERRORS, reads
 from daq.recording.format import FORMAT_NAME, SCHEMA_VERSION
 from daq.recording.h5file import writer_alive
 from daq.recording.heap_check import damaged_global_heap
@@ -103,30 +103,6 @@ def _damaged(path: Path, exc: OSError) -> DamagedRecordingError:
                                  "ionto can read")
 
 
-# what h5py and the decoding of a damaged file's metadata raise (json, pydantic: ValueError)
-_DAMAGE = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _reads(what: str) -> Callable[[_F], _F]:
-    """A ``Recording`` method that reads ``what`` from the file: whatever h5py raises on a
-    damaged part of it becomes a ``DamagedRecordingError`` naming the file and the part."""
-
-    def wrap(fn: _F) -> _F:
-        @functools.wraps(fn)
-        def reading(self: Recording, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(self, *args, **kwargs)
-            except RecordingError:
-                raise
-            except _DAMAGE as exc:
-                raise DamagedRecordingError(f"{self.path}: {what} cannot be read; the file is damaged "
-                                            f"({type(exc).__name__}: {exc})") from None
-
-        return reading  # type: ignore[return-value]
-
-    return wrap
-
 
 class Recording:
     """An ionto recording opened for reading.  Use as a context manager or call ``close``."""
@@ -148,7 +124,7 @@ class Recording:
         except RecordingError:
             self._f.close()
             raise
-        except _DAMAGE as exc:
+        except DAMAGE_ERRORS as exc:
             self._f.close()
             raise DamagedRecordingError(f"{self.path}: the file is damaged ({exc})") from None
 
@@ -203,7 +179,7 @@ class Recording:
             for ds in self._live_datasets() if self.swmr else ():
                 ds.refresh()
             self._load_counters()
-        except _DAMAGE as exc:
+        except DAMAGE_ERRORS as exc:
             raise DamagedRecordingError(f"{self.path}: cannot refresh ({exc})") from None
         self.__dict__.pop("events", None)
         return (self.n_samples, len(self.events)) != before
@@ -227,12 +203,12 @@ class Recording:
 
     # --- metadata -----------------------------------------------------------------------
     @property
-    @_reads("its attributes")
+    @reads("its attributes")
     def closed_cleanly(self) -> bool:
         return bool(self._f.attrs.get("closed_cleanly", False))
 
     @property
-    @_reads("its heartbeat")
+    @reads("its heartbeat")
     def heartbeat_age_s(self) -> float | None:
         """Seconds since the writer last committed (None for files without a heartbeat)."""
         if "acquisition/heartbeat_unix" not in self._f:
@@ -267,7 +243,7 @@ class Recording:
         return _s(self._f.attrs.get("notes", ""))
 
     @property
-    @_reads("its attributes")
+    @reads("its attributes")
     def software(self) -> dict[str, str]:
         return json.loads(_s(self._f.attrs.get("software", "{}")))
 
@@ -277,21 +253,21 @@ class Recording:
         return self.n_samples / self.rate_hz
 
     @cached_property
-    @_reads("the pipette")
+    @reads("the pipette")
     def pipette(self) -> Pipette | None:
         raw = _s(self._f["pipette"].attrs.get("json", "null")) if "pipette" in self._f else "null"
         data = json.loads(raw)
         return None if data is None else Pipette.model_validate(data)
 
     @cached_property
-    @_reads("the rig")
+    @reads("the rig")
     def rig(self) -> dict[str, Any]:
         if "rig" not in self._f:
             return {}
         return json.loads(_s(self._f["rig"].attrs.get("json", "{}")))
 
     @cached_property
-    @_reads("the protocol")
+    @reads("the protocol")
     def protocol(self) -> ProtocolInfo:
         if "protocol" not in self._f:
             return ProtocolInfo()
@@ -303,7 +279,7 @@ class Recording:
 
     # --- events -------------------------------------------------------------------------
     @cached_property
-    @_reads("the event log")
+    @reads("the event log")
     def events(self) -> list[LogEvent]:
         """The committed event log, in sample order (stable for equal indices)."""
         if "events" not in self._f:
@@ -330,7 +306,7 @@ class Recording:
         out.sort(key=lambda e: e.sample_index)
         return out
 
-    @_reads("the commanded currents")
+    @reads("the commanded currents")
     def commanded_currents(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """(sample indices (k,), currents nA (k, barrels), barrel names): from each index on,
         every barrel's commanded current (balance included) until the next row."""
@@ -423,7 +399,7 @@ class Recording:
         start = max(0, min(start, stop))
         try:
             data = self._samples[start:stop]
-        except _DAMAGE as exc:
+        except DAMAGE_ERRORS as exc:
             raise DamagedRecordingError(f"{self.path}: rows {start}:{stop} cannot be read ({exc})") from None
         return data if channels is None else data[:, channels]
 
@@ -442,12 +418,12 @@ class Recording:
 
     # --- ground truth -------------------------------------------------------------------
     @property
-    @_reads("the ground truth")
+    @reads("the ground truth")
     def has_ground_truth(self) -> bool:
         return "ground_truth" in self._f and (bool(self.truth_names()) or bool(self.truth_metadata))
 
     @cached_property
-    @_reads("the ground truth")
+    @reads("the ground truth")
     def truth_metadata(self) -> dict[str, Any]:
         if "ground_truth" not in self._f:
             return {}
@@ -467,7 +443,7 @@ class Recording:
             raise KeyError(f"{self.path}: no ground truth named {name!r}")
         return self._truth_rows(name)
 
-    @_reads("the ground truth")
+    @reads("the ground truth")
     def _truth_rows(self, name: str) -> np.ndarray:
         ds = self._f["ground_truth"][name]
         if self.swmr:
@@ -475,7 +451,7 @@ class Recording:
         n = min(int(self._truth_committed().get(name, 0)), ds.shape[0])
         return ds[:n]
 
-    @_reads("the ground truth")
+    @reads("the ground truth")
     def truth_names(self) -> list[str]:
         if "ground_truth" not in self._f:
             return []
@@ -485,7 +461,7 @@ class Recording:
         return out
 
     # --- summary ------------------------------------------------------------------------
-    @_reads("its summary")
+    @reads("its summary")
     def summary(self) -> dict[str, Any]:
         """What ``ionto info`` prints: a JSON-ready dict."""
         events = self.events

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from app.cli.main import main as ionto
 from app.session import run_protocol
 from protocols.loader import load
-from tests.fuzz.worker import ROOT, ReaderWorker
+from tests.fuzz.worker import ROOT, Damaged, ReaderWorker
 
 # signatures of HDF5's metadata structures (object headers and their continuations, v2
 # B-trees, fractal heaps, free-space managers, extensible and fixed arrays: chunk indexes)
@@ -98,7 +98,7 @@ def worker():
 
 
 @st.composite
-def damages(draw, sample: Sample) -> tuple[str, bytes]:
+def damages(draw, sample: Sample) -> Damaged:
     """(a description, the damaged bytes): cut short, or 1–3 runs of bytes overwritten."""
     data = sample.data
     n = len(data)
@@ -115,7 +115,7 @@ def damages(draw, sample: Sample) -> tuple[str, bytes]:
 
     if draw(st.integers(0, 3)) == 0:
         cut = min(max(where(), 0), n - 1)
-        return f"cut at {cut} of {n}", data[:cut]
+        return Damaged(f"cut at {cut} of {n}", data[:cut])
     out = bytearray(data)
     runs = []
     for _ in range(draw(st.integers(1, 3))):
@@ -129,8 +129,8 @@ def damages(draw, sample: Sample) -> tuple[str, bytes]:
         else:
             new = (b"\x00" if fill == "zeros" else b"\xff") * length
         out[at:at + length] = new
-        runs.append(f"{length} {fill} bytes at {at}")
-    return f"{'; '.join(runs)} of {n}", bytes(out)
+        runs.append(f"{length} {fill} bytes at {at}" + (f" ({new[:16].hex()})" if fill == "random" else ""))
+    return Damaged(f"{'; '.join(runs)} of {n}", bytes(out))
 
 
 def _check(worker: ReaderWorker, sample: Sample, path: Path, desc: str, data: bytes) -> str:
@@ -150,7 +150,7 @@ def _fuzz(worker: ReaderWorker, sample: Sample, tmp: Path, n_cases: int) -> None
     @settings(max_examples=n_cases, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(case=damages(sample))
-    def one(case: tuple[str, bytes]) -> None:
+    def one(case: Damaged) -> None:
         _check(worker, sample, path, *case)
 
     one()

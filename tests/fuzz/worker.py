@@ -10,9 +10,20 @@ import select
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("read_worker.py")
+
+
+class Damaged(NamedTuple):
+    """A damaged copy of a file, shown (in hypothesis' reports) by how it was damaged."""
+
+    desc: str
+    data: bytes
+
+    def __repr__(self) -> str:
+        return self.desc
 
 
 class ReaderFailed(AssertionError):
