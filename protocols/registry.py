@@ -92,10 +92,10 @@ def params_model(fn: Callable[..., Any], model_name: str) -> type[BaseModel]:
     try:
         model = create_model(model_name, __base__=StrictModel, **fields)
     except (PydanticUserError, TypeError):  # an annotation pydantic cannot validate: say which
-        bad = [name for name, f in fields.items() if not _valid_field(model_name, name, f)] or list(fields)
-        ann = getattr(fields[bad[0]][0], "__name__", str(fields[bad[0]][0])) if bad else "?"
-        raise ConfigError(f"{model_name}: parameter {bad[0] if bad else '?'!r} is annotated {ann}, not a type a "
-                          "protocol can set — use numbers, strings, booleans, lists or Literal[...]") from None
+        bad = next((n for n, f in fields.items() if not _valid_field(model_name, n, f)), next(iter(fields)))
+        ann = getattr(fields[bad][0], "__name__", str(fields[bad][0]))
+        raise ConfigError(f"{model_name}: parameter {bad!r} is annotated {ann}, not a type a protocol can set — "
+                          "use numbers, strings, booleans, lists or Literal[...]") from None
     model.__doc__ = inspect.getdoc(fn) or ""
     return model
 

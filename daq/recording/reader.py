@@ -103,7 +103,6 @@ def _damaged(path: Path, exc: OSError) -> DamagedRecordingError:
                                  "ionto can read")
 
 
-
 class Recording:
     """An ionto recording opened for reading.  Use as a context manager or call ``close``."""
 

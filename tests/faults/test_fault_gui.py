@@ -3,6 +3,8 @@ clogged barrel flagged by the barrel panel and a banner."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -37,8 +39,9 @@ def _window(qtbot, tmp_path, **kw) -> MainWindow:
     return win
 
 
-def test_closing_the_window_mid_protocol_mid_ejection(qtbot, tmp_path):
-    win = _window(qtbot, tmp_path)
+def _record_protocol(qtbot, tmp_path, **kw) -> tuple[MainWindow, Path]:
+    """A window recording to a new file and running ``PROTOCOL``; (the window, the file)."""
+    win = _window(qtbot, tmp_path, **kw)
     win.recording_panel.directory.setText(str(tmp_path / "rec"))
     win.start_recording()
     path = win.session.recorder.path
@@ -47,6 +50,11 @@ def test_closing_the_window_mid_protocol_mid_ejection(qtbot, tmp_path):
     win.open_protocol(str(proto))
     qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
     qtbot.mouseClick(win.protocol_panel.run_button, Qt.MouseButton.LeftButton)
+    return win, path
+
+
+def test_closing_the_window_mid_protocol_mid_ejection(qtbot, tmp_path):
+    win, path = _record_protocol(qtbot, tmp_path)
     qtbot.waitUntil(lambda: win.barrel_model.row("glu").ejecting, timeout=TIMEOUT_MS)
     device = win.session.engine.device
     errors = []
@@ -77,15 +85,7 @@ def test_clogged_barrel_raises_the_row_alarm_and_a_banner(qtbot, tmp_path):
     # default 1 GΩ, through which the 100 V compliance still drives 100 nA, so the 40 nA
     # ejection was delivered in full and no alarm was due.  The alarm needs a clog that the
     # commanded current cannot get through (here 4 GΩ: at most 25 nA).
-    win = _window(qtbot, tmp_path, rig_path=_clogged_rig(tmp_path))
-    win.recording_panel.directory.setText(str(tmp_path / "rec"))
-    win.start_recording()
-    path = win.session.recorder.path
-    proto = tmp_path / "long.yaml"
-    proto.write_text(PROTOCOL)
-    win.open_protocol(str(proto))
-    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
-    qtbot.mouseClick(win.protocol_panel.run_button, Qt.MouseButton.LeftButton)
+    win, path = _record_protocol(qtbot, tmp_path, rig_path=_clogged_rig(tmp_path))
     glu = win.barrel_model.row("glu")
     qtbot.waitUntil(lambda: glu.ejecting, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: bool(glu.alarm), timeout=TIMEOUT_MS)
