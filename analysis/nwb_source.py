@@ -31,9 +31,11 @@ import h5py
 import numpy as np
 
 from analysis.nwb_stimulus import Ejection
-from daq.errors import NotARecordingError, RecordingError
+from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Barrel, Pipette
 from daq.recording import ProtocolInfo, Recording
+from daq.recording.damage import DAMAGE_ERRORS, reads
+from daq.recording.heap_check import damaged_global_heap
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
@@ -45,12 +47,22 @@ class NwbFormatError(RecordingError):
 
 
 def is_nwb_file(path: str | os.PathLike[str]) -> bool:
-    """An HDF5 file with the ``nwb_version`` attribute NWB writers set."""
+    """An HDF5 file with the ``nwb_version`` attribute NWB writers set (False for a damaged one)."""
+    try:
+        return _has_nwb_version(Path(path))
+    except RecordingError:
+        return False
+
+
+def _has_nwb_version(path: Path) -> bool:
+    if damaged_global_heap(path) is not None:  # HDF5 would loop forever on it (see heap_check)
+        raise DamagedRecordingError(f"{path}: the file is damaged (a corrupted global heap, which holds its "
+                                    "text attributes)")
     try:
         with h5py.File(path, "r") as f:
             return "nwb_version" in f.attrs
-    except OSError:
-        return False
+    except DAMAGE_ERRORS as exc:
+        raise DamagedRecordingError(f"{path}: the HDF5 file is damaged ({exc})") from None
 
 
 def _open_nwb(path: Path) -> tuple[Any, Any]:
@@ -60,14 +72,20 @@ def _open_nwb(path: Path) -> tuple[Any, Any]:
         raise RecordingError(f"{path}: no such file")
     if not h5py.is_hdf5(path):
         raise NotARecordingError(f"{path}: not an HDF5 file, so not an NWB file")
-    if not is_nwb_file(path):
+    if not _has_nwb_version(path):
         raise NotARecordingError(f"{path}: an HDF5 file but not an NWB file (no nwb_version attribute)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pynwb warns about cached namespaces it ignores
             io = NWBHDF5IO(str(path), "r")
-            return io, io.read()
     except Exception as exc:  # pynwb/hdmf raise many types for a file they cannot build
+        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file: {type(exc).__name__}: {exc}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return io, io.read()
+    except Exception as exc:
+        io.close()  # else HDF5 keeps the file open, and a later open of the path sees this one
         raise NwbFormatError(f"{path}: pynwb cannot read this NWB file: {type(exc).__name__}: {exc}") from None
 
 
@@ -92,7 +110,11 @@ class NwbSource:
             self._es = self._pick_series(series)
             self._intervals_name = intervals
             self._setup()
-        except Exception:
+        except DAMAGE_ERRORS as exc:  # parts that disagree (an electrode row past its table...)
+            self._io.close()
+            raise NwbFormatError(f"{self.path}: the NWB file cannot be read as an ElectricalSeries recording "
+                                 f"({type(exc).__name__}: {exc})") from None
+        except BaseException:
             self._io.close()
             raise
 
@@ -128,6 +150,9 @@ class NwbSource:
     def _setup(self) -> None:
         es = self._es
         shape = es.data.shape
+        if len(shape) not in (1, 2) or not np.issubdtype(np.dtype(es.data.dtype), np.number):
+            raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} holds {es.data.dtype} data shaped {shape}; "
+                                 "ionto reads numbers shaped (samples,) or (samples, channels)")
         self._one_d = len(shape) == 1
         n_ch = 1 if self._one_d else int(shape[1])
         self.n_samples = int(shape[0])
@@ -149,6 +174,9 @@ class NwbSource:
             first = round(float(es.starting_time or 0.0) * self.rate_hz)
             self._segments = np.array([[0, first]], dtype=np.int64)
         else:
+            if len(es.timestamps) != self.n_samples:
+                raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} has {len(es.timestamps)} timestamps "
+                                     f"for {self.n_samples} samples; NWB wants one per sample")
             self.rate_hz, self._segments = self._segments_from_timestamps(es.timestamps)
         if not self.rate_hz > 0:
             raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} has sampling rate {self.rate_hz}")
@@ -244,6 +272,7 @@ class NwbSource:
     def protocol(self) -> ProtocolInfo:
         return ProtocolInfo(text=str(self._nwb.protocol or ""), name=str(self._nwb.session_id or ""), format="nwb")
 
+    @reads("the samples")
     def raw(self, start: int = 0, stop: int | None = None, channels: list[int] | None = None) -> np.ndarray:
         """Stored samples of rows ``start:stop`` as (rows, channels): the electrodes, then the
         monitored currents."""
@@ -270,6 +299,7 @@ class NwbSource:
     truth_metadata: dict[str, Any] = {}  # noqa: RUF012
 
     @cached_property
+    @reads("the subject and session")
     def metadata(self) -> dict[str, Any]:
         """Subject and session fields of the NWB file (the form of a metadata file)."""
         s = self._nwb.subject
@@ -282,6 +312,7 @@ class NwbSource:
 
     # --- epochs -----------------------------------------------------------------------------
     @cached_property
+    @reads("the intervals tables")
     def _epoch_table(self) -> tuple[str, Any] | None:
         tables = dict(self._nwb.intervals or {})
         if self._intervals_name is not None:
@@ -300,6 +331,7 @@ class NwbSource:
         return None
 
     @cached_property
+    @reads("the intervals table")
     def ejections(self) -> list[Ejection]:
         """The rows of the epoch table, in time order."""
         found = self._epoch_table
@@ -319,13 +351,19 @@ class NwbSource:
                  for r, c in zip(column("role"), column("control", False))]
         currents = [float("nan") if c is None else float(c) for c in column("current_nA")]
         concs = [0.0 if c is None or not np.isfinite(c) else float(c) for c in column("concentration_mM")]
+        starts, stops = np.asarray(t["start_time"][:], float), np.asarray(t["stop_time"][:], float)
+        bad = ~(np.isfinite(starts) & np.isfinite(stops) & (stops >= starts))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise NwbFormatError(f"{self.path}: row {k} of the intervals table {name!r} runs from {starts[k]} to "
+                                 f"{stops[k]} s; start_time and stop_time must be finite, with stop ≥ start")
         out = [Ejection(float(a), float(b), barrel, drug, role, cur, abs(cur) * (float(b) - float(a)), conc, "")
-               for a, b, barrel, drug, role, cur, conc in
-               zip(t["start_time"][:], t["stop_time"][:], barrels, drugs, roles, currents, concs)]
+               for a, b, barrel, drug, role, cur, conc in zip(starts, stops, barrels, drugs, roles, currents, concs)]
         out.sort(key=lambda e: e.start_s)
         return out
 
     @cached_property
+    @reads("the intervals table")
     def pipette(self) -> Pipette | None:
         """Barrels described by the epoch table (None without one)."""
         ej = self.ejections
@@ -345,6 +383,7 @@ class NwbSource:
                        name=f"from the NWB table {self._epoch_table[0]!r}" if self._epoch_table else "")
 
     @cached_property
+    @reads("the intervals table")
     def events(self) -> list[LogEvent]:
         """An ejection event at each row's start and an off event at its stop."""
         out = []

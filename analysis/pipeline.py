@@ -302,3 +302,18 @@ def _psths(epochs: list[Epoch], train: np.ndarray, params: AnalysisParams) -> di
         out[key] = psth(train, np.array([ep.onset for ep in eps]), eps[0].rate_hz, params.baseline_s,
                         dur + params.recovery_s, params.bin_s)
     return out
+
+
+def delivered_current_problems(rec: RecordingLike, params: EpochParams | None = None) -> list[str]:
+    """One line per ejection whose monitored (delivered) current differs from the commanded
+    one — a clogged barrel, or a current source at its compliance voltage.  Empty when every
+    monitored ejection delivered what was asked (or nothing is monitored).  ``ionto run``
+    says these at the end of a run."""
+    pip = rec.pipette
+    if pip is None:
+        return []
+    params = params or EpochParams()
+    epochs = find_epochs(rec.events, pip, rec.rate_hz, rec.first_index, rec.end_index, params, rec.gaps)
+    check_currents(epochs, _monitored_currents(rec, epochs), params)
+    return [f"barrel {ep.barrel!r}, ejection at {ep.onset / ep.rate_hz:.1f} s: {flag}"
+            for ep in epochs for flag in ep.flags if "differs from the commanded" in flag]

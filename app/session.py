@@ -268,8 +268,10 @@ def run_protocol(
         engine.submit(Abort(stop=True))  # every barrel to retain, then stop and close the file
         engine.join()
         raise
-    return RunResult(Path(out), engine.read_index / config.rate_hz, engine.read_index, engine.gaps,
-                     engine.lost_samples, engine.error, n_events)
+    # what the file holds: less than was read if the recorder had to stop (a full disk)
+    samples = min(engine.read_index, recorder.committed_samples)
+    return RunResult(Path(out), samples / config.rate_hz, samples, engine.gaps, engine.lost_samples, engine.error,
+                     n_events)
 
 
 __all__ = [

@@ -144,7 +144,10 @@ def load_python(path: str | os.PathLike[str], overrides: Mapping[str, Any] | Non
     if fn is None or not inspect.isgeneratorfunction(fn):
         raise ConfigError(f"{p}: define a generator function 'plan(...)' that yields protocol commands "
                           "(see docs/protocols.md)")
-    model = params_model(fn, f"{p.stem}_params")
+    try:
+        model = params_model(fn, f"{p.stem}_params")
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
     params = validate_params(model, dict(overrides or {}), f"{p}: -p")
     name = str(getattr(module, "NAME", "") or p.stem)
     rig = getattr(module, "RIG", None)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, PydanticUserError, ValidationError, create_model
 
 from daq.errors import ConfigError
 from daq.pipette import Pipette
@@ -89,9 +89,23 @@ def params_model(fn: Callable[..., Any], model_name: str) -> type[BaseModel]:
             continue
         ann = hints.get(p.name, Any)
         fields[p.name] = (ann, ... if p.default is inspect.Parameter.empty else p.default)
-    model = create_model(model_name, __base__=StrictModel, **fields)
+    try:
+        model = create_model(model_name, __base__=StrictModel, **fields)
+    except (PydanticUserError, TypeError):  # an annotation pydantic cannot validate: say which
+        bad = next((n for n, f in fields.items() if not _valid_field(model_name, n, f)), next(iter(fields)))
+        ann = getattr(fields[bad][0], "__name__", str(fields[bad][0]))
+        raise ConfigError(f"{model_name}: parameter {bad!r} is annotated {ann}, not a type a protocol can set — "
+                          "use numbers, strings, booleans, lists or Literal[...]") from None
     model.__doc__ = inspect.getdoc(fn) or ""
     return model
+
+
+def _valid_field(model_name: str, name: str, field: tuple[Any, Any]) -> bool:
+    try:
+        create_model(model_name, __base__=StrictModel, **{name: field})
+    except (PydanticUserError, TypeError):
+        return False
+    return True
 
 
 def register(name: str, *, check: RigCheck | None = None) -> Callable[[PlanFactory], PlanFactory]:

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
@@ -306,10 +308,10 @@ class PlanRunner:
                 self._finish(control, self._cursor, f"ended by the plan: {exc}")
                 return
             except Exception as exc:  # the user's plan code failed: end the protocol safely
-                log.exception("plan %r raised", self.name)
+                log.debug("plan %r raised", self.name, exc_info=exc)  # the traceback: --debug
                 step = f", in step {self.status.step!r}" if self.status.step else ""
                 self._fail(control, f"at {self._cursor / control.rate_hz:.3f} s{step}: the plan raised "
-                                    f"{type(exc).__name__}: {exc}")
+                                    f"{type(exc).__name__}: {exc}{_raised_where(exc)}")
                 return
             self._send = None
             self._steps += 1
@@ -394,9 +396,10 @@ class PlanRunner:
                 try:
                     met = bool(p.cmd.condition(_Ctx(control, t, p.start)))
                 except Exception as exc:  # a user's condition failed: end the wait, say so
-                    log.exception("wait-until condition failed")
+                    log.debug("wait-until condition failed", exc_info=exc)
                     self.problems.append(RunnerProblem(t, self._where(p.cmd, control),
-                                                       f"the condition raised {type(exc).__name__}: {exc}"))
+                                                       f"the condition raised {type(exc).__name__}: {exc}"
+                                                       f"{_raised_where(exc)}"))
                     return self._end_until(control, t, False, lead, f"condition failed ({exc})")
                 if met:
                     return self._end_until(control, t, True, lead, "met")
@@ -491,3 +494,13 @@ class PlanRunner:
 
     def _publish(self, **changes: Any) -> None:
         self.status = replace(self.status, cursor_index=self._cursor, step_index=self._steps, **changes)
+
+
+def _raised_where(exc: BaseException) -> str:
+    """`` (plan.py line 12)``: the deepest frame of the traceback outside installed packages
+    and the standard library — the user's plan code — for a message without a traceback."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if "site-packages" not in f.filename and "/lib/python" not in f.filename]
+    if not frames:
+        return ""
+    return f" ({os.path.basename(frames[-1].filename)} line {frames[-1].lineno})"

@@ -72,10 +72,14 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     status = runner.status
     error = res.error or status.error
+    warnings = _current_warnings(res.path)
     doc = {"recording": str(res.path), "duration_s": res.duration_s, "samples": res.samples,
            "gaps": res.gaps, "lost_samples": res.lost_samples, "events": res.events, "error": error,
+           "warnings": warnings,
            "protocol": {"name": proto.name, "ended": status.step, "planned_duration_s": planned_s,
                         "planned_duration_is_upper_bound": report.dry.closed_loop}}
+    for w in warnings:
+        print(f"ionto run: warning: {w}", file=sys.stderr)
     if args.json:
         emit_json(doc)
     else:
@@ -83,6 +87,21 @@ def run(args: argparse.Namespace) -> int:
         if error:
             say(f"the run stopped with an error: {error}")
     return 1 if error else 0
+
+
+def _current_warnings(path: Path) -> list[str]:
+    """Ejections whose delivered (monitored) current was not the commanded one: a clogged
+    barrel or a source at its compliance voltage — worth telling whoever ran the script."""
+    from analysis.pipeline import delivered_current_problems
+    from daq.recording import Recording
+
+    if not path.exists():  # the run failed before its file was made: that error says it
+        return []
+    try:
+        with Recording(path) as rec:
+            return delivered_current_problems(rec)
+    except IontoError as exc:
+        return [f"the delivered currents could not be checked: {exc}"]
 
 
 class _TerminalPrompts:

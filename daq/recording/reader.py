@@ -27,9 +27,12 @@ import numpy as np
 
 from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Pipette
+from daq.recording.damage import DAMAGE_ERRORS, reads
 from daq.recording.format import FORMAT_NAME, SCHEMA_VERSION
 from daq.recording.h5file import writer_alive
+from daq.recording.heap_check import damaged_global_heap
 from daq.recording.metadata import ProtocolInfo
+from daq.recording.swmr_open import open_swmr
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 LIVE_HEARTBEAT_S = 10.0  # without flock: a writer commits at least every 2 s; older = crashed
@@ -59,7 +62,8 @@ def superblock_eof(path: Path) -> int | None:
 
 
 def _open_h5(path: Path) -> tuple[h5py.File, bool]:
-    """Open read-only: plainly, else (a file in SWMR mode: live or crashed) with ``swmr=True``."""
+    """Open read-only: plainly, else (a file in SWMR mode: live or crashed) with ``swmr=True``
+    and HDF5's metadata retries bounded (``swmr_open``)."""
     # no HDF5 locks anywhere in ionto: the only lock is the writer's (``writer_alive``)
     try:
         return h5py.File(path, "r", locking=False), False
@@ -77,18 +81,26 @@ def _open_h5(path: Path) -> tuple[h5py.File, bool]:
                 f"{path}: the file is truncated ({actual} of the {declared} bytes its writer declared); "
                 "was it copied while still being written, or copied incompletely? Copy it again from the original"
             ) from None
+        if "already open for write" not in str(plain_exc):
+            # only a file a writer holds (or held, in SWMR mode) needs a SWMR open; anything
+            # else that stops a plain open (a bad checksum) would stop the SWMR open too
+            raise _damaged(path, plain_exc) from None
         try:
-            return h5py.File(path, "r", swmr=True, locking=False), True
+            return open_swmr(path), True
         except OSError as swmr_exc:
-            if "already open for write" in f"{plain_exc} {swmr_exc}" and not writer_alive(path):
+            # the write flag without the SWMR-write flag: HDF5 stopped outside SWMR mode
+            if "already open for" in str(swmr_exc) and not writer_alive(path):
                 raise DamagedRecordingError(
                     f"{path}: its writer died while HDF5 was changing the file (a full disk?), leaving HDF5's "
                     f"'open for writing' flag set; clear it with HDF5's tool `h5clear -s {path}` (a copy is "
                     "safest), then open it again"
                 ) from None
-        raise DamagedRecordingError(
-            f"{path}: the HDF5 file cannot be opened ({plain_exc}); it is damaged beyond what ionto can read"
-        ) from None
+            raise _damaged(path, swmr_exc) from None
+
+
+def _damaged(path: Path, exc: OSError) -> DamagedRecordingError:
+    return DamagedRecordingError(f"{path}: the HDF5 file cannot be opened ({exc}); it is damaged beyond what "
+                                 "ionto can read")
 
 
 class Recording:
@@ -100,6 +112,10 @@ class Recording:
             raise RecordingError(f"{self.path}: no such file")
         if self.path.is_dir():
             raise NotARecordingError(f"{self.path}: a folder, not an ionto recording")
+        if (heap := damaged_global_heap(self.path)) is not None:
+            # HDF5 would loop forever on it (see heap_check): refuse before HDF5 reads it
+            raise DamagedRecordingError(f"{self.path}: the file is damaged (the global heap at byte {heap}, which "
+                                        "holds its text attributes, is corrupted)")
         self._f, self.swmr = _open_h5(self.path)
         try:
             self._check_format()
@@ -107,7 +123,7 @@ class Recording:
         except RecordingError:
             self._f.close()
             raise
-        except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        except DAMAGE_ERRORS as exc:
             self._f.close()
             raise DamagedRecordingError(f"{self.path}: the file is damaged ({exc})") from None
 
@@ -162,7 +178,7 @@ class Recording:
             for ds in self._live_datasets() if self.swmr else ():
                 ds.refresh()
             self._load_counters()
-        except (OSError, KeyError, ValueError) as exc:
+        except DAMAGE_ERRORS as exc:
             raise DamagedRecordingError(f"{self.path}: cannot refresh ({exc})") from None
         self.__dict__.pop("events", None)
         return (self.n_samples, len(self.events)) != before
@@ -186,10 +202,12 @@ class Recording:
 
     # --- metadata -----------------------------------------------------------------------
     @property
+    @reads("its attributes")
     def closed_cleanly(self) -> bool:
         return bool(self._f.attrs.get("closed_cleanly", False))
 
     @property
+    @reads("its heartbeat")
     def heartbeat_age_s(self) -> float | None:
         """Seconds since the writer last committed (None for files without a heartbeat)."""
         if "acquisition/heartbeat_unix" not in self._f:
@@ -224,6 +242,7 @@ class Recording:
         return _s(self._f.attrs.get("notes", ""))
 
     @property
+    @reads("its attributes")
     def software(self) -> dict[str, str]:
         return json.loads(_s(self._f.attrs.get("software", "{}")))
 
@@ -233,18 +252,21 @@ class Recording:
         return self.n_samples / self.rate_hz
 
     @cached_property
+    @reads("the pipette")
     def pipette(self) -> Pipette | None:
         raw = _s(self._f["pipette"].attrs.get("json", "null")) if "pipette" in self._f else "null"
         data = json.loads(raw)
         return None if data is None else Pipette.model_validate(data)
 
     @cached_property
+    @reads("the rig")
     def rig(self) -> dict[str, Any]:
         if "rig" not in self._f:
             return {}
         return json.loads(_s(self._f["rig"].attrs.get("json", "{}")))
 
     @cached_property
+    @reads("the protocol")
     def protocol(self) -> ProtocolInfo:
         if "protocol" not in self._f:
             return ProtocolInfo()
@@ -256,6 +278,7 @@ class Recording:
 
     # --- events -------------------------------------------------------------------------
     @cached_property
+    @reads("the event log")
     def events(self) -> list[LogEvent]:
         """The committed event log, in sample order (stable for equal indices)."""
         if "events" not in self._f:
@@ -282,6 +305,7 @@ class Recording:
         out.sort(key=lambda e: e.sample_index)
         return out
 
+    @reads("the commanded currents")
     def commanded_currents(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """(sample indices (k,), currents nA (k, barrels), barrel names): from each index on,
         every barrel's commanded current (balance included) until the next row."""
@@ -374,7 +398,7 @@ class Recording:
         start = max(0, min(start, stop))
         try:
             data = self._samples[start:stop]
-        except (OSError, ValueError) as exc:
+        except DAMAGE_ERRORS as exc:
             raise DamagedRecordingError(f"{self.path}: rows {start}:{stop} cannot be read ({exc})") from None
         return data if channels is None else data[:, channels]
 
@@ -393,10 +417,12 @@ class Recording:
 
     # --- ground truth -------------------------------------------------------------------
     @property
+    @reads("the ground truth")
     def has_ground_truth(self) -> bool:
         return "ground_truth" in self._f and (bool(self.truth_names()) or bool(self.truth_metadata))
 
     @cached_property
+    @reads("the ground truth")
     def truth_metadata(self) -> dict[str, Any]:
         if "ground_truth" not in self._f:
             return {}
@@ -412,14 +438,19 @@ class Recording:
 
     def truth(self, name: str) -> np.ndarray:
         """A ground-truth dataset, trimmed to its committed rows."""
-        if "ground_truth" not in self._f or name not in self._f["ground_truth"]:
+        if name not in self.truth_names():
             raise KeyError(f"{self.path}: no ground truth named {name!r}")
+        return self._truth_rows(name)
+
+    @reads("the ground truth")
+    def _truth_rows(self, name: str) -> np.ndarray:
         ds = self._f["ground_truth"][name]
         if self.swmr:
             ds.refresh()
         n = min(int(self._truth_committed().get(name, 0)), ds.shape[0])
         return ds[:n]
 
+    @reads("the ground truth")
     def truth_names(self) -> list[str]:
         if "ground_truth" not in self._f:
             return []
@@ -429,6 +460,7 @@ class Recording:
         return out
 
     # --- summary ------------------------------------------------------------------------
+    @reads("its summary")
     def summary(self) -> dict[str, Any]:
         """What ``ionto info`` prints: a JSON-ready dict."""
         events = self.events
