@@ -154,6 +154,11 @@ class RecordingFile:
                          chunks=(64,))
 
     @property
+    def chunk_rows(self) -> int:
+        """Rows of one chunk of samples."""
+        return self._chunk_rows
+
+    @property
     def chunk_bytes(self) -> int:
         """Bytes of one chunk of samples (the file grows by this much at a time)."""
         return self._chunk_rows * int(self._samples.shape[1]) * self.dtype.itemsize

@@ -55,6 +55,40 @@ def _file_size_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
+def _fit_batch(batch: list[Any], room_bytes: int, written_end: int) -> list[Any]:
+    """What fits of a batch that would cross a limit: its first ``room_bytes`` of samples
+    (the last block cut to whole rows), the items queued before a cut, and the events up to
+    the end of the samples kept (``written_end``: the end of those already in the file) —
+    not those of samples that will never be written; never the end marker."""
+    out: list[Any] = []
+    cut = False
+    end = written_end
+    for entry in batch:
+        if entry is _STOP:
+            continue
+        item, nbytes = entry
+        if item[0] == "block":
+            if cut:
+                continue
+            _, start, data = item
+            row_bytes = max(1, data.nbytes // max(1, data.shape[0]))
+            keep = min(data.shape[0], room_bytes // row_bytes)
+            room_bytes -= keep * row_bytes
+            if keep:
+                out.append((("block", start, data[:keep]), keep * row_bytes))
+                end = max(end, start + keep)
+            cut = keep < data.shape[0]
+        elif item[0] == "events" or not cut:
+            out.append(entry)
+    fitted: list[Any] = []
+    for item, nbytes in out:
+        if item[0] != "events":
+            fitted.append((item, nbytes))
+        elif kept := [ev for ev in item[1] if ev.sample_index <= end]:
+            fitted.append((("events", kept), nbytes))
+    return fitted
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -343,8 +377,9 @@ class Recorder:
                 full = self._check_disk(incoming + f.chunk_bytes, warn=now >= next_disk_check) if check else None
                 if now >= next_disk_check:
                     next_disk_check = now + self.disk_check_s
-                if full:  # there is room for this last event: the file says why it ends
+                if full:  # what fits of this batch is kept; the file says why it ends
                     self._error = RecordingError(full)
+                    self._write_batch(f, _fit_batch(batch, self._room_bytes(f), max(f.last_index, 0)))
                     f.append_events([LogEvent(max(f.last_index, 0), EventKind.ERROR, text=full)])
                     break
                 done = self._write_batch(f, batch)
@@ -356,7 +391,9 @@ class Recorder:
                     self._committed_events = f.n_events
                     last_commit = now
                     dirty = False
-            f.close(self.notes)
+            rows, n_events = f.rows, f.n_events
+            f.close(self.notes)  # commits what the last batch wrote
+            self._committed_samples, self._committed_events = rows, n_events
         except BaseException as exc:  # reported on the engine thread
             self._error = exc
             log.error("%s", self._error_message())
@@ -412,6 +449,22 @@ class Recorder:
         with self._qlock:
             self._queued_bytes -= freed
         return done
+
+    def _room_bytes(self, f: RecordingFile) -> int:
+        """Sample bytes that may still be written without crossing the file-size limit or
+        the minimum free space.  HDF5 grows the file a whole chunk at a time: the rows left in
+        the chunk being filled are free once it is counted (assumed not yet), further rows
+        come in whole chunks; 1 MiB is held back for the event log and HDF5's own records."""
+        room = free_bytes(self.path) - self.min_free_bytes
+        limit = _file_size_limit()
+        if limit is not None:
+            room = min(room, limit - _size(self.path))
+        c, chunk = f.chunk_rows, f.chunk_bytes
+        in_chunk = -f.rows % c  # rows left in the chunk being filled
+        room -= MiB + (chunk if in_chunk else 0)
+        if room < 0:
+            return 0
+        return (in_chunk + (room // chunk) * c) * (chunk // c)
 
     def _check_disk(self, incoming_bytes: int = 0, warn: bool = True) -> str | None:
         """Warn (at most once a minute) when space is low; the message to stop on when writing

@@ -318,3 +318,27 @@ def test_large_appends_spanning_whole_chunks(tmp_path):
         assert f["acquisition/samples"].chunks[0] * 3 < len(data)
     with Recording(tmp_path / "big.h5") as r:
         assert np.array_equal(r.raw(), data)
+
+
+def test_the_last_batch_is_written_as_far_as_it_fits():
+    """Where a batch would cross the disk or file-size limit, the recorder keeps its first
+    whole rows that fit, what was queued before the cut, and the events up to the end of
+    the samples kept."""
+    from daq.recording.writer import _STOP, _fit_batch
+
+    a = np.ones((100, 4), dtype=np.int16)  # 8 bytes a row
+    b = np.full((100, 4), 2, dtype=np.int16)
+    batch = [(("block", 0, a), a.nbytes), (("events", [LogEvent(50, EventKind.EJECT, "glu", -20.0)]), 200),
+             (("block", 100, b), b.nbytes),
+             (("events", [LogEvent(120, EventKind.RETAIN, "glu", 15.0), LogEvent(180, EventKind.NOTE, text="x")]), 400),
+             (("truth", {"spikes": np.array([170])}), 8), _STOP]
+    out = _fit_batch(batch, 8 * 130 + 5, written_end=0)  # 130 rows and a bit
+    assert [e[0][0] for e in out] == ["block", "events", "block", "events"]  # no truth after the cut, no end marker
+    assert out[2][0][1] == 100 and out[2][0][2].shape == (30, 4) and out[2][1] == 240
+    assert [e.sample_index for e in out[3][0][1]] == [120]  # the event at 180 has no samples
+    assert _fit_batch(batch, 0, written_end=0) == []  # no room: not even the events of unwritten rows
+    whole = _fit_batch(batch, 10**9, written_end=0)
+    assert [e[0][0] for e in whole] == ["block", "events", "block", "events", "truth"]
+    assert [e.sample_index for e in whole[3][0][1]] == [120, 180]
+    ahead = [(("events", [LogEvent(200, EventKind.STEP, text="next"), LogEvent(201, EventKind.STEP)]), 200)]
+    assert [e.sample_index for e in _fit_batch(ahead, 10**9, written_end=200)[0][0][1]] == [200]
