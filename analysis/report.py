@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +23,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from analysis.fit import FitResult
+from analysis.forked import ForkedCall, ForkedCallError
 from analysis.pipeline import AnalysisResult, group_key
+
+log = logging.getLogger(__name__)
 
 COLOURS = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive"]
 UNIT_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
@@ -216,14 +220,32 @@ def units_figure(res: AnalysisResult, out: Path) -> dict[str, str] | None:
     return _save(fig, out, "units")
 
 
-def write_figures(res: AnalysisResult, out: Path) -> dict[str, dict[str, str]]:
-    figs = {}
-    for name, fn in (("snippet", snippet_figure), ("raster", raster_figure), ("ratemeter", ratemeter_figure),
-                     ("dose_response", dose_response_figure), ("units", units_figure)):
-        paths = fn(res, out)
-        if paths:
-            figs[name] = paths
-    return figs
+FIGURES = {"snippet": snippet_figure, "raster": raster_figure, "ratemeter": ratemeter_figure,
+           "dose_response": dose_response_figure, "units": units_figure}
+# rendered in a forked child while this process renders the others (matplotlib holds the
+# GIL): about the same share of the work each
+CHILD_FIGURES = ("snippet", "dose_response")
+
+
+def _render(res: AnalysisResult, out: Path, names: list[str]) -> dict[str, dict[str, str] | None]:
+    return {name: FIGURES[name](res, out) for name in names}
+
+
+def write_figures(res: AnalysisResult, out: Path, parallel: bool = True) -> dict[str, dict[str, str]]:
+    """Every figure as PNG and SVG; with ``parallel`` (Linux) two processes share them."""
+    out.mkdir(parents=True, exist_ok=True)
+    mine = [n for n in FIGURES if not parallel or n not in CHILD_FIGURES]
+    child = ForkedCall.start(_render, res, out, list(CHILD_FIGURES)) if parallel else None
+    if parallel and child is None:
+        mine = list(FIGURES)
+    done = _render(res, out, mine)
+    if child is not None:
+        try:
+            done.update(child.result())
+        except ForkedCallError as exc:  # render them here; say why once
+            log.warning("rendering figures in a second process failed (%s); rendering them here", exc)
+            done.update(_render(res, out, [n for n in CHILD_FIGURES if n not in done]))
+    return {name: done[name] for name in FIGURES if done.get(name)}
 
 
 def epoch_table(res: AnalysisResult) -> str:
