@@ -19,7 +19,7 @@ row of 8 channels costs about what a row of 16 does and splitting 16 channels in
 doubles the row loops (measured: two threads of 8 channels were slower than one of 16).
 Detection runs on worker threads (one per group; the numba kernels release the GIL) while
 the calling thread reads the next chunk, so reading from the disk overlaps it (from a cold
-page cache, a 1-h 16-channel file: 16.2 s serial, 7.0 s overlapped).  Memory: a few chunks
+page cache, a 1-h 16-channel file: 10.0 s serial, 7.0 s overlapped).  Memory: a few chunks
 of float64 samples plus a few floats per spike.
 """
 
