@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.gui.models.raster import RateModel
+from app.gui.models.raster import RateModel, fitting_labels
 
 LANE = 0.16  # height of one barrel's row of ejection bars (bar + label), as a fraction of the rate axis
 BARREL_COLOURS = ["#e67e22", "#2980b9", "#8e44ad", "#7f8c8d", "#16a085", "#c0392b", "#27ae60"]
@@ -23,6 +24,8 @@ def barrel_colour(lane: int) -> str:
 class RateView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        probe = pg.TextItem("")  # kept while its font is read (its text item dies with it)
+        self._label_metrics = QFontMetricsF(probe.textItem.font())  # to fit the bar labels
         self.model: RateModel | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -120,8 +123,12 @@ class RateView(QWidget):
             self.rate_plot.removeItem(it)
         self._bar_items = []
         self.drawn_bars = []
-        lanes = sorted({b.lane for b, _, _ in m.visible_bars(end_index)})
-        for bar, t0, t1 in m.visible_bars(end_index):
+        bars = m.visible_bars(end_index)
+        lanes = sorted({b.lane for b, _, _ in bars})
+        (x0, x1), width_px = self.rate_plot.getViewBox().viewRange()[0], self.rate_plot.getViewBox().width()
+        labels = fitting_labels(bars, width_px / max(x1 - x0, 1e-9), self._label_metrics.horizontalAdvance,
+                                view_end_s=x1)
+        for (bar, t0, t1), label in zip(bars, labels):
             k = lanes.index(bar.lane)
             y0 = ymax * (1.02 + LANE * k)
             colour = barrel_colour(bar.lane)
@@ -129,11 +136,13 @@ class RateView(QWidget):
             rect.setBrush(pg.mkBrush(colour))
             rect.setPen(pg.mkPen(None))
             self.rate_plot.addItem(rect)
-            text = pg.TextItem(bar.label, color=colour, anchor=(0, 1))
-            text.setPos(t0, y0 + ymax * 0.06)  # just above its bar
-            self.rate_plot.addItem(text)
-            self._bar_items += [rect, text]
-            self.drawn_bars.append(bar.label)
+            self._bar_items.append(rect)
+            if label:  # shortened or left out where it would run into the next one
+                text = pg.TextItem(label, color=colour, anchor=(0, 1))
+                text.setPos(t0, y0 + ymax * 0.06)  # just above its bar
+                self.rate_plot.addItem(text)
+                self._bar_items.append(text)
+                self.drawn_bars.append(label)
         top = ymax * (1.02 + LANE * len(lanes)) if lanes else ymax * 1.1
         self.rate_plot.setYRange(0, top, padding=0)
 

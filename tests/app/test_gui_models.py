@@ -13,7 +13,7 @@ from hypothesis import strategies as hs
 
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import ProtocolModel, load
-from app.gui.models.raster import RateModel, spike_waveforms
+from app.gui.models.raster import EjectionBar, RateModel, fitting_labels, spike_waveforms
 from app.gui.models.recording import DoseResponseModel, render_template
 from app.gui.models.traces import TraceModel, column_size
 from app.live import LiveSession
@@ -308,3 +308,24 @@ def test_live_session_reads_only_new_samples_and_records(tmp_path):
     finally:
         s.close()
     assert not s.running
+
+
+def test_ejection_bar_labels_shorten_rather_than_overlap():
+    """A label runs no further than the next bar of its lane: full, else the current alone,
+    else none; bars of other lanes do not count (they are drawn in their own row)."""
+    def bar(lane, cur, t0):
+        return EjectionBar("glu" if lane == 0 else "gaba", "glutamate" if lane == 0 else "GABA", cur, 0, 0, lane), t0, t0 + 20
+
+    def width(text):  # 7 px a character
+        return 7.0 * len(text)
+
+    bars = [bar(0, -5, 0.0), bar(1, 20, 10.0), bar(0, -10, 60.0), bar(0, -20, 61.0), bar(0, -40, 120.0)]
+    labels = fitting_labels(bars, px_per_s=2.0, text_px=width)
+    # glu -5 nA: 120 px to its next glu bar → "glu · glutamate -5 nA" (147 px) does not fit, "-5 nA" does
+    assert labels == ["-5 nA", "gaba · GABA +20 nA", "", "-20 nA", "glu · glutamate -40 nA"]
+    wide = fitting_labels(bars, px_per_s=100.0, text_px=width)  # zoomed in: only the 1-s neighbours are tight
+    assert wide == ["glu · glutamate -5 nA", "gaba · GABA +20 nA", "-10 nA", "glu · glutamate -20 nA",
+                    "glu · glutamate -40 nA"]
+    # the last one stops at the view's right edge (130 s: 20 px): the current alone does not fit either
+    assert fitting_labels(bars, px_per_s=2.0, text_px=width, view_end_s=130.0)[-1] == ""
+    assert fitting_labels(bars, px_per_s=2.0, text_px=width, view_end_s=150.0)[-1] == "-40 nA"

@@ -8,6 +8,7 @@ at the barrel's next current change), so they are exact to the sample.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,23 @@ class EjectionBar:
     @property
     def label(self) -> str:
         return f"{self.barrel} · {self.drug} {self.current_nA:+g} nA"
+
+    @property
+    def short_label(self) -> str:
+        return f"{self.current_nA:+g} nA"
+
+
+def fitting_labels(bars: list[tuple[EjectionBar, float, float]], px_per_s: float,
+                   text_px: Callable[[str], float], gap_px: float = 6.0,
+                   view_end_s: float = float("inf")) -> list[str]:
+    """The label each bar gets without running into the next bar's label in its lane or past
+    the view's right edge: the full one where it fits, else the current alone, else none ("")."""
+    out = []
+    for i, (bar, t0, _t1) in enumerate(bars):
+        nxt = [t for b, t, _ in bars[i + 1:] if b.lane == bar.lane and t > t0]
+        room_px = (min([*nxt, view_end_s]) - t0) * px_per_s - gap_px
+        out.append(next((lab for lab in (bar.label, bar.short_label) if text_px(lab) <= room_px), ""))
+    return out
 
 
 class RateModel:
