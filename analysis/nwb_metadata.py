@@ -23,7 +23,6 @@ export reports which fields are placeholders so the user can fill them in::
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -31,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from daq.config_file import load_config_file
 from daq.errors import ConfigError
 from daq.pipette import format_validation_error
 
@@ -155,16 +154,7 @@ def parse_metadata(data: Any, source: str) -> NwbMetadata:
 
 def load_metadata_file(path: str | os.PathLike[str]) -> NwbMetadata:
     """A YAML or JSON metadata file (see the module docstring for its form)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the metadata file ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {exc}") from None
-    return parse_metadata(data, str(p))
+    return parse_metadata(load_config_file(path, "the metadata file"), str(Path(path)))
 
 
 def metadata_from_recording(rec: Any) -> NwbMetadata:

@@ -24,9 +24,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from daq.config_file import load_config_file
 from daq.errors import ConfigError
 from daq.pipette import Pipette, format_validation_error
 from daq.types import TERMINAL_CONFIGS, AcquisitionConfig, AIChannel, AOChannel, ChannelKind
@@ -126,13 +126,4 @@ def parse_rig(data: Any, source: str = "rig") -> RigConfig:
 
 def load_rig(path: str | os.PathLike[str]) -> RigConfig:
     """Read and validate a rig YAML file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the rig file ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    return parse_rig(data, str(p))
+    return parse_rig(load_config_file(path, "the rig file"), str(Path(path)))

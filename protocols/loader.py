@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from daq.config_file import read_text
 from daq.errors import ConfigError
 from daq.pipette import Pipette
 from daq.recording import ProtocolInfo
@@ -102,10 +103,7 @@ def load(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = Non
 
 
 def _read(p: Path) -> str:
-    try:
-        return p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read the protocol ({getattr(exc, 'strerror', None) or exc})") from None
+    return read_text(p, "the protocol")
 
 
 def load_yaml(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> ResolvedProtocol:

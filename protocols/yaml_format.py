@@ -35,7 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import (
     BaseModel,
     Discriminator,
@@ -46,6 +45,7 @@ from pydantic import (
     create_model,
 )
 
+from daq.config_file import parse_yaml
 from daq.errors import ConfigError
 from daq.pipette import Pipette
 from protocols.commands import (
@@ -230,12 +230,7 @@ def parse_protocol(data: Any, source: str) -> BaseModel:
 
 
 def load_yaml_text(text: str, source: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: the YAML is nested too deeply") from None
+    return parse_yaml(text, source)
 
 
 # --- resolving, checking and building ------------------------------------------------------
