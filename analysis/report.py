@@ -234,11 +234,8 @@ def _render(res: AnalysisResult, out: Path, names: list[str]) -> dict[str, dict[
 def write_figures(res: AnalysisResult, out: Path, parallel: bool = True) -> dict[str, dict[str, str]]:
     """Every figure as PNG and SVG; with ``parallel`` (Linux) two processes share them."""
     out.mkdir(parents=True, exist_ok=True)
-    mine = [n for n in FIGURES if not parallel or n not in CHILD_FIGURES]
     child = ForkedCall.start(_render, res, out, list(CHILD_FIGURES)) if parallel else None
-    if parallel and child is None:
-        mine = list(FIGURES)
-    done = _render(res, out, mine)
+    done = _render(res, out, [n for n in FIGURES if child is None or n not in CHILD_FIGURES])
     if child is not None:
         try:
             done.update(child.result())

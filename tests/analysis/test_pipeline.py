@@ -1,6 +1,7 @@
 """The whole analysis on synthetic recordings with known answers (written by the real Recorder)."""
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -166,3 +167,16 @@ def test_imported_sorted_spikes_can_be_analysed(two_units, tmp_path):
     assert res.unit == "pyr" and len(res.spike_index) == len(truth["spikes"][0])
     with pytest.raises(ValueError, match="no spike train 'nope'; choose one of"):
         analyze_recording(path, AnalysisParams(sorted_spikes=str(csv_path), unit="nope"))
+
+
+def test_figures_rendered_in_two_processes_equal_those_rendered_in_one(gaba_bic, tmp_path):
+    from analysis.report import FIGURES, write_figures
+
+    res = gaba_bic[2]
+    one = write_figures(res, tmp_path / "one", parallel=False)
+    two = write_figures(res, tmp_path / "two", parallel=True)
+    assert list(one) == list(two) and set(one) <= set(FIGURES) and "dose_response" in one
+    for name in one:
+        for ext in ("png", "svg"):
+            assert os.path.getsize(two[name][ext]) > 0
+            assert os.path.basename(two[name][ext]) == os.path.basename(one[name][ext])
