@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from daq.errors import ConfigError
 from daq.rig import RigConfig
 from daq.types import AIChannel, ChannelKind, LogEvent
 from mock_daq.diffusion import DiffusionField, Medium, PointSourceKernel, fmol_per_s_per_nA
@@ -40,6 +41,7 @@ from mock_daq.pharmacology import Receptors, observed_rate_hz
 from mock_daq.pump import Pump
 
 MODEL_NAME = "ionto mock_daq 2: pump, point-source diffusion, receptors, renewal neurons, electrode"
+MIN_SPIKE_RATE_HZ = 5000.0  # below this a 0.3-ms spike trough falls between samples
 
 
 class Simulation:
@@ -49,6 +51,10 @@ class Simulation:
                  faults: FaultTimeline | None = None):
         self.rig, self.sim, self.ai = rig, sim, ai
         self.fs = rig.rate_hz
+        if sim.neurons and self.fs < MIN_SPIKE_RATE_HZ:
+            raise ConfigError(f"rig {rig.name!r}: rate_hz {self.fs:g} cannot show the simulated neurons' spikes "
+                              f"(their trough lasts a few tenths of a millisecond); use at least "
+                              f"{MIN_SPIKE_RATE_HZ:g} Hz (extracellular recordings run at 20–50 kHz)")
         self.seed = sim.seed if seed is None else seed
         self.barrels = rig.pipette.barrels
         self.faults = faults if faults is not None else FaultTimeline(self.fs, rig.pipette.names, sim.faults)

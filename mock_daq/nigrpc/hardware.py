@@ -225,8 +225,8 @@ class Hardware:
             raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device reads AI on a sample clock only.")
         rig = self.rig.model_copy(update={"rate_hz": task.rate_hz})
         seed = None if self.seed is None else self.seed + self.runs
-        sim = SimDevice(rig, self.sim_config, seed=seed, speed=None, name=f"{self.spec.name} (simulated)")
         try:
+            sim = SimDevice(rig, self.sim_config, seed=seed, speed=None, name=f"{self.spec.name} (simulated)")
             self._stream = sim.configure(rig.acquisition_config())
         except IontoError as exc:
             raise NIError(K.INVALID_ATTRIBUTE_VALUE, str(exc)) from None

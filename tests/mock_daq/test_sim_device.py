@@ -195,3 +195,10 @@ def test_configuring_again_starts_a_new_run():
     assert np.array_equal(first, again)
     assert np.array_equal(t1["spike_index/neuron0"], t2["spike_index/neuron0"])
     assert dev.drain_events() == e1 and len(e1) == 3  # clog, burst, neuron lost: announced again
+
+
+def test_a_rate_too_low_for_spikes_is_a_config_error():
+    """At 1 kHz a spike's 0.3-ms trough falls between samples (the waveform came out NaN)."""
+    rig = load_preset("cortex").model_copy(update={"rate_hz": 1000.0})
+    with pytest.raises(ConfigError, match=r"rig 'sim-cortex': rate_hz 1000 cannot show .* at least 5000 Hz"):
+        SimDevice(rig).configure(rig.acquisition_config())
