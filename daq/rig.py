@@ -60,6 +60,20 @@ class MarkerConfig(BaseModel):
     range_V: float = Field(default=10.0, gt=0, description="ADC input range, +/- volts")
 
 
+class InterlockConfig(BaseModel):
+    """A digital line wired to the current source's standby/enable input (X-series boards, which
+    have no analog-output watchdog): ionto holds it at the enable level while it runs and
+    keeps it alive; the DIO watchdog (or a missed heartbeat) drops it to standby, so a dead
+    ionto cannot leave a barrel ejecting.  See docs/ni-hardware.md."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line: str = Field(min_length=1, description="digital output line, e.g. Dev1/port0/line0")
+    enable_high: bool = Field(default=True, description="the source is enabled while the line is high")
+    timeout_s: float = Field(default=0.5, gt=0, le=10.0,
+                             description="the line drops to standby this long after ionto stops refreshing it")
+
+
 class RigConfig(BaseModel):
     """A rig: sample rate, electrodes, pipette; ``simulation`` is read by the simulator only."""
 
@@ -71,6 +85,7 @@ class RigConfig(BaseModel):
     monitor_range_V: float = Field(default=10.0, gt=0, description="AI range of the current monitors")
     pipette: Pipette
     marker: MarkerConfig | None = None
+    interlock: InterlockConfig | None = None
     ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
     block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")
     simulation: dict[str, Any] | None = None
