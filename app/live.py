@@ -27,8 +27,8 @@ from daq.device import Device
 from daq.engine import (
     BlockDone,
     Call,
-    Command,
     Engine,
+    EngineCommand,
     EngineControl,
     EngineEvent,
     EngineState,
@@ -206,7 +206,7 @@ class LiveSession:
         self.stop(5.0)
         self.disk.close()
 
-    def submit(self, command: Command) -> None:
+    def submit(self, command: EngineCommand) -> None:
         if self.engine is None or not self.running:
             raise RuntimeError("not acquiring: connect first")
         self.engine.submit(command)

@@ -6,21 +6,24 @@ Each turn (DESIGN.md §3):
    a jump in that index is a gap and is logged as one;
 2. log the current changes and protocol events whose sample index the block covers;
 3. hand the block (and those events) to the sinks in a fixed order: the recorder
-   (critical), the online detector, the display ring buffer, then the protocol runner;
+   (critical), the online detector, the display ring buffer; check the current monitors
+   against the commands (``daq.monitor_watch``); then step the protocol runner;
 4. top up the AO from the schedule so output stays ``ao_lead_s`` ahead of the read
    position;
-5. drain the command queue (manual eject/retain, mark, pause, resume, abort, stop,
-   recording start/stop).  Other threads only enqueue commands; they never touch the device.
+5. drain the command queue (``daq.engine_commands``).  Other threads only enqueue
+   commands; they never touch the device.
 
-Safety: on stop, abort, error, exception and exit the engine stops the device and writes
-the safe levels (retain, or zero) explicitly, then logs the barrels it returned to them.
-Any exception in the loop becomes an ``EngineError`` event, a safe stop and the ``ERROR``
-state.  A failing recorder stops the run; a recording that cannot start or close cleanly
-while acquisition runs is reported and acquisition goes on.
+States and their allowed changes are ``daq.engine_api.TRANSITIONS``: IDLE → RUNNING ⇄ PAUSED
+→ STOPPING → STOPPED (or ERROR).  Every stop — the end of the protocol, Abort, Stop, an
+error, ``request_stop`` from a signal handler or a closing window — goes through STOPPING
+and ``_shutdown``, the one place that stops the device, writes the safe levels (retain, or
+0 V after a monitor trip), logs them, closes the recording and the device, and finally sets
+``stopped``.  Waiters wait on that event, never on ``Thread.join`` (a join interrupted by
+Ctrl-C returns at once on CPython ≤ 3.12).
 
-States: IDLE → RUNNING ⇄ PAUSED → STOPPING → STOPPED (or ERROR).  Events for subscribers
-(``StateChanged``, ``EventLogged``, ``EngineError``, ``EngineWarning``, ``RecordingChanged``,
-``BlockDone``) are published on the engine thread; see ``daq.engine_api``.
+Events for subscribers (``StateChanged``, ``EventLogged``, ``EngineError``,
+``EngineWarning``, ``RecordingChanged``, ``BlockDone``) are published on the engine thread;
+see ``daq.engine_api``.
 """
 
 from __future__ import annotations
@@ -31,27 +34,31 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
+
 from daq.device import Device, EventSource, Restartable, TruthSource
 from daq.engine_api import (
+    TRANSITIONS,
     Abort,
     AddMark,
     BlockDone,
     Call,
-    Command,
-    EjectBarrel,
+    Eject,
+    EngineCommand,
     EngineError,
     EngineEvent,
     EngineState,
     EngineWarning,
     EventLogged,
+    IllegalTransition,
     OnlineRate,
     Pause,
     ProtocolRunner,
     RecorderSink,
     RecordingChanged,
     Resume,
+    Retain,
     RetainAll,
-    RetainBarrel,
     SetCurrent,
     Sink,
     StartProtocol,
@@ -61,26 +68,29 @@ from daq.engine_api import (
     StopRecording,
     WarningSource,
 )
+from daq.engine_commands import execute
+from daq.engine_recording import RecordingSlot
 from daq.errors import (
     CurrentLimitError,
     EndOfDataError,
     InputOverflowError,
     IontoError,
     OutputUnderflowError,
-    RecordingError,
     SinkError,
 )
+from daq.monitor_watch import MonitorLimits, MonitorTripped, MonitorWatchdog
 from daq.pipette import Pipette
 from daq.schedule import AOSchedule, CurrentChange
 from daq.types import AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
+DEFAULT_MONITOR = MonitorLimits()
 
 __all__ = [
-    "Abort", "AddMark", "BlockDone", "Call", "Command", "EjectBarrel", "Engine", "EngineControl", "EngineError",
-    "EngineEvent", "EngineState", "EngineWarning", "EventLogged", "OnlineRate", "Pause", "ProtocolRunner",
-    "RecorderSink", "RecordingChanged", "Resume", "RetainAll", "RetainBarrel", "SetCurrent", "Sink",
-    "StartProtocol", "StartRecording", "StateChanged", "Stop", "StopRecording", "WarningSource",
+    "Abort", "AddMark", "BlockDone", "Call", "Eject", "Engine", "EngineCommand", "EngineControl", "EngineError",
+    "EngineEvent", "EngineState", "EngineWarning", "EventLogged", "IllegalTransition", "MonitorLimits", "OnlineRate",
+    "Pause", "ProtocolRunner", "RecorderSink", "RecordingChanged", "Resume", "Retain", "RetainAll", "SetCurrent",
+    "Sink", "StartProtocol", "StartRecording", "StateChanged", "Stop", "StopRecording", "WarningSource",
 ]
 
 
@@ -119,7 +129,7 @@ class EngineControl:
     @property
     def read_index(self) -> int:
         """One past the last sample read so far."""
-        return self._e._read_index
+        return self._e.read_index
 
     @property
     def write_index(self) -> int:
@@ -130,7 +140,7 @@ class EngineControl:
     def horizon_index(self) -> int:
         """AO will be written up to (not including) this sample before the next read:
         a runner must have placed every change earlier than this."""
-        return self._e._ao_target()
+        return self._e.ao_target()
 
     @property
     def online(self) -> OnlineRate | None:
@@ -144,15 +154,16 @@ class EngineControl:
 
     def log(self, event: LogEvent) -> None:
         """Log an event at its sample index (emitted once the read position reaches it)."""
-        self._e._pending.append(event)
+        self._e.pending.append(event)
 
     def request_stop(self, at_index: int | None = None) -> None:
         """Stop acquisition once the read position reaches ``at_index`` (now if None)."""
-        self._e._stop_at = self.read_index if at_index is None else at_index
+        self._e.begin_stop(self.read_index if at_index is None else at_index)
 
 
 class Engine:
-    """Owns a device on its own thread.  ``start`` → the loop; ``submit`` commands; ``join``.
+    """Owns a device on its own thread.  ``start`` → the loop; ``submit`` commands;
+    ``request_stop`` from anywhere (signal handlers too); wait on ``stopped``.
 
     Gaps: a block whose ``start_index`` jumps past the previous block's end is a gap; it is
     logged as a GAP event and the recorder starts a new segment, so the file never pretends
@@ -161,6 +172,11 @@ class Engine:
     then reads on, and the jump of the next block's ``start_index`` is recorded as the gap.
     More than ``max_overflows_in_row`` overflows in a row stop the run safely with an error.
     An ``EndOfDataError`` (a replay reached the end of its file) ends the run normally.
+
+    ``monitor``: how far a barrel's monitored current may stray from its command before the
+    run is stopped with every output at 0 V (None: not checked, e.g. for a replay).
+    ``stop_grace_s``: after a stop was asked for, the engine reads on until the retain it
+    placed has been generated (about ``ao_lead_s``), but no longer than this wall time.
     """
 
     def __init__(
@@ -179,6 +195,8 @@ class Engine:
         read_timeout_s: float = 5.0,
         max_overflows_in_row: int = 3,
         max_restarts: int = 3,
+        monitor: MonitorLimits | None = DEFAULT_MONITOR,
+        stop_grace_s: float = 2.0,
     ):
         self.device = device
         self.config = config
@@ -188,7 +206,7 @@ class Engine:
         # AO must always cover the next read: at least two blocks ahead of the read position
         self.ao_lead = max(round(ao_lead_s * config.rate_hz), 2 * self.block)
         self.sinks: list[Sink] = list(sinks)  # detector, display: in this order, after the recorder
-        self.recorder = recorder
+        self.recording = RecordingSlot(self, recorder)
         self.runner = runner
         self.online = online
         self.stop_when_protocol_ends = stop_when_protocol_ends
@@ -196,27 +214,33 @@ class Engine:
         self.read_timeout_s = read_timeout_s
         self.max_overflows_in_row = max_overflows_in_row
         self.max_restarts = max_restarts  # consecutive restarts after lost samples (Restartable devices)
-        self._restarts_in_a_row = 0
+        self.monitor_limits = monitor
+        self.monitor: MonitorWatchdog | None = None
+        self.stop_grace_s = stop_grace_s
         self.stream: StreamInfo | None = None
         self.state = EngineState.IDLE
         self.error: str | None = None
+        self.safe_levels_written = False  # set by the shutdown once the device confirmed them
         self.gaps = 0
         self.lost_samples = 0
         self.overflows = 0
+        self.control = EngineControl(self)
+        self.pending: list[LogEvent] = []  # events logged ahead of the read position
+        self.stopped = threading.Event()  # set at the very end of the shutdown
+        self.has_events = False
+        self.has_truth = False
+        self._restarts_in_a_row = 0
         self._overflows_in_row = 0
         self._loss_reported = False  # an overflow/restart warning covers the next gap
-        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
         self._subscribers: list[Callable[[EngineEvent], None]] = []
         self._thread: threading.Thread | None = None
         self._read_index = 0
-        self._pending: list[LogEvent] = []
         self._stop_at: int | None = None
-        self._paused = False
-        self._control = EngineControl(self)
+        self._stop_deadline: float | None = None
+        self._safe_override_V: np.ndarray | None = None
         self._lock = threading.Lock()
         self._started = threading.Event()
-        self._has_events = False
-        self._has_truth = False
 
     # --- public API (any thread) -----------------------------------------------------------
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
@@ -229,9 +253,15 @@ class Engine:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
 
-    def submit(self, command: Command) -> None:
+    def submit(self, command: EngineCommand) -> None:
         """Enqueue a command; the engine executes it at the end of the current turn."""
         self._commands.put(command)
+
+    def request_stop(self, reason: str = "") -> None:
+        """Every barrel to retain, the protocol aborted, then stop: the safe levels are written
+        and the recording closed before ``stopped`` is set.  Returns at once.  Safe to call
+        from any thread and from a signal handler (it only enqueues), and more than once."""
+        self._commands.put(Abort(stop=True, reason=reason))
 
     def start(self) -> None:
         """Start the engine thread (returns at once)."""
@@ -240,12 +270,15 @@ class Engine:
         self._thread = threading.Thread(target=self.run, name="ionto-engine", daemon=True)
         self._thread.start()
 
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until the shutdown has written the safe levels and closed the recording."""
+        if self._thread is None and self.state == EngineState.IDLE:
+            return True  # never started: nothing to stop
+        return self.stopped.wait(timeout)
+
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the engine thread to end; True if it has."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait for the engine to stop (``wait_stopped``); True once it has."""
+        return self.wait_stopped(timeout)
 
     def wait_started(self, timeout: float | None = None) -> bool:
         """Wait until acquisition runs (or the engine ended before it could)."""
@@ -253,48 +286,93 @@ class Engine:
 
     def stop(self, timeout: float | None = 10.0) -> bool:
         self.submit(Stop())
-        return self.join(timeout)
+        return self.wait_stopped(timeout)
 
     @property
     def read_index(self) -> int:
         return self._read_index
 
     @property
+    def recorder(self) -> RecorderSink | None:
+        return self.recording.recorder
+
+    @property
     def recording_path(self) -> str | None:
         """The file being recorded to, if any (any thread; a snapshot)."""
-        rec = self.recorder
-        return None if rec is None else str(getattr(rec, "path", "")) or None
+        return self.recording.path
+
+    # --- what the command handlers and the recording slot use (engine thread) -----------------
+    def set_state(self, state: EngineState, message: str = "") -> None:
+        if state == self.state and not message:
+            return
+        if state != self.state and state not in TRANSITIONS[self.state]:
+            raise IllegalTransition(f"engine state {self.state} -> {state} is not allowed")
+        self.state = state
+        self.publish(StateChanged(state, message))
+
+    def begin_stop(self, at_index: int) -> None:
+        """Stop once the read position reaches ``at_index`` (or ``stop_grace_s`` has passed)."""
+        self._stop_at = at_index if self._stop_at is None else min(self._stop_at, at_index)
+        if self._stop_deadline is None:
+            self._stop_deadline = time.monotonic() + self.stop_grace_s
+        if self.state in (EngineState.RUNNING, EngineState.PAUSED):
+            self.set_state(EngineState.STOPPING)
+
+    def ao_target(self) -> int:
+        return self._read_index + self.ao_lead
+
+    def state_events(self, at_index: int, text: str) -> list[LogEvent]:
+        """One event per commanded barrel stating its current at ``at_index``."""
+        cur = self.schedule.currents_at(at_index)
+        return [LogEvent(at_index, EventKind(b.classify(cur[i])), b.name, float(cur[i]), text)
+                for i, b in enumerate(self.pipette.barrels) if b.role != "balance"]
+
+    def publish(self, event: EngineEvent) -> None:
+        with self._lock:
+            subs = list(self._subscribers)
+        for cb in subs:
+            try:
+                cb(event)
+            except Exception as exc:
+                _log_failure("an engine subscriber failed", exc)
 
     # --- the loop (engine thread) ------------------------------------------------------------
     def run(self) -> None:
         """The block loop.  Runs on the engine thread (or the caller's, for headless runs)."""
         try:
             self._setup()
-            while self._stop_at is None or self._read_index < self._stop_at:
+            while not self._should_end():
                 self._turn()
         except BaseException as exc:
             self._fail(exc)
         finally:
             self._shutdown()
 
+    def _should_end(self) -> bool:
+        if self._stop_at is not None and self._read_index >= self._stop_at:
+            return True
+        if self._stop_deadline is not None and time.monotonic() > self._stop_deadline:
+            log.info("the stop's grace time passed before the retain was generated; stopping now")
+            return True
+        return False
+
     def _setup(self) -> None:
         # runtime Protocol checks are slow: answer them once
-        self._has_events = isinstance(self.device, EventSource)
-        self._has_truth = isinstance(self.device, TruthSource)
+        self.has_events = isinstance(self.device, EventSource)
+        self.has_truth = isinstance(self.device, TruthSource)
         self.stream = self.device.configure(self.config)
-        if self.recorder is not None:
-            self._start_recorder(self.recorder)
+        if self.monitor_limits is not None and self.config.ao:
+            self.monitor = MonitorWatchdog(self.stream, self.pipette, self.monitor_limits)
+        self.recording.open_initial()
         for s in self.sinks:
             s.start(self.stream)
-        if self.recorder is not None:
-            self._pending.append(LogEvent(0, EventKind.RECORDING_START))
-            self._publish(RecordingChanged(True, self.recording_path or ""))
-        self._pending.extend(self._state_events(0, "initial"))
+        # the initial state goes into the log before anything a protocol places at sample 0
+        self.pending.extend(self.state_events(0, "initial"))
         if self.runner is not None:
-            self.runner.on_start(self._control)
+            self.runner.on_start(self.control)
         self._top_up_ao()
         self.device.start()
-        self._set_state(EngineState.RUNNING)
+        self.set_state(EngineState.RUNNING)
         self._started.set()
 
     def _turn(self) -> None:
@@ -316,41 +394,67 @@ class Engine:
                 raise
             return
         except EndOfDataError as exc:
-            self._pending.append(LogEvent(self._read_index, EventKind.NOTE, text=f"end of data: {exc}"))
+            self.pending.append(LogEvent(self._read_index, EventKind.NOTE, text=f"end of data: {exc}"))
             self._stop_at = self._read_index
             return
         self._overflows_in_row = 0
         self._restarts_in_a_row = 0
-        events: list[LogEvent] = []
+        events = self._gap_before(block)
+        if self.has_events:
+            events.extend(self.device.drain_events())
+        self._read_index = block.end_index
+        events.extend(self._due_events(block.start_index, block.end_index))
+        self._to_sinks(block, events)
+        for ev in events:
+            self.publish(EventLogged(ev))
+        self._collect_warnings()
+        if self.monitor is not None and self.monitor.active:
+            tripped = self.monitor.check(block, self.schedule.render_nA(block.start_index, block.n_samples))
+            if tripped:
+                self._safe_override_V = np.zeros(len(self.config.ao))
+                raise MonitorTripped(tripped)
+        if self.runner is not None:
+            self.runner.on_block(block, self.control)
+            if self.runner.finished and self.stop_when_protocol_ends and self._stop_at is None:
+                self._stop_at = max(self.schedule.last_change_index() + 1, self._pending_max() + 1, self._read_index)
+        if self.stop_after_samples is not None and self._read_index >= self.stop_after_samples:
+            self._stop_at = self._read_index
+        self._top_up_ao()
+        self._drain_commands()
+        self.schedule.prune(self._read_index - 1)
+        self.publish(BlockDone(self._read_index, self.device.ao_write_index, self.gaps, self.lost_samples))
+
+    def _gap_before(self, block: Block) -> list[LogEvent]:
         if block.start_index < self._read_index:
             raise IontoError(
                 f"{getattr(self.device, 'name', 'device')}: block starts at sample {block.start_index}, before the "
                 f"read position {self._read_index}: the device's sample count went backwards"
             )
+        events: list[LogEvent] = []
         if block.start_index > self._read_index:
             lost = block.start_index - self._read_index
             self.gaps += 1
             self.lost_samples += lost
             events.append(LogEvent(self._read_index, EventKind.GAP, current_nA=0.0, text=f"lost {lost} samples"))
             if not self._loss_reported:  # else an overflow or restart warning said so already
-                self._publish(EngineWarning(
+                self.publish(EngineWarning(
                     f"{lost} samples ({lost / self.config.rate_hz:.3f} s) lost at sample {self._read_index}: "
                     "recorded as a gap", "device"))
         self._loss_reported = False
-        if self._has_events:
-            events.extend(self.device.drain_events())
-        self._read_index = block.end_index
-        events.extend(self._due_events(block.start_index, block.end_index))
-        # sinks in order: recorder (critical), detector, display, then the protocol runner
-        if self.recorder is not None:
-            self.recorder.on_block(block)
+        return events
+
+    def _to_sinks(self, block: Block, events: list[LogEvent]) -> None:
+        """Sinks in order: the recorder (critical: its errors stop the run), then the others."""
+        rec = self.recording.recorder
+        if rec is not None:
+            rec.on_block(block)
             if events:
-                self.recorder.on_events(events)
-            if self._has_truth:
+                rec.on_events(events)
+            if self.has_truth:
                 truth = self.device.drain_truth()
                 if truth:
-                    self.recorder.on_truth(truth)
-        elif self._has_truth:
+                    rec.on_truth(truth)
+        elif self.has_truth:
             self.device.drain_truth()  # keep the simulator's truth buffer bounded
         for s in self.sinks:
             try:
@@ -361,19 +465,6 @@ class Engine:
                 raise
             except Exception as exc:  # a bug in a sink: name it, stop safely
                 raise _sink_failed(s, block, exc) from exc
-        for ev in events:
-            self._publish(EventLogged(ev))
-        self._collect_warnings()
-        if self.runner is not None:
-            self.runner.on_block(block, self._control)
-            if self.runner.finished and self.stop_when_protocol_ends and self._stop_at is None:
-                self._stop_at = max(self.schedule.last_change_index() + 1, self._pending_max() + 1, self._read_index)
-        if self.stop_after_samples is not None and self._read_index >= self.stop_after_samples:
-            self._stop_at = self._read_index
-        self._top_up_ao()
-        self._drain_commands()
-        self.schedule.prune(self._read_index - 1)
-        self._publish(BlockDone(self._read_index, self.device.ao_write_index, self.gaps, self.lost_samples))
 
     def _on_overflow(self, exc: InputOverflowError) -> None:
         """Unread input was overwritten: warn, read on (the next block's index jump is the gap)."""
@@ -387,57 +478,40 @@ class Engine:
             )
         msg = f"input overflow{lost}: reading on; the lost samples are recorded as a gap ({exc})"
         self._loss_reported = True
-        self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
-        self._publish(EngineWarning(msg, "device"))
+        self.pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
+        self.publish(EngineWarning(msg, "device"))
         if exc.lost_samples:  # the read position moved on by that much: keep AO ahead of it
             self._top_up_ao(extra=exc.lost_samples)
 
     def _collect_warnings(self) -> None:
-        for s in (self.recorder, *self.sinks):
+        for s in (self.recording.recorder, *self.sinks):
             if s is not None and hasattr(s, "drain_warnings"):  # a WarningSource
                 for msg in s.drain_warnings():
-                    self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
-                    self._publish(EngineWarning(msg, type(s).__name__))
-
-    def _start_recorder(self, recorder: RecorderSink) -> None:
-        assert self.stream is not None
-        if self._has_truth:
-            recorder.on_truth_metadata(self.device.truth_metadata())
-        recorder.start(self.stream)
-
-    def _state_events(self, at_index: int, text: str) -> list[LogEvent]:
-        """One event per commanded barrel stating its current at ``at_index``."""
-        cur = self.schedule.currents_at(at_index)
-        out = []
-        for i, b in enumerate(self.pipette.barrels):
-            if b.role == "balance":
-                continue
-            out.append(LogEvent(at_index, EventKind(b.classify(cur[i])), b.name, float(cur[i]), text))
-        return out
+                    self.pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
+                    self.publish(EngineWarning(msg, type(s).__name__))
 
     def _pending_max(self) -> int:
-        return max((e.sample_index for e in self._pending), default=0)
+        return max((e.sample_index for e in self.pending), default=0)
 
     def _due_events(self, start: int, stop: int) -> list[LogEvent]:
-        """Current changes and pending events with sample index in [start, stop), in order."""
+        """Pending events and current changes with sample index in [start, stop), in sample
+        order; at one sample the pending events (a state logged before a protocol placed a
+        change there) come first, so the log ends on what the device got."""
         due: list[LogEvent] = []
+        keep: list[LogEvent] = []
+        for ev in self.pending:
+            (due if ev.sample_index < stop else keep).append(ev)
+        self.pending = keep
         for ch in self.schedule.changes_in(start, stop):
             kind = EventKind(self.pipette.barrel(ch.barrel).classify(ch.current_nA))
             due.append(LogEvent(ch.sample_index, kind, ch.barrel, ch.current_nA, ch.source))
-        keep: list[LogEvent] = []
-        for ev in self._pending:
-            (due if ev.sample_index < stop else keep).append(ev)
-        self._pending = keep
-        due.sort(key=lambda e: e.sample_index)
+        due.sort(key=lambda e: e.sample_index)  # stable: pending first at equal samples
         return due
-
-    def _ao_target(self) -> int:
-        return self._read_index + self.ao_lead
 
     def _top_up_ao(self, extra: int = 0) -> None:
         if not self.config.ao:
             return
-        target = self._ao_target() + extra
+        target = self.ao_target() + extra
         w = self.device.ao_write_index
         if w < target:
             volts = self.schedule.render_volts(w, target - w)  # re-checks every sample
@@ -456,17 +530,17 @@ class Engine:
         msg = f"{exc}; barrels put on safe levels and acquisition restarted (the lost samples are a gap)"
         self._loss_reported = True
         log.warning("%s", msg)
-        self._pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
-        self._publish(EngineWarning(msg, "device"))
+        self.pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
+        self.publish(EngineWarning(msg, "device"))
         if self.config.ao:
             self.device.write_safe(self.pipette.safe_volts().tolist())
             safe = self.pipette.safe_currents_nA()
-            self._pending.extend(
+            self.pending.extend(
                 LogEvent(self._read_index, EventKind(b.classify(safe[i])), b.name, float(safe[i]),
                          "safe levels while restarting")
                 for i, b in enumerate(self.pipette.barrels) if b.role != "balance")
         resume = self.device.rearm(exc)
-        self._pending.extend(self._state_events(resume, "after the gap"))
+        self.pending.extend(self.state_events(resume, "after the gap"))
         if self.config.ao:
             self.device.write_ao(resume, self.schedule.render_volts(resume, self.ao_lead))
         self.device.start()
@@ -478,165 +552,103 @@ class Engine:
             except queue.Empty:
                 return
             try:
-                self._execute(cmd)
+                execute(self, cmd)
             except (CurrentLimitError, KeyError, ValueError) as exc:
                 # a refused manual command is not a failure of the run: say so, keep going
                 msg = str(exc.args[0]) if exc.args else str(exc)
-                self._publish(EngineError(f"command refused: {msg}", type(exc).__name__))
+                self.publish(EngineError(f"command refused: {msg}", type(exc).__name__))
 
-    def _execute(self, cmd: Command) -> None:
-        at = self.schedule.frozen_until
-        c = self._control
-        match cmd:
-            case SetCurrent(barrel, cur):
-                self.schedule.set_current(barrel, cur, at, "manual")
-            case EjectBarrel(barrel, mag, pol):
-                cur = self.pipette.barrel(barrel).eject_current_nA(mag, pol)
-                self.schedule.set_current(barrel, cur, at, "manual")
-            case RetainBarrel(barrel, mag):
-                self.schedule.set_current(barrel, self._retain_current(barrel, mag), at, "manual")
-            case RetainAll():
-                self.schedule.safe_all(at, "all to retain")
-            case AddMark(text):
-                c.log(LogEvent(self._read_index, EventKind.MARK, text=text))
-            case Pause():
-                if not self._paused:
-                    self._paused = True
-                    self.schedule.safe_all(at, "pause")
-                    c.log(LogEvent(at, EventKind.PAUSE))
-                    if self.runner is not None:
-                        self.runner.pause(c)
-                    self._set_state(EngineState.PAUSED)
-            case Resume():
-                if self._paused:
-                    self._paused = False
-                    c.log(LogEvent(at, EventKind.RESUME))
-                    if self.runner is not None:
-                        self.runner.resume(c)
-                    self._set_state(EngineState.RUNNING)
-            case Abort(stop):
-                self.schedule.safe_all(at, "abort")
-                c.log(LogEvent(at, EventKind.ABORT))
-                if self.runner is not None:
-                    self.runner.abort(c)
-                if self._paused:
-                    self._paused = False
-                    self._set_state(EngineState.RUNNING)
-                if stop:
-                    self._stop_at = at
-            case Stop():
-                self._stop_at = self._read_index
-                self._set_state(EngineState.STOPPING)
-            case StartRecording(recorder):
-                self._start_recording(recorder)
-            case StopRecording():
-                self._stop_recording()
-            case StartProtocol(runner):
-                if self.runner is not None and not self.runner.finished:
-                    raise ValueError("a protocol is already running; abort it first")
-                self.runner = runner
-                runner.on_start(c)
-            case Call(fn):
-                fn(c)
-
-    def _retain_current(self, barrel: str, magnitude_nA: float | None) -> float:
-        b = self.pipette.barrel(barrel)
-        if magnitude_nA is None:
-            return b.safe_current_nA
-        if magnitude_nA < 0:
-            raise CurrentLimitError(f"barrel {barrel!r}: give the retaining current as a magnitude (>= 0 nA)")
-        if b.polarity == 0:
-            raise CurrentLimitError(f"barrel {barrel!r} ({b.drug}) has no drug polarity, so no retain direction")
-        return float(-b.polarity * magnitude_nA)
-
-    def _start_recording(self, recorder: RecorderSink) -> None:
-        """A recording starts while acquisition runs; if it cannot, the run goes on unrecorded."""
-        if self.recorder is not None:
-            raise ValueError("a recording is already running; stop it first")
-        try:
-            self._start_recorder(recorder)
-        except (RecordingError, OSError) as exc:
-            self._publish(EngineError(f"recording not started: {exc}", type(exc).__name__))
-            return
-        self.recorder = recorder
-        recorder.on_events([LogEvent(self._read_index, EventKind.RECORDING_START),
-                            *self._state_events(self._read_index, "at recording start")])
-        self._publish(RecordingChanged(True, self.recording_path or ""))
-
-    def _stop_recording(self) -> None:
-        if self.recorder is None:
-            return
-        rec, self.recorder = self.recorder, None
-        path = str(getattr(rec, "path", ""))
-        try:
-            rec.on_events([LogEvent(self._read_index, EventKind.RECORDING_STOP)])
-            rec.stop()
-        except RecordingError as exc:
-            self._publish(EngineError(f"the recording did not close cleanly: {exc}", type(exc).__name__))
-        self._publish(RecordingChanged(False, path, int(getattr(rec, "committed_samples", 0))))
-
+    # --- the end (engine thread) -------------------------------------------------------------
     def _fail(self, exc: BaseException) -> None:
         msg = str(exc) if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, IontoError):
             log.error("the run failed: %s", msg)
         log.debug("the run failed", exc_info=exc)
         self.error = msg
-        try:
-            if self.recorder is not None:
-                self.recorder.on_events([LogEvent(self._read_index, EventKind.ERROR, text=msg)])
-        except RecordingError as rexc:  # the recorder itself failed, or never started
-            log.warning("the error could not be logged to the recording: %s", rexc)
-        except Exception as lexc:
-            _log_failure("could not log the error to the recording", lexc)
-        self._publish(EngineError(msg, type(exc).__name__))
+        self.pending.append(LogEvent(self._read_index, EventKind.ERROR, text=msg))
+        self.publish(EngineError(msg, type(exc).__name__))
 
-    def _final_events(self, safe_written: bool = True) -> list[LogEvent]:
-        """Events due by the read position that no block carried (a mark just before a stop),
-        and — if the safe levels were written — the barrels the safe stop returned to them."""
-        due = [e for e in self._pending if e.sample_index <= self._read_index]
-        self._pending = []
-        if not safe_written:
+    def _shutdown(self) -> None:
+        """The one way out, whatever happened: stop the device, write the safe levels, log
+        them, close the recording and the sinks, close the device, enter STOPPED or ERROR,
+        and set ``stopped``.  No step may keep a later one from running."""
+        try:
+            if self.state in (EngineState.IDLE, EngineState.RUNNING, EngineState.PAUSED):
+                self.set_state(EngineState.STOPPING)
+            self._guarded("stopping the device", self.device.stop)
+            self.safe_levels_written = self._write_safe_levels()
+            self._guarded("collecting the last warnings", self._collect_warnings)
+            final = self._final_events() if self.stream is not None else []
+            self._close_sinks(final)
+            self._guarded("closing the device", self.device.close)
+            self.set_state(EngineState.ERROR if self.error else EngineState.STOPPED, self.error or "")
+        except BaseException as exc:  # a bug in the shutdown itself: still end, loudly
+            log.error("the engine's shutdown failed: %s: %s", type(exc).__name__, exc)
+            self.state = EngineState.ERROR
+            self.error = self.error or f"shutdown failed: {type(exc).__name__}: {exc}"
+        finally:
+            self._started.set()
+            self.stopped.set()
+
+    @staticmethod
+    def _guarded(what: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except Exception as exc:
+            _log_failure(f"{what} failed", exc)
+
+    def _safe_volts(self) -> np.ndarray:
+        if self._safe_override_V is not None:
+            return self._safe_override_V
+        return np.asarray(self.pipette.safe_volts(), dtype=np.float64)
+
+    def _write_safe_levels(self) -> bool:
+        """Write the safe levels (three tries).  False, with an error naming the barrels'
+        risk, if the device never took them."""
+        if not self.config.ao:
+            return True
+        error: BaseException | None = None
+        for attempt in range(3):
+            try:
+                self.device.write_safe(self._safe_volts().tolist())
+                return True
+            except Exception as exc:
+                error = exc
+                _log_failure(f"writing the safe levels failed (attempt {attempt + 1})", exc)
+                time.sleep(0.05)
+        # said even when another error ended the run: the barrels matter most
+        msg = (f"could not write the safe levels to the device ({error}): the barrels may not be "
+               "on retain; check them at the current source by hand")
+        self.error = msg if self.error is None else f"{self.error}; {msg}"
+        self.pending.append(LogEvent(self._read_index, EventKind.ERROR, text=msg))
+        self.publish(EngineError(msg, "DeviceError"))
+        return False
+
+    def _final_events(self) -> list[LogEvent]:
+        """Events due by the read position that no block carried (a mark or an error just
+        before the stop), and — if the safe levels were written — the barrels the stop
+        returned to them."""
+        due = sorted((e for e in self.pending if e.sample_index <= self._read_index), key=lambda e: e.sample_index)
+        due = [LogEvent(min(e.sample_index, self._read_index), e.kind, e.barrel, e.current_nA, e.text) for e in due]
+        self.pending = []
+        if not self.safe_levels_written or not self.config.ao:
             return due
         at = self._read_index
         cur = self.schedule.currents_at(max(at - 1, 0))
+        zero = self._safe_override_V is not None  # a monitor trip: 0 V, not retain
         for i, b in enumerate(self.pipette.barrels):
-            if b.role != "balance" and abs(cur[i] - b.safe_current_nA) > 1e-6:
-                due.append(LogEvent(at, EventKind(b.classify(b.safe_current_nA)), b.name, b.safe_current_nA,
-                                    "safe level written at stop"))
+            if b.role == "balance":
+                continue
+            target = 0.0 if zero else b.safe_current_nA
+            if abs(cur[i] - target) > 1e-6:
+                text = "0 V written at stop" if zero else "safe level written at stop"
+                due.append(LogEvent(at, EventKind(b.classify(target)), b.name, target, text))
         return due
 
-    def _shutdown(self) -> None:
-        """Stop the device and write safe levels, whatever happened.  Then stop the sinks."""
-        if self.error is None and self.state != EngineState.STOPPING:
-            self._set_state(EngineState.STOPPING)
-        try:
-            self.device.stop()
-        except Exception as exc:
-            _log_failure("stopping the device failed", exc)
-        safe_error: BaseException | None = None
-        for attempt in range(3):
-            try:
-                if self.config.ao:
-                    self.device.write_safe(self.pipette.safe_volts().tolist())
-                safe_error = None
-                break
-            except Exception as exc:
-                safe_error = exc
-                _log_failure(f"writing the safe levels failed (attempt {attempt + 1})", exc)
-                time.sleep(0.05)
-        if safe_error is not None:  # said even when another error ended the run: the barrels matter most
-            msg = (f"could not write the safe levels to the device ({safe_error}): the barrels may not be "
-                   "on retain; check them at the current source by hand")
-            self.error = msg if self.error is None else f"{self.error}; {msg}"
-            self._pending.append(LogEvent(self._read_index, EventKind.ERROR, text=msg))
-            self._publish(EngineError(msg, "DeviceError"))
-        try:
-            final = self._final_events(safe_written=safe_error is None) if self.stream is not None else []
-        except Exception as exc:
-            _log_failure("could not gather the final events", exc)
-            final = []
-        path = self.recording_path
-        for s in [self.recorder, *self.sinks]:
+    def _close_sinks(self, final: list[LogEvent]) -> None:
+        rec = self.recording.recorder
+        path = self.recording.path
+        for s in [rec, *self.sinks]:
             if s is None:
                 continue
             if final:
@@ -649,30 +661,11 @@ class Engine:
             except Exception as exc:
                 if self.error is None:
                     self.error = str(exc) if isinstance(exc, IontoError) else f"{type(exc).__name__}: {exc}"
-                    self._publish(EngineError(self.error, type(exc).__name__))
+                    self.publish(EngineError(self.error, type(exc).__name__))
                     _log_failure(f"stopping {type(s).__name__} failed", exc)
                 else:  # the error that ended the run was reported already
                     log.debug("stopping %s failed", type(s).__name__, exc_info=exc)
         for ev in final:
-            self._publish(EventLogged(ev))
+            self.publish(EventLogged(ev))
         if path is not None:
-            self._publish(RecordingChanged(False, path, int(getattr(self.recorder, "committed_samples", 0))))
-        try:
-            self.device.close()
-        except Exception as exc:
-            _log_failure("closing the device failed", exc)
-        self._set_state(EngineState.ERROR if self.error else EngineState.STOPPED, self.error or "")
-        self._started.set()
-
-    def _set_state(self, state: EngineState, message: str = "") -> None:
-        self.state = state
-        self._publish(StateChanged(state, message))
-
-    def _publish(self, event: EngineEvent) -> None:
-        with self._lock:
-            subs = list(self._subscribers)
-        for cb in subs:
-            try:
-                cb(event)
-            except Exception as exc:
-                _log_failure("an engine subscriber failed", exc)
+            self.publish(RecordingChanged(False, path, self.recording.committed_samples))

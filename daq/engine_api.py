@@ -10,6 +10,8 @@ as Qt signals through one bridge object).
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +30,23 @@ class EngineState(StrEnum):
     STOPPING = "stopping"  # a stop was asked for; safe levels are being written
     STOPPED = "stopped"  # ended normally; safe levels written
     ERROR = "error"  # ended by an error; safe levels written (``Engine.error`` says why)
+
+
+TRANSITIONS: dict[EngineState, frozenset[EngineState]] = {
+    EngineState.IDLE: frozenset({EngineState.RUNNING, EngineState.STOPPING}),
+    EngineState.RUNNING: frozenset({EngineState.PAUSED, EngineState.STOPPING}),
+    EngineState.PAUSED: frozenset({EngineState.RUNNING, EngineState.STOPPING}),
+    EngineState.STOPPING: frozenset({EngineState.STOPPED, EngineState.ERROR}),
+    EngineState.STOPPED: frozenset(),
+    EngineState.ERROR: frozenset(),
+}
+"""The engine's allowed state changes.  Every way out of IDLE, RUNNING and PAUSED goes
+through STOPPING, where the safe levels are written and the recording is closed; STOPPED
+and ERROR are final (``Engine.stopped`` is set once one of them is reached)."""
+
+
+class IllegalTransition(RuntimeError):
+    """A state change ``TRANSITIONS`` does not allow (a bug in the engine)."""
 
 
 # --- events the engine publishes (delivered on the engine thread) ------------------------
@@ -84,35 +103,75 @@ EngineEvent = StateChanged | EventLogged | EngineError | EngineWarning | Recordi
 
 
 # --- commands (any thread enqueues; the engine thread executes) ---------------------------
+# The current commands are one vocabulary: a plan yields them (``protocols.commands``
+# re-exports them) and the GUI/CLI submit them to the engine as manual commands.  Their
+# fields are checked when they are made, so a plan that yields ``Eject("glu", None)`` fails
+# on the plan's own line.
+def _check_barrel(barrel: object) -> str:
+    if not isinstance(barrel, str) or not barrel:
+        raise TypeError(f"a barrel is named by a non-empty string, got {barrel!r}")
+    return barrel
+
+
+def check_current_nA(value: object, what: str = "current_nA") -> float:
+    """A current in nA as given by a plan, a protocol or the GUI: a finite real number —
+    not a boolean, a string or an array.  Returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a number of nA, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{what} must be a finite number of nA, got {value!r}")
+    return v
+
+
 @dataclass(frozen=True)
-class SetCurrent:
-    """Manual: set one barrel to a signed current (nA) at the next writable sample."""
-
-    barrel: str
-    current_nA: float
-
-
-@dataclass(frozen=True)
-class EjectBarrel:
-    """Manual: eject a barrel at ``current_nA`` (a magnitude; control barrels need ``polarity``)."""
+class Eject:
+    """Switch a barrel to ejection at ``current_nA`` (a magnitude, nA; the sign comes from the
+    barrel's polarity — control barrels, which have none, need ``polarity`` ±1)."""
 
     barrel: str
     current_nA: float
     polarity: int | None = None
 
+    def __post_init__(self) -> None:
+        _check_barrel(self.barrel)
+        object.__setattr__(self, "current_nA", check_current_nA(self.current_nA))
+        if self.polarity is not None and (isinstance(self.polarity, bool) or self.polarity not in (-1, 1)):
+            raise ValueError(f"polarity must be -1 or +1 (or left out), got {self.polarity!r}")
+
 
 @dataclass(frozen=True)
-class RetainBarrel:
-    """Manual: put one barrel on retain: its configured retaining current, or ``current_nA``
-    (a magnitude, applied with the polarity opposite to the drug's)."""
+class Retain:
+    """Put one barrel on retain: its configured retaining current (or zero, if so configured),
+    or ``current_nA`` (a magnitude, applied with the polarity opposite to the drug's)."""
 
     barrel: str
     current_nA: float | None = None
 
+    def __post_init__(self) -> None:
+        _check_barrel(self.barrel)
+        if self.current_nA is not None:
+            object.__setattr__(self, "current_nA", check_current_nA(self.current_nA))
+
 
 @dataclass(frozen=True)
 class RetainAll:
-    """Every barrel to its safe current now."""
+    """Every barrel to its safe current."""
+
+
+@dataclass(frozen=True)
+class SetCurrent:
+    """Set one barrel to a signed current (nA)."""
+
+    barrel: str
+    current_nA: float
+
+    def __post_init__(self) -> None:
+        _check_barrel(self.barrel)
+        object.__setattr__(self, "current_nA", check_current_nA(self.current_nA))
+
+
+CurrentCommand = Eject | Retain | RetainAll | SetCurrent
 
 
 @dataclass(frozen=True)
@@ -134,9 +193,11 @@ class Resume:
 
 @dataclass(frozen=True)
 class Abort:
-    """Stop the protocol: every barrel to retain; acquisition continues unless ``stop``."""
+    """Stop the protocol: every barrel to retain; acquisition continues unless ``stop``.
+    ``reason`` is logged with the ABORT event (e.g. "SIGTERM received")."""
 
     stop: bool = False
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,10 +229,10 @@ class Call:
     fn: Callable[[EngineControl], None]
 
 
-Command = (
-    SetCurrent | EjectBarrel | RetainBarrel | RetainAll | AddMark | Pause | Resume | Abort | Stop
-    | StartRecording | StopRecording | StartProtocol | Call
+EngineCommand = (
+    CurrentCommand | AddMark | Pause | Resume | Abort | Stop | StartRecording | StopRecording | StartProtocol | Call
 )
+"""What ``Engine.submit`` takes."""
 
 
 # --- what the engine calls ----------------------------------------------------------------

@@ -20,6 +20,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from daq.engine_api import Eject, Retain, RetainAll, SetCurrent
+
 
 class PlanContext(Protocol):
     """What a ``WaitUntil`` condition may look at.  Called on the engine thread.
@@ -39,34 +41,9 @@ class PlanContext(Protocol):
     def rate_hz(self, window_s: float, ago_s: float = 0.0) -> float | None: ...
 
 
-# --- currents --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Eject:
-    """Switch a barrel to ejection at ``current_nA`` (magnitude, nA).  Replies None."""
-
-    barrel: str
-    current_nA: float
-    polarity: int | None = None
-
-
-@dataclass(frozen=True)
-class Retain:
-    """Switch a barrel back to its retaining current (or zero, if so configured)."""
-
-    barrel: str
-
-
-@dataclass(frozen=True)
-class RetainAll:
-    """Every barrel to retain."""
-
-
-@dataclass(frozen=True)
-class SetCurrent:
-    """Set a barrel to a signed current (nA)."""
-
-    barrel: str
-    current_nA: float
+# --- currents: one vocabulary with the engine's manual commands (daq.engine_api) ------------
+# ``Eject(barrel, current_nA, polarity=None)``, ``Retain(barrel, current_nA=None)``,
+# ``RetainAll()``, ``SetCurrent(barrel, current_nA)``; each replies None.
 
 
 # --- time ------------------------------------------------------------------------------
@@ -156,10 +133,11 @@ class EndProtocol(Exception):
     reason; every barrel to retain).  Unlike an error, the run is not marked failed."""
 
 
-Command = (
+PlanCommand = (
     Eject | Retain | RetainAll | SetCurrent | Wait | WaitUntil | MeasureRate | Mark | Checkpoint | Prompt
     | ReadPipette
 )
+"""What a plan may yield."""
 
 Plan = Generator[Any, Any, Any]
 """A plan: a generator of commands (its ``return`` value goes to a ``yield from`` caller)."""
@@ -173,8 +151,10 @@ def describe(cmd: object) -> str:
     match cmd:
         case Eject(barrel, cur, pol):
             return f"eject {barrel} {cur:g} nA" + ("" if pol is None else f" (polarity {pol:+d})")
-        case Retain(barrel):
+        case Retain(barrel, None):
             return f"retain {barrel}"
+        case Retain(barrel, cur):
+            return f"retain {barrel} at {cur:g} nA"
         case RetainAll():
             return "retain all"
         case SetCurrent(barrel, cur):
@@ -193,4 +173,5 @@ def describe(cmd: object) -> str:
             return ("prompt " if wait else "note ") + repr(text)
         case ReadPipette():
             return "read pipette"
-    return repr(cmd)
+    text = repr(cmd)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -179,12 +179,13 @@ def dry_run_rig(plan: Plan, rig: RigConfig, name: str = "protocol", **kwargs: An
 
 
 def _event_log(control: DryControl, end: int) -> list[LogEvent]:
-    """The event log as the engine writes it: initial states, then by sample index, current
-    changes before the runner's events at the same sample."""
+    """The event log as the engine writes it: by sample index; at one sample the initial
+    states and the runner's events come before the current changes placed there, so the
+    log ends on what the device got."""
     initial = [LogEvent(0, EventKind(b.classify(b.safe_current_nA)), b.name, b.safe_current_nA, "initial")
                for b in control.pipette.barrels if b.role != "balance"]
     control.collect(end)
-    return sorted([*control.changes, *initial, *control.events], key=lambda e: e.sample_index)
+    return sorted([*initial, *control.events, *control.changes], key=lambda e: e.sample_index)
 
 
 def _charges(events: list[LogEvent], pipette: Pipette, end: int, rate_hz: float) -> tuple[dict, dict, dict]:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
+from daq.engine_api import OnlineRate
 from daq.errors import CurrentLimitError
 from daq.pipette import Pipette
 from daq.types import Block, EventKind, LogEvent
@@ -64,10 +65,6 @@ log = logging.getLogger(__name__)
 
 MAX_COMMANDS_WITHOUT_TIME = 100_000
 """A plan that yields this many commands without letting sample time pass is stuck."""
-
-
-class OnlineRate(Protocol):
-    def rate_hz(self, window_s: float, end_index: int | None = None) -> float | None: ...
 
 
 class RunnerControl(Protocol):
@@ -335,8 +332,8 @@ class PlanRunner:
             case Eject(barrel, current, pol):
                 cur = pip.barrel(barrel).eject_current_nA(current, pol)
                 control.set_currents({barrel: cur}, at, self.name)
-            case Retain(barrel):
-                control.set_currents({barrel: pip.barrel(barrel).safe_current_nA}, at, self.name)
+            case Retain(barrel, magnitude):
+                control.set_currents({barrel: pip.barrel(barrel).retain_at_nA(magnitude)}, at, self.name)
             case RetainAll():
                 control.safe_all(at, self.name)
             case SetCurrent(barrel, current):

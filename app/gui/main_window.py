@@ -45,7 +45,7 @@ from app.gui.recording_panel import DoseResponseView, RecordingPanel
 from app.gui.traces_view import TracesView
 from app.live import LiveSession
 from app.session import resolve_rig
-from daq.engine import Abort, AddMark, Command, Pause, Resume, RetainAll
+from daq.engine import Abort, AddMark, EngineCommand, Pause, Resume, RetainAll
 from daq.errors import IontoError
 from daq.types import ChannelKind, EventKind, LogEvent
 
@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(ev.text, 10000)
 
     # --- commands -------------------------------------------------------------------------------
-    def submit(self, cmd: Command) -> None:
+    def submit(self, cmd: EngineCommand) -> None:
         try:
             self.session.submit(cmd)
         except RuntimeError as exc:

@@ -17,7 +17,7 @@ from app.gui.models.raster import EjectionBar, RateModel, fitting_labels, spike_
 from app.gui.models.recording import DoseResponseModel, render_template
 from app.gui.models.traces import TraceModel, column_size
 from app.live import LiveSession
-from daq.engine import EjectBarrel, RetainBarrel, SetCurrent
+from daq.engine import Eject, Retain, SetCurrent
 from daq.errors import CurrentLimitError
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 from mock_daq import load_preset
@@ -146,15 +146,15 @@ def test_waveforms_are_cut_around_spikes():
 # --- barrels --------------------------------------------------------------------------------------
 def test_barrel_commands_follow_the_setpoints(pipette):
     m = BarrelModel(pipette, 1000.0)
-    assert m.eject_command("glu") == EjectBarrel("glu", 20.0)
+    assert m.eject_command("glu") == Eject("glu", 20.0)
     assert m.set_eject("glu", 35.0) is None  # retaining: only the setpoint changes
-    assert m.toggle_command("glu") == EjectBarrel("glu", 35.0)
+    assert m.toggle_command("glu") == Eject("glu", 35.0)
     m.on_event(LogEvent(100, EventKind.EJECT, "glu", -35.0))
-    assert m.row("glu").ejecting and m.toggle_command("glu") == RetainBarrel("glu")
-    assert m.set_eject("glu", 50.0) == EjectBarrel("glu", 50.0)  # ejecting: applied now
+    assert m.row("glu").ejecting and m.toggle_command("glu") == Retain("glu")
+    assert m.set_eject("glu", 50.0) == Eject("glu", 50.0)  # ejecting: applied now
     assert m.set_retain("gaba", 5.0) == SetCurrent("gaba", -5.0)  # GABA is a cation: retains with −
     assert m.set_polarity("nacl", -1) is None
-    assert m.eject_command("nacl") == EjectBarrel("nacl", 20.0, -1)
+    assert m.eject_command("nacl") == Eject("nacl", 20.0, -1)
     assert m.balance_commanded_nA() == pytest.approx(-(-35.0 - 10.0))
     with pytest.raises(ValueError, match="balance"):
         m.eject_command("bal")

@@ -6,13 +6,13 @@ import numpy as np
 from daq.engine import (
     AddMark,
     Call,
-    EjectBarrel,
+    Eject,
     Engine,
     EngineError,
     EngineState,
     EngineWarning,
     RecordingChanged,
-    RetainBarrel,
+    Retain,
     StartRecording,
     StateChanged,
     Stop,
@@ -101,7 +101,7 @@ def test_recording_starts_and_stops_while_acquisition_runs(pipette, tmp_path):
         eng.subscribe(cb)
 
     at(1000, lambda: eng.submit(StartRecording(Recorder(path))))
-    at(1200, lambda: eng.submit(EjectBarrel("glu", 50.0)))
+    at(1200, lambda: eng.submit(Eject("glu", 50.0)))
     at(2000, lambda: eng.submit(StopRecording()))
     eng.run()
     assert eng.state == EngineState.STOPPED
@@ -136,7 +136,7 @@ def test_a_mark_just_before_stop_and_the_safe_stop_are_recorded(pipette, tmp_pat
     got = events_of(eng)
 
     def go(control):
-        eng.submit(EjectBarrel("gaba", 30.0))
+        eng.submit(Eject("gaba", 30.0))
 
     eng.submit(Call(go))
 
@@ -160,8 +160,8 @@ def test_retain_with_a_given_current(pipette):
     dev = NullDevice(keep_ao=True)
     sink = Collect()
     eng = Engine(dev, config_for(pipette), pipette, sinks=[sink], stop_after_samples=1000)
-    eng.submit(RetainBarrel("glu", 25.0))
-    eng.submit(RetainBarrel("nacl", 5.0))  # a control barrel has no retain direction: refused
+    eng.submit(Retain("glu", 25.0))
+    eng.submit(Retain("nacl", 5.0))  # a control barrel has no retain direction: refused
     got = events_of(eng)
     eng.run()
     ev = [e for e in sink.events if e.barrel == "glu" and e.text == "manual"]

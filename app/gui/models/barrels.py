@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from daq.engine import Command, EjectBarrel, RetainBarrel, SetCurrent
+from daq.engine import Eject, EngineCommand, Retain, SetCurrent
 from daq.errors import CurrentLimitError
 from daq.pipette import Barrel, Pipette
 from daq.types import EventKind, LogEvent
@@ -94,7 +94,7 @@ class BarrelModel:
         b = self.row(name).barrel
         return min(b.max_retain_nA, b.ao_range_V * abs(b.command_gain_nA_per_V)) if b.role == "drug" else 0.0
 
-    def set_eject(self, name: str, nA: float) -> Command | None:
+    def set_eject(self, name: str, nA: float) -> EngineCommand | None:
         """Change the eject setpoint (refused above the limit).  If the barrel is ejecting,
         returns the command that applies the new current now."""
         lim = self.eject_limit_nA(name)
@@ -104,7 +104,7 @@ class BarrelModel:
         r.eject_nA = float(nA)
         return self.eject_command(name) if r.ejecting else None
 
-    def set_retain(self, name: str, nA: float) -> Command | None:
+    def set_retain(self, name: str, nA: float) -> EngineCommand | None:
         """Change the retain setpoint; if the barrel is retaining, the command that applies it."""
         lim = self.retain_limit_nA(name)
         if not 0 <= nA <= lim:
@@ -113,7 +113,7 @@ class BarrelModel:
         r.retain_nA = float(nA)
         return self.retain_command(name) if (r.state in ("retain", "off") and not r.ejecting) else None
 
-    def set_polarity(self, name: str, polarity: int) -> Command | None:
+    def set_polarity(self, name: str, polarity: int) -> EngineCommand | None:
         r = self.row(name)
         if r.barrel.role != "control":
             raise ValueError(f"barrel {name!r}: only a control barrel's ejection polarity can be chosen")
@@ -122,24 +122,24 @@ class BarrelModel:
         r.eject_polarity = polarity
         return self.eject_command(name) if r.ejecting else None
 
-    def eject_command(self, name: str) -> Command:
+    def eject_command(self, name: str) -> EngineCommand:
         r = self.row(name)
         if r.barrel.role == "balance":
             raise ValueError(f"barrel {name!r} is the balance barrel: its current follows the others")
         if r.barrel.role == "control":
-            return EjectBarrel(name, r.eject_nA, r.eject_polarity)
-        return EjectBarrel(name, r.eject_nA)
+            return Eject(name, r.eject_nA, r.eject_polarity)
+        return Eject(name, r.eject_nA)
 
-    def retain_command(self, name: str) -> Command:
+    def retain_command(self, name: str) -> EngineCommand:
         r = self.row(name)
         b = r.barrel
         if b.role == "balance":
             raise ValueError(f"barrel {name!r} is the balance barrel: its current follows the others")
         if b.role == "drug" and abs(r.retain_nA - b.retain_nA) > 1e-9:
             return SetCurrent(name, -b.polarity * r.retain_nA)
-        return RetainBarrel(name)
+        return Retain(name)
 
-    def toggle_command(self, name: str) -> Command:
+    def toggle_command(self, name: str) -> EngineCommand:
         """Eject if retaining, retain if ejecting."""
         return self.retain_command(name) if self.row(name).ejecting else self.eject_command(name)
 
