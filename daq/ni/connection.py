@@ -1,6 +1,15 @@
 """Where NI-DAQmx lives: the local driver (``ni:Dev1``) or an NI gRPC Device Server
 (``ni+grpc://HOST:PORT/Dev1``).  Makes tasks, watchdog tasks and the ``System`` for either.
 
+Over gRPC every task is a *named session* on the server.  ionto creates its tasks with
+``INITIALIZE_SERVER_SESSION`` (a name that exists already is an error, never a silent attach
+to someone else's task, which ``AUTO`` would do) and finds the tasks a crashed ionto left
+behind with ``ATTACH_TO_SERVER_SESSION`` (``attach``).  ``Task.close()`` is ``Task.clear()``
+in nidaqmx-python and always sends ``ClearTask`` — for an attached session too (only the
+context manager's exit merely detaches) — and the NI gRPC Device Server's close function for
+NI-DAQmx is ``ClearTask`` (grpc-device ``source/codegen/metadata/nidaqmx/config.py``), so
+closing an attached stale task really clears it on the server.
+
 Thread: create on any thread; the tasks it makes belong to the engine thread.
 """
 
@@ -11,13 +20,18 @@ from typing import Any
 
 import grpc
 import nidaqmx
+import nidaqmx.errors
 import nidaqmx.system
+from nidaqmx.grpc_session_options import SessionInitializationBehavior
 from nidaqmx.system.watchdog import WatchdogTask
 
 from daq.errors import DeviceNotFoundError
 from daq.ni.errors import NI_ERRORS, translate
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # reads of many channels exceed gRPC's 4 MB default
+INVALID_TASK = -200088
+# what a server answers when asked to attach to a session that does not exist
+_NO_SESSION = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
 
 
 @dataclass
@@ -37,8 +51,10 @@ class NIConnection:
     def where(self) -> str:
         return f"NI gRPC Device Server {self.host}:{self.port}" if self.remote else "local NI-DAQmx driver"
 
-    def options(self, session: str = "") -> Any:
-        """``GrpcSessionOptions`` for a task (session name = task name, as nidaqmx requires)."""
+    def options(self, session: str = "", behavior: SessionInitializationBehavior | None = None) -> Any:
+        """``GrpcSessionOptions`` for a task (session name = task name, as nidaqmx requires).
+        A named session is created new (``INITIALIZE_SERVER_SESSION``) unless ``behavior`` says
+        otherwise; unnamed ones use ``AUTO`` (always new)."""
         if not self.remote:
             return None
         if self._channel is None:
@@ -47,7 +63,10 @@ class NIConnection:
                 options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                          ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
             )
-        return nidaqmx.GrpcSessionOptions(self._channel, session)
+        if behavior is None:
+            behavior = (SessionInitializationBehavior.INITIALIZE_SERVER_SESSION if session
+                        else SessionInitializationBehavior.AUTO)
+        return nidaqmx.GrpcSessionOptions(self._channel, session, initialization_behavior=behavior)
 
     def wait_ready(self, timeout_s: float = 5.0) -> None:
         """Fail fast, with the address in the message, when no server answers."""
@@ -71,6 +90,43 @@ class NIConnection:
 
     def watchdog(self, device: str, name: str, timeout_s: float) -> WatchdogTask:
         return WatchdogTask(device, name, timeout_s, grpc_options=self.options(name))
+
+    def attach(self, name: str, watchdog_device: str = "") -> Any:
+        """The server's existing task named ``name`` (a ``WatchdogTask`` when ``watchdog_device``
+        is given), or None when there is none — or when ionto talks to the local driver, where
+        tasks die with the process that made them."""
+        if not self.remote:
+            return None
+        opts = self.options(name, SessionInitializationBehavior.ATTACH_TO_SERVER_SESSION)
+        try:
+            if watchdog_device:
+                task = WatchdogTask(watchdog_device, name, 10.0, grpc_options=opts)
+            else:
+                task = nidaqmx.Task(name, grpc_options=opts)
+        except nidaqmx.errors.RpcError as exc:
+            if exc.rpc_code in _NO_SESSION:
+                return None
+            raise translate(exc, self.where, f"looking for task {name!r}") from None
+        except nidaqmx.errors.DaqError as exc:
+            if exc.error_code == INVALID_TASK:
+                return None
+            raise translate(exc, self.where, f"looking for task {name!r}") from None
+        # A server that ignores ATTACH makes a new session instead: nothing was there.
+        if getattr(task, "_close_on_exit", False):
+            try:
+                task.close()
+            except NI_ERRORS:
+                pass
+            return None
+        return task
+
+    def reset_device(self, device: str) -> None:
+        """DAQmxResetDevice: aborts every task on the device (or cDAQ chassis), disarms an expired
+        watchdog and sets outputs to their initialized states (AO 0 V on M, C and X Series)."""
+        try:
+            nidaqmx.system.Device(device, grpc_options=self.options()).reset_device()
+        except NI_ERRORS as exc:
+            raise translate(exc, self.where, f"resetting {device}") from None
 
     def system(self) -> nidaqmx.system.System:
         try:

@@ -12,6 +12,11 @@ NI gRPC Device Server.
 * ``write_safe`` stops buffered AO and writes the static safe levels with an on-demand task
   (NI outputs hold the last value written); on a cDAQ Ethernet chassis a watchdog also
   puts the outputs at those levels if the engine stops resetting it.
+* Tasks have deterministic names, ``ionto:DEVICE:ROLE`` (``daq.ni.recovery.task_name``).
+  ``configure`` first recovers from a crashed ionto (``recover``): over gRPC it clears the
+  stale tasks of an earlier ionto (refusing when another ionto is still running), then writes
+  the safe levels before anything else, starts the cDAQ watchdog before any other task on the
+  chassis and arms the interlock line (``daq.ni.interlock``), and only then creates AI and AO.
 * Before anything starts, rates, channels and ranges the device cannot do are refused
   with its own limits in the message; every AO sample is checked against per-channel
   volt limits again just before it is written.
@@ -22,8 +27,10 @@ Thread: the engine thread only (``describe`` from any thread).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from nidaqmx.constants import (
@@ -47,6 +54,8 @@ from daq.errors import (
 from daq.ni.connection import NIConnection
 from daq.ni.discovery import Capabilities, capabilities, check_config_against
 from daq.ni.errors import NI_ERRORS, translate
+from daq.ni.interlock import Interlock
+from daq.ni.recovery import clear_stale, task_name, write_levels
 from daq.types import AcquisitionConfig, Block, DeviceDescription, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -69,12 +78,15 @@ class NIDevice:
     ``ao_limits_V`` the largest |volts| each AO channel may ever be given (from the pipette's
     limits); ``ai_buffer_s``/``ao_buffer_s`` size the driver buffers; ``watchdog_timeout_s``
     is how long the outputs may go without the engine reading before the watchdog (where
-    the hardware has one) sets them safe.
+    the hardware has one) sets them safe; ``interlock`` (a ``daq.rig.InterlockConfig``) is the
+    current source's standby/enable line; ``take_over``: clear even a running ionto's tasks
+    (what ``ionto safe`` does; a run refuses instead).
     """
 
     def __init__(self, device: str, conn: NIConnection | None = None, *, safe_volts: Sequence[float] | None = None,
                  ao_limits_V: Sequence[float] | None = None, ai_buffer_s: float = 2.0, ao_buffer_s: float = 2.0,
-                 watchdog_timeout_s: float = 1.0, use_watchdog: bool = True, name: str | None = None):
+                 watchdog_timeout_s: float = 1.0, use_watchdog: bool = True, name: str | None = None,
+                 interlock: Any = None, take_over: bool = False, rig_path: str = ""):
         self.device = device
         self.conn = conn or NIConnection()
         self.name = name or (f"ni+grpc://{self.conn.host}:{self.conn.port}/{device}" if self.conn.remote else f"ni:{device}")
@@ -99,6 +111,14 @@ class NIDevice:
         self._t_start = 0.0
         self.restarts = 0
         self.closed = False
+        self.interlock_config = interlock
+        self.take_over = take_over
+        self.rig_path = rig_path
+        self._interlock: Interlock | None = None
+        self._keep: tuple[threading.Thread, threading.Event] | None = None
+        self._safe_ok = False  # the safe levels were the last thing written to the outputs
+        self.recovered: list[str] = []  # stale task names cleared at the last configure
+        self.t_retain_written: float | None = None  # monotonic time the retain-first write finished
 
     # --- capabilities ----------------------------------------------------------------------
     def caps(self, device: str | None = None) -> Capabilities:
@@ -130,6 +150,7 @@ class NIDevice:
         self._check(config)
         self._clear_tasks()
         self._config = config
+        self.recover()
         self._create_tasks()
         n = len(config.ai)
         return StreamInfo(config.rate_hz, config.ai, np.dtype(np.float32), (1.0,) * n, (0.0,) * n)
@@ -138,14 +159,53 @@ class NIDevice:
         assert self._config is not None
         return self.caps(_device_of(self._config.ai[0].physical)).terminal_device
 
+    @property
+    def owner(self) -> str:
+        """The board (or cDAQ chassis) ionto's task names are made for."""
+        if self._config is not None and (self._config.ai or self._config.ao):
+            chans = self._config.ai or self._config.ao
+            return self.caps(_device_of(chans[0].physical)).terminal_device
+        return self.caps().terminal_device
+
+    def _name(self, role: str) -> str:
+        return task_name(self.owner, role)
+
+    def recover(self) -> None:
+        """Before any task of this run exists: clear what a crashed ionto left (gRPC), write the
+        safe levels, start the cDAQ watchdog (before any other task on the chassis), arm the
+        interlock line.  Every run path goes through here (``configure``)."""
+        cfg = self._config
+        assert cfg is not None
+        wd_dev = self._watchdog_device()
+        wd_devs = [d for d in (wd_dev, _device_of(self.interlock_config.line) if self.interlock_config else "") if d]
+        rec = clear_stale(self.conn, self.owner, watchdog_devices=wd_devs, take_over=self.take_over, where=self.name)
+        self.recovered = rec.cleared
+        if rec.cleared:
+            log.warning("%s: cleared the tasks a stopped ionto left on the board (%s)%s; writing the safe levels",
+                        self.name, ", ".join(rec.cleared),
+                        f"; its expired watchdog was disarmed by resetting {rec.reset}" if rec.reset else "")
+        if cfg.ao and self.safe_volts is not None:
+            if len(self.safe_volts) != len(cfg.ao):
+                raise ConfigError(f"{self.name}: {len(self.safe_volts)} safe levels for {len(cfg.ao)} AO channels")
+            self._check_volts(self.safe_volts[None, :])
+            write_levels(self.conn, self._name("safe"), [(c.physical, c.range_V) for c in cfg.ao],
+                         self.safe_volts, where=self.name, url=self.name, rig=self.rig_path or "RIG",
+                         reset_device=wd_dev)
+            self._safe_ok = True
+            self.t_retain_written = time.monotonic()
+        self._start_watchdog()
+        if self.interlock_config is not None:
+            self._interlock = Interlock(self.conn, self.interlock_config, self.owner, self.name)
+            self._interlock.arm(chassis_watchdog=self._wd is not None)
+        self._keepalive_start()
+
     def _create_tasks(self) -> None:
         cfg = self._config
         assert cfg is not None
         rate = cfg.rate_hz
         ai_buf = max(int(rate * self.ai_buffer_s), 4 * cfg.block)
-        tag = f"ionto-{id(self):x}-{self.restarts}"
         try:
-            self._ai = self.conn.task(f"{tag}-ai")
+            self._ai = self.conn.task(self._name("ai"))
             for ch in cfg.ai:
                 self._ai.ai_channels.add_ai_voltage_chan(
                     ch.physical, name_to_assign_to_channel=ch.name, terminal_config=TERMINALS[ch.terminal],
@@ -163,7 +223,7 @@ class NIDevice:
             self._buf = np.zeros((len(cfg.ai), cfg.block), dtype=np.float64)
             if cfg.ao:
                 term = self._terminal_device()
-                self._ao = self.conn.task(f"{tag}-ao")
+                self._ao = self.conn.task(self._name("ao"))
                 for ch in cfg.ao:
                     self._ao.ao_channels.add_ao_voltage_chan(ch.physical, name_to_assign_to_channel=f"ao_{ch.barrel}",
                                                              min_val=-ch.range_V, max_val=ch.range_V)
@@ -187,6 +247,8 @@ class NIDevice:
             raise DeviceError(f"{self.name}: configure before start")
         if self._ao is not None and self._ao_write <= self._offset:
             raise DeviceError(f"{self.name}: write some AO before start (regeneration is off)")
+        self._keepalive_stop()
+        self._keepalive()
         try:
             if self._ao is not None:
                 self._ao.start()  # armed: waits for the AI start trigger
@@ -195,7 +257,6 @@ class NIDevice:
             raise translate(exc, self.name, "starting the acquisition") from None
         self._running = True
         self._t_start = time.monotonic()
-        self._start_watchdog()
 
     def read(self, n_samples: int, timeout_s: float) -> Block:
         if not self._running or self._ai is None or self._reader is None:
@@ -212,7 +273,7 @@ class NIDevice:
             raise err from None
         if got != n_samples:
             raise DeviceError(f"{self.name}: asked for {n_samples} samples, the driver returned {got}")
-        self._reset_watchdog()
+        self._keepalive()
         return Block(self._offset + pos, self._buf.T.astype(np.float32))
 
     @property
@@ -228,6 +289,7 @@ class NIDevice:
         if v.ndim != 2 or v.shape[1] != len(self._config.ao):
             raise DeviceError(f"{self.name}: AO data must have shape (n, {len(self._config.ao)}), got {v.shape}")
         self._check_volts(v)
+        self._safe_ok = False
         try:
             self._writer.write_many_sample(np.ascontiguousarray(v.T), timeout=max(1.0, 2 * v.shape[0] / self._config.rate_hz))
         except NI_ERRORS as exc:
@@ -286,6 +348,7 @@ class NIDevice:
         self._running = False
         self._clear_tasks(keep_watchdog=True)
         self.restarts += 1
+        self._keepalive_start()  # until ``start``: rebuilding the tasks must not expire the watchdog
         self._create_tasks()
         # samples the clock produced up to the fault, plus the time the restart took
         resume = self._offset + max(acquired, pos) + round((time.monotonic() - t_fault) * rate) + 1
@@ -314,7 +377,8 @@ class NIDevice:
         if v.shape[0] != len(self._config.ao):
             raise DeviceError(f"{self.name}: {v.shape[0]} safe levels for {len(self._config.ao)} AO channels")
         self._check_volts(v[None, :])
-        self._reset_watchdog()
+        if self._keep is None:
+            self._keepalive()
         if self._ao is not None:
             for fn in (self._ao.stop, self._ao.close):
                 try:
@@ -322,17 +386,9 @@ class NIDevice:
                 except NI_ERRORS as exc:  # an errored task (underflow) still needs closing
                     log.info("%s: %s", self.name, exc)
             self._ao, self._writer = None, None
-        try:
-            task = self.conn.task(f"ionto-{id(self):x}-safe")
-            try:
-                for ch in self._config.ao:
-                    task.ao_channels.add_ao_voltage_chan(ch.physical, min_val=-ch.range_V, max_val=ch.range_V)
-                task.write(v.tolist() if v.shape[0] > 1 else float(v[0]), auto_start=True, timeout=5.0)
-                task.stop()
-            finally:
-                task.close()
-        except NI_ERRORS as exc:
-            raise translate(exc, self.name, "writing the safe output levels") from None
+        write_levels(self.conn, self._name("safe"), [(c.physical, c.range_V) for c in self._config.ao], v,
+                     where=self.name, url=self.name, rig=self.rig_path or "RIG")
+        self._safe_ok = True
         self._running = False
 
     def stop(self) -> None:
@@ -357,7 +413,13 @@ class NIDevice:
         self.closed = True
 
     def _clear_tasks(self, keep_watchdog: bool = False) -> None:
+        self._keepalive_stop()
         tasks = [self._ai, self._ao] + ([] if keep_watchdog else [self._wd])
+        if not keep_watchdog and self._interlock is not None:
+            # safe levels written last (a clean stop): the line stays enabled, retain keeps flowing;
+            # otherwise it drops to standby
+            self._interlock.release(standby=not self._safe_ok)
+            self._interlock = None
         for t in tasks:
             if t is None:
                 continue
@@ -371,31 +433,94 @@ class NIDevice:
             self._wd = None
 
     # --- watchdog ------------------------------------------------------------------------------
+    def _watchdog_device(self) -> str:
+        if self._config is None or not self._config.ao:
+            return ""
+        return self.caps(_device_of(self._config.ao[0].physical)).watchdog_device
+
     def _start_watchdog(self) -> None:
+        """The cDAQ chassis watchdog, created and STARTED before any other task of the run.
+
+        cDAQ-9185/9189 user manual, "Watchdog Timer" (ni.com/docs/en-US/bundle/cdaq-9185/page/
+        watchdog-timer.html): "No other operations may be running on the cDAQ chassis while the
+        watchdog timer task is being started; this includes all DAQmx tasks, calibration of
+        modules, and routing and configuration of signals on the chassis."  So: stale tasks
+        cleared and the safe-level task cleared before this; AI and AO created after it."""
         if not self.use_watchdog or self._wd is not None or self._config is None or not self._config.ao:
             return
         if self.safe_volts is None:
             return
-        wd_dev = self.caps(_device_of(self._config.ao[0].physical)).watchdog_device
+        wd_dev = self._watchdog_device()
         if not wd_dev:
             return
+        wd = None
         try:
-            self._wd = self.conn.watchdog(wd_dev, f"ionto-{id(self):x}-watchdog", self.watchdog_timeout_s)
-            self._wd.cfg_watchdog_ao_expir_states([
+            wd = self.conn.watchdog(wd_dev, self._name("watchdog"), self.watchdog_timeout_s)
+            wd.cfg_watchdog_ao_expir_states([
                 AOExpirationState(physical_channel=ch.physical, expiration_state=float(v),
                                   output_type=WatchdogAOExpirState.VOLTAGE)
                 for ch, v in zip(self._config.ao, self.safe_volts)])
-            self._wd.start()
+            if self.interlock_config is not None:
+                lock = Interlock(self.conn, self.interlock_config, self.owner, self.name)
+                wd.cfg_watchdog_do_expir_states([lock.expiration_state()])
+            wd.start()
+            self._wd = wd
         except NI_ERRORS as exc:
+            if wd is not None:
+                try:
+                    wd.close()
+                except NI_ERRORS:
+                    pass
             raise translate(exc, self.name, f"starting the watchdog on {wd_dev}") from None
 
-    def _reset_watchdog(self) -> None:
-        if self._wd is None:
+    def _keepalive(self) -> None:
+        """Reset the watchdog and keep the interlock line alive (every read)."""
+        if self._wd is not None:
+            try:
+                self._wd.reset_timer()
+            except NI_ERRORS as exc:
+                raise translate(exc, self.name, "resetting the watchdog") from None
+        if self._interlock is not None:
+            self._interlock.keepalive()
+
+    _reset_watchdog = _keepalive
+
+    def _keepalive_start(self) -> None:
+        """Between ``recover`` and ``start`` the engine opens its recorder and sinks (loading the
+        detector can take seconds): a small thread keeps the watchdog and interlock alive
+        meanwhile.  The outputs hold the safe levels just written; if the whole process dies
+        the thread dies with it and the watchdog expires as it should."""
+        if self._keep is not None or (self._wd is None and self._interlock is None):
             return
-        try:
-            self._wd.reset_timer()
-        except NI_ERRORS as exc:
-            raise translate(exc, self.name, "resetting the watchdog") from None
+        timeouts = [self.watchdog_timeout_s if self._wd is not None else 10.0]
+        if self._interlock is not None:
+            timeouts.append(self._interlock.timeout_s)
+        period = max(0.01, min(timeouts) / 4)
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(period):
+                try:
+                    self._keepalive()
+                except DeviceError as exc:
+                    log.warning("%s", exc)
+                    return
+
+        th = threading.Thread(target=run, name="ni-keepalive", daemon=True)
+        self._keep = (th, stop)
+        th.start()
+
+    def _keepalive_stop(self) -> None:
+        if self._keep is None:
+            return
+        th, stop = self._keep
+        stop.set()
+        th.join(5.0)
+        self._keep = None
+
+    @property
+    def interlock_mode(self) -> str:
+        return self._interlock.mode if self._interlock is not None else ""
 
     @property
     def watchdog_active(self) -> bool:

@@ -23,7 +23,13 @@ TIMEOUT = (-200284,)
 DEVICE_NOT_FOUND = (-200220, -201003)
 BAD_CHANNEL = (-200170, -200430, -201237)
 BAD_CONFIG = (-200077, -200082, -200332, -200081, -200489, -200579, -200580, -200577, -200578)
-WATCHDOG_EXPIRED = (-200678, -201478)
+WATCHDOG_EXPIRED = (-200678, -201478, -201434, -200712, -200681)
+# Resource reserved (a task of another program, or of an ionto that did not stop, holds the
+# channel).  NI's texts: -50103 "The specified resource is reserved. The operation could not be
+# completed as specified." (DAQmxErrorPALResourceReserved); -200022 "Resource requested by this
+# task has already been reserved by a different task." (RESOURCE_ALREADY_RESERVED); -201105
+# RESOURCE_RESERVED_WITH_CONFLICTING_SETTINGS (nidaqmx.error_codes.DAQmxErrors).
+RESOURCE_RESERVED = (-50103, -200022, -201105)
 DISCONNECTED = (-201003, -88709, -88705, -50405)
 
 _HINTS = {
@@ -54,6 +60,8 @@ def translate(exc: Exception, device: str, action: str) -> Exception:
         )
     code = getattr(exc, "error_code", None)
     text = str(exc).split("\nStatus Code")[0].strip()
+    if code in RESOURCE_RESERVED:
+        return DeviceError(reserved_message(device, action, code, text), code=code)
     detail = " ".join(ln.strip() for ln in text.splitlines() if ln.strip())
     msg = f"{device}: {action} failed: {detail} (NI-DAQmx error {code})"
     if code in _HINTS:
@@ -69,6 +77,27 @@ def translate(exc: Exception, device: str, action: str) -> Exception:
     if code in BAD_CHANNEL or code in BAD_CONFIG:
         return ConfigError(msg)
     return DeviceError(msg, code=code)
+
+
+def reserved_message(device: str, action: str, code: int | None, text: str = "",
+                     url: str = "", rig: str = "") -> str:
+    """One line for -50103/-200022/-201105: who may hold the channel and what to do."""
+    chan = ""
+    for ln in str(text).splitlines():
+        key, _, val = ln.partition(":")
+        if key.strip() in ("Resource", "Channel Name", "Physical Channel", "Device") and val.strip():
+            chan = val.strip()
+            break
+    holder = ""
+    for ln in str(text).splitlines():
+        key, _, val = ln.partition(":")
+        if key.strip() == "Task" and val.strip():
+            holder = f" (task {val.strip()!r})"
+            break
+    target = url or (device if "://" in device or device.startswith("ni:") else "URL")
+    return (f"{device}: {action}: a task of another program or of an ionto that did not stop holds "
+            f"{chan or 'the channel'}{holder} (NI-DAQmx error {code}): run `ionto safe --device {target} "
+            f"--rig {rig or 'RIG'}`, or close that program")
 
 
 NI_ERRORS = (nidaqmx.errors.DaqError, nidaqmx.errors.RpcError, nidaqmx.errors.DaqNotFoundError)
