@@ -2,7 +2,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from daq.errors import ConfigError, CurrentLimitError
@@ -67,19 +67,38 @@ def test_bad_config_is_a_clear_error():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(-400, 400, allow_nan=False), min_size=3, max_size=3))
+@given(st.lists(st.floats(-200, 200, allow_nan=False), min_size=3, max_size=3))
+@example([-150.0, 50.0, -100.0])  # every drug barrel at its limit: converted
+@example([-20.0, 40.0, 0.0])  # an ordinary ejection: converted
+@example([-151.0, 0.0, 0.0])  # just beyond glutamate's limit: refused
 def test_to_volts_never_converts_a_current_above_a_limit(pipette, currents):
-    """Property: either every limit holds for the converted sample, or nothing is converted."""
+    """Property: a sample within every limit is converted (and every limit holds for what
+    comes out); a sample beyond one is refused, with nothing converted."""
     cur = pipette.with_balance(np.array([*currents, 0.0]))
-    try:
-        volts = pipette.to_volts(cur)
-    except CurrentLimitError:
+    violations = pipette.violations(cur)
+    if violations:
+        with pytest.raises(CurrentLimitError):
+            pipette.to_volts(cur)
         return
+    volts = pipette.to_volts(cur)  # within the limits: must convert
+    assert volts.shape == (len(pipette.barrels),)
     for i, b in enumerate(pipette.barrels):
         i_nA = volts[i] * b.command_gain_nA_per_V
+        assert i_nA == pytest.approx(cur[i])
         assert abs(i_nA) <= b.limit_for(i_nA) + 1e-6
         if b.role == "balance":
             assert abs(i_nA) <= pipette.max_total_nA + 1e-6
+
+
+def test_limit_checks_convert_the_currents_they_allow(pipette):
+    """The examples the property above must not skip: in-limit samples convert exactly."""
+    ok = pipette.with_balance(np.array([-150.0, 50.0, -100.0, 0.0]))
+    assert pipette.violations(ok) == []
+    assert pipette.to_volts(ok) == pytest.approx(ok / 100.0)  # every gain is 100 nA/V
+    bad = pipette.with_balance(np.array([-151.0, 0.0, 0.0, 0.0]))
+    assert pipette.violations(bad)
+    with pytest.raises(CurrentLimitError, match=r"'glu'.*151.*150"):
+        pipette.to_volts(bad)
 
 
 @settings(max_examples=150, deadline=None)
