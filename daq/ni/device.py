@@ -247,8 +247,6 @@ class NIDevice:
             raise DeviceError(f"{self.name}: configure before start")
         if self._ao is not None and self._ao_write <= self._offset:
             raise DeviceError(f"{self.name}: write some AO before start (regeneration is off)")
-        self._keepalive_stop()
-        self._keepalive()
         try:
             if self._ao is not None:
                 self._ao.start()  # armed: waits for the AI start trigger
@@ -273,6 +271,8 @@ class NIDevice:
             raise err from None
         if got != n_samples:
             raise DeviceError(f"{self.name}: asked for {n_samples} samples, the driver returned {got}")
+        if self._keep is not None:  # the first block is in: from now on the engine's reads keep it alive
+            self._keepalive_stop()
         self._keepalive()
         return Block(self._offset + pos, self._buf.T.astype(np.float32))
 
@@ -486,9 +486,9 @@ class NIDevice:
     _reset_watchdog = _keepalive
 
     def _keepalive_start(self) -> None:
-        """Between ``recover`` and ``start`` the engine opens its recorder and sinks (loading the
-        detector can take seconds): a small thread keeps the watchdog and interlock alive
-        meanwhile.  The outputs hold the safe levels just written; if the whole process dies
+        """Between ``recover`` and the first block read the engine opens its recorder and sinks
+        (loading the detector can take seconds) and starts the tasks (the first StartTask can be
+        slow): a small thread keeps the watchdog and interlock alive meanwhile.  The outputs hold the safe levels just written; if the whole process dies
         the thread dies with it and the watchdog expires as it should."""
         if self._keep is not None or (self._wd is None and self._interlock is None):
             return

@@ -257,7 +257,7 @@ def make_safe(conn: NIConnection, device: str, rig: Any = None, *, url: str = ""
             raise ConfigError(f"{where}: the rig's output channels {missing} are not on {device} "
                               f"(it has {', '.join(caps.ao_channels) or 'no analog outputs'})")
         levels = [Level(b.ao_channel, v, b.name, b.drug, v * b.command_gain_nA_per_V,
-                        "retain" if b.safe_state == "retain" and abs(b.safe_current_nA) > 0 else "zero")
+                        "balance" if b.role == "balance" else "retain" if abs(v) > 0 else "zero")
                   for b, v in zip(barrels, volts)]
     else:
         rng = caps.ao_ranges_V[-1] if caps.ao_ranges_V else 10.0
