@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="simulator seed")
     p.add_argument("--chassis", default="", help="put the device in a simulated cDAQ-9189 Ethernet chassis of "
                    "this name (which offers a watchdog with AO expiration states), e.g. cDAQ1")
+    p.add_argument("--interlock", default="default", metavar="LINE",
+                   help="the port0 line wired to the simulated current source's STANDBY/ENABLE input, e.g. "
+                   "port0/line0 (default: the rig's interlock line, else port0/line0; 'none': no enable input). "
+                   "While ionto drives it to standby (or a DIO watchdog expires to standby) every barrel gets "
+                   "0 nA; a line never driven counts as enabled")
     p.add_argument("--json", action="store_true", help="print one JSON document (the URL) once serving")
     p.set_defaults(func=run)
 
@@ -52,21 +57,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         preset = args.preset or DEFAULT_PRESET
         rig = load_preset(preset)
+    interlock = None if args.interlock.lower() == "none" else args.interlock
     try:
         server = SimNIServer(rig, port=args.port, host=args.host, device=args.device, speed=args.speed,
-                             seed=args.seed, chassis=args.chassis, preset=preset)
+                             seed=args.seed, chassis=args.chassis, preset=preset, interlock=interlock)
+    except ValueError as exc:
+        raise ConfigError(f"--interlock {args.interlock}: {exc}") from None
     except (OSError, RuntimeError) as exc:
         raise ConfigError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
     server.start()
     url = server.url()
     doc = {"url": url, "port": server.port, "device": args.device, "product": server.spec.product_type,
-           "rig": rig.name, "speed": args.speed}
+           "rig": rig.name, "speed": args.speed, "interlock": server.hardware.interlock_line()}
     if args.json:
         emit_json(doc)
     else:
         say(f"simulated NI-DAQmx device {args.device} ({server.spec.product_type}) serving at {url}")
         hint = "" if preset else f" --rig {args.rig}"
         say(f"  try: ionto run protocols/examples/dose_response.yaml --device {url}{hint}")
+        if doc["interlock"]:
+            say(f"  current source STANDBY/ENABLE input on {doc['interlock']} (enabled until first driven)")
         say("  stop with Ctrl-C")
     sys.stdout.flush()
     done = threading.Event()

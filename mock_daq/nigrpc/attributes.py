@@ -40,7 +40,7 @@ def request_key(request: Any) -> dict[str, Any]:
             continue
         v = getattr(request, f.name)
         if f.type == FieldDescriptor.TYPE_MESSAGE and f.name == "task":
-            key["task"] = v.id or v.name  # clients send the id (the name may be empty)
+            key["task"] = v.name  # NI's server finds a session by its name (the id is unused)
         elif not (f.type == FieldDescriptor.TYPE_MESSAGE):
             key[f.name] = v
     return key
@@ -69,14 +69,14 @@ class AttributeTable:
         with self._lock:
             self._values.pop((_frozen(scope, key), attr), None)
 
-    def for_task(self, task_id: int) -> dict[int, Any]:
+    def for_task(self, session: str) -> dict[int, Any]:
         """Every attribute set on one task, whatever its scope (for start/write decisions)."""
         with self._lock:
-            return {attr: v for (k, attr), v in self._values.items() if ("task", task_id) in k}
+            return {attr: v for (k, attr), v in self._values.items() if ("task", session) in k}
 
-    def drop_task(self, task_id: int) -> None:
+    def drop_task(self, session: str) -> None:
         with self._lock:
-            for k in [k for k in self._values if ("task", task_id) in k[0]]:
+            for k in [k for k in self._values if ("task", session) in k[0]]:
                 del self._values[k]
 
 

@@ -2,12 +2,16 @@
 ids (the C ``DAQmx_*`` ids the client sends as ``attribute_raw``) and enum values.
 
 Values are NI-DAQmx's own (checked against ``nidaqmx.error_codes`` / ``nidaqmx.constants``
-1.7.0); they are restated here so the simulator imports only the generated gRPC stubs.
+1.7.0 and ``imports/include/NIDAQmx.h`` of github.com/ni/grpc-device); they are restated here
+so the simulator imports only the generated gRPC stubs.  Error texts are NI-DAQmx's
+``DAQmxGetErrorString`` texts (the driver is not installed here: checked against the copy of
+NIDAQmx's error table in github.com/onguntoglu/openlate ``openlate/src/nicommon/nierr.rs``).
 """
 
 from __future__ import annotations
 
 # --- errors (negative) and their NI texts ---------------------------------------------------
+PAL_RESOURCE_RESERVED = -50103
 INPUT_FIFO_OVERFLOW = -200010
 RESOURCE_ALREADY_RESERVED = -200022
 INVALID_ATTRIBUTE_VALUE = -200077
@@ -30,12 +34,18 @@ OUTPUT_FIFO_UNDERFLOW_2 = -200621
 WATCHDOG_TIMER_NOT_SUPPORTED = -200662
 WRITE_FAILED_BECAUSE_WATCHDOG_EXPIRED = -200678
 INVALID_PHYS_CHAN_TYPE = -200430
+ACTION_NOT_SUPPORTED_TASK_NOT_WATCHDOG = -200635
+CONFIG_FAILED_BECAUSE_WATCHDOG_EXPIRED = -201434
+CANT_RESERVE_TASK_WHILE_WATCHDOG_TASK_RESERVING = -201476
+CANT_RESERVE_WATCHDOG_TASK_WHILE_OTHER_TASKS_RESERVED = -201477
+CHASSIS_WATCHDOG_TIMER_EXPIRED = -201478
 
 MESSAGES: dict[int, str] = {
     INPUT_FIFO_OVERFLOW: "Onboard device memory overflow. Because of system and/or bus-bandwidth "
     "limitations, the driver could not read data from the device fast enough to keep up with the "
     "device throughput.",
-    RESOURCE_ALREADY_RESERVED: "Specified resource is already reserved by another task.",
+    PAL_RESOURCE_RESERVED: "The specified resource is reserved. The operation could not be completed as specified.",
+    RESOURCE_ALREADY_RESERVED: "Resource requested by this task has already been reserved by a different task.",
     INVALID_ATTRIBUTE_VALUE: "Requested value is not a supported value for this property.",
     MIN_NOT_LESS_THAN_MAX: "Minimum is not less than maximum.",
     INVALID_TASK: "Task specified is invalid or does not exist.",
@@ -51,7 +61,8 @@ MESSAGES: dict[int, str] = {
     "old samples from being regenerated.",
     SAMPLES_CAN_NOT_YET_BE_WRITTEN: "Some or all of the samples to write could not be written to the "
     "buffer yet. More space will free up as samples currently in the buffer are generated.",
-    CANT_RESET_EXPIRED_WATCHDOG: "Watchdog timer expired. Clear the expiration before resetting the timer.",
+    CANT_RESET_EXPIRED_WATCHDOG: "Attempt to reset watchdog timer failed, because the timer had already expired. "
+    "Clear expiration of the watchdog timer, or configure a longer watchdog timer timeout.",
     NO_MORE_SPACE: "Attempted to write samples that will not fit in the buffer.",
     SAMP_RATE_TOO_HIGH: "Specified sample rate is higher than the fastest rate supported by the device.",
     CANNOT_WRITE_NOT_RUNNING: "Cannot write data when auto start is false and the task is not running "
@@ -61,8 +72,24 @@ MESSAGES: dict[int, str] = {
     OUTPUT_FIFO_UNDERFLOW_2: "Onboard device memory underflow. Because of system and/or bus-bandwidth "
     "limitations, the driver could not write data to the device fast enough to keep up with the "
     "device output rate.",
-    WATCHDOG_TIMER_NOT_SUPPORTED: "Watchdog timer is not supported by this device.",
-    WRITE_FAILED_BECAUSE_WATCHDOG_EXPIRED: "Write failed, because watchdog timer expired.",
+    WATCHDOG_TIMER_NOT_SUPPORTED: "Attempt to create a watchdog timer task failed because the device does not "
+    "support the feature, or the wrong device type was specified. For NI CompactDAQ devices supporting this "
+    "feature, specify the chassis name on which to create a watchdog timer task.",
+    WRITE_FAILED_BECAUSE_WATCHDOG_EXPIRED: "Write failed because at least one of the lines in the task is also in "
+    "a watchdog timer task whose watchdog timer has expired. Clear the expiration of the watchdog timer before "
+    "writing by using DAQmx Control Watchdog Task, by restarting the watchdog timer task, or by resetting the "
+    "device programmatically or through the Measurements & Automation Explorer. To prevent this error in the "
+    "future reset the watchdog timer more frequently or increase the watchdog timer timeout.",
+    ACTION_NOT_SUPPORTED_TASK_NOT_WATCHDOG: "You have attempted to control a Watchdog Task, but the task supplied "
+    "was not a Watchdog Task.",
+    CONFIG_FAILED_BECAUSE_WATCHDOG_EXPIRED: "Configuration failed because the task tried to change the direction "
+    "of a line while the watchdog timer is expired. Clear the expiration of the watchdog timer task before trying "
+    "to change the direction of any line, even if the line is not watched by the watchdog timer task.",
+    CANT_RESERVE_TASK_WHILE_WATCHDOG_TASK_RESERVING: "Task reservation failed because a watchdog timer task is "
+    "reserved. Unreserve or commit the watchdog timer task to reserve a new task.",
+    CANT_RESERVE_WATCHDOG_TASK_WHILE_OTHER_TASKS_RESERVED: "Reservation of watchdog timer task failed because "
+    "another task is reserved or running. Stop and unreserve all other tasks before reserving a watchdog timer task.",
+    CHASSIS_WATCHDOG_TIMER_EXPIRED: "Watchdog timer task has expired. Reset the chassis to resume normal operation.",
     INVALID_PHYS_CHAN_TYPE: "Physical channel does not support this measurement or generation type.",
 }
 
@@ -126,10 +153,22 @@ PHYS_AI_TERM_CFGS = 0x2342
 WATCHDOG_EXPIRED = 0x21A8
 WATCHDOG_TIMEOUT = 0x21A9
 DEFAULT_NUM_SAMPS_TO_READ = 0x31E8
+DEV_DI_LINES = 0x2320
+DEV_DO_LINES = 0x2322
+DEV_DO_PORTS = 0x2323
+DO_NUM_LINES = 0x2179
+WRITE_DIGITAL_LINES_BYTES_PER_CHAN = 0x217F
 
 # --- enum values ------------------------------------------------------------------------------
 CHAN_TYPE_AI = 10100
 CHAN_TYPE_AO = 10102
+CHAN_TYPE_DO = 10153
+LEVEL_HIGH = 10192
+LEVEL_LOW = 10214
+LEVEL_TRISTATE = 10310
+LEVEL_NO_CHANGE = 10160
+CHAN_PER_LINE = 0
+CHAN_FOR_ALL_LINES = 1
 VOLTAGE = 10322
 CONT_SAMPS = 10123
 FINITE_SAMPS = 10178
@@ -162,4 +201,8 @@ WATCHDOG_RESET_TIMER = 0
 WATCHDOG_CLEAR_EXPIRATION = 1
 TASK_CONTROL_START = 0
 TASK_CONTROL_STOP = 1
+TASK_CONTROL_VERIFY = 2
+TASK_CONTROL_COMMIT = 3
+TASK_CONTROL_RESERVE = 4
+TASK_CONTROL_UNRESERVE = 5
 TASK_CONTROL_ABORT = 6

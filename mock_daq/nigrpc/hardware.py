@@ -12,8 +12,20 @@ Behaviour follows NI-DAQmx where our backend depends on it:
   running out of written samples stops generation (-200290) and the output holds its last
   value; writing more than the buffer holds waits for space, then fails (-200292);
 * an on-demand AO task (no timing) sets static output levels, which the outputs hold;
+* tasks are named server sessions (``sessions.py``) that outlive the client: a dead client's
+  tasks keep their channels reserved and a running AO holds its last value;
+* a task reserves its channels when it starts (or is reserved/committed with TaskControl) and
+  releases them when it stops: another task's start on a reserved channel fails with -50103
+  (see ``_reserve``);
+* ResetDevice aborts every task on the device (the sessions stay), sets AO to 0 V and the
+  digital lines to their power-up state, and clears an expired watchdog;
 * on a simulated cDAQ Ethernet chassis a watchdog task, unless reset within its timeout,
-  puts the AO channels at their expiration states and stops buffered generation.
+  puts the AO channels at their expiration states and stops buffered generation; the chassis
+  then refuses every start and write (-201478) until it is reset; the watchdog may not start
+  while another task on the chassis is reserved or running (-201477);
+* on an X Series board (no chassis) the watchdog is a DIO watchdog: it drives port 0 lines
+  to their expiration states; writes to those lines fail (-200678) until the expiration is
+  cleared; one port 0 line can be the current source's enable input (``digital.py``).
 
 Thread-safety: gRPC handlers call in from a thread pool; one lock guards all state and
 waits happen outside it.
@@ -35,18 +47,30 @@ from daq.types import StreamInfo
 from mock_daq.device import SimDevice
 from mock_daq.model import SimConfig, parse_sim
 from mock_daq.nigrpc import constants as K
+from mock_daq.nigrpc.digital import DEFAULT_INTERLOCK, DigitalPort, line_number
+from mock_daq.nigrpc.sessions import SessionRepository
 from mock_daq.nigrpc.spec import DeviceSpec, NIError, device_of, rig_ai, rig_ao, suffix
+
+_DO_LEVELS = {K.LEVEL_HIGH: True, K.LEVEL_LOW: False, K.LEVEL_TRISTATE: None}
 
 
 @dataclass
 class Channel:
     name: str
     physical: str
-    kind: str  # "ai" | "ao"
+    kind: str  # "ai" | "ao" | "do"
     lo: float
     hi: float
     terminal: int = K.TERM_DEFAULT
     rig_col: int | None = None  # column in the rig's AI / AO order; None = not wired
+    lines: tuple[int, ...] = ()  # "do": its port0 lines
+
+    @property
+    def resources(self) -> list[str]:
+        """What the channel reserves: its physical channel, or each of its lines."""
+        if self.kind == "do":
+            return [f"port0/line{i}" for i in self.lines]
+        return [suffix(self.physical)]
 
 
 @dataclass
@@ -54,7 +78,8 @@ class Task:
     """One NI-DAQmx task on the simulated device."""
 
     id: int
-    name: str
+    name: str  # the DAQmx task name
+    session: str = ""  # the gRPC session name (the task name, or ni:generated:N)
     channels: list[Channel] = field(default_factory=list)
     timing: str = "on_demand"  # "on_demand" | "sample_clock"
     rate_hz: float = 0.0
@@ -62,7 +87,8 @@ class Task:
     samps_per_chan: int = 0
     clock_source: str = ""
     trigger_source: str = ""
-    state: str = "idle"  # idle | armed | running | stopped
+    state: str = "idle"  # idle | armed | running | stopped | aborted (by a device reset)
+    reserved: bool = False  # reserved/committed with TaskControl: holds its channels while not running
     error: int | None = None
     # AI
     read_pos: int = 0
@@ -77,6 +103,7 @@ class Task:
     watchdog_device: str = ""
     watchdog_timeout_s: float = 10.0
     expir_states: dict[str, float] = field(default_factory=dict)
+    do_expir_states: dict[int, int] = field(default_factory=dict)  # port0 line -> K.LEVEL_*
     expired: bool = False
     last_reset: float = 0.0
 
@@ -91,7 +118,11 @@ class Hardware:
     """The board: its tasks and the one sample clock they share."""
 
     def __init__(self, rig: RigConfig, spec: DeviceSpec | None = None, *, speed: float = 1.0,
-                 seed: int | None = None, sim: SimConfig | None = None):
+                 seed: int | None = None, sim: SimConfig | None = None, interlock: str | None = "default",
+                 interlock_enable_high: bool | None = None):
+        """``interlock``: the port0 line wired to the current source's enable input ("default":
+        the rig's ``interlock.line``, else port0/line0; None: no enable input), active high
+        unless ``interlock_enable_high`` (default: the rig's ``enable_high``) says otherwise."""
         self.rig = rig
         self.spec = spec or DeviceSpec.for_rig(rig)
         self.speed = float(speed)
@@ -103,8 +134,19 @@ class Hardware:
         self.static_V = np.zeros(self.n_rig_ao)  # what each rig AO output holds when not generating
         self.lock = threading.RLock()
         self.tasks: dict[int, Task] = {}
+        self.sessions: SessionRepository[Task] = SessionRepository()
         self._ids = itertools.count(1)
         self._names = itertools.count(0)
+        ilock = rig.interlock
+        if interlock == "default":
+            interlock = ilock.line if ilock is not None else DEFAULT_INTERLOCK
+        high = interlock_enable_high if interlock_enable_high is not None else (ilock.enable_high if ilock else True)
+        if self.spec.chassis:  # the chassis's C Series AO module has no digital lines
+            interlock = None
+        self.port = DigitalPort(self.spec.n_do_lines, None if interlock is None else line_number(interlock), high)
+        self.chassis_expired = False  # a cDAQ chassis whose watchdog expired (until it is reset)
+        self._enabled_at_gen = True  # interlock state at the simulation's next sample
+        self._enable_changes: deque[tuple[int, bool]] = deque()  # (sample index, enabled) not yet generated
         # the running acquisition
         self._ai: Task | None = None
         self._ao: Task | None = None
@@ -119,41 +161,125 @@ class Hardware:
         self.log: list[tuple[str, int]] = []  # (what happened, sample index): overflow, underflow, expiry
 
     # --- tasks ------------------------------------------------------------------------------
-    def create_task(self, name: str) -> Task:
+    def create_task(self, name: str, behavior: int = 0) -> tuple[Task, bool]:
+        """DAQmxCreateTask behind the session repository: (task, new_session_initialized)."""
         with self.lock:
-            if name and any(t.name == name for t in self.tasks.values()):
-                raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"A task named {name!r} already exists.")
-            t = Task(next(self._ids), name or f"_unnamedTask<{next(self._names)}>")
-            self.tasks[t.id] = t
-            return t
+            session, t, new = self.sessions.add(name, behavior, lambda: self._new_task(name))
+            if new:
+                t.session = session
+                self.tasks[t.id] = t
+            return t, new
 
-    def task(self, task_id: int, name: str = "") -> Task:
-        t = self.tasks.get(task_id)
-        if t is None and name:
-            t = next((x for x in self.tasks.values() if x.name == name), None)
-        if t is None:
-            raise NIError(K.INVALID_TASK, f"Task Name: {name or task_id}")
-        return t
+    def _new_task(self, name: str) -> Task:
+        return Task(next(self._ids), name or f"_unnamedTask<{next(self._names)}>")
+
+    def task(self, session: str) -> Task:
+        """The task of a session; an unknown session is a null task handle to DAQmx: -200088."""
+        with self.lock:
+            t = self.sessions.get(session)
+            if t is None:
+                raise NIError(K.INVALID_TASK, f"Task Name: {session}")
+            return t
 
     def add_channels(self, task: Task, physical: list[str], kind: str, lo: float, hi: float,
                      terminal: int = K.TERM_DEFAULT, names: list[str] | None = None) -> None:
         with self.lock:
-            if task.state == "running":
-                raise NIError(K.CAN_NOT_PERFORM_OP_WHILE_TASK_RUNNING)
-            if task.kind and task.kind != kind:
-                raise NIError(K.INVALID_ATTRIBUTE_VALUE, "A task holds either inputs or outputs, not both.")
+            self._check_configurable(task, kind)
             self.spec.coerce_range(lo, hi, kind)
             for i, p in enumerate(physical):
                 s = self.spec.check_channel(p, kind)
                 if any(suffix(c.physical) == s for c in task.channels):
                     raise NIError(K.CHAN_ALREADY_IN_TASK, f"Channel Name: {p}")
-                for other in self.tasks.values():
-                    if other is not task and other.state == "running" and any(
-                            suffix(c.physical) == s for c in other.channels):
-                        raise NIError(K.RESOURCE_ALREADY_RESERVED, f"Resource: {p}\nTask: {other.name}")
                 col = (self._ai_map if kind == "ai" else self._ao_map).get(s)
                 name = names[i] if names and i < len(names) and names[i] else p
                 task.channels.append(Channel(name, f"{self.spec.name}/{s}", kind, lo, hi, terminal, col))
+
+    def add_do_channels(self, task: Task, lines_spec: str, name: str, grouping: int) -> None:
+        """DAQmxCreateDOChan: one channel per line, or one for all the lines."""
+        with self.lock:
+            self._check_configurable(task, "do")
+            lines = self.spec.check_lines(lines_spec)
+            have = {i for c in task.channels for i in c.lines}
+            dup = sorted(have.intersection(lines))
+            if dup or len(set(lines)) != len(lines):
+                raise NIError(K.CHAN_ALREADY_IN_TASK, f"Channel Name: {self.spec.name}/port0/line{(dup or lines)[0]}")
+            names = [n.strip() for n in name.split(",")] if name else []
+            if grouping == K.CHAN_FOR_ALL_LINES:
+                task.channels.append(Channel(names[0] if names else lines_spec.strip(), lines_spec.strip(), "do",
+                                             0.0, 1.0, lines=tuple(lines)))
+            else:
+                for k, i in enumerate(lines):
+                    phys = f"{self.spec.name}/port0/line{i}"
+                    task.channels.append(Channel(names[k] if k < len(names) and names[k] else phys, phys, "do",
+                                                 0.0, 1.0, lines=(i,)))
+
+    def _check_configurable(self, task: Task, kind: str) -> None:
+        if task.state == "running":
+            raise NIError(K.CAN_NOT_PERFORM_OP_WHILE_TASK_RUNNING)
+        if task.kind == "watchdog":
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, "A watchdog timer task holds no channels.")
+        if task.kind and task.kind != kind:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device keeps AI, AO and DO in separate tasks.")
+
+    # --- reservation ----------------------------------------------------------------------------
+    @staticmethod
+    def _holds(t: Task) -> bool:
+        """A task that holds its resources: running (or armed), or reserved/committed."""
+        return t.state in ("running", "armed") or t.reserved
+
+    def _reserve(self, task: Task) -> None:
+        """Reserve ``task``'s resources (DAQmx's Verified → Reserved transition, implicit in
+        Start and in a write with auto start).
+
+        NI's code for a physical channel, or a timing engine, that another task has reserved
+        is -50103 "The specified resource is reserved." (NI KB kA00Z000000P8kmSAC "Error -50103
+        in NI-DAQmx", cases 3, 5 and 6: the same physical channel in several tasks, more AI or
+        AO tasks than the device runs at once, hardware-timed AO tasks not sharing a sample
+        clock).  Reservation happens at start/commit, never at channel creation: creating a
+        task on a channel that a running task uses succeeds (NI-DAQmx Key Concepts, "Task
+        State Model": resources are acquired in the Verified → Reserved transition).
+        A cDAQ chassis whose watchdog expired refuses everything until it is reset (-201478).
+        """
+        self._check_chassis()
+        if task.kind == "watchdog":
+            return
+        mine = {r for c in task.channels for r in c.resources}
+        for other in self.tasks.values():
+            if other is task or not self._holds(other) or other.kind == "watchdog":
+                continue
+            shared = sorted(mine.intersection(r for c in other.channels for r in c.resources))
+            engine = task.kind in ("ai", "ao") and task.kind == other.kind and \
+                task.timing == other.timing == "sample_clock"
+            if shared or engine:
+                what = f"{self.spec.name}/{shared[0]}" if shared else f"{self.spec.name}/{task.kind}/SampleClock"
+                raise NIError(K.PAL_RESOURCE_RESERVED,
+                              f"Resource: {what}\nReserved by task: {other.name}\nTask Name: {task.name}")
+
+    def _check_chassis(self) -> None:
+        if self.chassis_expired:
+            raise NIError(K.CHASSIS_WATCHDOG_TIMER_EXPIRED, f"Device: {self.spec.chassis}")
+
+    def control(self, task: Task, action: int, attrs: dict[int, object]) -> None:
+        """DAQmxTaskControl."""
+        with self.lock:
+            if action == K.TASK_CONTROL_START:
+                self.start(task, attrs)
+            elif action == K.TASK_CONTROL_STOP:
+                self.stop(task)
+            elif action == K.TASK_CONTROL_ABORT:
+                self.stop(task)
+                task.reserved = False
+            elif action in (K.TASK_CONTROL_RESERVE, K.TASK_CONTROL_COMMIT):
+                if not self._holds(task):
+                    if task.kind == "watchdog":
+                        self._check_watchdog_start(task)
+                    else:
+                        self._reserve(task)
+                    task.reserved = True
+            elif action == K.TASK_CONTROL_UNRESERVE:
+                if task.state in ("running", "armed"):
+                    raise NIError(K.CAN_NOT_PERFORM_OP_WHILE_TASK_RUNNING)
+                task.reserved = False
 
     def channel(self, task: Task, name: str) -> Channel:
         for c in task.channels:
@@ -202,23 +328,40 @@ class Hardware:
             if task.state == "running":
                 return
             if task.kind == "watchdog":
+                if not task.reserved:
+                    self._check_watchdog_start(task)
                 task.state, task.last_reset, task.expired = "running", time.monotonic(), False
                 return
             if not task.channels:
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, "The task has no channels.")
+            if not self._holds(task):
+                self._reserve(task)
             task.error = None
             if task.kind == "ai":
                 self._start_ai(task, attrs)
             elif task.timing == "sample_clock":
-                task.state = "armed" if self._ai is None else "running"
-                task.generated, task.halted_at = 0, None
-                if self._ai is None:
-                    self._ao = task
-                else:  # started after the clock: it joins at the current sample
+                if self._ai is not None:  # started after the clock: it would join at the current sample
                     raise NIError(K.INVALID_ATTRIBUTE_VALUE,
                                   "Start the AO task before the AI task that triggers it.")
+                task.state = "armed"
+                task.generated, task.halted_at = 0, None
+                self._ao = task
             else:
                 task.state = "running"
+
+    def _check_watchdog_start(self, wd: Task) -> None:
+        """cDAQ-9185/9189 User Manual, "Watchdog Timer": "No other operations may be running on the
+        cDAQ chassis while the watchdog timer task is being started; this includes all DAQmx
+        tasks, ..."; NI-DAQmx's error for it is -201477 (DAQmxErrorCantReserveWatchdogTaskWhile-
+        OtherTasksReserved).  Restarting the watchdog on an X Series board clears its expiration
+        (the text of -200678)."""
+        self._check_chassis()
+        if wd.watchdog_device and wd.watchdog_device == self.spec.chassis:
+            busy = [t.name for t in self.tasks.values() if t is not wd and t.kind != "watchdog" and self._holds(t)]
+            if busy:
+                raise NIError(K.CANT_RESERVE_WATCHDOG_TASK_WHILE_OTHER_TASKS_RESERVED,
+                              f"Device: {wd.watchdog_device}\nTasks reserved or running: {', '.join(busy)}\n"
+                              f"Task Name: {wd.name}")
 
     def _start_ai(self, task: Task, attrs: dict[int, object]) -> None:
         if task.timing != "sample_clock":
@@ -234,6 +377,7 @@ class Hardware:
         task.buf_size = int(attrs.get(K.BUF_INPUT_SIZE) or max(default_buf, task.samps_per_chan))
         task.read_pos = 0
         self._sim, self._sim_index, self._halted_at = sim, 0, None
+        self._enabled_at_gen, self._enable_changes = self.port.interlock_enabled(), deque()
         self._volts, self._volts_start = np.zeros((self._stream.n_channels, 0)), 0
         sim.start()
         self._ai, task.state = task, "running"
@@ -251,11 +395,12 @@ class Hardware:
             self._generate(first)
         self._t0 = time.monotonic()
 
-    def stop(self, task: Task) -> None:
+    def stop(self, task: Task, final: str = "stopped") -> None:
         with self.lock:
             self._poll()
             if task.state not in ("running", "armed"):
-                task.state = "stopped" if task.state != "idle" else "idle"
+                if final == "stopped" and task.state != "idle":
+                    task.state = "stopped"
                 return
             if task is self._ao or (task is self._ai and self._ao is not None):
                 self._hold_ao(self._acquired() if self._ai is not None else 0)
@@ -267,12 +412,42 @@ class Hardware:
                 self._sim = None
             if task is self._ao:
                 self._ao = None
-            task.state = "stopped"
+            task.state = final
 
     def clear(self, task: Task) -> None:
+        """DAQmxClearTask: abort, release, forget (the session goes first, as in grpc-device)."""
         with self.lock:
+            self.sessions.remove(task.session)
             self.stop(task)
+            task.reserved = False
             self.tasks.pop(task.id, None)
+
+    def reset_device(self, device: str) -> None:
+        """DAQmxResetDevice: "Immediately aborts all active tasks associated with a device,
+        disconnects any routes, and returns the device to an initialized state. ... Aborting a
+        task puts the task into an unstable but recoverable state. To recover the task, use DAQmx
+        Start to restart the task or use DAQmx Stop to reset the task without starting it."
+        (NI-DAQmx C Reference, DAQmxResetDevice; nidaqmx ``Device.reset_device``).  So every
+        task on the device is aborted and unreserved but its session stays; AO goes to 0 V
+        (M, C and X Series); the digital lines go to their power-up state (tristate); a
+        watchdog on the device is disarmed and its expiration cleared.  Resetting the chassis
+        resets its modules; resetting a module leaves an expired chassis expired (cDAQ-9185/9189
+        User Manual: "the cDAQ chassis cannot perform any operation until the cDAQ chassis is
+        reset")."""
+        with self.lock:
+            self.spec.check_device(device)
+            whole = device == self.spec.chassis or not self.spec.chassis
+            for t in list(self.tasks.values()):
+                if t.kind == "watchdog" and not whole:
+                    continue
+                self.stop(t, final="aborted")
+                t.reserved, t.expired = False, False
+            self.static_V[:] = 0.0
+            self.port.reset()
+            self._note_enable()
+            if whole:
+                self.chassis_expired = False
+            self.log.append(("reset", self._acquired()))
 
     # --- the clock ------------------------------------------------------------------------------
     def _acquired(self) -> int:
@@ -308,15 +483,49 @@ class Hardware:
             self._poll()
 
     def _expire(self, wd: Task, now_index: int) -> None:
+        """The watchdog expired: outputs to their expiration states.  On a cDAQ chassis buffered
+        AO stops (its outputs hold the last sample generated, except where an expiration state
+        is set) and the chassis refuses further work until it is reset."""
         wd.expired = True
         self.log.append(("watchdog", now_index))
-        ao = self._ao
-        if ao is not None and ao.state == "running" and ao.halted_at is None:
-            ao.halted_at, ao.error = min(ao.written, now_index), K.WRITE_FAILED_BECAUSE_WATCHDOG_EXPIRED
-        for phys, volts in wd.expir_states.items():
-            col = self._ao_map.get(suffix(phys))
-            if col is not None:
-                self.static_V[col] = volts
+        if wd.watchdog_device == self.spec.chassis and self.spec.chassis:
+            self.chassis_expired = True
+            ao = self._ao
+            if ao is not None and ao.state == "running" and ao.halted_at is None:
+                ao.halted_at, ao.error = min(ao.written, now_index), K.CHASSIS_WATCHDOG_TIMER_EXPIRED
+                self._hold_ao(now_index)
+            for phys, volts in wd.expir_states.items():
+                col = self._ao_map.get(suffix(phys))
+                if col is not None:
+                    self.static_V[col] = volts
+        for line, state in wd.do_expir_states.items():
+            if state in _DO_LEVELS:
+                self.port.set(line, _DO_LEVELS[state])
+        self._note_enable()
+
+    def _note_enable(self) -> None:
+        """The interlock may have changed: from the current sample on, the simulation sees it."""
+        enabled = self.port.interlock_enabled()
+        if self._ai is None:
+            self._enabled_at_gen = enabled
+            self._enable_changes.clear()
+            return
+        last = self._enable_changes[-1][1] if self._enable_changes else self._enabled_at_gen
+        if enabled != last:
+            self._enable_changes.append((self._acquired(), enabled))
+
+    def _enable_mask(self, start: int, n: int) -> np.ndarray:
+        """Whether the current source is enabled at samples ``start .. start+n-1``."""
+        mask = np.empty(n, dtype=bool)
+        pos, cur = 0, self._enabled_at_gen
+        while self._enable_changes and self._enable_changes[0][0] < start + n:
+            at, enabled = self._enable_changes.popleft()
+            j = min(n, max(pos, at - start))
+            mask[pos:j] = cur
+            pos, cur = j, enabled
+        mask[pos:] = cur
+        self._enabled_at_gen = cur
+        return mask
 
     def _hold_ao(self, at_index: int) -> None:
         """Buffered AO stops at ``at_index``: each output holds the last sample generated."""
@@ -408,13 +617,16 @@ class Hardware:
                 ao.generated += m
                 k += m
             if k < n:  # underflow or halt inside this stretch: outputs hold their last value
-                if ao.halted_at is None:
+                if ao.halted_at is None:  # (a halt noted earlier set the held levels then)
                     ao.halted_at, ao.error = start + k, K.GEN_STOPPED_TO_PREVENT_REGEN
                     self.log.append(("underflow", start + k))
-                if ao.last is not None:
-                    for i, col in cols:
-                        self.static_V[col] = ao.last[i]
+                    if ao.last is not None:
+                        for i, col in cols:
+                            self.static_V[col] = ao.last[i]
                 ao_V[k:] = self.static_V
+        # The current source in standby (interlock line not at its enable level): 0 nA on every
+        # barrel whatever the command — the simulation sees 0 V on its command inputs.
+        ao_V[~self._enable_mask(start, n)] = 0.0
         self._sim.write_ao(start, ao_V)
         raw = self._sim.read(n, 1.0).data
         s = self._stream
@@ -434,16 +646,13 @@ class Hardware:
                 if data.size and np.max(np.abs(data[i])) > rng + 1e-9:
                     raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Requested Value: {np.max(np.abs(data[i])):g}\n"
                                   f"Channel Name: {c.name}\nMaximum Value: {rng:g}", samps_written=0)
-            if any(t.kind == "watchdog" and t.expired for t in self.tasks.values()):
-                raise NIError(K.WRITE_FAILED_BECAUSE_WATCHDOG_EXPIRED, samps_written=0)
+            if self.chassis_expired:
+                raise NIError(K.CHASSIS_WATCHDOG_TIMER_EXPIRED, f"Device: {self.spec.chassis}", samps_written=0)
             if task.timing == "on_demand":
-                if task.state != "running" and not auto_start:
-                    raise NIError(K.CANNOT_WRITE_NOT_RUNNING, samps_written=0)
+                self._on_demand_write(task, auto_start)
                 for i, c in enumerate(task.channels):
                     if c.rig_col is not None and n:
                         self.static_V[c.rig_col] = data[i, -1]
-                if auto_start and task.state != "running":
-                    task.state = "stopped"
                 return n
             self._poll()
             if task.error is not None:
@@ -470,6 +679,37 @@ class Hardware:
                 raise NIError(K.SAMPLES_CAN_NOT_YET_BE_WRITTEN, f"Task Name: {task.name}", samps_written=0)
             time.sleep(max(wait, 0.0005))
 
+    def _on_demand_write(self, task: Task, auto_start: bool) -> None:
+        """A software-timed write: to a running task, or with auto start, which reserves the
+        task for the write (and fails on a channel another task holds) and leaves it as it was."""
+        if task.state != "running":
+            if not auto_start:
+                raise NIError(K.CANNOT_WRITE_NOT_RUNNING, samps_written=0)
+            if not self._holds(task):
+                try:
+                    self._reserve(task)
+                except NIError as err:
+                    raise NIError(err.code, err.detail, samps_written=0) from None
+
+    def write_do(self, task: Task, values: list[list[bool]], auto_start: bool) -> None:
+        """Software-timed digital write: ``values[i]`` = the levels of channel i's lines."""
+        with self.lock:
+            if task.kind != "do":
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Not a digital output task.", samps_written=0)
+            self._poll()
+            if self.chassis_expired:
+                raise NIError(K.CHASSIS_WATCHDOG_TIMER_EXPIRED, f"Device: {self.spec.chassis}", samps_written=0)
+            lines = {i for c in task.channels for i in c.lines}
+            for wd in self.tasks.values():
+                if wd.kind == "watchdog" and wd.expired and lines.intersection(wd.do_expir_states):
+                    raise NIError(K.WRITE_FAILED_BECAUSE_WATCHDOG_EXPIRED, f"Task Name: {task.name}\n"
+                                  f"Watchdog Task: {wd.name}", samps_written=0)
+            self._on_demand_write(task, auto_start)
+            for c, levels in zip(task.channels, values):
+                for line, level in zip(c.lines, levels):
+                    self.port.set(line, bool(level))
+            self._note_enable()
+
     def ao_status(self, task: Task) -> tuple[int, int]:
         """(total generated, space available) of a buffered AO task."""
         with self.lock:
@@ -492,31 +732,82 @@ class Hardware:
             return self._acquired() if task is self._ai else task.read_pos
 
     # --- watchdog -----------------------------------------------------------------------------
-    def create_watchdog(self, device: str, name: str, timeout_s: float) -> Task:
+    def create_watchdog(self, device: str, name: str, timeout_s: float, behavior: int = 0) -> tuple[Task, bool]:
+        """DAQmxCreateWatchdogTimerTaskEx: on a cDAQ-9185/9189 chassis (AO, DO expiration
+        states) or on an X Series board (a DIO watchdog: DO expiration states only).  On a C
+        Series module NI asks for the chassis name: -200662."""
         with self.lock:
-            self.spec.check_device(device)
-            if not self.spec.chassis or device != self.spec.chassis or \
-                    self.spec.chassis_product not in ("cDAQ-9185", "cDAQ-9189"):
-                raise NIError(K.WATCHDOG_TIMER_NOT_SUPPORTED, f"Device: {device}")
-            t = self.create_task(name)
-            t.watchdog_device, t.watchdog_timeout_s = device, timeout_s
-            return t
+            def init() -> Task:
+                self.spec.check_device(device)
+                chassis_ok = bool(self.spec.chassis) and device == self.spec.chassis and \
+                    self.spec.chassis_product in ("cDAQ-9185", "cDAQ-9189")
+                x_series = not self.spec.chassis and device == self.spec.name
+                if not (chassis_ok or x_series):
+                    raise NIError(K.WATCHDOG_TIMER_NOT_SUPPORTED, f"Device: {device}")
+                t = self._new_task(name)
+                t.watchdog_device, t.watchdog_timeout_s = device, timeout_s
+                return t
+
+            session, t, new = self.sessions.add(name, behavior, init)
+            if new:
+                t.session = session
+                self.tasks[t.id] = t
+            return t, new
+
+    def _watchdog(self, task: Task) -> Task:
+        if task.kind != "watchdog":
+            raise NIError(K.ACTION_NOT_SUPPORTED_TASK_NOT_WATCHDOG, f"Task Name: {task.name}")
+        return task
 
     def watchdog_states(self, task: Task, channels: list[str], states: list[float], types: list[int]) -> None:
+        """CfgWatchdogAOExpirStates: AO expiration states, on a cDAQ chassis's AO modules only
+        (X Series watchdogs cover digital lines only: NI-DAQmx Help, "Watchdog Timers")."""
         with self.lock:
+            self._watchdog(task)
+            if not self.spec.chassis:
+                raise NIError(K.ATTR_NOT_SUPPORTED, "X Series watchdog timers set digital lines only; "
+                              "use DAQmxCfgWatchdogDOExpirStates.")
             for p, v, ty in zip(channels, states, types):
                 self.spec.check_channel(p, "ao")
                 if ty == K.WATCHDOG_AO_VOLTAGE:
                     task.expir_states[p] = float(v)
 
-    def watchdog_control(self, task: Task, action: int) -> None:
+    def watchdog_do_states(self, task: Task, channels: str, states: list[int]) -> None:
+        """CfgWatchdogDOExpirStates: each port0 line's state (High, Low, Tristate, No Change)."""
         with self.lock:
+            self._watchdog(task)
+            lines = self.spec.check_lines(channels)
+            if len(states) not in (1, len(lines)):
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"{len(states)} expiration states for {len(lines)} lines")
+            for i, line in enumerate(lines):
+                state = int(states[0] if len(states) == 1 else states[i])
+                if state not in (*_DO_LEVELS, K.LEVEL_NO_CHANGE):
+                    raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Expiration State: {state}")
+                if state == K.LEVEL_NO_CHANGE:
+                    task.do_expir_states.pop(line, None)
+                else:
+                    task.do_expir_states[line] = state
+
+    def set_watchdog_timeout(self, task: Task, timeout_s: float) -> None:
+        with self.lock:
+            self._poll()
+            task.watchdog_timeout_s, task.last_reset = timeout_s, time.monotonic()
+
+    def watchdog_control(self, task: Task, action: int) -> None:
+        """DAQmxControlWatchdogTask.  Clear expiration: X Series boards then accept writes to the
+        watched lines again, which keep their expiration states until written (X Series User
+        Manual, "Watchdog Timer"); a cDAQ-9185/9189 chassis stays expired "until the cDAQ chassis
+        is reset" (its User Manual), so there it fails with -201478, whose text says so."""
+        with self.lock:
+            self._watchdog(task)
             self._poll()
             if action == K.WATCHDOG_RESET_TIMER:
                 if task.expired:
-                    raise NIError(K.CANT_RESET_EXPIRED_WATCHDOG)
+                    raise NIError(K.CANT_RESET_EXPIRED_WATCHDOG, f"Task Name: {task.name}")
                 task.last_reset = time.monotonic()
             elif action == K.WATCHDOG_CLEAR_EXPIRATION:
+                if task.expired and task.watchdog_device == self.spec.chassis and self.spec.chassis:
+                    raise NIError(K.CHASSIS_WATCHDOG_TIMER_EXPIRED, f"Device: {self.spec.chassis}")
                 task.expired = False
                 task.last_reset = time.monotonic()
 
@@ -534,3 +825,30 @@ class Hardware:
                     if c.rig_col is not None and v is not None:
                         out[c.rig_col] = v
             return out
+
+    def session_names(self) -> list[str]:
+        """The server's sessions (tasks and watchdog tasks), stale ones included."""
+        with self.lock:
+            return self.sessions.names()
+
+    def line_level(self, line: str) -> bool | None:
+        """A port0 line (``'port0/line0'``, ``'Dev1/port0/line0'``): True high, False low, None tristate."""
+        with self.lock:
+            return self.port.level(line_number(line))
+
+    def interlock_line(self) -> str | None:
+        """The line wired to the current source's enable input (``'Dev1/port0/line0'``), or None."""
+        i = self.port.interlock
+        return None if i is None else f"{self.spec.name}/port0/line{i}"
+
+    def interlock_enabled(self) -> bool:
+        """Whether the simulated current source is enabled (see ``digital.py``)."""
+        with self.lock:
+            self._poll()
+            return self.port.interlock_enabled()
+
+    def watchdog_expired(self) -> bool:
+        """Whether a watchdog on the device (or its chassis) has expired and is not cleared."""
+        with self.lock:
+            self._poll()
+            return self.chassis_expired or any(t.kind == "watchdog" and t.expired for t in self.tasks.values())

@@ -28,18 +28,28 @@ class SimNIServer:
 
     def __init__(self, rig: RigConfig, *, port: int = 0, host: str = "127.0.0.1", device: str = "Dev1",
                  speed: float = 1.0, seed: int | None = None, chassis: str = "", preset: str | None = None,
-                 workers: int = 8):
+                 workers: int = 8, interlock: str | None = "default", interlock_enable_high: bool | None = None):
+        """``interlock``: the port0 line wired to the simulated current source's enable input
+        (``"default"``: the rig's ``interlock.line``, else ``port0/line0``; None: none) — see
+        ``mock_daq/nigrpc/digital.py``."""
         self.spec = DeviceSpec.for_rig(rig, name=device, chassis=chassis, preset=preset)
-        self.hardware = Hardware(rig, self.spec, speed=speed, seed=seed)
+        self.hardware = Hardware(rig, self.spec, speed=speed, seed=seed, interlock=interlock,
+                                 interlock_enable_high=interlock_enable_high)
         self.servicer = SimNiDAQmxServicer(self.hardware)
         self.host = host
+        # SO_REUSEPORT off: gRPC turns it on by default, and a second server on a port in use
+        # would then start and share the port with the first instead of failing.
         opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0)]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=opts)
         pb_grpc.add_NiDAQmxServicer_to_server(self.servicer, self._server)
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        try:
+            self.port = self._server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError:  # newer grpcio raises where older ones return 0
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen on {host}:{port} (in use?)")
+            raise OSError(f"cannot listen on {host}:{port} (is the port in use?)")
         self._stop = threading.Event()
         self._house = threading.Thread(target=self._housekeeping, name="sim-ni-housekeeping", daemon=True)
 

@@ -27,6 +27,7 @@ from session_pb2 import Session
 from mock_daq.nigrpc import constants as K
 from mock_daq.nigrpc.attributes import ATTRIBUTE_RPC, AttributeTable, make_handler
 from mock_daq.nigrpc.hardware import Hardware, Task
+from mock_daq.nigrpc.sessions import SessionError
 from mock_daq.nigrpc.spec import NIError, expand_channels, suffix
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def rpc(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, request, context)
         except NIError as err:
             _abort(context, err)
+        except SessionError as err:  # grpc-device's NonDriverException: a status, no ni-error trailer
+            context.abort(getattr(grpc.StatusCode, err.status), str(err))
         except (ValueError, TypeError, IndexError) as exc:  # a malformed request
             log.exception("simulated NI-DAQmx: %s failed", fn.__name__)
             _abort(context, NIError(K.INVALID_ATTRIBUTE_VALUE, f"{type(exc).__name__}: {exc}"))
@@ -86,11 +89,10 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
 
     # --- helpers -------------------------------------------------------------------------
     def _task(self, session: Session) -> Task:
-        return self.hw.task(session.id, session.name)
+        return self.hw.task(session.name)
 
     def _task_from_key(self, key: dict[str, Any]) -> Task:
-        ref = key["task"]
-        return self.hw.task(ref, "") if isinstance(ref, int) else self.hw.task(0, ref)
+        return self.hw.task(key["task"])
 
     # --- attributes: live values ------------------------------------------------------------
     def _provide(self, scope: str, key: dict[str, Any], attr: int) -> Any:
@@ -116,6 +118,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 K.DEV_AO_MAX_RATE: spec.ao_max_rate_hz, K.DEV_AO_MIN_RATE: spec.ao_min_rate_hz,
                 K.DEV_AI_VOLTAGE_RNGS: [x for r in spec.ai_ranges_V for x in (-r, r)],
                 K.DEV_AO_VOLTAGE_RNGS: [x for r in spec.ao_ranges_V for x in (-r, r)],
+                K.DEV_DO_LINES: ", ".join(spec.do_lines), K.DEV_DI_LINES: ", ".join(spec.do_lines),
+                K.DEV_DO_PORTS: f"{spec.name}/port0" if spec.do_lines else "",
                 K.DEV_BUS_TYPE: K.BUS_TCPIP if spec.chassis else K.BUS_PCIE,
             }
             if spec.chassis:
@@ -130,7 +134,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         elif scope == "Task":
             t = self._task_from_key(key)
             values = {K.TASK_NAME: t.name, K.TASK_CHANNELS: ", ".join(c.name for c in t.channels),
-                      K.TASK_NUM_CHANS: len(t.channels), K.TASK_DEVICES: spec.name,
+                      K.TASK_NUM_CHANS: len(t.channels), K.TASK_DEVICES: t.watchdog_device or spec.name,
                       K.TASK_COMPLETE: t.state != "running"}
             if attr in values:
                 return values[attr]
@@ -140,9 +144,11 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             if not t.channels:
                 raise NIError(K.PHYSICAL_CHAN_DOES_NOT_EXIST, "The task has no channels.")
             c = hw.channel(t, names[0]) if names else t.channels[0]
-            values = {K.CHAN_TYPE: K.CHAN_TYPE_AI if c.kind == "ai" else K.CHAN_TYPE_AO,
-                      K.CHAN_PHYSICAL_NAME: c.physical}
-            if c.kind == "ai":
+            chan_type = {"ai": K.CHAN_TYPE_AI, "ao": K.CHAN_TYPE_AO, "do": K.CHAN_TYPE_DO}[c.kind]
+            values = {K.CHAN_TYPE: chan_type, K.CHAN_PHYSICAL_NAME: c.physical}
+            if c.kind == "do":
+                values[K.DO_NUM_LINES] = len(c.lines)
+            elif c.kind == "ai":
                 values.update({K.CHAN_AI_MAX: c.hi, K.CHAN_AI_MIN: c.lo, K.CHAN_AI_TERM_CFG: c.terminal,
                                K.CHAN_AI_MEAS_TYPE: K.VOLTAGE})
             else:
@@ -167,11 +173,13 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             t = self._task_from_key(key)
             if attr == K.WRITE_NUM_CHANS:
                 return len(t.channels)
+            if attr == K.WRITE_DIGITAL_LINES_BYTES_PER_CHAN and t.kind == "do":
+                return max(len(c.lines) for c in t.channels)
             if attr in (K.WRITE_TOTAL_GENERATED, K.WRITE_SPACE_AVAIL):
                 gen, pending = hw.ao_status(t)
                 if attr == K.WRITE_TOTAL_GENERATED:
                     return gen
-                size = int(self.table.for_task(self._task_from_key(key).id).get(K.BUF_OUTPUT_SIZE) or t.written)
+                size = int(self.table.for_task(t.session).get(K.BUF_OUTPUT_SIZE) or t.written)
                 return max(0, size - pending)
             if attr == K.WRITE_CURR_POS:
                 return t.written
@@ -231,19 +239,21 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         if attr == K.READ_OVERWRITE and value != K.DO_NOT_OVERWRITE:
             raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Property: Read.OverWrite\nThis simulated device "
                           "supports DoNotOverwriteUnreadSamps only.")
-        if attr == K.WATCHDOG_TIMEOUT:
-            self._task_from_key(key).watchdog_timeout_s = float(value)
+        if attr == K.WATCHDOG_TIMEOUT:  # a new timeout counts from now
+            self.hw.set_watchdog_timeout(self._task_from_key(key), float(value))
 
     # --- tasks ---------------------------------------------------------------------------
     @rpc
     def CreateTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        t = self.hw.create_task(request.session_name)
-        return pb.CreateTaskResponse(task=Session(name=t.name, id=t.id), new_session_initialized=True)
+        behavior = request.initialization_behavior
+        t, new = self.hw.create_task(request.session_name, behavior)
+        # NiDAQmxService::CreateTask sets only the session's name (grpc-device, nidaqmx_service.cpp)
+        return pb.CreateTaskResponse(task=Session(name=t.session), new_session_initialized=new)
 
     @rpc
     def StartTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
-        self.hw.start(t, self.table.for_task(t.id))
+        self.hw.start(t, self.table.for_task(t.session))
         return pb.StartTaskResponse()
 
     @rpc
@@ -255,17 +265,13 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
     def ClearTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
         self.hw.clear(t)
-        self.table.drop_task(t.id)
+        self.table.drop_task(t.session)
         return pb.ClearTaskResponse()
 
     @rpc
     def TaskControl(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
-        action = request.action_raw or request.action
-        if action == K.TASK_CONTROL_START:
-            self.hw.start(t, self.table.for_task(t.id))
-        elif action in (K.TASK_CONTROL_STOP, K.TASK_CONTROL_ABORT):
-            self.hw.stop(t)
+        self.hw.control(t, request.action_raw or request.action, self.table.for_task(t.session))
         return pb.TaskControlResponse()
 
     @rpc
@@ -315,21 +321,18 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
     @rpc
     def CfgInputBuffer(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
-        self.table.set("Buffer", {"task": t.id}, K.BUF_INPUT_SIZE, int(request.num_samps_per_chan))
+        self.table.set("Buffer", {"task": t.session}, K.BUF_INPUT_SIZE, int(request.num_samps_per_chan))
         return pb.CfgInputBufferResponse()
 
     @rpc
     def CfgOutputBuffer(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
-        self.table.set("Buffer", {"task": t.id}, K.BUF_OUTPUT_SIZE, int(request.num_samps_per_chan))
+        self.table.set("Buffer", {"task": t.session}, K.BUF_OUTPUT_SIZE, int(request.num_samps_per_chan))
         return pb.CfgOutputBufferResponse()
 
     @rpc
     def ResetDevice(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.hw.spec.check_device(request.device_name)
-        for t in list(self.hw.tasks.values()):
-            self.hw.stop(t)
-        self.hw.static_V[:] = 0.0  # M, C and X Series: AO to 0 V on reset
+        self.hw.reset_device(request.device_name)
         return pb.ResetDeviceResponse()
 
     # --- data ------------------------------------------------------------------------------
@@ -355,14 +358,14 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                           samps_written=0)
         layout = request.data_layout_raw or request.data_layout
         data = arr.reshape(nch, n) if layout == K.GROUP_BY_CHANNEL else arr.reshape(n, nch).T
-        written = self.hw.write(t, data, request.auto_start, request.timeout, self.table.for_task(t.id))
+        written = self.hw.write(t, data, request.auto_start, request.timeout, self.table.for_task(t.session))
         return pb.WriteAnalogF64Response(samps_per_chan_written=written)
 
     @rpc
     def WriteAnalogScalarF64(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
         self.hw.write(t, np.array([[request.value]]), request.auto_start, request.timeout,
-                      self.table.for_task(t.id))
+                      self.table.for_task(t.session))
         return pb.WriteAnalogScalarF64Response()
 
     @rpc
@@ -372,8 +375,9 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
     # --- watchdog ----------------------------------------------------------------------------
     @rpc
     def CreateWatchdogTimerTaskEx(self, request: Any, context: grpc.ServicerContext) -> Any:
-        t = self.hw.create_watchdog(request.device_name, request.session_name, request.timeout)
-        return pb.CreateWatchdogTimerTaskExResponse(task=Session(name=t.name, id=t.id), new_session_initialized=True)
+        t, new = self.hw.create_watchdog(request.device_name, request.session_name, request.timeout,
+                                         request.initialization_behavior)
+        return pb.CreateWatchdogTimerTaskExResponse(task=Session(name=t.session), new_session_initialized=new)
 
     @rpc
     def CfgWatchdogAOExpirStates(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -383,7 +387,67 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         return pb.CfgWatchdogAOExpirStatesResponse()
 
     @rpc
+    def CfgWatchdogDOExpirStates(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        self.hw.watchdog_do_states(t, request.channel_names, [int(x) for x in request.expir_state_array])
+        return pb.CfgWatchdogDOExpirStatesResponse()
+
+    @rpc
     def ControlWatchdogTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
         self.hw.watchdog_control(t, request.action_raw or request.action)
         return pb.ControlWatchdogTaskResponse()
+
+    # --- digital output (software-timed) ------------------------------------------------------
+    @rpc
+    def CreateDOChan(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        grouping = request.line_grouping_raw or request.line_grouping
+        self.hw.add_do_channels(t, request.lines, request.name_to_assign_to_lines, grouping)
+        return pb.CreateDOChanResponse()
+
+    def _do_samples(self, t: Task, flat: np.ndarray, n: int, layout: int, per_chan: int) -> np.ndarray:
+        """(n_channels, n, per_chan) from a flat write array."""
+        nch = max(1, len(t.channels))
+        if flat.size != n * nch * per_chan:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"{flat.size} values for {n} samples × {nch} channels",
+                          samps_written=0)
+        if layout == K.GROUP_BY_CHANNEL:
+            return flat.reshape(nch, n, per_chan)
+        return flat.reshape(n, nch, per_chan).transpose(1, 0, 2)
+
+    @rpc
+    def WriteDigitalLines(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        n = int(request.num_samps_per_chan)
+        per_chan = max([len(c.lines) for c in t.channels] or [1])  # Write.DigitalLines.BytesPerChan
+        flat = np.frombuffer(request.write_array, dtype=np.uint8)
+        data = self._do_samples(t, flat, n, request.data_layout_raw or request.data_layout, per_chan)
+        if n:
+            self.hw.write_do(t, [list(data[i, -1, :len(c.lines)] != 0) for i, c in enumerate(t.channels)],
+                             request.auto_start)
+        return pb.WriteDigitalLinesResponse(samps_per_chan_written=n)
+
+    @rpc
+    def WriteDigitalU32(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        n = int(request.num_samps_per_chan)
+        flat = np.asarray(request.write_array, dtype=np.uint32)
+        data = self._do_samples(t, flat, n, request.data_layout_raw or request.data_layout, 1)
+        if n:
+            self.hw.write_do(t, [_bits(int(data[i, -1, 0]), c.lines) for i, c in enumerate(t.channels)],
+                             request.auto_start)
+        return pb.WriteDigitalU32Response(samps_per_chan_written=n)
+
+    @rpc
+    def WriteDigitalScalarU32(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        if len(t.channels) != 1:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"A scalar write needs one channel; the task has {len(t.channels)}.")
+        self.hw.write_do(t, [_bits(int(request.value), t.channels[0].lines)], request.auto_start)
+        return pb.WriteDigitalScalarU32Response()
+
+
+def _bits(value: int, lines: tuple[int, ...]) -> list[bool]:
+    """A port value's bits for a channel's lines (bit k is line k of the port, as in DAQmx)."""
+    return [bool(value >> line & 1) for line in lines]

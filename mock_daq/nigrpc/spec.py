@@ -47,6 +47,7 @@ class NIError(Exception):
         text = K.MESSAGES.get(code, "NI-DAQmx error")
         super().__init__(f"{text}\n{detail}".strip() if detail else text)
         self.code = code
+        self.detail = detail
         self.samps_read = samps_read
         self.samps_written = samps_written
 
@@ -93,6 +94,7 @@ class DeviceSpec:
     ao_min_rate_hz: float = 0.1
     ai_ranges_V: tuple[float, ...] = AI_RANGES_V
     ao_ranges_V: tuple[float, ...] = AO_RANGES_V
+    n_do_lines: int = 8  # port0/line0..7 (X Series; none on the C Series AO module of a chassis)
     chassis: str = ""
     chassis_product: str = "cDAQ-9189"
     extra: dict = field(default_factory=dict)
@@ -115,6 +117,10 @@ class DeviceSpec:
         return tuple(f"{self.name}/ao{i}" for i in range(self.n_ao))
 
     @property
+    def do_lines(self) -> tuple[str, ...]:
+        return () if self.chassis else tuple(f"{self.name}/port0/line{i}" for i in range(self.n_do_lines))
+
+    @property
     def device_names(self) -> tuple[str, ...]:
         return (self.chassis, self.name) if self.chassis else (self.name,)
 
@@ -133,6 +139,22 @@ class DeviceSpec:
             raise NIError(code, f"Physical Channel Name: {s}\nDevice: {self.name}\n"
                           f"Available: {names[0]} … {names[-1]}")
         return s
+
+    def check_lines(self, physical: str) -> list[int]:
+        """``Dev1/port0/line0:7`` (or ``Dev1/port0``, the whole port) → line numbers."""
+        lines: list[int] = []
+        for p in expand_channels(physical):
+            self.check_device(device_of(p))
+            s = suffix(p)
+            m = re.fullmatch(r"port0(?:/line(\d+))?", s)
+            if m and self.do_lines and (m.group(1) is None or int(m.group(1)) < self.n_do_lines):
+                lines.extend(range(self.n_do_lines) if m.group(1) is None else [int(m.group(1))])
+                continue
+            code = K.INVALID_PHYS_CHAN_TYPE if f"{self.name}/{s}" in self.ai_channels + self.ao_channels \
+                else K.PHYSICAL_CHAN_DOES_NOT_EXIST
+            avail = f"{self.do_lines[0]} … {self.do_lines[-1]}" if self.do_lines else "no digital lines"
+            raise NIError(code, f"Physical Channel Name: {s}\nDevice: {self.name}\nAvailable: {avail}")
+        return lines
 
     def coerce_range(self, lo: float, hi: float, kind: str) -> float:
         """The smallest supported ±range containing [lo, hi] (NI coerces the same way)."""
