@@ -10,14 +10,16 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analysis.detect import StreamingDetector
+from app.stopping import CHECK_BY_HAND, STOP_WAIT_S, StopSignals, wait_for_stop
 from daq.device import Device
-from daq.engine import Abort, BlockDone, Engine, EngineError, EngineEvent, EventLogged
+from daq.engine import BlockDone, Engine, EngineError, EngineEvent, EventLogged, MonitorLimits
 from daq.errors import ConfigError
 from daq.recording import ProtocolInfo, Recorder
 from daq.rig import RigConfig, load_rig
@@ -223,6 +225,9 @@ class RunResult:
     error: str | None
     events: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    interrupted_by: str = ""  # the signal that stopped the run ("SIGINT", ...), if one did
+    exit_status: int | None = None  # 128 + that signal
+    safe_confirmed: bool = True  # the engine wrote the safe levels and stopped in time
 
 
 def run_protocol(
@@ -239,18 +244,29 @@ def run_protocol(
     runner: PlanRunner | None = None,
 ) -> RunResult:
     """Run a plan on a device to its end, recording to ``out``.  Runs the engine on its own
-    thread and waits for it; ``on_event`` is called on the engine thread.  ``runner``: a
-    ``PlanRunner`` already built around ``plan`` (to answer its prompts, read its status);
-    by default one is made.  Ctrl-C aborts the protocol safely and closes the recording."""
+    thread and waits on its ``stopped`` event; ``on_event`` is called on the engine thread.
+    ``runner``: a ``PlanRunner`` already built around ``plan`` (to answer its prompts, read
+    its status); by default one is made.
+
+    SIGINT, SIGTERM and SIGHUP (on the main thread) abort the protocol safely: every barrel
+    to retain, the recording closed; the result says which signal came and whether the
+    engine confirmed the safe levels in time (``app.stopping``)."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; choose another --out, or pass --overwrite to replace it")
     device, rig = open_device(device_url, rig_path, seed=seed, speed=speed)
     config = rig.acquisition_config()
     rig_doc = rig.model_dump(mode="json")
-    recorder = Recorder(out, pipette=rig.pipette, rig=rig_doc, protocol=info, overwrite=overwrite)
+    try:
+        recorder = Recorder(out, pipette=rig.pipette, rig=rig_doc, protocol=info, overwrite=overwrite)
+    except BaseException:
+        device.close()
+        raise
     detector = StreamingDetector()
     runner = runner if runner is not None else PlanRunner(plan, info.name or "protocol")
     engine = Engine(device, config, rig.pipette, ao_lead_s=rig.ao_lead_s, recorder=recorder,
                     sinks=[detector, DisplaySink(seconds=10)], runner=runner, online=detector,
-                    stop_when_protocol_ends=True)
+                    stop_when_protocol_ends=True, monitor=None if device_url.startswith("replay:") else MonitorLimits())
     n_events = 0
 
     def listen(ev: EngineEvent) -> None:
@@ -261,17 +277,21 @@ def run_protocol(
             on_event(ev)
 
     engine.subscribe(listen)
-    engine.start()
-    try:
-        engine.join()
-    except KeyboardInterrupt:
-        engine.submit(Abort(stop=True))  # every barrel to retain, then stop and close the file
-        engine.join()
-        raise
+    with StopSignals(engine.request_stop) as signals:
+        engine.start()
+        try:
+            confirmed = wait_for_stop(engine.stopped, signals)
+        except BaseException:  # anything unexpected on this thread: still stop safely, bounded
+            engine.request_stop("the waiting thread failed")
+            engine.wait_stopped(STOP_WAIT_S)
+            raise
+    if not confirmed:
+        print(CHECK_BY_HAND, file=sys.stderr, flush=True)
     # what the file holds: less than was read if the recorder had to stop (a full disk)
     samples = min(engine.read_index, recorder.committed_samples)
-    return RunResult(Path(out), samples / config.rate_hz, samples, engine.gaps, engine.lost_samples, engine.error,
-                     n_events)
+    return RunResult(out, samples / config.rate_hz, samples, engine.gaps, engine.lost_samples, engine.error,
+                     n_events, interrupted_by=signals.first_name, exit_status=signals.exit_status,
+                     safe_confirmed=confirmed and engine.safe_levels_written)
 
 
 __all__ = [

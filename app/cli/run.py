@@ -75,18 +75,24 @@ def run(args: argparse.Namespace) -> int:
     warnings = _current_warnings(res.path)
     doc = {"recording": str(res.path), "duration_s": res.duration_s, "samples": res.samples,
            "gaps": res.gaps, "lost_samples": res.lost_samples, "events": res.events, "error": error,
-           "warnings": warnings,
+           "warnings": warnings, "interrupted_by": res.interrupted_by or None,
+           "safe_levels_confirmed": res.safe_confirmed,
            "protocol": {"name": proto.name, "ended": status.step, "planned_duration_s": planned_s,
                         "planned_duration_is_upper_bound": report.dry.closed_loop}}
     for w in warnings:
         print(f"ionto run: warning: {w}", file=sys.stderr)
     if args.json:
         emit_json(doc)
-    else:
+    elif not res.interrupted_by:
         say(f"recorded {res.duration_s:.1f} s ({res.samples} samples, {res.gaps} gaps) to {res.path}")
         if error:
             say(f"the run stopped with an error: {error}")
-    return 1 if error else 0
+    if res.interrupted_by:
+        if res.safe_confirmed:
+            print(f"ionto run: stopped by {res.interrupted_by} after {res.duration_s:.1f} s: every barrel on retain, "
+                  f"{res.path} closed", file=sys.stderr)
+        return res.exit_status or 1
+    return 1 if error or not res.safe_confirmed else 0
 
 
 def _current_warnings(path: Path) -> list[str]:
