@@ -39,10 +39,12 @@ def test_inhibition_curves_recover_the_true_ec50s_and_their_shift(gaba_bic):
     assert comp.ec50_ratio_ci[0] < 4.0 < comp.ec50_ratio_ci[1]
     assert comp.p_same_curve < 0.001
     # each epoch's % change is close to what the synthetic neuron was told to do
-    for ep in res.epochs:
-        if ep.barrel == "gaba":
-            bic = 20.0 if ep.concurrent else 0.0
-            assert ep.percent_change == pytest.approx(s.expected_percent("gaba", ep.current_nA, bic), abs=20)
+    gaba = [ep for ep in res.epochs if ep.barrel == "gaba"]
+    assert len(gaba) == len(CURRENTS) + len(CURRENTS) + 1  # alone, then with bicuculline up to 160 nA
+    assert sum(bool(ep.concurrent) for ep in gaba) == len(CURRENTS) + 1
+    for ep in gaba:
+        bic = 20.0 if ep.concurrent else 0.0
+        assert ep.percent_change == pytest.approx(s.expected_percent("gaba", ep.current_nA, bic), abs=20)
 
 
 def test_background_antagonist_is_a_flagged_epoch_not_a_curve(gaba_bic):
@@ -101,9 +103,14 @@ def test_a_blocked_barrel_is_flagged_from_its_current_monitor(tmp_path):
     s = Synth(duration_s=160, ejections=dose_series("glu", [20, 40], 15, 35, 35), delivered_fraction={"glu": 0.5})
     write(path, s)
     res = analyze_recording(path)
+    # both ejections were found, at the commanded currents (glutamate ejects with -)
+    assert [(ep.barrel, ep.current_nA) for ep in res.epochs] == [("glu", -20.0), ("glu", -40.0)]
     for ep in res.epochs:
-        assert not ep.usable and "differs from the commanded" in ep.flags[0]
+        assert not ep.usable
+        assert any("differs from the commanded" in f for f in ep.flags), ep.flags
         assert ep.measured_current_nA == pytest.approx(0.5 * ep.current_nA, abs=0.2)
+    # with every epoch flagged there is nothing to fit
+    assert "glu:glutamate" not in res.fits
 
 
 class Surface:
