@@ -168,6 +168,7 @@ def test_after_a_crash_the_next_connection_writes_retain_first_and_runs(board, n
     with caplog.at_level("WARNING"):
         dev.configure(cfg)
     assert dev.t_retain_written is not None and dev.t_retain_written - t0 < 5.0
+    print(f"connect -> retain written after a crash: {dev.t_retain_written - t0:.3f} s")
     assert sorted(dev.recovered) == ["ionto:Dev1:ai", "ionto:Dev1:ao"]
     lines = [r.getMessage() for r in caplog.records if "cleared the tasks" in r.getMessage()]
     assert len(lines) == 1 and "ionto:Dev1:ao" in lines[0]
