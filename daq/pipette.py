@@ -17,16 +17,37 @@ Limits (all checked by :meth:`Pipette.check`, vectorised over sample arrays):
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from daq.errors import ConfigError, CurrentLimitError
 
 _EPS_nA = 1e-6
+
+MAX_COMMAND_GAIN_nA_per_V = 1e5
+"""Above this a command gain is a typo: 1 nA would be 10 µV, below any AO's resolution."""
+MONITOR_GAIN_RANGE_V_per_nA = (1e-6, 1e3)
+"""A current monitor gain outside this range is a typo (typical: 0.01–0.1 V/nA)."""
+MAX_RAMP_S = 10.0
+"""With a slew limit, every barrel must be able to ramp across its whole range within this."""
 
 _POLARITY_WORDS = {
     "+": 1, "+1": 1, "positive": 1, "cation": 1, "cationic": 1,
@@ -48,10 +69,74 @@ def _parse_polarity(value: Any) -> int:
 Polarity = Annotated[int, BeforeValidator(_parse_polarity)]
 
 
-class Barrel(BaseModel):
-    """One barrel of the pipette and the current source that drives it."""
+# --- numbers in hand-written files ------------------------------------------------------------
+def _number_kind(tp: Any) -> str | None:
+    """"number" when a field of type ``tp`` holds a number (float, int or a Literal of numbers),
+    "numbers" for a list or tuple of them, else None."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _number_kind(get_args(tp)[0])
+    if origin is Union or origin is types.UnionType:
+        kinds = {_number_kind(a) for a in get_args(tp) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if tp is float or tp is int:
+        return "number"
+    if origin is Literal:
+        args = get_args(tp)
+        return "number" if args and all(type(a) in (int, float) for a in args) else None
+    if origin in (list, tuple, Sequence):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        return "numbers" if args and all(_number_kind(a) == "number" for a in args) else None
+    return None
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+@functools.cache
+def _field_number_kind(model: type[BaseModel], name: str) -> str | None:
+    info = model.model_fields.get(name)
+    if info is None or any(isinstance(m, BeforeValidator | PlainValidator | WrapValidator) for m in info.metadata):
+        return None  # a field with its own parser (e.g. polarity words)
+    return _number_kind(info.annotation)
+
+
+def _not_a_number(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "text"
+    return None
+
+
+def check_number(value: Any, kind: str | None) -> Any:
+    """``value`` unchanged, or ``PydanticCustomError`` when a number (``kind`` "number") or a
+    list of numbers ("numbers") is given as true/false or as text ('50' in quotes)."""
+    if kind == "number":
+        what = _not_a_number(value)
+        if what:
+            raise PydanticCustomError("number_type", f"Input should be a valid number, not {what}")
+    elif kind == "numbers" and isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            what = _not_a_number(item)
+            if what:
+                text = repr(item).replace("{", "{{").replace("}", "}}")
+                raise PydanticCustomError("number_type", f"Input should be a list of numbers; item {i} is {what} "
+                                                         f"({text})")
+    return value
+
+
+class FileModel(BaseModel):
+    """A model of a hand-written file (rig, protocol): frozen, no unknown fields, and every
+    number a finite number — not .nan or .inf, not true/false, not text such as '50'."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_number(value, _field_number_kind(cls, info.field_name or ""))
+
+
+class Barrel(FileModel):
+    """One barrel of the pipette and the current source that drives it."""
 
     name: str = Field(min_length=1, description="identifier used in protocols, e.g. 'glu'")
     drug: str = Field(min_length=1, description="drug or solution, e.g. 'glutamate', 'NaCl'")
@@ -70,10 +155,14 @@ class Barrel(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Barrel:
-        if self.command_gain_nA_per_V == 0:
-            raise ValueError("command_gain_nA_per_V must not be 0")
-        if self.monitor_gain_V_per_nA is not None and self.monitor_gain_V_per_nA == 0:
-            raise ValueError("monitor_gain_V_per_nA must not be 0")
+        if not 0 < abs(self.command_gain_nA_per_V) <= MAX_COMMAND_GAIN_nA_per_V:
+            raise ValueError(f"command_gain_nA_per_V {self.command_gain_nA_per_V:g}: give the current source's "
+                             f"gain, non-zero and at most {MAX_COMMAND_GAIN_nA_per_V:g} nA/V in size "
+                             "(typically 100 nA/V)")
+        lo, hi = MONITOR_GAIN_RANGE_V_per_nA
+        if self.monitor_gain_V_per_nA is not None and not lo <= abs(self.monitor_gain_V_per_nA) <= hi:
+            raise ValueError(f"monitor_gain_V_per_nA {self.monitor_gain_V_per_nA:g}: give the current monitor's "
+                             f"gain, {lo:g} to {hi:g} V/nA in size (typically 0.01–0.1 V/nA), or leave it out")
         if self.role == "drug" and self.polarity == 0:
             raise ValueError(
                 "a drug barrel needs a polarity: +1 (cation, e.g. GABA) or -1 (anion, e.g. glutamate)"
@@ -158,10 +247,8 @@ class Barrel(BaseModel):
         return "eject" if self.role == "control" else "current"
 
 
-class Pipette(BaseModel):
+class Pipette(FileModel):
     """A multi-barrel pipette: the barrels in AO order and the total-current limit."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     barrels: tuple[Barrel, ...] = Field(min_length=1)
     max_total_nA: float = Field(default=500.0, gt=0, description="limit on |balance current|")
@@ -180,7 +267,34 @@ class Pipette(BaseModel):
         dup = sorted({a for a in aos if aos.count(a) > 1})
         if dup:
             raise ValueError(f"AO channels must be unique; repeated: {dup}")
+        self._check_slew()
         return self
+
+    def _check_slew(self) -> None:
+        """A slew limit so slow that a barrel cannot cross its range within ``MAX_RAMP_S``
+        makes every schedule impossible (each ramp would be rendered sample by sample)."""
+        slew = self.slew_limit_nA_per_ms
+        if slew is None:
+            return
+        commanded = [b for b in self.barrels if b.role != "balance"]  # the balance follows the others
+        if commanded:
+            b = max(commanded, key=self.current_span_nA)
+            span_nA = self.current_span_nA(b)
+            ramp_s = span_nA / slew / 1000.0
+            if ramp_s > MAX_RAMP_S:
+                raise ValueError(
+                    f"slew_limit_nA_per_ms {slew:g} is too slow: barrel {b.name!r} would take {ramp_s:.3g} s to "
+                    f"ramp across its {span_nA:g} nA range; ramps must fit in {MAX_RAMP_S:g} s, so give at least "
+                    f"{span_nA / MAX_RAMP_S / 1000.0:.3g} nA/ms (or leave it out: no slew limit)"
+                )
+
+    @staticmethod
+    def current_span_nA(b: Barrel) -> float:
+        """From the most negative to the most positive current barrel ``b`` may carry (nA)."""
+        ao_lim = b.ao_range_V * abs(b.command_gain_nA_per_V)
+        if b.role == "drug":
+            return min(b.max_eject_nA, ao_lim) + min(b.max_retain_nA, ao_lim)
+        return 2 * b.max_abs_nA
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -344,9 +458,15 @@ class BarrelCurrent:
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """One readable line per pydantic error: ``source: field.path: message (got value)``."""
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    item_locs = {tuple(e.get("loc", ()))[:-1] for e in errors if len(e.get("loc", ())) > 1}
+    for err in errors:
+        if err.get("type") == "too_short" and any(loc[: len(err["loc"])] == tuple(err["loc"]) for loc in item_locs):
+            continue  # "at least 1 item after validation, not 0": its items' own errors say why
         loc = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
-        msg = err.get("msg", "invalid")
+        msg = str(err.get("msg", "invalid"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
         got = err.get("input", None)
         got_s = ""
         if got is not None and not isinstance(got, dict | list):

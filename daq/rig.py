@@ -20,22 +20,22 @@ simulated one (whose model lives in an extra ``simulation:`` section that only
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from daq.config_file import load_config_file
 from daq.errors import ConfigError
-from daq.pipette import Pipette, format_validation_error
+from daq.pipette import FileModel, Pipette, format_validation_error
 from daq.types import TERMINAL_CONFIGS, AcquisitionConfig, AIChannel, AOChannel, ChannelKind
 
 
-class ElectrodeConfig(BaseModel):
+class ElectrodeConfig(FileModel):
     """One recorded voltage channel."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
     physical: str = Field(min_length=1, description="device channel, e.g. Dev1/ai0")
@@ -50,23 +50,19 @@ class ElectrodeConfig(BaseModel):
         return self
 
 
-class MarkerConfig(BaseModel):
+class MarkerConfig(FileModel):
     """An optional digital marker line (e.g. the iontophoresis unit's eject TTL) read as an AI voltage."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(default="marker", min_length=1)
     physical: str = Field(min_length=1, description="device channel, e.g. Dev1/ai7")
     range_V: float = Field(default=10.0, gt=0, description="ADC input range, +/- volts")
 
 
-class InterlockConfig(BaseModel):
+class InterlockConfig(FileModel):
     """A digital line wired to the current source's standby/enable input (X-series boards, which
     have no analog-output watchdog): ionto holds it at the enable level while it runs and
     keeps it alive; the DIO watchdog (or a missed heartbeat) drops it to standby, so a dead
     ionto cannot leave a barrel ejecting.  See docs/ni-hardware.md."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     line: str = Field(min_length=1, description="digital output line, e.g. Dev1/port0/line0")
     enable_high: bool = Field(default=True, description="the source is enabled while the line is high")
@@ -74,10 +70,8 @@ class InterlockConfig(BaseModel):
                              description="the line drops to standby this long after ionto stops refreshing it")
 
 
-class RigConfig(BaseModel):
+class RigConfig(FileModel):
     """A rig: sample rate, electrodes, pipette; ``simulation`` is read by the simulator only."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "rig"
     rate_hz: float = Field(default=20000.0, gt=0, le=1e6)
@@ -89,6 +83,16 @@ class RigConfig(BaseModel):
     ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
     block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")
     simulation: dict[str, Any] | None = None
+
+    @field_validator("simulation")
+    @classmethod
+    def _finite_simulation(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The simulator validates its section; here only that no number in it is .nan or .inf."""
+        for path, x in _numbers(value, ()):
+            if not math.isfinite(x):
+                where = ".".join(str(p) for p in path).replace("{", "{{").replace("}", "}}")
+                raise PydanticCustomError("finite_number", f"{where}: must be a finite number (got {x!r})")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> RigConfig:
@@ -104,6 +108,10 @@ class RigConfig(BaseModel):
             names.append(self.marker.name)
         if len(set(names)) != len(names):
             raise ValueError(f"electrode (and marker) names must be unique, got {names}")
+        broken = self.pipette.violations(self.pipette.safe_currents_nA())
+        if broken:  # no schedule could even start
+            raise ValueError("pipette: the safe currents (every drug barrel retaining) already exceed a limit: "
+                             + "; ".join(broken))
         return self
 
     def acquisition_config(self) -> AcquisitionConfig:
@@ -127,6 +135,17 @@ class RigConfig(BaseModel):
         return AcquisitionConfig(
             rate_hz=self.rate_hz, ai=tuple(ai), ao=tuple(ao), block_samples=max(1, round(self.rate_hz * self.block_s))
         )
+
+
+def _numbers(node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], float]]:
+    """Every float in a nested mapping/list, with its path."""
+    if isinstance(node, float):
+        return [(path, node)]
+    if isinstance(node, dict):
+        return [x for k, v in node.items() for x in _numbers(v, (*path, k))]
+    if isinstance(node, list | tuple):
+        return [x for i, v in enumerate(node) for x in _numbers(v, (*path, i))]
+    return []
 
 
 def parse_rig(data: Any, source: str = "rig") -> RigConfig:
