@@ -28,7 +28,7 @@ DEFAULT_INTERLOCK = "port0/line0"
 
 def line_number(line: str) -> int:
     """``'port0/line3'``, ``'Dev1/port0/line3'`` or ``'line3'`` → 3 (port 0 only)."""
-    m = re.fullmatch(r"(?:/?[^/]+/)?(?:port0/)?line(\d+)", line.strip().lower())
+    m = re.fullmatch(r"(?:/?(?!port\d)[^/]+/)?(?:port0/)?line(\d+)", line.strip().lower())
     if not m:
         raise ValueError(f"not a port0 line: {line!r} (expected e.g. port0/line0)")
     return int(m.group(1))

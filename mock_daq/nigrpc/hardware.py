@@ -205,7 +205,10 @@ class Hardware:
                 raise NIError(K.CHAN_ALREADY_IN_TASK, f"Channel Name: {self.spec.name}/port0/line{(dup or lines)[0]}")
             names = [n.strip() for n in name.split(",")] if name else []
             if grouping == K.CHAN_FOR_ALL_LINES:
-                task.channels.append(Channel(names[0] if names else lines_spec.strip(), lines_spec.strip(), "do",
+                # unnamed, it takes its first line's name (a range like 'line1:7' would read, to
+                # nidaqmx's channel-name parser, as seven channels)
+                first = f"{self.spec.name}/port0/line{lines[0]}"
+                task.channels.append(Channel(names[0] if names else first, lines_spec.strip(), "do",
                                              0.0, 1.0, lines=tuple(lines)))
             else:
                 for k, i in enumerate(lines):
