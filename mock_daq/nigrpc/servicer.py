@@ -2,11 +2,14 @@
 
 Implements the subset of NI-DAQmx that a continuous, synchronised AI + AO acquisition
 needs (task life cycle, AI/AO voltage channels, sample-clock timing, start trigger, analog
-reads and writes, buffers, device enumeration, the watchdog of a cDAQ Ethernet chassis) and
-every attribute RPC through one table-backed handler.  Errors follow the NI gRPC Device
-Server: status UNKNOWN, the message as details, the code in the ``ni-error`` trailer
-(reads/writes add ``ni-samps-per-chan-read`` / ``-written``).  Anything else answers
-UNIMPLEMENTED, as an older device server would.
+reads and writes, buffers, device enumeration and reset), software-timed digital output on
+port 0, the watchdogs (cDAQ Ethernet chassis: AO expiration states; X Series: DIO) and every
+attribute RPC through one table-backed handler.  Tasks are named sessions found by name, as
+in NI's server (``sessions.py``).  Errors follow the NI gRPC Device Server: status UNKNOWN,
+the message as details, the code in the ``ni-error`` trailer (reads/writes add
+``ni-samps-per-chan-read`` / ``-written``); session-repository failures are bare gRPC
+statuses (ALREADY_EXISTS, FAILED_PRECONDITION).  Anything else answers UNIMPLEMENTED, as an
+older device server would.
 
 Thread: each RPC runs on one of gRPC's worker threads.
 """
