@@ -17,11 +17,12 @@ from app.gui.main_window import MainWindow
 from app.live import LiveSession
 from app.session import load_any_protocol, run_protocol
 from daq.engine import Call
+from daq.errors import CurrentLimitError
 from daq.recording import Recording
 from daq.recording.h5file import writer_alive
 from daq.types import EventKind
 
-TIMEOUT_MS = 20000
+TIMEOUT_MS = 60000  # a bound against hanging on a busy machine, not a measurement
 
 
 @pytest.fixture
@@ -83,9 +84,22 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
     qtbot.mouseClick(win.barrels.toggles["glu"], Qt.MouseButton.LeftButton)
     wait_ejecting(qtbot, win, "glu", True)
     assert win.barrels.toggles["glu"].isChecked() and win.barrels.toggles["glu"].text() == "EJECT"
-    qtbot.waitUntil(lambda: any("glu" in lab for lab in win.rates.drawn_bars) or win.frames > 400, timeout=TIMEOUT_MS)
+
+    def glu_bars():
+        return [b for b in win.rate_model.bars if b.barrel == "glu"]
+
+    def running_bar_labelled() -> bool:
+        """The ratemeter shows the running ejection as a bar labelled with its current."""
+        bars = glu_bars()
+        return (len(bars) == 1 and bars[0].offset_index is None and bars[0].current_nA == pytest.approx(-42.0)
+                and any(lab in (bars[0].label, bars[0].short_label) for lab in win.rates.drawn_bars))
+
+    qtbot.waitUntil(running_bar_labelled, timeout=TIMEOUT_MS)
+    assert "-42 nA" in " ".join(win.rates.drawn_bars)
     qtbot.mouseClick(win.barrels.toggles["glu"], Qt.MouseButton.LeftButton)
     wait_ejecting(qtbot, win, "glu", False)
+    qtbot.waitUntil(lambda: len(glu_bars()) == 1 and glu_bars()[0].offset_index is not None, timeout=TIMEOUT_MS)
+    (bar,) = glu_bars()  # the bar ends where the retain began
     qtbot.mouseClick(win.recording_panel.record_button, Qt.MouseButton.LeftButton)
     assert not win.session.recording
     # the writer finishes on its own thread: open the file only once it has let go of it (one
@@ -99,6 +113,8 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
     assert len(ejects) == 1 and ejects[0].current_nA == pytest.approx(-42.0)  # glutamate ejects with −
     retains = [e for e in ev if e.kind == EventKind.RETAIN and e.barrel == "glu" and e.sample_index > ejects[0].sample_index]
     assert retains and retains[0].current_nA == pytest.approx(15.0)
+    # the bar drawn on the ratemeter spans exactly the ejection the file records
+    assert (bar.onset_index, bar.offset_index) == (ejects[0].sample_index, retains[0].sample_index)
 
 
 def test_eject_current_above_the_limit_is_refused(qtbot, make_window):
@@ -106,8 +122,9 @@ def test_eject_current_above_the_limit_is_refused(qtbot, make_window):
     spin = win.barrels.eject_spins["glu"]
     limit = win.session.rig.pipette.barrel("glu").max_eject_nA
     assert spin.maximum() == pytest.approx(limit)  # the barrel's limit bounds the spin box
-    with pytest.raises(Exception, match="outside"):
+    with pytest.raises(CurrentLimitError, match=rf"barrel 'glu': eject current {limit + 1.0:g} nA is outside 0…{limit:g} nA"):
         win.barrel_model.set_eject("glu", limit + 1.0)
+    assert win.barrel_model.row("glu").eject_nA <= limit  # the setpoint was not changed
 
 
 def test_escape_puts_every_barrel_on_retain(qtbot, make_window):
@@ -190,7 +207,7 @@ def test_dragging_the_threshold_line_sets_the_detector_threshold(qtbot, make_win
     scene_pt = vb.mapViewToScene(QPointF(x_mid, line.value()))
     dy = 0.05 * vb.sceneBoundingRect().height()
     _drag(win.traces.glw, scene_pt, dy)  # drag downwards: a more negative, larger |threshold|
-    qtbot.waitUntil(lambda: det._manual_threshold is not None, timeout=5000)
+    qtbot.waitUntil(lambda: det._manual_threshold is not None, timeout=TIMEOUT_MS)
     centre, scale = win.traces.lanes[win.traces.detector_channel]
     assert det._manual_threshold == pytest.approx(abs(line.value() - centre) / scale / 1e6, rel=1e-6)
     assert det._manual_threshold > before
@@ -314,7 +331,7 @@ def test_live_dose_response_fills_in_as_epochs_finish(qtbot, make_window, tmp_pa
     win.open_protocol(str(proto))
     qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
     win.run_protocol()
-    qtbot.waitUntil(lambda: win.protocol_model.state == "done", timeout=30000)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "done", timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: len(win.dose_model.points) == 4, timeout=TIMEOUT_MS)
     currents = sorted(p.current_nA for p in win.dose_model.points)
     assert currents == [10, 20, 40, 80]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
+from waiting import wait_until
 
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import ProtocolModel, load
@@ -18,7 +19,7 @@ from app.gui.models.recording import DoseResponseModel, render_template
 from app.gui.models.traces import TraceModel, column_size
 from app.live import LiveSession
 from daq.engine import Eject, Retain, SetCurrent
-from daq.errors import CurrentLimitError
+from daq.errors import CurrentLimitError, RecordingError
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 from mock_daq import load_preset
 
@@ -287,20 +288,19 @@ def test_live_session_reads_only_new_samples_and_records(tmp_path):
     s = LiveSession("sim", seed=2, speed=None, recordings_dir=tmp_path)
     s.connect()
     try:
-        deadline = time.monotonic() + 10
-        while s.end_index < 20000 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: s.end_index >= 20000, 60, what="20000 samples acquired")
         start, raw = s.read_since(0, 5000)  # only the newest 5000 samples
         assert len(raw) == 5000 and start >= 15000
         nxt = start + len(raw)
         start2, raw2 = s.read_since(nxt, 10**9)  # then exactly the samples after them
         assert start2 == nxt and raw2.shape[1] == raw.shape[1]
         path = s.start_recording(tmp_path / "a.h5", notes="cell 1")
-        with pytest.raises(Exception, match="already recording"):
+        with pytest.raises(RecordingError, match=rf"already recording to {re.escape(str(path))}; stop it first"):
             s.start_recording(tmp_path / "b.h5")
         assert s.stop_recording() == path
-        with pytest.raises(Exception, match=r"must end in \.h5"):
+        with pytest.raises(RecordingError, match=r"b\.txt: a recording file name must end in \.h5"):
             s.start_recording(tmp_path / "b.txt")
+        assert not (tmp_path / "b.h5").exists() and not (tmp_path / "b.txt").exists()  # nothing was created
         assert s.monitor_currents()["glu"] == pytest.approx(15.0, abs=2.0)
         st = s.status()
         assert st.state == "running" and st.read_index > 0 and st.ao_lead_fill > 0.5

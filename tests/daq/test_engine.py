@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from waiting import wait_until
 
 from daq.engine import (
     AddMark,
@@ -18,7 +19,6 @@ from daq.engine import (
 )
 from daq.nulldevice import NullDevice
 from daq.types import AcquisitionConfig, AIChannel, AOChannel, Block, EventKind
-from waiting import wait_until
 
 
 def config_for(pipette, rate=1000.0, block=50):
