@@ -73,13 +73,18 @@ class SimDevice:
         self._running = False
         self._disconnected = False
         self._t0 = 0.0
-        self._gains = np.array([b.command_gain_nA_per_V for b in rig.pipette.barrels])
+        # the gain each current source really has (the simulation may say it is not the rig file's)
+        self._gains = np.array([self._source_gain(b.name, b.command_gain_nA_per_V) for b in rig.pipette.barrels])
         self._ao_cols: list[int] = []
         self._events: list[LogEvent] = []
         self.static_volts: np.ndarray | None = None  # levels held while not generating
         self.closed = False
         for k, f in enumerate(faults):
             self._add_fault(f, f"{name}: faults[{k}]")
+
+    def _source_gain(self, barrel: str, rig_gain: float) -> float:
+        phys = self.sim.barrels.get(barrel)
+        return phys.source_gain_nA_per_V if phys is not None and phys.source_gain_nA_per_V is not None else rig_gain
 
     # --- faults -------------------------------------------------------------------------
     def _add_fault(self, fault: object, source: str) -> None:

@@ -7,6 +7,7 @@ sheet ``iontophoresis-parameters.md``).  Errors name the rig, the field path and
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -64,6 +65,17 @@ class BarrelPhysics(BaseModel):
     model_config = _FROZEN
 
     resistance_MOhm: float = Field(gt=0, le=100_000, description="barrel resistance")
+    source_gain_nA_per_V: float | None = Field(
+        default=None, description="the current source's real command gain, when it differs from the rig file's "
+        "command_gain_nA_per_V (a range switch set differently): what the monitor watchdog and 'ionto rig check' "
+        "must catch; None = as the rig file says")
+
+    @model_validator(mode="after")
+    def _check_gain(self) -> BarrelPhysics:
+        g = self.source_gain_nA_per_V
+        if g is not None and not (math.isfinite(g) and g != 0):
+            raise ValueError(f"source_gain_nA_per_V must be a finite, non-zero number, got {g}")
+        return self
 
 
 DEFAULT_RESISTANCE_MOHM = {"drug": 50.0, "control": 30.0, "balance": 20.0}
