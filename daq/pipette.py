@@ -188,6 +188,17 @@ class Barrel(FileModel):
         """Signed current this barrel goes to on stop, abort, error or exit."""
         return self.retain_current_nA if self.safe_state == "retain" else 0.0
 
+    def retain_at_nA(self, magnitude_nA: float | None = None) -> float:
+        """Signed current for "retain": the safe current, or ``magnitude_nA`` applied against the
+        drug's polarity (a barrel without a polarity has no retain direction)."""
+        if magnitude_nA is None:
+            return self.safe_current_nA
+        if magnitude_nA < 0:
+            raise CurrentLimitError(f"barrel {self.name!r}: give the retaining current as a magnitude (>= 0 nA)")
+        if self.polarity == 0:
+            raise CurrentLimitError(f"barrel {self.name!r} ({self.drug}) has no drug polarity, so no retain direction")
+        return float(-self.polarity * magnitude_nA)
+
     def eject_current_nA(self, magnitude_nA: float, polarity: int | None = None) -> float:
         """Signed ejecting current for a magnitude.  Control barrels need ``polarity``."""
         if magnitude_nA < 0:
