@@ -34,6 +34,7 @@ import logging
 import math
 import os
 import queue
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,7 @@ from protocols.commands import (
     Mark,
     MeasureRate,
     Plan,
+    PlanCommand,
     Prompt,
     PromptReply,
     ReadPipette,
@@ -481,23 +483,62 @@ class PlanRunner:
             log.exception("closing plan %r", self.name)
 
     def _where(self, cmd: Any, control: RunnerControl) -> str:
-        parts = [f"{describe(cmd)} at {self._cursor / control.rate_hz:.3f} s"]
+        what = describe(cmd) + " " if isinstance(cmd, PlanCommand) else ""
+        parts = [f"{what}at {self._cursor / control.rate_hz:.3f} s"]
         loc = self.locate() if self.locate is not None else ""
         if loc:
             parts.insert(0, loc)
-        elif self.status.step:
-            parts.append(f"in step {self.status.step!r}")
+        else:
+            line = _yield_position(self._plan)
+            if line:
+                parts.insert(0, line)
+            if self.status.step:
+                parts.append(f"in step {self.status.step!r}")
         return ", ".join(parts)
 
     def _publish(self, **changes: Any) -> None:
         self.status = replace(self.status, cursor_index=self._cursor, step_index=self._steps, **changes)
 
 
+def _yield_position(plan: Any) -> str:
+    """``plan.py line 12``: where the innermost plan is suspended — through ``yield from``,
+    and through wrappers that step a plan they keep in a local named ``plan`` (the dry run's
+    budget meter)."""
+    gen, seen = plan, 0
+    while seen < 100:
+        seen += 1
+        frame = getattr(gen, "gi_frame", None)
+        if getattr(gen, "gi_yieldfrom", None) is not None:
+            gen = gen.gi_yieldfrom
+        elif frame is not None and hasattr(frame.f_locals.get("plan"), "gi_frame"):
+            gen = frame.f_locals["plan"]
+        else:
+            break
+    frame = getattr(gen, "gi_frame", None)
+    if frame is None or _is_ionto_core(frame.f_code.co_filename):
+        return ""
+    return f"{os.path.basename(frame.f_code.co_filename)} line {frame.f_lineno}"
+
+
+_DAQ_DIR = os.path.dirname(os.path.abspath(sys.modules["daq"].__file__ or "")) + os.sep
+_PROTOCOLS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_ionto_core(filename: str) -> bool:
+    """Generated code (``<string>``) or ionto's own engine and runner modules — not the plan
+    library or a user's plan, which is where a plan's error should be pointed at."""
+    if filename.startswith("<"):
+        return True
+    path = os.path.abspath(filename)
+    return path.startswith(_DAQ_DIR) or os.path.dirname(path) == _PROTOCOLS_DIR
+
+
 def _raised_where(exc: BaseException) -> str:
     """`` (plan.py line 12)``: the deepest frame of the traceback outside installed packages
     and the standard library — the user's plan code — for a message without a traceback."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "site-packages" not in f.filename and "/lib/python" not in f.filename]
+              if "site-packages" not in f.filename and "/lib/python" not in f.filename
+              and not _is_ionto_core(f.filename)]
     if not frames:
         return ""
     return f" ({os.path.basename(frames[-1].filename)} line {frames[-1].lineno})"
