@@ -40,16 +40,20 @@ from daq.recording.format import (
     utf8_prefix,
 )
 from daq.recording.metadata import ProtocolInfo, now_with_timezone, software_versions
+from daq.recording.paths import WriterLock, acquire_writer_lock, writer_alive
 from daq.types import EventKind, LogEvent, StreamInfo
+
+__all__ = ["RecordingFile", "chunk_rows_for", "free_bytes", "writer_alive"]
 
 CURRENT_KINDS = frozenset({EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT})
 
 
 def chunk_rows_for(stream: StreamInfo, chunk_s: float) -> int:
-    """Rows per chunk: about 2 MiB (large chunks write fastest), at least ``chunk_s`` of
-    samples and 1024 rows, at most 4 MiB."""
+    """Rows per chunk: ``chunk_s`` of samples (the writer commits at least every 0.5 s of
+    recorded time, at chunk boundaries: whole chunks are written straight to the file, and a
+    partly filled one fits HDF5's 1-MiB chunk cache), at least 1024 rows, at most 4 MiB."""
     row_bytes = max(1, stream.n_channels * np.dtype(stream.dtype).itemsize)
-    rows = max(round(stream.rate_hz * chunk_s), (2 * 2**20) // row_bytes, 1024)
+    rows = max(round(stream.rate_hz * chunk_s), 1024)
     return int(min(rows, max(1024, (4 * 2**20) // row_bytes)))
 
 
@@ -84,11 +88,16 @@ class RecordingFile:
         self._truth_names_committed = 0
         self._commanded = pipette.safe_currents_nA() if pipette is not None else np.zeros(0)
         self._last_current_index = -1
+        # our own locks first (``paths.acquire_writer_lock``): no other process may be writing
+        # this file, and a reader probing it sees a live writer from the start
+        self._lock: WriterLock | None = acquire_writer_lock(path, overwrite)
         try:
             # no HDF5 lock (it drops it in SWMR mode anyway): our own writer lock tells readers
-            # a live writer from a dead one, and readers in this process must match the flag
-            f = h5py.File(path, "w" if overwrite else "w-", libver=LIBVER, locking=False)
+            # a live writer from a dead one, and readers in this process must match the flag.
+            # "w": the file is ours now (created empty by the lock, or one we may overwrite)
+            f = h5py.File(path, "w", libver=LIBVER, locking=False)
         except (OSError, ValueError) as exc:
+            self._give_up(remove=True)
             raise RecordingError(f"{path}: cannot create the recording: {exc}") from None
         self._f = f
         try:
@@ -97,9 +106,9 @@ class RecordingFile:
             f.swmr_mode = True
         except Exception:
             f.close()
+            self._give_up(remove=False)
             raise
         self._bind()
-        self._alive_fd = hold_writer_lock(path)
         self.commit()
 
     # --- layout ---------------------------------------------------------------------------
@@ -310,9 +319,11 @@ class RecordingFile:
         """Flush the data, then the counters that vouch for it, then flush again."""
         try:
             self._f.flush()
-            self._c_samples[()] = np.int64(self.rows)
-            self._c_events[()] = np.int64(self.n_events)
-            self._c_currents[()] = np.int64(self.n_currents)
+            # low-level writes: h5py's ``ds[()] = v`` costs ~0.1 ms each, and at --speed max
+            # there are hundreds of commits a second
+            _write_scalar(self._c_samples, np.int64(self.rows))
+            _write_scalar(self._c_events, np.int64(self.n_events))
+            _write_scalar(self._c_currents, np.int64(self.n_currents))
             if len(self.truth_rows) != self._truth_names_committed:
                 self._c_truth.resize((len(self.truth_rows),))
                 self._truth_names_committed = len(self.truth_rows)
@@ -320,7 +331,7 @@ class RecordingFile:
                 table = np.array([(n.encode("utf-8"), r) for n, r in self.truth_rows.items()],
                                  dtype=TRUTH_COMMITTED_DTYPE)
                 self._c_truth[:] = table
-            self._heartbeat[()] = np.float64(time.time())
+            _write_scalar(self._heartbeat, np.float64(time.time()))
             self._f.flush()
         except OSError as exc:
             raise RecordingError(f"{self.path}: writing failed: {exc}") from None
@@ -353,9 +364,23 @@ class RecordingFile:
         self._release_writer_lock()
 
     def _release_writer_lock(self) -> None:
-        if self._alive_fd is not None:
-            os.close(self._alive_fd)
-            self._alive_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _give_up(self, remove: bool) -> None:
+        """Creating the file failed: remove it if this writer made it (``remove``), drop the locks."""
+        if remove and self._lock is not None and self._lock.created:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+        self._release_writer_lock()
+
+
+def _write_scalar(ds: h5py.Dataset, value: np.generic) -> None:
+    """Write a scalar dataset of the same dtype (``ds[()] = value``, without h5py's overhead)."""
+    ds.id.write(h5py.h5s.ALL, h5py.h5s.ALL, np.asarray(value))
 
 
 def _write_protocol(f: h5py.File, protocol: ProtocolInfo | None) -> None:
@@ -366,44 +391,6 @@ def _write_protocol(f: h5py.File, protocol: ProtocolInfo | None) -> None:
     g.attrs["format"] = p.format
     g.attrs["params"] = json.dumps(dict(p.params), default=str)
     g.attrs["source"] = p.source
-
-
-def hold_writer_lock(path: Path) -> int | None:
-    """Hold a shared ``flock`` on the file while this process writes it, so that a reader
-    can tell a live writer from a dead one (the kernel drops the lock when the writer dies).
-    HDF5 itself holds no lock on a file in SWMR mode.  None where ``flock`` is missing."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def writer_alive(path: Path) -> bool | None:
-    """True if a process holds the writer lock of ``hold_writer_lock``; None if unknown."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
-    finally:
-        os.close(fd)  # closing drops our probe lock
-    return False
 
 
 def free_bytes(path: str | os.PathLike[str]) -> int:

@@ -15,6 +15,7 @@ Thread: a ``Recording`` belongs to the thread that uses it (h5py objects are not
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -29,9 +30,9 @@ from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Pipette
 from daq.recording.damage import DAMAGE_ERRORS, reads
 from daq.recording.format import FORMAT_NAME, SCHEMA_VERSION
-from daq.recording.h5file import writer_alive
 from daq.recording.heap_check import damaged_global_heap
 from daq.recording.metadata import ProtocolInfo
+from daq.recording.paths import refuse_special_file, writer_alive
 from daq.recording.swmr_open import open_swmr
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
@@ -108,6 +109,7 @@ class Recording:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
+        refuse_special_file(self.path)  # a FIFO would block every read below forever
         if not self.path.exists():
             raise RecordingError(f"{self.path}: no such file")
         if self.path.is_dir():
@@ -145,6 +147,9 @@ class Recording:
             acq = self._f["acquisition"]
             self._samples = acq["samples"]
             self.rate_hz = float(acq.attrs["rate_hz"])
+            if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
+                raise DamagedRecordingError(f"{self.path}: the file is damaged: its sample rate (/acquisition "
+                                            f"rate_hz) is {self.rate_hz:g} Hz, not a positive number")
             chans = acq["channels"][()]
             self._committed_ds = acq["committed_samples"]
             self._segments_ds = acq["segments"]

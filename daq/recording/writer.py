@@ -2,7 +2,8 @@
 
 The engine thread only copies each block into a bounded queue (a few microseconds); a
 writer thread batches what is queued, appends it to the file and commits at least every
-``flush_interval_s``.  If the queue is full (the disk cannot keep up), ``on_block`` raises
+``flush_interval_s`` of wall-clock time *and* of recorded time (``commit_rows``: at
+``--speed max`` much more than 0.5 s is recorded in 0.5 s, and a kill would lose it all).  If the queue is full (the disk cannot keep up), ``on_block`` raises
 ``RecordingError``: the engine stops the run, safely and loudly; a sample is never dropped.
 A failure of the writer thread (disk full, I/O error) is raised on the engine thread at
 the next block for the same reason.
@@ -10,7 +11,11 @@ the next block for the same reason.
 Free disk space is checked before the file is created and every ``disk_check_s`` while
 recording: below ``low_disk_bytes`` a warning is queued for the engine to publish
 (``drain_warnings``); below ``min_free_bytes`` the recording stops with an error before
-the disk fills up.
+the disk fills up.  Warnings nobody drained by the end are written into the file as WARNING
+events before it closes, as is everything else queued before ``stop``.
+
+The file is locked while it is written (``paths.acquire_writer_lock``): another process
+cannot record or overwrite it meanwhile; FIFOs, devices and sockets are refused.
 
 Thread: ``start``, ``on_block``, ``on_events``, ``on_truth``, ``stop``, ``drain_warnings``
 run on the engine thread; the writing happens on the thread named ``ionto-recorder``.
@@ -35,6 +40,7 @@ from daq.errors import RecordingError
 from daq.pipette import Pipette
 from daq.recording.h5file import RecordingFile, free_bytes
 from daq.recording.metadata import ProtocolInfo, software_versions
+from daq.recording.paths import refuse_special_file
 from daq.types import Block, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,48 @@ def _fit_batch(batch: list[Any], room_bytes: int, written_end: int) -> list[Any]
         elif kept := [ev for ev in item[1] if ev.sample_index <= end]:
             fitted.append((("events", kept), nbytes))
     return fitted
+
+
+def _split_batch(batch: list[Any], rows: int, uncommitted: int, chunk_rows: int,
+                 commit_rows: int) -> list[tuple[list[Any], bool]]:
+    """A batch cut into pieces, in order, each with whether a commit is due after it: a piece
+    ends at a chunk boundary of the file (``rows`` are in it now) or when ``commit_rows`` rows
+    are uncommitted (``uncommitted`` now), whichever comes first; the last piece may end
+    short of both (no commit due).  A block is cut into row views; the items after it go with
+    its last piece."""
+    def room() -> int:
+        return max(1, min(chunk_rows - rows % chunk_rows, commit_rows - uncommitted))
+
+    left = room()
+    pieces: list[tuple[list[Any], bool]] = []
+    piece: list[Any] = []
+    for entry in batch:
+        if entry is _STOP or entry[0][0] != "block":
+            piece.append(entry)
+            continue
+        _, start, data = entry[0]
+        at = 0
+        while at < data.shape[0]:
+            if left == 0:  # the previous piece ended at a boundary: a commit is due after it
+                pieces.append((piece, True))
+                piece, uncommitted = [], 0
+                left = room()
+            take = min(left, data.shape[0] - at)
+            part = data[at:at + take] if take < data.shape[0] else data
+            piece.append((("block", start + at, part), part.nbytes))
+            at += take
+            rows += take
+            uncommitted += take
+            left -= take
+    pieces.append((piece, left == 0))
+    return pieces
+
+
+def _append_truth(f: RecordingFile, truth: dict[str, list[np.ndarray]]) -> None:
+    """Append ground-truth pieces gathered per dataset name (one append each), then forget them."""
+    if truth:
+        f.append_truth({k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in truth.items()})
+        truth.clear()
 
 
 def _size(path: Path) -> int:
@@ -153,6 +201,8 @@ class Recorder:
         self._items: deque[Any] = deque()  # (item, nbytes) waiting for the writer thread
         self._queued_bytes = 0  # bytes accepted and not yet written (the bound applies to this)
         self._waiting_bytes = 0  # bytes in ``_items``
+        self._waiting_rows = 0  # sample rows handed since the writer last took them
+        self.commit_rows = 0  # commit at least every this many rows (flush_interval_s of recorded time)
         self._stop_requested = False
         self._slab: np.ndarray | None = None  # staging buffer the engine thread copies blocks into
         self._slab_start = 0  # sample index of the slab's first row
@@ -175,6 +225,7 @@ class Recorder:
         """Check the disk, create the complete file, start the writer thread."""
         if self._thread is not None:
             raise RecordingError(f"{self.path}: this recorder was already started; make a new one")
+        refuse_special_file(self.path)  # HDF5 would block on a FIFO forever, or write into a device
         if self.path.exists() and not self.overwrite:
             raise RecordingError(f"{self.path}: file exists; choose another name or allow overwrite")
         try:
@@ -190,6 +241,9 @@ class Recorder:
         self.stream = stream
         bytes_per_s = stream.rate_hz * stream.n_channels * np.dtype(stream.dtype).itemsize
         self.max_queue_bytes = int(max(self.queue_min_bytes, self.queue_s * bytes_per_s))
+        # commits are bounded in recorded time too: at --speed max, 0.5 s of wall time can be
+        # many seconds of recording, all of which a kill would lose
+        self.commit_rows = max(1, round(stream.rate_hz * self.flush_interval_s))
         self._file = RecordingFile(
             self.path, stream, pipette=self.pipette, rig=self.rig, protocol=self.protocol,
             truth_metadata=self.truth_metadata, notes=self.notes, chunk_s=self.chunk_s, overwrite=self.overwrite,
@@ -220,8 +274,9 @@ class Recorder:
             self._slab_rows += n
             self._queued_bytes += nbytes
             self._waiting_bytes += nbytes
+            self._waiting_rows += n
             self._last_index = block.end_index
-            if self._waiting_bytes >= self.batch_bytes:
+            if self._waiting_bytes >= self.batch_bytes or self._waiting_rows >= self.commit_rows:
                 self._cond.notify()  # else the writer wakes at its next commit time
 
     def _hand_slab(self) -> None:
@@ -350,15 +405,19 @@ class Recorder:
         """The writer thread: batch, append, commit every ``flush_interval_s``."""
         f = self._file
         assert f is not None
-        last_commit = time.monotonic()
+        last_commit = last_truth = time.monotonic()
         next_disk_check = last_commit + self.disk_check_s
         dirty = False
         done = False
+        # ground truth (the simulator's, many small datasets: costly to append) is written every
+        # flush_interval_s of wall time, not at every commit of recorded time
+        held_truth: dict[str, list[np.ndarray]] = {}
         try:
             while not done:
                 deadline = last_commit + self.flush_interval_s
                 with self._cond:
-                    while not self._stop_requested and self._waiting_bytes < self.batch_bytes:
+                    while (not self._stop_requested and self._waiting_bytes < self.batch_bytes
+                           and self._waiting_rows < self.commit_rows):
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
                             break
@@ -367,6 +426,7 @@ class Recorder:
                     batch = list(self._items)
                     self._items.clear()
                     self._waiting_bytes = 0
+                    self._waiting_rows = 0
                     if self._stop_requested:
                         batch.append(_STOP)
                 # the room this batch needs (and one more chunk) is checked before it is written:
@@ -379,18 +439,30 @@ class Recorder:
                     next_disk_check = now + self.disk_check_s
                 if full:  # what fits of this batch is kept; the file says why it ends
                     self._error = RecordingError(full)
+                    _append_truth(f, held_truth)
                     self._write_batch(f, _fit_batch(batch, self._room_bytes(f), max(f.last_index, 0)))
                     f.append_events([LogEvent(max(f.last_index, 0), EventKind.ERROR, text=full)])
                     break
-                done = self._write_batch(f, batch)
-                dirty = dirty or bool(batch)
-                now = time.monotonic()
-                if done or (dirty and now - last_commit >= self.flush_interval_s) or now - last_commit >= 2.0:
-                    f.commit()
-                    self._committed_samples = f.rows
-                    self._committed_events = f.n_events
-                    last_commit = now
-                    dirty = False
+                # in pieces that end at chunk boundaries and at most ``commit_rows`` apart, each
+                # committed: a writer that fell behind (or a batch taken at --speed max) never
+                # holds more than that uncommitted, and whole chunks go straight to the file
+                for piece, due in _split_batch(batch, f.rows, f.rows - self._committed_samples, f.chunk_rows,
+                                               self.commit_rows):
+                    done = self._write_batch(f, piece, held_truth) or done
+                    dirty = dirty or bool(piece)
+                    now = time.monotonic()
+                    if held_truth and (done or now - last_truth >= self.flush_interval_s):
+                        _append_truth(f, held_truth)
+                        last_truth = now
+                    if (done or due or (dirty and now - last_commit >= self.flush_interval_s)
+                            or now - last_commit >= 2.0):
+                        f.commit()
+                        self._committed_samples = f.rows
+                        self._committed_events = f.n_events
+                        last_commit = now
+                        dirty = False
+            _append_truth(f, held_truth)
+            self._write_undrained_warnings(f)
             rows, n_events = f.rows, f.n_events
             f.close(self.notes)  # commits what the last batch wrote
             self._committed_samples, self._committed_events = rows, n_events
@@ -399,14 +471,27 @@ class Recorder:
             log.error("%s", self._error_message())
             f.abandon()
 
-    def _write_batch(self, f: RecordingFile, batch: list[Any]) -> bool:
+    def _write_undrained_warnings(self, f: RecordingFile) -> None:
+        """Warnings nobody drained (``drain_warnings``) by the end: those queued after the engine's
+        last look (a low-disk warning of the final batch, or one given at start of a recording
+        stopped before its first block) go into the file as WARNING events, at its end.  They
+        stay queued for a late ``drain_warnings``."""
+        with self._qlock:
+            undrained = list(self._warnings)
+        if undrained:
+            at = max(f.last_index, 0)
+            f.append_events([LogEvent(at, EventKind.WARNING, text=m) for m in undrained])
+
+    def _write_batch(self, f: RecordingFile, batch: list[Any],
+                     hold_truth: dict[str, list[np.ndarray]] | None = None) -> bool:
         """Append a batch with as few HDF5 calls as possible: contiguous blocks become one
-        write, and the batch's events and ground truth one append each.  True at the end marker."""
+        write, and the batch's events and ground truth one append each (the ground truth is
+        added to ``hold_truth`` instead, if given).  True at the end marker."""
         done = False
         run: list[np.ndarray] = []
         run_start = run_end = 0
         events: list[LogEvent] = []
-        truth: dict[str, list[np.ndarray]] = {}
+        truth: dict[str, list[np.ndarray]] = {} if hold_truth is None else hold_truth
         freed = 0
 
         def flush_run() -> None:
@@ -419,9 +504,8 @@ class Recorder:
             if events:
                 f.append_events(events)
                 events.clear()
-            if truth:
-                f.append_truth({k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in truth.items()})
-                truth.clear()
+            if hold_truth is None:
+                _append_truth(f, truth)
 
         for entry in batch:
             if entry is _STOP:
