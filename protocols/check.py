@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daq.rig import RigConfig
-from protocols.dryrun import DryRunResult, dry_run_rig
+from protocols.dryrun import DEFAULT_BUDGET, DryRunBudget, DryRunResult, dry_run_rig
 from protocols.loader import ResolvedProtocol
+from protocols.validation import MAX_PROTOCOL_S
 
 
 @dataclass
@@ -50,13 +51,14 @@ class CheckReport:
 
 
 def check_protocol(protocol: ResolvedProtocol, rig: RigConfig, device: str = "",
-                   max_duration_s: float = 48 * 3600) -> CheckReport:
-    """Static checks, then (if they pass) a dry run on the rig's clock."""
+                   max_duration_s: float = MAX_PROTOCOL_S, budget: DryRunBudget = DEFAULT_BUDGET) -> CheckReport:
+    """Static checks, then (if they pass) a dry run on the rig's clock, within ``budget``."""
     report = CheckReport(protocol, rig.name, device)
     report.problems = [f"{protocol.path}: {p}" for p in protocol.problems(rig.pipette)]
     if report.problems:
         return report
     inst = protocol.instantiate()
-    report.dry = dry_run_rig(inst.plan, rig, protocol.name, locate=inst.locate, max_duration_s=max_duration_s)
+    report.dry = dry_run_rig(inst.plan, rig, protocol.name, locate=inst.locate, max_duration_s=max_duration_s,
+                             budget=budget)
     report.problems = [f"{protocol.path}: {e}" for e in report.dry.errors]
     return report

@@ -14,10 +14,16 @@ acknowledged at once (their waits are not counted).
 
 Refused commands (a current above a limit, an unknown barrel) are recorded and the plan
 goes on, so one dry run lists every problem.
+
+Limits: a dry run has a budget (``DryRunBudget``: ``MAX_STEPS``, one million steps —
+commands the plan yields plus turns of the fake clock — and 30 s of wall time) and a
+protocol may last at most ``MAX_PROTOCOL_S`` (48 h).  A protocol beyond either is refused with one line that
+says so: what ``ionto run`` cannot dry-run it will not run.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +38,64 @@ from daq.schedule import AOSchedule, CurrentChange
 from daq.types import AcquisitionConfig, AIChannel, EventKind, LogEvent
 from protocols.commands import Plan
 from protocols.runner import OnlineRate, PlanRunner
+from protocols.validation import MAX_PROTOCOL_S, MAX_STEPS
 
 CURRENT_KINDS = frozenset({EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT})
+
+@dataclass(frozen=True)
+class DryRunBudget:
+    """What a dry run may spend before it refuses the protocol: ``max_steps`` commands the
+    plan yields plus turns of the fake clock, and ``max_wall_s`` seconds of ``clock``."""
+
+    max_steps: int = MAX_STEPS
+    max_wall_s: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+
+    def describe(self) -> str:
+        return f"{self.max_steps:,} steps and {self.max_wall_s:g} s"
+
+
+DEFAULT_BUDGET = DryRunBudget()
+
+
+class _Meter:
+    """Counts a dry run's steps against its budget."""
+
+    def __init__(self, budget: DryRunBudget):
+        self.budget = budget
+        self.steps = 0
+        self.started_s = budget.clock()
+        self.exceeded = ""  # what ran out, once it has
+
+    def tick(self) -> bool:
+        """One more step; False once the budget is spent."""
+        self.steps += 1
+        if not self.exceeded:
+            if self.steps > self.budget.max_steps:
+                self.exceeded = f"{self.budget.max_steps:,} steps"
+            elif self.budget.clock() - self.started_s > self.budget.max_wall_s:
+                self.exceeded = f"{self.budget.max_wall_s:g} s"
+        return not self.exceeded
+
+
+def _metered(plan: Plan, meter: _Meter) -> Plan:
+    """``plan``, ending early (and closed) once ``meter``'s budget is spent."""
+    try:
+        cmd = next(plan)
+        while meter.tick():
+            try:
+                reply = yield cmd
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # thrown into the plan: pass it on
+                cmd = plan.throw(exc)
+                continue
+            cmd = plan.send(reply)
+        return None
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        plan.close()
 
 
 class DryControl:
@@ -139,19 +201,21 @@ _ONE_BARREL = Pipette.model_validate({"barrels": [{"name": "x", "drug": "NaCl", 
 
 
 def dry_run(plan: Plan, pipette: Pipette, rate_hz: float = 20000.0, name: str = "protocol", *,
-            ao_lead_s: float = 0.25, block_s: float = 0.05, max_duration_s: float = 48 * 3600,
-            locate: Callable[[], str] | None = None) -> DryRunResult:
+            ao_lead_s: float = 0.25, block_s: float = 0.05, max_duration_s: float = MAX_PROTOCOL_S,
+            locate: Callable[[], str] | None = None, budget: DryRunBudget = DEFAULT_BUDGET) -> DryRunResult:
     """Run ``plan`` to its end on a fake clock; report timeline, charges and every problem.
 
     ``ao_lead_s`` and ``block_s`` are the rig's (they set the lead that closed-loop
-    decisions wait for); the result does not otherwise depend on the block size."""
+    decisions wait for); the result does not otherwise depend on the block size.  A plan
+    that runs past ``max_duration_s`` or spends more than ``budget`` is an error."""
     lead = engine_lead_samples(rate_hz, max(1, round(rate_hz * block_s)), ao_lead_s)
     control = DryControl(pipette, rate_hz, lead)
-    runner = PlanRunner(plan, name, prompts="auto", refused="record", locate=locate)
+    meter = _Meter(budget)
+    runner = PlanRunner(_metered(plan, meter), name, prompts="auto", refused="record", locate=locate)
     limit = round(max_duration_s * rate_hz)
     step = max(1, round(rate_hz))  # while the runner waits on nothing predictable
     runner.on_start(control)
-    while not runner.finished and control.read_index < limit:
+    while not runner.finished and control.read_index < limit and meter.tick():
         wake = runner.wake_index(lead)
         target = control.read_index + step if wake is None else wake
         control.advance_to(min(limit, max(control.read_index + 1, target)))
@@ -159,8 +223,14 @@ def dry_run(plan: Plan, pipette: Pipette, rate_hz: float = 20000.0, name: str = 
     errors = [str(p) for p in runner.problems]
     if runner.status.error and runner.status.error not in errors:
         errors.append(runner.status.error)
-    if not runner.finished:
-        errors.append(f"the plan did not finish within {max_duration_s:g} s")
+    if meter.exceeded:
+        where = locate() if locate is not None else ""
+        errors.append(f"the dry run used up its budget of {meter.exceeded} at {control.read_index / rate_hz:g} s of "
+                      f"the protocol{f' ({where})' if where else ''}: a protocol must dry-run within "
+                      f"{budget.describe()}; split it into shorter protocols")
+    elif not runner.finished:
+        errors.append(f"the plan did not finish within {max_duration_s:g} s (a protocol may last at most "
+                      f"{max_duration_s / 3600:g} h)")
     end = max(control.schedule.last_change_index() + 1, max((e.sample_index for e in control.events), default=0) + 1)
     events = _event_log(control, end)
     charge, eject_charge, peak = _charges(events, pipette, end, rate_hz)

@@ -93,6 +93,8 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 def load(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> ResolvedProtocol:
     """A YAML protocol (``.yaml``/``.yml``) or a Python plan file (``.py``)."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a protocol file (.yaml or .py)")
     if not p.is_file():
         raise ConfigError(f"{p}: no such protocol file")
     if p.suffix == ".py":

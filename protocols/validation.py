@@ -1,6 +1,7 @@
 """Validation helpers shared by the YAML format, the plan registry and Python plan files.
 
-``StrictModel`` refuses unknown keys with a message that lists the accepted ones;
+``StrictModel`` refuses unknown keys with a message that lists the accepted ones, and
+numbers given as true/false, as text or as .nan/.inf;
 ``format_errors`` turns a pydantic ``ValidationError`` into one line per problem,
 ``FILE: field.path: what is wrong (got VALUE)``.
 """
@@ -11,22 +12,26 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     ValidationError,
     ValidatorFunctionWrapHandler,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from daq.pipette import FileModel
+
+MAX_STEPS = 1_000_000
+"""The most steps (commands a plan yields) a protocol may have: the dry run's budget."""
+MAX_PROTOCOL_S = 48 * 3600.0
+"""The longest protocol ionto checks and runs (48 h)."""
+
 PLAN_TAG = "plan:"
 """Union tags of registered plans start with this (it is dropped from error paths)."""
 
 
-class StrictModel(BaseModel):
-    """Frozen, no unknown fields (the error lists the accepted ones), finite numbers only."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+class StrictModel(FileModel):
+    """Frozen, no unknown fields (the error lists the accepted ones), and numbers that are
+    finite numbers: not .nan/.inf, not true/false, not text such as '50' (``FileModel``)."""
 
     @model_validator(mode="wrap")
     @classmethod

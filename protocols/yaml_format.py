@@ -61,7 +61,7 @@ from protocols.commands import (
 )
 from protocols.library._checks import barrel_problems, current_problems
 from protocols.registry import REGISTRY, Problem, get_plan, plan_names, resolve_seed
-from protocols.validation import PLAN_TAG, StrictModel, format_errors
+from protocols.validation import MAX_PROTOCOL_S, MAX_STEPS, PLAN_TAG, StrictModel, format_errors
 
 MAX_SECONDS = 86400.0
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, description="seconds")]
@@ -223,7 +223,7 @@ def parse_protocol(data: Any, source: str) -> BaseModel:
         doc = _models().adapter.validate_python(data)
     except ValidationError as exc:
         raise ConfigError(format_errors(exc, source, _tag_message)) from None
-    problems = _problems(doc, None)
+    problems = _problems(doc, None) + _size_problems(doc)
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
     return _resolve_seeds(doc)
@@ -293,6 +293,46 @@ def _problems(doc: BaseModel, pipette: Pipette | None, prefix: str = "") -> list
                 if abs(a.current_nA) > limit + 1e-9:
                     out.append(Problem(f"{prefix}set.current_nA",
                                        f"{a.current_nA:g} nA exceeds the limit of barrel {a.barrel!r}: {limit:g} nA"))
+    return out
+
+
+def _size(doc: BaseModel) -> tuple[int, float]:
+    """Steps (commands) and least duration (s) of a document's standard steps, repeats
+    multiplied out; a plan counts as one step of no known length (its dry run counts it)."""
+    if _is_plan(doc):
+        return 1, 0.0
+    if hasattr(doc, "steps") and isinstance(doc.steps, list):
+        sizes = [_size(st) for st in doc.steps]
+        return sum(n for n, _ in sizes), sum(t for _, t in sizes)
+    if hasattr(doc, "repeat"):
+        n, t = _size(doc.repeat)
+        return doc.repeat.times * n, doc.repeat.times * t
+    match doc:
+        case WaitStep(wait=s):
+            return 1, s
+        case EjectStep(eject=a) if a.duration_s is not None:
+            return 3, a.duration_s
+    return 1, 0.0
+
+
+def _size_problems(doc: BaseModel) -> list[Problem]:
+    """A file whose repeats multiply out beyond ``MAX_STEPS`` steps or ``MAX_PROTOCOL_S``
+    is refused before any dry run (a few hundred bytes of nested repeats are a billion steps)."""
+    if _is_plan(doc) or not isinstance(getattr(doc, "steps", None), list):
+        return []
+    sizes = [_size(st) for st in doc.steps]
+    n_all, t_all = sum(n for n, _ in sizes), sum(t for _, t in sizes)
+    out = []
+    if n_all > MAX_STEPS:
+        i = max(range(len(sizes)), key=lambda k: sizes[k][0])
+        in_all = f", {n_all:,} in all" if n_all != sizes[i][0] else ""
+        out.append(Problem(f"steps.{i}", f"expands to {sizes[i][0]:,} steps (repeats multiplied out{in_all}); "
+                                         f"a protocol may have at most {MAX_STEPS:,} steps"))
+    if t_all > MAX_PROTOCOL_S:
+        i = max(range(len(sizes)), key=lambda k: sizes[k][1])
+        in_all = f", {t_all:.6g} s in all" if t_all != sizes[i][1] else ""
+        out.append(Problem(f"steps.{i}", f"lasts at least {sizes[i][1]:.6g} s (repeats multiplied out{in_all}); "
+                                         f"a protocol may last at most {MAX_PROTOCOL_S:g} s ({MAX_PROTOCOL_S / 3600:g} h)"))
     return out
 
 
