@@ -66,12 +66,37 @@ def _is_number(s: str) -> bool:
         return False
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _read_text_table(path: Path) -> str:
+    """The text of a table file; ``IontoError`` in one line for what is not one (a recording,
+    a directory, a binary or UTF-16 file)."""
+    if not path.exists():
+        raise IontoError(f"{path}: no such file")
+    if path.is_dir():
+        raise IontoError(f"{path}: is a directory; give a dose,response table (CSV)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IontoError(f"{path}: cannot read the table ({exc.strerror or exc})") from None
+    # HDF5 puts its signature at 0 or, after a user block, at 512, 1024, 2048, ...
+    if any(data[off:off + 8] == HDF5_SIGNATURE for off in (0, 512, 1024, 2048, 4096)):
+        raise IontoError(f"{path} is an HDF5 file (an ionto recording or an NWB file), not a dose,response table: "
+                         f"use `ionto analyze {path}` for its dose–response")
+    if b"\x00" in data[:8192]:
+        raise IontoError(f"{path}: not a text table (it holds binary data, or UTF-16 text): give a dose,response "
+                         "table as CSV (UTF-8)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:  # a spreadsheet's Windows export: its headers may hold a µ
+        return data.decode("cp1252", errors="replace")
+
+
 def read_table(path: Path, dose_col: str | None, resp_col: str | None, group_col: str | None
                ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str], int]:
     """Rows grouped by curve: {group: (dose, response)}, the column names used, rows skipped."""
-    if not path.exists():
-        raise IontoError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    text = _read_text_table(path)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -103,6 +128,9 @@ def read_table(path: Path, dose_col: str | None, resp_col: str | None, group_col
         if vals[0] is None or vals[1] is None:
             skipped += 1
             continue
+        if not math.isfinite(vals[1]):
+            raise IontoError(f"{path}, line {n}, column {header[ri]!r}: response {cells[ri]!r} must be a finite "
+                             "number (leave the cell empty, or write NA, for a missing value)")
         if vals[0] < 0 or not math.isfinite(vals[0]):
             raise IontoError(f"{path}, line {n}, column {header[di]!r}: dose {cells[di]!r} must be a number ≥ 0 "
                              "(give doses, not log doses)")
