@@ -6,10 +6,9 @@ would to an NI gRPC Device Server in front of a real board.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
+from waiting import wait_until
 
 from daq.device import AOStatus, EventSource, Restartable
 from daq.engine import Abort, Call, Engine, EngineState
@@ -189,13 +188,15 @@ def test_ejects_at_exactly_the_scheduled_samples(sim_server, ni_rig):
 
 def test_forced_input_overflow_is_recorded_as_a_gap_and_the_run_goes_on(ni_rig):
     with SimNIServer(load_preset("cortex"), port=0, speed=1.0, seed=3, preset="cortex") as server:
-        # a 0.25 s input buffer and a 0.6 s stall: AI overflows; AO, written 2 s ahead, does not
+        # a 0.25 s input buffer and a stall: AI overflows; AO, written 2 s ahead, does not
         dev = make_device(server, ni_rig, ai_buffer_s=0.25)
         cfg = ni_rig.acquisition_config()
         small = AcquisitionConfig(cfg.rate_hz, cfg.ai, cfg.ao, block_samples=500)
         sink = Collect()
         eng = Engine(dev, small, ni_rig.pipette, ao_lead_s=2.0, sinks=[sink], stop_after_samples=40_000)
-        eng.submit(Call(lambda c: time.sleep(0.6)))
+        # the engine stalls until the input buffer has overflowed (not for a guessed time)
+        eng.submit(Call(lambda c: wait_until(lambda: "overflow" in [k for k, _ in server.hardware.log], 60,
+                                             what="the input buffer to overflow")))
         eng.run()
         assert eng.state == EngineState.STOPPED, eng.error
         faults = [k for k, _ in server.hardware.log]
@@ -220,14 +221,12 @@ def test_safe_levels_reach_the_outputs_on_abort(sim_server, ni_rig):
     eng, sink, _cfg = _engine(dev, ni_rig)
     eng.submit(Call(lambda c: c.set_currents({"gaba": 80.0, "nacl": -50.0}, 0, "eject")))
     eng.start()
-    deadline = time.monotonic() + 20
-    while not any(e.barrel == "gaba" and e.kind == EventKind.EJECT for e in sink.events) \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: any(e.barrel == "gaba" and e.kind == EventKind.EJECT for e in list(sink.events)), 60,
+               what="gaba's ejection to be logged")
     levels = sim_server.hardware.output_levels()
     assert levels[ni_rig.pipette.index("gaba")] == pytest.approx(0.8)  # ejecting now
     eng.submit(Abort(stop=True))
-    assert eng.join(10)
+    assert eng.join(60)
     assert eng.state == EngineState.STOPPED
     assert _safe_on_outputs(sim_server, ni_rig)
     assert not sim_server.hardware.tasks  # every task cleared
@@ -259,7 +258,8 @@ def test_device_refuses_volts_beyond_a_barrel_limit(sim_server, ni_rig):
 
 def test_watchdog_sets_safe_levels_when_the_engine_stops_reading(ni_rig):
     with SimNIServer(load_preset("cortex"), port=0, speed=1.0, chassis="cDAQ1", preset="cortex") as server:
-        dev = make_device(server, ni_rig, watchdog_timeout_s=0.3)
+        # long enough that a loaded machine does not trip it between start and the first read
+        dev = make_device(server, ni_rig, watchdog_timeout_s=3.0)
         assert dev.caps().watchdog_device == "cDAQ1"
         cfg = ni_rig.acquisition_config()
         dev.configure(cfg)
@@ -269,9 +269,11 @@ def test_watchdog_sets_safe_levels_when_the_engine_stops_reading(ni_rig):
         dev.start()
         assert dev.watchdog_active
         dev.read(cfg.block, 5.0)
-        assert server.hardware.output_levels()[0] == pytest.approx(-1.0)
-        time.sleep(0.6)  # the engine "hangs": no read, no watchdog reset
-        assert ("watchdog" in [k for k, _ in server.hardware.log])
+        hw = server.hardware
+        assert hw.output_levels()[0] == pytest.approx(-1.0)  # ejecting (held once the written AO runs out)
+        assert "watchdog" not in [k for k, _ in hw.log]
+        # the engine "hangs": no read, no watchdog reset, until the watchdog expires
+        wait_until(lambda: "watchdog" in [k for k, _ in hw.log], 60, what="the watchdog to expire")
         assert _safe_on_outputs(server, ni_rig)
         dev.close()
 

@@ -4,11 +4,10 @@ file, every barrel at retain or zero on the device's own outputs, and a clear me
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from harness import check_ends_safe, outputs_safe_or_zero, run_under_fault
+from waiting import wait_until
 
 from daq.ni import NIConnection, NIDevice
 from daq.ni.rigs import rig_on_device
@@ -74,7 +73,8 @@ def test_ni_server_gone_mid_ejection(tmp_path, chassis):
     rig = rig_on_device(load_preset("cortex"), "Dev1")
     server = SimNIServer(load_preset("cortex"), port=0, speed=4.0, seed=5, chassis=chassis, preset="cortex").start()
     try:
-        device = _ni_device(server, rig, watchdog_timeout_s=0.3)
+        # a watchdog timeout a loaded test machine cannot trip while the run goes on
+        device = _ni_device(server, rig, watchdog_timeout_s=2.0)
         stop_at = round(2.3 * rig.rate_hz)  # inside the 40 nA ejection (2.0 .. 3.0 s)
 
         class KillLink:
@@ -97,13 +97,21 @@ def test_ni_server_gone_mid_ejection(tmp_path, chassis):
         server.stop(grace_s=0)
     check_ends_safe(run, levels=np.zeros(len(rig.pipette.barrels)), expect_error=r"gRPC server did not answer")
     assert any("could not write the safe levels" in m for m in run.errors)
-    time.sleep(0.5)  # longer than the watchdog timeout
-    held = server.hardware.output_levels()
-    if chassis:
-        assert ("watchdog" in [k for k, _ in server.hardware.log])
+    hw = server.hardware
+
+    def happened(what: str) -> bool:  # the server is gone: bring the board's clock up to date here
+        hw.poll()
+        return what in [k for k, _ in hw.log]
+
+    if chassis:  # nothing resets the watchdog any more: it expires and sets the safe levels
+        wait_until(lambda: happened("watchdog"), 60, what="the chassis watchdog to expire")
+        held = hw.output_levels()
         assert outputs_safe_or_zero(held, rig), held
-    else:  # the plain board holds the ejection it was generating: what the message warns about
-        assert held[rig.pipette.index("glu")] == pytest.approx(-0.4)
+    else:  # the plain board runs out of AO and holds the ejection it was generating
+        wait_until(lambda: happened("underflow"), 60, what="the board's AO to run out")
+        held = hw.output_levels()
+        assert not happened("watchdog")
+        assert held[rig.pipette.index("glu")] == pytest.approx(-0.4)  # what the message warns about
     with Recording(run.path) as rec:
         assert rec.status == "closed" and rec.n_samples >= stop_at - 2 * rig.acquisition_config().block
 
@@ -114,14 +122,15 @@ def test_ni_input_overflow_in_a_recorded_run(tmp_path):
         device = _ni_device(server, rig, ai_buffer_s=0.25)
         stalled = []
 
-        class Stall:  # the computer stalls once for 0.6 s: the board's 0.25 s input buffer overflows
+        class Stall:  # the computer stalls once, until the board's 0.25 s input buffer has overflowed
             def start(self, stream):
                 pass
 
             def on_block(self, block):
                 if block.start_index >= 30_000 and not stalled:
                     stalled.append(block.start_index)
-                    time.sleep(0.6)
+                    wait_until(lambda: "overflow" in [k for k, _ in server.hardware.log], 60,
+                               what="the board's input buffer to overflow")
 
             def on_events(self, events):
                 pass
