@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.cli.main import main
 from daq.errors import ConfigError
@@ -167,8 +170,6 @@ def test_waits_beyond_48_h_are_refused_naming_the_longest_step():
 
 
 def test_the_default_budget_is_documented():
-    from pathlib import Path
-
     assert (DEFAULT_BUDGET.max_steps, DEFAULT_BUDGET.max_wall_s) == (1_000_000, 30.0)
     doc = (Path(__file__).resolve().parents[2] / "docs" / "protocols.md").read_text()
     assert "1,000,000 steps" in doc and "30 s of wall time" in doc and "48 h" in doc
@@ -262,3 +263,38 @@ def test_protocol_check_refuses_a_rig_with_a_non_number(tmp_path, capsys, field,
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
     assert f"{rig}: pipette.barrels.1.{field}: Input should be a " in err
+
+
+# --- any number of any example protocol ----------------------------------------------------------
+def _number_paths(node, prefix=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _number_paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _number_paths(v, (*prefix, i))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        yield prefix, node
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "protocols" / "examples").glob("*.yaml"))
+EXAMPLE_NUMBERS = [(f, path, value) for f in EXAMPLES
+                   for path, value in _number_paths(yaml.safe_load(f.read_text()))]
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=st.sampled_from(EXAMPLE_NUMBERS),
+       replace=st.sampled_from(["true", "false", "text", ".nan", ".inf", "-.inf"]))
+def test_any_number_of_an_example_protocol_as_a_non_number_is_refused_naming_it(case, replace):
+    f, path, value = case
+    doc = yaml.safe_load(f.read_text())
+    node = doc
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = {"true": True, "false": False, "text": str(value), ".nan": math.nan, ".inf": math.inf,
+                      "-.inf": -math.inf}[replace]
+    msg = _refused(doc, f.name)
+    fields = {".".join(str(p) for p in path)}
+    if isinstance(path[-1], int):  # an item of a list of numbers: true/false and text name the list
+        fields.add(".".join(str(p) for p in path[:-1]))
+    assert any(f"{f.name}: {field}: " in msg for field in fields), msg
