@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from daq.device import Device, EventSource, Restartable, TruthSource
+from daq.device import Device, EventSource, TruthSource
 from daq.engine_api import (
     TRANSITIONS,
     Abort,
@@ -69,11 +69,10 @@ from daq.engine_api import (
     WarningSource,
 )
 from daq.engine_commands import execute
+from daq.engine_reading import BlockReader
 from daq.engine_recording import RecordingSlot
 from daq.errors import (
     CurrentLimitError,
-    EndOfDataError,
-    InputOverflowError,
     IontoError,
     OutputUnderflowError,
     SinkError,
@@ -212,8 +211,8 @@ class Engine:
         self.stop_when_protocol_ends = stop_when_protocol_ends
         self.stop_after_samples = stop_after_samples
         self.read_timeout_s = read_timeout_s
-        self.max_overflows_in_row = max_overflows_in_row
-        self.max_restarts = max_restarts  # consecutive restarts after lost samples (Restartable devices)
+        # gaps, lost samples and the restart policy (consecutive restarts on Restartable devices)
+        self.reader = BlockReader(self, max_overflows_in_row=max_overflows_in_row, max_restarts=max_restarts)
         self.monitor_limits = monitor
         self.monitor: MonitorWatchdog | None = None
         self.stop_grace_s = stop_grace_s
@@ -221,17 +220,11 @@ class Engine:
         self.state = EngineState.IDLE
         self.error: str | None = None
         self.safe_levels_written = False  # set by the shutdown once the device confirmed them
-        self.gaps = 0
-        self.lost_samples = 0
-        self.overflows = 0
         self.control = EngineControl(self)
         self.pending: list[LogEvent] = []  # events logged ahead of the read position
         self.stopped = threading.Event()  # set at the very end of the shutdown
         self.has_events = False
         self.has_truth = False
-        self._restarts_in_a_row = 0
-        self._overflows_in_row = 0
-        self._loss_reported = False  # an overflow/restart warning covers the next gap
         self._commands: queue.SimpleQueue[EngineCommand] = queue.SimpleQueue()
         self._subscribers: list[Callable[[EngineEvent], None]] = []
         self._thread: threading.Thread | None = None
@@ -291,6 +284,18 @@ class Engine:
     @property
     def read_index(self) -> int:
         return self._read_index
+
+    @property
+    def gaps(self) -> int:
+        return self.reader.gaps
+
+    @property
+    def lost_samples(self) -> int:
+        return self.reader.lost_samples
+
+    @property
+    def overflows(self) -> int:
+        return self.reader.overflows
 
     @property
     def recorder(self) -> RecorderSink | None:
@@ -370,7 +375,7 @@ class Engine:
         self.pending.extend(self.state_events(0, "initial"))
         if self.runner is not None:
             self.runner.on_start(self.control)
-        self._top_up_ao()
+        self.top_up_ao()
         self.device.start()
         self.set_state(EngineState.RUNNING)
         self._started.set()
@@ -381,25 +386,10 @@ class Engine:
             n = max(1, min(n, self._stop_at - self._read_index))
         if self.stop_after_samples is not None:
             n = max(1, min(n, self.stop_after_samples - self._read_index))
-        try:
-            block = self.device.read(n, self.read_timeout_s)
-        except (InputOverflowError, OutputUnderflowError) as exc:
-            # a device that stops on lost samples (NI) is re-armed; one that reads on
-            # (the simulator's overflow fault) just reports the jump as a gap
-            if isinstance(self.device, Restartable):
-                self._restart_after(exc)
-            elif isinstance(exc, InputOverflowError):
-                self._on_overflow(exc)
-            else:
-                raise
+        block = self.reader.read(n, self.read_timeout_s)
+        if block is None:  # samples were lost and handled, or a replay ended
             return
-        except EndOfDataError as exc:
-            self.pending.append(LogEvent(self._read_index, EventKind.NOTE, text=f"end of data: {exc}"))
-            self._stop_at = self._read_index
-            return
-        self._overflows_in_row = 0
-        self._restarts_in_a_row = 0
-        events = self._gap_before(block)
+        events = self.reader.gap_before(block)
         if self.has_events:
             events.extend(self.device.drain_events())
         self._read_index = block.end_index
@@ -419,29 +409,10 @@ class Engine:
                 self._stop_at = max(self.schedule.last_change_index() + 1, self._pending_max() + 1, self._read_index)
         if self.stop_after_samples is not None and self._read_index >= self.stop_after_samples:
             self._stop_at = self._read_index
-        self._top_up_ao()
+        self.top_up_ao()
         self._drain_commands()
         self.schedule.prune(self._read_index - 1)
         self.publish(BlockDone(self._read_index, self.device.ao_write_index, self.gaps, self.lost_samples))
-
-    def _gap_before(self, block: Block) -> list[LogEvent]:
-        if block.start_index < self._read_index:
-            raise IontoError(
-                f"{getattr(self.device, 'name', 'device')}: block starts at sample {block.start_index}, before the "
-                f"read position {self._read_index}: the device's sample count went backwards"
-            )
-        events: list[LogEvent] = []
-        if block.start_index > self._read_index:
-            lost = block.start_index - self._read_index
-            self.gaps += 1
-            self.lost_samples += lost
-            events.append(LogEvent(self._read_index, EventKind.GAP, current_nA=0.0, text=f"lost {lost} samples"))
-            if not self._loss_reported:  # else an overflow or restart warning said so already
-                self.publish(EngineWarning(
-                    f"{lost} samples ({lost / self.config.rate_hz:.3f} s) lost at sample {self._read_index}: "
-                    "recorded as a gap", "device"))
-        self._loss_reported = False
-        return events
 
     def _to_sinks(self, block: Block, events: list[LogEvent]) -> None:
         """Sinks in order: the recorder (critical: its errors stop the run), then the others."""
@@ -465,23 +436,6 @@ class Engine:
                 raise
             except Exception as exc:  # a bug in a sink: name it, stop safely
                 raise _sink_failed(s, block, exc) from exc
-
-    def _on_overflow(self, exc: InputOverflowError) -> None:
-        """Unread input was overwritten: warn, read on (the next block's index jump is the gap)."""
-        self.overflows += 1
-        self._overflows_in_row += 1
-        lost = f" ({exc.lost_samples} samples lost)" if exc.lost_samples else ""
-        if self._overflows_in_row > self.max_overflows_in_row:
-            raise InputOverflowError(
-                f"input overflow {self._overflows_in_row} times in a row{lost}: the computer cannot keep up with "
-                f"the device; the run was stopped ({exc})", exc.code, exc.lost_samples,
-            )
-        msg = f"input overflow{lost}: reading on; the lost samples are recorded as a gap ({exc})"
-        self._loss_reported = True
-        self.pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
-        self.publish(EngineWarning(msg, "device"))
-        if exc.lost_samples:  # the read position moved on by that much: keep AO ahead of it
-            self._top_up_ao(extra=exc.lost_samples)
 
     def _collect_warnings(self) -> None:
         for s in (self.recording.recorder, *self.sinks):
@@ -508,7 +462,7 @@ class Engine:
         due.sort(key=lambda e: e.sample_index)  # stable: pending first at equal samples
         return due
 
-    def _top_up_ao(self, extra: int = 0) -> None:
+    def top_up_ao(self, extra: int = 0) -> None:
         if not self.config.ao:
             return
         target = self.ao_target() + extra
@@ -518,32 +472,7 @@ class Engine:
             try:
                 self.device.write_ao(w, volts)
             except OutputUnderflowError as exc:
-                self._restart_after(exc)  # raises again unless the device is Restartable
-
-    def _restart_after(self, exc: InputOverflowError | OutputUnderflowError) -> None:
-        """Samples were lost: on a ``Restartable`` device write the safe levels, re-arm, write
-        AO from the resume index and start again (the next block's jump is logged as a gap);
-        otherwise, or after ``max_restarts`` in a row, the error ends the run."""
-        if not isinstance(self.device, Restartable) or self._restarts_in_a_row >= self.max_restarts:
-            raise exc
-        self._restarts_in_a_row += 1
-        msg = f"{exc}; barrels put on safe levels and acquisition restarted (the lost samples are a gap)"
-        self._loss_reported = True
-        log.warning("%s", msg)
-        self.pending.append(LogEvent(self._read_index, EventKind.WARNING, text=msg))
-        self.publish(EngineWarning(msg, "device"))
-        if self.config.ao:
-            self.device.write_safe(self.pipette.safe_volts().tolist())
-            safe = self.pipette.safe_currents_nA()
-            self.pending.extend(
-                LogEvent(self._read_index, EventKind(b.classify(safe[i])), b.name, float(safe[i]),
-                         "safe levels while restarting")
-                for i, b in enumerate(self.pipette.barrels) if b.role != "balance")
-        resume = self.device.rearm(exc)
-        self.pending.extend(self.state_events(resume, "after the gap"))
-        if self.config.ao:
-            self.device.write_ao(resume, self.schedule.render_volts(resume, self.ao_lead))
-        self.device.start()
+                self.reader.restart_after(exc)  # raises again unless the device is Restartable
 
     def _drain_commands(self) -> None:
         while True:
