@@ -36,6 +36,7 @@ from daq.pipette import Barrel, Pipette
 from daq.recording import ProtocolInfo, Recording
 from daq.recording.damage import DAMAGE_ERRORS, reads
 from daq.recording.heap_check import damaged_global_heap
+from daq.recording.paths import refuse_special_file
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
@@ -55,6 +56,7 @@ def is_nwb_file(path: str | os.PathLike[str]) -> bool:
 
 
 def _has_nwb_version(path: Path) -> bool:
+    refuse_special_file(path)  # a FIFO would block the reads below forever
     if damaged_global_heap(path) is not None:  # HDF5 would loop forever on it (see heap_check)
         raise DamagedRecordingError(f"{path}: the file is damaged (a corrupted global heap, which holds its "
                                     "text attributes)")
@@ -68,6 +70,7 @@ def _has_nwb_version(path: Path) -> bool:
 def _open_nwb(path: Path) -> tuple[Any, Any]:
     from pynwb import NWBHDF5IO
 
+    refuse_special_file(path)
     if not path.exists():
         raise RecordingError(f"{path}: no such file")
     if not h5py.is_hdf5(path):

@@ -32,7 +32,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from daq.pipette import Pipette
-from daq.recording import Recording
+from daq.recording import Recording, refuse_special_file
 from daq.types import AIChannel, ChannelKind, LogEvent, StreamInfo
 
 
@@ -114,6 +114,7 @@ def open_source(path: str | os.PathLike[str]) -> AbstractContextManager[Recordin
     from analysis.nwb_source import NwbSource, is_nwb_file  # pynwb is imported only for NWB files
 
     p = Path(path)
+    refuse_special_file(p)  # a FIFO would block the first read forever
     if p.suffix.lower() == ".nwb" or (p.is_file() and p.suffix.lower() not in (".h5", ".hdf5") and is_nwb_file(p)):
         return NwbSource(p)
     return Recording(p)

@@ -16,6 +16,7 @@ from analysis.report import epoch_table, fit_table
 from analysis.tables import result_json
 from app.cli.common import emit_json, say
 from daq.errors import IontoError
+from daq.recording import refuse_special_file
 
 ORDER = 50
 
@@ -77,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
+    refuse_special_file(path)  # a FIFO would block the first read forever
+    if args.sorted_spikes:
+        refuse_special_file(args.sorted_spikes, IontoError)
     if not path.exists():
         raise IontoError(f"{path}: no such file")
     params = params_from(args)

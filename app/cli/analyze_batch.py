@@ -11,6 +11,7 @@ from tqdm import tqdm
 from analysis.batch import expand_inputs, run_batch, write_batch
 from app.cli import analyze as analyze_cli
 from app.cli.common import emit_json, say
+from daq.recording import refuse_special_file
 
 ORDER = 52
 
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_dask)
     files = expand_inputs(args.paths)
+    for f in files:  # named one by one (folders and patterns give regular files only): a FIFO would hang a worker
+        refuse_special_file(f)
     params = analyze_cli.params_from(args)
     say(f"ionto analyze-batch: {len(files)} file(s)")
     bar = tqdm(total=len(files), unit="file", desc="analysing", file=sys.stderr)

@@ -11,6 +11,8 @@ from analysis.detect import DetectionParams
 from analysis.nwb_export import COMPRESSIONS, ExportOptions, export_nwb
 from analysis.nwb_metadata import NwbMetadata, load_metadata_file, parse_metadata
 from app.cli.common import emit_json, say
+from daq.errors import IontoError
+from daq.recording import refuse_special_file
 
 ORDER = 55
 
@@ -62,6 +64,10 @@ def metadata_from_args(args: argparse.Namespace) -> NwbMetadata:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_special_file(args.file)  # a FIFO would block the first read (or write) forever
+    refuse_special_file(args.out, IontoError)
+    if args.metadata:
+        refuse_special_file(args.metadata, IontoError)
     meta = metadata_from_args(args)
     options = ExportOptions(units=not args.no_units, detection=DetectionParams(k=args.k),
                             compression=args.compression, overwrite=args.overwrite)

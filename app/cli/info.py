@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.common import emit_json, say
-from daq.recording import Recording
+from daq.recording import Recording, refuse_special_file
 
 ORDER = 40
 
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_special_file(args.file)  # (Recording checks too) a FIFO would block forever
     with Recording(args.file) as rec:
         s = rec.summary()
         events = rec.events

@@ -2,7 +2,8 @@
 
 from daq.recording.format import SCHEMA_VERSION
 from daq.recording.metadata import ProtocolInfo
+from daq.recording.paths import refuse_special_file
 from daq.recording.reader import Recording, open_recording
 from daq.recording.writer import Recorder
 
-__all__ = ["SCHEMA_VERSION", "ProtocolInfo", "Recorder", "Recording", "open_recording"]
+__all__ = ["SCHEMA_VERSION", "ProtocolInfo", "Recorder", "Recording", "open_recording", "refuse_special_file"]

@@ -67,8 +67,7 @@ def refuse_special_file(path: str | os.PathLike[str], error: type[Exception] = R
     """Raise ``error`` (one line naming the path) if ``path`` is a FIFO, a device or a socket."""
     kind = special_file_kind(path)
     if kind is not None:
-        raise error(f"{path}: not a regular file ({kind}); ionto reads and writes recordings only as "
-                    "regular files")
+        raise error(f"{path}: not a regular file but {kind}; ionto reads and writes only regular files")
 
 
 def lock_path_for(path: str | os.PathLike[str]) -> Path:
