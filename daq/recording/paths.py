@@ -40,8 +40,8 @@ try:
 except ImportError:  # not POSIX
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["WriterLock", "acquire_writer_lock", "lock_path_for", "refuse_special_file", "special_file_kind",
-           "writer_alive"]
+__all__ = ["WriterLock", "acquire_writer_lock", "lock_path_for", "recording_holder", "refuse_recording_target",
+           "refuse_special_file", "special_file_kind", "writer_alive"]
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -68,6 +68,41 @@ def refuse_special_file(path: str | os.PathLike[str], error: type[Exception] = R
     kind = special_file_kind(path)
     if kind is not None:
         raise error(f"{path}: not a regular file but {kind}; ionto reads and writes only regular files")
+
+
+def refuse_recording_target(path: str | os.PathLike[str]) -> None:
+    """Before a run starts (``ionto run --out``): one line if ``path`` cannot be recorded to —
+    not a regular file, a folder, or being recorded by another ionto process.  The recorder
+    makes the same checks (holding the lock) when it starts; this says it before any device
+    is opened or any current flows.  Whether an existing file may be overwritten is the
+    caller's question."""
+    refuse_special_file(path)
+    if Path(path).is_dir():
+        raise RecordingError(f"{path}: a folder; give a file name for the recording")
+    pid = recording_holder(path)
+    if pid is not None:
+        raise RecordingError(f"{path}: being recorded by another ionto process ({_describe(pid or None)}); choose "
+                             "another file (--out)")
+
+
+def recording_holder(path: str | os.PathLike[str]) -> int | None:
+    """The pid of the ionto process recording ``path`` now (0 if unknown), or None if none is
+    (or where ``flock`` does not exist).  Probes the sidecar lock without creating it."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(lock_path_for(path), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a writer holds it exclusively
+    except BlockingIOError:
+        return _read_pid(fd) or 0
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None
 
 
 def lock_path_for(path: str | os.PathLike[str]) -> Path:
