@@ -48,7 +48,11 @@ def _recorder(path: Path, **kw) -> Recorder:
 
 
 def test_low_space_warns_then_stops_cleanly_before_the_disk_is_full(small_fs):
-    rec = _recorder(small_fs / "low.h5", min_free_bytes=5 * MiB, low_disk_bytes=10 * MiB, disk_check_s=0.05)
+    # the space is checked at every batch (disk_check_s=0) and batches stay small, so the
+    # warning cannot be skipped however the writer thread is scheduled: between the warning
+    # (12 MiB free) and the stop (5 MiB free) lie 7 MiB, about 30 s of this rig's samples
+    rec = _recorder(small_fs / "low.h5", min_free_bytes=5 * MiB, low_disk_bytes=12 * MiB, disk_check_s=0.0,
+                    flush_interval_s=0.05, batch_bytes=256 * 1024)
     run = run_under_fault(small_fs, recorder=rec, plan=ejection_plan((10, 20, 40, 80) * 8), speed=10.0)
     info = check_ends_safe(run, expect_error=r"disk almost full .*the recording was stopped and closed",
                            expect_warning=r"low disk space: \d+ MiB free")
@@ -57,6 +61,8 @@ def test_low_space_warns_then_stops_cleanly_before_the_disk_is_full(small_fs):
     with Recording(run.path) as r:
         assert r.n_samples == rec.committed_samples > 0
         assert r.events[-1].kind == EventKind.ERROR  # the file says why it ends
+        warned = [e.sample_index for e in r.events if e.kind == EventKind.WARNING and "low disk space" in e.text]
+        assert warned and 0 < warned[0] < r.events[-1].sample_index  # warned while recording, before the stop
 
 
 def _child(directory: Path, *args: str) -> subprocess.CompletedProcess:
@@ -100,3 +106,5 @@ def test_disk_filled_behind_the_recorders_back_keeps_every_committed_sample(smal
     if p.returncode == 0:  # it survived: then it said so clearly, with safe barrels
         out = json.loads(p.stdout.splitlines()[-1])
         assert out["safe"] and "the disk is full (No space left on device)" in out["error"]
+    else:  # HDF5 took it down: not a Python exception of ours
+        assert "Traceback" not in p.stderr, p.stderr[-2000:]
