@@ -105,7 +105,7 @@ class DryControl:
         self.pipette = pipette
         self.rate_hz = rate_hz
         self.lead = lead_samples
-        self.schedule = AOSchedule(pipette)
+        self.schedule = AOSchedule(pipette, rate_hz=rate_hz)  # as the engine's: slew-limited ramps checked too
         self.read_index = 0
         self.write_index = 0  # the engine has written no AO before the first top-up
         self.events: list[LogEvent] = []

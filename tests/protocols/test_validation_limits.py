@@ -298,3 +298,39 @@ def test_any_number_of_an_example_protocol_as_a_non_number_is_refused_naming_it(
     if isinstance(path[-1], int):  # an item of a list of numbers: true/false and text name the list
         fields.add(".".join(str(p) for p in path[:-1]))
     assert any(f"{f.name}: {field}: " in msg for field in fields), msg
+
+
+# --- the dry run's schedule is the engine's: slew-limited ramps are checked --------------------
+def test_the_dry_run_checks_slew_limited_ramps_as_the_engine_does():
+    """Three ramps each within its limits, together 140 nA on the way (limit 120 nA) though
+    every target is within it: the engine's schedule refuses the third command, so must the
+    dry run (it ignored the slew limit and said OK)."""
+    from daq.errors import CurrentLimitError
+    from daq.pipette import Pipette
+    from daq.schedule import AOSchedule
+    from protocols.commands import SetCurrent
+
+    def barrel(name, **kw):
+        return {"name": name, "drug": "x", "max_eject_nA": 150, "ao_channel": f"Dev1/ao{name}", **kw}
+
+    pipette = Pipette.model_validate({"max_total_nA": 120, "slew_limit_nA_per_ms": 1.0, "barrels": [
+        barrel("a", polarity=-1, retain_nA=50), barrel("c", polarity=-1, retain_nA=50),
+        barrel("b", drug="NaCl", role="control"), barrel("d", drug="NaCl", role="control")]})
+
+    def plan():
+        yield SetCurrent("a", -50)  # +50 -> -50 nA: 100 ms down
+        yield SetCurrent("b", 40)  # 0 -> 40 nA: 40 ms up
+        yield SetCurrent("d", 40)  # at 40 ms: 10 + 50 + 40 + 40 = 140 nA
+        yield Wait(1)
+
+    engine_schedule = AOSchedule(pipette, rate_hz=20000.0)
+    engine_schedule.set_current("a", -50, 0)
+    engine_schedule.set_current("b", 40, 0)
+    with pytest.raises(CurrentLimitError, match="net current of the barrels 140 nA exceeds max_total_nA 120 nA"):
+        engine_schedule.set_current("d", 40, 0)
+    res = dry_run(plan(), pipette, 20000.0)
+    assert not res.ok
+    assert len(res.errors) == 1
+    assert res.errors[0].endswith("set d to +40 nA at 0.000 s, in step 'start': refused at sample 0 (protocol): net "
+                                  "current of the barrels 140 nA exceeds max_total_nA 120 nA")
+    assert dry_run(plan(), pipette.model_copy(update={"slew_limit_nA_per_ms": None}), 20000.0).ok
