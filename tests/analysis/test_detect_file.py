@@ -40,6 +40,8 @@ def test_chunk_size_and_threads_do_not_change_the_spikes(three_channels):
         a = detect_recording(rec, chunk_rows=20000, threads=1)
         b = detect_recording(rec, chunk_rows=77777, threads=2, min_group_channels=1)  # 2 groups of channels
         c = detect_recording(rec)  # the defaults: one group (fewer than 16 channels), 2**17-row chunks
+    assert list(a.spikes) == list(b.spikes) == list(c.spikes) == ["e0", "e1", "e2"]
+    assert all(len(a.spikes[name].index) > 100 for name in a.spikes)  # 45 s at 15 Hz: spikes to compare
     for name in a.spikes:
         assert np.array_equal(a.spikes[name].index, c.spikes[name].index)
         assert np.array_equal(a.spikes[name].index, b.spikes[name].index)

@@ -24,9 +24,10 @@ def test_presets_include_cortex_and_dopamine_and_each_runs():
         dev = SimDevice(rig, seed=1)
         dev.configure(rig.acquisition_config())
         meta = dev.truth_metadata()
-        for drug in meta["drugs"]:
-            for ec50 in drug.get("ec50_nA_steady", []):
-                assert 3 < ec50 < 40, (name, drug["name"], ec50)  # half-effect currents of a few to tens of nA
+        ec50s = [(drug["name"], ec50) for drug in meta["drugs"] for ec50 in drug.get("ec50_nA_steady", [])]
+        assert ec50s, name  # every preset has an agonist with a half-effect current
+        for drug_name, ec50 in ec50s:
+            assert 3 < ec50 < 40, (name, drug_name, ec50)  # half-effect currents of a few to tens of nA
 
 
 def test_dopamine_preset_is_a_slow_regular_pacemaker_with_a_marker_line():
