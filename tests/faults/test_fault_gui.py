@@ -19,7 +19,7 @@ from daq.recording import Recording
 from daq.types import EventKind
 from mock_daq import load_preset
 
-TIMEOUT_MS = 20000
+TIMEOUT_MS = 60000  # a bound against hanging on a busy machine, not a measurement
 PROTOCOL = """name: long ejection
 rig: sim:cortex
 plan: dose_response
