@@ -22,6 +22,7 @@ from daq.device import Device
 from daq.engine import BlockDone, Engine, EngineError, EngineEvent, EventLogged, MonitorLimits
 from daq.errors import ConfigError
 from daq.recording import ProtocolInfo, Recorder
+from daq.recording.paths import refuse_recording_target
 from daq.rig import RigConfig, load_rig
 from daq.ring import DisplaySink
 from mock_daq import SimDevice, load_preset
@@ -230,6 +231,15 @@ class RunResult:
     safe_confirmed: bool = True  # the engine wrote the safe levels and stopped in time
 
 
+def check_recording_target(out: Path, overwrite: bool) -> None:
+    """One line, before any device is opened or current flows, if ``out`` cannot be recorded
+    to: a FIFO, device or folder, a file another ionto is recording, or an existing file
+    without ``overwrite``."""
+    refuse_recording_target(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; choose another --out, or pass --overwrite to replace it")
+
+
 def run_protocol(
     plan: Plan,
     info: ProtocolInfo,
@@ -252,8 +262,7 @@ def run_protocol(
     to retain, the recording closed; the result says which signal came and whether the
     engine confirmed the safe levels in time (``app.stopping``)."""
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} exists; choose another --out, or pass --overwrite to replace it")
+    check_recording_target(out, overwrite)
     device, rig = open_device(device_url, rig_path, seed=seed, speed=speed)
     config = rig.acquisition_config()
     rig_doc = rig.model_dump(mode="json")
@@ -295,6 +304,6 @@ def run_protocol(
 
 
 __all__ = [
-    "BlockDone", "DeviceURL", "EngineError", "RunResult", "default_recording_path", "load_any_protocol",
-    "open_device", "parse_device_url", "parse_speed", "run_protocol",
+    "BlockDone", "DeviceURL", "EngineError", "RunResult", "check_recording_target", "default_recording_path",
+    "load_any_protocol", "open_device", "parse_device_url", "parse_speed", "run_protocol",
 ]

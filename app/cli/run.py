@@ -14,7 +14,13 @@ import threading
 from pathlib import Path
 
 from app.cli.common import EngineProgress, emit_json, say
-from app.session import default_recording_path, parse_speed, resolve_rig, run_protocol
+from app.session import (
+    check_recording_target,
+    default_recording_path,
+    parse_speed,
+    resolve_rig,
+    run_protocol,
+)
 from daq.errors import IontoError
 from protocols.check import check_protocol
 from protocols.loader import load, parse_overrides
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     assert report.dry is not None
     planned_s = report.dry.duration_s
     out = Path(args.out) if args.out else default_recording_path(proto.name)
+    check_recording_target(out, args.overwrite)
     mode = args.prompts or ("terminal" if sys.stdin.isatty() else "auto")
     inst = proto.instantiate()
     runner = PlanRunner(inst.plan, proto.name, prompts="auto" if mode == "auto" else "operator", locate=inst.locate)

@@ -57,7 +57,7 @@ def _committed_s(path: Path) -> float:
 def _check_file_ends_on_retain(path: Path) -> None:
     with Recording(path) as rec:
         assert rec.closed_cleanly, rec.status
-        idx, rows, names = rec.commanded_currents()
+        idx, rows, _ = rec.commanded_currents()
         safe = rec.pipette.safe_currents_nA()
         kinds = [e.kind for e in rec.events if e.barrel == "glu"]
     assert "eject" in kinds, "the ejection never reached the file: the test did not test a stop mid-ejection"
@@ -149,3 +149,24 @@ def test_a_second_ctrl_c_does_not_skip_the_safe_levels(tmp_path, ni_server):
     assert proc.returncode == 128 + signal.SIGINT, err[-2000:]
     assert _outputs_at(server, safe)
     _check_file_ends_on_retain(out)
+
+
+@pytest.mark.parametrize("case", ["exists", "fifo", "folder"])
+def test_run_refuses_a_bad_out_in_one_line_before_anything_starts(tmp_path, case):
+    proto = tmp_path / "p.yaml"
+    proto.write_text(LONG_EJECTION)
+    out = tmp_path / "out.h5"
+    if case == "exists":
+        out.write_bytes(b"x")
+    elif case == "fifo":
+        os.mkfifo(out)
+    else:
+        out.mkdir()
+    p = subprocess.run([*IONTO, "run", str(proto), "--out", str(out)], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert p.returncode == 1
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ionto run: error:") and str(out) in lines[0], p.stderr
+    assert "recorded" not in p.stdout and "running" not in p.stdout
+    if case == "exists":
+        assert "--overwrite" in lines[0]
