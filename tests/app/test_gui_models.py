@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 from waiting import wait_until
 
@@ -163,6 +163,12 @@ def test_barrel_commands_follow_the_setpoints(pipette):
 
 @settings(max_examples=60, deadline=None)
 @given(hs.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
+@example(0.0)  # the accepting branches run on every run, not only when hypothesis happens to draw them
+@example(25.0)
+@example(40.0)
+@example(150.0)
+@example(150.001)
+@example(-0.001)
 def test_no_setpoint_beyond_a_barrels_limits_is_accepted(value):
     from daq.pipette import Barrel, Pipette
 
@@ -178,6 +184,9 @@ def test_no_setpoint_beyond_a_barrels_limits_is_accepted(value):
     if not 0 <= value <= 40:
         with pytest.raises(CurrentLimitError):
             m.set_retain("glu", value)
+    else:
+        m.set_retain("glu", value)
+        assert m.row("glu").retain_nA == value
 
 
 def test_charge_and_compliance_alarm(pipette):
