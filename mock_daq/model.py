@@ -13,19 +13,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from daq.errors import ConfigError
-from daq.pipette import format_validation_error
+from daq.pipette import FileModel, format_validation_error
 from daq.rig import RigConfig
 
 FARADAY_C_PER_MOL = 96485.33212
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
-class DrugModel(BaseModel):
+class DrugModel(FileModel):
     """Release, diffusion and receptor action of one drug (matched to a barrel's ``drug``,
     case-insensitively)."""
-
-    model_config = _FROZEN
 
     # receptor
     effect: Literal["excitatory", "inhibitory", "antagonist", "none"] = "none"
@@ -59,10 +56,8 @@ class DrugModel(BaseModel):
         return self
 
 
-class BarrelPhysics(BaseModel):
+class BarrelPhysics(FileModel):
     """Electrical properties of one barrel (``simulation.barrels.<barrel name>``)."""
-
-    model_config = _FROZEN
 
     resistance_MOhm: float = Field(gt=0, le=100_000, description="barrel resistance")
     source_gain_nA_per_V: float | None = Field(
@@ -81,10 +76,8 @@ class BarrelPhysics(BaseModel):
 DEFAULT_RESISTANCE_MOHM = {"drug": 50.0, "control": 30.0, "balance": 20.0}
 
 
-class NeuronModel(BaseModel):
+class NeuronModel(FileModel):
     """One neuron seen by the electrode."""
-
-    model_config = _FROZEN
 
     name: str = ""
     baseline_hz: float = Field(default=5.0, ge=0, le=200)
@@ -107,10 +100,8 @@ class NeuronModel(BaseModel):
         return self
 
 
-class NoiseModel(BaseModel):
+class NoiseModel(FileModel):
     """Electrode noise, mains hum, the current artefact and the monitors' noise."""
-
-    model_config = _FROZEN
 
     thermal_uV_rms: float = Field(default=10.0, ge=0, le=10_000, description="white (thermal) noise")
     flicker_uV_rms: float = Field(default=5.0, ge=0, le=10_000, description="1/f component, rms in its band")
@@ -129,10 +120,8 @@ class NoiseModel(BaseModel):
         return self
 
 
-class MarkerModel(BaseModel):
+class MarkerModel(FileModel):
     """The digital marker line (a rig ``marker`` channel): high while a barrel ejects."""
-
-    model_config = _FROZEN
 
     barrels: tuple[str, ...] | None = Field(default=None, description="barrels that raise it; None = every drug barrel")
     high_V: float = Field(default=5.0, gt=0, le=10)
@@ -140,7 +129,9 @@ class MarkerModel(BaseModel):
 
 
 class _FaultBase(BaseModel):
-    model_config = _FROZEN
+    # not a FileModel: its number check (a before-validator on every field) cannot sit on the
+    # ``kind`` discriminator; non-finite numbers are still refused
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     at_s: float = Field(ge=0, description="when the fault happens (s from the start of acquisition)")
 
@@ -191,10 +182,8 @@ Fault = Annotated[
 FAULT_KINDS = ("overflow", "disconnect", "clog", "noise_burst", "neuron_lost")
 
 
-class SimConfig(BaseModel):
+class SimConfig(FileModel):
     """The ``simulation:`` section of a rig file."""
-
-    model_config = _FROZEN
 
     seed: int = 0
     time_step_ms: float = Field(default=10.0, ge=1, le=50, description="model step: release, diffusion, rates, truth")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-import yaml
-
+from daq.config_file import parse_yaml
 from daq.errors import ConfigError
 from daq.rig import RigConfig, parse_rig
 
@@ -23,4 +22,4 @@ def load_preset(name: str = DEFAULT_PRESET) -> RigConfig:
     if name not in names:
         raise ConfigError(f"no simulated rig preset {name!r}; presets are {names}")
     text = (resources.files("mock_daq") / "presets" / f"{name}.yaml").read_text(encoding="utf-8")
-    return parse_rig(yaml.safe_load(text), f"preset {name}")
+    return parse_rig(parse_yaml(text, f"preset {name}"), f"preset {name}")

@@ -50,3 +50,14 @@ def test_a_source_matching_the_rig_file_runs_to_its_end(tmp_path):
     eng, dev = _run(rig, tmp_path, 3.0)
     assert eng.state == EngineState.STOPPED, eng.error
     assert np.allclose(dev.static_volts, rig.pipette.safe_volts())
+
+
+def test_the_simulation_section_refuses_text_and_booleans_for_numbers():
+    import pytest
+
+    from daq.errors import ConfigError
+    from mock_daq.model import parse_sim
+
+    for field, value in (("ec50_uM", "130"), ("hill", True)):
+        with pytest.raises(ConfigError, match=f"drugs.glutamate.{field}"):
+            parse_sim({"drugs": {"glutamate": {"effect": "excitatory", field: value}}}, "rig.yaml: simulation")
