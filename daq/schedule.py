@@ -145,10 +145,10 @@ class AOSchedule:
             new_src[i].append(source)
         points = sorted({at_index, *(p for ix in new_idx for p in ix if p >= at_index)})
         states = np.array([self._state(new_idx, new_val, p) for p in points])
-        if self.step_nA is not None:  # and every sample of every ramp
-            ramp = self._max_ramp_samples(states)
-            ramps = [self._render(new_idx, new_val, p, ramp) for p in points]
-            states = np.concatenate([states, *ramps])
+        if self.step_nA is not None:  # and every ramp, checked where it bends
+            bends = self._ramp_ends(new_idx, new_val, at_index)
+            if bends:
+                states = np.concatenate([states, *(self._render(new_idx, new_val, b, 1) for b in bends)])
         msgs = self.pipette.violations(states)
         if msgs:
             raise CurrentLimitError(
@@ -222,12 +222,30 @@ class AOSchedule:
             out[lo:hi] = v_from + np.sign(d) * moved
         return out
 
-    def _max_ramp_samples(self, states: np.ndarray) -> int:
-        """Samples the longest ramp between any two of ``states`` (and the present) can take."""
-        assert self.step_nA is not None
-        allv = np.vstack([states, self._base_now[None, :]])
-        span = float((allv.max(axis=0) - allv.min(axis=0)).max(initial=0.0))
-        return int(np.ceil(span / self.step_nA)) + 1
+    def _ramp_ends(self, idx: list[list[int]], val: list[list[float]], from_index: int) -> list[int]:
+        """Samples (at or after ``from_index``) where a slew-limited ramp reaches its target.
+
+        Each barrel's current is continuous and piecewise linear in the sample index, bending
+        only at change points and where a ramp arrives; so is the balance current, their
+        negated sum.  Every limit is a linear bound on a current or on that sum, so checking
+        the change points and these ramp ends checks every sample in between — exactly, and
+        without rendering ramps sample by sample."""
+        step = self.step_nA
+        assert step is not None
+        ends: set[int] = set()
+        for i in range(len(self.pipette.barrels)):
+            if i == self._bal:
+                continue
+            ix, v = idx[i], val[i]
+            v_from = self._base_now[i]
+            for k, (at, target) in enumerate(zip(ix, v)):
+                if k > 0:
+                    v_from = _ramp_value(v_from, v[k - 1], (at - ix[k - 1]) * step)
+                end = at + int(np.ceil(abs(target - v_from) / step))
+                nxt = ix[k + 1] if k + 1 < len(ix) else None
+                if end >= from_index and (nxt is None or end < nxt):
+                    ends.add(end)
+        return sorted(ends)
 
     def render_volts(self, start: int, n: int) -> np.ndarray:
         """AO command volts for samples ``start .. start+n-1``, shape (n, n_ao).

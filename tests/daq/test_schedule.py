@@ -166,3 +166,45 @@ def test_render_refuses_an_unsafe_sample_even_if_the_schedule_holds_one(pipette)
     s._val[pipette.index("glu")][-1] = -500.0  # a bug elsewhere corrupts the schedule
     with pytest.raises(CurrentLimitError, match="glu"):
         s.render_volts(0, 200)
+
+
+def _slew_pipette(slew_nA_per_ms: float):
+    from daq.pipette import Pipette
+
+    return Pipette.model_validate({"max_total_nA": 120, "slew_limit_nA_per_ms": slew_nA_per_ms, "barrels": [
+        {"name": "a", "drug": "x", "polarity": 1, "retain_nA": 50, "max_eject_nA": 100, "ao_channel": "d/ao0"},
+        {"name": "b", "drug": "y", "polarity": 1, "retain_nA": 50, "max_eject_nA": 100, "ao_channel": "d/ao1"},
+        {"name": "c", "drug": "NaCl", "role": "control", "max_eject_nA": 100, "ao_channel": "d/ao2"},
+        {"name": "bal", "drug": "NaCl", "role": "balance", "max_eject_nA": 200, "ao_channel": "d/ao3"}]})
+
+
+def test_an_accepted_slew_limited_schedule_never_renders_a_sample_beyond_a_limit():
+    p = _slew_pipette(1.0)
+    rng = np.random.default_rng(7)
+    accepted = refused = 0
+    for _ in range(300):
+        s = AOSchedule(p, rate_hz=1000.0)
+        t = 0
+        for _ in range(6):
+            t += int(rng.integers(0, 150))
+            cur = {n: float(rng.choice([-50, 0, 50, 100])) for n in "abc" if rng.random() < 0.7}
+            try:
+                s.set_currents(cur, t) if cur else s.safe_all(t)
+                accepted += 1
+            except CurrentLimitError:
+                refused += 1
+        assert p.violations(s.render_nA(0, t + 600)) == []
+    assert accepted > 100 and refused > 100  # both outcomes were exercised
+
+
+def test_a_slow_slew_at_a_high_rate_is_checked_without_rendering_every_ramp_sample():
+    import tracemalloc
+
+    p = _slew_pipette(0.03)  # 150 nA takes 5 s; at 50 kHz that is 250,000 samples per ramp
+    s = AOSchedule(p, rate_hz=50_000.0)
+    tracemalloc.start()
+    for k in range(20):
+        s.set_currents({"a": 100.0 if k % 2 else -50.0}, k * 1000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * 2**20, f"checking 20 ramps took {peak / 2**20:.0f} MiB"
