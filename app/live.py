@@ -8,6 +8,15 @@ take time); the engine runs on its own thread and calls the ``subscribe`` callba
 ``snapshot``/``read_since``/``monitor_currents``/``status`` are safe from any thread (they copy
 under the ring's lock).  A small daemon thread polls the disk (file size, free space) so that
 the GUI thread touches the disk only to check a new recording's name and folder.
+
+Recording state is the engine's word: ``recorder`` is set when the engine publishes
+``RecordingChanged(True)`` (the file exists and is being written) and cleared on
+``RecordingChanged(False)`` or when the engine stops — never when a recording is merely asked
+for, so a recorder that fails to start never leaves a "recording" with no file behind it.
+
+Stopping: ``request_stop`` only asks (any thread, signal handlers too); ``wait_stopped``
+waits on the engine's ``stopped`` event, bounded (never ``Thread.join``); ``safe_confirmed``
+says whether the engine wrote the safe levels.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,8 +42,10 @@ from daq.engine import (
     EngineControl,
     EngineEvent,
     EngineState,
+    RecordingChanged,
     StartProtocol,
     StartRecording,
+    StateChanged,
     Stop,
     StopRecording,
 )
@@ -47,6 +59,9 @@ from protocols.runner import PlanRunner, RunnerStatus
 
 Opener = Callable[..., tuple[Device, RigConfig]]
 MIN_FREE_BYTES = 200 * 2**20
+RECORDING_WAIT_S = 5.0
+"""How long ``start_recording``/``stop_recording`` wait for the engine's answer (it comes
+within a block or two, unless the disk is very slow); after that the answer arrives later."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +138,8 @@ class LiveSession:
         self.display: DisplaySink | None = None
         self.detector: StreamingDetector | None = None
         self.rig: RigConfig | None = None
-        self.recorder: Recorder | None = None
+        self.recorder: Recorder | None = None  # the recording the engine confirmed (RecordingChanged)
+        self._asked: Recorder | None = None  # asked for, not yet answered by the engine
         self.runner: PlanRunner | None = None
         self.protocol: ProtocolInfo | None = None
         self._listeners: list[Callable[[EngineEvent], None]] = []
@@ -138,9 +154,19 @@ class LiveSession:
             self.engine.subscribe(callback)
 
     def _on_engine_event(self, ev: EngineEvent) -> None:
-        """Engine thread."""
+        """Engine thread.  Runs before any other subscriber (the GUI's bridge) sees the event."""
         if isinstance(ev, BlockDone):
             self._last_block = ev
+        elif isinstance(ev, RecordingChanged):
+            if ev.recording:
+                e = self.engine
+                rec = e.recorder if e is not None else None
+                self.recorder = rec if isinstance(rec, Recorder) else self._asked
+                self.disk.path = Path(ev.path)
+            else:
+                self.recorder = None
+        elif isinstance(ev, StateChanged) and ev.state in (EngineState.STOPPED, EngineState.ERROR):
+            self.recorder = None  # a stopped engine records nothing (its shutdown closed the file)
 
     # --- connection ---------------------------------------------------------------------
     @property
@@ -173,6 +199,7 @@ class LiveSession:
         self.display = DisplaySink(self.display_s)
         self.detector = StreamingDetector()
         self.recorder = None
+        self._asked = None
         self.runner = None
         self._last_block = None
         config = rig.acquisition_config()
@@ -200,7 +227,30 @@ class LiveSession:
         self.engine.submit(Stop())
         if not timeout_s:
             return False
-        return self.engine.join(timeout_s)
+        return self.wait_stopped(timeout_s)
+
+    def request_stop(self, reason: str = "") -> None:
+        """Every barrel to retain, the protocol aborted, acquisition stopped, the recording
+        closed by the engine.  Returns at once; any thread, signal handlers too."""
+        e = self.engine
+        if e is not None:
+            e.request_stop(reason)
+
+    def wait_stopped(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) on the engine's ``stopped`` event: True once it has
+        written the safe levels and closed the recording (or never ran)."""
+        e = self.engine
+        return True if e is None else e.wait_stopped(timeout_s)
+
+    @property
+    def safe_confirmed(self) -> bool:
+        """The engine has stopped and the device took the safe levels (True if none ran)."""
+        e = self.engine
+        if e is None:
+            return True
+        if e.stopped.is_set():
+            return e.safe_levels_written
+        return e.wait_stopped(0)  # True only for an engine that never started
 
     def close(self) -> None:
         self.stop(5.0)
@@ -216,13 +266,19 @@ class LiveSession:
     def recording(self) -> bool:
         return self.recorder is not None
 
-    def start_recording(self, path: str | os.PathLike[str], notes: str = "", overwrite: bool = False) -> Path:
-        """Start writing ``path`` while acquisition continues.  Checks what would make the
-        recorder fail (file exists, no room) here, so a bad name never stops acquisition."""
+    def start_recording(self, path: str | os.PathLike[str], notes: str = "", overwrite: bool = False,
+                        wait_s: float = RECORDING_WAIT_S) -> Path:
+        """Ask the engine to start writing ``path`` while acquisition continues, and wait (at
+        most ``wait_s``) for its answer.  Checks what would make the recorder fail (file exists,
+        no room) here, so a bad name never stops acquisition.  ``recording`` is True only once
+        the engine has started the file (``RecordingChanged``); if it could not, the engine
+        publishes an ``EngineError`` ("recording not started: ...") and nothing records."""
         if self.engine is None or self.rig is None or not self.running:
             raise RecordingError("connect to a device before recording")
         if self.recorder is not None:
             raise RecordingError(f"already recording to {self.recorder.path}; stop it first")
+        if self._asked is not None:
+            raise RecordingError(f"a recording to {self._asked.path} is starting; wait for it or stop it")
         p = Path(path)
         if p.suffix.lower() not in (".h5", ".hdf5"):
             raise RecordingError(f"{p}: a recording file name must end in .h5")
@@ -242,18 +298,47 @@ class LiveSession:
         rec = Recorder(p, pipette=self.rig.pipette, rig=self.rig.model_dump(mode="json"),
                        protocol=self.protocol or ProtocolInfo(format="manual", name="manual"),
                        notes=notes, overwrite=overwrite)
-        self.recorder = rec
-        self.disk.path = p
+        self._asked = rec
         self.engine.submit(StartRecording(rec))
+        self._answered(wait_s)
         return p
 
-    def stop_recording(self) -> Path | None:
-        """Close the file (acquisition continues).  Returns its path."""
-        rec, self.recorder = self.recorder, None
+    def _answered(self, wait_s: float) -> bool:
+        """Wait (at most ``wait_s``) until the engine has carried out the commands submitted so
+        far (a marker command queued after them), or has stopped.  Any thread but the engine's."""
+        e = self.engine
+        if e is None:
+            return True
+        done = threading.Event()
+
+        def mark(_c: EngineControl) -> None:
+            self._asked = None  # answered: RecordingChanged (or an EngineError) came before this
+            done.set()
+
+        e.submit(Call(mark))
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while not done.wait(0.01):
+            if e.stopped.is_set():
+                self._asked = None
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        return True
+
+    @property
+    def recording_starting(self) -> bool:
+        """A recording was asked for and the engine has not answered yet."""
+        return self._asked is not None
+
+    def stop_recording(self, wait_s: float = RECORDING_WAIT_S) -> Path | None:
+        """Close the file (acquisition continues) and wait (at most ``wait_s``) until the engine
+        has.  Returns its path."""
+        rec = self.recorder or self._asked
         if rec is None:
             return None
         if self.engine is not None and self.running:
             self.engine.submit(StopRecording())
+            self._answered(wait_s)
         return rec.path
 
     def add_note(self, text: str) -> None:

@@ -14,7 +14,15 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from daq.engine import BlockDone, EngineError, EngineEvent, EngineWarning, EventLogged, StateChanged
+from daq.engine import (
+    BlockDone,
+    EngineError,
+    EngineEvent,
+    EngineWarning,
+    EventLogged,
+    RecordingChanged,
+    StateChanged,
+)
 
 
 class EngineBridge(QObject):
@@ -23,6 +31,7 @@ class EngineBridge(QObject):
     warning = pyqtSignal(str, str)  # message, source (low disk, a recovered overflow, ...)
     event_logged = pyqtSignal(object)  # LogEvent
     progress = pyqtSignal(int, int, int)  # read index, gaps, lost samples
+    recording_changed = pyqtSignal(bool, str)  # recording, path: the engine started / closed the file
     _call = pyqtSignal(object)
 
     def __init__(self) -> None:
@@ -40,6 +49,8 @@ class EngineBridge(QObject):
             self.warning.emit(ev.message, ev.source)
         elif isinstance(ev, EventLogged):
             self.event_logged.emit(ev.event)
+        elif isinstance(ev, RecordingChanged):
+            self.recording_changed.emit(ev.recording, ev.path)
         elif isinstance(ev, BlockDone):
             if ev.read_index < self._last_progress:  # a new engine started from 0
                 self._last_progress = -1
