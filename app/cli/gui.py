@@ -1,8 +1,20 @@
-"""``ionto gui``: the rig window."""
+"""``ionto gui``: the rig window.
+
+SIGINT, SIGTERM and SIGHUP close the window without asking: every barrel to retain, the
+recording closed, then exit 128 + the signal with one line on stderr.  ``--record`` and
+``--protocol`` start a recording and a protocol as soon as acquisition runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from app.session import parse_speed
+from daq.errors import ConfigError, IontoError
 
 ORDER = 30
 
@@ -12,10 +24,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="sim", help="device URL (default: sim)")
     p.add_argument("--rig", help="rig file (YAML)")
     p.add_argument("--seed", type=int, help="simulator seed")
+    p.add_argument("--speed", default="realtime", help="simulator speed: realtime (default) or a factor")
+    p.add_argument("--record", metavar="FILE", help="start recording to FILE (.h5) once acquisition runs")
+    p.add_argument("--protocol", metavar="FILE",
+                   help="load this protocol (YAML or Python plan) and run it once acquisition runs, if it passes "
+                        "its dry run")
     p.set_defaults(func=run)
 
 
+def display_problem(env: Mapping[str, str] | None = None, platform: str | None = None) -> str | None:
+    """Why no window can open here, in one line, or None.  On X11/Wayland systems a window needs
+    DISPLAY or WAYLAND_DISPLAY (or an explicit QT_QPA_PLATFORM); without them Qt aborts with
+    a misleading hint about missing xcb libraries."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("darwin", "win", "cygwin")):
+        return None
+    if env.get("QT_QPA_PLATFORM") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): run it in a desktop "
+            "session, over 'ssh -X', or under 'xvfb-run ionto gui'; QT_QPA_PLATFORM=offscreen runs it without a "
+            "screen (tests)")
+
+
 def run(args: argparse.Namespace) -> int:
+    problem = display_problem()
+    if problem:
+        raise IontoError(problem)
+    speed = parse_speed(args.speed)
+    if speed is None:
+        raise ConfigError("--speed max is for 'ionto run'; the rig window runs in real time or at a factor")
+    if args.record:
+        rec = Path(args.record)
+        if rec.suffix.lower() not in (".h5", ".hdf5"):
+            raise ConfigError(f"{rec}: a recording file name must end in .h5")
+        if rec.exists():
+            raise ConfigError(f"{rec} exists; choose another --record")
+    if args.protocol and not Path(args.protocol).is_file():
+        raise ConfigError(f"{args.protocol}: no such protocol file")
     from app.gui.main_window import run_gui  # Qt is imported only here
 
-    return run_gui(device_url=args.device, rig_path=args.rig, seed=args.seed)
+    return run_gui(device_url=args.device, rig_path=args.rig, seed=args.seed, record=args.record,
+                   protocol=args.protocol, speed=speed, debug=bool(getattr(args, "debug", False)))

@@ -4,7 +4,11 @@ recording with a live dose–response; replay of a recorded file through the sam
 Thread: everything here runs on the GUI thread.  Engine events arrive through the
 ``EngineBridge`` signals; samples are pulled from the display ring by the frame timer
 (drawn as soon as a block is in, else every ``frame_ms``, ~40 Hz); opening a device and dry-running a protocol run on worker threads.
-Nothing here waits on the device or the disk.
+Nothing here waits on the device or the disk, except closing: the window then waits (bounded)
+on the engine's ``stopped`` event, so that it goes away only once every barrel is on retain and
+the recording is closed (DESIGN.md §7).  A signal (SIGINT, SIGTERM, SIGHUP) closes it without
+asking anything; a bug in a slot puts the rig in a safe state and leaves the window open to say
+so (``app.gui.stop_paths``).  Recording state changes only on the engine's ``RecordingChanged``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QMainWindow,
     QMessageBox,
@@ -42,9 +47,11 @@ from app.gui.models.traces import TraceModel
 from app.gui.protocol_panel import ProtocolPanel
 from app.gui.raster_view import RateView
 from app.gui.recording_panel import DoseResponseView, RecordingPanel
+from app.gui.stop_paths import GuiExceptionGuard, QtStopSignals
 from app.gui.traces_view import TracesView
 from app.live import LiveSession
 from app.session import resolve_rig
+from app.stopping import CHECK_BY_HAND, STOP_WAIT_S
 from daq.engine import Abort, AddMark, EngineCommand, Pause, Resume, RetainAll
 from daq.errors import IontoError
 from daq.types import ChannelKind, EventKind, LogEvent
@@ -156,6 +163,19 @@ class MainWindow(QMainWindow):
         self.bridge.warning.connect(self._on_engine_warning)
         self.bridge.event_logged.connect(self._on_log_event)
 
+        self.bridge.recording_changed.connect(self._on_recording_changed)
+
+        # stop paths: how the window ends (closeEvent, stop_on_signal, on_internal_error)
+        self.stop_wait_s = STOP_WAIT_S  # how long closing waits for the engine to confirm the safe levels
+        self.stop_reason = ""  # why the window is being closed without asking (a signal), if it is
+        self.safe_confirmed: bool | None = None  # after closing: did the engine confirm the safe levels?
+        self._closed = False
+        self._unconfirmed_shown = False
+        # what ``ionto gui --record/--protocol`` asks for once acquisition runs
+        self.autostart_record: str | None = None
+        self.autostart_protocol: str | None = None
+        self._autostarted = False
+
         self.frame_ms = frame_ms
         self._last_frame_s = 0.0
         self.timer = QTimer(self)
@@ -238,9 +258,9 @@ class MainWindow(QMainWindow):
         if self.session.recording and not self.confirm(
                 "Stop recording?", "A recording is running. Stop it and disconnect?"):
             return
-        self.all_retain()
-        self.stop_recording()
-        self.session.stop(timeout_s=0)  # the engine writes safe levels; 'stopped' arrives by signal
+        # every barrel to retain, the protocol aborted; the engine logs the retain, then closes
+        # the recording and writes the safe levels; 'stopped' arrives by signal
+        self.session.request_stop("disconnected")
 
     def stop(self) -> None:
         self.disconnect_device()
@@ -286,6 +306,17 @@ class MainWindow(QMainWindow):
         self.last_events = []
         self._bound = True
         self.timer.start()
+        self._autostart()
+
+    def _autostart(self) -> None:
+        """Once, when acquisition first runs: the recording and protocol given on the command line."""
+        if self._autostarted:
+            return
+        self._autostarted = True
+        if self.autostart_record:
+            self.start_recording(self.autostart_record)
+        if self.autostart_protocol:
+            self.open_protocol(self.autostart_protocol, run_when_loaded=True)
 
     # --- engine events (GUI thread, via the bridge) -----------------------------------------------
     def _on_state(self, state: str, message: str) -> None:
@@ -299,7 +330,6 @@ class MainWindow(QMainWindow):
             self.protocol_panel.refresh(0)
             self.recording_panel.set_recording(None)
             self.recording_panel.record_button.setEnabled(False)
-            self.session.recorder = None
             if state == "error":
                 self.banners.show_message("error", "acquisition stopped on an error; the barrels were set to "
                                           "their safe currents", message)
@@ -369,23 +399,39 @@ class MainWindow(QMainWindow):
             self._reingest = True
 
     # --- recording ----------------------------------------------------------------------------------
-    def start_recording(self) -> None:
+    def start_recording(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Ask the engine to record (to ``path``, else the panel's template).  The panel says
+        "recording" only once the engine has started the file (``_on_recording_changed``);
+        if it cannot, its error arrives as a banner."""
         p = self.recording_panel
         try:
-            name = self.protocol_model.loaded.plan.info.name if (
-                self.protocol_model.loaded and self.protocol_model.loaded.plan) else "manual"
-            path = render_template(p.template.text(), p.directory.text() or ".", protocol=name,
-                                   device=self.session.device_url.split(":")[0])
+            if path is None:
+                name = self.protocol_model.loaded.plan.info.name if (
+                    self.protocol_model.loaded and self.protocol_model.loaded.plan) else "manual"
+                path = render_template(p.template.text(), p.directory.text() or ".", protocol=name,
+                                       device=self.session.device_url.split(":")[0])
             self.session.start_recording(path, notes=p.notes.toPlainText())
         except (IontoError, ValueError) as exc:
             self.banners.show_message("error", "could not start recording", str(exc))
             return
-        p.set_recording(str(path))
+        self._show_recording_state()
+        if self.session.recording_starting:
+            self.statusBar().showMessage(f"starting the recording to {path} ...", 10000)
 
     def stop_recording(self) -> None:
-        path = self.session.stop_recording()
-        self.recording_panel.set_recording(None)
-        if path is not None:
+        self.session.stop_recording()
+        self._show_recording_state()
+
+    def _show_recording_state(self) -> None:
+        """The panel shows what the session holds: the recording the engine confirmed, if any."""
+        rec = self.session.recorder
+        if (rec is not None) != self.recording_panel.recording:
+            self.recording_panel.set_recording(str(rec.path) if rec is not None else None)
+
+    def _on_recording_changed(self, recording: bool, path: str) -> None:
+        """GUI thread (bridge): the engine started or closed the file."""
+        self._show_recording_state()
+        if not recording:
             self.statusBar().showMessage(f"saved {path}", 10000)
 
     def _add_note(self, text: str) -> None:
@@ -395,8 +441,9 @@ class MainWindow(QMainWindow):
             self.banners.show_message("warning", str(exc))
 
     # --- protocol ----------------------------------------------------------------------------------
-    def open_protocol(self, path: str) -> None:
-        """Load and dry-run a protocol on a worker thread; the panel shows the result."""
+    def open_protocol(self, path: str, run_when_loaded: bool = False) -> None:
+        """Load and dry-run a protocol on a worker thread; the panel shows the result (and,
+        with ``run_when_loaded``, a protocol that passed starts at once)."""
         try:
             rig = self.session.rig or resolve_rig(self.device_bar.url(), self.device_bar.rig())
         except IontoError as exc:
@@ -412,6 +459,8 @@ class MainWindow(QMainWindow):
             if not result.ok:
                 self.banners.show_message("warning", f"{Path(path).name}: the protocol is not valid",
                                           "\n".join(result.messages))
+            elif run_when_loaded and not self.stop_reason:
+                self.run_protocol()
 
         self.bridge.run_in_worker(lambda: load(path, rig.pipette), done, name="ionto-dry-run")
 
@@ -484,29 +533,118 @@ class MainWindow(QMainWindow):
             if self.dose_model.update(spikes, now, max(0, now - int(keep * self.rate_model.rate_hz))):
                 self.dose_view.show_model(self.dose_model)
 
-    # --- closing --------------------------------------------------------------------------------------
+    # --- stop paths: closing, signals, a bug in a slot ----------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Ask before stopping a recording; put every barrel on retain; stop acquisition."""
-        if self.session.recording and not self.confirm(
-                "Stop recording?", "A recording is running. Stop it, put every barrel on retain and quit?"):
-            event.ignore()
+        """Ask before stopping a recording (unless a signal closes the window); then every barrel
+        to retain, the protocol aborted, acquisition stopped, and wait — at most ``stop_wait_s``,
+        on the engine's ``stopped`` event — until the engine has written the safe levels and
+        closed the recording.  If it does not confirm in time, say so loudly (banner and
+        stderr) and stay open; a second close (or a signal) then closes anyway."""
+        if self._closed:
+            event.accept()
             return
-        if self.session.running:
-            self.all_retain()
-            # the engine closes the recording as it stops, after logging the barrels it returned to
-            # retain: stopping the recording first would end the file on a barrel still ejecting
-            self.session.stop(timeout_s=5.0)  # the engine writes the safe levels before it ends
+        if not self.stop_reason and self.session.recording and not self.confirm(
+                "Stop recording?", "A recording is running. Stop it, put every barrel on retain and quit?"):
+            if not self.stop_reason:  # (a signal that came while asking closes anyway)
+                event.ignore()
+                return
+        confirmed = self._stop_and_wait(self.stop_reason or "window closed")
+        self.safe_confirmed = confirmed
+        if not confirmed:
+            print(CHECK_BY_HAND, file=sys.stderr, flush=True)
+            self.banners.show_message(
+                "error", "THE DEVICE DID NOT CONFIRM THE SAFE LEVELS: CHECK EVERY BARREL AT THE CURRENT SOURCE "
+                "BY HAND", f"The engine did not confirm within {self.stop_wait_s:g} s that it wrote the retain "
+                "levels and closed the recording. Then run 'ionto safe'.")
+            if not self.stop_reason and not self._unconfirmed_shown:
+                self._unconfirmed_shown = True  # stay open so the operator reads it; closing again quits
+                event.ignore()
+                return
+        self._closed = True
         self.timer.stop()
         self.save_settings()
         self.session.disk.close()
         event.accept()
 
+    def _stop_and_wait(self, reason: str) -> bool:
+        """Ask the engine to stop safely and wait on its ``stopped`` event (bounded).  True once
+        it has written the safe levels and closed the recording (or never ran)."""
+        s = self.session
+        if s.engine is not None and not s.engine.stopped.is_set():
+            # the engine puts every barrel on retain and logs it, then closes the recording:
+            # stopping the recording first would end the file on a barrel still ejecting
+            if not self.stop_reason:  # (a signal has asked already)
+                s.request_stop(reason)
+            s.wait_stopped(self.stop_wait_s)
+        return s.safe_confirmed
+
+    def stop_on_signal(self, reason: str) -> None:
+        """A stop signal came (``QtStopSignals``; main thread, in the Python signal handler):
+        the engine starts the retain at once, and the window closes without asking anything."""
+        self.stop_reason = self.stop_reason or reason
+        self.session.request_stop(reason)
+        QTimer.singleShot(0, self._close_after_signal)
+
+    def _close_after_signal(self) -> None:
+        modal = QApplication.activeModalWidget()
+        if modal is not None:  # a question is open (it would block the close): dismiss it first
+            if isinstance(modal, QDialog):
+                modal.reject()
+            else:
+                modal.close()
+            QTimer.singleShot(0, self._close_after_signal)
+            return
+        if not self._closed:
+            self.close()
+
+    def on_internal_error(self, summary: str, details: str = "") -> None:
+        """A bug in the window's own code (``GuiExceptionGuard``): every barrel to retain, the
+        protocol aborted, acquisition stopped (the engine closes the recording); the window
+        stays open with one line saying so."""
+        acquiring = self.session.engine is not None and not self.session.engine.stopped.is_set()
+        self.session.request_stop(f"internal error in the rig window: {summary}")
+        what = ("every barrel put on retain, the protocol aborted and acquisition stopped (the recording "
+                "is closed)" if acquiring else "nothing was acquiring")
+        self.banners.show_message("error", f"internal error: {summary} — {what}; please report it",
+                                  details or "Run 'ionto --debug gui' to see the traceback.")
+
+    def guard_exceptions(self, debug: bool = False) -> GuiExceptionGuard:
+        """A ``sys.excepthook`` that sends an exception escaping a slot to ``on_internal_error``
+        (instead of PyQt's abort).  Install it (``.install()`` or ``with``)."""
+        return GuiExceptionGuard(self.on_internal_error, lambda: self.session.request_stop("internal error"),
+                                 debug=debug)
+
 
 def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None, seed: int | None = None,
-            connect: bool = True) -> int:
+            connect: bool = True, record: str | os.PathLike[str] | None = None,
+            protocol: str | os.PathLike[str] | None = None, speed: float | None = 1.0, debug: bool = False) -> int:
+    """Open the rig window and run Qt's event loop.  Returns the exit status: 0, or 128 + the
+    signal that closed the window (after one line on stderr saying how the barrels were left)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=1.0, block_s=GUI_BLOCK_S))
-    win.show()
-    if connect:
-        win.connect_device()
-    return app.exec()
+    win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=speed, block_s=GUI_BLOCK_S))
+    win.autostart_record = str(record) if record else None
+    win.autostart_protocol = str(protocol) if protocol else None
+
+    def say_again(text: str) -> None:  # the first signal's outcome is said once, at the end
+        if len(signals.received) > 1:
+            print(text, file=sys.stderr, flush=True)
+
+    signals = QtStopSignals(win.stop_on_signal, say=say_again)
+    with signals, win.guard_exceptions(debug):
+        win.show()
+        if connect:
+            win.connect_device()
+        status = app.exec()
+    if not signals.received:
+        return status
+    name = signals.first_name
+    engine = win.session.engine
+    if win.safe_confirmed is False:
+        pass  # closeEvent printed CHECK_BY_HAND: that is the line
+    elif engine is None:
+        print(f"ionto gui: stopped by {name} (nothing was acquiring)", file=sys.stderr, flush=True)
+    else:
+        rec = engine.recording_path
+        closed = f", {rec} closed" if rec else ""
+        print(f"ionto gui: stopped by {name}: every barrel on retain{closed}", file=sys.stderr, flush=True)
+    return signals.exit_status or 1
