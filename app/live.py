@@ -140,6 +140,7 @@ class LiveSession:
         self.rig: RigConfig | None = None
         self.recorder: Recorder | None = None  # the recording the engine confirmed (RecordingChanged)
         self._asked: Recorder | None = None  # asked for, not yet answered by the engine
+        self._stop_asked = False  # request_stop came while connecting: do not start the engine
         self.runner: PlanRunner | None = None
         self.protocol: ProtocolInfo | None = None
         self._listeners: list[Callable[[EngineEvent], None]] = []
@@ -192,6 +193,7 @@ class LiveSession:
         Any thread; opening an NI device can take a second, so the GUI calls this from a worker."""
         if self.running:
             return
+        self._stop_asked = False
         device, rig = self.opener(self.device_url, self.rig_path, seed=self.seed, speed=self.speed)
         if self.block_s is not None and "block_s" not in rig.model_fields_set:
             rig = rig.model_copy(update={"block_s": self.block_s})
@@ -213,6 +215,10 @@ class LiveSession:
         self.engine.subscribe(self._on_engine_event)
         for cb in self._listeners:
             self.engine.subscribe(cb)
+        if self._stop_asked:  # a stop (a signal, the window closing) came while the device opened
+            self.engine = None
+            device.close()
+            raise ConfigError(f"{self.device_url}: not started: a stop was asked for while connecting")
         self.engine.start()
 
     def start(self) -> None:
@@ -232,6 +238,7 @@ class LiveSession:
     def request_stop(self, reason: str = "") -> None:
         """Every barrel to retain, the protocol aborted, acquisition stopped, the recording
         closed by the engine.  Returns at once; any thread, signal handlers too."""
+        self._stop_asked = True
         e = self.engine
         if e is not None:
             e.request_stop(reason)

@@ -360,3 +360,37 @@ def test_recording_into_a_folder_that_cannot_be_written(qtbot, tmp_path, monkeyp
         _assert_not_recording_and_error_shown(qtbot, win, locked / "cell_1.h5")
     finally:
         locked.chmod(0o755)
+
+
+# --- a stop while the device is still opening ------------------------------------------------------
+def test_a_stop_asked_while_connecting_never_starts_the_engine(tmp_path):
+    from app.session import open_device
+
+    opening, go = threading.Event(), threading.Event()
+    opened = []
+
+    def slow_opener(*a, **kw):
+        opening.set()
+        assert go.wait(60)
+        device, rig = open_device(*a, **kw)
+        opened.append(device)
+        return device, rig
+
+    session = LiveSession("sim", seed=1, recordings_dir=tmp_path, opener=slow_opener)
+    errors: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            session.connect()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=connect, daemon=True)
+    t.start()
+    assert opening.wait(60)
+    session.request_stop("SIGTERM received")  # the window is closing: nothing must start after this
+    go.set()
+    wait_until(lambda: errors or session.engine is not None, 60, what="the connection to end")
+    assert errors and "stop was asked for while connecting" in str(errors[0])
+    assert session.engine is None and not session.running and session.safe_confirmed
+    session.disk.close()
