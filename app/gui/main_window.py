@@ -13,6 +13,7 @@ so (``app.gui.stop_paths``).  Recording state changes only on the engine's ``Rec
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtCore import QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QApplication,
@@ -56,6 +57,7 @@ from daq.engine import Abort, AddMark, EngineCommand, Pause, Resume, RetainAll
 from daq.errors import IontoError
 from daq.types import ChannelKind, EventKind, LogEvent
 
+log = logging.getLogger(__name__)
 FRAME_MS = 25  # the frame pace: ~40 Hz asked, so that ≥ 30 frames/s are drawn
 POLL_MS = 5  # how often the frame timer looks for new samples (a cheap index comparison)
 GUI_BLOCK_S = 0.025  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
@@ -615,11 +617,26 @@ class MainWindow(QMainWindow):
                                  debug=debug)
 
 
+QT_NOISE = ("propagateSizeHints",)  # the offscreen platform's notes on every window: nothing to act on
+
+
+def _qt_message(kind: QtMsgType, _context: object, message: str) -> None:
+    """Qt's own messages go to the log (stderr): warnings as warnings, known noise and
+    debug/info at debug level (``ionto --debug``)."""
+    if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+        log.error("Qt: %s", message)
+    elif kind == QtMsgType.QtWarningMsg and not any(n in message for n in QT_NOISE):
+        log.warning("Qt: %s", message)
+    else:
+        log.debug("Qt: %s", message)
+
+
 def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None, seed: int | None = None,
             connect: bool = True, record: str | os.PathLike[str] | None = None,
             protocol: str | os.PathLike[str] | None = None, speed: float | None = 1.0, debug: bool = False) -> int:
     """Open the rig window and run Qt's event loop.  Returns the exit status: 0, or 128 + the
     signal that closed the window (after one line on stderr saying how the barrels were left)."""
+    qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=speed, block_s=GUI_BLOCK_S))
     win.autostart_record = str(record) if record else None
