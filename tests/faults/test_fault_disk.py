@@ -106,5 +106,5 @@ def test_disk_filled_behind_the_recorders_back_keeps_every_committed_sample(smal
     if p.returncode == 0:  # it survived: then it said so clearly, with safe barrels
         out = json.loads(p.stdout.splitlines()[-1])
         assert out["safe"] and "the disk is full (No space left on device)" in out["error"]
-    else:  # HDF5 took it down: not a Python exception of ours
-        assert "Traceback" not in p.stderr, p.stderr[-2000:]
+    else:  # HDF5 took it down (SIGBUS, SIGSEGV, abort): a signal, not a Python exception of ours (exit 1)
+        assert p.returncode < 0, (p.returncode, p.stderr[-3000:])
