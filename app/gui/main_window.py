@@ -318,7 +318,12 @@ class MainWindow(QMainWindow):
         if self.autostart_record:
             self.start_recording(self.autostart_record)
         if self.autostart_protocol:
-            self.open_protocol(self.autostart_protocol, run_when_loaded=True)
+            # a protocol asked to be recorded does not run unrecorded (it would spend the cell)
+            run = not self.autostart_record or self.session.recording
+            if not run:
+                self.banners.show_message("warning", f"{Path(self.autostart_protocol).name}: not started, because "
+                                          "the recording did not start")
+            self.open_protocol(self.autostart_protocol, run_when_loaded=run)
 
     # --- engine events (GUI thread, via the bridge) -----------------------------------------------
     def _on_state(self, state: str, message: str) -> None:

@@ -396,3 +396,26 @@ def test_a_stop_asked_while_connecting_never_starts_the_engine(tmp_path):
     assert errors and "stop was asked for while connecting" in str(errors[0])
     assert session.engine is None and not session.running and session.safe_confirmed
     session.disk.close()
+
+
+def test_ionto_gui_record_and_protocol_the_protocol_waits_for_the_recording(qtbot, tmp_path, monkeypatch):
+    """``ionto gui --record F --protocol P``: if F cannot be started, P is loaded but not run."""
+    import daq.recording.writer as writer
+
+    def refuse(path, *a, **kw):
+        raise OSError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(writer, "RecordingFile", refuse)
+    proto = tmp_path / "long.yaml"
+    proto.write_text(LONG_EJECTION)
+    session = LiveSession("sim", seed=1, speed=4.0, recordings_dir=tmp_path / "rec")
+    win = MainWindow(session, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    win.confirm = lambda title, text: True
+    qtbot.addWidget(win)
+    win.autostart_record, win.autostart_protocol = str(tmp_path / "rec" / "x.h5"), str(proto)
+    win.show()
+    win.connect_device()
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    assert not win.session.recording and win.session.runner is None
+    assert any("not started, because the recording did not start" in b.text for b in win.banners.banners())
+    assert not win.barrel_model.row("glu").ejecting
