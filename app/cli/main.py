@@ -51,7 +51,11 @@ def verb_modules() -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports every verb: seconds on a cold start
+    except KeyboardInterrupt:  # Ctrl-C before anything ran: nothing to make safe
+        print("ionto: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
