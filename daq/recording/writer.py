@@ -210,6 +210,9 @@ class Recorder:
         self._slab_taken = 0  # rows already queued for the writer
         self._qlock = threading.Lock()
         self._cond = threading.Condition(self._qlock)
+        self._taken = threading.Condition(self._qlock)  # the writer took what was waiting
+        self._t_start = 0.0
+        self._rows_handed = 0
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._warnings: list[str] = []
@@ -244,6 +247,7 @@ class Recorder:
         # commits are bounded in recorded time too: at --speed max, 0.5 s of wall time can be
         # many seconds of recording, all of which a kill would lose
         self.commit_rows = max(1, round(stream.rate_hz * self.flush_interval_s))
+        self._t_start = time.monotonic()
         self._file = RecordingFile(
             self.path, stream, pipette=self.pipette, rig=self.rig, protocol=self.protocol,
             truth_metadata=self.truth_metadata, notes=self.notes, chunk_s=self.chunk_s, overwrite=self.overwrite,
@@ -275,9 +279,22 @@ class Recorder:
             self._queued_bytes += nbytes
             self._waiting_bytes += nbytes
             self._waiting_rows += n
+            self._rows_handed += n
             self._last_index = block.end_index
             if self._waiting_bytes >= self.batch_bytes or self._waiting_rows >= self.commit_rows:
                 self._cond.notify()  # else the writer wakes at its next commit time
+                if self._waiting_rows >= 2 * self.commit_rows and self._faster_than_real_time():
+                    # a device faster than real time (the simulator or a replay at --speed max)
+                    # waits for a writer that fell a second of recording behind (a busy
+                    # machine), so that a kill loses little; a real-time device never waits
+                    self._taken.wait(0.1)
+
+    def _faster_than_real_time(self) -> bool:
+        """Samples came faster than a device acquiring in real time can give them (with 2 s of
+        slack for a backlog read at the start)."""
+        assert self.stream is not None
+        elapsed = time.monotonic() - self._t_start
+        return self._rows_handed > self.stream.rate_hz * (1.5 * elapsed + 2.0)
 
     def _hand_slab(self) -> None:
         """Queue the slab rows not yet taken by the writer (with ``_cond`` held)."""
@@ -427,6 +444,7 @@ class Recorder:
                     self._items.clear()
                     self._waiting_bytes = 0
                     self._waiting_rows = 0
+                    self._taken.notify_all()
                     if self._stop_requested:
                         batch.append(_STOP)
                 # the room this batch needs (and one more chunk) is checked before it is written:
