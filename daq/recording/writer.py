@@ -563,7 +563,9 @@ class Recorder:
             room = min(room, limit - _size(self.path))
         c, chunk = f.chunk_rows, f.chunk_bytes
         in_chunk = -f.rows % c  # rows left in the chunk being filled
-        room -= MiB + (chunk if in_chunk else 0)
+        # HDF5 adds chunk-index and free-space records as the file grows, and the ground truth
+        # and event log grow beside the samples: keep 1 MiB plus 1/8 of the file back
+        room -= MiB + _size(self.path) // 8 + (chunk if in_chunk else 0)
         if room < 0:
             return 0
         return (in_chunk + (room // chunk) * c) * (chunk // c)
