@@ -24,6 +24,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture
+def qt_windows(qtbot):
+    """The windows a test makes (``qt_windows.append(win)``), held until the test's teardown and
+    deleted there, at a known point.
+
+    ``qtbot.addWidget`` keeps only a weak reference.  Once the test body returns, a window is
+    then held only by reference cycles (pyqtgraph's items, slots that close over it) while it is
+    still open, and pytest-qt goes on processing events for it (painting it) before its teardown
+    closes it.  Any garbage collection may then free it — and, the window being Python's, delete
+    its C++ side at once — even one that runs inside its own pyqtgraph view's ``paintEvent``: the
+    paint goes on in freed memory ("wrapped C/C++ object of type AxisItem has been deleted", then
+    a segmentation fault), which full test runs hit now and then.  Held here, a window lives until
+    pytest-qt has closed it; then it is deleted here (``deleteLater`` and the deferred deletes
+    sent), not by a later collection at some arbitrary point of another test."""
+    windows: list = []
+    yield windows
+    from PyQt6 import sip
+    from PyQt6.QtCore import QCoreApplication, QEvent
+
+    for w in windows:
+        if not sip.isdeleted(w):
+            if w.isVisible():  # (pytest-qt's close was refused: close once more, then delete anyway)
+                w.close()
+            w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    windows.clear()
+
+
 @pytest.fixture(scope="session")
 def pipette() -> Pipette:
     """Glutamate (anion), GABA (cation), an NaCl control and the balance barrel."""

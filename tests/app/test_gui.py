@@ -26,8 +26,8 @@ TIMEOUT_MS = 60000  # a bound against hanging on a busy machine, not a measureme
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
+def make_window(qtbot, qt_windows, tmp_path):
+    windows = qt_windows  # held until the teardown, then deleted (see qt_windows)
 
     def make(url: str = "sim", speed: float = 4.0, connect: bool = True, **kw) -> MainWindow:
         session = LiveSession(url, seed=1, speed=speed, recordings_dir=tmp_path / "rec", **kw)
@@ -35,12 +35,12 @@ def make_window(qtbot, tmp_path):
         win = MainWindow(session, settings=settings)
         win.confirm = lambda title, text: True
         qtbot.addWidget(win)
+        windows.append(win)
         win.show()
         if connect:
             win.connect_device()
             qtbot.waitUntil(lambda: win._bound and win.trace_model is not None and win.trace_model.end_index > 0,
                             timeout=TIMEOUT_MS)
-        windows.append(win)
         return win
 
     yield make

@@ -92,11 +92,13 @@ def _ionto_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.startswith("ionto")]
 
 
-def _make_window(qtbot, tmp_path, url: str = "sim", speed: float = 4.0, **kw) -> MainWindow:
+def _make_window(qtbot, qt_windows, tmp_path, url: str = "sim", speed: float = 4.0, **kw) -> MainWindow:
+    """A window on the simulated rig, acquiring; ``qt_windows`` holds it until the teardown."""
     session = LiveSession(url, seed=1, speed=speed, recordings_dir=tmp_path / "rec", **kw)
     win = MainWindow(session, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     win.confirm = lambda title, text: True  # (a test that wants the real question puts it back)
     qtbot.addWidget(win)
+    qt_windows.append(win)
     win.show()
     win.connect_device()
     qtbot.waitUntil(lambda: win._bound and win.trace_model is not None and win.trace_model.end_index > 0,
@@ -189,10 +191,10 @@ def test_sigterm_to_ionto_gui_on_ni_puts_the_outputs_on_retain(tmp_path, ni_serv
     assert not server.hardware.tasks, f"tasks left on the board: {[t.name for t in server.hardware.tasks.values()]}"
 
 
-def test_a_signal_while_a_question_is_open_still_closes_the_window(qtbot, tmp_path):
+def test_a_signal_while_a_question_is_open_still_closes_the_window(qtbot, qt_windows, tmp_path):
     """The operator clicked the window's close box and "Stop recording?" is open (a modal
     question, its own event loop) when SIGTERM comes: the question goes, the window closes."""
-    win = _make_window(qtbot, tmp_path)
+    win = _make_window(qtbot, qt_windows, tmp_path)
     path = _record_and_eject(qtbot, tmp_path, win)
     device = win.session.engine.device
     stops = QtStopSignals(win.stop_on_signal, say=lambda text: None)
@@ -226,8 +228,8 @@ def test_a_signal_while_a_question_is_open_still_closes_the_window(qtbot, tmp_pa
 
 
 # --- 2. closing the window while ejecting ----------------------------------------------------------
-def test_closing_waits_for_the_engine_and_says_so_loudly_if_it_does_not_confirm(qtbot, tmp_path, capfd):
-    win = _make_window(qtbot, tmp_path)
+def test_closing_waits_for_the_engine_and_says_so_loudly_if_it_does_not_confirm(qtbot, qt_windows, tmp_path, capfd):
+    win = _make_window(qtbot, qt_windows, tmp_path)
     path = _record_and_eject(qtbot, tmp_path, win)
     device = win.session.engine.device
     entered, gate = threading.Event(), threading.Event()
@@ -254,8 +256,8 @@ def test_closing_waits_for_the_engine_and_says_so_loudly_if_it_does_not_confirm(
     _check_file_ends_on_retain(path)
 
 
-def test_disconnect_ends_the_file_on_retain(qtbot, tmp_path):
-    win = _make_window(qtbot, tmp_path)
+def test_disconnect_ends_the_file_on_retain(qtbot, qt_windows, tmp_path):
+    win = _make_window(qtbot, qt_windows, tmp_path)
     path = _record_and_eject(qtbot, tmp_path, win)
     device = win.session.engine.device
     win.disconnect_device()
@@ -268,8 +270,8 @@ def test_disconnect_ends_the_file_on_retain(qtbot, tmp_path):
 # --- 3. a bug in a slot -----------------------------------------------------------------------------
 @pytest.mark.qt_no_exception_capture
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
-def test_an_exception_in_a_slot_makes_the_rig_safe_and_keeps_the_window_open(qtbot, tmp_path, debug):
-    win = _make_window(qtbot, tmp_path)
+def test_an_exception_in_a_slot_makes_the_rig_safe_and_keeps_the_window_open(qtbot, qt_windows, tmp_path, debug):
+    win = _make_window(qtbot, qt_windows, tmp_path)
     path = _record_and_eject(qtbot, tmp_path, win)
     device = win.session.engine.device
     button = QPushButton("buggy", win)
@@ -330,7 +332,7 @@ def _assert_not_recording_and_error_shown(qtbot, win: MainWindow, target: Path) 
     qtbot.waitUntil(lambda: win.recording_panel.recording, timeout=TIMEOUT_MS)
 
 
-def test_a_recorder_that_fails_at_start_leaves_the_window_not_recording(qtbot, tmp_path, monkeypatch):
+def test_a_recorder_that_fails_at_start_leaves_the_window_not_recording(qtbot, qt_windows, tmp_path, monkeypatch):
     """The folder passed the window's checks, but the file cannot be made (a share whose
     permissions os.access does not see; a disk gone read-only): the engine's recorder fails."""
     import daq.recording.writer as writer
@@ -338,7 +340,7 @@ def test_a_recorder_that_fails_at_start_leaves_the_window_not_recording(qtbot, t
     def refuse(path, *a, **kw):
         raise OSError(errno.EACCES, "Permission denied", str(path))
 
-    win = _make_window(qtbot, tmp_path)
+    win = _make_window(qtbot, qt_windows, tmp_path)
     monkeypatch.setattr(writer, "RecordingFile", refuse)
     win.recording_panel.directory.setText(str(tmp_path / "locked"))
     win.recording_panel.template.setText("cell_{n}.h5")
@@ -348,11 +350,11 @@ def test_a_recorder_that_fails_at_start_leaves_the_window_not_recording(qtbot, t
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
-def test_recording_into_a_folder_that_cannot_be_written(qtbot, tmp_path, monkeypatch):
+def test_recording_into_a_folder_that_cannot_be_written(qtbot, qt_windows, tmp_path, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
-    win = _make_window(qtbot, tmp_path)
+    win = _make_window(qtbot, qt_windows, tmp_path)
     monkeypatch.setattr("app.live.os.access", lambda *a, **k: True)  # the check is fooled, as on some shares
     win.recording_panel.directory.setText(str(locked))
     win.recording_panel.template.setText("cell_{n}.h5")
@@ -398,7 +400,7 @@ def test_a_stop_asked_while_connecting_never_starts_the_engine(tmp_path):
     session.disk.close()
 
 
-def test_ionto_gui_record_and_protocol_the_protocol_waits_for_the_recording(qtbot, tmp_path, monkeypatch):
+def test_ionto_gui_record_and_protocol_the_protocol_waits_for_the_recording(qtbot, qt_windows, tmp_path, monkeypatch):
     """``ionto gui --record F --protocol P``: if F cannot be started, P is loaded but not run."""
     import daq.recording.writer as writer
 
@@ -412,6 +414,7 @@ def test_ionto_gui_record_and_protocol_the_protocol_waits_for_the_recording(qtbo
     win = MainWindow(session, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     win.confirm = lambda title, text: True
     qtbot.addWidget(win)
+    qt_windows.append(win)
     win.autostart_record, win.autostart_protocol = str(tmp_path / "rec" / "x.h5"), str(proto)
     win.show()
     win.connect_device()
