@@ -53,7 +53,7 @@ from daq.errors import (
 )
 from daq.ni.connection import NIConnection
 from daq.ni.discovery import Capabilities, capabilities, check_config_against
-from daq.ni.errors import NI_ERRORS, translate
+from daq.ni.errors import NI_ERRORS, close_tasks, translate
 from daq.ni.interlock import Interlock
 from daq.ni.recovery import clear_stale, task_name, write_levels
 from daq.types import AcquisitionConfig, Block, DeviceDescription, EventKind, LogEvent, StreamInfo
@@ -420,13 +420,7 @@ class NIDevice:
             # otherwise it drops to standby
             self._interlock.release(standby=not self._safe_ok)
             self._interlock = None
-        for t in tasks:
-            if t is None:
-                continue
-            try:
-                t.close()
-            except NI_ERRORS as exc:
-                log.info("%s: closing a task: %s", self.name, exc)
+        close_tasks(tasks, self.name)
         self._ai = self._ao = None
         self._reader = self._writer = None
         if not keep_watchdog:

@@ -5,6 +5,9 @@ Thread: any.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+
 import nidaqmx
 import nidaqmx.errors
 
@@ -16,6 +19,8 @@ from daq.errors import (
     InputOverflowError,
     OutputUnderflowError,
 )
+
+log = logging.getLogger(__name__)
 
 INPUT_OVERFLOW = (-200279, -200010)
 OUTPUT_UNDERFLOW = (-200290, -200621, -200016, -200018)
@@ -101,3 +106,15 @@ def reserved_message(device: str, action: str, code: int | None, text: str = "",
 
 
 NI_ERRORS = (nidaqmx.errors.DaqError, nidaqmx.errors.RpcError, nidaqmx.errors.DaqNotFoundError)
+
+
+def close_tasks(tasks: Iterable[object | None], where: str, what: str = "a task") -> None:
+    """Close each task (None skipped); an NI error only goes to the log: closing is what a
+    stop does whatever state the task is in (an errored task still needs closing)."""
+    for t in tasks:
+        if t is None:
+            continue
+        try:
+            t.close()  # type: ignore[attr-defined]
+        except NI_ERRORS as exc:
+            log.info("%s: closing %s: %s", where, what, exc)

@@ -32,7 +32,7 @@ from nidaqmx.system.watchdog import DOExpirationState
 
 from daq.errors import DeviceError
 from daq.ni.connection import NIConnection
-from daq.ni.errors import NI_ERRORS, translate
+from daq.ni.errors import NI_ERRORS, close_tasks, translate
 from daq.ni.recovery import task_name
 
 log = logging.getLogger(__name__)
@@ -138,11 +138,5 @@ class Interlock:
                 self._write(not self.enable_high)
             except DeviceError as exc:
                 log.warning("%s", exc)
-        for t in (self._wd, self._do):
-            if t is None:
-                continue
-            try:
-                t.close()
-            except NI_ERRORS as exc:
-                log.info("%s: closing an interlock task: %s", self.where, exc)
+        close_tasks((self._wd, self._do), self.where, "an interlock task")
         self._wd = self._do = None
