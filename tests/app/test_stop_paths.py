@@ -105,16 +105,20 @@ def _ejecting(server: SimNIServer, safe: np.ndarray) -> bool:
     return bool(np.abs(levels - safe).max() > 0.05)
 
 
+def _wait_ejecting_and_recording(server: SimNIServer, safe: np.ndarray, proc: subprocess.Popen, out: Path) -> None:
+    wait_until(lambda: _ejecting(server, safe) or proc.poll() is not None, 120, what="the board to eject")
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    wait_until(lambda: _committed_s(out) >= 0.5 or proc.poll() is not None, 60, what="the file to commit")
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+
+
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_signal_during_an_ejection_over_ni_grpc_puts_every_output_on_retain_within_2_s(tmp_path, ni_server, sig):
     server, safe = ni_server
     out = tmp_path / "ni.h5"
     proc = _start_run(tmp_path, server.url(), out)
     try:
-        wait_until(lambda: _ejecting(server, safe) or proc.poll() is not None, 120, what="the board to eject")
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        wait_until(lambda: _committed_s(out) >= 0.5 or proc.poll() is not None, 60, what="the file to commit")
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        _wait_ejecting_and_recording(server, safe, proc, out)
         proc.send_signal(sig)
         t_signal = time.monotonic()
         wait_until(lambda: _outputs_at(server, safe), 30, what="the outputs to return to retain")
@@ -135,10 +139,7 @@ def test_a_second_ctrl_c_does_not_skip_the_safe_levels(tmp_path, ni_server):
     out = tmp_path / "twice.h5"
     proc = _start_run(tmp_path, server.url(), out)
     try:
-        wait_until(lambda: _ejecting(server, safe) or proc.poll() is not None, 120, what="the board to eject")
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        wait_until(lambda: _committed_s(out) >= 0.5 or proc.poll() is not None, 60, what="the file to commit")
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        _wait_ejecting_and_recording(server, safe, proc, out)
         proc.send_signal(signal.SIGINT)
         proc.send_signal(signal.SIGINT)
         proc.send_signal(signal.SIGINT)
