@@ -51,6 +51,12 @@ _STOP = object()
 MiB = 2**20
 
 
+def _limit_margin(path: Path) -> int:
+    """Bytes kept back from a size limit for what grows beside the samples: HDF5's chunk index
+    and free-space records, the event log and the ground truth (1 MiB + 1/8 of the file)."""
+    return MiB + _size(path) // 8
+
+
 def _file_size_limit() -> int | None:
     """The largest file this process may write (``RLIMIT_FSIZE``), or None if unlimited."""
     try:
@@ -565,7 +571,7 @@ class Recorder:
         in_chunk = -f.rows % c  # rows left in the chunk being filled
         # HDF5 adds chunk-index and free-space records as the file grows, and the ground truth
         # and event log grow beside the samples: keep 1 MiB plus 1/8 of the file back
-        room -= MiB + _size(self.path) // 8 + (chunk if in_chunk else 0)
+        room -= _limit_margin(self.path) + (chunk if in_chunk else 0)
         if room < 0:
             return 0
         return (in_chunk + (room // chunk) * c) * (chunk // c)
@@ -575,7 +581,7 @@ class Recorder:
         ``incoming_bytes`` would leave less than the minimum (the file is then closed cleanly,
         before the disk fills)."""
         limit = _file_size_limit()
-        if limit is not None and _size(self.path) + incoming_bytes > limit:
+        if limit is not None and _size(self.path) + incoming_bytes + _limit_margin(self.path) > limit:
             return (f"{self.path}: the file would outgrow the largest file this program may write "
                     f"({limit / MiB:.0f} MiB, RLIMIT_FSIZE): the recording was stopped and closed")
         free = free_bytes(self.path)
