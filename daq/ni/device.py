@@ -460,11 +460,7 @@ class NIDevice:
             wd.start()
             self._wd = wd
         except NI_ERRORS as exc:
-            if wd is not None:
-                try:
-                    wd.close()
-                except NI_ERRORS:
-                    pass
+            close_tasks([wd], self.name, "a watchdog that did not start")
             raise translate(exc, self.name, f"starting the watchdog on {wd_dev}") from None
 
     def _keepalive(self) -> None:

@@ -89,11 +89,7 @@ class Interlock:
                 wd.start()
                 self._wd, self.mode = wd, "watchdog"
             except NI_ERRORS as exc:
-                if wd is not None:
-                    try:
-                        wd.close()
-                    except NI_ERRORS:
-                        pass
+                close_tasks([wd], self.where, "a watchdog that did not start")
                 if getattr(exc, "error_code", None) not in WATCHDOG_NOT_SUPPORTED:
                     raise translate(exc, self.where, f"starting the interlock watchdog on {self.device}") from None
                 self.mode = "heartbeat"
