@@ -38,6 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from daq.current_sources import get_source
 from daq.errors import ConfigError, CurrentLimitError
 
 _EPS_nA = 1e-6
@@ -152,6 +153,30 @@ class Barrel(FileModel):
     monitor_channel: str | None = Field(default=None, description="physical AI channel of the monitor")
     ao_range_V: float = Field(default=10.0, gt=0)
     safe_state: Literal["retain", "zero"] = "retain"
+    source: str | None = Field(default=None, description="current source preset (daq/current_sources.yaml), e.g. "
+                               "'npi-mvcs': gains not given here come from it")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_source(cls, data: Any) -> Any:
+        """A ``source:`` preset fills in the gains the file leaves out (the file's own win)."""
+        if not isinstance(data, dict) or data.get("source") is None:
+            return data
+        if not isinstance(data["source"], str):
+            raise ValueError(f"source must be the name of a current source preset, got {data['source']!r}")
+        try:
+            src = get_source(data["source"])
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        filled = {**src.barrel_defaults(), **data, "source": src.key}
+        if "command_gain_nA_per_V" not in filled:
+            raise ValueError(f"source {src.key!r} ({src.name}): ionto does not know its command gain "
+                             f"— {src.basis['command_gain_nA_per_V']}: give command_gain_nA_per_V")
+        if filled.get("monitor_channel") and filled.get("monitor_gain_V_per_nA") is None:
+            raise ValueError(f"source {src.key!r} ({src.name}): ionto does not know its monitor gain "
+                             f"— {src.basis['monitor_gain_V_per_nA']}: give monitor_gain_V_per_nA "
+                             "for the monitor on " + repr(filled["monitor_channel"]))
+        return filled
 
     @model_validator(mode="after")
     def _check(self) -> Barrel:
@@ -176,6 +201,12 @@ class Barrel(FileModel):
                 f"max_eject_nA {self.max_eject_nA} needs "
                 f"{self.max_eject_nA / abs(self.command_gain_nA_per_V):.3g} V, beyond ao_range_V {self.ao_range_V}"
             )
+        if self.source is not None:
+            cap = get_source(self.source).max_current_nA
+            largest = max(self.max_eject_nA, self.max_retain_nA if self.role == "drug" else 0.0)
+            if cap is not None and largest > cap + _EPS_nA:
+                raise ValueError(f"a limit of {largest:g} nA is beyond the {cap:g} nA the source {self.source!r} "
+                                 "can deliver; lower max_eject_nA / max_retain_nA")
         return self
 
     @property
@@ -265,6 +296,16 @@ class Pipette(FileModel):
     max_total_nA: float = Field(default=500.0, gt=0, description="limit on |balance current|")
     slew_limit_nA_per_ms: float | None = Field(default=None, gt=0)
     name: str = ""
+    source: str | None = Field(default=None, description="current source preset of every barrel that names none")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_to_barrels(cls, data: Any) -> Any:
+        """``pipette.source`` is the source of every barrel that does not name its own."""
+        if not isinstance(data, dict) or data.get("source") is None or not isinstance(data.get("barrels"), list):
+            return data
+        barrels = [{"source": data["source"], **b} if isinstance(b, dict) else b for b in data["barrels"]]
+        return {**data, "barrels": barrels}
 
     @model_validator(mode="after")
     def _check(self) -> Pipette:
