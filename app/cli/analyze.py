@@ -6,17 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from analysis.detect import DetectionParams
-from analysis.html_report import write_report
-from analysis.pipeline import AnalysisParams, analyze_recording
-from analysis.report import epoch_table, fit_table
-from analysis.tables import result_json
 from app.cli.common import emit_json, say
 from daq.errors import IontoError
-from daq.recording import refuse_special_file
+
+if TYPE_CHECKING:
+    from analysis.pipeline import AnalysisParams
 
 ORDER = 50
 
@@ -49,6 +45,9 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
 
 
 def params_from(args: argparse.Namespace) -> AnalysisParams:
+    from analysis.detect import DetectionParams
+    from analysis.pipeline import AnalysisParams
+
     try:
         det = DetectionParams(band_hz=tuple(args.band), k=args.k, polarity=args.polarity,
                               dead_time_ms=args.dead_time_ms)
@@ -77,6 +76,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from analysis.html_report import write_report
+    from analysis.pipeline import analyze_recording
+    from analysis.report import epoch_table, fit_table
+    from analysis.tables import result_json
+    from daq.recording import refuse_special_file
+
     path = Path(args.file)
     refuse_special_file(path)  # a FIFO would block the first read forever
     if args.sorted_spikes:

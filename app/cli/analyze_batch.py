@@ -6,12 +6,8 @@ import argparse
 import logging
 import sys
 
-from tqdm import tqdm
-
-from analysis.batch import expand_inputs, run_batch, write_batch
 from app.cli import analyze as analyze_cli
 from app.cli.common import emit_json, say
-from daq.recording import refuse_special_file
 
 ORDER = 52
 
@@ -54,6 +50,11 @@ def _quiet_dask(record: logging.LogRecord) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from analysis.batch import expand_inputs, run_batch, write_batch
+    from daq.recording import refuse_special_file
+
     if not getattr(args, "debug", False):  # the cluster's own INFO chatter is not for the user
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_dask)

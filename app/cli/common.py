@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from daq.engine import BlockDone, EngineEvent
+if TYPE_CHECKING:
+    from daq.engine import EngineEvent
 
 
 def emit_json(doc: Any) -> None:
@@ -45,12 +44,16 @@ class EngineProgress:
     """A tqdm bar on stderr driven by the engine's ``BlockDone`` events (engine thread)."""
 
     def __init__(self, total_s: float | None, rate_hz: float, desc: str = "acquiring", disable: bool = False):
+        from tqdm import tqdm
+
         self.rate_hz = rate_hz
         self.bar = tqdm(total=round(total_s, 1) if total_s else None, unit="s", desc=desc, file=sys.stderr,
                         disable=disable, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s simulated [{elapsed}<{remaining}]")
         self._last = 0.0
 
     def __call__(self, ev: EngineEvent) -> None:
+        from daq.engine import BlockDone
+
         if isinstance(ev, BlockDone):
             t = ev.read_index / self.rate_hz
             if t - self._last >= 0.5:

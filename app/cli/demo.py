@@ -7,14 +7,8 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from analysis.html_report import write_report
-from analysis.pipeline import AnalysisParams, analyze_recording
-from analysis.report import epoch_table, fit_table
-from analysis.tables import fit_doc, result_json
 from app.cli.common import EngineProgress, emit_json, say
-from app.session import load_any_protocol, resolve_rig, run_protocol
 from daq.errors import IontoError
-from protocols.dryrun import dry_run
 
 DEMO_DEVICE = "sim:cortex"
 
@@ -39,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis.html_report import write_report
+    from analysis.pipeline import AnalysisParams, analyze_recording
+    from analysis.report import epoch_table, fit_table
+    from analysis.tables import fit_doc, result_json
+    from app.session import load_any_protocol, resolve_rig, run_protocol
+    from protocols.dryrun import dry_run
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     h5 = out / "demo.h5"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import emit_json, say
 from daq.errors import ConfigError, DeviceError
-from daq.types import DeviceDescription
+
+if TYPE_CHECKING:
+    from daq.types import DeviceDescription
 
 ORDER = 80
 

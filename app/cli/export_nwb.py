@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from analysis.detect import DetectionParams
-from analysis.nwb_export import COMPRESSIONS, ExportOptions, export_nwb
-from analysis.nwb_metadata import NwbMetadata, load_metadata_file, parse_metadata
 from app.cli.common import emit_json, say
 from daq.errors import IontoError
-from daq.recording import refuse_special_file
+
+if TYPE_CHECKING:
+    from analysis.nwb_metadata import NwbMetadata
 
 ORDER = 55
+COMPRESSIONS = ("gzip", "lzf", "none")  # analysis.nwb_export.COMPRESSIONS (tested equal): not imported for --help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def metadata_from_args(args: argparse.Namespace) -> NwbMetadata:
     """Command-line fields over the metadata file's."""
+    from analysis.nwb_metadata import NwbMetadata, load_metadata_file, parse_metadata
+
     base = load_metadata_file(args.metadata) if args.metadata else NwbMetadata()
     subject = {k: getattr(args, k) for k in ("subject_id", "species", "sex", "age", "strain", "weight")
                if getattr(args, k) is not None}
@@ -64,6 +65,12 @@ def metadata_from_args(args: argparse.Namespace) -> NwbMetadata:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from analysis.detect import DetectionParams
+    from analysis.nwb_export import ExportOptions, export_nwb
+    from daq.recording import refuse_special_file
+
     refuse_special_file(args.file)  # a FIFO would block the first read (or write) forever
     refuse_special_file(args.out, IontoError)
     if args.metadata:

@@ -7,14 +7,13 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from analysis.fit import FitError, fit_ll4
-from analysis.fit_compare import compare_fits
-from analysis.tables import clean
 from app.cli.common import emit_json, say
 from daq.errors import IontoError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ORDER = 55
 DOSE_NAMES = ("dose", "dose_na", "current", "current_na", "charge", "charge_nc", "conc", "concentration", "x")
@@ -140,10 +139,16 @@ def read_table(path: Path, dose_col: str | None, resp_col: str | None, group_col
         groups[g][1].append(vals[1])
     if not groups:
         raise IontoError(f"{path}: no rows with both a dose and a response")
+    import numpy as np
+
     return {g: (np.array(x), np.array(y)) for g, (x, y) in groups.items()}, [header[di], header[ri]], skipped
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis.fit import FitError, fit_ll4
+    from analysis.fit_compare import compare_fits
+    from analysis.tables import clean
+
     path = Path(args.table)
     if not 0 < args.conf < 1:
         raise IontoError(f"--conf must be between 0 and 1, got {args.conf}")

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from app.session import parse_speed
 from daq.errors import ConfigError, IontoError
 
 ORDER = 30
@@ -51,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     problem = display_problem()
     if problem:
         raise IontoError(problem)
+    from app.session import parse_speed
+
     speed = parse_speed(args.speed)
     if speed is None:
         raise ConfigError("--speed max is for 'ionto run'; the rig window runs in real time or at a factor")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from app.cli.common import emit_json, say
-from daq.recording import Recording, refuse_special_file
 
 ORDER = 40
 
@@ -28,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from daq.recording import Recording, refuse_special_file
+
     refuse_special_file(args.file)  # (Recording checks too) a FIFO would block forever
     with Recording(args.file) as rec:
         s = rec.summary()

@@ -6,15 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.common import emit_json, say
-from app.session import resolve_rig
 from daq.errors import ConfigError
-from protocols.check import CheckReport, check_protocol
-from protocols.dryrun import DryRunResult
-from protocols.loader import load, parse_overrides
-from protocols.registry import get_plan, plan_names
-from protocols.yaml_format import json_schema
+
+if TYPE_CHECKING:
+    from protocols.check import CheckReport
+    from protocols.dryrun import DryRunResult
 
 ORDER = 25
 TIMELINE_LINES = 60
@@ -48,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from app.session import resolve_rig
+    from protocols.check import check_protocol
+    from protocols.loader import load, parse_overrides
+
     proto = load(args.file, parse_overrides(args.param))
     device = args.device or proto.rig_hint or "sim"
     rig = resolve_rig(device, args.rig)
@@ -103,6 +106,8 @@ def _hms(t_s: float) -> str:
 
 
 def run_schema(args: argparse.Namespace) -> int:
+    from protocols.yaml_format import json_schema
+
     text = json.dumps(json_schema(), indent=2)
     if args.out:
         try:
@@ -116,6 +121,8 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from protocols.registry import get_plan, plan_names
+
     plans = []
     for name in plan_names():
         spec = get_plan(name)

@@ -12,19 +12,13 @@ import argparse
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.common import EngineProgress, emit_json, say
-from app.session import (
-    check_recording_target,
-    default_recording_path,
-    parse_speed,
-    resolve_rig,
-    run_protocol,
-)
 from daq.errors import IontoError
-from protocols.check import check_protocol
-from protocols.loader import load, parse_overrides
-from protocols.runner import PlanRunner
+
+if TYPE_CHECKING:
+    from protocols.runner import PlanRunner
 
 ORDER = 20
 
@@ -52,6 +46,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.session import (
+        check_recording_target,
+        default_recording_path,
+        parse_speed,
+        resolve_rig,
+        run_protocol,
+    )
+    from protocols.check import check_protocol
+    from protocols.loader import load, parse_overrides
+    from protocols.runner import PlanRunner
+
     proto = load(args.protocol, parse_overrides(args.param))
     device = args.device or proto.rig_hint or "sim"
     speed = parse_speed(args.speed or ("max" if device.startswith("sim") else "realtime"))

@@ -14,10 +14,6 @@ import threading
 
 from app.cli.common import emit_json, say
 from daq.errors import ConfigError
-from daq.rig import load_rig
-from mock_daq import list_presets, load_preset
-from mock_daq.nigrpc import SimNIServer
-from mock_daq.presets import DEFAULT_PRESET
 
 ORDER = 90
 DEFAULT_PORT = 31763  # the NI gRPC Device Server's default port
@@ -31,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--rig", help="rig file (YAML) with a simulation: section")
-    src.add_argument("--preset", help=f"simulated rig preset (default {DEFAULT_PRESET}; one of {', '.join(list_presets())})")
+    src.add_argument("--preset", help="simulated rig preset (default: the simulator's default preset; 'ionto devices' lists them)")
     p.add_argument("--device", default="Dev1", help="the simulated device's name (default Dev1)")
     p.add_argument("--speed", type=float, default=1.0, help="clock speed: 1 = real time (default), 10 = 10x")
     p.add_argument("--seed", type=int, help="simulator seed")
@@ -47,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from daq.rig import load_rig
+    from mock_daq import load_preset
+    from mock_daq.nigrpc import SimNIServer
+    from mock_daq.presets import DEFAULT_PRESET
+
     if not args.speed > 0:
         raise ConfigError(f"--speed {args.speed}: must be > 0")
     if not 0 <= args.port <= 65535:
