@@ -13,6 +13,10 @@ Faults come from the rig file (``simulation.faults``) or are added from code
 ``clog``         the barrel's resistance jumps to ``resistance_MOhm``: its current monitor
                  shows the current clipped at compliance_V / R, the net tip current is no
                  longer zero (a step artefact on the electrode), less drug is released
+``open``         the barrel carries no current (a broken lead, an empty barrel, an air
+                 bubble): its monitor reads 0 whatever is commanded
+``swap``         two barrels' command lines are swapped: each command drives the other
+                 barrel's current source (each monitor still shows its own barrel)
 ``noise_burst``  broadband noise of ``rms_uV`` on the electrode(s) for ``duration_s``
                  (clipping at the ADC range if large enough)
 ``neuron_lost``  the neuron's rate drops to 0 (from the next model step): no more spikes
@@ -31,14 +35,18 @@ import numpy as np
 
 from daq.types import EventKind, LogEvent
 from mock_daq.model import (
+    AnyFault,
     ClogFault,
     DisconnectFault,
     NeuronLostFault,
     NoiseBurstFault,
+    OpenFault,
     OverflowFault,
+    SwapFault,
 )
 
-AnyFault = OverflowFault | DisconnectFault | ClogFault | NoiseBurstFault | NeuronLostFault
+OPEN_RESISTANCE_MOHM = 1e9
+"""An open barrel: 1 PΩ, so even 1000 V of compliance drives 1 pA through it."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +78,29 @@ class FaultTimeline:
 
     # --- sample-level ------------------------------------------------------------------
     def _clogs(self) -> list[tuple[int, int, int, float]]:
-        """(barrel column, start, stop, resistance) per clog."""
+        """(barrel column, start, stop, resistance) per clog or open barrel."""
         out = []
         for f in self.faults:
             if isinstance(f, ClogFault):
                 a = self.index(f.at_s)
                 b = self.index(f.at_s + f.duration_s) if f.duration_s is not None else 2**62
                 out.append((self.barrels.index(f.barrel), a, b, f.resistance_MOhm))
+            elif isinstance(f, OpenFault):
+                out.append((self.barrels.index(f.barrel), self.index(f.at_s), 2**62, OPEN_RESISTANCE_MOHM))
+        return out
+
+    def rewire(self, start: int, commanded_nA: np.ndarray) -> np.ndarray:
+        """The currents each barrel's source is asked for, channel-major (n_barrels, n), for
+        samples from ``start``: with a swap, barrel a's source gets barrel b's command."""
+        swaps = [f for f in self.faults if isinstance(f, SwapFault)]
+        if not swaps:
+            return commanded_nA
+        out = commanded_nA.copy()
+        stop = start + commanded_nA.shape[1]
+        for f in swaps:
+            a, b = (self.barrels.index(x) for x in f.barrels)
+            k = min(max(self.index(f.at_s) - start, 0), stop - start)
+            out[[a, b], k:] = out[[b, a], k:]
         return out
 
     def resistance(self, base_MOhm: np.ndarray, start: int, n: int) -> np.ndarray:
@@ -142,6 +166,12 @@ class FaultTimeline:
                 if f.duration_s is not None and lo <= self.index(f.at_s + f.duration_s) < stop:
                     out.append(LogEvent(self.index(f.at_s + f.duration_s), EventKind.NOTE, f.barrel, 0.0,
                                         f"simulated fault ends: barrel {f.barrel!r} unclogged"))
+            elif isinstance(f, OpenFault) and lo <= a < stop:
+                out.append(LogEvent(a, EventKind.NOTE, f.barrel, 0.0, f"simulated fault: barrel {f.barrel!r} open "
+                                                                       "(it carries no current)"))
+            elif isinstance(f, SwapFault) and lo <= a < stop:
+                out.append(LogEvent(a, EventKind.NOTE, "", 0.0, f"simulated fault: the command lines of barrels "
+                                                                f"{f.barrels[0]!r} and {f.barrels[1]!r} are swapped"))
             elif isinstance(f, NoiseBurstFault) and lo <= a < stop:
                 where = "every electrode" if f.electrode is None else f"electrode {f.electrode}"
                 out.append(LogEvent(a, EventKind.NOTE, "", 0.0,

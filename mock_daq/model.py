@@ -160,6 +160,30 @@ class ClogFault(_FaultBase):
     duration_s: float | None = Field(default=None, gt=0, description="None = until the end")
 
 
+class OpenFault(_FaultBase):
+    """A barrel carries no current: a broken lead, an empty or cracked barrel, an air bubble at
+    the tip.  Its monitor reads 0 whatever is commanded (wiring: from the start by default)."""
+
+    kind: Literal["open"]
+    at_s: float = Field(default=0.0, ge=0)
+    barrel: str
+
+
+class SwapFault(_FaultBase):
+    """Two barrels' command lines are swapped (AO wiring): each barrel's command drives the other
+    barrel's current source, and each monitor shows what its own barrel delivers."""
+
+    kind: Literal["swap"]
+    at_s: float = Field(default=0.0, ge=0)
+    barrels: tuple[str, str]
+
+    @model_validator(mode="after")
+    def _two_barrels(self) -> SwapFault:
+        if self.barrels[0] == self.barrels[1]:
+            raise ValueError(f"a swap needs two different barrels, got {list(self.barrels)}")
+        return self
+
+
 class NoiseBurstFault(_FaultBase):
     """Broadband noise on the electrode(s) (movement, EMG, a loose ground)."""
 
@@ -176,10 +200,9 @@ class NeuronLostFault(_FaultBase):
     neuron: int = Field(default=0, ge=0)
 
 
-Fault = Annotated[
-    OverflowFault | DisconnectFault | ClogFault | NoiseBurstFault | NeuronLostFault, Field(discriminator="kind")
-]
-FAULT_KINDS = ("overflow", "disconnect", "clog", "noise_burst", "neuron_lost")
+AnyFault = OverflowFault | DisconnectFault | ClogFault | OpenFault | SwapFault | NoiseBurstFault | NeuronLostFault
+Fault = Annotated[AnyFault, Field(discriminator="kind")]
+FAULT_KINDS = ("overflow", "disconnect", "clog", "open", "swap", "noise_burst", "neuron_lost")
 
 
 class SimConfig(FileModel):
@@ -210,9 +233,9 @@ class SimConfig(FileModel):
         return phys.resistance_MOhm if phys is not None else DEFAULT_RESISTANCE_MOHM[role]
 
 
-def parse_fault(data: Any, source: str = "fault") -> OverflowFault | DisconnectFault | ClogFault | NoiseBurstFault | NeuronLostFault:
+def parse_fault(data: Any, source: str = "fault") -> AnyFault:
     """One fault from a mapping (or an already-built fault model)."""
-    if isinstance(data, OverflowFault | DisconnectFault | ClogFault | NoiseBurstFault | NeuronLostFault):
+    if isinstance(data, AnyFault):
         return data
     if not isinstance(data, dict) or data.get("kind") not in FAULT_KINDS:
         raise ConfigError(f"{source}: a fault is a mapping with kind one of {list(FAULT_KINDS)} and at_s")
@@ -263,8 +286,10 @@ def check_against_rig(sim: SimConfig, rig: RigConfig, faults: tuple[Any, ...] | 
     lead_s = rig.ao_lead_s - rig.block_s
     for k, f in enumerate(sim.faults if faults is None else faults):
         where = f"faults.{k}"
-        if isinstance(f, ClogFault) and f.barrel not in barrels:
+        if isinstance(f, ClogFault | OpenFault) and f.barrel not in barrels:
             out.append(f"{where}.barrel: no barrel {f.barrel!r}; barrels are {barrels}")
+        if isinstance(f, SwapFault):
+            out.extend(f"{where}.barrels: no barrel {b!r}; barrels are {barrels}" for b in f.barrels if b not in barrels)
         if isinstance(f, NoiseBurstFault) and f.electrode is not None and f.electrode >= n_el:
             out.append(f"{where}.electrode: {f.electrode} but the rig has {n_el} electrode(s)")
         if isinstance(f, NeuronLostFault) and f.neuron >= len(sim.neurons):

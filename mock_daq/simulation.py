@@ -148,6 +148,7 @@ class Simulation:
             raise ValueError(f"simulation expected sample {start} to be {self.index}")
         n = cmd.shape[1]
         stop = start + n
+        cmd = self.faults.rewire(start, cmd)  # swapped command lines (a wiring fault)
         resistance = self.faults.resistance(self.pump.resistance_MOhm, start, n)
         delivered = self.pump.deliver(cmd, resistance)
         completed = self._complete_steps(delivered)
