@@ -80,7 +80,7 @@ from daq.errors import (
 from daq.monitor_watch import MonitorLimits, MonitorTripped, MonitorWatchdog
 from daq.pipette import Pipette
 from daq.schedule import AOSchedule, CurrentChange
-from daq.types import AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
+from daq.types import TRIAL_KINDS, AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
 DEFAULT_MONITOR = MonitorLimits()
@@ -155,6 +155,11 @@ class EngineControl:
         """Log an event at its sample index (emitted once the read position reaches it)."""
         self._e.pending.append(event)
 
+    @property
+    def trial_events(self) -> list[LogEvent]:
+        """The trial events logged so far (``TRIAL_KINDS``, in sample order; docs/trials.md)."""
+        return self._e.trial_log
+
     def request_stop(self, at_index: int | None = None) -> None:
         """Stop acquisition once the read position reaches ``at_index`` (now if None)."""
         self._e.begin_stop(self.read_index if at_index is None else at_index)
@@ -222,6 +227,7 @@ class Engine:
         self.safe_levels_written = False  # set by the shutdown once the device confirmed them
         self.control = EngineControl(self)
         self.pending: list[LogEvent] = []  # events logged ahead of the read position
+        self.trial_log: list[LogEvent] = []  # trial events logged so far, in sample order (docs/trials.md)
         self.stopped = threading.Event()  # set at the very end of the shutdown
         self.has_events = False
         self.has_truth = False
@@ -395,6 +401,7 @@ class Engine:
         self._read_index = block.end_index
         events.extend(self._due_events(block.start_index, block.end_index))
         self._to_sinks(block, events)
+        self.trial_log.extend(sorted((e for e in events if e.kind in TRIAL_KINDS), key=lambda e: e.sample_index))
         for ev in events:
             self.publish(EventLogged(ev))
         self._collect_warnings()

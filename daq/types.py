@@ -159,6 +159,15 @@ class EventKind(StrEnum):
     NOTE = "note"
     RECORDING_START = "recording_start"
     RECORDING_STOP = "recording_stop"
+    # trials (docs/trials.md): from the device's event stream, or logged by a trial protocol
+    TRIAL_START = "trial_start"  # a trial's stimulus came on; text: "trial=N code=C <name>=<value> ..."
+    TRIAL_STOP = "trial_stop"  # its stimulus went off; text: "trial=N code=C"
+    DRUG_BLOCK = "drug_block"  # a trial protocol's drug condition changed; text: "block=N state=on|off ..."
+
+
+TRIAL_KINDS = frozenset({EventKind.TRIAL_START, EventKind.TRIAL_STOP, EventKind.DRUG_BLOCK})
+"""Trial events: trials from the device's event stream (``daq.device.EventSource``) and the drug
+blocks a trial protocol logs (``daq.trials``, docs/trials.md)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from daq.errors import ConfigError
 from daq.pipette import FileModel, format_validation_error
 from daq.rig import RigConfig
+from mock_daq.stimulus import StimulusModel, stimulus_problems
 
 FARADAY_C_PER_MOL = 96485.33212
 
@@ -220,6 +221,7 @@ class SimConfig(FileModel):
     noise: NoiseModel = NoiseModel()
     marker: MarkerModel = MarkerModel()
     faults: tuple[Fault, ...] = ()
+    stimulus: StimulusModel | None = None  # a simulated stimulus and the drug's gain (mock_daq/stimulus.py)
 
     def drug(self, name: str) -> DrugModel | None:
         """The model of a drug by (case-insensitive) name, or None."""
@@ -283,6 +285,8 @@ def check_against_rig(sim: SimConfig, rig: RigConfig, faults: tuple[Any, ...] | 
     for k, nm in enumerate(sim.neurons):
         if nm.electrode >= n_el:
             out.append(f"neurons.{k}.electrode: {nm.electrode} but the rig has {n_el} electrode(s) (0..{n_el - 1})")
+    out.extend(stimulus_problems(sim.stimulus, list(sim.drugs), [b.drug for b in rig.pipette.barrels if b.role == "drug"],
+                                 len(sim.neurons)))
     lead_s = rig.ao_lead_s - rig.block_s
     for k, f in enumerate(sim.faults if faults is None else faults):
         where = f"faults.{k}"

@@ -20,7 +20,9 @@ Ground truth (``drain_truth``), one row per completed model step at ``truth_inde
 ``neuron_concentration_uM`` (n, n_neurons, n_drugs; with several neurons),
 ``delivered_nA`` (n, n_barrels; step means), ``release_fmol_s`` (n, n_drugs), and
 ``spike_index/neuron{k}`` (int64; the waveform's first sample, the trough is
-``neuron.TROUGH_MS`` later).
+``neuron.TROUGH_MS`` later).  With a simulated stimulus (``mock_daq.stimulus``):
+``stimulus_drive_hz`` (n,) and ``drug_fraction`` (n, n_neurons), and its trials in the
+event stream (``drain_events``).
 
 Thread: used by one thread at a time (the engine thread, through ``SimDevice``).
 """
@@ -39,6 +41,7 @@ from mock_daq.model import DrugModel, SimConfig
 from mock_daq.neuron import TROUGH_MS, SpikeRenderer, SpikeTrains
 from mock_daq.pharmacology import Receptors, observed_rate_hz
 from mock_daq.pump import Pump
+from mock_daq.stimulus import StimulusGenerator
 
 MODEL_NAME = "ionto mock_daq 2: pump, point-source diffusion, receptors, renewal neurons, electrode"
 MIN_SPIKE_RATE_HZ = 5000.0  # below this a 0.3-ms spike trough falls between samples
@@ -75,6 +78,7 @@ class Simulation:
         self.field = DiffusionField(self.kernels)
         self.trains = SpikeTrains(self.neurons, self.fs, self.seed)
         self.renderer = SpikeRenderer(self.neurons, self.fs)
+        self.stimulus = self._stimulus()
         self.lost_at: list[int | None] = []
         self.faults_changed()
         self._setup_channels()
@@ -91,6 +95,14 @@ class Simulation:
         self.truth_buffer: dict[str, list[np.ndarray]] = self._empty_truth()
         self.events: list[LogEvent] = []
         self.index = 0  # next sample index to generate
+
+    def _stimulus(self) -> StimulusGenerator | None:
+        st = self.sim.stimulus
+        if st is None:
+            return None
+        lower = [n.lower() for n in self.drug_names]
+        drug = lower.index(st.modulation.drug.lower()) if st.modulation and st.modulation.drug.lower() in lower else None
+        return StimulusGenerator(st, self.fs, self.seed, len(self.neurons), drug)
 
     def faults_changed(self) -> None:
         """Call after adding a fault to the timeline."""
@@ -177,6 +189,8 @@ class Simulation:
                 high |= (np.abs(c) if pol == 0 else c * pol) > m.threshold_nA
             volts = np.where(high, m.high_V, 0.0)[None, :]
             out[self.marker_cols] = quantise(volts, self._marker_cpu)
+        if self.stimulus is not None:
+            self.events.extend(self.stimulus.events_before(stop))
         self.events.extend(self.faults.announcements(stop))
         self.index = stop
         return out
@@ -232,6 +246,8 @@ class Simulation:
         g = self.step
         first = self._opened
         starts = (first + np.arange(n_new)) * g
+        if self.stimulus is not None:
+            lam = self.stimulus.apply(starts, g, lam, conc)
         for k, lost in enumerate(self.lost_at):
             if lost is not None:
                 lam[starts >= lost, k] = 0.0
@@ -269,6 +285,9 @@ class Simulation:
             if len(self.neurons) > 1:
                 tb["neuron_concentration_uM"].append(conc.astype(np.float32))
             tb["release_fmol_s"].append(q.astype(np.float32))
+        if self.stimulus is not None:
+            for name, rows in self.stimulus.take_truth(k).items():
+                tb.setdefault(name, []).append(rows)
         end = (first + k) * self.step
         for n_i, pending in enumerate(self._spikes):
             if pending and pending[0] < end:
@@ -333,5 +352,6 @@ class Simulation:
                          "max_current_nA": float(self.pump.limit_nA(np.array([r]))[0])}
                         for b, r in zip(self.barrels, self.pump.resistance_MOhm)],
             "faults": self.faults.describe(),
+            "stimulus": None if self.stimulus is None else self.stimulus.metadata(),
             "simulation": self.sim.model_dump(mode="json"),
         }

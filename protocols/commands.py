@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from daq.engine_api import Eject, Retain, RetainAll, SetCurrent
+from daq.types import LogEvent
 
 
 class PlanContext(Protocol):
@@ -30,6 +31,8 @@ class PlanContext(Protocol):
     ``elapsed_s`` the time since the wait began.  ``rate_hz(window_s, ago_s)`` is the online
     firing rate over ``[now - ago - window, now - ago)``, or None when no online rate exists
     (a dry run) or the window reaches before the start of acquisition.
+    ``sample_rate_hz`` is the sample clock's rate; ``trial_events()`` the trial events (``daq.types.TRIAL_KINDS``) logged before now, or None
+    when the run has no trial input at all (a dry run).
     """
 
     @property
@@ -39,6 +42,11 @@ class PlanContext(Protocol):
     def elapsed_s(self) -> float: ...
 
     def rate_hz(self, window_s: float, ago_s: float = 0.0) -> float | None: ...
+
+    @property
+    def sample_rate_hz(self) -> float: ...
+
+    def trial_events(self) -> list[LogEvent] | None: ...
 
 
 # --- currents: one vocabulary with the engine's manual commands (daq.engine_api) ------------

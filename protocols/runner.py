@@ -43,6 +43,7 @@ from typing import Any, Literal, Protocol
 from daq.engine_api import OnlineRate
 from daq.errors import CurrentLimitError
 from daq.pipette import Pipette
+from daq.trials import DrugBlock
 from daq.types import Block, EventKind, LogEvent
 from protocols.commands import (
     Checkpoint,
@@ -152,6 +153,14 @@ class _Ctx:
         if end - round(window_s * self.control.rate_hz) < 0:
             return None
         return online.rate_hz(window_s, end)
+
+    @property
+    def sample_rate_hz(self) -> float:
+        return self.control.rate_hz
+
+    def trial_events(self) -> list[LogEvent] | None:
+        events = getattr(self.control, "trial_events", None)  # None: no trial input (a dry run)
+        return None if events is None else [e for e in events if e.sample_index < self.at_index]
 
 
 @dataclass
@@ -361,6 +370,8 @@ class PlanRunner:
                 self._publish(waiting=f"rate over {window:g} s")
             case Mark(text):
                 control.log(LogEvent(at, EventKind.MARK, text=str(text)))
+            case DrugBlock():
+                control.log(replace(cmd, start_index=at).event())
             case Checkpoint(name, info):
                 control.log(LogEvent(at, EventKind.STEP, text=str(name)))
                 self._publish(step=str(name), info=dict(info) if isinstance(info, Mapping) else {})

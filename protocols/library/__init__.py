@@ -10,6 +10,8 @@
 ``pulse_train``            trains of short ejection pulses
 ``wait_for_stable_baseline``  closed loop: until the firing rate is stable
 ``titrate``                closed loop: step the current to a target % change
+``drug_trials``            drug blocks (off / on at given currents) during a
+                           stimulus task, closed loop on valid trials per condition
 ``operator_prompt``        a message that waits for the operator
 ``note``                   a message that does not wait
 =========================  ======================================================
@@ -21,8 +23,9 @@ from protocols.library.controls import current_controls
 from protocols.library.dose_response import current_sequence, dose_response
 from protocols.library.operator import note, operator_prompt
 from protocols.library.pulses import pulse_train
+from protocols.library.trials import drug_trials
 
 __all__ = [
-    "TitrationResult", "antagonist_series", "current_controls", "current_sequence", "dose_response", "note",
+    "TitrationResult", "antagonist_series", "current_controls", "current_sequence", "dose_response", "drug_trials", "note",
     "operator_prompt", "pulse_train", "titrate", "wait_for_stable_baseline",
 ]

@@ -1,0 +1,188 @@
+"""Trials from the event log: one vocabulary for the trial events a device reports, the drug
+blocks a trial protocol logs, the protocol's closed loop on trial counts and the analysis.
+
+Events (``daq.types.EventKind``; docs/trials.md):
+
+* ``trial_start`` at the sample the stimulus came on; text ``trial=N code=C <name>=<value>…``
+  (``code`` is the condition code a strobe word carries; the values name what was shown,
+  e.g. ``orientation_deg=45``);
+* ``trial_stop`` at the sample it went off; text ``trial=N code=C``;
+* ``drug_block`` where a trial protocol changed the drug condition; text
+  ``block=B state=on|off barrel=NAME current_nA=I settle_s=S discard=D``.
+
+A trial is *valid* when it is complete (its stop is logged), no samples were lost during it,
+it started at least ``settle_s`` after its block's drug change, it is not among the first
+``discard`` trials after that, and the drug condition did not change during it.  Validity is
+decided here, from the log, never at run time (DESIGN.md §8).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from daq.types import EventKind, LogEvent
+
+_CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)
+
+
+def format_fields(**fields: object) -> str:
+    """``key=value`` words (numbers with ``:g``)."""
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
+
+
+def parse_fields(text: str) -> dict[str, str]:
+    """The ``key=value`` words of an event text (other words are ignored)."""
+    out = {}
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if sep and key:
+            out[key] = value
+    return out
+
+
+def _number(fields: dict[str, str], key: str, default: float) -> float:
+    try:
+        v = float(fields[key])
+    except (KeyError, ValueError):
+        return default
+    return v if math.isfinite(v) else default
+
+
+@dataclass(frozen=True)
+class DrugBlock:
+    """A drug condition of a trial protocol, from ``start_index`` on."""
+
+    block: int
+    start_index: int
+    state: str  # "on" or "off"
+    barrel: str = ""
+    current_nA: float = 0.0
+    settle_s: float = 0.0  # trials that start earlier than this after the change are not valid
+    discard: int = 0  # then this many trials are not valid either
+
+    def text(self) -> str:
+        return format_fields(block=self.block, state=self.state, barrel=self.barrel or "-",
+                             current_nA=float(self.current_nA), settle_s=float(self.settle_s), discard=self.discard)
+
+    def event(self) -> LogEvent:
+        return LogEvent(self.start_index, EventKind.DRUG_BLOCK, self.barrel, float(self.current_nA), self.text())
+
+    @classmethod
+    def from_event(cls, ev: LogEvent) -> DrugBlock:
+        f = parse_fields(ev.text)
+        return cls(block=int(_number(f, "block", 0)), start_index=ev.sample_index,
+                   state="on" if f.get("state") == "on" else "off", barrel=ev.barrel or f.get("barrel", ""),
+                   current_nA=_number(f, "current_nA", ev.current_nA), settle_s=max(0.0, _number(f, "settle_s", 0.0)),
+                   discard=max(0, int(_number(f, "discard", 0))))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial, its condition and whether it counts."""
+
+    number: int
+    start_index: int
+    stop_index: int | None
+    code: int
+    stimulus: dict[str, float] = field(default_factory=dict)  # what was shown (e.g. orientation_deg)
+    block: int = 0
+    drug_state: str = "off"
+    drug_current_nA: float = 0.0  # the drug barrel's commanded current at the trial's start (from the log)
+    valid: bool = True
+    reason: str = ""  # why not valid: incomplete, gap, settling, discarded, drug changed
+
+    def duration_s(self, rate_hz: float) -> float:
+        return 0.0 if self.stop_index is None else (self.stop_index - self.start_index) / rate_hz
+
+
+def _blocks_from_currents(events: Sequence[LogEvent], barrel: str, settle_s: float, discard: int) -> list[DrugBlock]:
+    """Drug blocks from a barrel's current changes (no trial protocol logged them)."""
+    blocks = [DrugBlock(0, 0, "off", barrel, 0.0, 0.0, 0)]
+    for ev in events:
+        if ev.barrel != barrel or ev.kind not in _CURRENT_KINDS:
+            continue
+        state = "on" if ev.kind == EventKind.EJECT else "off"
+        if state != blocks[-1].state or (state == "on" and ev.current_nA != blocks[-1].current_nA):
+            blocks.append(DrugBlock(len(blocks), ev.sample_index, state, barrel,
+                                    ev.current_nA if state == "on" else 0.0, settle_s, discard))
+    return blocks
+
+
+def trials_from_events(events: Iterable[LogEvent], rate_hz: float, *, drug_barrel: str | None = None,
+                       settle_s: float = 0.0, discard: int = 0,
+                       gaps: Sequence[tuple[int, int]] = ()) -> list[Trial]:
+    """The trials of an event log, in order, with their drug condition and validity.
+
+    Drug blocks come from ``drug_block`` events; without them, from the current changes of
+    ``drug_barrel`` (each change of eject/not-eject starts a block with ``settle_s`` and
+    ``discard``); without either, every trial is in one "off" block.  ``gaps``: lost sample
+    ranges [start, stop)."""
+    events = sorted(events, key=lambda e: e.sample_index)
+    blocks = [DrugBlock.from_event(e) for e in events if e.kind == EventKind.DRUG_BLOCK]
+    if not blocks and drug_barrel:
+        blocks = _blocks_from_currents(events, drug_barrel, settle_s, discard)
+    if not blocks:
+        blocks = [DrugBlock(0, 0, "off")]
+    barrel = blocks[-1].barrel
+    starts: dict[int, LogEvent] = {}
+    stops: dict[int, LogEvent] = {}
+    order: list[int] = []
+    current_at: list[tuple[int, float]] = []  # the drug barrel's current changes
+    for ev in events:
+        if ev.kind == EventKind.TRIAL_START:
+            n = int(_number(parse_fields(ev.text), "trial", len(order)))
+            if n not in starts:
+                starts[n] = ev
+                order.append(n)
+        elif ev.kind == EventKind.TRIAL_STOP:
+            n = int(_number(parse_fields(ev.text), "trial", -1))
+            stops.setdefault(n, ev)
+        elif ev.kind in _CURRENT_KINDS and ev.barrel == barrel and barrel:
+            current_at.append((ev.sample_index, ev.current_nA))
+    out: list[Trial] = []
+    settled_in_block: dict[int, int] = {}
+    bi = 0
+    ci = -1
+    for n in order:
+        ev = starts[n]
+        f = parse_fields(ev.text)
+        a = ev.sample_index
+        while bi + 1 < len(blocks) and blocks[bi + 1].start_index <= a:
+            bi += 1
+        while ci + 1 < len(current_at) and current_at[ci + 1][0] <= a:
+            ci += 1
+        blk = blocks[bi] if blocks[bi].start_index <= a else DrugBlock(-1, 0, "off")
+        stop = stops.get(n)
+        z = None if stop is None or stop.sample_index < a else stop.sample_index
+        stim = {k: _number(f, k, math.nan) for k in f if k not in ("trial", "code")}
+        reason = ""
+        if z is None:
+            reason = "incomplete"
+        elif any(g0 < z and a < g1 for g0, g1 in gaps):
+            reason = "gap"
+        elif bi + 1 < len(blocks) and blocks[bi + 1].start_index < z:
+            reason = "drug changed"
+        elif blk.block < 0:
+            reason = "before the first drug block"
+        elif a < blk.start_index + round(blk.settle_s * rate_hz):
+            reason = "settling"
+        else:
+            rank = settled_in_block.get(bi, 0)
+            settled_in_block[bi] = rank + 1
+            if rank < blk.discard:
+                reason = "discarded"
+        out.append(Trial(number=n, start_index=a, stop_index=z, code=int(_number(f, "code", 0)), stimulus=stim,
+                         block=blk.block, drug_state=blk.state,
+                         drug_current_nA=current_at[ci][1] if ci >= 0 else 0.0, valid=not reason, reason=reason))
+    return out
+
+
+def valid_counts(trials: Iterable[Trial], block: int | None = None) -> dict[int, int]:
+    """Valid trials per condition code (in one block, or all)."""
+    out: dict[int, int] = {}
+    for t in trials:
+        if t.valid and (block is None or t.block == block):
+            out[t.code] = out.get(t.code, 0) + 1
+    return out

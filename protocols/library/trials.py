@@ -1,0 +1,68 @@
+"""``drug_trials``: drug blocks during a stimulus task, closed loop on valid trial counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from daq.pipette import Pipette
+from protocols.commands import Mark, Plan, RetainAll
+from protocols.library._checks import barrel_problems, current_problems
+from protocols.library._types import Currents, Seconds
+from protocols.registry import Problem, register
+from protocols.trials import block_currents, block_trials, design_text, drug_block
+
+
+def _check(p: Mapping[str, Any], pipette: Pipette | None) -> list[Problem]:
+    out: list[Problem] = []
+    need_s = p["lead_s"] + block_trials(p["conditions"], p["trials_per_condition"], p["discard_trials"]) \
+        * p["trial_period_s"]
+    if p["block_timeout_s"] < need_s:
+        out.append(Problem("params.block_timeout_s",
+                           f"{p['block_timeout_s']:g} s is shorter than a block needs at the nominal trial period "
+                           f"({need_s:g} s: lead_s + (discard_trials + conditions x trials_per_condition) x "
+                           f"trial_period_s)"))
+    if pipette is None:
+        return out
+    out += barrel_problems("params.barrel", p["barrel"], pipette, ("drug",))
+    out += current_problems("params.currents_nA", p["currents_nA"], p["barrel"], pipette)
+    return out
+
+
+@register("drug_trials", check=_check)
+def drug_trials(
+    barrel: Annotated[str, Field(min_length=1, description="the drug barrel")],
+    currents_nA: Annotated[Currents, Field(description="ejection currents of the drug-on blocks (nA)")],
+    conditions: Annotated[int, Field(ge=1, le=256, description="stimulus conditions the task shows (codes)")],
+    trials_per_condition: Annotated[int, Field(
+        ge=1, le=10000, description="valid trials per condition before the block ends")] = 20,
+    discard_trials: Annotated[int, Field(
+        ge=0, le=1000, description="trials that do not count after each drug change (after lead_s/washout_s)")] = 2,
+    lead_s: Annotated[float, Field(
+        ge=0, le=3600, description="the ejection starts this long before the trials of an on block count")] = 10.0,
+    washout_s: Annotated[float, Field(
+        ge=0, le=3600, description="after the drug goes off, trials count only after this long")] = 10.0,
+    design: Annotated[Literal["blocked", "randomised"], Field(
+        description="on-currents in the given order each repeat, or shuffled per repeat (seeded)")] = "blocked",
+    repeats: Annotated[int, Field(ge=1, le=100, description="how many times the on-currents run")] = 1,
+    trial_period_s: Annotated[Seconds, Field(
+        description="the task's nominal trial period (stimulus + interval): the dry run's duration")] = 1.0,
+    block_timeout_s: Annotated[Seconds, Field(description="a block ends after this long even if short of trials")]
+    = 600.0,
+    seed: Annotated[int | None, Field(ge=0, description="seed of the randomised design (drawn if not given)")] = None,
+) -> Plan:
+    """Drug × stimulus trials: an off block (retain), then each on-current followed by an
+    off block, blocked or randomised per repeat.  A block lasts until every one of
+    ``conditions`` stimulus codes has ``trials_per_condition`` valid trials in it (trials
+    from the device's trial events; the first ``discard_trials`` after ``lead_s`` (on) or
+    ``washout_s`` (off) do not count), or ``block_timeout_s``.  Each block is logged as a
+    ``drug_block`` event; ends with every barrel on retain."""
+    blocks = block_currents(currents_nA, design, repeats, seed)
+    yield Mark(design_text(barrel, blocks, conditions, trials_per_condition, discard_trials, lead_s, trial_period_s))
+    for b, cur in enumerate(blocks):
+        yield from drug_block(b, barrel, cur, conditions=conditions, trials_per_condition=trials_per_condition,
+                              discard=discard_trials, settle_s=lead_s if cur > 0 else washout_s,
+                              trial_period_s=trial_period_s, timeout_s=block_timeout_s)
+    yield RetainAll()
