@@ -41,7 +41,8 @@ def profile_rss(x: np.ndarray, y: np.ndarray, loge: float, sign: float, fixed_c:
 def profile_ci(data, theta: np.ndarray, rss: float, df: int, conf: float,
                fixed_c: float | None = None, fixed_d: float | None = None
                ) -> tuple[tuple[float, float], list[str]]:
-    """(lower, upper) EC50 limits and warnings."""
+    """(lower, upper) EC50 limits and the reasons the EC50 is not determined by them (a
+    limit that does not exist within the search range: an open interval)."""
     from analysis.fit import B_MAX, B_MIN
 
     crit = rss * (1.0 + stats.f.ppf(conf, 1, df) / df)
@@ -53,6 +54,8 @@ def profile_ci(data, theta: np.ndarray, rss: float, df: int, conf: float,
         return profile_rss(data.x, data.y, le, sign, fixed_c, fixed_d, (B_MIN, B_MAX), data.asymptote_bounds) - crit
 
     warnings: list[str] = []
+    if excess(le0) > 0:  # the profile search cannot reach the fit's own minimum: no interval to trace
+        return (math.nan, math.nan), ["the EC50's profile likelihood could not be traced from the fit's minimum"]
     limits = []
     for direction, bound in ((-1.0, lo_le), (1.0, hi_le)):
         step = 0.05
@@ -72,7 +75,7 @@ def profile_ci(data, theta: np.ndarray, rss: float, df: int, conf: float,
         if found is None:
             limits.append(0.0 if direction < 0 else math.inf)
             warnings.append(f"the EC50's {'lower' if direction < 0 else 'upper'} {100 * conf:g} % confidence "
-                            "limit is not defined by the data (open interval)")
+                            f"limit is not defined by the data (open {100 * conf:g} % CI)")
             continue
         root = optimize.brentq(excess, min(inside, found), max(inside, found), xtol=1e-10, rtol=1e-12)
         limits.append(math.exp(root))

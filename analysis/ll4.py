@@ -98,8 +98,12 @@ def profile_cd(x: np.ndarray, y: np.ndarray, b: np.ndarray, loge: np.ndarray,
     c, d = _solve_cd(h, g, y, fixed_c, fixed_d)
     if bounds is None:
         return c, d, rss(c, d)
-    lo, hi = bounds
-    inside = (c >= lo) & (c <= hi) & (d >= lo) & (d <= hi)
+    lo, hi = bounds  # for the free asymptotes; a fixed one stays where it was fixed
+
+    def keep(v, fixed):
+        return v if fixed is not None else np.clip(v, lo, hi)
+
+    inside = ((fixed_c is not None) | ((c >= lo) & (c <= hi))) & ((fixed_d is not None) | ((d >= lo) & (d <= hi)))
     if inside.all():
         return c, d, rss(c, d)
     best_c, best_d, best = np.where(inside, c, np.nan), np.where(inside, d, np.nan), np.where(inside, rss(c, d), np.inf)
@@ -107,10 +111,10 @@ def profile_cd(x: np.ndarray, y: np.ndarray, b: np.ndarray, loge: np.ndarray,
     for edge in (lo, hi):
         if fixed_c is None:
             cc, dd = _solve_cd(h, g, y, edge, fixed_d)
-            cands.append((cc, np.clip(dd, lo, hi)))
+            cands.append((cc, keep(dd, fixed_d)))
         if fixed_d is None:
             cc, dd = _solve_cd(h, g, y, fixed_c, edge)
-            cands.append((np.clip(cc, lo, hi), dd))
+            cands.append((keep(cc, fixed_c), dd))
     for cc, dd in cands:
         r = rss(cc, dd)
         better = ~inside & (r < best)

@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.fit import FitError, fit_ll4
+from analysis.fit import AT_LIMIT, FITTED, NOT_DETERMINABLE, FitError, fit_ll4
 from analysis.fit_profile import profile_rss
 from analysis.ll4 import ll4
 
@@ -137,10 +137,11 @@ def test_noisy_data_without_a_plateau_stay_bounded_and_say_so(seed):
     span = np.ptp(y)
     assert y.min() - 2 * span - 1e-9 <= min(f.top, f.bottom) and max(f.top, f.bottom) <= y.max() + 2 * span + 1e-9
     assert 1e-3 <= f.ec50 <= 16e3  # within 1000× of the tested doses
-    at_limit = any("ran to its limit" in w for w in f.warnings)
+    at_limit = any("ran to" in r for r in f.reasons)
     assert at_limit == (not f.converged)
+    assert at_limit <= (f.status != FITTED)
     if seed == 0:  # this draw has no top plateau at all
-        assert at_limit and any("no plateau" in w for w in f.warnings)
+        assert at_limit and any("no plateau" in r for r in f.reasons)
 
 
 def test_too_few_doses_and_bad_input_are_clear_errors():
@@ -152,3 +153,93 @@ def test_too_few_doses_and_bad_input_are_clear_errors():
         fit_ll4([0, 1, 2, 3, 4], [1, 1, 1, 1, 1])
     with pytest.raises(FitError, match="differ in length"):
         fit_ll4([0, 1, 2], [1, 2])
+
+
+SCALES = [1e-12, 1e-8, 1e-4, 1e-1, 1e3, 1e8, 1e12]
+
+
+def _same6(a, b):
+    return a == pytest.approx(b, rel=5e-7, abs=0) or (math.isinf(a) and a == b)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("axis", ["dose", "response"])
+def test_scaling_doses_or_responses_gives_the_same_fit_to_6_digits(ryegrass, scale, axis):
+    x, y = np.array(RYEGRASS_CONC, float), np.array(RYEGRASS_ROOTL)
+    f = fit_ll4(x * scale, y, "mM") if axis == "dose" else fit_ll4(x, y * scale, "mM")
+    sx, sy = (scale, 1.0) if axis == "dose" else (1.0, scale)
+    assert f.status == ryegrass.status == FITTED and f.converged
+    assert _same6(f.ec50, ryegrass.ec50 * sx)
+    assert _same6(f.ec50_ci[0], ryegrass.ec50_ci[0] * sx) and _same6(f.ec50_ci[1], ryegrass.ec50_ci[1] * sx)
+    assert _same6(f.hill, ryegrass.hill)
+    assert _same6(f.top, ryegrass.top * sy) and _same6(f.bottom, ryegrass.bottom * sy)
+    assert _same6(f.se["hill"], ryegrass.se["hill"]) and _same6(f.se["top"], ryegrass.se["top"] * sy)
+    assert _same6(f.se["ec50"], ryegrass.se["ec50"] * sx)
+    assert _same6(f.rss, ryegrass.rss * sy**2) and _same6(f.r_squared, ryegrass.r_squared)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(-12, 12), st.floats(-12, 12))
+def test_any_joint_scaling_of_a_noisy_curve_gives_the_same_fit(log_sx, log_sy):
+    rng = np.random.default_rng(4)
+    x = np.repeat([0, 1, 3, 10, 30, 100.0], 3)
+    y = ll4(x, -1.2, 0.0, 100.0, 10.0) + rng.normal(0, 6, len(x))
+    ref = fit_ll4(x, y)
+    sx, sy = 10.0**log_sx, 10.0**log_sy
+    f = fit_ll4(x * sx, y * sy)
+    assert f.status == ref.status
+    assert _same6(f.ec50, ref.ec50 * sx) and _same6(f.hill, ref.hill) and _same6(f.top, ref.top * sy)
+    assert _same6(f.ec50_ci[0], ref.ec50_ci[0] * sx) and _same6(f.ec50_ci[1], ref.ec50_ci[1] * sx)
+
+
+def test_every_ci_is_labelled_with_its_level():
+    x = np.repeat([0, 1, 3, 10, 30, 100.0], 3)
+    y = ll4(x, -1.2, 0.0, 100.0, 10.0) + np.tile([3.0, -3.0, 0.0], 6)
+    f80, f95 = fit_ll4(x, y, conf=0.8), fit_ll4(x, y)
+    assert f80.ci_label == "80 % CI" and f80.ec50_ci_text().startswith("80 % CI ")
+    assert f95.ci_label == "95 % CI" and f80.as_dict()["ci_label"] == "80 % CI"
+    assert f95.ec50_ci[0] < f80.ec50_ci[0] < f80.ec50 < f80.ec50_ci[1] < f95.ec50_ci[1]
+    with pytest.raises(FitError, match="between 0 and 1"):
+        fit_ll4(x, y, conf=95)
+
+
+# GABA under bicuculline (protocols/examples/antagonist_series.yaml on sim:cortex): the
+# antagonist abolishes the response; one point per ejection and per baseline
+GABA_BIC_DOSE = [0, 0, 0, 0, 0, 0, 10, 20, 40, 10, 20, 40]
+GABA_BIC_RESPONSE = [3.1, -4.0, 1.2, -2.2, 5.0, -0.4, -1.8, 4.2, -3.5, 2.6, -5.1, 0.9]
+
+
+def test_gaba_under_bicuculline_is_not_determinable_with_its_reasons():
+    f = fit_ll4(GABA_BIC_DOSE, GABA_BIC_RESPONSE, "nA", limits=(-100.0, math.inf))
+    assert f.status == NOT_DETERMINABLE and not f.determinable
+    assert any("R²" in r for r in f.reasons) and any("flat line" in r for r in f.reasons)
+    assert f.ec50_text() == "not determinable" and f.ec50_ci_text() == "—"
+    d = f.as_dict()
+    assert d["ec50"] is None and d["ec50_ci"] == [None, None] and d["se"]["ec50"] is None
+    assert d["status"] == NOT_DETERMINABLE and d["reasons"]
+
+
+def test_a_clean_curve_is_fitted_with_no_reasons():
+    x = np.repeat([0, 1, 3, 10, 30, 100.0], 2)
+    y = ll4(x, -1.2, 0.0, 100.0, 10.0) + np.tile([2.0, -2.0], 6)
+    f = fit_ll4(x, y)
+    assert f.status == FITTED and f.reasons == () and f.ec50_text() == f"{f.ec50:.3g} nA"
+    assert f.tested_doses == (1.0, 100.0) and f.flat_p < 1e-4
+
+
+def test_an_ec50_beyond_the_tested_doses_is_not_determinable():
+    x = np.repeat([0, 1, 2, 4, 8.0], 3)
+    y = ll4(x, -1.0, 0.0, 100.0, 40.0) + np.tile([1.0, -1.0, 0.0], 5)  # half-maximum far above 8
+    f = fit_ll4(x, y, fixed_top=100.0)
+    assert f.status == NOT_DETERMINABLE
+    assert any("outside the tested doses" in r or "search limit" in r or "open" in r for r in f.reasons)
+
+
+def test_a_step_between_two_doses_is_at_a_search_limit():
+    x = np.repeat([0, 1, 2, 4, 8, 16.0], 3)
+    y = np.where(x >= 4, 100.0, 0.0) + np.tile([0.5, -0.5, 0.0], 6)
+    f = fit_ll4(x, y)
+    assert f.status in (AT_LIMIT, NOT_DETERMINABLE)
+    assert any("Hill slope ran to its limit" in r for r in f.reasons)
+    if f.status == AT_LIMIT:
+        assert 2 <= f.ec50 <= 4 and f.ec50_text() != "not determinable"
