@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
+from analysis.detect import DetectionParams
+from analysis.filters import CausalFilter
 from daq.pipette import Pipette
 from daq.types import EventKind, LogEvent
 
@@ -126,9 +127,12 @@ class RateModel:
 
 def spike_waveforms(trace_uV: np.ndarray, start_index: int, spikes: np.ndarray, rate_hz: float,
                     pre_ms: float = 0.6, post_ms: float = 1.2, max_n: int = 40,
-                    band_hz: tuple[float, float] = (300.0, 6000.0)) -> tuple[np.ndarray, np.ndarray]:
+                    detection: DetectionParams | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cut band-passed waveforms around the newest ``max_n`` spikes inside ``trace_uV``.
 
+    The band-pass is the online detector's (``detection``, default ``DetectionParams()``),
+    applied causally as the detector does, so the waveforms have the shape and depth of what
+    it detected and its spike indices land on their troughs.
     Returns (time axis ms, waveforms (n, len)); empty when no spike fits in the trace."""
     pre = round(pre_ms * 1e-3 * rate_hz)
     post = round(post_ms * 1e-3 * rate_hz)
@@ -137,7 +141,7 @@ def spike_waveforms(trace_uV: np.ndarray, start_index: int, spikes: np.ndarray, 
     rel = rel[(rel >= pre) & (rel + post <= len(trace_uV))][-max_n:]
     if len(rel) == 0 or len(trace_uV) < 64:
         return t_ms, np.zeros((0, len(t_ms)))
-    sos = butter(3, [band_hz[0], min(band_hz[1], 0.45 * rate_hz)], btype="bandpass", fs=rate_hz, output="sos")
-    y = sosfiltfilt(sos, np.asarray(trace_uV, dtype=np.float64))
+    bp = (detection if detection is not None else DetectionParams()).bandpass(rate_hz)
+    y = CausalFilter(bp, np.ones(1))(np.asarray(trace_uV, dtype=np.float64))[:, 0]
     idx = rel[:, None] + np.arange(-pre, post)[None, :]
     return t_ms, y[idx]

@@ -2,11 +2,15 @@
 
 Each frame the window hands ``ingest`` only the samples that arrived since the last frame;
 they are converted to display units (µV for electrodes, nA for current monitors), electrode
-channels optionally band-passed to the spike band (causal filter, state carried across
-frames, as the online detector does), and reduced to one (min, max) pair per *column* of
+channels optionally band-passed to the spike band, and reduced to one (min, max) pair per *column* of
 ``samples_per_column`` samples.  Columns are kept for ``history_s`` seconds, so a frozen view
 can scroll back through the last minutes without touching the raw ring again, and a frame
 costs O(new samples + visible columns), whatever the sample rate and window length.
+
+The spike band is the online detector's own filter: ``DetectionParams.bandpass`` (band and
+order) applied causally with its state carried across frames and restarted at a gap
+(``analysis.filters.CausalFilter``, the filter ``StreamingDetector`` runs), so a spike is
+as deep on the screen as the detector sees it and the threshold line is drawn to scale.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
+from analysis.detect import DetectionParams
+from analysis.filters import CausalFilter
 from daq.types import ChannelKind, StreamInfo
 
 _LADDER = [m * 10**e for e in range(0, 7) for m in (1, 2, 5)]
 MAX_COLUMNS = 200_000  # per channel: bounds memory at very short windows (scroll-back then covers less)
-SPIKE_BAND_HZ = (300.0, 6000.0)
 
 
 def column_size(window_samples: int, n_columns: int) -> int:
@@ -72,8 +76,10 @@ class TraceModel:
     """Min/max columns of every channel; the view window, freeze and scroll-back."""
 
     def __init__(self, stream: StreamInfo, window_s: float = 5.0, n_columns: int = 1000,
-                 history_s: float = 120.0, spike_band_hz: tuple[float, float] = SPIKE_BAND_HZ,
+                 history_s: float = 120.0, detection: DetectionParams | None = None,
                  limits_nA: dict[str, float] | None = None):
+        """``detection``: the online detector's parameters (its band and order filter the electrode
+        lanes; default ``DetectionParams()``, the detector's default)."""
         self.stream = stream
         self.rate_hz = stream.rate_hz
         self.channels = default_views(stream, limits_nA)
@@ -85,9 +91,10 @@ class TraceModel:
         disp = np.array([v.to_display for v in self.channels])
         self._a = (scale / gain * disp).astype(np.float32)
         self._b = (offset / gain * disp).astype(np.float32)
-        lo, hi = spike_band_hz
-        self._sos = butter(3, [lo, min(hi, 0.45 * self.rate_hz)], btype="bandpass", fs=self.rate_hz, output="sos")
+        self.detection = detection if detection is not None else DetectionParams()
         self._filt_cols = [i for i, v in enumerate(self.channels) if v.filtered]
+        self._filter = CausalFilter(self.detection.bandpass(self.rate_hz), self._a[self._filt_cols],
+                                    self._b[self._filt_cols])
         self._n = n
         self.window_s = window_s
         self.n_columns = n_columns
@@ -112,7 +119,7 @@ class TraceModel:
         self._pending = np.zeros((0, self._n), dtype=np.float32)
         self._pending_start = 0
         self._next: int | None = None  # the sample index expected next
-        self._zi = np.zeros((self._sos.shape[0], 2, len(self._filt_cols)))
+        self._filter.reset()
 
     def set_window(self, window_s: float, n_columns: int | None = None) -> bool:
         """Change the window length (s) / pixel columns.  True if the columns were rebuilt
@@ -186,11 +193,10 @@ class TraceModel:
         if self._next is None or start_index != self._next:  # first data, or samples skipped
             self._pending = self._pending[:0]
             self._pending_start = start_index
-            self._zi[:] = 0.0
+            self._filter.reset()  # the signal is not contiguous: the filter starts again, as the detector's
         x = raw.astype(np.float32) * self._a + self._b
         if self._filt_cols:
-            y, self._zi = sosfilt(self._sos, x[:, self._filt_cols].astype(np.float64), axis=0, zi=self._zi)
-            x[:, self._filt_cols] = y
+            x[:, self._filt_cols] = self._filter(raw[:, self._filt_cols])
         self._next = start_index + len(raw)
         buf = np.concatenate([self._pending, x]) if len(self._pending) else x
         n_full = len(buf) // self._spc
