@@ -1,0 +1,185 @@
+"""A drug × stimulus recording analysed: trials, responses per condition, tuning curves per
+drug condition, the gain model, Fano factors, AUROC and modulation indices, a figure and a
+JSON-ready summary.  The pieces: ``analysis.trials``, ``analysis.tuning``, ``analysis.gain``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.detect_file import detect_recording
+from analysis.gain import GainFit, fit_gain
+from analysis.source import RecordingLike
+from analysis.trials import (
+    Condition,
+    ConditionStats,
+    auroc,
+    condition_stats,
+    modulation_index,
+    psth,
+    recording_trials,
+    spike_counts,
+    stimulus_value,
+)
+from analysis.tuning import TuningFit, fit_tuning
+from daq.errors import IontoError
+from daq.trials import Trial
+
+VALUE_KINDS = {"orientation_deg": "orientation", "contrast": "contrast"}
+
+
+class NoTrialsError(IontoError):
+    """The recording holds no trials that can be analysed."""
+
+
+@dataclass
+class GainAnalysis:
+    """Everything ``analyze_gain`` found (drug states "off" = control, "on" = drug)."""
+
+    path: str
+    value_name: str
+    kind: str | None  # "orientation" / "contrast" (a tuning curve is fitted), or None
+    trials: list[Trial]
+    counts: np.ndarray
+    durations_s: np.ndarray
+    stats: dict[Condition, ConditionStats]
+    tuning: dict[str, TuningFit]
+    gain: GainFit
+    auroc: dict[float, float]
+    modulation_index: dict[float, float]
+    psth: dict[Condition, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def n_valid(self) -> int:
+        return sum(t.valid for t in self.trials)
+
+
+def _value_name(trials: list[Trial]) -> str:
+    for t in trials:
+        for k in t.stimulus:
+            return k
+    return "code"
+
+
+def detected_spikes(rec: RecordingLike, channel: str | None = None) -> np.ndarray:
+    """Spike sample indices on one electrode channel (the first, by default)."""
+    det = detect_recording(rec, channels=[channel] if channel else None)
+    first = channel or next(iter(det.spikes))
+    return det.spikes[first].index
+
+
+def analyze_gain(rec: RecordingLike, spike_index: np.ndarray | None = None, *, window_start_s: float = 0.05,
+                 window_stop_s: float | None = None, drug_barrel: str | None = None, n_boot: int = 200,
+                 seed: int = 0, psth_bin_s: float = 0.05) -> GainAnalysis:
+    """Analyse the trials of a recording.  ``spike_index``: the spikes to use (detected on
+    the first electrode if not given)."""
+    trials = recording_trials(rec, drug_barrel=drug_barrel)
+    valid = [t for t in trials if t.valid]
+    if not valid:
+        raise NoTrialsError(f"{rec.path}: no valid trials in the event log ({len(trials)} trial events; "
+                            "trials come from trial_start/trial_stop events, see docs/trials.md)")
+    if spike_index is None:
+        spike_index = detected_spikes(rec)
+    name = _value_name(valid)
+    counts, dur = spike_counts(trials, spike_index, rec.rate_hz, window_start_s, window_stop_s)
+    cstats = condition_stats(trials, counts, dur, name if name != "code" else None)
+    ok = [i for i, t in enumerate(trials) if t.valid and dur[i] > 0]
+    values = np.array([stimulus_value(trials[i], name if name != "code" else None) for i in ok])
+    on = np.array([trials[i].drug_state == "on" for i in ok])
+    rates = counts[ok] / dur[ok]
+    gain = fit_gain(values, on, rates, n_boot=n_boot, seed=seed)
+    kind = VALUE_KINDS.get(name)
+    tuning = {}
+    if kind is not None:
+        for state in ("off", "on"):
+            sel = on == (state == "on")
+            if sel.any():
+                tuning[state] = fit_tuning(kind, values[sel], rates[sel])
+    aur, mi = {}, {}
+    for v in sorted(set(values.tolist())):
+        c, d = cstats.get(("off", v)), cstats.get(("on", v))
+        if c is not None and d is not None:
+            aur[v] = auroc(d.rates_hz, c.rates_hz)
+            mi[v] = modulation_index(d.mean_rate_hz, c.mean_rate_hz)
+    ps = {}
+    for key in cstats:
+        sel = [trials[i] for i in ok if (trials[i].drug_state, stimulus_value(trials[i], name if name != "code" else None)) == key]
+        ps[key] = psth(sel, spike_index, rec.rate_hz, bin_s=psth_bin_s)
+    return GainAnalysis(str(rec.path), name, kind, trials, counts, dur, cstats, tuning, gain, aur, mi, ps)
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def gain_doc(res: GainAnalysis) -> dict[str, Any]:
+    """A JSON-ready summary (``fit.gain``, ``fit.offset``, ``preferred_model``, …)."""
+    g = res.gain
+    reasons: dict[str, int] = {}
+    for t in res.trials:
+        if not t.valid:
+            reasons[t.reason] = reasons.get(t.reason, 0) + 1
+    return {
+        "trials": {"total": len(res.trials), "valid": res.n_valid, "invalid_by_reason": reasons},
+        "value_name": res.value_name,
+        "fit": {"gain": g.gain, "offset": g.offset_hz, "gain_ci95": list(g.gain_ci), "offset_ci95": list(g.offset_ci),
+                "gain_se": _num(g.gain_se), "offset_se": _num(g.offset_se), "n_control": g.n_control,
+                "n_drug": g.n_drug, "bootstrap_resamples": g.n_boot},
+        "preferred_model": g.preferred_model,
+        "models": {m.name: {"gain": m.gain, "offset": m.offset_hz, "rss": m.rss, "k": m.k, "aic": m.aic,
+                            "f_test_p": _num(m.f_p_value) if m.f_p_value is not None else None}
+                   for m in g.models.values()},
+        "tuning": {state: {"kind": f.kind, "params": {k: _num(v) for k, v in f.params.items()},
+                           "stderr": {k: _num(v) for k, v in f.stderr.items()}, "rmse_hz": _num(f.rmse_hz),
+                           "error": f.error or None}
+                   for state, f in res.tuning.items()},
+        "conditions": [{"drug_state": s.drug_state, res.value_name: s.value, "n": s.n, "mean_rate_hz": s.mean_rate_hz,
+                        "sem_rate_hz": _num(s.sem_rate_hz), "fano": _num(s.fano)} for s in res.stats.values()],
+        "auroc": [{res.value_name: v, "auroc": _num(a)} for v, a in res.auroc.items()],
+        "modulation_index": [{res.value_name: v, "mi": _num(m)} for v, m in res.modulation_index.items()],
+    }
+
+
+def gain_figure(res: GainAnalysis, path: str | os.PathLike[str]) -> str:
+    """Tuning curves per drug condition (means ± SEM, fitted curves) and drug vs control
+    responses with the fitted gain line; written as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    colours = {"off": "k", "on": "tab:red"}
+    for state in ("off", "on"):
+        pts = [s for s in res.stats.values() if s.drug_state == state]
+        if not pts:
+            continue
+        ax1.errorbar([s.value for s in pts], [s.mean_rate_hz for s in pts], [s.sem_rate_hz for s in pts],
+                     fmt="o", color=colours[state], label="control" if state == "off" else "drug")
+        f = res.tuning.get(state)
+        if f is not None and not f.error:
+            xs = np.linspace(min(s.value for s in pts), max(s.value for s in pts), 200)
+            ax1.plot(xs, f(xs), color=colours[state])
+    ax1.set_xlabel(res.value_name)
+    ax1.set_ylabel("response (Hz)")
+    ax1.legend(frameon=False)
+    pairs = [(res.stats[("off", v)].mean_rate_hz, res.stats[("on", v)].mean_rate_hz) for v in res.auroc]
+    if pairs:
+        x, y = np.array(pairs).T
+        ax2.plot(x, y, "o", color="tab:red")
+        lim = np.array([0, max(x.max(), y.max()) * 1.1])
+        ax2.plot(lim, lim, ":", color="0.5")
+        ax2.plot(lim, res.gain.gain * lim + res.gain.offset_hz, color="tab:red",
+                 label=f"g = {res.gain.gain:.2f}, a = {res.gain.offset_hz:+.1f} Hz ({res.gain.preferred_model})")
+        ax2.legend(frameon=False)
+    ax2.set_xlabel("control response (Hz)")
+    ax2.set_ylabel("drug response (Hz)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return str(path)
