@@ -4,8 +4,9 @@
   ``anova`` for continuous data; Prism's "compare"): (1) one EC50 shared by both curves
   (slopes and asymptotes separate) — is the EC50 shifted?  (2) one curve for both data
   sets — do the curves differ at all?
-* **EC50 ratio** B/A (the dose ratio of a competitive antagonist) with a 95 % CI from the
-  two fits' standard errors of ln EC50 (independent data sets, t with the pooled df).
+* **EC50 ratio** B/A (the dose ratio of a competitive antagonist) with a CI at the fits'
+  level (``ci_label``) from the two fits' standard errors of ln EC50 (independent data sets,
+  t with the pooled df) — none (NaN, with ``note``) when either EC50 is not determinable.
 * AICc of separate vs shared-EC50 models (smaller is better).
 """
 
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from analysis.fit import FitData, FitResult, fit_ll4
+from analysis.fit import FitData, FitResult, ci_label, fit_ll4
 from analysis.ll4 import jacobian, model
 
 
@@ -36,9 +37,16 @@ class Comparison:
     aicc_separate: float
     aicc_shared_ec50: float
     dose_unit: str
+    conf: float = 0.95
+    note: str = ""  # why there is no EC50 ratio
+
+    @property
+    def ci_label(self) -> str:
+        return ci_label(self.conf)
 
     def as_dict(self) -> dict:
         d = asdict(self)
+        d["ci_label"] = self.ci_label
         d["ec50_ratio_ci"] = list(self.ec50_ratio_ci)
         d["df_shared_ec50"] = list(self.df_shared_ec50)
         d["df_same_curve"] = list(self.df_same_curve)
@@ -110,14 +118,17 @@ def compare_fits(dose_a, resp_a, dose_b, resp_b, label_a: str = "A", label_b: st
     allx, ally = np.concatenate([a.x, b.x]), np.concatenate([a.y, b.y])
     f_all_fit = fit_ll4(allx, ally, dose_unit, conf, limits=limits, profile=False)
     f_all = max(f_all_fit.rss - rss_sep, 0.0) / 4 / s2
-    ratio = fb.ec50 / fa.ec50
+    undetermined = [lab for lab, f in ((label_a, fa), (label_b, fb)) if not f.determinable]
+    note = f"no EC50 ratio: the EC50 of {' and '.join(undetermined)} is not determinable" if undetermined else ""
+    ratio = math.nan if undetermined else fb.ec50 / fa.ec50
     se_log = math.hypot(fa.se["log_ec50"], fb.se["log_ec50"])
     t = stats.t.ppf(0.5 + conf / 2, df_sep)
-    ci = (ratio * math.exp(-t * se_log), ratio * math.exp(t * se_log)) if np.isfinite(se_log) else (math.nan, math.nan)
+    ci = ((ratio * math.exp(-t * se_log), ratio * math.exp(t * se_log)) if np.isfinite(se_log) and not undetermined
+          else (math.nan, math.nan))
     comp = Comparison(
         label_a, label_b, ratio, ci,
         float(f_e), float(stats.f.sf(f_e, 1, df_sep)), (1, df_sep),
         float(f_all), float(stats.f.sf(f_all, 4, df_sep)), (4, df_sep),
-        _aicc(rss_sep, n, 8), _aicc(rss_e, n, 7), dose_unit,
+        _aicc(rss_sep, n, 8), _aicc(rss_e, n, 7), dose_unit, conf, note,
     )
     return comp, fa, fb

@@ -20,7 +20,7 @@ from analysis.epochs import Epoch, EpochParams, check_currents, find_epochs, mea
 from analysis.filters import zero_phase
 from analysis.fit import FitError, FitResult, fit_ll4
 from analysis.fit_compare import Comparison, compare_fits
-from analysis.rates import PSTH, binned_rates, psth, ratemeter, smoothed_rate
+from analysis.rates import PSTH, binned_rates, psth, rate_in_window, ratemeter, smoothed_rate
 from analysis.source import RecordingLike, open_source
 from analysis.truth import EpochTruth, epoch_truth, fit_truth
 from analysis.units import Unit, load_sorted_spikes, separate_units
@@ -43,7 +43,8 @@ class AnalysisParams:
     response_s: float = 10.0
     recovery_s: float = 10.0
     dose: Literal["current", "charge"] = "current"
-    fit_on: Literal["bins", "epochs"] = "bins"  # replicate responses: response-window bins, or one per epoch
+    fit_on: Literal["bins", "epochs"] = "epochs"  # one point per ejection, or its bins as (pseudo-)replicates
+    conf: float = 0.95  # confidence level of every CI
     smooth_sigma_s: float = 1.0
     threads: int = 2
 
@@ -52,6 +53,8 @@ class AnalysisParams:
             raise ValueError(f"dose must be 'current' or 'charge', got {self.dose!r}")
         if self.fit_on not in ("bins", "epochs"):
             raise ValueError(f"fit_on must be 'bins' or 'epochs', got {self.fit_on!r}")
+        if not 0 < self.conf < 1:
+            raise ValueError(f"the confidence level must be between 0 and 1 (e.g. 0.95), got {self.conf}")
         EpochParams(self.baseline_s, self.response_s, self.recovery_s, self.bin_s)  # validates
 
     @property
@@ -236,23 +239,49 @@ def _dose(ep: Epoch, params: AnalysisParams) -> float:
     return abs(ep.current_nA) if params.dose == "current" else ep.charge_nC
 
 
+def points_label(params: AnalysisParams) -> str:
+    """What one point of a fit is, in words (shown with every fit: tables, report, figures)."""
+    if params.fit_on == "bins":
+        return (f"{params.bin_s:g}-s bins of each response window and of each baseline, as replicates "
+                "(pseudo-replicates: the bins of one ejection are not independent, so CIs are too narrow)")
+    return ("one per ejection (its response window vs its baseline) and, at dose 0, one per ejection "
+            "(the last part of its baseline vs the rest)")
+
+
+def _zero_split(ep: Epoch, params: AnalysisParams) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(reference, probe) windows that split an epoch's baseline: the probe is its last
+    ``response_s`` (at most half of it), the reference what comes before."""
+    lo, hi = ep.baseline
+    n = min(round(params.response_s * ep.rate_hz), (hi - lo) // 2)
+    return (lo, hi - n), (hi - n, hi)
+
+
 def _points(eps: list[Epoch], train: np.ndarray, params: AnalysisParams) -> tuple[np.ndarray, np.ndarray]:
-    """Replicate responses (% change from the epoch's baseline) of usable epochs: at each
-    epoch's dose, the rate in each ``bin_s`` bin of its response window (``fit_on="bins"``)
-    or over the whole window (``"epochs"``); and at dose 0 the same measure taken over its
-    baseline window — so the zero-dose level of the curve is measured, not assumed."""
+    """Responses (% change from the epoch's baseline) of usable epochs.
+
+    ``fit_on="epochs"`` (the default): one point per ejection — its response-window rate vs
+    its baseline — and one at dose 0 per ejection: the rate in the last ``response_s`` of
+    its baseline (at most half of it) vs the rest of that baseline, the same measure taken
+    where no drug was ejected, so the zero-dose level of the curve is measured, not assumed,
+    and never from overlapping windows.  ``fit_on="bins"``: every ``bin_s`` bin of the
+    response window at the epoch's dose and of the baseline at dose 0 (pseudo-replicates)."""
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     for ep in eps:
         base = ep.baseline_rate_hz
         if not ep.usable or not np.isfinite(base) or base <= 0:
             continue
-        width = params.bin_s if params.fit_on == "bins" else params.response_s
-        zero = binned_rates(train, *ep.baseline, ep.rate_hz, width)
-        resp = (binned_rates(train, *ep.response, ep.rate_hz, width) if params.fit_on == "bins"
-                else np.array([ep.response_rate_hz]))
+        if params.fit_on == "bins":
+            zero = 100.0 * (binned_rates(train, *ep.baseline, ep.rate_hz, params.bin_s) - base) / base
+            resp = 100.0 * (binned_rates(train, *ep.response, ep.rate_hz, params.bin_s) - base) / base
+        else:
+            ref, probe = _zero_split(ep, params)
+            ref_hz = rate_in_window(train, *ref, ep.rate_hz)
+            zero = (np.array([100.0 * (rate_in_window(train, *probe, ep.rate_hz) - ref_hz) / ref_hz])
+                    if ref_hz > 0 else np.zeros(0))
+            resp = np.array([ep.percent_change])
         xs += [np.zeros(len(zero)), np.full(len(resp), _dose(ep, params))]
-        ys += [100.0 * (zero - base) / base, 100.0 * (resp - base) / base]
+        ys += [zero, resp]
     if not xs:
         return np.zeros(0), np.zeros(0)
     return np.concatenate(xs), np.concatenate(ys)
@@ -266,7 +295,8 @@ def _fit_groups(epochs, train, params):
         points[key] = _points(eps, train, params)
         excluded = sum(not ep.usable for ep in eps)
         try:
-            fits[key] = fit_ll4(*points[key], dose_unit=params.dose_unit, limits=PERCENT_LIMITS)
+            fits[key] = fit_ll4(*points[key], dose_unit=params.dose_unit, conf=params.conf, limits=PERCENT_LIMITS,
+                                points=points_label(params))
         except FitError as exc:
             errors[key] = str(exc) + (f" ({excluded} flagged epoch(s) excluded)" if excluded else "")
     return fits, errors, points
@@ -283,7 +313,7 @@ def _compare_groups(epochs, points, fits, params) -> list[Comparison]:
             if other == key or not other.startswith(key + " + ") or other not in fits:
                 continue
             try:
-                comp, _, _ = compare_fits(*points[key], *points[other], key, other, params.dose_unit,
+                comp, _, _ = compare_fits(*points[key], *points[other], key, other, params.dose_unit, params.conf,
                                           limits=PERCENT_LIMITS, fits=(fits[key], fits[other]))
             except (FitError, ValueError):
                 continue

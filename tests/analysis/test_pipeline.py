@@ -37,7 +37,10 @@ def test_inhibition_curves_recover_the_true_ec50s_and_their_shift(gaba_bic):
     (comp,) = res.comparisons
     assert comp.label_a == "gaba:GABA" and comp.ec50_ratio > 1.5
     assert comp.ec50_ratio_ci[0] < 4.0 < comp.ec50_ratio_ci[1]
-    assert comp.p_same_curve < 0.001
+    # one point per ejection (and one per baseline at dose 0): 2 × 5 points, not hundreds of bins
+    assert comp.p_same_curve < 0.01
+    assert alone.status == with_bic.status == "fitted"
+    assert alone.n_points == 2 * len(CURRENTS) and alone.points.startswith("one per ejection")
     # each epoch's % change is close to what the synthetic neuron was told to do
     gaba = [ep for ep in res.epochs if ep.barrel == "gaba"]
     assert len(gaba) == len(CURRENTS) + len(CURRENTS) + 1  # alone, then with bicuculline up to 160 nA
@@ -45,6 +48,23 @@ def test_inhibition_curves_recover_the_true_ec50s_and_their_shift(gaba_bic):
     for ep in gaba:
         bic = 20.0 if ep.concurrent else 0.0
         assert ep.percent_change == pytest.approx(s.expected_percent("gaba", ep.current_nA, bic), abs=20)
+
+
+def test_bins_as_replicates_only_when_asked_and_labelled_so(gaba_bic):
+    path, _, res = gaba_bic
+    binned = analyze_recording(path, AnalysisParams(fit_on="bins"))
+    f, f1 = binned.fits["gaba:GABA"], res.fits["gaba:GABA"]
+    assert f.n_points > 10 * f1.n_points  # 1-s bins of every 10-s response and 30-s baseline
+    assert "pseudo-replicates" in f.points and "pseudo-replicates" not in f1.points
+
+
+def test_the_confidence_level_reaches_every_ci(gaba_bic):
+    path, _, _ = gaba_bic
+    res = analyze_recording(path, AnalysisParams(conf=0.8))
+    assert all(f.ci_label == "80 % CI" for f in res.fits.values())
+    assert all(c.ci_label == "80 % CI" for c in res.comparisons)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        AnalysisParams(conf=95)
 
 
 def test_background_antagonist_is_a_flagged_epoch_not_a_curve(gaba_bic):
