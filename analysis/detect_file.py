@@ -60,7 +60,7 @@ def _scales(rec: RecordingLike, cols: Sequence[int]) -> tuple[np.ndarray, np.nda
 def _limits(rec: RecordingLike, cols: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Raw values at which each channel's converter clips."""
     dt = np.dtype(rec.stream.dtype)
-    if dt.kind == "i":
+    if dt.kind in "iu":  # signed or unsigned counts (NWB files from other rigs: uint16 with an offset)
         info = np.iinfo(dt)
         return np.full(len(cols), info.min, dtype=dt), np.full(len(cols), info.max, dtype=dt)
     rng = np.array([rec.channels[c].range_V for c in cols], dtype=dt)
