@@ -47,6 +47,7 @@ class AnalysisParams:
     conf: float = 0.95  # confidence level of every CI
     smooth_sigma_s: float = 1.0
     threads: int = 2
+    series: str | None = None  # an NWB file's ElectricalSeries (name or path) when it has several
 
     def __post_init__(self) -> None:
         if self.dose not in ("current", "charge"):
@@ -114,7 +115,7 @@ class AnalysisResult:
 def analyze_recording(path: str | os.PathLike[str], params: AnalysisParams = AnalysisParams(),
                       progress: Progress | None = None) -> AnalysisResult:
     """Open an HDF5 (or NWB) recording and ``analyze`` it."""
-    with open_source(path) as rec:
+    with open_source(path, series=params.series) as rec:
         return analyze(rec, params, progress)
 
 
@@ -122,6 +123,8 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
             progress: Progress | None = None) -> AnalysisResult:
     if rec.n_samples == 0:
         raise ValueError(f"{rec.path}: the recording holds no committed samples")
+    if hasattr(rec, "require_band"):  # an NWB series from another rig: refuse a band its rate cannot hold
+        rec.require_band(params.detection.band_hz)
     det = detect_recording(rec, params.detection, params.channels, progress, threads=params.threads)
     units: dict[str, list[Unit]] = {}
     want_unit_channel = params.unit.split(":")[0] if params.unit and ":u" in params.unit else None
