@@ -4,6 +4,10 @@ The engine calls ``on_engine_event`` on its own thread; the bridge re-emits low-
 events as Qt signals, which Qt delivers on the GUI thread (queued connection).  Samples
 never cross here: the GUI pulls ring-buffer snapshots on a timer.  Worker threads (device
 connection, protocol dry runs) hand their results back with ``call_in_gui``.
+
+Given a ``SessionModel``, the bridge feeds it the engine's state, recording and error
+events on the GUI thread, so the session and recording state the window shows change only
+on engine events.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from app.gui.models.session import SessionModel
 from daq.engine import (
     BlockDone,
     EngineError,
@@ -34,10 +39,15 @@ class EngineBridge(QObject):
     recording_changed = pyqtSignal(bool, str)  # recording, path: the engine started / closed the file
     _call = pyqtSignal(object)
 
-    def __init__(self) -> None:
+    def __init__(self, session_model: SessionModel | None = None) -> None:
         super().__init__()
         self._last_progress = -1
         self._call.connect(self._run)
+        self.session_model = session_model if session_model is not None else SessionModel()
+        m = self.session_model  # slots run on the GUI thread (queued from the engine's)
+        self.state_changed.connect(m.on_state)
+        self.recording_changed.connect(m.on_recording)
+        self.error.connect(m.on_error)
 
     def on_engine_event(self, ev: EngineEvent) -> None:
         """Engine thread.  Emits signals (thread-safe); block progress is thinned to ~10 Hz."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psygnal import Signal
+
 from daq.engine import Eject, EngineCommand, Retain, SetCurrent
 from daq.errors import CurrentLimitError
 from daq.pipette import Barrel, Pipette
@@ -53,7 +55,15 @@ class BarrelRow:
 
 
 class BarrelModel:
-    """Rows for every barrel; turns user actions into engine commands (within limits)."""
+    """Rows for every barrel; turns user actions into engine commands (within limits).
+
+    Events (GUI thread): ``setpoint_changed(name)`` (eject/retain setpoint or polarity),
+    ``current_changed(name)`` (a logged current change of that barrel; the balance
+    barrel's follows), ``alarm_changed(name, text)`` (raised: the text; cleared: "")."""
+
+    setpoint_changed = Signal(str)
+    current_changed = Signal(str)
+    alarm_changed = Signal(str, str)
 
     def __init__(self, pipette: Pipette, rate_hz: float, alarm_tolerance_nA: float = 3.0,
                  alarm_fraction: float = 0.2, alarm_hold_s: float = 0.5):
@@ -102,6 +112,7 @@ class BarrelModel:
             raise CurrentLimitError(f"barrel {name!r}: eject current {nA:g} nA is outside 0…{lim:g} nA")
         r = self.row(name)
         r.eject_nA = float(nA)
+        self.setpoint_changed.emit(name)
         return self.eject_command(name) if r.ejecting else None
 
     def set_retain(self, name: str, nA: float) -> EngineCommand | None:
@@ -111,6 +122,7 @@ class BarrelModel:
             raise CurrentLimitError(f"barrel {name!r}: retain current {nA:g} nA is outside 0…{lim:g} nA")
         r = self.row(name)
         r.retain_nA = float(nA)
+        self.setpoint_changed.emit(name)
         return self.retain_command(name) if (r.state in ("retain", "off") and not r.ejecting) else None
 
     def set_polarity(self, name: str, polarity: int) -> EngineCommand | None:
@@ -120,6 +132,7 @@ class BarrelModel:
         if polarity not in (1, -1):
             raise ValueError(f"polarity must be +1 or -1, got {polarity}")
         r.eject_polarity = polarity
+        self.setpoint_changed.emit(name)
         return self.eject_command(name) if r.ejecting else None
 
     def eject_command(self, name: str) -> EngineCommand:
@@ -151,11 +164,16 @@ class BarrelModel:
         self._accumulate(r, ev.sample_index)
         r.commanded_nA = float(ev.current_nA)
         r._bad_since = None
-        r.alarm = ""
+        had_alarm, r.alarm = r.alarm, ""
         bal = self.balance
         if bal is not None:
             self._accumulate(bal, ev.sample_index)
             bal.commanded_nA = self.balance_commanded_nA()
+        self.current_changed.emit(r.name)
+        if bal is not None and bal is not r:
+            self.current_changed.emit(bal.name)
+        if had_alarm:
+            self.alarm_changed.emit(r.name, "")
 
     def _accumulate(self, r: BarrelRow, at_index: int) -> None:
         dt = max(0, at_index - r._since) / self.rate_hz
@@ -191,7 +209,10 @@ class BarrelModel:
                     r.alarm = (f"compliance/clog: delivering {value:+.1f} nA of {r.commanded_nA:+.1f} nA "
                                f"commanded")
                     raised.append(name)
+                    self.alarm_changed.emit(name, r.alarm)
             else:
                 r._bad_since = None
-                r.alarm = ""
+                if r.alarm:
+                    r.alarm = ""
+                    self.alarm_changed.emit(name, "")
         return raised

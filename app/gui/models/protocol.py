@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psygnal import Signal
+
 from app.session import LoadedPlan, load_any_protocol
 from daq.errors import IontoError
 from daq.pipette import Pipette
@@ -95,7 +97,15 @@ class Progress:
 
 
 class ProtocolModel:
-    """The loaded protocol and the progress of its run (fed with logged events)."""
+    """The loaded protocol and the progress of its run (fed with logged events).
+
+    Events (GUI thread): ``loaded_changed(result)`` (a protocol was loaded, good or not),
+    ``state_changed(state)`` (idle, running, paused, done, aborted: only from logged events
+    and loading), ``step_changed(step)``."""
+
+    loaded_changed = Signal(object)
+    state_changed = Signal(str)
+    step_changed = Signal(str)
 
     def __init__(self, rate_hz: float):
         self.rate_hz = rate_hz
@@ -110,7 +120,16 @@ class ProtocolModel:
 
     def set_loaded(self, result: LoadResult) -> None:
         self.loaded = result
-        self.state = "idle"
+        self.loaded_changed.emit(result)
+        self._set("idle", self.step)
+
+    def _set(self, state: str, step: str) -> None:
+        old_state, old_step = self.state, self.step
+        self.state, self.step = state, step
+        if state != old_state:
+            self.state_changed.emit(state)
+        if step != old_step:
+            self.step_changed.emit(step)
 
     @property
     def can_run(self) -> bool:
@@ -120,25 +139,26 @@ class ProtocolModel:
         """Logged events (GUI thread): protocol start/end, steps, pause/resume."""
         k = ev.kind
         if k == EventKind.PROTOCOL_START:
-            self.state, self.step = "running", "start"
             self._start_index, self._live_steps = ev.sample_index, []
             self._paused_samples, self._paused_at, self._end_index = 0, None, None
+            self._set("running", "start")
         elif self._start_index is None:
             return
         elif k == EventKind.STEP:
-            self.step = ev.text
             self._live_steps.append(ev.sample_index)
+            self._set(self.state, ev.text)
         elif k == EventKind.PAUSE and self.state == "running":
-            self.state, self._paused_at = "paused", ev.sample_index
+            self._paused_at = ev.sample_index
+            self._set("paused", self.step)
         elif k == EventKind.RESUME and self.state == "paused":
-            self.state = "running"
             if self._paused_at is not None:
                 self._paused_samples += ev.sample_index - self._paused_at
             self._paused_at = None
+            self._set("running", self.step)
         elif k == EventKind.PROTOCOL_END:
-            self.state = "aborted" if ev.text == "aborted" else "done"
-            self.step = self.state
             self._end_index = ev.sample_index
+            end = "aborted" if ev.text == "aborted" else "done"
+            self._set(end, end)
 
     def progress(self, now_index: int) -> Progress:
         """Elapsed (pauses excluded) and remaining time; the position maps the run's k-th step

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from psygnal import Signal
 
 from analysis.detect import DetectionParams
 from analysis.filters import CausalFilter
@@ -54,14 +55,37 @@ def fitting_labels(bars: list[tuple[EjectionBar, float, float]], px_per_s: float
     return out
 
 
+MIN_SPAN_S = 10.0
+MAX_SPAN_S = 4 * 3600.0
+
+
+def span_for_protocol(duration_s: float, minimum_s: float = 60.0) -> float:
+    """A ratemeter span that shows a whole protocol of ``duration_s``: its length plus 5 %
+    (the baseline before it started and the recovery after), rounded up to a whole minute,
+    at least ``minimum_s`` and at most ``MAX_SPAN_S``."""
+    if not duration_s > 0:
+        return minimum_s
+    return float(min(MAX_SPAN_S, max(minimum_s, 60.0 * np.ceil(duration_s * 1.05 / 60.0))))
+
+
 class RateModel:
-    """Spike-rate bins and ejection bars over the last ``span_s`` seconds."""
+    """Spike-rate bins and ejection bars over the last ``span_s`` seconds.
+
+    Events (GUI thread): ``bars_changed()`` (an ejection opened or closed),
+    ``bin_changed(bin_s)``, ``span_changed(span_s)``.  ``follow_protocol`` sets the span
+    from a loaded protocol's length, so a whole protocol fits."""
+
+    bars_changed = Signal()
+    bin_changed = Signal(float)
+    span_changed = Signal(float)
 
     def __init__(self, pipette: Pipette | None, rate_hz: float, bin_s: float = 1.0, span_s: float = 300.0):
         self.pipette = pipette
         self.rate_hz = rate_hz
+        self.bin_s = 1.0
         self.set_bin(bin_s)
-        self.span_s = span_s
+        self.span_s = 300.0
+        self.set_span(span_s)
         self.bars: list[EjectionBar] = []
         self._open: dict[str, EjectionBar] = {}
         names = [b.name for b in pipette.barrels] if pipette is not None else []
@@ -71,11 +95,26 @@ class RateModel:
         if not 0.01 <= bin_s <= 60:
             raise ValueError(f"ratemeter bin must be between 0.01 and 60 s, got {bin_s}")
         self.bin_s = float(bin_s)
+        self.bin_changed.emit(self.bin_s)
+
+    def set_span(self, span_s: float) -> None:
+        """Show the last ``span_s`` seconds (10 s … 4 h)."""
+        if not MIN_SPAN_S <= span_s <= MAX_SPAN_S:
+            raise ValueError(f"ratemeter span must be between {MIN_SPAN_S:g} and {MAX_SPAN_S:g} s, got {span_s}")
+        self.span_s = float(span_s)
+        self.span_changed.emit(self.span_s)
+
+    def follow_protocol(self, duration_s: float) -> float:
+        """Set the span so that a protocol of ``duration_s`` fits (``span_for_protocol``), never
+        shrinking it below the span shown now; returns the span."""
+        self.set_span(max(self.span_s, span_for_protocol(duration_s)))
+        return self.span_s
 
     # --- events (GUI thread, from the bridge) ---------------------------------------------
     def on_event(self, ev: LogEvent) -> None:
         if ev.kind not in CURRENT_KINDS or not ev.barrel:
             return
+        n_bars = len(self.bars)
         prev = self._open.pop(ev.barrel, None)
         if prev is not None:
             closed = EjectionBar(prev.barrel, prev.drug, prev.current_nA, prev.onset_index, ev.sample_index, prev.lane)
@@ -87,6 +126,8 @@ class RateModel:
             self._open[ev.barrel] = bar
         if len(self.bars) > 2000:
             self.bars = [b for b in self.bars[-1000:]]
+        if prev is not None or len(self.bars) != n_bars:
+            self.bars_changed.emit()
 
     def _drug(self, barrel: str) -> str:
         if self.pipette is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from psygnal import Signal
 
 from analysis.epochs import Epoch, EpochParams, find_epochs
 from analysis.fit import FitError, FitResult, fit_ll4
@@ -66,7 +67,11 @@ class DosePoint:
 
 
 class DoseResponseModel:
-    """Dose–response points from finished epochs, and a fit per drug barrel."""
+    """Dose–response points from finished epochs, and a fit per drug barrel.
+
+    Events (GUI thread): ``points_changed()`` after ``update`` added points (and refitted)."""
+
+    points_changed = Signal()
 
     def __init__(self, pipette: Pipette, rate_hz: float, baseline_s: float = 30.0, response_s: float = 10.0):
         self.pipette = pipette
@@ -106,6 +111,7 @@ class DoseResponseModel:
             added = True
         if added:
             self._fit()
+            self.points_changed.emit()
         return added
 
     def _point(self, ep: Epoch, spikes: np.ndarray) -> DosePoint:

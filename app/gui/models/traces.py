@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from psygnal import Signal
 
 from analysis.detect import DetectionParams
 from analysis.filters import CausalFilter
@@ -73,7 +74,19 @@ def default_views(stream: StreamInfo, limits_nA: dict[str, float] | None = None)
 
 
 class TraceModel:
-    """Min/max columns of every channel; the view window, freeze and scroll-back."""
+    """Min/max columns of every channel; the view window, freeze and scroll-back.
+
+    Events (GUI thread): ``window_changed(window_s)``, ``gain_changed(channel, gain)``,
+    ``visibility_changed(channel, visible)``, ``frozen_changed(frozen)``,
+    ``scrolled(back_s)``, ``columns_reset()`` (the columns were rebuilt: re-ingest
+    ``needs_history_s``).  New samples emit nothing: views pull ``curves()`` each frame."""
+
+    window_changed = Signal(float)
+    gain_changed = Signal(int, float)
+    visibility_changed = Signal(int, bool)
+    frozen_changed = Signal(bool)
+    scrolled = Signal(float)
+    columns_reset = Signal()
 
     def __init__(self, stream: StreamInfo, window_s: float = 5.0, n_columns: int = 1000,
                  history_s: float = 120.0, detection: DetectionParams | None = None,
@@ -130,10 +143,13 @@ class TraceModel:
         if n_columns is not None:
             self.n_columns = max(16, int(n_columns))
         spc = column_size(round(self.window_s * self.rate_hz), self.n_columns)
-        if spc != self._spc:
+        rebuilt = spc != self._spc
+        if rebuilt:
             self._reset()
-            return True
-        return False
+        self.window_changed.emit(self.window_s)
+        if rebuilt:
+            self.columns_reset.emit()
+        return rebuilt
 
     @property
     def needs_history_s(self) -> float:
@@ -144,14 +160,19 @@ class TraceModel:
         if not gain > 0:
             raise ValueError(f"gain must be > 0, got {gain}")
         self.channels[channel].gain = float(gain)
+        self.gain_changed.emit(channel, float(gain))
 
     def set_visible(self, channel: int, visible: bool) -> None:
         self.channels[channel].visible = bool(visible)
+        self.visibility_changed.emit(channel, bool(visible))
 
     def freeze(self, on: bool) -> None:
         """Hold the view at the current end (acquisition and column building go on)."""
+        was = self.frozen
         self.frozen_at = self.end_index if on else None
         self.scroll_s = 0.0
+        if was != self.frozen:
+            self.frozen_changed.emit(self.frozen)
 
     @property
     def frozen(self) -> bool:
@@ -160,6 +181,7 @@ class TraceModel:
     def scroll_to(self, back_s: float) -> None:
         """End the frozen view ``back_s`` seconds before the freeze point (clamped to history)."""
         self.scroll_s = float(np.clip(back_s, 0.0, self.scroll_limit_s))
+        self.scrolled.emit(self.scroll_s)
 
     @property
     def scroll_limit_s(self) -> float:
