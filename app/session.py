@@ -24,6 +24,7 @@ from daq.errors import ConfigError
 from daq.recording import ProtocolInfo, Recorder
 from daq.recording.paths import refuse_recording_target
 from daq.rig import RigConfig, load_rig
+from daq.rig_check import load_for_recording
 from daq.ring import DisplaySink
 from mock_daq import SimDevice, load_preset
 from mock_daq.presets import DEFAULT_PRESET
@@ -266,6 +267,9 @@ def run_protocol(
     device, rig = open_device(device_url, rig_path, seed=seed, speed=speed)
     config = rig.acquisition_config()
     rig_doc = rig.model_dump(mode="json")
+    checked = load_for_recording(rig_path)  # the last 'ionto rig check' of this rig file, if any
+    if checked is not None:
+        rig_doc["rig_check"] = checked
     try:
         recorder = Recorder(out, pipette=rig.pipette, rig=rig_doc, protocol=info, overwrite=overwrite)
     except BaseException:

@@ -83,6 +83,9 @@ class RigConfig(FileModel):
     ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
     block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")
     simulation: dict[str, Any] | None = None
+    rig_check: dict[str, Any] | None = Field(
+        default=None, description="written by ionto into recordings: the last 'ionto rig check' of this rig file "
+        "(daq/rig_check.py); not for hand-written rig files")
 
     @field_validator("simulation")
     @classmethod

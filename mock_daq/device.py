@@ -20,6 +20,9 @@ Device-level faults (see ``mock_daq.faults``):
   has lost its power with its cable: its outputs, and so every barrel's current, drop to
   zero (``static_volts`` is 0 V).
 
+A balance barrel without an analog output is balanced by the current source itself (as the
+Neurophore BH-2 and the npi MVCS do): it carries the negated sum of the other barrels' currents.
+
 Thread: engine thread only (``describe`` from any thread).
 """
 
@@ -76,6 +79,10 @@ class SimDevice:
         # the gain each current source really has (the simulation may say it is not the rig file's)
         self._gains = np.array([self._source_gain(b.name, b.command_gain_nA_per_V) for b in rig.pipette.barrels])
         self._ao_cols: list[int] = []
+        # a balance barrel without an analog output is balanced by the current source itself
+        # (Neurophore BH-2, npi MVCS: daq/current_sources.yaml)
+        bal = rig.pipette.balance
+        self._hw_balance = rig.pipette.balance_index if bal is not None and not bal.ao_channel else None
         self._events: list[LogEvent] = []
         self.static_volts: np.ndarray | None = None  # levels held while not generating
         self.closed = False
@@ -182,6 +189,8 @@ class SimDevice:
         # stored as commanded currents, channel-major (n_barrels, n)
         cur = np.zeros((len(self.rig.pipette.barrels), v.shape[0]))
         cur[self._ao_cols] = v.T * self._gains[self._ao_cols][:, None]
+        if self._hw_balance is not None:  # the source balances: the negated sum of the others
+            cur[self._hw_balance] = -np.delete(cur, self._hw_balance, axis=0).sum(axis=0)
         self._ao_chunks.append((start_index, cur))
         self._ao_write += v.shape[0]
 
