@@ -124,7 +124,7 @@ class _Window:
     stop: int
 
 
-def test_current_nA(barrel: Barrel, pipette: Pipette, test_nA: float = DEFAULT_TEST_nA) -> float:
+def probe_current_nA(barrel: Barrel, pipette: Pipette, test_nA: float = DEFAULT_TEST_nA) -> float:
     """The signed test current T of a barrel: retain direction for drug barrels, + for control
     barrels; at most ``test_nA`` and within every limit (0 when none is allowed)."""
     sign = -barrel.polarity if barrel.role == "drug" else 1.0
@@ -205,7 +205,7 @@ class RigCheck:
         self.pipette = pipette
         self.rate_hz = rate_hz
         self.thresholds = thresholds or Thresholds()
-        self.test = {b.name: test_current_nA(b, pipette, test_nA) for b in pipette.barrels}
+        self.test = {b.name: probe_current_nA(b, pipette, test_nA) for b in pipette.barrels}
         slew = pipette.slew_limit_nA_per_ms
         ramp_s = max((abs(t) for t in self.test.values()), default=0.0) / slew / 1000.0 if slew else 0.0
         self.settle = round((settle_s + ramp_s) * rate_hz)

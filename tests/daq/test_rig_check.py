@@ -1,0 +1,158 @@
+"""The rig check's verdicts, on the simulated rig through the real engine: each wiring fault the
+simulator can be given is named with its barrel; test currents stay within every limit; the
+engine's shutdown leaves every barrel on retain; the report travels to the next recordings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daq.engine import Engine
+from daq.pipette import Pipette
+from daq.rig import parse_rig
+from daq.rig_check import (
+    CLOGGED,
+    GAIN,
+    OK,
+    OPEN,
+    SIGN,
+    SWAPPED,
+    RigCheck,
+    load_for_recording,
+    probe_current_nA,
+    report_path,
+    save_report,
+)
+from mock_daq import SimDevice, load_preset
+
+
+def _rig(**changes):
+    """The cortex preset with ``barrel=(field, value)`` changes and ``faults=[...]``."""
+    d = load_preset("cortex").model_dump(mode="json")
+    for fault in changes.pop("faults", []):
+        d["simulation"].setdefault("faults", []).append(fault)
+    for barrel, (key, value) in changes.items():
+        if key == "source_gain_nA_per_V":
+            d["simulation"]["barrels"][barrel][key] = value
+        else:
+            next(b for b in d["pipette"]["barrels"] if b["name"] == barrel)[key] = value
+    return parse_rig(d, "test rig")
+
+
+def _check(rig, rig_path=None, **kw):
+    dev = SimDevice(rig, seed=1, speed=None)
+    check = RigCheck(rig.pipette, rig.rate_hz, **kw)
+    eng = Engine(dev, rig.acquisition_config(), rig.pipette, ao_lead_s=rig.ao_lead_s, sinks=[check.sink],
+                 runner=check, stop_when_protocol_ends=True, monitor=None)
+    eng.run()
+    assert eng.error is None, eng.error
+    assert np.allclose(dev.static_volts, rig.pipette.safe_volts()), "the check must end with every barrel on retain"
+    return check.report(rig_path=rig_path), eng
+
+
+def _with_source_gain(rig, barrel, gain_nA_per_V):
+    sim = rig.simulation
+    phys = {**sim["barrels"][barrel], "source_gain_nA_per_V": gain_nA_per_V}
+    return rig.model_copy(update={"simulation": {**sim, "barrels": {**sim["barrels"], barrel: phys}}})
+
+
+def _status(report):
+    return {r.barrel: r.status for r in report.barrels}
+
+
+def test_a_correctly_wired_rig_is_ok_on_every_barrel_balance_included():
+    report, _ = _check(_rig())
+    assert report.ok and report.completed
+    assert _status(report) == {"glu": OK, "gaba": OK, "bic": OK, "nacl": OK, "bal": OK}
+
+
+def test_a_100_nA_per_V_source_behind_a_20_nA_per_V_rig_file_is_a_gain_mismatch_naming_both_gains():
+    rig = _with_source_gain(_rig(glu=("command_gain_nA_per_V", 20.0)), "glu", 100.0)
+    report, _ = _check(rig)
+    assert not report.ok
+    glu = next(r for r in report.barrels if r.barrel == "glu")
+    assert glu.status == GAIN
+    assert glu.measured_gain_nA_per_V == pytest.approx(100.0, rel=0.02)
+    assert "100 nA/V" in glu.message and "20 nA/V" in glu.message
+    assert {r.barrel for r in report.barrels if not r.ok} == {"glu"}
+
+
+def test_a_clogged_barrel_that_cannot_pass_the_test_current_is_clogged():
+    # 100 V of compliance over 20 GΩ passes at most 5 nA of the 20-nA test current
+    report, _ = _check(_rig(faults=[{"kind": "clog", "at_s": 0, "barrel": "gaba", "resistance_MOhm": 20000}]))
+    assert _status(report)["gaba"] == CLOGGED
+    assert {r.barrel for r in report.barrels if not r.ok} == {"gaba"}
+
+
+def test_swapped_command_lines_name_both_barrels_and_where_the_current_went():
+    report, _ = _check(_rig(faults=[{"kind": "swap", "barrels": ["glu", "bic"]}]))
+    by = {r.barrel: r for r in report.barrels}
+    assert by["glu"].status == SWAPPED and by["glu"].answered_on == "bic"
+    assert by["bic"].status == SWAPPED and by["bic"].answered_on == "glu"
+    assert {r.barrel for r in report.barrels if not r.ok} == {"glu", "bic"}
+
+
+def test_an_open_barrel_is_open():
+    report, _ = _check(_rig(faults=[{"kind": "open", "barrel": "nacl"}]))
+    assert _status(report)["nacl"] == OPEN
+    assert {r.barrel for r in report.barrels if not r.ok} == {"nacl"}
+
+
+def test_a_source_of_the_opposite_polarity_is_sign_reversed():
+    report, _ = _check(_with_source_gain(_rig(), "bic", -100.0))
+    assert _status(report)["bic"] == SIGN
+    assert {r.barrel for r in report.barrels if not r.ok} == {"bic"}
+
+
+def test_a_source_beyond_the_barrels_limit_stops_the_check_at_once_on_retain():
+    rig = _with_source_gain(_rig(gaba=("max_eject_nA", 50.0)), "gaba", 1000.0)  # 10x: 200 nA of a 20-nA test
+    report, _ = _check(rig)
+    assert not report.completed and "'gaba'" in report.stopped_because and "limit" in report.stopped_because
+    assert not report.ok
+
+
+def test_a_barrel_without_a_monitor_is_said_to_be_unchecked_not_failed():
+    report, _ = _check(_rig(bic=("monitor_channel", None)))
+    bic = next(r for r in report.barrels if r.barrel == "bic")
+    assert bic.status == "not_checked" and "monitor" in bic.message
+    assert report.ok
+
+
+@settings(max_examples=200, deadline=None)
+@given(retain=st.floats(0, 50), max_retain=st.floats(0, 100), max_eject=st.floats(1, 400),
+       gain=st.sampled_from([10.0, 20.0, 100.0, 200.0]), polarity=st.sampled_from([1, -1]),
+       test_nA=st.floats(0.1, 500), max_total=st.floats(1, 500))
+def test_a_test_current_never_exceeds_a_limit_and_runs_against_the_drugs_polarity(
+        retain, max_retain, max_eject, gain, polarity, test_nA, max_total):
+    if retain > max_retain or max_eject / gain > 10:
+        return
+    pip = Pipette.model_validate({"max_total_nA": max_total, "barrels": [
+        {"name": "d", "drug": "x", "polarity": polarity, "retain_nA": retain, "max_retain_nA": max_retain,
+         "max_eject_nA": max_eject, "command_gain_nA_per_V": gain, "ao_channel": "a0"},
+        {"name": "bal", "drug": "NaCl", "role": "balance", "max_eject_nA": 400, "ao_channel": "a1"}]})
+    if pip.violations(pip.safe_currents_nA()):
+        return
+    t = probe_current_nA(pip.barrels[0], pip, test_nA)
+    assert t * polarity <= 0  # retain direction (or none)
+    assert abs(t) <= test_nA + 1e-9
+    cur = np.array([t, 0.0])
+    assert not pip.violations(pip.with_balance(cur))
+    assert not pip.violations(pip.with_balance(cur / 2))
+
+
+def test_the_report_is_kept_beside_the_rig_file_and_says_when_the_rig_file_changed_since(tmp_path):
+    rig_file = tmp_path / "my-rig.yaml"
+    rig_file.write_text("name: x\n", encoding="utf-8")
+    report, _ = _check(_rig(), rig_path=rig_file)
+    path = save_report(report, rig_file)
+    assert path == report_path(rig_file) == tmp_path / "my-rig.rig-check.json"
+    doc = load_for_recording(rig_file)
+    assert doc["ok"] is True and doc["rig_changed_since"] is False and doc["time"]
+    assert json.loads(path.read_text())["barrels"][0]["barrel"] == "glu"
+    rig_file.write_text("name: y\n", encoding="utf-8")
+    assert load_for_recording(rig_file)["rig_changed_since"] is True
+    assert load_for_recording(tmp_path / "other.yaml") is None
