@@ -1,6 +1,11 @@
 """The barrel panel: a row per barrel — drug, polarity, retain/eject toggle, eject and retain
-current spin boxes bounded by the barrel's limits, live monitored current, delivered charge,
-compliance/clog alarm; the balance row shows the live sum; "All to retain (Esc)".
+current boxes checked against the barrel's limits, live monitored current, delivered charge,
+compliance/clog alarm; the balance row shows the live sum.  (ALL TO RETAIN is on the safety
+strip, which no dock can hide.)
+
+A current typed past the barrel's limit is refused with a visible message and the setpoint
+stays what it was: the box is a line edit, not a ``QDoubleSpinBox``, because a spin box clamps
+or truncates what is typed ("250" into a 0…200 box silently leaves 25).
 
 Takes a ``BarrelModel``.  User actions become engine commands, emitted with ``command``
 (the window submits them; nothing here touches the device).  Thread: GUI thread only.
@@ -8,19 +13,20 @@ Takes a ``BarrelModel``.  User actions become engine commands, emitted with ``co
 
 from __future__ import annotations
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QRegularExpression, pyqtSignal
+from PyQt6.QtGui import QRegularExpressionValidator
 from PyQt6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QGridLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.gui.models.barrels import BarrelModel
-from app.gui.raster_view import barrel_colour
+from app.gui.palette import EJECT_COLOUR, barrel_colour
 from daq.errors import CurrentLimitError
 
 HEADERS = ["barrel", "drug", "pol.", "state", "eject nA", "retain nA", "now nA", "mon. nA", "ejected", ""]
@@ -30,15 +36,38 @@ def _pol(p: int) -> str:
     return {1: "+", -1: "−", 0: "±"}[p]
 
 
-def _current_spin(value_nA: float, limit_nA: float, what: str) -> QDoubleSpinBox:
-    """A current spin box (nA) that cannot go past the barrel's limit."""
-    sp = QDoubleSpinBox()
-    sp.setDecimals(1)
-    sp.setMaximumWidth(72)
-    sp.setRange(0.0, limit_nA)
-    sp.setValue(value_nA)
-    sp.setToolTip(f"{what} current, 0…{limit_nA:g} nA (the barrel's limit)")
-    return sp
+class CurrentEdit(QLineEdit):
+    """A current box (nA, a magnitude): holds the setpoint the model accepted; what is typed
+    is only a proposal until the panel has checked it (``BarrelPanel._apply``)."""
+
+    def __init__(self, value_nA: float, limit_nA: float, what: str):
+        super().__init__()
+        self.limit_nA = float(limit_nA)
+        self.what = what
+        self.setMaximumWidth(72)
+        self.setValidator(QRegularExpressionValidator(QRegularExpression(r"\s*[0-9]*([.,][0-9]*)?\s*")))
+        self.setToolTip(f"{what} current, 0…{limit_nA:g} nA (the barrel's limit); Enter to apply")
+        self.setValue(value_nA)
+
+    def maximum(self) -> float:
+        return self.limit_nA
+
+    def value(self) -> float:
+        """The setpoint shown (the last accepted one)."""
+        return self._value
+
+    def setValue(self, value_nA: float) -> None:  # (Qt's spelling, as the spin box had)
+        self._value = float(value_nA)
+        self.setText(f"{self._value:g}")
+        self.setStyleSheet("")
+
+    def typed_nA(self) -> float:
+        """What is typed, as nA; ``ValueError`` with a one-line reason if it is not a number."""
+        text = self.text().strip().replace(",", ".")
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a current: type a number of nA, 0…{self.limit_nA:g}") from None
 
 
 class BarrelPanel(QWidget):
@@ -52,14 +81,16 @@ class BarrelPanel(QWidget):
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(8)
         outer.addLayout(self.grid)
-        self.retain_all = QPushButton("ALL TO RETAIN  (Esc)")
-        self.retain_all.setStyleSheet("QPushButton{background:#2e7d32;color:white;font-weight:bold;padding:6px;}")
-        self.retain_all.setToolTip("Every barrel to its retaining current now")
-        outer.addWidget(self.retain_all)
+        self.refusal = QLabel("")  # the last refused entry, in red, until the next accepted one
+        self.refusal.setObjectName("refusal")
+        self.refusal.setWordWrap(True)
+        self.refusal.setStyleSheet("color:#c0392b;font-weight:bold;")
+        self.refusal.setVisible(False)
+        outer.addWidget(self.refusal)
         outer.addStretch(1)
         self.toggles: dict[str, QPushButton] = {}
-        self.eject_spins: dict[str, QDoubleSpinBox] = {}
-        self.retain_spins: dict[str, QDoubleSpinBox] = {}
+        self.eject_edits: dict[str, CurrentEdit] = {}
+        self.retain_edits: dict[str, CurrentEdit] = {}
         self.polarity: dict[str, QComboBox] = {}
         self.labels: dict[tuple[str, str], QLabel] = {}
         self._read_only = False
@@ -71,7 +102,8 @@ class BarrelPanel(QWidget):
             w = self.grid.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        self.toggles, self.eject_spins, self.retain_spins, self.polarity, self.labels = {}, {}, {}, {}, {}
+        self.toggles, self.eject_edits, self.retain_edits, self.polarity, self.labels = {}, {}, {}, {}, {}
+        self.refusal.setVisible(False)
         for c, h in enumerate(HEADERS):
             lab = QLabel(f"<b>{h}</b>")
             self.grid.addWidget(lab, 0, c)
@@ -98,14 +130,14 @@ class BarrelPanel(QWidget):
                 t.clicked.connect(lambda _c=False, n=b.name: self._on_toggle(n))
                 self.toggles[b.name] = t
                 self.grid.addWidget(t, r, 3)
-                ej = _current_spin(row.eject_nA, model.eject_limit_nA(b.name), "eject")
+                ej = CurrentEdit(row.eject_nA, model.eject_limit_nA(b.name), "eject")
                 ej.editingFinished.connect(lambda n=b.name: self._on_eject_value(n))
-                self.eject_spins[b.name] = ej
+                self.eject_edits[b.name] = ej
                 self.grid.addWidget(ej, r, 4)
                 if b.role == "drug":
-                    rt = _current_spin(row.retain_nA, model.retain_limit_nA(b.name), "retain")
+                    rt = CurrentEdit(row.retain_nA, model.retain_limit_nA(b.name), "retain")
                     rt.editingFinished.connect(lambda n=b.name: self._on_retain_value(n))
-                    self.retain_spins[b.name] = rt
+                    self.retain_edits[b.name] = rt
                     self.grid.addWidget(rt, r, 5)
             else:
                 self.grid.addWidget(QLabel("<i>balance: −Σ of the others</i>"), r, 3, 1, 3)
@@ -115,8 +147,8 @@ class BarrelPanel(QWidget):
                     lab.setStyleSheet("color:#c0392b;font-weight:bold;")
                 self.labels[(b.name, key)] = lab
                 self.grid.addWidget(lab, r, c)
-        for w in [*self.toggles.values(), *self.eject_spins.values(), *self.retain_spins.values(),
-                  *self.polarity.values(), self.retain_all]:
+        for w in [*self.toggles.values(), *self.eject_edits.values(), *self.retain_edits.values(),
+                  *self.polarity.values()]:
             w.setEnabled(not read_only)
         self.refresh(0)
 
@@ -137,11 +169,40 @@ class BarrelPanel(QWidget):
 
     def _on_eject_value(self, name: str) -> None:
         assert self.model is not None
-        self._emit(self.model.set_eject, name, self.eject_spins[name].value())
+        self._apply(self.eject_edits[name], self.model.set_eject, name)
 
     def _on_retain_value(self, name: str) -> None:
         assert self.model is not None
-        self._emit(self.model.set_retain, name, self.retain_spins[name].value())
+        self._apply(self.retain_edits[name], self.model.set_retain, name)
+
+    def _apply(self, box: CurrentEdit, setter, name: str) -> None:
+        """Check what was typed: a number within the barrel's limit becomes the setpoint (and,
+        if the barrel is in that state, a command); anything else is refused in words, on the
+        panel and as a banner, and the box shows the setpoint that still holds."""
+        try:
+            typed = box.typed_nA()
+        except ValueError as exc:
+            self._refuse(box, f"barrel {name!r}: {exc}")
+            return
+        if typed == box.value():
+            return
+        try:
+            cmd = setter(name, typed)
+        except (CurrentLimitError, ValueError, KeyError) as exc:
+            self._refuse(box, str(exc))
+            return
+        box.setValue(typed)
+        self.refusal.setVisible(False)
+        if cmd is not None:
+            self.command.emit(cmd)
+
+    def _refuse(self, box: CurrentEdit, reason: str) -> None:
+        message = f"refused: {reason}; the {box.what} current stays {box.value():g} nA"
+        box.setValue(box.value())
+        box.setStyleSheet("QLineEdit{border:2px solid #c0392b;}")
+        self.refusal.setText(message)
+        self.refusal.setVisible(True)
+        self.error.emit(message)
 
     def _on_polarity(self, name: str, pol: int) -> None:
         assert self.model is not None
@@ -159,7 +220,8 @@ class BarrelPanel(QWidget):
             t.setChecked(r.ejecting)
             t.blockSignals(False)
             t.setText("EJECT" if r.ejecting else ("Retain" if r.state != "off" else "Off"))
-            t.setStyleSheet("QPushButton{background:#e67e22;color:white;font-weight:bold;}" if r.ejecting else "")
+            t.setStyleSheet(f"QPushButton{{background:{EJECT_COLOUR};color:white;font-weight:bold;}}"
+                            if r.ejecting else "")
         cur = m.balance_commanded_nA() if r.barrel.role == "balance" else r.commanded_nA
         self.labels[(name, "commanded")].setText(f"{cur:+.1f}")
         mon = r.monitored_nA

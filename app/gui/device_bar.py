@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QWidget,
 )
@@ -67,7 +68,7 @@ class DeviceBar(QWidget):
         rl.addWidget(browse)
         for w in (self.preset, self.ni_device, self.grpc_url, replay):
             self.stack.addWidget(w)
-        self.stack.setMinimumWidth(220)
+        self.stack.setMinimumWidth(150)
         lay.addWidget(self.stack)
         self.rig_path = QLineEdit()
         self.rig_path.setPlaceholderText("rig file (NI)")
@@ -85,8 +86,9 @@ class DeviceBar(QWidget):
         lay.addWidget(self.connect_button)
         self.info = QLabel("not connected")
         lay.addWidget(self.info)
-        self.status = QLabel("")
-        self.status.setMinimumWidth(420)
+        self.status = QLabel("")  # as wide as the bar leaves: a long status never widens the window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setMinimumWidth(120)
         lay.addWidget(self.status, 1)
         self.kind.currentIndexChanged.connect(self._on_kind)
         self._connected = False
@@ -167,14 +169,15 @@ class DeviceBar(QWidget):
         elif not connected:
             self.info.setText("not connected")
             self.status.setText("")
+            self.status.setToolTip("")
 
     def show_status(self, s: LiveStatus) -> None:
         lost = f"<span style='color:#c0392b'><b>{s.gaps} gaps, {s.lost_samples} lost</b></span>" \
             if s.gaps else "no gaps"
         rec = (f"<span style='color:#c0392b'>● REC</span> {human_bytes(s.recording_bytes)}"
                if s.recording_path else "not recording")
-        self.status.setText(
-            f"{s.state} · t = {s.time_s:7.1f} s · AO buffer {100 * s.ao_lead_fill:3.0f} % · "
-            f"history {s.ring_fill_s:.0f}/{s.ring_capacity_s:.0f} s · {lost} · {rec} · "
-            f"free {human_bytes(s.free_bytes)}"
-        )
+        text = (f"{s.state} · t = {s.time_s:7.1f} s · AO buffer {100 * s.ao_lead_fill:3.0f} % · "
+                f"history {s.ring_fill_s:.0f}/{s.ring_capacity_s:.0f} s · {lost} · {rec} · "
+                f"free {human_bytes(s.free_bytes)}")
+        self.status.setText(text)
+        self.status.setToolTip(text)  # the whole line, where the bar is too narrow to show it

@@ -1,5 +1,13 @@
-"""The rig window: device bar, traces, ratemeter with ejection bars, barrels, protocol,
-recording with a live dose–response; replay of a recorded file through the same views.
+"""The rig window: menus, device bar, the safety strip, traces, ratemeter with ejection bars,
+barrels, protocol, recording with a live dose–response; replay of a recorded file through the
+same views.
+
+Layout (1280×720 to 4K): the safety strip — every barrel's state and current, ALL TO RETAIN
+(Esc) — is a fixed bar at the top of the central area, where no dock, splitter or scroll area
+can hide it; docks can be moved, tabbed and closed but not floated (a floating dock could cover
+the strip).  No panel asks for more width than a 1280-px screen has (long texts wrap or elide),
+and the window opens sized to the screen's available area, or where it was last (QSettings),
+pulled back onto the screen if that no longer fits.
 
 Thread: everything here runs on the GUI thread.  Engine events arrive through the
 ``EngineBridge`` signals; samples are pulled from the display ring by the frame timer
@@ -21,12 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PyQt6.QtCore import QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
-from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtCore import QRect, QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
+from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QDialog,
     QDockWidget,
+    QFileDialog,
+    QInputDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -40,14 +50,17 @@ from app.gui.banner import BannerArea
 from app.gui.barrel_panel import BarrelPanel
 from app.gui.bridge import EngineBridge
 from app.gui.device_bar import DeviceBar
+from app.gui.menus import KeySheet, build_menus
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import LoadResult, ProtocolModel, load
 from app.gui.models.raster import RateModel, spike_waveforms
 from app.gui.models.recording import DoseResponseModel, render_template
 from app.gui.models.traces import TraceModel
+from app.gui.palette import barrel_colour, channel_colours
 from app.gui.protocol_panel import ProtocolPanel
 from app.gui.raster_view import RateView
 from app.gui.recording_panel import DoseResponseView, RecordingPanel
+from app.gui.safety_strip import SafetyStrip
 from app.gui.stop_paths import GuiExceptionGuard, QtStopSignals
 from app.gui.traces_view import TracesView
 from app.live import LiveSession
@@ -63,6 +76,18 @@ POLL_MS = 5  # how often the frame timer looks for new samples (a cheap index co
 GUI_BLOCK_S = 0.025  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
 SLOW_EVERY = 4  # barrels, status, protocol progress: every 4th frame (~10 Hz)
 RATE_EVERY = 10  # ratemeter, raster, waveforms: every 10th frame (~4 Hz)
+DOCK_FRACTION = 0.36  # of the window's width, for the docks on first show (no saved layout)
+STEP_KINDS = {EventKind.STEP: "step", EventKind.PAUSE: "pause", EventKind.RESUME: "resume",
+              EventKind.ABORT: "abort", EventKind.PROTOCOL_START: "start", EventKind.PROTOCOL_END: "end"}
+CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)
+
+
+def fit_rect(rect: QRect, screen: QRect) -> QRect:
+    """``rect`` moved and, if need be, shrunk so that it lies inside ``screen``."""
+    w, h = min(rect.width(), screen.width()), min(rect.height(), screen.height())
+    x = min(max(rect.x(), screen.x()), screen.x() + screen.width() - w)
+    y = min(max(rect.y(), screen.y()), screen.y() + screen.height() - h)
+    return QRect(x, y, w, h)
 
 
 def _confirm(parent: QWidget, title: str, text: str) -> bool:
@@ -82,7 +107,6 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge()
         session.subscribe(self.bridge.on_engine_event)
         self.setWindowTitle("ionto — microiontophoresis rig")
-        self.resize(1500, 950)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         # models that exist once connected (rebuilt on every connection)
@@ -108,10 +132,13 @@ class MainWindow(QMainWindow):
         self.device_bar.connect_requested.connect(self.connect_device)
         self.device_bar.disconnect_requested.connect(self.disconnect_device)
 
-        # central: banners, traces over the ratemeter
+        # central: the safety strip (fixed, first), banners, traces over the ratemeter
         central = QWidget()
         cl = QVBoxLayout(central)
         cl.setContentsMargins(2, 2, 2, 2)
+        self.safety = SafetyStrip()
+        self.safety.retain_all.clicked.connect(self.all_retain)
+        cl.addWidget(self.safety)
         self.banners = BannerArea()
         cl.addWidget(self.banners)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -131,7 +158,6 @@ class MainWindow(QMainWindow):
         self.barrels = BarrelPanel()
         self.barrels.command.connect(self.submit)
         self.barrels.error.connect(lambda m: self.banners.show_message("warning", m))
-        self.barrels.retain_all.clicked.connect(self.all_retain)
         self.protocol_panel = ProtocolPanel(self.protocol_model)
         self.protocol_panel.open_requested.connect(self.open_protocol)
         self.protocol_panel.run_requested.connect(self.run_protocol)
@@ -149,16 +175,15 @@ class MainWindow(QMainWindow):
         self.protocol_dock = self._dock("Protocol", self.protocol_panel, right, scroll=False)
         self.recording_dock = self._dock("Recording", self.recording_panel, right)
         self.dose_dock = self._dock("Dose–response", self.dose_view, right, scroll=False)
+        self.docks = [self.barrel_dock, self.protocol_dock, self.recording_dock, self.dose_dock]
         self.tabifyDockWidget(self.protocol_dock, self.recording_dock)
         self.protocol_dock.raise_()
+        self._default_state = self.saveState()  # View > Reset the layout
 
-        # keys: Esc = every barrel to retain, wherever the focus is; F2 = mark
-        self.retain_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        self.retain_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.retain_shortcut.activated.connect(self.all_retain)
-        self.mark_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F2), self)
-        self.mark_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.mark_shortcut.activated.connect(self.recording_panel.request_mark)
+        # menus and keys (Esc = every barrel to retain and F2 = mark work whatever has the focus)
+        self.menus = build_menus(self)
+        self.key_sheet: KeySheet | None = None
+        self.current_max_nA: dict[str, float] = {}  # per barrel: largest |current| commanded or planned
 
         self.bridge.state_changed.connect(self._on_state)
         self.bridge.error.connect(self._on_engine_error)
@@ -192,6 +217,7 @@ class MainWindow(QMainWindow):
         """A dock for a panel; form-like panels scroll when the dock is small, plots just shrink."""
         d = QDockWidget(title, self)
         d.setObjectName(f"dock_{title.lower()}")
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         if scroll:
             area_widget = QScrollArea()
             area_widget.setWidgetResizable(True)
@@ -203,11 +229,22 @@ class MainWindow(QMainWindow):
         return d
 
     # --- settings -------------------------------------------------------------------------------
+    def available_geometry(self) -> QRect:
+        """The screen area a window may use (without panels and docks of the desktop)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        return screen.availableGeometry()
+
+    def fit_to_screen(self) -> None:
+        """Fill the available screen area (View > Fit the window to the screen)."""
+        self.setGeometry(self.available_geometry())
+
     def _restore_settings(self) -> None:
         s = self.settings
         geo = s.value("geometry")
-        if geo is not None:
-            self.restoreGeometry(geo)
+        if geo is None or not self.restoreGeometry(geo):
+            self.fit_to_screen()  # first start: the whole available area, not a fixed size
+        else:  # where it was last — pulled back onto this screen if it no longer fits
+            self.setGeometry(fit_rect(self.geometry(), self.available_geometry()))
         state = s.value("window_state")
         self._layout_restored = state is not None and bool(self.restoreState(state))
         for key, widget in (("template", self.recording_panel.template),
@@ -225,14 +262,24 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def showEvent(self, event) -> None:
-        """First show without a saved layout: the docks take ~42 % of the width."""
+        """First show without a saved layout: the docks take ``DOCK_FRACTION`` of the width."""
         super().showEvent(event)
         if not getattr(self, "_sized", False) and not self._layout_restored:
             self._sized = True
-            self.resizeDocks([self.barrel_dock], [int(0.42 * self.width())], Qt.Orientation.Horizontal)
-            h = self.height()
-            self.resizeDocks([self.barrel_dock, self.protocol_dock, self.dose_dock],
-                             [int(0.27 * h), int(0.36 * h), int(0.37 * h)], Qt.Orientation.Vertical)
+            self._size_docks()
+
+    def _size_docks(self) -> None:
+        self.resizeDocks([self.barrel_dock], [int(DOCK_FRACTION * self.width())], Qt.Orientation.Horizontal)
+        h = self.height()
+        self.resizeDocks([self.barrel_dock, self.protocol_dock, self.dose_dock],
+                         [int(0.30 * h), int(0.36 * h), int(0.34 * h)], Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """View > Reset the layout: the docks where they were at the first start."""
+        self.restoreState(self._default_state)
+        for d in self.docks:
+            d.setVisible(True)
+        self._size_docks()
 
     # --- connection -----------------------------------------------------------------------------
     def connect_device(self) -> None:
@@ -273,7 +320,7 @@ class MainWindow(QMainWindow):
         if st is None or rig is None:
             return
         pipette = rig.pipette
-        colour_lanes = {b.name: i for i, b in enumerate(pipette.barrels)}
+        colour_lanes = {b.name: i for i, b in enumerate(pipette.barrels)}  # barrel -> palette index
         self.trace_model = TraceModel(st, window_s=float(self.traces.window.currentData()),
                                       n_columns=max(200, self.traces.glw.width()),
                                       history_s=self.session.display_s,
@@ -281,7 +328,9 @@ class MainWindow(QMainWindow):
         elec = next((i for i, c in enumerate(st.channels) if c.kind == ChannelKind.ELECTRODE), 0)
         if self.session.detector is not None and getattr(self.session.detector, "ch", None) is not None:
             elec = self.session.detector.ch
-        self.traces.bind(self.trace_model, elec)
+        self.traces.bind(self.trace_model, elec, channel_colours(st, pipette))
+        self.current_max_nA = {b.name: abs(b.safe_current_nA) for b in pipette.barrels}
+        self._plan_current_ranges()
         det = self.session.detector
         self.traces.threshold_source = lambda: det.threshold if det is not None else None
         self.traces.spike_source = self.session.spike_indices
@@ -289,6 +338,7 @@ class MainWindow(QMainWindow):
         self.rates.bind(self.rate_model)
         self.barrel_model = BarrelModel(pipette, st.rate_hz)
         self.barrels.bind(self.barrel_model, read_only=not self.session.can_eject)
+        self.safety.bind(self.barrel_model, read_only=not self.session.can_eject)
         self.dose_model = DoseResponseModel(pipette, st.rate_hz)
         self.protocol_model.rate_hz = st.rate_hz
         self.protocol_panel.colour_lanes = colour_lanes
@@ -333,6 +383,7 @@ class MainWindow(QMainWindow):
             self.timer.stop()
             self._bound = False
             self.device_bar.set_connected(False)
+            self.safety.unbind()
             self.protocol_panel.connected = False
             self.protocol_panel.refresh(0)
             self.recording_panel.set_recording(None)
@@ -366,9 +417,17 @@ class MainWindow(QMainWindow):
                 self.barrels.refresh_row(ev.barrel)
             except KeyError:
                 pass
+            self.safety.refresh()
         rate = self.session.stream.rate_hz if self.session.stream is not None else 1.0
+        if ev.kind in CURRENT_KINDS and ev.barrel:
+            self._note_current(ev.barrel, ev.current_nA)
+        ann = self.traces.annotations
         if ev.kind == EventKind.MARK:
             self.recording_panel.show_mark(ev.text, ev.sample_index / rate)
+            if ann is not None:
+                ann.add(ev.sample_index / rate, "mark", ev.text)
+        if ev.kind in STEP_KINDS and ann is not None:
+            ann.add(ev.sample_index / rate, STEP_KINDS[ev.kind], ev.text or STEP_KINDS[ev.kind])
         if ev.kind in (EventKind.PROTOCOL_START, EventKind.PROTOCOL_END, EventKind.PAUSE, EventKind.RESUME,
                        EventKind.STEP):
             self.protocol_panel.refresh(ev.sample_index)
@@ -387,6 +446,123 @@ class MainWindow(QMainWindow):
         if self.session.running and self.session.can_eject:
             self.session.submit(RetainAll())
             self.statusBar().showMessage("all barrels to retain", 5000)
+
+    def typed_marker(self, digit: int) -> None:
+        """Keys 0–9: a mark whose text is the digit (Spike2's keyboard markers)."""
+        if self.session.running:
+            self.submit(AddMark(str(digit)))
+
+    def pause_protocol(self) -> None:
+        self.submit(Pause())
+
+    def resume_protocol(self) -> None:
+        self.submit(Resume())
+
+    def abort_protocol(self) -> None:
+        self.submit(Abort())
+
+    def toggle_recording(self) -> None:
+        """Ctrl+R: start recording (the panel's template) or stop the running one."""
+        if not self._bound:
+            self.statusBar().showMessage("connect first: recording needs a running device", 5000)
+        elif self.session.recording:
+            self.stop_recording()
+        else:
+            self.start_recording()
+
+    def add_notes(self) -> None:
+        self._add_note(self.recording_panel.notes.toPlainText())
+
+    def show_vertical_cursors(self, on: bool) -> None:
+        if self.traces.cursors is not None:
+            self.traces.cursors.show_vertical(on)
+            self.traces.update_cursor_readout()
+
+    def show_horizontal_cursor(self, on: bool) -> None:
+        if self.traces.cursors is not None:
+            self.traces.cursors.show_horizontal(on)
+            self.traces.update_cursor_readout()
+
+    # --- current lanes: scaled to what each barrel is commanded ------------------------------------
+    def _note_current(self, barrel: str, current_nA: float) -> None:
+        if abs(current_nA) > self.current_max_nA.get(barrel, 0.0):
+            self.current_max_nA[barrel] = abs(current_nA)
+            self.traces.set_current_ranges(self.current_max_nA)
+
+    def _plan_current_ranges(self) -> None:
+        """The loaded protocol's currents widen the lanes before its first ejection."""
+        loaded = self.protocol_model.loaded
+        for blk in (loaded.blocks if loaded is not None else []):
+            self.current_max_nA[blk.barrel] = max(self.current_max_nA.get(blk.barrel, 0.0), abs(blk.current_nA))
+        self.traces.set_current_ranges(self.current_max_nA)
+
+    # --- dialogs (File and Help menus) --------------------------------------------------------------
+    def open_protocol_dialog(self) -> None:
+        """Ctrl+O: choose a protocol file; it is checked (dry run) and shown in the protocol panel."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a protocol", "",
+                                              "Protocols (*.yaml *.yml *.py);;All files (*)")
+        if path:
+            self.protocol_dock.show()
+            self.protocol_dock.raise_()
+            self.open_protocol(path)
+
+    def open_replay_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Replay a recording", "", "ionto recordings (*.h5 *.hdf5)")
+        if path:
+            if self.session.running:
+                self.disconnect_device()
+            self.device_bar.set_url(f"replay:{path}")
+            if not self.session.running:
+                self.connect_device()
+
+    def save_workspace_dialog(self) -> None:
+        """File > Save workspace: through ``app.gui.workspace`` (the workspace model)."""
+        name, ok = QInputDialog.getText(self, "Save workspace", "Workspace name:")
+        if ok and name.strip():
+            self.save_workspace(name.strip())
+
+    def load_workspace_dialog(self) -> None:
+        name, ok = QInputDialog.getText(self, "Load workspace", "Workspace name:")
+        if ok and name.strip():
+            self.load_workspace(name.strip())
+
+    def save_workspace(self, name: str) -> None:
+        try:
+            from app.gui import workspace
+        except ImportError:
+            self.banners.show_message("warning", "workspaces are not available in this build (app.gui.workspace)")
+            return
+        try:
+            path = workspace.save_workspace(self, name)
+        except (IontoError, OSError, ValueError) as exc:
+            self.banners.show_message("error", f"could not save workspace {name!r}", str(exc))
+            return
+        self.statusBar().showMessage(f"workspace {name!r} saved to {path}", 10000)
+
+    def load_workspace(self, name: str) -> None:
+        try:
+            from app.gui import workspace
+        except ImportError:
+            self.banners.show_message("warning", "workspaces are not available in this build (app.gui.workspace)")
+            return
+        try:
+            workspace.load_workspace(self, name)
+        except (IontoError, OSError, ValueError) as exc:
+            self.banners.show_message("error", f"could not load workspace {name!r}", str(exc))
+            return
+        self.statusBar().showMessage(f"workspace {name!r} loaded", 10000)
+
+    def show_key_sheet(self) -> None:
+        """Help > Keys (F1): every key the window answers to."""
+        if self.key_sheet is None:
+            self.key_sheet = KeySheet(self.menus.key_sheet_rows(), self)
+        self.key_sheet.show()
+        self.key_sheet.raise_()
+
+    def show_about(self) -> None:
+        from daq import __version__ as version
+
+        QMessageBox.about(self, "About ionto", f"ionto {version} — rig software for microiontophoresis.")
 
     def set_threshold(self, threshold_phys: float | None) -> None:
         det = self.session.detector
@@ -463,6 +639,7 @@ class MainWindow(QMainWindow):
                 self.banners.show_message("error", f"{path}: could not load", f"{type(exc).__name__}: {exc}")
                 return
             self.protocol_panel.show_loaded(result)
+            self._plan_current_ranges()
             if not result.ok:
                 self.banners.show_message("warning", f"{Path(path).name}: the protocol is not valid",
                                           "\n".join(result.messages))
@@ -521,6 +698,7 @@ class MainWindow(QMainWindow):
                                           "The monitored current does not follow the command: the current "
                                           "source is at its compliance voltage (a blocked or broken barrel).")
             self.barrels.refresh(now)
+            self.safety.refresh()
         self.device_bar.show_status(self.session.status())
         self.protocol_panel.refresh(now)
 
@@ -530,6 +708,13 @@ class MainWindow(QMainWindow):
         span = int(self.rate_model.span_s * self.rate_model.rate_hz)
         spikes = self.session.spike_indices(max(0, now - span - int(60 * self.rate_model.rate_hz)))
         self.rates.refresh(spikes, now)
+        ann = self.traces.annotations
+        if ann is not None and self.trace_model is not None:
+            history = int(self.trace_model.history_s * self.rate_model.rate_hz)
+            ann.show_bars([b for b in self.rate_model.visible_bars(now) if b[2] * self.rate_model.rate_hz
+                           >= now - history], {i: barrel_colour(i) for i in range(len(self.rate_model.pipette.barrels))})
+            ann.prune(max(0.0, (now - history) / self.rate_model.rate_hz))
+        self.traces.update_cursor_readout()
         snap = self.session.electrode_snapshot(1.0)
         if snap is not None:
             t, uV = snap

@@ -16,17 +16,14 @@ from PyQt6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from app.gui.models.protocol import LoadResult, ProtocolModel
-from app.gui.raster_view import barrel_colour
-
-
-def mmss(s: float) -> str:
-    m, sec = divmod(max(0, round(s)), 60)
-    return f"{m}:{sec:02d}"
+from app.gui.palette import barrel_colour
+from app.gui.time_axis import TimeAxisItem, mmss
 
 
 class ProtocolPanel(QWidget):
@@ -47,6 +44,8 @@ class ProtocolPanel(QWidget):
         self.open_button.clicked.connect(self._browse)
         top.addWidget(self.open_button)
         self.name = QLabel("no protocol loaded")
+        self.name.setWordWrap(True)  # a long protocol name wraps instead of widening the window
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top.addWidget(self.name, 1)
         lay.addLayout(top)
         self.messages = QPlainTextEdit()
@@ -55,14 +54,12 @@ class ProtocolPanel(QWidget):
         self.messages.setPlaceholderText("open a protocol: its dry run checks every current against the "
                                          "barrels' limits and previews the ejections")
         lay.addWidget(self.messages)
-        self.timeline = pg.PlotWidget()
+        self.timeline = pg.PlotWidget(axisItems={"bottom": TimeAxisItem(title="protocol time")})
         self.timeline.setMinimumHeight(90)
         self.timeline.setMenuEnabled(False)
         self.timeline.hideButtons()
         self.timeline.setMouseEnabled(x=False, y=False)
-        self.timeline.setLabel("bottom", "protocol time", units="s")
         self.timeline.getAxis("left").setWidth(48)
-        self.timeline.getAxis("bottom").enableAutoSIPrefix(False)
         self.timeline.setXRange(0, 60)
         self.timeline.getAxis("left").setTicks([[], []])
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#c0392b", width=2))
@@ -80,6 +77,8 @@ class ProtocolPanel(QWidget):
             buttons.addWidget(b)
         lay.addLayout(buttons)
         self.step = QLabel("")
+        self.step.setWordWrap(True)
+        self.step.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.step)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)

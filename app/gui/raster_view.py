@@ -12,13 +12,10 @@ from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.gui.models.raster import RateModel, fitting_labels
+from app.gui.palette import barrel_colour
+from app.gui.time_axis import TimeAxisItem
 
 LANE = 0.16  # height of one barrel's row of ejection bars (bar + label), as a fraction of the rate axis
-BARREL_COLOURS = ["#e67e22", "#2980b9", "#8e44ad", "#7f8c8d", "#16a085", "#c0392b", "#27ae60"]
-
-
-def barrel_colour(lane: int) -> str:
-    return BARREL_COLOURS[lane % len(BARREL_COLOURS)]
 
 
 class RateView(QWidget):
@@ -59,7 +56,7 @@ class RateView(QWidget):
         self.rate_plot.getAxis("bottom").setStyle(showValues=False)
         self.rate_curve = self.rate_plot.plot(stepMode="center", fillLevel=0, pen=pg.mkPen("#34495e", width=1),
                                               brush=pg.mkBrush(52, 73, 94, 110))
-        self.raster_plot = self.glw.addPlot(row=1, col=0)
+        self.raster_plot = self.glw.addPlot(row=1, col=0, axisItems={"bottom": TimeAxisItem()})
         self.raster_plot.setMaximumHeight(60)
         self.raster_plot.setMenuEnabled(False)
         self.raster_plot.hideButtons()
@@ -68,7 +65,6 @@ class RateView(QWidget):
         self.raster_plot.setYRange(0, 1, padding=0)
         self.raster_plot.getAxis("left").setStyle(showValues=False)
         self.raster_plot.setLabel("left", "spikes")
-        self.raster_plot.setLabel("bottom", "time", units="s")
         self.raster_plot.getAxis("left").setWidth(self.rate_plot.getAxis("left").width())
         self.raster = self.raster_plot.plot(pen=pg.mkPen(44, 62, 80, 90, width=1), connect="pairs")
         self.wave_plot = self.glw.addPlot(row=0, col=1, rowspan=2)

@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.models.recording import DEFAULT_TEMPLATE, DoseResponseModel
-from app.gui.raster_view import barrel_colour
+from app.gui.palette import barrel_colour
 
 
 class RecordingPanel(QWidget):

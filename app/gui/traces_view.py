@@ -1,7 +1,12 @@
-"""The trace view: one lane per channel, scrolling, min/max columns, threshold and spikes.
+"""The trace view: one lane per channel, scrolling, min/max columns, threshold and spikes;
+marks, protocol steps and ejections drawn on the traces; cursors.
 
 Takes a ``TraceModel`` (``bind``) and the session's detector; draws only what the model
-computed.  Thread: GUI thread only (``refresh`` is called by the window's frame timer).
+computed.  Each lane is drawn in its channel's colour (a current monitor in its barrel's
+colour, ``app.gui.palette``); a current lane is scaled to the barrel's commanded range
+(``set_current_ranges``), with a zero line and ticks, not to the barrel's limit.  The time
+axis is in s, or m:ss past ten minutes (``app.gui.time_axis``).
+Thread: GUI thread only (``refresh`` is called by the window's frame timer).
 """
 
 from __future__ import annotations
@@ -20,16 +25,31 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollBar,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from app.gui.cursors import Cursors, amplitude, between
 from app.gui.models.traces import TraceModel
+from app.gui.palette import ELECTRODE_COLOUR, SPIKE_COLOUR
+from app.gui.time_axis import TimeAxisItem
+from app.gui.trace_marks import TraceAnnotations
+from daq.types import ChannelKind
 
-LANE_COLOURS = ["#1f4e79", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#7f8c8d", "#27ae60", "#c0392b"]
+_NICE = [m * 10**e for e in range(-1, 4) for m in (1, 2, 5)]
+MIN_CURRENT_HALF_nA = 5.0  # a current lane spans at least ±5 nA (a barrel that never left 0)
+BAND = 0.6  # height of the ejection band above the lanes (a lane is 1; the electrode's is 3)
 WINDOWS_S = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0]
 MAX_AHEAD_S = 0.1
 GAINS = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+
+
+def current_half_range(max_abs_nA: float) -> float:
+    """The half-range of a current lane for currents up to ``max_abs_nA``: 20 % headroom,
+    rounded up to a 1-2-5 step, at least ``MIN_CURRENT_HALF_nA``."""
+    need = max(MIN_CURRENT_HALF_nA, 1.2 * abs(max_abs_nA))
+    return next((v for v in _NICE if v >= need), need)
 
 
 class TracesView(QWidget):
@@ -45,8 +65,8 @@ class TracesView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Window"))
         self.window = QComboBox()
+        self.window.setToolTip("Window: how many seconds the traces show")
         for w in WINDOWS_S:
             self.window.addItem(f"{w:g} s", w)
         self.window.setCurrentIndex(WINDOWS_S.index(5.0))
@@ -57,13 +77,12 @@ class TracesView(QWidget):
         self.freeze.setToolTip("Hold the view and scroll back through the last minutes (acquisition goes on)")
         self.freeze.toggled.connect(self._on_freeze)
         bar.addWidget(self.freeze)
-        self.scroll = QScrollBar(Qt.Orientation.Horizontal)
+        self.scroll = QScrollBar(Qt.Orientation.Horizontal)  # below the plot, shown while frozen
         self.scroll.setEnabled(False)
-        self.scroll.setMinimumWidth(160)
+        self.scroll.setVisible(False)
         self.scroll.valueChanged.connect(self._on_scroll)
-        bar.addWidget(self.scroll, 1)
-        bar.addWidget(QLabel("Channel"))
         self.channel = QComboBox()
+        self.channel.setToolTip("The channel whose gain and visibility the next two controls set")
         self.channel.currentIndexChanged.connect(self._show_channel_settings)
         bar.addWidget(self.channel)
         self.gain = QComboBox()
@@ -76,28 +95,38 @@ class TracesView(QWidget):
         self.visible.toggled.connect(self._on_visible)
         bar.addWidget(self.visible)
         bar.addSpacing(12)
-        bar.addWidget(QLabel("Threshold k"))
         self.k = QDoubleSpinBox()
+        self.k.setPrefix("k ")
         self.k.setRange(2.0, 20.0)
         self.k.setSingleStep(0.5)
         self.k.setValue(5.0)
         self.k.setToolTip("Threshold = k × noise σ (σ = MAD of the spike band / 0.6745)")
         bar.addWidget(self.k)
-        self.auto = QPushButton("Auto k·MAD")
+        self.auto = QPushButton("Auto")
         self.auto.setToolTip("Set the spike threshold to k × the detector's noise estimate")
         bar.addWidget(self.auto)
         self.threshold_label = QLabel("")
         bar.addWidget(self.threshold_label)
+        self.cursor_label = QLabel("")  # what the cursors measure
+        self.cursor_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.cursor_label, 1)
         lay.addLayout(bar)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.ci.layout.setSpacing(0)
         lay.addWidget(self.glw, 1)
+        lay.addWidget(self.scroll)
         self.plot: pg.PlotItem | None = None
         self.curves: list[pg.PlotDataItem] = []
         self.lane_labels: list[str] = []  # the y axis names each lane: "name ±range units"
         self.lanes: dict[int, tuple[float, float]] = {}  # channel → (lane centre, plot units per display unit)
+        self.lane_half_heights: dict[int, float] = {}  # channel → half its lane's height, plot units
         self.threshold_line: pg.InfiniteLine | None = None
         self.spike_marks: pg.ScatterPlotItem | None = None
+        self.colours: list[str] = []  # per channel (app.gui.palette.channel_colours)
+        self.current_half_nA: dict[int, float] = {}  # current lanes: channel -> half-range at gain 1
+        self.zero_lines: list[pg.InfiniteLine] = []
+        self.annotations: TraceAnnotations | None = None
+        self.cursors: Cursors | None = None
         self.drawn_end_index = 0  # newest sample drawn (for the bench's latency)
         self.view_end_index = 0  # right edge of the view, including the smooth-scroll advance
         self._last_end: int | None = None
@@ -106,19 +135,23 @@ class TracesView(QWidget):
         self.frames = 0
 
     # --- binding -------------------------------------------------------------------------
-    def bind(self, model: TraceModel, detector_channel: int) -> None:
+    def bind(self, model: TraceModel, detector_channel: int, colours: list[str] | None = None) -> None:
         """One plot, one lane per channel (a chart recorder): a single pair of axes keeps a
-        frame cheap whatever the channel count.  The detector's electrode gets a taller lane."""
+        frame cheap whatever the channel count.  The detector's electrode gets a taller lane.
+        ``colours``: each channel's pen (``palette.channel_colours``)."""
         self.model = model
         self.detector_channel = detector_channel
+        self.colours = list(colours) if colours else [ELECTRODE_COLOUR] * len(model.channels)
+        self.current_half_nA = {i: current_half_range(0.0) for i, c in enumerate(model.stream.channels)
+                                if c.kind == ChannelKind.CURRENT_MONITOR}
+        self.zero_lines = []
         self.glw.clear()
         self.channel.blockSignals(True)
         self.channel.clear()
-        p = self.glw.addPlot(row=0, col=0)
+        p = self.glw.addPlot(row=0, col=0, axisItems={"bottom": TimeAxisItem()})
         p.setMenuEnabled(False)
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
-        p.setLabel("bottom", "time", units="s")
         # the lane axis only changes with the lanes: paint it from a cached pixmap, not text each frame
         p.getAxis("left").setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot = p
@@ -126,29 +159,61 @@ class TracesView(QWidget):
         self.lane_labels = []
         for i, v in enumerate(model.channels):
             self.channel.addItem(v.name, i)
-            c = p.plot(pen=pg.mkPen(LANE_COLOURS[i % len(LANE_COLOURS)], width=1))
+            c = p.plot(pen=pg.mkPen(self.colours[i], width=1))
             c.setSkipFiniteCheck(True)
             self.curves.append(c)
-        self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("#e74c3c", width=1.5),
-                                              hoverPen=pg.mkPen("#e74c3c", width=3),
-                                              label="threshold", labelOpts={"position": 0.9, "color": "#e74c3c"})
+        self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen(SPIKE_COLOUR, width=1.5),
+                                              hoverPen=pg.mkPen(SPIKE_COLOUR, width=3),
+                                              label="threshold", labelOpts={"position": 0.9, "color": SPIKE_COLOUR})
         self.threshold_line.setVisible(False)
         self.threshold_line.sigPositionChangeFinished.connect(self._on_threshold_dragged)
         p.addItem(self.threshold_line, ignoreBounds=True)
-        self.spike_marks = pg.ScatterPlotItem(symbol="t", size=7, pen=None, brush=pg.mkBrush("#e74c3c"))
+        self.spike_marks = pg.ScatterPlotItem(symbol="t", size=7, pen=None, brush=pg.mkBrush(SPIKE_COLOUR))
         p.addItem(self.spike_marks, ignoreBounds=True)
+        self.annotations = TraceAnnotations(p)
+        self.annotations.band = (0.05, BAND)
+        self.cursors = Cursors(p, self.update_cursor_readout)
+        self.cursor_label.setText("")
         self.channel.blockSignals(False)
         self.channel.setCurrentIndex(detector_channel)
         self._layout_lanes()
         self._show_channel_settings()
 
+    def half_range(self, channel: int) -> float:
+        """Half the y range of a lane, display units: a current lane's follows the barrel's
+        commanded range, any other its channel's (both shrink with the gain)."""
+        v = self.model.channels[channel]
+        auto = self.current_half_nA.get(channel)
+        return auto / v.gain if auto is not None else v.y_range[1]
+
+    def set_current_ranges(self, max_abs_nA: dict[str, float]) -> None:
+        """Scale each barrel's current lane to the largest |current| it has been or will be
+        commanded (from the event log and the loaded protocol), not to its limit."""
+        if self.model is None:
+            return
+        changed = False
+        for i, c in enumerate(self.model.stream.channels):
+            if i in self.current_half_nA and c.barrel in max_abs_nA:
+                half = current_half_range(max_abs_nA[c.barrel])
+                if half != self.current_half_nA[i]:
+                    self.current_half_nA[i] = half
+                    changed = True
+        if changed:
+            self._layout_lanes()
+
     def _layout_lanes(self) -> None:
-        """Place the visible lanes top to bottom; the y axis names them."""
+        """Place the visible lanes top to bottom, under the ejection band; the y axis names them
+        (major ticks) and gives a current lane its range (minor ticks); a current lane has a
+        zero line."""
         m = self.model
         assert m is not None
+        for z in self.zero_lines:
+            self.plot.removeItem(z)
+        self.zero_lines = []
         self.lanes = {}
+        self.lane_half_heights: dict[int, float] = {}
         y = 0.0
-        ticks = []
+        ticks, minor = [], []
         self.lane_labels = []
         for i, v in enumerate(m.channels):
             self.curves[i].setVisible(v.visible)
@@ -156,15 +221,24 @@ class TracesView(QWidget):
                 continue
             h = 3.0 if i == self.detector_channel else 1.0
             centre = y - h / 2
-            self.lanes[i] = (centre, 0.45 * h / v.y_range[1])
-            label = f"{v.name} ±{v.y_range[1]:g} {v.units}"
+            half = self.half_range(i)
+            self.lanes[i] = (centre, 0.45 * h / half)
+            self.lane_half_heights[i] = h / 2
+            label = f"{v.name} ±{half:g} {v.units}"
             ticks.append((centre, label))
             self.lane_labels.append(label)
+            if i in self.current_half_nA:
+                minor += [(centre + 0.45 * h, f"+{half:g}"), (centre, "0"), (centre - 0.45 * h, f"−{half:g}")]
+                zero = pg.InfiniteLine(pos=centre, angle=0, movable=False,
+                                       pen=pg.mkPen(self.colours[i], width=1, style=Qt.PenStyle.DashLine))
+                zero.setOpacity(0.5)
+                self.plot.addItem(zero, ignoreBounds=True)
+                self.zero_lines.append(zero)
             y -= h
         axis = self.plot.getAxis("left")
-        axis.setTicks([ticks, []])
+        axis.setTicks([ticks, minor])
         axis.setWidth(12 + 7 * max((len(t) for _, t in ticks), default=8))  # a label too wide is not drawn
-        self.plot.setYRange(y, 0, padding=0.01)
+        self.plot.setYRange(y, BAND, padding=0.01)
         self._lane_bottom = y
 
     def lane_scale(self, channel: int) -> float:
@@ -207,6 +281,7 @@ class TracesView(QWidget):
             return
         self.model.freeze(on)
         self.scroll.setEnabled(on)
+        self.scroll.setVisible(on)
         self._update_scrollbar()
         self.freeze.setText("Live" if on else "Freeze")
 
@@ -273,8 +348,8 @@ class TracesView(QWidget):
         for i, t, y in m.curves():
             lane = self.lanes.get(i)
             if lane is not None:
-                self.curves[i].setData(t, lane[0] + lane[1] * np.clip(y, -1.1 * m.channels[i].y_range[1],
-                                                                       1.1 * m.channels[i].y_range[1]))
+                half = self.half_range(i)
+                self.curves[i].setData(t, lane[0] + lane[1] * np.clip(y, -1.1 * half, 1.1 * half))
         t0, t1 = m.view_range()
         ahead = 0 if m.frozen else self._ahead(t1)
         x0, x1 = (t0 + ahead) / m.rate_hz, (t1 + ahead) / m.rate_hz
@@ -284,10 +359,28 @@ class TracesView(QWidget):
             sp = self.spike_source(max(0, t0))
             sp = sp[sp < t1]
             centre, scale = self.lanes[self.detector_channel]
-            top = centre + 0.9 * scale * m.channels[self.detector_channel].y_range[1]
+            top = centre + 0.9 * scale * self.half_range(self.detector_channel)
             self.spike_marks.setData(sp / m.rate_hz, np.full(len(sp), top))
         self.set_threshold_line(self.threshold_source())
         if m.frozen:
             self._update_scrollbar()
         self.drawn_end_index = m.end_index
         self.frames += 1
+
+    # --- cursors (GUI thread) ---------------------------------------------------------------------
+    def update_cursor_readout(self) -> None:
+        """Say what the cursors measure: Δt, spikes and rate between the pair; the amplitude at
+        the horizontal cursor in its lane's units."""
+        c, m = self.cursors, self.model
+        if c is None or m is None:
+            return
+        parts = []
+        if c.vertical_on:
+            ta, tb = float(c.a.value()), float(c.b.value())
+            spikes = self.spike_source(max(0, int(min(ta, tb) * m.rate_hz)))
+            parts.append(between(ta, tb, spikes, m.rate_hz).text())
+        if c.horizontal_on:
+            amp = amplitude(float(c.h.value()), self.lanes, self.lane_half_heights,
+                            [v.name for v in m.channels], [v.units for v in m.channels])
+            parts.append(f"h: {amp[0]} {amp[1]:+.1f} {amp[2]}" if amp else "h: between lanes")
+        self.cursor_label.setText(" · ".join(parts))

@@ -78,9 +78,11 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
     assert path.name == "toggle_1.h5"
     win.recording_panel.notes.setPlainText("drug A washed in")
     qtbot.mouseClick(win.recording_panel.add_note_button, Qt.MouseButton.LeftButton)
-    spin = win.barrels.eject_spins["glu"]
-    spin.setValue(42.0)
-    spin.editingFinished.emit()
+    box = win.barrels.eject_edits["glu"]
+    box.clear()
+    qtbot.keyClicks(box, "42")
+    box.editingFinished.emit()
+    assert box.value() == 42.0
     qtbot.mouseClick(win.barrels.toggles["glu"], Qt.MouseButton.LeftButton)
     wait_ejecting(qtbot, win, "glu", True)
     assert win.barrels.toggles["glu"].isChecked() and win.barrels.toggles["glu"].text() == "EJECT"
@@ -119,12 +121,44 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
 
 def test_eject_current_above_the_limit_is_refused(qtbot, make_window):
     win = make_window()
-    spin = win.barrels.eject_spins["glu"]
+    box = win.barrels.eject_edits["glu"]
     limit = win.session.rig.pipette.barrel("glu").max_eject_nA
-    assert spin.maximum() == pytest.approx(limit)  # the barrel's limit bounds the spin box
+    assert box.maximum() == pytest.approx(limit)  # the barrel's limit bounds the box
     with pytest.raises(CurrentLimitError, match=rf"barrel 'glu': eject current {limit + 1.0:g} nA is outside 0…{limit:g} nA"):
         win.barrel_model.set_eject("glu", limit + 1.0)
     assert win.barrel_model.row("glu").eject_nA <= limit  # the setpoint was not changed
+
+
+def test_typing_an_over_limit_eject_current_shows_a_refusal_and_keeps_the_setpoint(qtbot, make_window):
+    """250 typed into a 200-nA box: refused in words (panel and banner), the setpoint stays 20,
+    nothing is commanded — never silently 25 (what a QDoubleSpinBox leaves)."""
+    win = make_window()
+    name = "glu"
+    limit = win.barrel_model.eject_limit_nA(name)
+    over = f"{limit + 50:g}"  # e.g. 250 for a 200-nA limit
+    box = win.barrels.eject_edits[name]
+    before = win.barrel_model.row(name).eject_nA
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, over)
+    assert box.text() == over  # the box took every digit (a spin box keeps "25")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert win.barrel_model.row(name).eject_nA == before
+    assert box.value() == before and box.text() == f"{before:g}"
+    assert win.barrels.refusal.isVisible()
+    msg = win.barrels.refusal.text()
+    assert f"{float(over):g} nA" in msg and f"0…{limit:g} nA" in msg and f"stays {before:g} nA" in msg
+    assert any("refused" in b.text and name in b.text for b in win.banners.banners())
+    # a number within the limit is taken, and the refusal goes away
+    box.selectAll()
+    qtbot.keyClicks(box, "35")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert win.barrel_model.row(name).eject_nA == 35.0 and not win.barrels.refusal.isVisible()
+    box.clear()
+    qtbot.keyClicks(box, "abc")  # letters never reach the box
+    assert box.text() == ""
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert "not a current" in win.barrels.refusal.text() and win.barrel_model.row(name).eject_nA == 35.0
 
 
 def test_escape_puts_every_barrel_on_retain(qtbot, make_window):
@@ -133,8 +167,8 @@ def test_escape_puts_every_barrel_on_retain(qtbot, make_window):
         qtbot.mouseClick(win.barrels.toggles[name], Qt.MouseButton.LeftButton)
     wait_ejecting(qtbot, win, "glu", True)
     wait_ejecting(qtbot, win, "gaba", True)
-    win.barrels.eject_spins["gaba"].setFocus()  # Esc works wherever the focus is
-    qtbot.keyClick(win.barrels.eject_spins["gaba"], Qt.Key.Key_Escape)
+    win.barrels.eject_edits["gaba"].setFocus()  # Esc works wherever the focus is
+    qtbot.keyClick(win.barrels.eject_edits["gaba"], Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not any(r.ejecting for r in win.barrel_model.rows), timeout=TIMEOUT_MS)
     glu = win.barrel_model.row("glu")
     assert glu.commanded_nA == pytest.approx(15.0) and glu.state == "retain"

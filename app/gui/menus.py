@@ -1,0 +1,137 @@
+"""The rig window's menus and keys: File, Device, Protocol, Recording, View, Help.
+
+Every action is a ``QAction`` held in ``Menus.actions`` under a short name (tests and the key
+sheet use them); the key sheet under Help is built from the actions themselves, so it cannot
+drift from the keys that work.  Esc (every barrel to retain) and F2 (mark) work whatever has
+the focus (application-wide); the other keys work in the window, and a text box that is being
+typed into keeps its own keys (Space, digits).  Typed markers 0–9 are marks whose text is the
+digit, drawn on the traces as Spike2's keyboard markers are.
+
+Thread: GUI thread only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QDialog, QLabel, QMenu, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from app.gui.main_window import MainWindow
+
+APP = Qt.ShortcutContext.ApplicationShortcut
+WINDOW = Qt.ShortcutContext.WindowShortcut
+
+
+@dataclass
+class Menus:
+    menus: dict[str, QMenu] = field(default_factory=dict)
+    actions: dict[str, QAction] = field(default_factory=dict)
+
+    def key_sheet_rows(self) -> list[tuple[str, str, str]]:
+        """(menu, key, what it does) for every action that has a key."""
+        rows = []
+        for menu_name, menu in self.menus.items():
+            for a in menu.actions():
+                keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts())
+                if keys:
+                    rows.append((menu_name, keys, a.text().replace("&", "").rstrip("…").strip()))
+        rows.append(("Recording", "0 … 9", "typed marker with that digit (drawn on the traces)"))
+        return rows
+
+
+def _add(m: Menus, menu: QMenu, name: str, text: str, slot: Callable[..., object], keys: str | list[str] = "",
+         context: Qt.ShortcutContext = WINDOW, checkable: bool = False, tip: str = "") -> QAction:
+    a = QAction(text, menu)
+    if keys:
+        a.setShortcuts([QKeySequence(k) for k in ([keys] if isinstance(keys, str) else keys)])
+        a.setShortcutContext(context)
+    a.setCheckable(checkable)
+    if tip:
+        a.setStatusTip(tip)
+        a.setToolTip(tip)
+    a.triggered.connect(lambda checked=False: slot(checked) if checkable else slot())
+    menu.addAction(a)
+    m.actions[name] = a
+    return a
+
+
+def build_menus(win: MainWindow) -> Menus:
+    """The menu bar of ``win`` (its slots do the work; nothing here holds state)."""
+    m = Menus()
+    bar = win.menuBar()
+    f = m.menus["File"] = bar.addMenu("&File")
+    _add(m, f, "open_protocol", "&Open protocol…", win.open_protocol_dialog, "Ctrl+O")
+    _add(m, f, "replay", "Open a &recording to replay…", win.open_replay_dialog)
+    f.addSeparator()
+    _add(m, f, "save_workspace", "&Save workspace…", win.save_workspace_dialog, "Ctrl+Shift+S",
+         tip="Save the device, rig file, threshold, gains, window, ratemeter and layout under a name")
+    _add(m, f, "load_workspace", "&Load workspace…", win.load_workspace_dialog, "Ctrl+Shift+O")
+    f.addSeparator()
+    _add(m, f, "quit", "&Quit", win.close, "Ctrl+Q")
+
+    d = m.menus["Device"] = bar.addMenu("&Device")
+    _add(m, d, "connect", "&Connect", win.connect_device)
+    _add(m, d, "disconnect", "&Disconnect", win.disconnect_device)
+    d.addSeparator()
+    _add(m, d, "retain_all", "ALL TO &RETAIN", win.all_retain, "Esc", APP,
+         tip="Every barrel to its retaining current now, whatever has the focus")
+
+    p = m.menus["Protocol"] = bar.addMenu("&Protocol")
+    _add(m, p, "open_protocol_2", "&Open…", win.open_protocol_dialog)
+    _add(m, p, "run", "&Run", win.run_protocol, "F5")
+    _add(m, p, "pause", "&Pause", win.pause_protocol, "F6")
+    _add(m, p, "resume", "R&esume", win.resume_protocol, "F7")
+    _add(m, p, "abort", "&Abort (every barrel to retain)", win.abort_protocol, "Shift+F5")
+
+    r = m.menus["Recording"] = bar.addMenu("&Recording")
+    _add(m, r, "record", "Start / stop &recording", win.toggle_recording, "Ctrl+R")
+    _add(m, r, "mark", "&Mark (with the mark text)", win.recording_panel.request_mark, "F2", APP)
+    _add(m, r, "note", "Add the &notes to the file", win.add_notes)
+    for digit in range(10):
+        a = QAction(f"Typed marker {digit}", win)
+        a.setShortcut(QKeySequence(str(digit)))
+        a.setShortcutContext(WINDOW)
+        a.triggered.connect(lambda _c=False, k=digit: win.typed_marker(k))
+        win.addAction(a)  # in the window, not the menu: ten rows would bury the menu
+        m.actions[f"marker_{digit}"] = a
+
+    v = m.menus["View"] = bar.addMenu("&View")
+    _add(m, v, "freeze", "&Freeze the display", win.traces.freeze.setChecked, "Space", checkable=True,
+         tip="Hold the traces and scroll back; acquisition and recording go on")
+    win.traces.freeze.toggled.connect(m.actions["freeze"].setChecked)
+    _add(m, v, "cursors", "&Vertical cursor pair (Δt, spikes, rate)", win.show_vertical_cursors, "F3",
+         checkable=True)
+    _add(m, v, "hcursor", "&Horizontal cursor (amplitude)", win.show_horizontal_cursor, "F4", checkable=True)
+    v.addSeparator()
+    for dock in win.docks:
+        a = dock.toggleViewAction()
+        v.addAction(a)
+        m.actions[f"dock_{dock.windowTitle()}"] = a
+    _add(m, v, "fit_screen", "Fit the window to the &screen", win.fit_to_screen)
+    _add(m, v, "reset_layout", "Reset the &layout", win.reset_layout)
+
+    h = m.menus["Help"] = bar.addMenu("&Help")
+    _add(m, h, "keys", "&Keys…", win.show_key_sheet, "F1")
+    _add(m, h, "about", "&About ionto", win.show_about)
+    return m
+
+
+class KeySheet(QDialog):
+    """Help > Keys: every key the window answers to, from the actions themselves."""
+
+    def __init__(self, rows: list[tuple[str, str, str]], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("ionto — keys")
+        self.rows = rows
+        lay = QVBoxLayout(self)
+        cells = "".join(f"<tr><td><b>{key}</b></td><td>{what}</td><td style='color:#777'>{menu}</td></tr>"
+                        for menu, key, what in rows)
+        text = QLabel(f"<table cellspacing=6>{cells}</table><p>Text boxes keep Space and the digits while "
+                      "you type in them; Esc and F2 work everywhere.</p>")
+        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(text)
