@@ -3,6 +3,12 @@
 SIGINT, SIGTERM and SIGHUP close the window without asking: every barrel to retain, the
 recording closed, then exit 128 + the signal with one line on stderr.  ``--record`` and
 ``--protocol`` start a recording and a protocol as soon as acquisition runs.
+``--workspace NAME`` opens a saved rig workspace (device, rig, speed, threshold, gains,
+window length, ratemeter, layout: ``app.gui.workspace``); options given on the command line
+win over the workspace's.
+
+Start-up: nothing heavy is imported to build the parser; Qt, the models and the session are
+imported only when the window opens, after the display and the options were checked.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ ORDER = 30
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the rig window", description="Live traces, ratemeter, barrels, protocols.")
-    p.add_argument("--device", default="sim", help="device URL (default: sim)")
-    p.add_argument("--rig", help="rig file (YAML)")
+    p.add_argument("--device", help="device URL (default: the workspace's, else sim)")
+    p.add_argument("--rig", help="rig file (YAML) (default: the workspace's)")
     p.add_argument("--seed", type=int, help="simulator seed")
-    p.add_argument("--speed", default="realtime", help="simulator speed: realtime (default) or a factor")
+    p.add_argument("--speed", help="simulator speed: realtime or a factor (default: the workspace's, else realtime)")
+    p.add_argument("--workspace", metavar="NAME",
+                   help="open a saved rig workspace (File > Save workspace; a name, or a .yaml file)")
     p.add_argument("--record", metavar="FILE", help="start recording to FILE (.h5) once acquisition runs")
     p.add_argument("--protocol", metavar="FILE",
                    help="load this protocol (YAML or Python plan) and run it once acquisition runs, if it passes "
@@ -52,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
         raise IontoError(problem)
     from app.session import parse_speed
 
-    speed = parse_speed(args.speed)
+    ws = None
+    if args.workspace:
+        from app.gui.workspace import load_workspace
+
+        ws = load_workspace(args.workspace)  # a bad file: one line, before any window opens
+    device = args.device or (ws.device if ws is not None else "sim")
+    rig = args.rig or (ws.rig if ws is not None else None)
+    speed = parse_speed(args.speed or (str(ws.speed) if ws is not None else "realtime"))
     if speed is None:
         raise ConfigError("--speed max is for 'ionto run'; the rig window runs in real time or at a factor")
     if args.record:
@@ -63,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{rec} exists; choose another --record")
     if args.protocol and not Path(args.protocol).is_file():
         raise ConfigError(f"{args.protocol}: no such protocol file")
+    import inspect
+
     from app.gui.main_window import run_gui  # Qt is imported only here
 
-    return run_gui(device_url=args.device, rig_path=args.rig, seed=args.seed, record=args.record,
-                   protocol=args.protocol, speed=speed, debug=bool(getattr(args, "debug", False)))
+    extra = {}
+    if ws is not None and "workspace" in inspect.signature(run_gui).parameters:
+        extra["workspace"] = ws  # the window applies the rest (models, recording, layout) once connected
+    return run_gui(device_url=device, rig_path=rig, seed=args.seed, record=args.record,
+                   protocol=args.protocol, speed=speed, debug=bool(getattr(args, "debug", False)), **extra)

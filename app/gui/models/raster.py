@@ -86,6 +86,7 @@ class RateModel:
         self.set_bin(bin_s)
         self.span_s = 300.0
         self.set_span(span_s)
+        self.follows_protocol = True  # follow_protocol widens the span (a workspace may turn it off)
         self.bars: list[EjectionBar] = []
         self._open: dict[str, EjectionBar] = {}
         names = [b.name for b in pipette.barrels] if pipette is not None else []
@@ -106,8 +107,10 @@ class RateModel:
 
     def follow_protocol(self, duration_s: float) -> float:
         """Set the span so that a protocol of ``duration_s`` fits (``span_for_protocol``), never
-        shrinking it below the span shown now; returns the span."""
-        self.set_span(max(self.span_s, span_for_protocol(duration_s)))
+        shrinking it below the span shown now (nothing when ``follows_protocol`` is off);
+        returns the span."""
+        if self.follows_protocol:
+            self.set_span(max(self.span_s, span_for_protocol(duration_s)))
         return self.span_s
 
     # --- events (GUI thread, from the bridge) ---------------------------------------------
