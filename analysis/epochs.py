@@ -32,6 +32,15 @@ CURRENT_KINDS = {EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CUR
 Window = tuple[int, int]
 
 
+def current_text(current_nA: float) -> str:
+    """An ejection's current as written everywhere (conditions, tables, figures, bars): its
+    magnitude and unit, ``20 nA`` — the direction is the drug's ejecting polarity.  The
+    tables' ``current_nA`` columns keep the signed value as commanded."""
+    if current_nA != current_nA:
+        return "? nA"
+    return f"{abs(current_nA):g} nA"
+
+
 @dataclass(frozen=True)
 class EpochParams:
     baseline_s: float = 30.0
@@ -173,7 +182,7 @@ def find_epochs(events: list[LogEvent], pipette: Pipette, rate_hz: float, first_
             if j == i:
                 continue
             if r[0] != barrel and r[4] <= onset and r[5] >= offset:
-                concurrent.append(f"{r[1]} {abs(r[3]):g} nA")
+                concurrent.append(f"{r[1]} {current_text(r[3])}")
             elif r[5] <= onset:
                 prev_ends.append(r[5])
             elif r[4] < offset and r[5] > onset:

@@ -10,23 +10,33 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from analysis.detect import DetectionParams, Spikes
 from analysis.detect_file import Detection, detect_recording
-from analysis.epochs import Epoch, EpochParams, check_currents, find_epochs, measure_epochs
+from analysis.epochs import (
+    Epoch,
+    EpochParams,
+    check_currents,
+    current_text,
+    find_epochs,
+    measure_epochs,
+)
 from analysis.filters import zero_phase
 from analysis.fit import FitError, FitResult, fit_ll4
 from analysis.fit_compare import Comparison, compare_fits
 from analysis.rates import PSTH, binned_rates, psth, rate_in_window, ratemeter, smoothed_rate
 from analysis.source import RecordingLike, open_source
-from analysis.truth import EpochTruth, epoch_truth, fit_truth
+from analysis.truth import CurveTruth, EpochTruth, epoch_truth
 from analysis.units import Unit, load_sorted_spikes, separate_units
 from daq.types import ChannelKind
 
 Progress = Callable[[int, int], None]
+# (recording, epochs, fit groups, dose axis) → true curves per group; given by the composition
+# root (app.sim_truth) for simulated recordings: analysis does not import the simulator
+TruthModel = Callable[[Any, list[Epoch], dict[str, list[Epoch]], str], dict[str, CurveTruth]]
 PERCENT_LIMITS = (-100.0, float("inf"))  # a firing rate cannot fall below zero
 
 
@@ -101,7 +111,8 @@ class AnalysisResult:
     params: AnalysisParams
     trace: Trace | None = None
     truth_epochs: list[EpochTruth] | None = None
-    truth_fits: dict[str, FitResult] = field(default_factory=dict)
+    truth: dict[str, CurveTruth] = field(default_factory=dict)  # per fit group, from the simulator's model
+    meta: dict[str, Any] = field(default_factory=dict)  # what the report says about the recording
 
     @property
     def spikes(self) -> Spikes | None:
@@ -113,14 +124,33 @@ class AnalysisResult:
 
 
 def analyze_recording(path: str | os.PathLike[str], params: AnalysisParams = AnalysisParams(),
-                      progress: Progress | None = None) -> AnalysisResult:
+                      progress: Progress | None = None, truth_model: TruthModel | None = None) -> AnalysisResult:
     """Open an HDF5 (or NWB) recording and ``analyze`` it."""
     with open_source(path, series=params.series) as rec:
-        return analyze(rec, params, progress)
+        return analyze(rec, params, progress, truth_model)
+
+
+def recording_meta(rec: RecordingLike) -> dict[str, Any]:
+    """What the report names about a recording: date, protocol, pipette, drugs, the software
+    that recorded it and the ionto that analysed it (what the source knows; empty if not)."""
+    import daq
+
+    pip = rec.pipette
+    proto = getattr(rec, "protocol", None)
+    try:
+        software = dict(getattr(rec, "software", None) or {})
+    except (TypeError, ValueError):
+        software = {}
+    drugs = [] if pip is None else [
+        {"barrel": b.name, "drug": b.drug, "role": b.role, "concentration_mM": b.concentration_mM,
+         "polarity": b.polarity} for b in pip.barrels if b.role != "balance"]
+    return {"date": str(getattr(rec, "created", "") or ""), "protocol": getattr(proto, "name", "") or "",
+            "pipette": "" if pip is None else (pip.name or f"{len(pip.barrels)}-barrel pipette"),
+            "drugs": drugs, "recorded_with": str(software.get("ionto", "")), "analysed_with": daq.__version__}
 
 
 def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
-            progress: Progress | None = None) -> AnalysisResult:
+            progress: Progress | None = None, truth_model: TruthModel | None = None) -> AnalysisResult:
     if rec.n_samples == 0:
         raise ValueError(f"{rec.path}: the recording holds no committed samples")
     if hasattr(rec, "require_band"):  # an NWB series from another rig: refuse a band its rate cannot hold
@@ -155,15 +185,11 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
         smoothed_rate(train / fs, params.smooth_sigma_s, t0, t1), _psths(epochs, train, params), params,
     )
     res.trace = _trace(rec, channel, epochs, params)
+    res.meta = recording_meta(rec)
     if rec.has_ground_truth and epochs:
-        truths = epoch_truth(rec, epochs)
-        if truths is not None:
-            res.truth_epochs = truths
-            for key, eps in _groups(epochs).items():
-                try:
-                    res.truth_fits[key] = fit_truth(epochs, truths, eps, params.dose)
-                except FitError:
-                    pass
+        res.truth_epochs = epoch_truth(rec, epochs)
+    if truth_model is not None and epochs:
+        res.truth = truth_model(rec, epochs, {k: v for k, v in _groups(epochs).items() if k in fits}, params.dose)
     return res
 
 
@@ -328,7 +354,7 @@ def _psths(epochs: list[Epoch], train: np.ndarray, params: AnalysisParams) -> di
     """PSTH around the onsets of each condition and current (mean over repeats)."""
     by: dict[str, list[Epoch]] = {}
     for ep in epochs:
-        by.setdefault(f"{group_key(ep)} @ {abs(ep.current_nA):g} nA", []).append(ep)
+        by.setdefault(f"{group_key(ep)} @ {current_text(ep.current_nA)}", []).append(ep)
     out = {}
     for key, eps in by.items():
         dur = float(np.median([ep.duration_s for ep in eps]))

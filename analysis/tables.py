@@ -47,8 +47,9 @@ def fit_doc(res: AnalysisResult, key: str) -> dict[str, Any]:
     eps = [ep for ep in res.epochs if not ep.is_control and group_key(ep) == key]
     d = {"barrel": eps[0].barrel if eps else key.split(":")[0], "drug": eps[0].drug if eps else "",
          "condition": eps[0].condition if eps else key, **f.as_dict()}
-    # I50: dose for 50 % inhibition of the firing rate (I·T50 in nC when the dose is charge)
-    d["i50"] = f.dose_at(-50.0) if min(f.top, f.bottom) < -50 else float("nan")
+    # I50: dose for 50 % inhibition of the firing rate (I·T50 in nC when the dose is charge);
+    # none from a curve whose EC50 the data do not determine
+    d["i50"] = f.dose_at(-50.0) if min(f.top, f.bottom) < -50 and f.determinable else float("nan")
     d["n_epochs"] = sum(ep.usable for ep in eps)
     d["n_epochs_excluded"] = sum(not ep.usable for ep in eps)
     return d
@@ -94,9 +95,9 @@ def result_json(res: AnalysisResult, files: dict[str, Any] | None = None) -> dic
             "psth": {k: {"n_trials": p.n_trials, "bin_s": p.bin_s} for k, p in res.psths.items()},
         },
     }
-    if res.truth_fits:
-        doc["ground_truth"] = {k: {"ec50": f.ec50, "hill": f.hill, "top": f.top, "bottom": f.bottom,
-                                   "dose_unit": f.dose_unit} for k, f in res.truth_fits.items()}
+    if res.truth:
+        doc["ground_truth"] = {k: t.as_dict() for k, t in res.truth.items()}
+    doc["recording"] = res.meta
     if files:
         doc["outputs"] = files
     return clean(doc)
@@ -124,24 +125,25 @@ def write_tables(res: AnalysisResult, out: Path) -> dict[str, Any]:
                "recovery_rate_hz", "percent_change", "z_score", "recovery_percent", "t50_s", "it50_nC", "used"]
     rows = [[ep.as_dict()[k] for k in ep_keys] + ["; ".join(ep.flags + ep.notes)] for ep in res.epochs]
     files["epochs"] = str(_write_csv(out / "epochs.csv", [*ep_keys, "flags"], rows))
-    fit_keys = ["ec50", "ec50_lo", "ec50_hi", "ec50_wald_lo", "ec50_wald_hi", "hill", "hill_se", "top", "top_se",
-                "bottom", "bottom_se", "dose_unit", "i50", "r_squared", "aicc", "lack_of_fit_p", "n_points", "df",
-                "converged", "warnings"]
+    fit_keys = ["status", "ec50", "ec50_lo", "ec50_hi", "ci_level", "ec50_wald_lo", "ec50_wald_hi", "hill", "hill_se",
+                "top", "top_se", "bottom", "bottom_se", "dose_unit", "i50", "r_squared", "aicc", "lack_of_fit_p",
+                "n_points", "points", "df", "converged", "reasons", "warnings"]
     rows = []
     for key in res.fits:
         d = fit_doc(res, key)
         lof = d["lack_of_fit"] or {}
-        rows.append([key, d["ec50"], *d["ec50_ci"], *d["ec50_ci_wald"], d["hill"], d["se"]["hill"], d["top"],
-                     d["se"]["top"], d["bottom"], d["se"]["bottom"], d["dose_unit"], d["i50"], d["r_squared"],
-                     d["aicc"], lof.get("p", float("nan")), d["n_points"], d["df"], d["converged"],
-                     "; ".join(d["warnings"])])
+        # a not-determinable EC50 is the word in the status column and empty cells, never a number
+        rows.append([key, d["status"], d["ec50"], *d["ec50_ci"], d["conf"], *d["ec50_ci_wald"], d["hill"],
+                     d["se"]["hill"], d["top"], d["se"]["top"], d["bottom"], d["se"]["bottom"], d["dose_unit"],
+                     d["i50"], d["r_squared"], d["aicc"], lof.get("p", float("nan")), d["n_points"], d["points"],
+                     d["df"], d["converged"], "; ".join(d["reasons"]), "; ".join(d["warnings"])])
     files["fits"] = str(_write_csv(out / "fits.csv", ["curve", *fit_keys], rows))
-    rows = [[c.label_a, c.label_b, c.ec50_ratio, *c.ec50_ratio_ci, c.f_shared_ec50, c.p_shared_ec50,
-             c.f_same_curve, c.p_same_curve, c.aicc_separate, c.aicc_shared_ec50] for c in res.comparisons]
+    rows = [[c.label_a, c.label_b, c.ec50_ratio, *c.ec50_ratio_ci, c.conf, c.f_shared_ec50, c.p_shared_ec50,
+             c.f_same_curve, c.p_same_curve, c.aicc_separate, c.aicc_shared_ec50, c.note] for c in res.comparisons]
     files["comparisons"] = str(_write_csv(out / "comparisons.csv",
                                           ["curve_a", "curve_b", "ec50_ratio_b_over_a", "ratio_lo", "ratio_hi",
-                                           "F_shared_ec50", "p_shared_ec50", "F_same_curve", "p_same_curve",
-                                           "aicc_separate", "aicc_shared_ec50"], rows))
+                                           "ci_level", "F_shared_ec50", "p_shared_ec50", "F_same_curve",
+                                           "p_same_curve", "aicc_separate", "aicc_shared_ec50", "note"], rows))
     rows = []
     for name, sp in res.detection.spikes.items():
         for u in res.units.get(name, []):

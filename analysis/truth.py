@@ -1,9 +1,15 @@
-"""Ground truth of recordings made on the simulated rig (``/ground_truth``).
+"""Ground truth of recordings made on the simulated rig.
 
-The simulator stores its noiseless expected firing rate (point samples every
-``truth_decimation`` samples) and the spike times it generated.  Here they become the
-truth the analysis is judged against: the expected rate in each epoch's baseline and
-response windows, the expected % change, and the EC50 fitted to those.
+* Per epoch (``epoch_truth``): the simulator stores its noiseless expected firing rate
+  (``/ground_truth``, point samples every ``truth_decimation`` samples) and the spike times
+  it generated; the expected rate in each epoch's baseline and response windows and the
+  expected % change judge the rate measurement.
+* Per curve (``CurveTruth``): the dose–response the simulator's *model* implies — the
+  receptor's Hill curve at the drug concentration the diffusion model reaches at steady
+  state for each ejecting current — and its EC50.  It is computed from the model's
+  parameters (by the composition root, ``app.sim_truth``: ``analysis`` does not import the
+  simulator), never by fitting the analysis' own windows, so a wrong window or a wrong
+  fit shows up as a difference.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.epochs import Epoch
-from analysis.fit import FitResult, fit_ll4
 from analysis.source import RecordingLike
 
 
@@ -28,6 +33,34 @@ class EpochTruth:
         if self.baseline_rate_hz <= 0:
             return float("nan")
         return 100.0 * (self.response_rate_hz - self.baseline_rate_hz) / self.baseline_rate_hz
+
+
+@dataclass(frozen=True)
+class CurveTruth:
+    """The true dose–response of one fit group, from the simulator's model.
+
+    ``ec50``: the dose at which the model's steady-state % change is half way from its
+    zero-dose level to its plateau (depolarisation block left out: the 4PL does not model
+    it); ``dose``/``response``: the model's steady-state curve, for figures."""
+
+    ec50: float
+    dose_unit: str
+    source: str  # how it was computed, in words
+    dose: np.ndarray
+    response: np.ndarray  # % change at steady state
+    receptor_ec50_uM: float = math.nan  # the receptor's EC50 (shifted by concurrent antagonists)
+    concentration_uM_per_nA: float = math.nan  # steady-state concentration at the neuron per nA
+
+    def as_dict(self) -> dict:
+        return {"ec50": self.ec50, "dose_unit": self.dose_unit, "source": self.source,
+                "receptor_ec50_uM": self.receptor_ec50_uM,
+                "concentration_uM_per_nA": self.concentration_uM_per_nA}
+
+    def predict(self, dose) -> np.ndarray:
+        """The model's steady-state % change at ``dose`` (interpolated on log dose)."""
+        x = np.asarray(dose, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            return np.interp(np.log(np.maximum(x, 1e-300)), np.log(self.dose), self.response)
 
 
 def expected_rate_series(rec: RecordingLike, neuron: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
@@ -59,18 +92,6 @@ def epoch_truth(rec: RecordingLike, epochs: list[Epoch], neuron: int = 0) -> lis
 def truth_spike_index(rec: RecordingLike, neuron: int = 0) -> np.ndarray | None:
     name = f"spike_index/neuron{neuron}"
     return rec.truth(name) if name in rec.truth_names() else None
-
-
-def fit_truth(epochs: list[Epoch], truths: list[EpochTruth], group: list[Epoch], dose: str = "current") -> FitResult:
-    """The 4PL fitted to the expected (noiseless) % change of a group of epochs (and 0 % at
-    dose 0, the baseline by definition)."""
-    xs, ys = [0.0], [0.0]
-    members = {id(ep) for ep in group}
-    for ep, tr in zip(epochs, truths):
-        if id(ep) in members:
-            xs.append(abs(ep.current_nA) if dose == "current" else ep.charge_nC)
-            ys.append(tr.percent_change)
-    return fit_ll4(np.array(xs), np.array(ys), "nA" if dose == "current" else "nC", limits=(-100.0, math.inf))
 
 
 def match_spikes(detected: np.ndarray, truth: np.ndarray, tol: int) -> tuple[int, float, float]:

@@ -138,13 +138,17 @@ class DoseResponseView(QWidget):
             ok = x > 0
             pi.plot(x[ok], y[ok], pen=None, symbol="o", symbolBrush=colour, symbolPen=None, symbolSize=9)
             fit = model.fits.get(barrel)
-            if fit is not None and np.all(np.isfinite([fit.ec50, fit.hill, fit.top, fit.bottom])):
-                xx = np.geomspace(max(x[ok].min() / 2, 0.1), x[ok].max() * 2, 100)
+            if fit is not None and not fit.determinable:  # never a number for an EC50 the data do not determine
+                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 not determinable "
+                             f"({html.escape('; '.join(fit.reasons))})")
+            elif fit is not None and np.all(np.isfinite([fit.ec50, fit.hill, fit.top, fit.bottom])):
+                xx = np.geomspace(x[ok].min(), x[ok].max(), 100)  # the fit over the tested currents only
                 pi.plot(xx, fit.predict(xx), pen=pg.mkPen(colour, width=2))
                 lo, hi = fit.ec50_ci
-                ci = f"95 % CI {lo:.1f}–{hi:.1f}" if np.isfinite(lo) and np.isfinite(hi) else "CI needs ≥ 5 points"
+                ci = f"{fit.ci_label} {lo:.1f}–{hi:.1f}" if np.isfinite(lo) and np.isfinite(hi) else "CI needs ≥ 5 points"
                 lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA ({ci}), "
-                             f"Hill {fit.hill:.2f}, top {fit.top:.0f} %, bottom {fit.bottom:.0f} %")
+                             f"Hill {fit.hill:.2f}, top {fit.top:.0f} %, bottom {fit.bottom:.0f} %"
+                             + ("" if fit.status == "fitted" else f" — {fit.status}"))
             else:
                 why = html.escape(model.fit_notes.get(barrel, "no fit"))
                 lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: {len(x)} point(s); {why}")
