@@ -33,6 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="simulator seed")
     p.add_argument("--chassis", default="", help="put the device in a simulated cDAQ-9189 Ethernet chassis of "
                    "this name (which offers a watchdog with AO expiration states), e.g. cDAQ1")
+    # (names restated here: importing the simulator would slow down every `ionto --help`)
+    p.add_argument("--product", help="simulate an NI product instead of ionto's SimRig: "
+                   "pcie-6363, usb-6343, pcie-6738, cdaq-9189 (NI 9205 + NI 9264), cdaq-9189-9263 (channels, ranges, rates, timebase, FIFOs as the product has "
+                   "them; see docs/ni-hardware.md); the client then needs a rig file for it (--write-rig)")
+    p.add_argument("--fault", action="append", default=[], metavar="CODE@SECONDS",
+                   help="an NI-DAQmx error at that time of the acquisition, e.g. underflow@2.5 or -200621@2.5 "
+                   "(names: overflow -200010, underflow -200621, fifo-underflow -200016, dac-underflow -200018, "
+                   "usb -50405 on USB devices); repeatable")
+    p.add_argument("--write-rig", metavar="PATH", help="write the rig with its channels on the simulated "
+                   "devices (e.g. cDAQ1Mod1/ai0, cDAQ1Mod2/ao0) to PATH, for ionto run --rig PATH")
     p.add_argument("--interlock", default="default", metavar="LINE",
                    help="the port0 line wired to the simulated current source's STANDBY/ENABLE input, e.g. "
                    "port0/line0 (default: the rig's interlock line, else port0/line0; 'none': no enable input). "
@@ -46,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from daq.rig import load_rig
     from mock_daq import load_preset
     from mock_daq.nigrpc import SimNIServer
+    from mock_daq.nigrpc.products import profile
+    from mock_daq.nigrpc.spec import rig_on_spec
     from mock_daq.presets import DEFAULT_PRESET
 
     if not args.speed > 0:
@@ -59,22 +71,47 @@ def run(args: argparse.Namespace) -> int:
         preset = args.preset or DEFAULT_PRESET
         rig = load_preset(preset)
     interlock = None if args.interlock.lower() == "none" else args.interlock
+    if args.product:
+        try:
+            profile(args.product)
+        except ValueError as exc:
+            raise ConfigError(f"--product: {exc}") from None
+        if args.chassis and not profile(args.product).chassis_product:
+            raise ConfigError(f"--chassis {args.chassis}: {args.product} is not a cDAQ chassis profile")
+    faults = [_fault(f) for f in args.fault]
     try:
         server = SimNIServer(rig, port=args.port, host=args.host, device=args.device, speed=args.speed,
-                             seed=args.seed, chassis=args.chassis, preset=preset, interlock=interlock)
+                             seed=args.seed, chassis=args.chassis, preset=preset, interlock=interlock,
+                             product=args.product)
     except ValueError as exc:
         raise ConfigError(f"--interlock {args.interlock}: {exc}") from None
     except (OSError, RuntimeError) as exc:
         raise ConfigError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    for text, (code, at_s) in zip(args.fault, faults):
+        try:
+            server.hardware.schedule_fault(code, at_s)
+        except ValueError as exc:
+            server.stop()
+            raise ConfigError(f"--fault {text}: {exc}") from None
+    rig_path = ""
+    if args.write_rig:
+        rig_path = args.write_rig
+        try:
+            write_rig_file(rig_on_spec(rig, server.spec), rig_path)
+        except OSError as exc:
+            server.stop()
+            raise ConfigError(f"--write-rig {rig_path}: {exc.strerror or exc}") from None
     server.start()
     url = server.url()
-    doc = {"url": url, "port": server.port, "device": args.device, "product": server.spec.product_type,
+    doc = {"url": url, "port": server.port, "device": server.spec.name, "product": server.spec.product_type,
+           "devices": list(server.spec.device_names), "rig_file": rig_path or None,
            "rig": rig.name, "speed": args.speed, "interlock": server.hardware.interlock_line()}
     if args.json:
         emit_json(doc)
     else:
-        say(f"simulated NI-DAQmx device {args.device} ({server.spec.product_type}) serving at {url}")
-        hint = "" if preset else f" --rig {args.rig}"
+        say(f"simulated NI-DAQmx device {server.spec.name} ({server.spec.product_type}) serving at {url}")
+        hint = f" --rig {rig_path}" if rig_path else "" if preset and not args.product else \
+            f" --rig {args.rig or 'RIG (see --write-rig)'}"
         say(f"  try: ionto run protocols/examples/dose_response.yaml --device {url}{hint}")
         if doc["interlock"]:
             say(f"  current source STANDBY/ENABLE input on {doc['interlock']} (enabled until first driven)")
@@ -88,3 +125,25 @@ def run(args: argparse.Namespace) -> int:
     server.stop()
     print("sim-server: stopped", file=sys.stderr)
     return 0
+
+
+def _fault(text: str) -> tuple[int, float]:
+    """``underflow@2.5`` / ``-200621@2.5`` → (NI error code, seconds)."""
+    from mock_daq.nigrpc.hardware import FAULT_NAMES
+
+    what, _, when = text.partition("@")
+    try:
+        code = FAULT_NAMES[what] if what in FAULT_NAMES else int(what)
+        at_s = float(when)
+    except ValueError:
+        raise ConfigError(f"--fault {text!r}: write CODE@SECONDS, e.g. underflow@2.5 or -200621@2.5 "
+                          f"(names: {', '.join(FAULT_NAMES)})") from None
+    return code, at_s
+
+
+def write_rig_file(rig, path: str) -> None:
+    """The rig as YAML (what ``load_rig`` reads back)."""
+    import yaml
+
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(rig.model_dump(mode="json", exclude_none=True), fh, sort_keys=False)

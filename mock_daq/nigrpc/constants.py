@@ -13,6 +13,10 @@ from __future__ import annotations
 # --- errors (negative) and their NI texts ---------------------------------------------------
 PAL_RESOURCE_RESERVED = -50103
 INPUT_FIFO_OVERFLOW = -200010
+OUTPUT_FIFO_UNDERFLOW = -200016
+DAC_UNDERFLOW = -200018
+INPUT_FIFO_OVERFLOW_USB = -200361
+PAL_TRANSFER_ABORTED = -50405
 RESOURCE_ALREADY_RESERVED = -200022
 INVALID_ATTRIBUTE_VALUE = -200077
 MIN_NOT_LESS_THAN_MAX = -200082
@@ -44,6 +48,13 @@ MESSAGES: dict[int, str] = {
     INPUT_FIFO_OVERFLOW: "Onboard device memory overflow. Because of system and/or bus-bandwidth "
     "limitations, the driver could not read data from the device fast enough to keep up with the "
     "device throughput.",
+    OUTPUT_FIFO_UNDERFLOW: "Onboard device memory underflow. Not enough data was transferred to the device "
+    "to keep up with the device output rate.",
+    DAC_UNDERFLOW: "DAC conversion attempted before data to be converted was available.",
+    INPUT_FIFO_OVERFLOW_USB: "Onboard device memory overflow. Because of system and/or bus-bandwidth "
+    "limitations, the driver could not read data from the device fast enough to keep up with the "
+    "device throughput.",
+    PAL_TRANSFER_ABORTED: "No transfer is in progress because the transfer was aborted by the client.",
     PAL_RESOURCE_RESERVED: "The specified resource is reserved. The operation could not be completed as specified.",
     RESOURCE_ALREADY_RESERVED: "Resource requested by this task has already been reserved by a different task.",
     INVALID_ATTRIBUTE_VALUE: "Requested value is not a supported value for this property.",
@@ -112,6 +123,18 @@ CHAN_AO_MIN = 0x1187
 CHAN_PHYSICAL_NAME = 0x18F5
 CHAN_AI_MEAS_TYPE = 0x0695
 CHAN_AO_OUTPUT_TYPE = 0x1108
+CHAN_AI_RNG_HIGH = 0x1815
+CHAN_AI_RNG_LOW = 0x1816
+CHAN_AI_LOWPASS_ENABLE = 0x1802
+CHAN_AI_COUPLING = 0x0064
+CHAN_AO_IDLE_OUTPUT_BEHAVIOR = 0x2240
+BUF_INPUT_ONBRD_SIZE = 0x230A
+BUF_OUTPUT_ONBRD_SIZE = 0x230B
+DEV_PRODUCT_NUM = 0x231D
+DEV_CI_PHYSICAL_CHANS = 0x2324
+DEV_CO_PHYSICAL_CHANS = 0x2325
+DEV_DI_PORTS = 0x2321
+DEV_AO_SAMP_CLK_SUPPORTED = 0x2996
 READ_NUM_CHANS = 0x217B
 READ_AVAIL_SAMP = 0x1223
 READ_CURR_POS = 0x1221
@@ -191,9 +214,11 @@ TERM_DIFF = 10106
 TERM_PSEUDO_DIFF = 12529
 TERM_CFG_BITS = {TERM_RSE: 1, TERM_NRSE: 2, TERM_DIFF: 4, TERM_PSEUDO_DIFF: 8}
 CATEGORY_X_SERIES = 15858
+CATEGORY_AO_SERIES = 14647
 CATEGORY_CDAQ_CHASSIS = 14658
 CATEGORY_C_SERIES_MODULE = 14659
 BUS_PCIE = 13612
+BUS_USB = 12586
 BUS_TCPIP = 14828
 WATCHDOG_AO_VOLTAGE = 10322
 WATCHDOG_AO_NO_CHANGE = 10160

@@ -34,6 +34,7 @@ waits happen outside it.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from collections import deque
@@ -64,13 +65,15 @@ class Channel:
     terminal: int = K.TERM_DEFAULT
     rig_col: int | None = None  # column in the rig's AI / AO order; None = not wired
     lines: tuple[int, ...] = ()  # "do": its port0 lines
+    range_V: float = 10.0  # the ± range the device chose (AI.Rng.High / AO.DAC.Rng.High)
+    readback_ao: int | None = None  # an internal _aoN_vs_aognd channel: the rig AO column it reads
 
     @property
     def resources(self) -> list[str]:
         """What the channel reserves: its physical channel, or each of its lines."""
         if self.kind == "do":
             return [f"port0/line{i}" for i in self.lines]
-        return [suffix(self.physical)]
+        return [self.physical]
 
 
 @dataclass
@@ -112,6 +115,35 @@ class Task:
         if self.watchdog_device:
             return "watchdog"
         return self.channels[0].kind if self.channels else ""
+
+
+@dataclass
+class ScheduledFault:
+    """An NI-DAQmx error that happens ``at_s`` seconds into an acquisition (once per server):
+    input codes stop the AI task at that sample, output codes stop the buffered AO task."""
+
+    code: int
+    at_s: float
+    fired: bool = False
+
+    @property
+    def on_input(self) -> bool:
+        return self.code in INPUT_FAULTS
+
+
+# What NI-DAQmx raises when the bus cannot keep up (NI-DAQmx error list, nidaqmx.error_codes):
+# -200010 onboard input FIFO overflow, -200361 input FIFO overflow (USB), -200279 unread
+# samples overwritten, -50405 "No transfer is in progress because the transfer was aborted by
+# the client" (USB transfer error: the device dropped off the bus); -200016 / -200621 onboard
+# output FIFO underflow, -200018 DAC conversion underflow, -200290 regeneration prevented.
+INPUT_FAULTS = {K.INPUT_FIFO_OVERFLOW: "input FIFO overflow", K.INPUT_FIFO_OVERFLOW_USB: "input FIFO overflow (USB)",
+                K.SAMPLES_NO_LONGER_AVAILABLE: "samples no longer available",
+                K.PAL_TRANSFER_ABORTED: "USB transfer aborted"}
+OUTPUT_FAULTS = {K.OUTPUT_FIFO_UNDERFLOW: "output FIFO underflow", K.OUTPUT_FIFO_UNDERFLOW_2: "output FIFO underflow",
+                 K.DAC_UNDERFLOW: "DAC underflow", K.GEN_STOPPED_TO_PREVENT_REGEN: "generation stopped"}
+FAULT_NAMES = {"overflow": K.INPUT_FIFO_OVERFLOW, "underflow": K.OUTPUT_FIFO_UNDERFLOW_2,
+               "fifo-underflow": K.OUTPUT_FIFO_UNDERFLOW, "dac-underflow": K.DAC_UNDERFLOW,
+               "usb": K.PAL_TRANSFER_ABORTED}
 
 
 class Hardware:
@@ -156,8 +188,10 @@ class Hardware:
         self._sim_index = 0
         self._halted_at: int | None = None  # AI stopped (overflow) at this sample
         self._volts = np.zeros((0, 0))  # generated, not yet read: (n_rig_ai, n)
+        self._aov = np.zeros((0, 0))  # the AO volts generated with those samples: (n_rig_ao, n)
         self._volts_start = 0
         self.runs = 0
+        self.faults: list[ScheduledFault] = []
         self.log: list[tuple[str, int]] = []  # (what happened, sample index): overflow, underflow, expiry
 
     # --- tasks ------------------------------------------------------------------------------
@@ -183,16 +217,46 @@ class Hardware:
 
     def add_channels(self, task: Task, physical: list[str], kind: str, lo: float, hi: float,
                      terminal: int = K.TERM_DEFAULT, names: list[str] | None = None) -> None:
+        """DAQmxCreateAI/AOVoltageChan: the range is coerced to the smallest of the product's
+        ranges that holds [lo, hi]; DEFAULT terminal configuration becomes what DAQmx picks
+        (DIFF where the input can be DIFF, else RSE); DIFF on the negative input of a pair,
+        or a channel that is the negative input of a DIFF channel of the task, is refused."""
         with self.lock:
             self._check_configurable(task, kind)
-            self.spec.coerce_range(lo, hi, kind)
+            new: list[Channel] = []
             for i, p in enumerate(physical):
                 s = self.spec.check_channel(p, kind)
-                if any(suffix(c.physical) == s for c in task.channels):
+                dev = device_of(p)
+                mod = self.spec.module(dev) if dev != self.spec.chassis else self.spec.modules[0]
+                full = f"{mod.name}/{s}"
+                if any(c.physical.lower() == full.lower() for c in task.channels + new):
                     raise NIError(K.CHAN_ALREADY_IN_TASK, f"Channel Name: {p}")
-                col = (self._ai_map if kind == "ai" else self._ao_map).get(s)
-                name = names[i] if names and i < len(names) and names[i] else p
-                task.channels.append(Channel(name, f"{self.spec.name}/{s}", kind, lo, hi, terminal, col))
+                rng = self.spec.coerce_range(lo, hi, kind, full)
+                term = self.spec.check_terminal(full, terminal) if kind == "ai" else K.TERM_DEFAULT
+                readback = None
+                if s.startswith("_ao"):
+                    readback = self._ao_map.get(s[1:].split("_", 1)[0])
+                col = None if readback is not None else (self._ai_map if kind == "ai" else self._ao_map).get(s)
+                name = names[i] if names and i < len(names) and names[i] else full
+                new.append(Channel(name, full, kind, lo, hi, term, col, range_V=rng, readback_ao=readback))
+            self._check_diff_pairs(task.channels + new)
+            task.channels.extend(new)
+
+    def _check_diff_pairs(self, chans: list[Channel]) -> None:
+        """In DIFF mode AI <i+8> is AI <i>'s negative input (X Series, NI 9205): it cannot be
+        measured in the same task (NI-DAQmx refuses the task; -200077 here)."""
+        used = {c.physical.lower(): c for c in chans if c.kind == "ai"}
+        for c in chans:
+            if c.kind != "ai" or c.terminal != K.TERM_DIFF:
+                continue
+            mod = self.spec.module_of(c.physical) if device_of(c.physical) != self.spec.chassis \
+                else self.spec.modules[0]
+            m = re.search(r"ai(\d+)$", c.physical)
+            partner = mod.product.diff_partner(int(m.group(1))) if m else None
+            if partner is not None and f"{mod.name}/ai{partner}".lower() in used:
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Property: AI.TermCfg\nChannel Name: {c.physical}\n"
+                              f"{mod.name}/ai{partner} is the negative input of {c.physical} (DIFF) and cannot "
+                              "be measured in the same task.")
 
     def add_do_channels(self, task: Task, lines_spec: str, name: str, grouping: int) -> None:
         """DAQmxCreateDOChan: one channel per line, or one for all the lines."""
@@ -254,7 +318,8 @@ class Hardware:
             engine = task.kind in ("ai", "ao") and task.kind == other.kind and \
                 task.timing == other.timing == "sample_clock"
             if shared or engine:
-                what = f"{self.spec.name}/{shared[0]}" if shared else f"{self.spec.name}/{task.kind}/SampleClock"
+                what = (f"{self.spec.name}/{shared[0]}" if shared[0].startswith("port") else shared[0]) if shared \
+                    else f"{self._terminal_device()}/{task.kind}/SampleClock"
                 raise NIError(K.PAL_RESOURCE_RESERVED,
                               f"Resource: {what}\nReserved by task: {other.name}\nTask Name: {task.name}")
 
@@ -291,18 +356,26 @@ class Hardware:
         raise NIError(K.PHYSICAL_CHAN_DOES_NOT_EXIST, f"Channel Name: {name}")
 
     def cfg_sample_clock(self, task: Task, source: str, rate_hz: float, mode: int, samps: int) -> None:
+        """DAQmxCfgSampClkTiming: the rate is checked against the product's limits (AI: the
+        aggregate rate of a multiplexed board shared by the task's channels; AO: the update
+        rate for that many channels) and coerced to what its timebase can divide to
+        (``DeviceSpec.coerce_rate``); ``SampClk.Rate`` reads back the coerced rate."""
         with self.lock:
             if not task.channels:
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Create channels before configuring timing.")
             kind = task.kind
+            if kind not in ("ai", "ao"):
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device clocks AI and AO only.")
+            mod = self._module(task.channels[0])
             if kind == "ai":
-                top = self.spec.max_ai_rate(len(task.channels))
-                lo = self.spec.ai_min_rate_hz
+                top = self.spec.max_ai_rate(len(task.channels), mod)
+                lo = mod.product.ai_min_rate_hz
             else:
-                top, lo = self.spec.ao_max_rate_hz, self.spec.ao_min_rate_hz
+                top = mod.product.ao_max_rate(len(task.channels))
+                lo = mod.product.timebase_hz / 2 ** 32
             if rate_hz > top * (1 + 1e-9):
                 raise NIError(K.SAMP_RATE_TOO_HIGH, f"Requested Value: {rate_hz:g}\nMaximum Value: {top:g}\n"
-                              f"Channels in task: {len(task.channels)}")
+                              f"Channels in task: {len(task.channels)}\nDevice: {mod.name} ({mod.product_type})")
             if rate_hz < lo:
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Property: SampClk.Rate\nRequested Value: {rate_hz:g}\n"
                               f"Minimum Value: {lo:g}")
@@ -310,11 +383,19 @@ class Hardware:
             if kind == "ao" and src and suffix(src) != "ai/sampleclock":
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE,
                               f"Property: SampClk.Src\nRequested Value: {src}\n"
-                              f"This simulated device clocks buffered AO from /{self.spec.name}/ai/SampleClock only.")
+                              f"This simulated device clocks buffered AO from /{self._terminal_device()}/ai/SampleClock "
+                              "or its own clock only.")
             if src:
                 self.spec.check_device(device_of(src))
-            task.timing, task.rate_hz, task.samp_mode, task.samps_per_chan = "sample_clock", rate_hz, mode, samps
+            task.timing, task.samp_mode, task.samps_per_chan = "sample_clock", mode, samps
+            task.rate_hz = min(self.spec.coerce_rate(rate_hz, mod), top)
             task.clock_source = src
+
+    def _module(self, c: Channel):
+        return self.spec.module_of(c.physical)
+
+    def _terminal_device(self) -> str:
+        return self.spec.chassis or self.spec.name
 
     def cfg_start_trigger(self, task: Task, source: str) -> None:
         with self.lock:
@@ -382,6 +463,7 @@ class Hardware:
         self._sim, self._sim_index, self._halted_at = sim, 0, None
         self._enabled_at_gen, self._enable_changes = self.port.interlock_enabled(), deque()
         self._volts, self._volts_start = np.zeros((self._stream.n_channels, 0)), 0
+        self._aov = np.zeros((self.n_rig_ao, 0))
         sim.start()
         self._ai, task.state = task, "running"
         if self._ao is not None and self._ao.state == "armed":
@@ -453,12 +535,46 @@ class Hardware:
             self.log.append(("reset", self._acquired()))
 
     # --- the clock ------------------------------------------------------------------------------
+    def schedule_fault(self, code: int, at_s: float) -> ScheduledFault:
+        """An NI error ``at_s`` seconds into the next acquisition (see ``INPUT_FAULTS`` /
+        ``OUTPUT_FAULTS``); a USB transfer error only on a USB product."""
+        if code not in INPUT_FAULTS and code not in OUTPUT_FAULTS:
+            raise ValueError(f"NI error {code} cannot be scheduled; one of "
+                             f"{', '.join(map(str, sorted({**INPUT_FAULTS, **OUTPUT_FAULTS})))}")
+        if code == K.PAL_TRANSFER_ABORTED and not self.spec.product.usb:
+            raise ValueError(f"a USB transfer error needs a USB device; {self.spec.product_type} is not one")
+        if not at_s >= 0:
+            raise ValueError(f"fault time {at_s}: must be >= 0 s")
+        f = ScheduledFault(code, float(at_s))
+        with self.lock:
+            self.faults.append(f)
+        return f
+
+    def _fire_faults(self, ai: Task, n: int) -> None:
+        for f in self.faults:
+            at = round(f.at_s * ai.rate_hz)
+            if f.fired or n < at:
+                continue
+            f.fired = True
+            if f.on_input:
+                if self._halted_at is None:
+                    self._halted_at, ai.error = max(at, ai.read_pos), f.code
+                    self.log.append(("fault", self._halted_at))
+            else:
+                ao = self._ao
+                if ao is not None and ao.state == "running" and ao.halted_at is None:
+                    ao.halted_at, ao.error = min(at, ao.written), f.code
+                    self.log.append(("fault", ao.halted_at))
+                    self._hold_ao(ao.halted_at)
+
     def _acquired(self) -> int:
         """Samples the AI clock has produced so far (stops at an overflow)."""
         ai = self._ai
         if ai is None:
             return 0
         n = int((time.monotonic() - self._t0) * ai.rate_hz * self.speed)
+        if self.faults and self._halted_at is None:
+            self._fire_faults(ai, n)
         if self._halted_at is not None:
             return self._halted_at
         if n - ai.read_pos > ai.buf_size:
@@ -562,11 +678,9 @@ class Hardware:
                 if task.state != "running":
                     raise NIError(K.CANNOT_WRITE_NOT_RUNNING, "The task is not running.")
                 self._poll()
-                if task.error is not None:
+                if task.error is not None:  # the acquisition stopped: reads fail, nothing is read
                     raise NIError(task.error, f"Task Name: {task.name}", samps_read=0)
                 avail = self._acquired() - task.read_pos
-                if task.error is not None:
-                    raise NIError(task.error, f"Task Name: {task.name}", samps_read=0)
                 want = avail if n < 0 else n
                 if avail >= want:
                     return self._take(task, want)
@@ -574,8 +688,17 @@ class Hardware:
                 wait = missing / (task.rate_hz * self.speed)
             if time.monotonic() + wait > deadline:
                 time.sleep(max(0.0, deadline - time.monotonic()))
+                # a read that times out reads what was there and reports the count with the
+                # error (DAQmx Read: "samples per channel read" is valid on a timeout); over
+                # gRPC only the count reaches the client (ni-samps-per-chan-read)
+                with self.lock:
+                    got = 0
+                    if task.state == "running" and task.error is None:
+                        got = max(0, min(want, self._acquired() - task.read_pos))
+                        if got:
+                            self._take(task, got)
                 raise NIError(K.SAMPLES_NOT_YET_AVAILABLE, f"Attempted to read samples: {want}\n"
-                              f"Available samples: {avail}\nTask Name: {task.name}", samps_read=0)
+                              f"Samples read: {got}\nTask Name: {task.name}", samps_read=got)
             time.sleep(max(wait, 0.0005))
 
     def _take(self, task: Task, n: int) -> np.ndarray:
@@ -583,18 +706,23 @@ class Hardware:
         start = task.read_pos
         if self._sim_index < start + n:
             self._generate(start + n - self._sim_index)
-        buf = self._volts[:, start - self._volts_start:start - self._volts_start + n]
+        k = start - self._volts_start
+        buf = self._volts[:, k:k + n]
+        aov = self._aov[:, k:k + n]
         task.read_pos += n
+        out = np.zeros((len(task.channels), n))
+        for i, c in enumerate(task.channels):
+            # the ADC saturates at the range the device chose
+            if c.rig_col is not None:
+                np.clip(buf[c.rig_col], -c.range_V, c.range_V, out=out[i])
+            elif c.readback_ao is not None:  # _aoN_vs_aognd: what the output generated
+                np.clip(aov[c.readback_ao], -c.range_V, c.range_V, out=out[i])
         # forget what was read
         drop = task.read_pos - self._volts_start
         if drop > 0:
             self._volts = self._volts[:, drop:]
+            self._aov = self._aov[:, drop:]
             self._volts_start += drop
-        out = np.zeros((len(task.channels), n))
-        for i, c in enumerate(task.channels):
-            if c.rig_col is not None:  # the ADC saturates at the range the device chose
-                rng = self.spec.coerce_range(c.lo, c.hi, "ai")
-                np.clip(buf[c.rig_col], -rng, rng, out=out[i])
         return out
 
     def _generate(self, n: int) -> None:
@@ -635,6 +763,7 @@ class Hardware:
         s = self._stream
         volts = raw.astype(np.float64) * np.asarray(s.scale_V) + np.asarray(s.offset_V)
         self._volts = np.concatenate([self._volts, volts.T], axis=1)
+        self._aov = np.concatenate([self._aov, ao_V.T], axis=1)
         self._sim_index += n
 
     # --- AO ---------------------------------------------------------------------------------
@@ -645,7 +774,7 @@ class Hardware:
             if task.kind != "ao":
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Not an output task.")
             for i, c in enumerate(task.channels):
-                rng = self.spec.coerce_range(c.lo, c.hi, "ao")
+                rng = c.range_V
                 if data.size and np.max(np.abs(data[i])) > rng + 1e-9:
                     raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Requested Value: {np.max(np.abs(data[i])):g}\n"
                                   f"Channel Name: {c.name}\nMaximum Value: {rng:g}", samps_written=0)
@@ -678,8 +807,14 @@ class Hardware:
                 if task.state != "running":
                     raise NIError(K.NO_MORE_SPACE, f"Buffer Size: {size}\nSamples to write: {n}", samps_written=0)
                 wait = (n - space) / (task.rate_hz * self.speed)
-            if time.monotonic() + wait > deadline:
-                raise NIError(K.SAMPLES_CAN_NOT_YET_BE_WRITTEN, f"Task Name: {task.name}", samps_written=0)
+                if time.monotonic() + wait > deadline:
+                    # DAQmx writes what fits and reports the count with the error
+                    part = max(0, min(n, space))
+                    if part:
+                        task.queue.append(np.ascontiguousarray(data[:, :part].T))
+                        task.written += part
+                    raise NIError(K.SAMPLES_CAN_NOT_YET_BE_WRITTEN, f"Task Name: {task.name}\n"
+                                  f"Samples written: {part} of {n}", samps_written=part)
             time.sleep(max(wait, 0.0005))
 
     def _on_demand_write(self, task: Task, auto_start: bool) -> None:
@@ -744,7 +879,8 @@ class Hardware:
                 self.spec.check_device(device)
                 chassis_ok = bool(self.spec.chassis) and device == self.spec.chassis and \
                     self.spec.chassis_product in ("cDAQ-9185", "cDAQ-9189")
-                x_series = not self.spec.chassis and device == self.spec.name
+                x_series = not self.spec.chassis and device == self.spec.name and \
+                    self.spec.product.watchdog == "dio"
                 if not (chassis_ok or x_series):
                     raise NIError(K.WATCHDOG_TIMER_NOT_SUPPORTED, f"Device: {device}")
                 t = self._new_task(name)

@@ -28,11 +28,15 @@ class SimNIServer:
 
     def __init__(self, rig: RigConfig, *, port: int = 0, host: str = "127.0.0.1", device: str = "Dev1",
                  speed: float = 1.0, seed: int | None = None, chassis: str = "", preset: str | None = None,
-                 workers: int = 8, interlock: str | None = "default", interlock_enable_high: bool | None = None):
+                 workers: int = 8, interlock: str | None = "default", interlock_enable_high: bool | None = None,
+                 product: str | None = None):
         """``interlock``: the port0 line wired to the simulated current source's enable input
         (``"default"``: the rig's ``interlock.line``, else ``port0/line0``; None: none) — see
-        ``mock_daq/nigrpc/digital.py``."""
-        self.spec = DeviceSpec.for_rig(rig, name=device, chassis=chassis, preset=preset)
+        ``mock_daq/nigrpc/digital.py``.  ``product``: an NI product profile
+        (``products.PROFILES``: pcie-6363, usb-6343, pcie-6738, cdaq-9189 …) instead of ionto's
+        SimRig; its channels are the product's, and the rig's channels are wired to them by
+        number (the rig's ``ai3`` is the product's ``ai3``, on the module that has inputs)."""
+        self.spec = DeviceSpec.for_rig(rig, name=device, chassis=chassis, preset=preset, product=product)
         self.hardware = Hardware(rig, self.spec, speed=speed, seed=seed, interlock=interlock,
                                  interlock_enable_high=interlock_enable_high)
         self.servicer = SimNiDAQmxServicer(self.hardware)

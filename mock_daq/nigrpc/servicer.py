@@ -31,7 +31,7 @@ from mock_daq.nigrpc import constants as K
 from mock_daq.nigrpc.attributes import ATTRIBUTE_RPC, AttributeTable, make_handler
 from mock_daq.nigrpc.hardware import Hardware, Task
 from mock_daq.nigrpc.sessions import SessionError
-from mock_daq.nigrpc.spec import NIError, expand_channels, suffix
+from mock_daq.nigrpc.spec import Module, NIError, device_of, expand_channels, suffix
 
 log = logging.getLogger(__name__)
 DRIVER_VERSION = (24, 8, 0)
@@ -73,6 +73,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
     def __init__(self, hardware: Hardware):
         self.hw = hardware
         self.table = AttributeTable()
+        self._all_unsupported = frozenset(a for m in hardware.spec.modules for a in m.product.unsupported)
         self.calls: dict[str, int] = {}
         for method in _SERVICE.methods:
             if ATTRIBUTE_RPC.match(method.name):
@@ -100,6 +101,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
     # --- attributes: live values ------------------------------------------------------------
     def _provide(self, scope: str, key: dict[str, Any], attr: int) -> Any:
         hw, spec = self.hw, self.hw.spec
+        self._unsupported(key, attr)
         if scope == "SystemInfo":
             versions = {K.SYS_MAJOR_VERSION: 0, K.SYS_MINOR_VERSION: 1, K.SYS_UPDATE_VERSION: 2}
             if attr in versions:
@@ -111,29 +113,21 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             spec.check_device(dev)
             if spec.chassis and dev == spec.chassis:
                 return self._chassis_attr(attr)
-            values = {
-                K.DEV_PRODUCT_TYPE: spec.product_type, K.DEV_SERIAL_NUM: spec.serial,
-                K.DEV_PRODUCT_CATEGORY: K.CATEGORY_C_SERIES_MODULE if spec.chassis else K.CATEGORY_X_SERIES,
-                K.DEV_IS_SIMULATED: True, K.DEV_AI_PHYSICAL_CHANS: ", ".join(spec.ai_channels),
-                K.DEV_AO_PHYSICAL_CHANS: ", ".join(spec.ao_channels),
-                K.DEV_AI_MAX_SINGLE_RATE: spec.ai_max_single_rate_hz, K.DEV_AI_MAX_MULTI_RATE: spec.ai_max_multi_rate_hz,
-                K.DEV_AI_MIN_RATE: spec.ai_min_rate_hz, K.DEV_AI_SIMULTANEOUS: False,
-                K.DEV_AO_MAX_RATE: spec.ao_max_rate_hz, K.DEV_AO_MIN_RATE: spec.ao_min_rate_hz,
-                K.DEV_AI_VOLTAGE_RNGS: [x for r in spec.ai_ranges_V for x in (-r, r)],
-                K.DEV_AO_VOLTAGE_RNGS: [x for r in spec.ao_ranges_V for x in (-r, r)],
-                K.DEV_DO_LINES: ", ".join(spec.do_lines), K.DEV_DI_LINES: ", ".join(spec.do_lines),
-                K.DEV_DO_PORTS: f"{spec.name}/port0" if spec.do_lines else "",
-                K.DEV_BUS_TYPE: K.BUS_TCPIP if spec.chassis else K.BUS_PCIE,
-            }
-            if spec.chassis:
-                values[K.DEV_COMPACT_DAQ_CHASSIS] = spec.chassis
+            values = self._device_values(spec.module(dev))
             if attr in values:
                 return values[attr]
         elif scope == "PhysicalChan":
             phys = key["physical_channel"]
-            spec.check_channel(phys, "ai" if suffix(phys).startswith("ai") else "ao")
-            if attr == K.PHYS_AI_TERM_CFGS:
-                return sum(K.TERM_CFG_BITS.values())
+            kind = "ao" if suffix(phys).startswith("ao") else "ai"
+            spec.check_channel(phys, kind)
+            if attr == K.PHYS_AI_TERM_CFGS and kind == "ai":
+                mod = spec.module_of(phys) if device_of(phys) != spec.chassis else spec.modules[0]
+                terms = [t for t in mod.product.ai_terminals if t != K.TERM_DIFF or
+                         (not suffix(phys).startswith("_") and
+                          mod.product.diff_partner(int(suffix(phys)[2:])) is not None)]
+                if suffix(phys).startswith("_"):
+                    terms = [K.TERM_RSE]
+                return sum(K.TERM_CFG_BITS[t] for t in terms)
         elif scope == "Task":
             t = self._task_from_key(key)
             values = {K.TASK_NAME: t.name, K.TASK_CHANNELS: ", ".join(c.name for c in t.channels),
@@ -153,7 +147,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 values[K.DO_NUM_LINES] = len(c.lines)
             elif c.kind == "ai":
                 values.update({K.CHAN_AI_MAX: c.hi, K.CHAN_AI_MIN: c.lo, K.CHAN_AI_TERM_CFG: c.terminal,
-                               K.CHAN_AI_MEAS_TYPE: K.VOLTAGE})
+                               K.CHAN_AI_MEAS_TYPE: K.VOLTAGE, K.CHAN_AI_RNG_HIGH: c.range_V,
+                               K.CHAN_AI_RNG_LOW: -c.range_V})
             else:
                 values.update({K.CHAN_AO_MAX: c.hi, K.CHAN_AO_MIN: c.lo, K.CHAN_AO_OUTPUT_TYPE: K.VOLTAGE})
             if attr in values:
@@ -190,6 +185,12 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 return self._set_or(key, scope, attr, K.REGEN_ALLOW)
         elif scope == "Buffer":
             t = self._task_from_key(key)
+            if t.channels and attr in (K.BUF_INPUT_ONBRD_SIZE, K.BUF_OUTPUT_ONBRD_SIZE):
+                p = spec.module_of(t.channels[0].physical).product if t.kind in ("ai", "ao") else spec.product
+                if attr == K.BUF_INPUT_ONBRD_SIZE and t.kind == "ai":
+                    return p.ai_fifo_samples
+                if attr == K.BUF_OUTPUT_ONBRD_SIZE and t.kind == "ao":
+                    return p.ao_fifo_samples
             if attr == K.BUF_INPUT_SIZE and t.kind == "ai":
                 return self._set_or(key, scope, attr, t.buf_size)
             if attr == K.BUF_OUTPUT_SIZE and t.kind == "ao":
@@ -216,11 +217,36 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 return t.watchdog_timeout_s
         raise LookupError(attr)
 
+    def _device_values(self, mod: Module) -> dict[int, Any]:
+        """DAQmx Device properties of one board or module (its product's figures)."""
+        spec, p = self.hw.spec, mod.product
+        values: dict[int, Any] = {
+            K.DEV_PRODUCT_TYPE: mod.product_type, K.DEV_SERIAL_NUM: mod.serial, K.DEV_PRODUCT_NUM: p.product_num,
+            K.DEV_PRODUCT_CATEGORY: K.CATEGORY_C_SERIES_MODULE if spec.chassis else p.category,
+            K.DEV_IS_SIMULATED: True, K.DEV_AI_PHYSICAL_CHANS: ", ".join(mod.ai_channels),
+            K.DEV_AO_PHYSICAL_CHANS: ", ".join(mod.ao_channels),
+            K.DEV_AI_MAX_SINGLE_RATE: p.ai_max_single_rate_hz, K.DEV_AI_MAX_MULTI_RATE: p.ai_max_multi_rate_hz,
+            K.DEV_AI_MIN_RATE: p.ai_min_rate_hz, K.DEV_AI_SIMULTANEOUS: p.ai_simultaneous,
+            K.DEV_AO_MAX_RATE: p.ao_max_rate(1), K.DEV_AO_MIN_RATE: p.timebase_hz / 2 ** 32 if p.n_ao else 0.0,
+            K.DEV_AO_SAMP_CLK_SUPPORTED: bool(p.n_ao),
+            K.DEV_AI_VOLTAGE_RNGS: [x for r in p.ai_ranges_V for x in (-r, r)],
+            K.DEV_AO_VOLTAGE_RNGS: [x for r in p.ao_ranges_V for x in (-r, r)],
+            K.DEV_CI_PHYSICAL_CHANS: ", ".join(f"{mod.name}/ctr{i}" for i in range(p.n_ci)),
+            K.DEV_CO_PHYSICAL_CHANS: ", ".join(f"{mod.name}/ctr{i}" for i in range(p.n_ci)),
+            K.DEV_BUS_TYPE: K.BUS_TCPIP if spec.chassis else p.bus,
+        }
+        lines = ", ".join(spec.do_lines) if mod is spec.modules[0] else ""
+        port = f"{mod.name}/port0" if lines else ""
+        values.update({K.DEV_DO_LINES: lines, K.DEV_DI_LINES: lines, K.DEV_DO_PORTS: port, K.DEV_DI_PORTS: port})
+        if spec.chassis:
+            values[K.DEV_COMPACT_DAQ_CHASSIS] = spec.chassis
+        return values
+
     def _chassis_attr(self, attr: int) -> Any:
         spec = self.hw.spec
         values = {K.DEV_PRODUCT_TYPE: spec.chassis_product, K.DEV_SERIAL_NUM: spec.serial + 1,
                   K.DEV_PRODUCT_CATEGORY: K.CATEGORY_CDAQ_CHASSIS, K.DEV_IS_SIMULATED: True,
-                  K.DEV_CHASSIS_MODULES: spec.name, K.DEV_BUS_TYPE: K.BUS_TCPIP,
+                  K.DEV_CHASSIS_MODULES: ", ".join(m.name for m in spec.modules), K.DEV_BUS_TYPE: K.BUS_TCPIP,
                   K.DEV_AI_PHYSICAL_CHANS: "", K.DEV_AO_PHYSICAL_CHANS: ""}
         if attr in values:
             return values[attr]
@@ -232,7 +258,18 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         except KeyError:
             return default
 
+    def _unsupported(self, key: dict[str, Any], attr: int) -> None:
+        """An attribute the task's product does not have: NI's -200197, never stored."""
+        if "task" not in key or attr not in self._all_unsupported:
+            return
+        t = self._task_from_key(key)
+        for c in t.channels:
+            if c.kind in ("ai", "ao") and attr in self.hw.spec.module_of(c.physical).product.unsupported:
+                raise NIError(K.ATTR_NOT_SUPPORTED, f"Property: 0x{attr:X}\nChannel Name: {c.name}\n"
+                              f"Device: {self.hw.spec.module_of(c.physical).product_type}")
+
     def _validate(self, scope: str, key: dict[str, Any], attr: int, value: Any) -> None:
+        self._unsupported(key, attr)
         if "task" in key:
             t = self._task_from_key(key)
             if t.state == "running" and attr in (K.BUF_INPUT_SIZE, K.BUF_OUTPUT_SIZE, K.WRITE_REGEN_MODE):

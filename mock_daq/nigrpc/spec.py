@@ -9,14 +9,12 @@ wire read 0 V (an unconnected, grounded input).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from daq.rig import RigConfig
 from mock_daq.nigrpc import constants as K
+from mock_daq.nigrpc.products import SIMRIG, Product, profile
 
-# X Series-like figures: ±0.1 … ±10 V input ranges, ±10 V / ±5 V outputs.
-AI_RANGES_V = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-AO_RANGES_V = (5.0, 10.0)
 ETHERNET_CHASSIS = ("cDAQ-9185", "cDAQ-9189")
 
 
@@ -78,66 +76,150 @@ def expand_channels(spec: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Module:
+    """One device of the simulated system: a board, or a C Series module in a chassis."""
+
+    name: str
+    product: Product
+    product_type: str  # what DAQmx reports (the product's, or ionto's SimRig name)
+    serial: int
+
+    @property
+    def ai_channels(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}/ai{i}" for i in range(self.product.n_ai))
+
+    @property
+    def ao_channels(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}/ao{i}" for i in range(self.product.n_ao))
+
+    @property
+    def internal_ai(self) -> tuple[str, ...]:
+        """X Series internal channels that measure each AO output against AO GND (NI-DAQmx
+        Help, "Internal Channels"): ``Dev1/_ao0_vs_aognd`` reads back what ao0 outputs."""
+        if not (self.product.n_ai and self.product.n_ao):
+            return ()
+        return tuple(f"{self.name}/_ao{i}_vs_aognd" for i in range(self.product.n_ao))
+
+    @property
+    def do_lines(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}/port0/line{i}" for i in range(self.product.n_do_lines))
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
-    """The simulated board.  ``chassis`` names a simulated cDAQ Ethernet chassis holding it
-    (which then offers a watchdog with AO expiration states), or is empty."""
+    """The simulated system: one board, or a cDAQ chassis (``chassis``) holding modules.
+    ``name`` is the board, or the first module; a chassis's watchdog can hold AO expiration
+    states (cDAQ-9185/9189)."""
 
     name: str = "Dev1"
     product_type: str = PRODUCT
     serial: int = 0x1070
-    n_ai: int = 16
-    n_ao: int = 8
-    ai_max_single_rate_hz: float = 2.0e6
-    ai_max_multi_rate_hz: float = 1.0e6  # aggregate, divided among the channels of a task
-    ai_min_rate_hz: float = 0.1
-    ao_max_rate_hz: float = 1.0e6
-    ao_min_rate_hz: float = 0.1
-    ai_ranges_V: tuple[float, ...] = AI_RANGES_V
-    ao_ranges_V: tuple[float, ...] = AO_RANGES_V
-    n_do_lines: int = 8  # port0/line0..7 (X Series; none on the C Series AO module of a chassis)
+    modules: tuple[Module, ...] = ()
     chassis: str = ""
     chassis_product: str = "cDAQ-9189"
-    extra: dict = field(default_factory=dict)
+    product_key: str = ""  # the --product profile ('' = ionto's SimRig)
+
+    def __post_init__(self) -> None:
+        if not self.modules:
+            object.__setattr__(self, "modules", (Module(self.name, SIMRIG, self.product_type, self.serial),))
 
     @classmethod
     def for_rig(cls, rig: RigConfig, name: str = "Dev1", chassis: str = "", preset: str | None = None,
-                **kw) -> DeviceSpec:
-        """A device with enough channels for the rig (at least 16 AI and 8 AO)."""
+                product: str | None = None) -> DeviceSpec:
+        """A product profile (``product``: see ``products.PROFILES``), or ionto's SimRig with
+        enough channels for the rig (at least 16 AI and 8 AO)."""
+        if product:
+            prof = profile(product)
+            if prof.chassis_product:
+                chassis = chassis or "cDAQ1"
+                mods = tuple(Module(f"{chassis}Mod{i + 1}", p, p.product_type, 0x1A00 + i)
+                             for i, p in enumerate(prof.modules))
+                return cls(name=mods[0].name, product_type=mods[0].product_type, serial=mods[0].serial,
+                           modules=mods, chassis=chassis, chassis_product=prof.chassis_product, product_key=prof.key)
+            p = prof.modules[0]
+            mod = Module(name, p, p.product_type, 0x1A00)
+            return cls(name=name, product_type=p.product_type, serial=mod.serial, modules=(mod,),
+                       product_key=prof.key)
         n_ai = max([16, *(_number(p) + 1 for p in rig_ai(rig))])
         n_ao = max([8, *(_number(p) + 1 for p in rig_ao(rig))])
-        return cls(name=name, product_type=product_name(preset, rig.name), n_ai=n_ai, n_ao=n_ao,
-                   chassis=chassis, **kw)
+        ptype = product_name(preset, rig.name)
+        board = replace(SIMRIG, n_ai=n_ai, n_ao=n_ao)
+        return cls(name=name, product_type=ptype, modules=(Module(name, board, ptype, 0x1070),), chassis=chassis)
+
+    # --- what the system holds ------------------------------------------------------------
+    @property
+    def product(self) -> Product:
+        """The first module's product (the board's)."""
+        return self.modules[0].product
+
+    def module(self, device: str) -> Module:
+        """A board or module by name (-200220 for anything else, the chassis included)."""
+        for m in self.modules:
+            if m.name == device:
+                return m
+        self.check_device(device)
+        raise NIError(K.INVALID_DEVICE_ID, f"Device Specified: {device}\n{device} is a chassis, not a module")
+
+    def module_of(self, physical: str) -> Module:
+        return self.module(device_of(physical))
 
     @property
     def ai_channels(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}/ai{i}" for i in range(self.n_ai))
+        return tuple(c for m in self.modules for c in m.ai_channels)
 
     @property
     def ao_channels(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}/ao{i}" for i in range(self.n_ao))
+        return tuple(c for m in self.modules for c in m.ao_channels)
+
+    @property
+    def n_ai(self) -> int:
+        return len(self.ai_channels)
+
+    @property
+    def n_ao(self) -> int:
+        return len(self.ao_channels)
+
+    @property
+    def n_do_lines(self) -> int:
+        """Port 0 lines of the board (none on a chassis's C Series analog modules)."""
+        return 0 if self.chassis else self.product.n_do_lines
 
     @property
     def do_lines(self) -> tuple[str, ...]:
-        return () if self.chassis else tuple(f"{self.name}/port0/line{i}" for i in range(self.n_do_lines))
+        return () if self.chassis else self.modules[0].do_lines
 
     @property
     def device_names(self) -> tuple[str, ...]:
-        return (self.chassis, self.name) if self.chassis else (self.name,)
+        mods = tuple(m.name for m in self.modules)
+        return (self.chassis, *mods) if self.chassis else mods
+
+    @property
+    def ai_max_single_rate_hz(self) -> float:
+        return max(m.product.ai_max_single_rate_hz for m in self.modules)
+
+    @property
+    def ai_max_multi_rate_hz(self) -> float:
+        return max(m.product.ai_max_multi_rate_hz for m in self.modules)
 
     def check_device(self, name: str) -> None:
         if name not in self.device_names:
             raise NIError(K.INVALID_DEVICE_ID, f"Device Specified: {name}\nDevices present: {', '.join(self.device_names)}")
 
     def check_channel(self, physical: str, kind: str) -> str:
-        """Validate ``Dev1/aiN`` / ``Dev1/aoN``; return its suffix."""
-        self.check_device(device_of(physical))
+        """Validate ``Dev1/aiN`` / ``Dev1/aoN`` (or an internal ``Dev1/_aoN_vs_aognd`` for
+        "ai"); return its suffix."""
+        dev = device_of(physical)
+        self.check_device(dev)
+        mod = self.module(dev) if dev != self.chassis else self.modules[0]
         s = suffix(physical)
-        names = self.ai_channels if kind == "ai" else self.ao_channels
-        if f"{self.name}/{s}" not in names:
-            other = self.ao_channels if kind == "ai" else self.ai_channels
-            code = K.INVALID_PHYS_CHAN_TYPE if f"{self.name}/{s}" in other else K.PHYSICAL_CHAN_DOES_NOT_EXIST
-            raise NIError(code, f"Physical Channel Name: {s}\nDevice: {self.name}\n"
-                          f"Available: {names[0]} … {names[-1]}")
+        full = f"{mod.name}/{s}"
+        names = mod.ai_channels + mod.internal_ai if kind == "ai" else mod.ao_channels
+        if full.lower() not in {n.lower() for n in names}:
+            other = mod.ao_channels if kind == "ai" else mod.ai_channels + mod.internal_ai
+            code = K.INVALID_PHYS_CHAN_TYPE if full in other else K.PHYSICAL_CHAN_DOES_NOT_EXIST
+            avail = f"{names[0]} … {names[-1]}" if names else "none"
+            raise NIError(code, f"Physical Channel Name: {s}\nDevice: {mod.name} ({mod.product_type})\n"
+                          f"Available: {avail}")
         return s
 
     def check_lines(self, physical: str) -> list[int]:
@@ -156,21 +238,66 @@ class DeviceSpec:
             raise NIError(code, f"Physical Channel Name: {s}\nDevice: {self.name}\nAvailable: {avail}")
         return lines
 
-    def coerce_range(self, lo: float, hi: float, kind: str) -> float:
-        """The smallest supported ±range containing [lo, hi] (NI coerces the same way)."""
+    def check_terminal(self, physical: str, terminal: int) -> int:
+        """The terminal configuration a channel gets (DEFAULT → RSE for a single-ended
+        internal channel, DIFF otherwise where the product has it, as DAQmx does); refuses
+        configurations the product lacks and DIFF on the negative input of a pair
+        (X Series User Manual, "Analog Input Ground-Reference Settings")."""
+        mod = self.module_of(physical) if device_of(physical) != self.chassis else self.modules[0]
+        p = mod.product
+        s = suffix(physical)
+        if s.startswith("_"):
+            if terminal not in (K.TERM_DEFAULT, K.TERM_RSE):
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Property: AI.TermCfg\nRequested Value: {terminal}\n"
+                              f"Channel Name: {physical}\nAn internal channel is RSE only.")
+            return K.TERM_RSE
+        want = terminal
+        if terminal == K.TERM_DEFAULT:
+            want = K.TERM_DIFF if K.TERM_DIFF in p.ai_terminals and p.diff_partner(_number(s)) is not None \
+                else K.TERM_RSE
+        if want not in p.ai_terminals:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Property: AI.TermCfg\nRequested Value: {terminal}\n"
+                          f"Channel Name: {physical}\nPossible Values: {', '.join(map(str, p.ai_terminals))}")
+        if want == K.TERM_DIFF and p.diff_partner(_number(s)) is None:
+            pos = _number(s) - p.diff_pair_offset
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE,
+                          f"Property: AI.TermCfg\nRequested Value: Differential\nChannel Name: {physical}\n"
+                          f"{s} is the negative input of ai{pos} in differential mode; "
+                          f"use ai{pos} as DIFF, or {s} as RSE/NRSE.")
+        return want
+
+    def coerce_range(self, lo: float, hi: float, kind: str, physical: str = "") -> float:
+        """The smallest supported ±range containing [lo, hi] (NI coerces the same way:
+        AI.Rng.High/Low read back the range the device chose)."""
         if not lo < hi:
             raise NIError(K.MIN_NOT_LESS_THAN_MAX, f"Minimum: {lo}\nMaximum: {hi}")
-        ranges = self.ai_ranges_V if kind == "ai" else self.ao_ranges_V
+        mod = self.modules[0]
+        if physical and device_of(physical) != self.chassis:
+            mod = self.module_of(physical)
+        ranges = mod.product.ai_ranges_V if kind == "ai" else mod.product.ao_ranges_V
         need = max(abs(lo), abs(hi))
         for r in ranges:
             if need <= r + 1e-12:
                 return r
+        top = ranges[-1] if ranges else 0.0
         raise NIError(K.INVALID_ATTRIBUTE_VALUE,
                       f"Property: {'AI' if kind == 'ai' else 'AO'}.Max\nRequested Value: {need:g}\n"
-                      f"Maximum Value: {ranges[-1]:g}")
+                      f"Maximum Value: {top:g}")
 
-    def max_ai_rate(self, n_channels: int) -> float:
-        return min(self.ai_max_single_rate_hz, self.ai_max_multi_rate_hz / max(1, n_channels))
+    def max_ai_rate(self, n_channels: int, module: Module | None = None) -> float:
+        p = (module or self.modules[0]).product
+        if p.ai_simultaneous:
+            return p.ai_max_single_rate_hz
+        return min(p.ai_max_single_rate_hz, p.ai_max_multi_rate_hz / max(1, n_channels))
+
+    def coerce_rate(self, rate_hz: float, module: Module | None = None) -> float:
+        """The sample clock the timebase can make: ``timebase / divisor`` with the integer
+        divisor ``floor(timebase / rate)``, i.e. the requested rate or the next faster one
+        (X Series User Manual, "Timing"; 100 MHz on X Series, 80 MHz on a cDAQ chassis):
+        30000 Hz on a 100 MHz timebase is 100e6 / 3333 = 30003.0003 Hz."""
+        tb = (module or self.modules[0]).product.timebase_hz
+        divisor = max(1, int(tb / rate_hz + 1e-9))
+        return tb / divisor
 
 
 def _number(physical: str) -> int:
@@ -185,3 +312,33 @@ def rig_ai(rig: RigConfig) -> list[str]:
 
 def rig_ao(rig: RigConfig) -> list[str]:
     return [c.physical for c in rig.acquisition_config().ao]
+
+
+def rig_on_spec(rig: RigConfig, spec: DeviceSpec) -> RigConfig:
+    """The rig with its channels moved onto the simulated system's devices: inputs onto the
+    first module (or board) that has analog inputs, outputs onto the first that has analog
+    outputs, keeping their numbers (``sim/ai3`` → ``cDAQ1Mod1/ai3``, ``sim/ao0`` →
+    ``cDAQ1Mod2/ao0``) — what a rig file for that hardware says."""
+    ai_dev = next((m.name for m in spec.modules if m.product.n_ai), spec.name)
+    ao_dev = next((m.name for m in spec.modules if m.product.n_ao), spec.name)
+
+    def on(physical: str, dev: str) -> str:
+        return f"{dev}/{suffix(physical)}"
+
+    electrodes = tuple(e.model_copy(update={"physical": on(e.physical, ai_dev)}) for e in rig.electrodes)
+    barrels = []
+    for b in rig.pipette.barrels:
+        upd = {}
+        if b.ao_channel:
+            upd["ao_channel"] = on(b.ao_channel, ao_dev)
+        if b.monitor_channel:
+            upd["monitor_channel"] = on(b.monitor_channel, ai_dev)
+        barrels.append(b.model_copy(update=upd))
+    update: dict = {"electrodes": electrodes,
+                    "pipette": rig.pipette.model_copy(update={"barrels": tuple(barrels)})}
+    if getattr(rig, "marker", None) is not None:
+        update["marker"] = rig.marker.model_copy(update={"physical": on(rig.marker.physical, ai_dev)})
+    if rig.interlock is not None:
+        update["interlock"] = rig.interlock.model_copy(update={"line": on(rig.interlock.line, spec.name)}) \
+            if spec.do_lines else None
+    return rig.model_copy(update=update)

@@ -1,0 +1,155 @@
+"""The NI products the simulated board can be: channel counts, ranges, rates, timebase,
+terminal configurations, FIFO sizes and watchdog, each from NI's documents.
+
+``ionto sim-server --product NAME`` (and ``SimNIServer(..., product=NAME)``) picks one.
+Sources (ni.com; the numbers are the specification manuals' "Analog Input", "Analog Output",
+"Digital I/O", "Timing" sections):
+
+* **X Series User Manual** (NI 370784): "Aggregate versus Single Channel Sample Rates",
+  Table 4-5 — NI 6361/6363: 2 MS/s single channel, 1 MS/s multi-channel aggregate; NI
+  6341/6343: 500 kS/s, 500 kS/s.  "Analog Input Ground-Reference Settings": DIFF pairs AI
+  <i> with AI <i+8> (AI 0-7 with 8-15, 16-23 with 24-31; no DIFF on the upper channel of a
+  pair); RSE, NRSE, DIFF (no pseudodifferential).  "Timing": the 100 MHz timebase (also 20 MHz,
+  100 kHz) divided by an integer makes the sample clock.  "Watchdog Timer": digital lines only.
+* **NI 6361/6363 Specifications** (NI 374650): 32 SE / 16 DIFF AI, ranges ±0.1, ±0.2, ±0.5,
+  ±1, ±2, ±5, ±10 V, input FIFO 2,047 samples; 4 AO, ±10 V / ±5 V, output FIFO 8,191 samples
+  shared by the channels, max update rate 2.86 MS/s (1 ch), 2.00 (2), 1.54 (3), 1.25 MS/s
+  (4 ch); 48 DIO lines (port 0: 32), 4 counters.
+* **NI 6341/6343 Specifications** (NI 374649): 32 SE / 16 DIFF AI, ranges ±0.2, ±1, ±5,
+  ±10 V, input FIFO 4,095 samples; 4 AO, ±10 V, output FIFO 8,191 samples, 900 kS/s for one
+  channel (*confirm the per-channel figures for 2-4 channels on your sheet*); 48 DIO, 4
+  counters; USB (bulk transfers: errors -50405 / -200361 when the bus drops data).
+* **NI 6738/6739 Specifications** (NI 377968): 32 AO, ±10 V, 1 MS/s with one channel per
+  bank, 400 kS/s on all channels (*confirm*); no analog input; 4 counters; DIO.
+* **cDAQ-9185/9189 User Manual and Specifications** (NI 376942): 80 MHz, 20 MHz, 100 kHz
+  timebases; watchdog with AO and DO expiration states.  **NI 9205** (NI 374188): 32 SE /
+  16 DIFF (AI <i> with AI <i+8>), ±0.2, ±1, ±5, ±10 V, 250 kS/s aggregate, RSE / NRSE / DIFF.
+  **NI 9264** (NI 374249): 16 AO, ±10 V, 25 kS/s/ch on all channels simultaneously.
+  **NI 9263**: 4 AO, ±10 V, 100 kS/s/ch.
+
+Where a figure could not be checked against the document here it says *confirm* (also in
+docs/ni-hardware.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mock_daq.nigrpc import constants as K
+
+X_TERMINALS = (K.TERM_RSE, K.TERM_NRSE, K.TERM_DIFF)
+
+
+@dataclass(frozen=True)
+class Product:
+    """One NI device (a board, or a C Series module)."""
+
+    product_type: str
+    category: int = K.CATEGORY_X_SERIES
+    bus: int = K.BUS_PCIE
+    n_ai: int = 0  # single-ended physical inputs
+    n_ao: int = 0
+    ai_ranges_V: tuple[float, ...] = ()
+    ao_ranges_V: tuple[float, ...] = ()
+    ai_max_single_rate_hz: float = 0.0
+    ai_max_multi_rate_hz: float = 0.0  # aggregate, shared among the channels of a task
+    ai_simultaneous: bool = False
+    ao_max_rate_hz: tuple[float, ...] = ()  # per channel, for 1, 2, … channels in the task (last repeats)
+    timebase_hz: float = 100e6
+    ai_terminals: tuple[int, ...] = X_TERMINALS
+    diff_pair_offset: int = 8  # DIFF: AI <i> with AI <i+offset> within each bank of 2*offset
+    ai_fifo_samples: int = 0
+    ao_fifo_samples: int = 0
+    n_do_lines: int = 0  # port 0 lines offered for static DO (the interlock)
+    n_ci: int = 0
+    watchdog: str = ""  # "dio" (X Series) | "" (none; a C Series module: the chassis has it)
+    product_num: int = 0
+    unsupported: frozenset[int] = field(default_factory=frozenset)  # attribute ids refused with -200197
+    usb: bool = False
+
+    @property
+    def ai_min_rate_hz(self) -> float:
+        """The slowest sample clock: the timebase over the 32-bit divisor's maximum."""
+        return self.timebase_hz / 2 ** 32 if self.n_ai else 0.0
+
+    def ao_max_rate(self, n_channels: int) -> float:
+        if not self.ao_max_rate_hz:
+            return 0.0
+        return self.ao_max_rate_hz[min(max(1, n_channels), len(self.ao_max_rate_hz)) - 1]
+
+    def diff_partner(self, index: int) -> int | None:
+        """The negative input of AI <index> in DIFF mode, or None if it cannot be DIFF
+        (it is itself the negative input of a pair)."""
+        bank = 2 * self.diff_pair_offset
+        if index % bank >= self.diff_pair_offset:
+            return None
+        return index + self.diff_pair_offset
+
+
+# X Series MIO: no programmable AI lowpass filter, DC coupling only, and no AO idle-output
+# behaviour (NI-DAQmx Help, "Device Considerations" per property: supported on the NI 67xx
+# analog output and some C Series modules, not on MIO X Series).
+_X_UNSUPPORTED = frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING, K.CHAN_AO_IDLE_OUTPUT_BEHAVIOR})
+
+PCIE_6363 = Product(
+    "PCIe-6363", n_ai=32, n_ao=4, ai_ranges_V=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0), ao_ranges_V=(5.0, 10.0),
+    ai_max_single_rate_hz=2.0e6, ai_max_multi_rate_hz=1.0e6, ao_max_rate_hz=(2.86e6, 2.0e6, 1.54e6, 1.25e6),
+    ai_fifo_samples=2047, ao_fifo_samples=8191, n_do_lines=32, n_ci=4, watchdog="dio", product_num=0x7435C4C4,
+    unsupported=_X_UNSUPPORTED)
+USB_6343 = Product(
+    "USB-6343", bus=K.BUS_USB, n_ai=32, n_ao=4, ai_ranges_V=(0.2, 1.0, 5.0, 10.0), ao_ranges_V=(10.0,),
+    ai_max_single_rate_hz=500e3, ai_max_multi_rate_hz=500e3, ao_max_rate_hz=(900e3, 840e3, 775e3, 719e3),
+    ai_fifo_samples=4095, ao_fifo_samples=8191, n_do_lines=32, n_ci=4, watchdog="dio", usb=True,
+    unsupported=_X_UNSUPPORTED)
+PCIE_6738 = Product(
+    "PCIe-6738", category=K.CATEGORY_AO_SERIES, n_ai=0, n_ao=32, ao_ranges_V=(10.0,),
+    ao_max_rate_hz=(1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 400e3), ao_fifo_samples=8191,
+    n_do_lines=16, n_ci=4, watchdog="dio", unsupported=frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING}))
+NI_9205 = Product(
+    "NI 9205", category=K.CATEGORY_C_SERIES_MODULE, bus=K.BUS_TCPIP, n_ai=32, ai_ranges_V=(0.2, 1.0, 5.0, 10.0),
+    ai_max_single_rate_hz=250e3, ai_max_multi_rate_hz=250e3, timebase_hz=80e6, ai_fifo_samples=127,
+    unsupported=_X_UNSUPPORTED)
+NI_9264 = Product(
+    "NI 9264", category=K.CATEGORY_C_SERIES_MODULE, bus=K.BUS_TCPIP, n_ao=16, ao_ranges_V=(10.0,),
+    ao_max_rate_hz=(25e3,), timebase_hz=80e6, ao_fifo_samples=8191, unsupported=_X_UNSUPPORTED)
+NI_9263 = Product(
+    "NI 9263", category=K.CATEGORY_C_SERIES_MODULE, bus=K.BUS_TCPIP, n_ao=4, ao_ranges_V=(10.0,),
+    ao_max_rate_hz=(100e3,), timebase_hz=80e6, ao_fifo_samples=8191, unsupported=_X_UNSUPPORTED)
+
+# ionto's own simulated board (no --product): X Series behaviour (timebase, DIFF pairs,
+# terminals) with room for any rig's channels.
+SIMRIG = Product(
+    "ionto SimRig", n_ai=16, n_ao=8, ai_ranges_V=PCIE_6363.ai_ranges_V, ao_ranges_V=(5.0, 10.0),
+    ai_max_single_rate_hz=2.0e6, ai_max_multi_rate_hz=1.0e6, ao_max_rate_hz=(1.0e6,), ai_fifo_samples=2047,
+    ao_fifo_samples=8191, n_do_lines=8, n_ci=4, watchdog="dio")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What ``--product`` selects: one board, or a cDAQ chassis with its modules."""
+
+    key: str
+    modules: tuple[Product, ...]
+    chassis_product: str = ""  # "cDAQ-9189": the modules are cDAQ1Mod1, cDAQ1Mod2, …
+
+    @property
+    def title(self) -> str:
+        inner = " + ".join(m.product_type for m in self.modules)
+        return f"{self.chassis_product} ({inner})" if self.chassis_product else inner
+
+
+PROFILES: dict[str, Profile] = {
+    "pcie-6363": Profile("pcie-6363", (PCIE_6363,)),
+    "usb-6343": Profile("usb-6343", (USB_6343,)),
+    "pcie-6738": Profile("pcie-6738", (PCIE_6738,)),
+    "cdaq-9189": Profile("cdaq-9189", (NI_9205, NI_9264), chassis_product="cDAQ-9189"),
+    "cdaq-9189-9263": Profile("cdaq-9189-9263", (NI_9205, NI_9263), chassis_product="cDAQ-9189"),
+}
+
+
+def profile(name: str) -> Profile:
+    """The profile of ``name`` (case-insensitive); ValueError names the choices."""
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ValueError(f"unknown product {name!r}; one of {', '.join(PROFILES)}")
+    return PROFILES[key]
