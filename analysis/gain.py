@@ -8,7 +8,9 @@ would bias g towards 0, the errors-in-variables problem)::
     control trial of condition i:  rate = μᵢ + ε
     drug trial of condition i:     rate = g·μᵢ + a + ε
 
-by least squares (``scipy.optimize.least_squares``) over (μ, g, a), for four models: both
+by weighted least squares (``scipy.optimize.least_squares``; each trial weighted by 1 / the
+mean rate of its stimulus × drug cell, as spike-count variance grows with the mean — a
+quasi-Poisson variance, so the F-tests below stay valid) over (μ, g, a), for four models: both
 g and a free, multiplicative (a = 0), additive (g = 1) and none (g = 1, a = 0).  Models are
 compared with F-tests against the full model and with AIC (N·ln(RSS/N) + 2k; Burnham &
 Anderson 2002): the preferred model is the simplest one the F-test does not reject at
@@ -70,7 +72,8 @@ def _design(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return levels, idx
 
 
-def _fit(model: str, idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int) -> tuple[float, float, float, Any]:
+def _fit(model: str, idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int,
+         sw: np.ndarray) -> tuple[float, float, float, Any]:
     """RSS, g, a and the solver's result of one model, by least squares."""
     mu0 = np.array([y[(idx == i) & ~on].mean() if np.any((idx == i) & ~on) else y[idx == i].mean()
                     for i in range(k_cond)])
@@ -85,12 +88,22 @@ def _fit(model: str, idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int
 
     def resid(p: np.ndarray) -> np.ndarray:
         mu, g, a = unpack(p)
-        return np.where(on, g * mu[idx] + a, mu[idx]) - y
+        return (np.where(on, g * mu[idx] + a, mu[idx]) - y) * sw
 
     p0 = np.concatenate([mu0, [1.0] if free_g else [], [0.0] if free_a else []])
     sol = least_squares(resid, p0, method="lm" if p0.size <= y.size else "trf")
     _, g, a = unpack(sol.x)
     return float(np.sum(sol.fun**2)), float(g), float(a), sol
+
+
+def _sqrt_weights(idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int, min_rate_hz: float) -> np.ndarray:
+    """√weights of the trials: 1/√(mean rate of the trial's stimulus × drug cell), at least
+    ``min_rate_hz`` (spike counts vary about in proportion to their mean, Fano ≈ 1)."""
+    cell = idx * 2 + on
+    sums = np.bincount(cell, y, minlength=2 * k_cond)
+    ns = np.bincount(cell, minlength=2 * k_cond)
+    means = np.divide(sums, ns, out=np.zeros_like(sums), where=ns > 0)
+    return 1.0 / np.sqrt(np.maximum(means[cell], min_rate_hz))
 
 
 def _model_fit(name: str, rss: float, n: int, k: int, g: float, a: float) -> ModelFit:
@@ -99,7 +112,7 @@ def _model_fit(name: str, rss: float, n: int, k: int, g: float, a: float) -> Mod
 
 
 def fit_gain(values: Sequence[float], drug_on: Sequence[bool], rates_hz: Sequence[float], *, alpha: float = 0.05,
-             n_boot: int = 200, seed: int = 0) -> GainFit:
+             n_boot: int = 200, seed: int = 0, min_rate_hz: float = 1.0) -> GainFit:
     """Fit the gain models to trials: each trial's stimulus value, whether the drug was on,
     and its response rate (valid trials only).  Needs control and drug trials of at least
     two stimulus values that both have."""
@@ -114,11 +127,12 @@ def fit_gain(values: Sequence[float], drug_on: Sequence[bool], rates_hz: Sequenc
                          f"got {len(shared)} value(s) with both")
     levels, idx = _design(x)
     k_cond = levels.size
+    sw = _sqrt_weights(idx, on, y, k_cond, min_rate_hz)
     n = y.size
     fits: dict[str, ModelFit] = {}
     full_sol = None
     for name in MODELS:
-        rss, g, a, sol = _fit(name, idx, on, y, k_cond)
+        rss, g, a, sol = _fit(name, idx, on, y, k_cond, sw)
         k = k_cond + (name in ("both", "multiplicative")) + (name in ("both", "additive"))
         fits[name] = _model_fit(name, rss, n, k, g, a)
         if name == "both":
@@ -144,7 +158,7 @@ def fit_gain(values: Sequence[float], drug_on: Sequence[bool], rates_hz: Sequenc
             se_a = float(math.sqrt(max(cov[k_cond + 1, k_cond + 1], 0.0)))
         except np.linalg.LinAlgError:
             pass
-    g_ci, a_ci = _bootstrap(preferred, idx, on, y, k_cond, n_boot, seed)
+    g_ci, a_ci = _bootstrap(preferred, idx, on, y, k_cond, n_boot, seed, min_rate_hz)
     best = fits[preferred]
     return GainFit(best.gain, best.offset_hz, g_ci, a_ci, se_g, se_a, preferred, fits,
                    int((~on).sum()), int(on.sum()), [float(v) for v in levels], n_boot)
@@ -162,7 +176,7 @@ def _prefer(fits: dict[str, ModelFit], alpha: float) -> str:
 
 
 def _bootstrap(model: str, idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int, n_boot: int,
-               seed: int) -> tuple[tuple[float, float], tuple[float, float]]:
+               seed: int, min_rate_hz: float) -> tuple[tuple[float, float], tuple[float, float]]:
     if n_boot <= 0:
         return (math.nan, math.nan), (math.nan, math.nan)
     rng = np.random.default_rng(seed)
@@ -171,7 +185,8 @@ def _bootstrap(model: str, idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_con
     gs, as_ = [], []
     for _ in range(n_boot):
         pick = np.concatenate([rng.choice(c, c.size) for c in cells])
-        _, g, a, _ = _fit(model, idx[pick], on[pick], y[pick], k_cond)
+        i, o, r = idx[pick], on[pick], y[pick]
+        _, g, a, _ = _fit(model, i, o, r, k_cond, _sqrt_weights(i, o, r, k_cond, min_rate_hz))
         gs.append(g)
         as_.append(a)
     g_lo, g_hi = np.percentile(gs, [2.5, 97.5])

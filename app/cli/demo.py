@@ -7,6 +7,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from app.cli import demo_gain
 from app.cli.common import EngineProgress, emit_json, say
 from daq.errors import IontoError
 
@@ -24,20 +25,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the example dose–response on the simulated rig and analyse it",
                        description="Runs the bundled glutamate dose–response protocol on the simulated "
                        "cortical neuron faster than real time, records it to HDF5, analyses it, prints the "
-                       "epoch table and the fitted dose–response next to the simulator's ground truth, and "
-                       "writes a figure.")
+                       "epoch table and the fitted dose–response next to the simulator's ground truth (computed "
+                       "from its model: receptor EC50 and diffusion steady state), and writes a figure: the "
+                       "ratemeter with ejection bars above the dose–response.")
     p.add_argument("--out", default="demo-out", help="output directory (default: ./demo-out)")
     p.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    demo_gain.add_options(p)  # ionto demo gain (app/cli/demo_gain.py)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "what", None) == "gain":
+        return demo_gain.run(args)
+    from analysis.epochs import current_text
     from analysis.html_report import write_report
     from analysis.pipeline import AnalysisParams, analyze_recording
     from analysis.report import epoch_table, fit_table
-    from analysis.tables import fit_doc, result_json
+    from analysis.tables import clean, fit_doc, result_json
     from app.session import load_any_protocol, resolve_rig, run_protocol
+    from app.sim_truth import model_truths
     from protocols.dryrun import dry_run
 
     out = Path(args.out)
@@ -57,16 +64,17 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     if res.error:
         raise IontoError(f"the demo run failed: {res.error}")
-    ana = analyze_recording(h5, AnalysisParams())
+    ana = analyze_recording(h5, AnalysisParams(), truth_model=model_truths)
     files = write_report(ana, out / "analysis")
-    fig = out / "demo.png"  # the dose–response figure, also under a stable name
-    shutil.copyfile(files["figures"]["dose_response"]["png"], fig)
+    fig = out / "demo.png"  # the ratemeter with ejection bars above the dose–response, under a stable name
+    shutil.copyfile(files["figures"]["overview"]["png"], fig)
     doc = result_json(ana, files)
     key = next(iter(ana.fits), None)
     if key is None:
         raise IontoError(f"the demo recording gave no dose–response fit: {ana.fit_errors}")
     fit = ana.fits[key]
-    truth = ana.truth_fits.get(key)
+    truth = ana.truth.get(key)
+    error = 100 * (fit.ec50 - truth.ec50) / truth.ec50 if truth is not None and fit.determinable else None
     demo_doc = {
         "recording": str(h5),
         "figure": str(fig),
@@ -78,34 +86,32 @@ def run(args: argparse.Namespace) -> int:
         "epochs": doc["epochs"],
         "fit": fit_doc(ana, key),
         "ground_truth": None if truth is None else {
-            "ec50": truth.ec50, "hill": truth.hill, "top": truth.top, "bottom": truth.bottom,
-            "dose_unit": truth.dose_unit,
+            **truth.as_dict(),
             "epochs": [{"current_nA": ep.current_nA, "expected_baseline_rate_hz": t.baseline_rate_hz,
                         "expected_response_rate_hz": t.response_rate_hz, "expected_percent_change": t.percent_change}
                        for ep, t in zip(ana.epochs, ana.truth_epochs or [])],
         },
-        "ec50_error_percent": None if truth is None else 100 * (fit.ec50 - truth.ec50) / truth.ec50,
+        "ec50_error_percent": error,
         "spikes": doc["spikes"],
     }
     if args.json:
-        emit_json(demo_doc)
+        emit_json(clean(demo_doc))
         return 0
     say("")
     say(epoch_table(ana))
     say("")
-    say("dose–response (4-parameter logistic on log current; replicates: the 1-s bins of each response window, "
-        "and of each baseline at dose 0):")
+    say("dose–response (4-parameter logistic on log current):")
     say(fit_table(ana))
     if ana.truth_epochs:
         say("")
-        say("ground truth (the simulator's noiseless expected rate in the same windows):")
+        say("per epoch, the simulator's noiseless expected rate in the same windows:")
         for ep, t in zip(ana.epochs, ana.truth_epochs):
-            say(f"  {ep.drug} {ep.current_nA:+6.1f} nA: baseline {t.baseline_rate_hz:6.2f} Hz, "
+            say(f"  {ep.drug} {current_text(ep.current_nA):>7}: baseline {t.baseline_rate_hz:6.2f} Hz, "
                 f"response {t.response_rate_hz:6.2f} Hz, {t.percent_change:+7.1f} %")
-        if truth is not None:
-            say(f"  EC50 fitted to the expected rates: {truth.ec50:.3g} {truth.dose_unit} "
-                f"(Hill {truth.hill:.2f}); measured {fit.ec50:.3g} {fit.dose_unit} "
-                f"({demo_doc['ec50_error_percent']:+.1f} %)")
+    if truth is not None:
+        say(f"ground truth EC50 from the simulator's model (receptor EC50 {truth.receptor_ec50_uM:g} µM reached at "
+            f"steady state): {truth.ec50:.3g} {truth.dose_unit}; measured {fit.ec50_text()}"
+            + (f" ({error:+.1f} %)" if error is not None else ""))
     say("")
     say(f"recording: {h5}\nfigure:    {fig}\nreport:    {files['html']}")
     return 0
