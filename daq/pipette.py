@@ -151,6 +151,11 @@ class Barrel(FileModel):
     monitor_gain_V_per_nA: float | None = Field(default=None, description="current monitor gain")
     ao_channel: str = Field(default="", description="physical AO channel, e.g. Dev1/ao0")
     monitor_channel: str | None = Field(default=None, description="physical AI channel of the monitor")
+    voltage_monitor_channel: str | None = Field(
+        default=None, description="physical AI channel of the source's barrel-voltage output, where it has one "
+        "(ionto rig check then estimates the barrel's resistance)")
+    voltage_monitor_gain_V_per_V: float | None = Field(
+        default=None, description="volts at the board per volt across the barrel (e.g. 0.1 for a x0.1 output)")
     ao_range_V: float = Field(default=10.0, gt=0)
     safe_state: Literal["retain", "zero"] = "retain"
     source: str | None = Field(default=None, description="current source preset (daq/current_sources.yaml), e.g. "
@@ -188,6 +193,12 @@ class Barrel(FileModel):
         if self.monitor_gain_V_per_nA is not None and not lo <= abs(self.monitor_gain_V_per_nA) <= hi:
             raise ValueError(f"monitor_gain_V_per_nA {self.monitor_gain_V_per_nA:g}: give the current monitor's "
                              f"gain, {lo:g} to {hi:g} V/nA in size (typically 0.01–0.1 V/nA), or leave it out")
+        if (self.voltage_monitor_channel is None) != (self.voltage_monitor_gain_V_per_V is None):
+            raise ValueError("give voltage_monitor_channel and voltage_monitor_gain_V_per_V together (the source's "
+                             "barrel-voltage output and its scale), or neither")
+        if self.voltage_monitor_gain_V_per_V is not None and not 1e-4 <= abs(self.voltage_monitor_gain_V_per_V) <= 10:
+            raise ValueError(f"voltage_monitor_gain_V_per_V {self.voltage_monitor_gain_V_per_V:g}: give the barrel-"
+                             "voltage output's scale, 1e-4 to 10 V/V in size (e.g. 0.1 for x0.1)")
         if self.role == "drug" and self.polarity == 0:
             raise ValueError(
                 "a drug barrel needs a polarity: +1 (cation, e.g. GABA) or -1 (anion, e.g. glutamate)"

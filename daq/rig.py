@@ -101,6 +101,7 @@ class RigConfig(FileModel):
     def _check(self) -> RigConfig:
         phys = [e.physical for e in self.electrodes]
         phys += [b.monitor_channel for b in self.pipette.barrels if b.monitor_channel]
+        phys += [b.voltage_monitor_channel for b in self.pipette.barrels if b.voltage_monitor_channel]
         if self.marker is not None:
             phys.append(self.marker.physical)
         dup = sorted({p for p in phys if phys.count(p) > 1})
@@ -118,8 +119,9 @@ class RigConfig(FileModel):
         return self
 
     def acquisition_config(self) -> AcquisitionConfig:
-        """AI channels (electrodes, one monitor per barrel that has one, then the marker line
-        if any) and AO channels."""
+        """AI channels (electrodes, one monitor per barrel that has one, the barrel-voltage
+        outputs (``V_<barrel>``, kind OTHER) of sources that have them, then the marker line if
+        any) and AO channels."""
         ai = [
             AIChannel(e.name, e.physical, ChannelKind.ELECTRODE, e.range_V, e.terminal, "V", e.gain)
             for e in self.electrodes
@@ -132,6 +134,10 @@ class RigConfig(FileModel):
                         "default", "nA", b.monitor_gain_V_per_nA or 1.0, b.name,
                     )
                 )
+        for b in self.pipette.barrels:
+            if b.voltage_monitor_channel and b.voltage_monitor_gain_V_per_V:
+                ai.append(AIChannel(f"V_{b.name}", b.voltage_monitor_channel, ChannelKind.OTHER, self.monitor_range_V,
+                                    "default", "V", b.voltage_monitor_gain_V_per_V, b.name))
         if self.marker is not None:
             ai.append(AIChannel(self.marker.name, self.marker.physical, ChannelKind.MARKER, self.marker.range_V))
         ao = [AOChannel(b.name, b.ao_channel, b.ao_range_V) for b in self.pipette.barrels if b.ao_channel]

@@ -15,8 +15,9 @@ then every monitor is averaged over ``measure_s``.  From the step 0 → T:
   ``swap_fraction`` of T: the command drives that barrel's source (AO lines swapped, or
   the monitors);
 * **clogged** — the second half-step (T/2 → T) rose less than ``linearity`` times the first:
-  the source ran into its compliance voltage, the barrel's resistance is too high; with a
-  source that reports the barrel voltage, a resistance above ``clog_MOhm``;
+  the source ran into its compliance voltage, the barrel's resistance is too high; or, with a
+  source whose barrel-voltage output is wired (``voltage_monitor_channel``), a resistance
+  ΔV/ΔI above ``clog_MOhm`` (reported for every barrel that has one);
 * **sign reversed** — the monitor moved against the command;
 * **gain mismatch** — measured/commanded is off 1 by more than ``gain_tolerance``: the
   source's real gain (measured vs the rig file's ``command_gain_nA_per_V``), or the monitor
@@ -149,7 +150,9 @@ class _Collector:
         self.check = check
         self.stream: StreamInfo | None = None
         self.columns: dict[int, int] = {}  # barrel column -> AI column of its monitor
+        self.volt_columns: dict[int, int] = {}  # barrel column -> AI column of its barrel-voltage output
         self.sums: np.ndarray = np.zeros((0, 0))
+        self.sums_V: np.ndarray = np.zeros((0, 0))
         self.counts: np.ndarray = np.zeros(0)
         self.over_limit: str = ""
 
@@ -159,13 +162,17 @@ class _Collector:
         for col, ch in enumerate(stream.channels):
             if ch.kind == ChannelKind.CURRENT_MONITOR and ch.barrel in names:
                 self.columns[names.index(ch.barrel)] = col
+            elif ch.kind == ChannelKind.OTHER and ch.barrel in names:
+                self.volt_columns[names.index(ch.barrel)] = col
         self.sums = np.zeros((len(self.check.windows), len(names)))
+        self.sums_V = np.zeros((len(self.check.windows), len(names)))
         self.counts = np.zeros(len(self.check.windows))
 
     def on_block(self, block: Block) -> None:
         if self.stream is None or not self.columns:
             return
         physical = {b: self.stream.to_physical(block.data[:, c], c) for b, c in self.columns.items()}
+        volts = {b: self.stream.to_physical(block.data[:, c], c) for b, c in self.volt_columns.items()}
         for b, nA in physical.items():
             barrel = self.check.pipette.barrels[b]
             worst = float(np.max(np.abs(nA))) if nA.size else 0.0
@@ -178,6 +185,8 @@ class _Collector:
                 continue
             for b, nA in physical.items():
                 self.sums[k, b] += float(np.sum(nA[a - block.start_index:z - block.start_index]))
+            for b, v in volts.items():
+                self.sums_V[k, b] += float(np.sum(v[a - block.start_index:z - block.start_index]))
             self.counts[k] += z - a
 
     def on_events(self, events: list[LogEvent]) -> None:
@@ -190,6 +199,12 @@ class _Collector:
         if barrel not in self.columns or self.counts[window] == 0:
             return None
         return float(self.sums[window, barrel] / self.counts[window])
+
+    def mean_V(self, window: int, barrel: int) -> float | None:
+        """The barrel's mean voltage over a window (sources with a barrel-voltage output)."""
+        if barrel not in self.volt_columns or self.counts[window] == 0:
+            return None
+        return float(self.sums_V[window, barrel] / self.counts[window])
 
 
 class RigCheck:
@@ -328,10 +343,18 @@ class RigCheck:
             res.message = "not checked: no current monitor (monitor_channel) for this barrel"
             return res
         half, whole = own
+        dv = self._volt_step(i)
+        if dv is not None and abs(whole) >= th.open_fraction * abs(t):
+            res.resistance_MOhm = abs(dv / whole) * 1e3  # V/nA = GΩ
         if abs(whole) < th.open_fraction * abs(t):
             res.status = OPEN
             res.message = (f"open: {t:+.1f} nA commanded, the monitor moved {whole:+.2f} nA — no current flows "
                            "(broken lead, empty or blocked barrel, air bubble, source off or on standby)")
+            return res
+        if res.resistance_MOhm is not None and res.resistance_MOhm > th.clog_MOhm:
+            res.status = CLOGGED
+            res.message = (f"clogged: {res.resistance_MOhm:.0f} MΩ ({dv:+.2f} V for {whole:+.1f} nA), above "
+                           f"{th.clog_MOhm:g} MΩ — a clogged tip (drug barrels are 20–100 MΩ)")
             return res
         first, second = half / (t / 2), (whole - half) / (t / 2)
         if first > th.open_fraction and second < th.linearity * first:  # the rise flattened: compliance
@@ -359,7 +382,17 @@ class RigCheck:
             return res
         res.status = OK
         res.message = f"OK: {t:+.1f} nA commanded, {whole:+.1f} nA measured ({ratio:.2f} of the command)"
+        if res.resistance_MOhm is not None:
+            res.message += f", barrel resistance {res.resistance_MOhm:.0f} MΩ"
         return res
+
+    def _volt_step(self, i: int) -> float | None:
+        """How far barrel ``i``'s voltage moved over its own step 0 → T (None: no voltage output)."""
+        try:
+            v0, v2 = (self.sink.mean_V(self._window(i, k), i) for k in (0, 2))
+        except StopIteration:
+            return None
+        return None if v0 is None or v2 is None else v2 - v0
 
     def _judge_balance(self, i: int) -> BarrelResult:
         th = self.thresholds

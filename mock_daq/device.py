@@ -115,6 +115,7 @@ class SimDevice:
     def physical_ai(self) -> list[str]:
         chans = [e.physical for e in self.rig.electrodes]
         chans += [b.monitor_channel for b in self.rig.pipette.barrels if b.monitor_channel]
+        chans += [b.voltage_monitor_channel for b in self.rig.pipette.barrels if b.voltage_monitor_channel]
         if self.rig.marker is not None:
             chans.append(self.rig.marker.physical)
         return chans

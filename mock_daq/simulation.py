@@ -120,6 +120,8 @@ class Simulation:
         self.mon_cols: list[int] = []
         self.mon_barrels: list[int] = []
         self.marker_cols: list[int] = []
+        self.volt_cols: list[int] = []
+        self.volt_barrels: list[int] = []
         for c, ch in enumerate(self.ai):
             scale = adc_scale_V(ch.range_V)
             if ch.kind == ChannelKind.ELECTRODE and ch.physical in el_phys:
@@ -133,6 +135,10 @@ class Simulation:
             elif ch.kind == ChannelKind.MARKER:
                 self.marker_cols.append(c)
                 self.counts_per_unit[c] = 1.0 / scale
+            elif ch.kind == ChannelKind.OTHER and ch.barrel is not None:  # a source's barrel-voltage output
+                self.volt_cols.append(c)
+                self.volt_barrels.append(rig.pipette.index(ch.barrel))
+                self.counts_per_unit[c] = ch.gain / scale
         # electrode e -> its column among the electrode columns (-1: not acquired)
         self.electrode_pos = [self.el_of_col.index(e) if e in self.el_of_col else -1
                               for e in range(len(rig.electrodes))]
@@ -181,6 +187,10 @@ class Simulation:
         if self.mon_cols:
             nA = mon_bg + delivered[self.mon_barrels]
             out[self.mon_cols] = quantise(nA, self._mon_cpu)
+        if self.volt_cols:  # I·R across the barrel (nA · MΩ = mV), within the compliance
+            r = resistance[self.volt_barrels] if resistance.ndim == 2 else resistance[self.volt_barrels][:, None]
+            volts = np.clip(delivered[self.volt_barrels] * r * 1e-3, -self.pump.compliance_V, self.pump.compliance_V)
+            out[self.volt_cols] = quantise(volts, self.counts_per_unit[self.volt_cols][:, None])
         if self.marker_cols:
             m = self.sim.marker
             high = np.zeros(n, dtype=bool)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daq.engine import Engine
+from daq.errors import ConfigError
 from daq.pipette import Pipette
 from daq.rig import parse_rig
 from daq.rig_check import (
@@ -156,3 +157,37 @@ def test_the_report_is_kept_beside_the_rig_file_and_says_when_the_rig_file_chang
     rig_file.write_text("name: y\n", encoding="utf-8")
     assert load_for_recording(rig_file)["rig_changed_since"] is True
     assert load_for_recording(tmp_path / "other.yaml") is None
+
+
+def _with_voltage_outputs(rig):
+    """Every barrel's source reports its barrel voltage at x0.1 (sim/ai7, ai8, ...)."""
+    d = rig.model_dump(mode="json")
+    for k, b in enumerate(d["pipette"]["barrels"]):
+        b.update(voltage_monitor_channel=f"sim/ai{7 + k}", voltage_monitor_gain_V_per_V=0.1)
+    return parse_rig(d, "test rig")
+
+
+def test_where_the_source_reports_the_barrel_voltage_the_resistances_are_the_barrels():
+    report, _ = _check(_with_voltage_outputs(_rig()))
+    assert report.ok
+    got = {r.barrel: r.resistance_MOhm for r in report.barrels if r.resistance_MOhm is not None}
+    assert got == pytest.approx({"glu": 60, "gaba": 50, "bic": 80, "nacl": 30}, rel=0.02)  # the preset's
+
+
+def test_a_1_GOhm_clog_that_still_passes_the_test_current_is_clogged_by_its_resistance():
+    rig = _with_voltage_outputs(_rig(faults=[{"kind": "clog", "at_s": 0, "barrel": "gaba", "resistance_MOhm": 1000}]))
+    report, _ = _check(rig)
+    gaba = next(r for r in report.barrels if r.barrel == "gaba")
+    assert gaba.status == CLOGGED and gaba.resistance_MOhm == pytest.approx(1000, rel=0.02)
+    assert "1000 MΩ" in gaba.message
+    assert {r.barrel for r in report.barrels if not r.ok} == {"gaba"}
+
+
+def test_a_voltage_output_without_its_scale_is_one_line_naming_both_fields():
+    d = load_preset("cortex").model_dump(mode="json")
+    d["pipette"]["barrels"][0]["voltage_monitor_channel"] = "sim/ai7"
+    with pytest.raises(ConfigError) as err:
+        parse_rig(d, "rig.yaml")
+    msg = str(err.value)
+    assert msg.startswith("rig.yaml: pipette.barrels.0: ") and "voltage_monitor_gain_V_per_V" in msg
+    assert "\n" not in msg
