@@ -14,6 +14,12 @@ Recording state is the engine's word: ``recorder`` is set when the engine publis
 ``RecordingChanged(False)`` or when the engine stops — never when a recording is merely asked
 for, so a recorder that fails to start never leaves a "recording" with no file behind it.
 
+Replay (``replay:FILE.h5``): ``replay_seek_s``, ``set_replay_speed``/``replay_faster``/
+``replay_slower`` and ``pause_replay`` ask the replay device (any thread); it carries them
+out at its next read on the engine thread, presenting a seek to the engine as a gap (the
+device's sample index never goes back: ``daq.replay``).  ``replay_position_s`` is where the
+replay is in the recording.
+
 Stopping: ``request_stop`` only asks (any thread, signal handlers too); ``wait_stopped``
 waits on the engine's ``stopped`` event, bounded (never ``Thread.join``); ``safe_confirmed``
 says whether the engine wrote the safe levels.
@@ -52,6 +58,7 @@ from daq.engine import (
 from daq.errors import ConfigError, RecordingError
 from daq.pipette import Pipette
 from daq.recording import ProtocolInfo, Recorder
+from daq.replay import ReplayDevice
 from daq.rig import RigConfig
 from daq.ring import DisplaySink
 from daq.types import ChannelKind, StreamInfo
@@ -59,6 +66,8 @@ from protocols.runner import PlanRunner, RunnerStatus
 
 Opener = Callable[..., tuple[Device, RigConfig]]
 MIN_FREE_BYTES = 200 * 2**20
+REPLAY_SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+"""The steps of ``replay_faster``/``replay_slower`` (× real time)."""
 RECORDING_WAIT_S = 5.0
 """How long ``start_recording``/``stop_recording`` wait for the engine's answer (it comes
 within a block or two, unless the disk is very slow); after that the answer arrives later."""
@@ -375,6 +384,58 @@ class LiveSession:
         self.engine.submit(Call(store))
         self.engine.submit(StartProtocol(runner))
         return runner
+
+    # --- replay controls (any thread) ------------------------------------------------------
+    @property
+    def replay_device(self) -> ReplayDevice | None:
+        e = self.engine
+        return e.device if e is not None and isinstance(e.device, ReplayDevice) else None
+
+    def _replay(self) -> ReplayDevice:
+        d = self.replay_device
+        if d is None:
+            raise ConfigError(f"{self.device_url}: not a replay; seek, speed and pause are for replay:FILE.h5")
+        return d
+
+    def replay_seek_s(self, t_s: float) -> None:
+        """Go on from ``t_s`` seconds into the recording (clamped to it)."""
+        d = self._replay()
+        d.seek(round(float(t_s) * d.recording.rate_hz))
+
+    def set_replay_speed(self, speed: float | None) -> None:
+        """× real time (None: as fast as the engine reads)."""
+        self._replay().set_speed(speed)
+        self.speed = speed
+
+    def replay_faster(self) -> float:
+        """The next step up of ``REPLAY_SPEEDS``; returns the new speed."""
+        self._replay()
+        now = self.speed or REPLAY_SPEEDS[-1]  # the speed last asked for (the device takes it at its next read)
+        new = next((s for s in REPLAY_SPEEDS if s > now * 1.0001), REPLAY_SPEEDS[-1])
+        self.set_replay_speed(new)
+        return new
+
+    def replay_slower(self) -> float:
+        self._replay()
+        now = self.speed or REPLAY_SPEEDS[-1]
+        new = next((s for s in reversed(REPLAY_SPEEDS) if s < now / 1.0001), REPLAY_SPEEDS[0])
+        self.set_replay_speed(new)
+        return new
+
+    def pause_replay(self, paused: bool) -> None:
+        """Hold the replay where it is (acquisition goes on turning, with no new samples)."""
+        self._replay().set_paused(paused)
+
+    @property
+    def replay_paused(self) -> bool:
+        d = self.replay_device
+        return d is not None and d.paused
+
+    @property
+    def replay_position_s(self) -> float | None:
+        """Where the replay is in the recording (s from its start), or None if not a replay."""
+        d = self.replay_device
+        return None if d is None else d.position_s
 
     def protocol_status(self) -> RunnerStatus | None:
         return self.runner.status if self.runner is not None else None

@@ -101,3 +101,90 @@ def test_replay_errors_are_clear(tmp_path, original):
     with pytest.raises(ConfigError, match="made at 20000 Hz; got 10000"):
         dev.configure(rig.acquisition_config().__class__(10000.0, rig.acquisition_config().ai))
     dev.close()
+
+
+# --- seek, speed, pause (the rig window's replay controls) ------------------------------------------
+def _input_only(path, **kw) -> ReplayDevice:
+    from dataclasses import replace
+
+    dev = ReplayDevice(path, **kw)
+    dev.configure(replace(resolve_rig(f"replay:{path}").acquisition_config(), ao=()))
+    dev.start()
+    return dev
+
+
+def test_a_seek_forward_is_a_gap_at_the_recordings_own_index(original):
+    path, data = original
+    dev = _input_only(path, speed=None)
+    first = dev.read(1000, 1.0)
+    dev.drain_events()
+    dev.seek(33000)  # rebased index 33000 = row 32000 (after the 1000-sample gap at row 20000)
+    b = dev.read(1000, 1.0)
+    assert b.start_index == 33000 > first.end_index  # a jump forward: the engine logs a gap
+    assert np.array_equal(b.data, data[32000:33000])
+    assert dev.recording_index(b.start_index) == 33000 and dev.position_s == pytest.approx(34000 / 20000)
+    ev = dev.drain_events()
+    assert ev[0] == LogEvent(33000, EventKind.NOTE, text="replay: seek to 1.6 s")
+    # the barrel's current at that point of the recording is re-reported at the seek
+    assert [(e.sample_index, e.kind, e.barrel, e.current_nA) for e in ev[1:]] == [(33000, EventKind.RETAIN, "glu", 15.0)]
+    dev.close()
+
+
+def test_a_seek_back_keeps_the_device_index_monotonic(original):
+    path, data = original
+    dev = _input_only(path, speed=None)
+    blocks = [dev.read(1000, 1.0) for _ in range(10)]
+    dev.drain_events()
+    dev.seek(2000)  # back to 0.1 s, where glu had not been ejected yet
+    b = dev.read(1000, 1.0)
+    assert b.start_index == blocks[-1].end_index + 1  # one sample after the last: a gap, never backwards
+    assert np.array_equal(b.data, data[2000:3000])
+    assert dev.recording_index(b.start_index) == 2000 and dev.recording_index(blocks[3].start_index) == 3000
+    nxt = [dev.read(1000, 1.0) for _ in range(3)]
+    assert [x.start_index for x in nxt] == [b.end_index + 1000 * k for k in range(3)]
+    ejected = [e for e in dev.drain_events() if e.kind == EventKind.EJECT]
+    assert [e.sample_index for e in ejected] == [b.start_index + 2000]  # the ejection at 4000, shifted
+    dev.close()
+
+
+def test_seeks_into_a_gap_and_past_the_end_are_clamped(original):
+    path, data = original
+    dev = _input_only(path, speed=None)
+    dev.read(1000, 1.0)
+    dev.seek(20500)  # inside the recording's gap (20000..21000): the next recorded sample
+    b = dev.read(500, 1.0)
+    assert b.start_index == 21000 and np.array_equal(b.data, data[20000:20500])
+    dev.seek(10**9)
+    b = dev.read(1000, 1.0)
+    assert np.array_equal(b.data, data[-1:])
+    with pytest.raises(Exception, match="end of the recording"):
+        dev.read(1000, 1.0)
+    dev.close()
+
+
+def test_pause_delivers_nothing_and_resumes_where_it_stopped(original):
+    path, data = original
+    dev = _input_only(path, speed=1.0)
+    a = dev.read(1000, 1.0)
+    dev.set_paused(True)
+    for _ in range(3):
+        b = dev.read(1000, 1.0)
+        assert b.start_index == a.end_index and b.data.shape == (0, data.shape[1])
+    dev.set_paused(False)
+    c = dev.read(1000, 1.0)  # paced on from here: no timeout, no burst
+    assert c.start_index == a.end_index and np.array_equal(c.data, data[1000:2000])
+    dev.close()
+
+
+def test_a_new_speed_paces_from_the_current_position(original):
+    path, _ = original
+    dev = _input_only(path, speed=1.0)
+    dev.read(1000, 1.0)
+    dev.set_speed(None)
+    for _ in range(20):  # 1 s of recording, read as fast as possible: none waits the read timeout
+        dev.read(1000, 0.2)
+    dev.set_speed(1000.0)
+    dev.read(1000, 0.2)
+    with pytest.raises(ConfigError, match="replay speed must be > 0"):
+        dev.set_speed(0.0)
+    dev.close()
