@@ -174,7 +174,7 @@ class Barrel(FileModel):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         filled = {**src.barrel_defaults(), **data, "source": src.key}
-        if "command_gain_nA_per_V" not in filled:
+        if "command_gain_nA_per_V" not in filled and filled.get("ao_channel"):  # (no AO: balanced by the source)
             raise ValueError(f"source {src.key!r} ({src.name}): ionto does not know its command gain "
                              f"— {src.basis['command_gain_nA_per_V']}: give command_gain_nA_per_V")
         if filled.get("monitor_channel") and filled.get("monitor_gain_V_per_nA") is None:
