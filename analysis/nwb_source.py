@@ -6,8 +6,16 @@ other rigs go through the same analysis:
 
 * samples are read lazily from the file, in the stored dtype, and converted to volts with
   the series' ``conversion`` × ``channel_conversion`` and ``offset``;
-* time: ``starting_time`` + ``rate``, or ``timestamps`` (a jump of more than one sample
-  period becomes a gap, as in an ionto recording);
+* the series: the file's one ElectricalSeries, or the one named (``series=``, ``--series``:
+  its name or its path such as ``processing/ecephys/LFP/ElectricalSeriesLFP``); a file with
+  several and no choice is refused with the list;
+* shape: (samples, channels) with one electrode per column; data stored (channels, samples),
+  or an electrodes region longer or shorter than the columns, is refused;
+* time: ``starting_time`` + ``rate``, or ``timestamps`` within ±0.25 sample period of one
+  regular clock (``analysis.nwb_clock``; a jump of samples becomes a gap, as in an ionto
+  recording);
+* the detection band must fit the rate (``require_band``): a series sampled too slowly for
+  spikes (an LFP) is refused, never analysed with its band silently cut;
 * epochs: from an intervals table — ``iontophoresis`` (what ``ionto export-nwb`` writes) or
   any table with a ``barrel``, ``drug`` or ``current_nA`` column, else an ``epochs`` table
   whose tags name the drug.  Each row becomes an ejection (onset, offset, current) of a
@@ -30,6 +38,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from analysis.nwb_clock import TimestampError, regular_clock
 from analysis.nwb_stimulus import Ejection
 from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Barrel, Pipette
@@ -40,7 +49,8 @@ from daq.recording.paths import refuse_special_file
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
-_TIMESTAMP_BLOCK = 1 << 20
+BAND_LIMIT_OF_RATE = 0.45  # the detection filter's highest edge, × the rate (analysis.filters.Bandpass)
+_MESSAGE_CHARS = 200  # of a pynwb/hdmf error quoted in ours
 
 
 class NwbFormatError(RecordingError):
@@ -77,19 +87,70 @@ def _open_nwb(path: Path) -> tuple[Any, Any]:
         raise NotARecordingError(f"{path}: not an HDF5 file, so not an NWB file")
     if not _has_nwb_version(path):
         raise NotARecordingError(f"{path}: an HDF5 file but not an NWB file (no nwb_version attribute)")
+    _check_electrodes(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pynwb warns about cached namespaces it ignores
             io = NWBHDF5IO(str(path), "r")
     except Exception as exc:  # pynwb/hdmf raise many types for a file they cannot build
-        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file: {type(exc).__name__}: {exc}") from None
+        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file ({_short(exc)})") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return io, io.read()
     except Exception as exc:
         io.close()  # else HDF5 keeps the file open, and a later open of the path sees this one
-        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file: {type(exc).__name__}: {exc}") from None
+        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as one short line: pynwb's can hold a whole builder dump."""
+    text = " ".join(str(exc).split())
+    if len(exc.args) > 1 and not isinstance(exc.args[0], str):  # hdmf's ConstructError: (builder, message)
+        text = " ".join(str(exc.args[-1]).split())
+    if len(text) > _MESSAGE_CHARS:
+        text = text[:_MESSAGE_CHARS - 1] + "…"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _check_electrodes(path: Path) -> None:
+    """Every ElectricalSeries needs the electrodes table and its own electrodes region: say so
+    in one line (pynwb's error for either is a dump of the file's structure)."""
+    series: list[str] = []
+    try:
+        with h5py.File(path, "r") as f:
+            def visit(name: str, obj: Any) -> None:
+                if isinstance(obj, h5py.Group) and _text(obj.attrs.get("neurodata_type")) == "ElectricalSeries":
+                    series.append(name)
+
+            f.visititems(visit)
+            if series and "general/extracellular_ephys/electrodes" not in f:
+                raise NwbFormatError(
+                    f"{path}: no electrodes table (/general/extracellular_ephys/electrodes), which its "
+                    f"ElectricalSeries {series} must refer to; NWB needs one row per recorded channel "
+                    "(pynwb: nwbfile.add_electrode)")
+            lacking = [s for s in series if "electrodes" not in f[s]]
+            if lacking:
+                raise NwbFormatError(f"{path}: ElectricalSeries {lacking} do not say which electrodes their columns "
+                                     "are (no 'electrodes' region); NWB needs one row of the electrodes table per "
+                                     "data column")
+    except DAMAGE_ERRORS as exc:
+        raise DamagedRecordingError(f"{path}: the HDF5 file is damaged ({exc})") from None
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _finite(value: Any, what: str, nonzero: bool = False) -> float:
+    """``value`` as a finite float (non-zero if asked), else one line naming ``what``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise NwbFormatError(f"{what} is {value!r}, not a number") from None
+    if not math.isfinite(x) or (nonzero and x == 0):
+        raise NwbFormatError(f"{what} is {x}; it must be a finite{', non-zero' if nonzero else ''} number")
+    return x
 
 
 class NwbSource:
@@ -132,37 +193,73 @@ class NwbSource:
         self._io.close()
 
     # --- the series -----------------------------------------------------------------------
+    def _series_path(self, es: Any) -> str:
+        """Where a series sits in the file, e.g. ``acquisition/ElectricalSeries`` or
+        ``processing/ecephys/LFP/ElectricalSeriesLFP``."""
+        parts, top = [], es
+        while top.parent is not None and top.parent is not self._nwb:
+            parts.append(str(top.name))
+            top = top.parent
+        parts.append(str(top.name))
+        for where, group in (("acquisition", self._nwb.acquisition), ("processing", self._nwb.processing)):
+            if group.get(top.name) is top:
+                parts.append(where)
+                break
+        return "/".join(reversed(parts))
+
+    def _describe(self, es: Any) -> str:
+        shape = "×".join(str(x) for x in es.data.shape)
+        rate = f"{float(es.rate):g} Hz" if es.rate else "timestamps"
+        return f"{self._series_path(es)} ({rate}, {shape})"
+
     def _pick_series(self, name: str | None) -> Any:
         from pynwb.ecephys import ElectricalSeries
 
-        found = [o for o in self._nwb.objects.values() if isinstance(o, ElectricalSeries)]
+        found = sorted((o for o in self._nwb.objects.values() if isinstance(o, ElectricalSeries)),
+                       key=self._series_path)
         if not found:
             others = sorted(getattr(o, "name", "?") for o in self._nwb.acquisition.values())
             raise NwbFormatError(f"{self.path}: no ElectricalSeries in this NWB file (acquisition holds "
                                  f"{others or 'nothing'}); ionto analyses extracellular voltage recordings")
-        if name is not None:
-            for o in found:
-                if o.name == name:
-                    return o
-            raise NwbFormatError(f"{self.path}: no ElectricalSeries named {name!r}; "
-                                 f"the file has {sorted(o.name for o in found)}")
-        acq = [o for o in found if o.parent is self._nwb]
-        pool = acq or found
-        return max(pool, key=lambda o: o.data.shape[0])
+        listing = "; ".join(self._describe(o) for o in found)
+        if name is None:
+            if len(found) > 1:
+                raise NwbFormatError(f"{self.path}: {len(found)} ElectricalSeries — {listing}; choose one with "
+                                     "--series NAME (its name or path)")
+            return found[0]
+        chosen = [o for o in found if self._series_path(o) == name.strip("/")] or [o for o in found if o.name == name]
+        if len(chosen) == 1:
+            return chosen[0]
+        if chosen:
+            raise NwbFormatError(f"{self.path}: {len(chosen)} ElectricalSeries are named {name!r} — "
+                                 f"{'; '.join(self._describe(o) for o in chosen)}; give its path with --series")
+        raise NwbFormatError(f"{self.path}: no ElectricalSeries named {name!r}; the file has {listing}")
+
+    @property
+    def series_name(self) -> str:
+        """The analysed ElectricalSeries' path in the file."""
+        return self._series_path(self._es)
 
     def _setup(self) -> None:
         es = self._es
+        what = f"{self.path}: ElectricalSeries {self.series_name!r}"
         shape = es.data.shape
         if len(shape) not in (1, 2) or not np.issubdtype(np.dtype(es.data.dtype), np.number):
-            raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} holds {es.data.dtype} data shaped {shape}; "
+            raise NwbFormatError(f"{what} holds {es.data.dtype} data shaped {shape}; "
                                  "ionto reads numbers shaped (samples,) or (samples, channels)")
         self._one_d = len(shape) == 1
         n_ch = 1 if self._one_d else int(shape[1])
         self.n_samples = int(shape[0])
-        names = self._channel_names(n_ch)
-        cc = np.ones(n_ch) if es.channel_conversion is None else np.asarray(es.channel_conversion[:], float)
-        scale = list(float(es.conversion) * cc)
-        offset = [float(getattr(es, "offset", 0.0) or 0.0)] * n_ch
+        rows = self._electrode_rows(what, shape)
+        names = self._channel_names(rows)
+        conversion = _finite(es.conversion, f"{what}: conversion", nonzero=True)
+        cc = (np.ones(n_ch) if es.channel_conversion is None
+              else np.asarray(es.channel_conversion[:], dtype=np.float64).ravel())
+        if len(cc) != n_ch or not np.all(np.isfinite(cc)) or np.any(cc == 0):
+            raise NwbFormatError(f"{what}: channel_conversion {cc[:8].tolist()}{'…' if len(cc) > 8 else ''} must be "
+                                 f"{n_ch} finite, non-zero factors (one per column)")
+        scale = list(conversion * cc)
+        offset = [_finite(getattr(es, "offset", 0.0) or 0.0, f"{what}: offset")] * n_ch
         channels = [AIChannel(nm, f"{es.name}[{i}]", ChannelKind.ELECTRODE, math.inf, units="V")
                     for i, nm in enumerate(names)]
         self._monitors = self._monitor_series(es)
@@ -172,19 +269,50 @@ class NwbSource:
             scale.append(float(ts.conversion) / 1e-9)
             offset.append(float(getattr(ts, "offset", 0.0) or 0.0) / 1e-9)
         self.channels = tuple(channels)
+        self.jitter_periods = 0.0
         if es.timestamps is None:
-            self.rate_hz = float(es.rate)
-            first = round(float(es.starting_time or 0.0) * self.rate_hz)
-            self._segments = np.array([[0, first]], dtype=np.int64)
+            self.rate_hz = _finite(es.rate, f"{what}: sampling rate", nonzero=True)
+            if self.rate_hz < 0:
+                raise NwbFormatError(f"{what} has sampling rate {self.rate_hz} Hz; it must be positive")
+            first = _finite(float(es.starting_time or 0.0) * self.rate_hz, f"{what}: starting_time × rate")
+            if abs(first) >= 2 ** 62:
+                raise NwbFormatError(f"{what}: starting_time {es.starting_time} s is beyond any sample clock")
+            self._segments = np.array([[0, round(first)]], dtype=np.int64)
         else:
             if len(es.timestamps) != self.n_samples:
-                raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} has {len(es.timestamps)} timestamps "
-                                     f"for {self.n_samples} samples; NWB wants one per sample")
-            self.rate_hz, self._segments = self._segments_from_timestamps(es.timestamps)
+                raise NwbFormatError(f"{what} has {len(es.timestamps)} timestamps for {self.n_samples} samples; "
+                                     "NWB wants one per sample")
+            try:
+                clock = regular_clock(es.timestamps, self.n_samples)
+            except TimestampError as exc:
+                raise NwbFormatError(f"{what}: {exc}") from None
+            self.rate_hz, self._segments, self.jitter_periods = clock.rate_hz, clock.segments, clock.jitter_periods
+            if np.abs(self._segments[:, 1]).max() >= 2 ** 62:
+                raise NwbFormatError(f"{what}: timestamps from {es.timestamps[0]} s are beyond any sample clock")
         if not self.rate_hz > 0:
-            raise NwbFormatError(f"{self.path}: ElectricalSeries {es.name!r} has sampling rate {self.rate_hz}")
+            raise NwbFormatError(f"{what} has sampling rate {self.rate_hz}")
         self.stream = StreamInfo(rate_hz=self.rate_hz, channels=self.channels, dtype=np.dtype(es.data.dtype),
                                  scale_V=tuple(scale), offset_V=tuple(offset))
+
+    def _electrode_rows(self, what: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The electrodes-table rows of the data's columns: one per column, else refused."""
+        region = self._es.electrodes
+        if region is None:
+            raise NwbFormatError(f"{what} does not say which electrodes its columns are (no electrodes region)")
+        rows = np.asarray(region.data[:]).ravel()
+        n_table = len(region.table)
+        if not np.issubdtype(rows.dtype, np.integer) or (len(rows) and (rows.min() < 0 or rows.max() >= n_table)):
+            raise NwbFormatError(f"{what}: its electrodes region lists rows {rows[:8].tolist()} but the electrodes "
+                                 f"table has rows 0–{n_table - 1}")
+        n_cols = 1 if len(shape) == 1 else shape[1]
+        if n_cols == len(rows):
+            return rows
+        if len(shape) == 2 and shape[0] == len(rows):
+            raise NwbFormatError(f"{what} holds data shaped {shape[0]}×{shape[1]} for {len(rows)} electrodes: "
+                                 f"stored (channels, samples); NWB stores (samples, channels) — write the data "
+                                 "transposed")
+        raise NwbFormatError(f"{what} has {n_cols} data column(s) but its electrodes region lists {len(rows)} "
+                             "electrode(s); NWB needs exactly one electrode per column")
 
     def _monitor_series(self, es: Any) -> list[tuple[str, Any]]:
         """The barrels' monitored currents (``monitored_current_<barrel>`` in A, as ionto exports
@@ -199,54 +327,34 @@ class NwbSource:
                 out.append((name.removeprefix("monitored_current_"), ts))
         return out
 
-    def _channel_names(self, n_ch: int) -> list[str]:
-        region = self._es.electrodes
-        table = region.table
-        rows = list(np.asarray(region.data[:]).ravel())
-        names: list[str] = []
-        for k in range(n_ch):
-            row = rows[k] if k < len(rows) else None
-            name = None
-            if row is not None:
-                for col in ("channel_name", "label"):
-                    if col in table.colnames:
-                        name = str(table[col][row])
-                        break
-                if name is None:
-                    name = f"e{table.id[row]}"
-            names.append(name or f"ch{k}")
+    def _channel_names(self, rows: np.ndarray) -> list[str]:
+        """Names of the columns: the electrodes' ``channel_name`` or ``label``, else ``e<id>``."""
+        table = self._es.electrodes.table
+        col = next((c for c in ("channel_name", "label") if c in table.colnames), None)
+        if col is not None:
+            values = table[col].data[:]
+            names = [_text(values[r]) for r in rows]
+        else:
+            ids = table.id.data[:]
+            names = [f"e{ids[r]}" for r in rows]
         if len(set(names)) != len(names):
             names = [f"{nm}#{k}" for k, nm in enumerate(names)]
         return names
 
-    def _segments_from_timestamps(self, ts: Any) -> tuple[float, np.ndarray]:
-        n = len(ts)
-        if n == 0:
-            return float(self._es.rate or 1.0), np.array([[0, 0]], dtype=np.int64)
-        head = np.asarray(ts[: min(n, 100_000)], dtype=np.float64)
-        d = np.diff(head)
-        if len(d) and not np.all(d > 0):
-            bad = int(np.argmax(~(d > 0)))
-            raise NwbFormatError(f"{self.path}: ElectricalSeries {self._es.name!r} timestamps do not increase "
-                                 f"at sample {bad + 1} ({head[bad]} then {head[bad + 1]} s)")
-        rate = float(self._es.rate) if self._es.rate else (1.0 / float(np.median(d)) if len(d) else 1.0)
-        segs = [[0, round(head[0] * rate)]]
-        prev = None
-        for start in range(0, n, _TIMESTAMP_BLOCK):
-            t = np.asarray(ts[start:start + _TIMESTAMP_BLOCK], dtype=np.float64)
-            idx = np.rint(t * rate).astype(np.int64)
-            if prev is not None:
-                idx = np.concatenate([[prev], idx])
-            step = np.diff(idx)
-            if np.any(step <= 0):
-                k = int(np.argmax(step <= 0))
-                raise NwbFormatError(f"{self.path}: ElectricalSeries timestamps do not increase by at least one "
-                                     f"sample period near row {start + k - (prev is not None) + 1}")
-            off = start - (1 if prev is not None else 0)
-            for k in np.nonzero(step != 1)[0]:
-                segs.append([off + k + 1, int(idx[k + 1])])
-            prev = int(idx[-1])
-        return rate, np.array(segs, dtype=np.int64)
+    def require_band(self, band_hz: tuple[float, float]) -> None:
+        """Refuse (``NwbFormatError``, one line) a detection band that this series' rate cannot
+        hold: the filter would otherwise cut the band at 0.45 × the rate while the report
+        states the band asked for."""
+        lo, hi = band_hz
+        top = BAND_LIMIT_OF_RATE * self.rate_hz
+        if hi <= top:
+            return
+        need = hi / BAND_LIMIT_OF_RATE
+        fits = f"a band below {top:g} Hz (--band {lo:g} {top:g})" if lo < top else "no detection band"
+        raise NwbFormatError(
+            f"{self.path}: ElectricalSeries {self.series_name!r} is sampled at {self.rate_hz:g} Hz, which holds "
+            f"frequencies up to {top:g} Hz; spike detection in {lo:g}–{hi:g} Hz needs at least {need:.0f} Hz — "
+            f"choose a series sampled for spikes (--series) or {fits}")
 
     # --- the Recording surface ------------------------------------------------------------
     segments = property(lambda self: self._segments, doc="(k, 2) [row, sample_index] of each gap-free run")

@@ -108,16 +108,18 @@ def electrode_channels(rec: RecordingLike, channels: Sequence[str | int] | None 
 
 
 
-def open_source(path: str | os.PathLike[str]) -> AbstractContextManager[RecordingLike]:
+def open_source(path: str | os.PathLike[str], series: str | None = None) -> AbstractContextManager[RecordingLike]:
     """Open a recording for analysis: an ionto HDF5 file, or an NWB file (through the NWB
-    reader ``analysis.nwb.NWBRecording``).  Use as a context manager."""
+    reader ``analysis.nwb.NWBRecording``; ``series`` names its ElectricalSeries when it has
+    several, and is ignored for an ionto recording, which has one sample stream, so that a
+    batch of both can share it).  Use as a context manager."""
     from analysis.nwb_source import NwbSource, is_nwb_file  # pynwb is imported only for NWB files
 
     p = Path(path)
     refuse_special_file(p)  # a FIFO would block the first read forever
     if p.suffix.lower() == ".nwb" or (p.is_file() and p.suffix.lower() not in (".h5", ".hdf5") and is_nwb_file(p)):
-        return NwbSource(p)
-    return Recording(p)
+        return NwbSource(p, series=series)
+    return Recording(p)  # one sample stream: ``series`` (for NWB files) does not apply
 
 
 class ArrayRecording:

@@ -19,6 +19,8 @@ ORDER = 50
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``analyze`` (and usable by other verbs that run the analysis)."""
+    p.add_argument("--series", metavar="NAME", help="NWB files: the ElectricalSeries to analyse (its name or path, "
+                   "e.g. ElectricalSeriesAP or processing/ecephys/LFP/ElectricalSeriesLFP) when the file has several")
     g = p.add_argument_group("spike detection")
     g.add_argument("--channel", action="append", dest="channels", metavar="NAME",
                    help="electrode channel to analyse (repeatable; default: every electrode channel)")
@@ -40,8 +42,10 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--response-s", type=float, default=10.0, help="response = the last N s of an ejection (default 10)")
     g.add_argument("--recovery-s", type=float, default=10.0, help="recovery window before the next onset (default 10)")
     g.add_argument("--dose", choices=["current", "charge"], default="current", help="dose axis (nA or nC)")
-    g.add_argument("--fit-on", choices=["bins", "epochs"], default="bins",
-                   help="replicate responses: each response-window bin (default) or one per ejection")
+    g.add_argument("--fit-on", choices=["bins", "epochs"], default="epochs",
+                   help="points of the dose-response fit: one per ejection (default), or every bin of each response "
+                   "window as replicates (pseudo-replicates: labelled so, CIs too narrow)")
+    g.add_argument("--conf", type=float, default=0.95, help="confidence level of every CI (default 0.95)")
 
 
 def params_from(args: argparse.Namespace) -> AnalysisParams:
@@ -55,7 +59,8 @@ def params_from(args: argparse.Namespace) -> AnalysisParams:
                               unit=args.unit, sort_units=args.sort_units, max_units=args.max_units,
                               sorted_spikes=args.sorted_spikes, bin_s=args.bin_s, baseline_s=args.baseline_s,
                               response_s=args.response_s, recovery_s=args.recovery_s, dose=args.dose,
-                              fit_on=args.fit_on, smooth_sigma_s=args.smooth_s)
+                              fit_on=args.fit_on, smooth_sigma_s=args.smooth_s, conf=getattr(args, "conf", 0.95),
+                              series=getattr(args, "series", None))
     except ValueError as exc:
         raise IontoError(str(exc)) from None
 
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.pipeline import analyze_recording
     from analysis.report import epoch_table, fit_table
     from analysis.tables import result_json
+    from app.sim_truth import model_truths
     from daq.recording import refuse_special_file
 
     path = Path(args.file)
@@ -100,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        res = analyze_recording(path, params, progress)
+        res = analyze_recording(path, params, progress, truth_model=model_truths)
     except ValueError as exc:
         raise IontoError(str(exc)) from None
     finally:

@@ -13,6 +13,7 @@ from pynwb import NWBHDF5IO, NWBFile, TimeSeries
 from pynwb.ecephys import ElectricalSeries
 from pynwb.file import Subject
 
+from analysis.detect import DetectionParams
 from analysis.nwb import NWBRecording, read_units
 from analysis.nwb_export import export_nwb
 from analysis.nwb_source import NwbFormatError, NwbSource, read_nwb_units
@@ -136,7 +137,11 @@ def test_a_file_from_another_rig(tmp_path):
         assert [e.barrel for e in src.ejections] == ["GABA", "GABA"]
         assert np.isnan(src.ejections[0].current_nA)  # the epochs table gives no current
         assert src.metadata["subject"]["subject_id"] == "M9"
-    res = analyze_path(path, AnalysisParams(baseline_s=0.4, response_s=0.3))
+    # sampled at 10 kHz: the default 300–6000 Hz band does not fit, a 300–4000 Hz band does
+    with pytest.raises(NwbFormatError, match=r"sampled at 10000 Hz, which holds frequencies up to 4500 Hz"):
+        analyze_path(path, AnalysisParams(baseline_s=0.4, response_s=0.3))
+    res = analyze_path(path, AnalysisParams(baseline_s=0.4, response_s=0.3,
+                                            detection=DetectionParams(band_hz=(300.0, 4000.0))))
     assert res.channel == "ch-a" and len(res.spike_index) == pytest.approx(75, abs=2)
     assert [ep.barrel for ep in res.epochs] == ["GABA", "GABA"]
     assert "GABA:GABA" in res.fit_errors  # no doses to fit: reported, not invented
@@ -153,7 +158,8 @@ def test_a_drug_table_wins_over_epochs_and_tables_can_be_chosen(tmp_path):
         assert {e.barrel for e in src.ejections} == {"GABA"}
     with pytest.raises(NwbFormatError, match=r"no intervals table 'trials'; the file has \['drug_application', 'epochs'\]"):
         NwbSource(path, intervals="trials").ejections  # noqa: B018
-    with pytest.raises(NwbFormatError, match=r"no ElectricalSeries named 'lfp'; the file has \['raw'\]"):
+    with pytest.raises(NwbFormatError, match=r"no ElectricalSeries named 'lfp'; the file has acquisition/raw "
+                       r"\(10000 Hz, 30000×2\)"):
         NwbSource(path, series="lfp")
 
 
