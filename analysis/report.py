@@ -43,6 +43,7 @@ UNIT_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", 
 
 
 PRINT_DPI = 300
+matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays text: searchable, editable in a drawing program
 
 
 def _save(fig, out: Path, name: str) -> dict[str, str]:
@@ -209,6 +210,8 @@ def draw_fits(ax, curves: dict[str, tuple[np.ndarray, np.ndarray, FitResult | No
     conf = None
     for i, (key, (x, y, f)) in enumerate(curves.items()):
         c = COLOURS[i % len(COLOURS)]
+        if not len(x):  # a group with no usable epoch: nothing to draw
+            continue
         xd = np.where(x > 0, x, x_zero)
         ax.plot(xd * np.exp(np.random.default_rng(i).normal(0, 0.03, len(xd))), y, ".", color=c, alpha=0.25, ms=3)
         doses = np.unique(x)
@@ -239,7 +242,9 @@ def draw_fits(ax, curves: dict[str, tuple[np.ndarray, np.ndarray, FitResult | No
                     label=f"ground truth (simulator's model): EC50 {t.ec50:.3g} {t.dose_unit}")
     ax.set_xscale("log")
     ax.set_xlim(x_zero / 1.6, pos.max() * 1.6)
-    ticks = [x_zero, *[v for v in ax.get_xticks() if pos.min() / 1.5 <= v <= pos.max() * 1.5]]
+    levels = np.unique(pos)
+    ticks = [x_zero, *(levels if len(levels) <= 8 else
+                       [v for v in ax.get_xticks() if pos.min() / 1.5 <= v <= pos.max() * 1.5])]
     ax.set_xticks(ticks)
     ax.set_xticklabels(["0"] + [f"{v:g}" for v in ticks[1:]])
     ax.minorticks_off()

@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dose-unit", default="", help="unit of the dose, for the report (e.g. nA, nC, mM)")
     p.add_argument("--fix-bottom", type=float, help="fix the bottom asymptote (LL.4 c)")
     p.add_argument("--fix-top", type=float, help="fix the top asymptote (LL.4 d)")
-    p.add_argument("--conf", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--conf", type=float, default=0.95, help="confidence level of every CI (default 0.95: "
+                   "\"95 %% CI\")")
     p.add_argument("--out", help="directory for a figure (PNG, SVG) and fits.json")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.set_defaults(func=run)
@@ -188,9 +189,14 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         say(f"{path}: {skipped} row(s) without a dose or response skipped")
     for g, f in fits.items():
-        u = f" {args.dose_unit}" if args.dose_unit else ""
-        say(f"{g}: EC50 {f.ec50:.5g}{u} (95% CI {f.ec50_ci[0]:.4g}–{f.ec50_ci[1]:.4g}, profile likelihood; "
-            f"{f.ec50_ci_wald[0]:.4g}–{f.ec50_ci_wald[1]:.4g}, delta method)")
+        if f.determinable:
+            wald = f"{f.ec50_ci_wald[0]:.4g}–{f.ec50_ci_wald[1]:.4g}"
+            say(f"{g}: EC50 {f.ec50_text(5)} ({f.ec50_ci_text(4)}, profile likelihood; {wald}, delta method)"
+                + ("" if f.status == "fitted" else f" — {f.status}"))
+        else:
+            say(f"{g}: EC50 not determinable")
+        for r in f.reasons:
+            say(f"    why: {r}")
         say(f"    Hill slope {f.hill:.5g} ± {f.se['hill']:.3g}   top {f.top:.5g} ± {f.se['top']:.3g}   "
             f"bottom {f.bottom:.5g} ± {f.se['bottom']:.3g}")
         lof = f.lack_of_fit
@@ -201,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
     for g, m in errors.items():
         say(f"{g}: no fit ({m})")
     for c in comps:
-        say(f"{c['label_b']} vs {c['label_a']}: EC50 ratio {c['ec50_ratio']:.4g} (95% CI {c['ec50_ratio_ci'][0]:.3g}–"
-            f"{c['ec50_ratio_ci'][1]:.3g}); same EC50: F = {c['f_shared_ec50']:.3g}, p = {c['p_shared_ec50']:.3g}; "
-            f"same curve: F = {c['f_same_curve']:.3g}, p = {c['p_same_curve']:.3g}")
+        ratio = (c["note"] if c["note"] else f"EC50 ratio {c['ec50_ratio']:.4g} ({c['ci_label']} "
+                 f"{c['ec50_ratio_ci'][0]:.3g}–{c['ec50_ratio_ci'][1]:.3g})")
+        say(f"{c['label_b']} vs {c['label_a']}: {ratio}; same EC50: F = {c['f_shared_ec50']:.3g}, "
+            f"p = {c['p_shared_ec50']:.3g}; same curve: F = {c['f_same_curve']:.3g}, p = {c['p_same_curve']:.3g}")
     return 0

@@ -102,3 +102,51 @@ def test_analyze_errors_are_clear(tmp_path, recording, capsys):
     assert "not an HDF5 file" in capsys.readouterr().err
     assert main(["analyze", str(recording), "--out", str(tmp_path), "--response-s", "0"]) == 1
     assert "response_s must be > 0" in capsys.readouterr().err
+
+
+def test_fit_labels_every_ci_with_the_level_asked_for(tmp_path, capsys):
+    t = tmp_path / "ryegrass.csv"
+    t.write_text(RYEGRASS)
+    assert main(["fit", str(t), "--conf", "0.8"]) == 0
+    text = capsys.readouterr().out
+    assert "80 % CI" in text and "95 % CI" not in text
+    _, doc, _ = run_json(capsys, "fit", str(t), "--conf", "0.8")
+    assert doc["fits"]["rootl"]["ci_label"] == "80 % CI" and doc["fits"]["rootl"]["status"] == "fitted"
+
+
+FLAT = "dose,response\n0,1\n0,-2\n1,3\n2,-1\n4,2\n8,-3\n16,1\n"
+
+
+def test_a_flat_table_is_not_determinable_and_never_an_ec50_number(tmp_path, capsys):
+    t = tmp_path / "flat.csv"
+    t.write_text(FLAT)
+    out = tmp_path / "o"
+    assert main(["fit", str(t), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "EC50 not determinable" in text and "why: no dose dependence" in text
+    _, doc, _ = run_json(capsys, "fit", str(t))
+    f = doc["fits"]["response"]
+    assert f["status"] == "not determinable" and f["ec50"] is None and f["ec50_ci"] == [None, None] and f["reasons"]
+    svg = (out / "fit.svg").read_text()
+    assert "EC50 not determinable" in svg and "EC50 " + "0" not in svg.replace("EC50 not", "")
+
+
+def test_report_names_the_recording_and_prints_at_300_dpi(recording, tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "out"
+    code, doc, err = run_json(capsys, "analyze", str(recording), "--out", str(out))
+    assert code == 0, err
+    f = doc["fits"]["glu:glutamate"]
+    assert f["status"] in ("fitted", "at a search limit", "not determinable") and f["ci_label"] == "95 % CI"
+    assert f["points"].startswith("one per ejection") and f["n_points"] == 8
+    assert doc["recording"]["analysed_with"] and "drugs" in doc["recording"]
+    html = (out / "report.html").read_text()
+    for words in ("recorded", "protocol", "pipette", "drugs", "analysed with ionto", "glutamate", "95 % CI",
+                  "overview.png", "status"):
+        assert words in html, words
+    for name in ("dose_response", "ratemeter", "overview"):
+        dpi = Image.open(out / f"{name}.png").info["dpi"]
+        assert round(dpi[0]) == 300, (name, dpi)
+    header = (out / "fits.csv").read_text().splitlines()[0].split(",")
+    assert {"status", "reasons", "ci_level", "points"} <= set(header)
