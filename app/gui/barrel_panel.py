@@ -7,8 +7,10 @@ A current typed past the barrel's limit is refused with a visible message and th
 stays what it was: the box is a line edit, not a ``QDoubleSpinBox``, because a spin box clamps
 or truncates what is typed ("250" into a 0…200 box silently leaves 25).
 
-Takes a ``BarrelModel``.  User actions become engine commands, emitted with ``command``
-(the window submits them; nothing here touches the device).  Thread: GUI thread only.
+Takes a ``BarrelModel`` (``bind``, once per connection) and redraws a row on the model's
+``current_changed``, ``setpoint_changed`` and ``alarm_changed`` events.  User actions become
+engine commands, emitted with ``command`` (the window submits them; nothing here touches the
+device).  Thread: GUI thread only.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ class BarrelPanel(QWidget):
 
     def bind(self, model: BarrelModel, read_only: bool = False) -> None:
         self.model = model
+        model.current_changed.connect(self.refresh_row)
+        model.alarm_changed.connect(lambda name, _text: self.refresh_row(name))
+        model.setpoint_changed.connect(self._show_setpoints)
         self._read_only = read_only
         while self.grid.count():
             w = self.grid.takeAt(0).widget()
@@ -209,6 +214,14 @@ class BarrelPanel(QWidget):
         self._emit(self.model.set_polarity, name, pol)
 
     # --- drawing -------------------------------------------------------------------------------
+    def _show_setpoints(self, name: str) -> None:
+        """The model's setpoints changed (here or elsewhere): the boxes show them."""
+        r = self.model.row(name)
+        if name in self.eject_edits and self.eject_edits[name].value() != r.eject_nA:
+            self.eject_edits[name].setValue(r.eject_nA)
+        if name in self.retain_edits and self.retain_edits[name].value() != r.retain_nA:
+            self.retain_edits[name].setValue(r.retain_nA)
+
     def refresh_row(self, name: str, now_index: int | None = None) -> None:
         m = self.model
         if m is None:

@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
         elec = next((i for i, c in enumerate(st.channels) if c.kind == ChannelKind.ELECTRODE), 0)
         if self.session.detector is not None and getattr(self.session.detector, "ch", None) is not None:
             elec = self.session.detector.ch
+        self.trace_model.columns_reset.connect(self._on_columns_reset)
         self.traces.bind(self.trace_model, elec, channel_colours(st, pipette))
         self.current_max_nA = {b.name: abs(b.safe_current_nA) for b in pipette.barrels}
         self._plan_current_ranges()
@@ -336,10 +337,13 @@ class MainWindow(QMainWindow):
         self.traces.spike_source = self.session.spike_indices
         self.rate_model = RateModel(pipette, st.rate_hz)
         self.rates.bind(self.rate_model)
+        if self.protocol_model.loaded is not None:
+            self.rate_model.follow_protocol(self.protocol_model.loaded.duration_s)
         self.barrel_model = BarrelModel(pipette, st.rate_hz)
         self.barrels.bind(self.barrel_model, read_only=not self.session.can_eject)
         self.safety.bind(self.barrel_model, read_only=not self.session.can_eject)
         self.dose_model = DoseResponseModel(pipette, st.rate_hz)
+        self.dose_view.bind(self.dose_model)
         self.protocol_model.rate_hz = st.rate_hz
         self.protocol_panel.colour_lanes = colour_lanes
         self.protocol_panel.connected = True
@@ -412,12 +416,6 @@ class MainWindow(QMainWindow):
             if m is not None:
                 m.on_event(ev)
         self.protocol_model.on_event(ev)
-        if ev.barrel and self.barrel_model is not None:
-            try:
-                self.barrels.refresh_row(ev.barrel)
-            except KeyError:
-                pass
-            self.safety.refresh()
         rate = self.session.stream.rate_hz if self.session.stream is not None else 1.0
         if ev.kind in CURRENT_KINDS and ev.barrel:
             self._note_current(ev.barrel, ev.current_nA)
@@ -428,9 +426,6 @@ class MainWindow(QMainWindow):
                 ann.add(ev.sample_index / rate, "mark", ev.text)
         if ev.kind in STEP_KINDS and ann is not None:
             ann.add(ev.sample_index / rate, STEP_KINDS[ev.kind], ev.text or STEP_KINDS[ev.kind])
-        if ev.kind in (EventKind.PROTOCOL_START, EventKind.PROTOCOL_END, EventKind.PAUSE, EventKind.RESUME,
-                       EventKind.STEP):
-            self.protocol_panel.refresh(ev.sample_index)
         if ev.kind == EventKind.NOTE and ev.text:
             self.statusBar().showMessage(ev.text, 10000)
 
@@ -578,8 +573,12 @@ class MainWindow(QMainWindow):
         self.traces.set_threshold_line(det.threshold if det.threshold is not None else None)
 
     def _on_window_changed(self, window_s: float) -> None:
-        if self.trace_model is not None and self.trace_model.set_window(window_s, self.traces.glw.width()):
-            self._reingest = True
+        if self.trace_model is not None:
+            self.trace_model.set_window(window_s, self.traces.glw.width())  # -> columns_reset
+
+    def _on_columns_reset(self) -> None:
+        """The trace model rebuilt its columns (a new window length): re-read recent history."""
+        self._reingest = True
 
     # --- recording ----------------------------------------------------------------------------------
     def start_recording(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -640,6 +639,8 @@ class MainWindow(QMainWindow):
                 return
             self.protocol_panel.show_loaded(result)
             self._plan_current_ranges()
+            if self.rate_model is not None:
+                self.rate_model.follow_protocol(result.duration_s)
             if not result.ok:
                 self.banners.show_message("warning", f"{Path(path).name}: the protocol is not valid",
                                           "\n".join(result.messages))
@@ -722,8 +723,7 @@ class MainWindow(QMainWindow):
             self.rates.show_waveforms(*spike_waveforms(uV, start, spikes, self.rate_model.rate_hz))
         if self.dose_model is not None and self.frames % (RATE_EVERY * 4) == 0:
             keep = self.session.detector.keep_s if self.session.detector is not None else 0
-            if self.dose_model.update(spikes, now, max(0, now - int(keep * self.rate_model.rate_hz))):
-                self.dose_view.show_model(self.dose_model)
+            self.dose_model.update(spikes, now, max(0, now - int(keep * self.rate_model.rate_hz)))  # -> points_changed
 
     # --- stop paths: closing, signals, a bug in a slot ----------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

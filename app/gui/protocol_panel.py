@@ -2,7 +2,8 @@
 preview (ejection blocks per barrel, from the dry run), run / pause / resume / abort, the
 current step, elapsed and remaining time, progress.
 
-Takes a ``ProtocolModel``.  Thread: GUI thread only.
+Takes a ``ProtocolModel`` in its constructor and redraws on its events (``loaded_changed``,
+``state_changed``, ``step_changed``).  Thread: GUI thread only.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class ProtocolPanel(QWidget):
         lay.addWidget(self.progress)
         self.can_eject = True
         self.connected = False
+        self.now_index = 0  # the newest sample the window has shown (for the progress)
+        model.loaded_changed.connect(self._draw_loaded)
+        model.state_changed.connect(lambda _state: self.refresh(self.now_index))
+        model.step_changed.connect(lambda _step: self.refresh(self.now_index))
         self.refresh(0)
 
     def _browse(self) -> None:
@@ -99,7 +104,10 @@ class ProtocolPanel(QWidget):
         self.messages.setPlainText("dry run in progress…")
 
     def show_loaded(self, result: LoadResult) -> None:
+        """Hand a dry-run result to the model (which tells this panel to draw it)."""
         self.model.set_loaded(result)
+
+    def _draw_loaded(self, result: LoadResult) -> None:
         plan = result.plan
         self.name.setText(f"<b>{plan.info.name if plan else result.path.name}</b> — {result.path.name}")
         self.messages.setPlainText("\n".join(result.messages))
@@ -139,6 +147,7 @@ class ProtocolPanel(QWidget):
         return self.colour_lanes.get(barrel, self.lanes.get(barrel, 0))
 
     def refresh(self, now_index: int) -> None:
+        self.now_index = max(self.now_index, now_index) if now_index else now_index
         m = self.model
         p = m.progress(now_index)
         running = p.state in ("running", "paused")

@@ -1,7 +1,8 @@
 """Ratemeter with ejection bars, spike raster and overlaid waveforms.
 
-Takes a ``RateModel`` (``bind``).  Thread: GUI thread only; ``refresh`` runs a few times a
-second from the window's frame timer.
+Takes a ``RateModel`` (``bind``, once per connection) and follows its ``bin_changed`` and
+``span_changed`` events (a workspace or a loaded protocol may change them).  Thread: GUI
+thread only; ``refresh`` runs a few times a second from the window's frame timer.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pyqtgraph as pg
 from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.gui.models.raster import RateModel, fitting_labels
+from app.gui.models.raster import MAX_SPAN_S, MIN_SPAN_S, RateModel, fitting_labels
 from app.gui.palette import barrel_colour
 from app.gui.time_axis import TimeAxisItem
 
@@ -37,7 +38,7 @@ class RateView(QWidget):
         bar.addWidget(self.bin)
         bar.addWidget(QLabel("Span"))
         self.span = QDoubleSpinBox()
-        self.span.setRange(30, 3600)
+        self.span.setRange(MIN_SPAN_S, MAX_SPAN_S)
         self.span.setSingleStep(60)
         self.span.setValue(300)
         self.span.setSuffix(" s")
@@ -80,9 +81,22 @@ class RateView(QWidget):
         self.drawn_bars: list[str] = []
 
     def bind(self, model: RateModel) -> None:
+        """A new connection's model: it takes the bin and span shown, and the controls follow it."""
         self.model = model
+        model.bin_changed.connect(self._show_bin)
+        model.span_changed.connect(self._show_span)
         model.set_bin(self.bin.value())
-        model.span_s = self.span.value()
+        model.set_span(self.span.value())
+
+    def _show_bin(self, bin_s: float) -> None:
+        self.bin.blockSignals(True)
+        self.bin.setValue(bin_s)
+        self.bin.blockSignals(False)
+
+    def _show_span(self, span_s: float) -> None:
+        self.span.blockSignals(True)
+        self.span.setValue(span_s)
+        self.span.blockSignals(False)
 
     def _on_bin(self, v: float) -> None:
         if self.model is not None:
@@ -90,7 +104,7 @@ class RateView(QWidget):
 
     def _on_span(self, v: float) -> None:
         if self.model is not None:
-            self.model.span_s = v
+            self.model.set_span(v)
 
     # --- drawing (GUI thread) ------------------------------------------------------------------
     def refresh(self, spikes: np.ndarray, end_index: int) -> None:

@@ -107,7 +107,8 @@ class RecordingPanel(QWidget):
 
 class DoseResponseView(QWidget):
     """The live dose–response: % change of the rate against the ejecting current, per barrel,
-    with its 4-parameter logistic fit once there are enough currents."""
+    with its 4-parameter logistic fit once there are enough currents.  Takes the connection's
+    ``DoseResponseModel`` (``bind``) and redraws on its ``points_changed`` event."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -128,6 +129,9 @@ class DoseResponseView(QWidget):
         self.colour_lanes: dict[str, int] = {}
         ticks = [(np.log10(v), f"{v:g}") for v in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
         self.plot.getAxis("bottom").setTicks([ticks, []])
+
+    def bind(self, model: DoseResponseModel) -> None:
+        model.points_changed.connect(lambda: self.show_model(model))
 
     def show_model(self, model: DoseResponseModel) -> None:
         pi = self.plot.getPlotItem()

@@ -1,8 +1,8 @@
 """The safety strip: every barrel's state and current now, and ALL TO RETAIN (Esc), in a fixed
 bar at the top of the window's central area — no dock, splitter or scroll area can hide it.
 
-Takes the ``BarrelModel`` of the connection (``bind``); ``refresh`` redraws from it (the window
-calls it on every current event and a few times a second).  Thread: GUI thread only.
+Takes the ``BarrelModel`` of the connection (``bind``) and redraws on its ``current_changed``
+events (a barrel's logged current changed).  Thread: GUI thread only.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class SafetyStrip(QFrame):
             chip.deleteLater()
         self.chips = {}
         self.model = model
+        model.current_changed.connect(lambda _name: self.refresh())
         self.title.setVisible(False)
         for i, row in enumerate(model.rows):
             chip = QLabel()

@@ -1,8 +1,9 @@
 """The trace view: one lane per channel, scrolling, min/max columns, threshold and spikes;
 marks, protocol steps and ejections drawn on the traces; cursors.
 
-Takes a ``TraceModel`` (``bind``) and the session's detector; draws only what the model
-computed.  Each lane is drawn in its channel's colour (a current monitor in its barrel's
+Takes a ``TraceModel`` (``bind``, once per connection) and the session's detector; draws only
+what the model computed, and follows the model's events (gain, visibility, window, freeze)
+whoever changed them (these controls, a workspace).  Each lane is drawn in its channel's colour (a current monitor in its barrel's
 colour, ``app.gui.palette``); a current lane is scaled to the barrel's commanded range
 (``set_current_ranges``), with a zero line and ticks, not to the barrel's limit.  The time
 axis is in s, or m:ss past ten minutes (``app.gui.time_axis``).
@@ -140,6 +141,10 @@ class TracesView(QWidget):
         frame cheap whatever the channel count.  The detector's electrode gets a taller lane.
         ``colours``: each channel's pen (``palette.channel_colours``)."""
         self.model = model
+        model.gain_changed.connect(self._model_gain_changed)
+        model.visibility_changed.connect(self._model_visibility_changed)
+        model.window_changed.connect(self._model_window_changed)
+        model.frozen_changed.connect(self._model_frozen_changed)
         self.detector_channel = detector_channel
         self.colours = list(colours) if colours else [ELECTRODE_COLOUR] * len(model.channels)
         self.current_half_nA = {i: current_half_range(0.0) for i, c in enumerate(model.stream.channels)
@@ -264,26 +269,44 @@ class TracesView(QWidget):
 
     def _on_gain(self, *_args: object) -> None:
         i = self._selected()
-        if self.model is None or i is None:
-            return
-        self.model.set_gain(i, float(self.gain.currentData()))
-        self._layout_lanes()
+        if self.model is not None and i is not None:
+            self.model.set_gain(i, float(self.gain.currentData()))  # -> _model_gain_changed
 
     def _on_visible(self, on: bool) -> None:
         i = self._selected()
-        if self.model is None or i is None:
-            return
-        self.model.set_visible(i, on)
-        self._layout_lanes()
+        if self.model is not None and i is not None:
+            self.model.set_visible(i, on)  # -> _model_visibility_changed
 
     def _on_freeze(self, on: bool) -> None:
-        if self.model is None:
-            return
-        self.model.freeze(on)
+        if self.model is not None and on != self.model.frozen:
+            self.model.freeze(on)  # -> _model_frozen_changed
+
+    # --- the model's events (GUI thread) ---------------------------------------------------------
+    def _model_gain_changed(self, _channel: int, _gain: float) -> None:
+        self._layout_lanes()
+        self._show_channel_settings()
+
+    def _model_visibility_changed(self, _channel: int, _visible: bool) -> None:
+        self._layout_lanes()
+        self._show_channel_settings()
+
+    def _model_window_changed(self, window_s: float) -> None:
+        i = self.window.findData(window_s)
+        if i < 0:
+            self.window.addItem(f"{window_s:g} s", window_s)
+            i = self.window.count() - 1
+        self.window.blockSignals(True)
+        self.window.setCurrentIndex(i)
+        self.window.blockSignals(False)
+
+    def _model_frozen_changed(self, on: bool) -> None:
+        self.freeze.blockSignals(True)
+        self.freeze.setChecked(on)
+        self.freeze.blockSignals(False)
+        self.freeze.setText("Live" if on else "Freeze")
         self.scroll.setEnabled(on)
         self.scroll.setVisible(on)
         self._update_scrollbar()
-        self.freeze.setText("Live" if on else "Freeze")
 
     def _update_scrollbar(self) -> None:
         if self.model is None:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+TIMEOUT_MS = 60000  # a bound against hanging on a busy machine, not a measurement
+
 SHORT_PROTOCOL = """\
 name: short dose-response
 plan: dose_response
@@ -22,3 +26,32 @@ def write_protocol(tmp_path: Path, eject_s: float = 1.0, recovery_s: float = 1.0
     p = tmp_path / "short.yaml"
     p.write_text(SHORT_PROTOCOL.format(eject_s=eject_s, recovery_s=recovery_s, baseline_s=baseline_s))
     return p
+
+
+@pytest.fixture
+def make_window(qtbot, qt_windows, tmp_path):
+    windows = qt_windows  # held until the teardown, then deleted (see qt_windows)
+
+    from PyQt6.QtCore import QSettings
+
+    from app.gui.main_window import MainWindow
+    from app.live import LiveSession
+
+    def make(url: str = "sim", speed: float = 4.0, connect: bool = True, **kw) -> MainWindow:
+        session = LiveSession(url, seed=1, speed=speed, recordings_dir=tmp_path / "rec", **kw)
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(session, settings=settings)
+        win.confirm = lambda title, text: True
+        qtbot.addWidget(win)
+        windows.append(win)
+        win.show()
+        if connect:
+            win.connect_device()
+            qtbot.waitUntil(lambda: win._bound and win.trace_model is not None and win.trace_model.end_index > 0,
+                            timeout=TIMEOUT_MS)
+        return win
+
+    yield make
+    for w in windows:
+        w.confirm = lambda title, text: True
+        w.close()

@@ -1,4 +1,5 @@
 """The rig window, offscreen, against the simulated rig: every control does what it says."""
+# ruff: noqa: F811  (make_window, a fixture from gui_helpers, is each test's argument)
 
 from __future__ import annotations
 
@@ -7,46 +8,18 @@ import pytest
 
 pytest.importorskip("PyQt6")
 
-from gui_helpers import write_protocol
+from gui_helpers import TIMEOUT_MS, make_window, write_protocol  # noqa: F401 (make_window is a fixture)
 from PyQt6.QtCore import QEvent, QPointF, QSettings, Qt
 from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication
 
-from app.gui.main_window import MainWindow
-from app.live import LiveSession
 from app.session import load_any_protocol, run_protocol
 from daq.engine import Call
 from daq.errors import CurrentLimitError
 from daq.recording import Recording
 from daq.recording.h5file import writer_alive
 from daq.types import EventKind
-
-TIMEOUT_MS = 60000  # a bound against hanging on a busy machine, not a measurement
-
-
-@pytest.fixture
-def make_window(qtbot, qt_windows, tmp_path):
-    windows = qt_windows  # held until the teardown, then deleted (see qt_windows)
-
-    def make(url: str = "sim", speed: float = 4.0, connect: bool = True, **kw) -> MainWindow:
-        session = LiveSession(url, seed=1, speed=speed, recordings_dir=tmp_path / "rec", **kw)
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        win = MainWindow(session, settings=settings)
-        win.confirm = lambda title, text: True
-        qtbot.addWidget(win)
-        windows.append(win)
-        win.show()
-        if connect:
-            win.connect_device()
-            qtbot.waitUntil(lambda: win._bound and win.trace_model is not None and win.trace_model.end_index > 0,
-                            timeout=TIMEOUT_MS)
-        return win
-
-    yield make
-    for w in windows:
-        w.confirm = lambda title, text: True
-        w.close()
 
 
 def wait_ejecting(qtbot, win, name: str, on: bool) -> None:
