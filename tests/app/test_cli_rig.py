@@ -225,3 +225,22 @@ def test_rig_new_refuses_bad_answers_with_one_line_and_writes_nothing(tmp_path, 
     err = capsys.readouterr().err
     assert code == 1 and says in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_rig_new_asks_on_a_terminal_what_no_option_gave(tmp_path, capsys, monkeypatch):
+    import io
+
+    import app.cli.rig as rig_cli
+
+    answers = ["Dev2", "neurophore-bh2", "2", "glu", "glutamate", "200", "my", "mysterin", "10", "+", "0.05"]
+    monkeypatch.setattr(rig_cli, "_interactive", lambda: True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(answers) + "\n"))
+    out = tmp_path / "asked.yaml"
+    assert main(["rig", "new", str(out)]) == 0
+    prompts = capsys.readouterr().err
+    assert "current source" in prompts and "eject polarity" in prompts and "monitor gain" in prompts
+    rig = load_rig(out)
+    assert rig.pipette.names == ("glu", "my", "bal")
+    my = rig.pipette.barrel("my")
+    assert (my.drug, my.polarity, my.concentration_mM, my.monitor_gain_V_per_nA) == ("mysterin", 1, 10, 0.05)
+    assert my.ao_channel == "Dev2/ao1" and my.command_gain_nA_per_V == 200  # the BH-2 preset's
