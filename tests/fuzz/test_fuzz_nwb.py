@@ -3,7 +3,9 @@
 written directly with pynwb, cut short or with bytes overwritten (hypothesis; the reader in a
 child process under a timeout), and files that are valid HDF5 but odd NWB — an empty
 ElectricalSeries, NaN timestamps, electrodes that do not match the data's columns, an
-intervals table without its time columns, 3-D or text data, a zero or NaN rate.  Every case
+intervals table without its time columns, 3-D or text data, a zero or NaN rate, a NaN or
+infinite starting time or scaling, timestamps jittered beyond the tolerance, no electrodes
+table or region.  Every case
 ends in a ``RecordingError`` naming the file (exit 1 with one line from the CLI) or reads
 fully — never another exception, never a hang.
 
@@ -130,6 +132,14 @@ ODD: dict[str, Callable[[h5py.File], None]] = {
     "3-D data": lambda f: _replace(f, "acquisition/raw/data", np.zeros((100, 2, 2), np.float32)),
     "text data": lambda f: _replace(f, "acquisition/raw/data", np.array([b"a", b"b"] * 50)),
     "NaN conversion": lambda f: f["acquisition/raw/data"].attrs.__setitem__("conversion", np.nan),
+    "zero conversion": lambda f: f["acquisition/raw/data"].attrs.__setitem__("conversion", 0.0),
+    "infinite offset": lambda f: f["acquisition/raw/data"].attrs.__setitem__("offset", np.inf),
+    "channel_conversion for 3 columns": lambda f: f["acquisition/raw"].create_dataset(
+        "channel_conversion", data=np.ones(3, np.float32)).attrs.update({"axis": 1}),
+    "jittered timestamps beyond the tolerance": lambda f: f["acquisition/raw/timestamps"].__setitem__(
+        slice(0, 30000, 2), f["acquisition/raw/timestamps"][0:30000:2] + 0.4e-4),
+    "no electrodes table": lambda f: f.__delitem__("general/extracellular_ephys/electrodes"),
+    "no electrodes region": lambda f: f.__delitem__("acquisition/raw/electrodes"),
 }
 
 
@@ -146,6 +156,12 @@ def _odd_files(tmp: Path) -> dict[str, Path]:
         with h5py.File(path, "a") as f:
             f["acquisition/raw/starting_time"].attrs["rate"] = rate
         out[name] = path
+    start_base = {"infinite starting_time": np.inf, "NaN starting_time": np.nan, "starting_time 1e300 s": 1e300}
+    for name, start in start_base.items():  # starting_time × rate was an uncaught OverflowError
+        path = _foreign(tmp / f"{name.replace(' ', '-')}.nwb", timestamps=False)
+        with h5py.File(path, "a") as f:
+            f["acquisition/raw/starting_time"][()] = start
+        out[name] = path
     return out
 
 
@@ -159,7 +175,11 @@ def test_odd_nwb_files_give_a_clear_error_or_read_fully(odd_files, worker):
     # what cannot be analysed must not read as if it could (an empty series reads, as an ionto
     # recording with nothing committed does; the analysis says there is nothing to analyse)
     for name in ("all-NaN timestamps", "zero rate", "NaN rate", "negative rate",
-                 "3-D data", "text data", "fewer timestamps than samples"):
+                 "3-D data", "text data", "fewer timestamps than samples", "one electrode for two columns",
+                 "three electrodes for two columns", "electrode row out of range", "negative electrode row",
+                 "NaN conversion", "zero conversion", "infinite offset", "channel_conversion for 3 columns",
+                 "jittered timestamps beyond the tolerance", "no electrodes table", "no electrodes region",
+                 "infinite starting_time", "NaN starting_time", "starting_time 1e300 s"):
         assert results[name] == "error", f"{name}: read as if valid"
 
 
