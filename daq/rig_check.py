@@ -107,8 +107,14 @@ class RigCheckReport:
     thresholds: dict[str, float] = field(default_factory=dict)
 
     @property
+    def checked(self) -> list[BarrelResult]:
+        """The barrels the check could judge (not those without a monitor or a test current)."""
+        return [r for r in self.barrels if r.status != NOT_CHECKED]
+
+    @property
     def ok(self) -> bool:
-        return self.completed and all(r.ok for r in self.barrels)
+        """Finished, at least one barrel judged, and every judged barrel OK."""
+        return self.completed and bool(self.checked) and all(r.ok for r in self.barrels)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "time": self.time, "device": self.device, "rig": self.rig,
@@ -133,7 +139,8 @@ def probe_current_nA(barrel: Barrel, pipette: Pipette, test_nA: float = DEFAULT_
     if barrel.role == "balance" or not barrel.ao_channel or mag <= 0:
         return 0.0
     # the balance carries -T: keep it (and the net current) within the pipette's limits
-    while mag > 0.5:
+    floor = mag / 64  # halve a few times at most: a test current the limits squeeze below this is none
+    while mag > floor:
         cur = pipette.safe_currents_nA()
         cur[pipette.index(barrel.name)] = sign * mag
         if not pipette.violations(pipette.with_balance(cur)):

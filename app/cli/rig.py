@@ -271,16 +271,25 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         for r in report.barrels:
             say(f"{r.barrel} ({r.drug}): {r.message}")
-        if not report.completed:
-            say(f"the check did not finish: {report.stopped_because}")
-        say(("every barrel OK" if report.ok else "NOT OK: " + ", ".join(
-            f"{r.barrel} {r.status.replace('_', ' ')}" for r in report.barrels if not r.ok) if report.completed
-            else "NOT OK: incomplete") + (f"; saved to {saved}" if saved else ""))
+        say(_summary(report) + (f"; saved to {saved}" if saved else "; not saved (no rig file: give --rig to keep "
+                                                                   "it for the recordings)" if not args.rig else ""))
     if outcome["signal"]:
         if outcome["safe"]:
             print(f"ionto rig check: stopped by {outcome['signal']}: every barrel on retain", file=sys.stderr)
         return outcome["status"] or 1
     return 0 if report.ok and outcome["safe"] else 1
+
+
+def _summary(report: Any) -> str:
+    """The last line: OK, or what is not."""
+    if not report.completed:
+        return f"NOT OK: the check did not finish: {report.stopped_because}"
+    unchecked = [r.barrel for r in report.barrels if r.status == "not_checked"]
+    if not report.checked:
+        return "NOT OK: no barrel could be checked (no current monitors or no analog outputs)"
+    bad = [f"{r.barrel} {r.status.replace('_', ' ')}" for r in report.barrels if not r.ok]
+    text = "NOT OK: " + ", ".join(bad) if bad else ("every barrel OK" if not unchecked else "every checked barrel OK")
+    return text + (f"; not checked: {', '.join(unchecked)}" if unchecked else "")
 
 
 def _confirm(args: argparse.Namespace) -> None:

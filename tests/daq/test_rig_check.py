@@ -191,3 +191,11 @@ def test_a_voltage_output_without_its_scale_is_one_line_naming_both_fields():
     msg = str(err.value)
     assert msg.startswith("rig.yaml: pipette.barrels.0: ") and "voltage_monitor_gain_V_per_V" in msg
     assert "\n" not in msg
+
+
+def test_a_rig_without_any_current_monitor_is_not_ok_because_nothing_was_checked():
+    d = load_preset("cortex").model_dump(mode="json")
+    for b in d["pipette"]["barrels"]:
+        b["monitor_channel"] = None
+    report, _ = _check(parse_rig(d, "no monitors"))
+    assert report.completed and not report.checked and not report.ok
