@@ -17,12 +17,12 @@ from protocols.trials import block_currents, block_trials, design_text, drug_blo
 
 def _check(p: Mapping[str, Any], pipette: Pipette | None) -> list[Problem]:
     out: list[Problem] = []
-    need_s = p["lead_s"] + block_trials(p["conditions"], p["trials_per_condition"], p["discard_trials"]) \
+    need_s = max(p["lead_s"], p["washout_s"]) + block_trials(p["conditions"], p["trials_per_condition"], p["discard_trials"]) \
         * p["trial_period_s"]
     if p["block_timeout_s"] < need_s:
         out.append(Problem("params.block_timeout_s",
                            f"{p['block_timeout_s']:g} s is shorter than a block needs at the nominal trial period "
-                           f"({need_s:g} s: lead_s + (discard_trials + conditions x trials_per_condition) x "
+                           f"({need_s:g} s: lead_s or washout_s + (discard_trials + conditions x trials_per_condition) x "
                            f"trial_period_s)"))
     if pipette is None:
         return out
