@@ -34,11 +34,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.detect import StreamingDetector
-from app.session import LoadedPlan, open_device
 from daq.device import Device
 from daq.engine import (
     BlockDone,
@@ -63,6 +62,10 @@ from daq.rig import RigConfig
 from daq.ring import DisplaySink
 from daq.types import ChannelKind, StreamInfo
 from protocols.runner import PlanRunner, RunnerStatus
+
+if TYPE_CHECKING:  # the detector (scipy, numba) and the device openers (the simulator) load on connect
+    from analysis.detect import StreamingDetector
+    from app.session import LoadedPlan
 
 Opener = Callable[..., tuple[Device, RigConfig]]
 MIN_FREE_BYTES = 200 * 2**20
@@ -132,17 +135,18 @@ class LiveSession:
 
     def __init__(self, device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None,
                  seed: int | None = None, speed: float | None = 1.0, display_s: float = 120.0,
-                 recordings_dir: str | os.PathLike[str] = "recordings", opener: Opener = open_device,
+                 recordings_dir: str | os.PathLike[str] = "recordings", opener: Opener | None = None,
                  block_s: float | None = None):
         """``block_s``: the engine's block length when the rig file does not set one (the rig
-        window passes ``GUI_BLOCK_S``: a shorter block brings samples to the screen sooner)."""
+        window passes ``GUI_BLOCK_S``: a shorter block brings samples to the screen sooner).
+        ``opener``: opens the device (default ``app.session.open_device``)."""
         self.device_url = device_url
         self.block_s = block_s
         self.rig_path = rig_path
         self.seed = seed
         self.speed = speed
         self.display_s = display_s
-        self.opener = opener
+        self.opener = opener  # None: app.session.open_device (imported at connect)
         self.engine: Engine | None = None
         self.display: DisplaySink | None = None
         self.detector: StreamingDetector | None = None
@@ -203,7 +207,10 @@ class LiveSession:
         if self.running:
             return
         self._stop_asked = False
-        device, rig = self.opener(self.device_url, self.rig_path, seed=self.seed, speed=self.speed)
+        from analysis.detect import StreamingDetector
+        from app.session import open_device
+
+        device, rig = (self.opener or open_device)(self.device_url, self.rig_path, seed=self.seed, speed=self.speed)
         if self.block_s is not None and "block_s" not in rig.model_fields_set:
             rig = rig.model_copy(update={"block_s": self.block_s})
         self.rig = rig

@@ -11,14 +11,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psygnal import Signal
 
-from app.session import LoadedPlan, load_any_protocol
 from daq.errors import IontoError
 from daq.pipette import Pipette
 from daq.types import EventKind, LogEvent
-from protocols.dryrun import DryRunResult, dry_run
+
+if TYPE_CHECKING:
+    from app.session import LoadedPlan
+    from protocols.dryrun import DryRunResult
 
 CURRENT_KINDS = {EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT}
 
@@ -69,6 +72,9 @@ def timeline_blocks(dry: DryRunResult) -> list[TimelineBlock]:
 def load(path: str | os.PathLike[str], pipette: Pipette, rate_hz: float = 1000.0) -> LoadResult:
     """Load a YAML protocol or a plan file and dry-run it on ``pipette``.  Never raises for
     a bad file: the messages say what is wrong (file, field, value)."""
+    from app.session import load_any_protocol
+    from protocols.dryrun import dry_run
+
     p = Path(path)
     try:
         plan = load_any_protocol(p)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from psygnal import Signal
 
-from analysis.detect import DetectionParams
-from analysis.filters import CausalFilter
 from daq.pipette import Pipette
 from daq.types import EventKind, LogEvent
+
+if TYPE_CHECKING:
+    from analysis.detect import DetectionParams
 
 CURRENT_KINDS = {EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT}
 
@@ -185,6 +187,9 @@ def spike_waveforms(trace_uV: np.ndarray, start_index: int, spikes: np.ndarray, 
     rel = rel[(rel >= pre) & (rel + post <= len(trace_uV))][-max_n:]
     if len(rel) == 0 or len(trace_uV) < 64:
         return t_ms, np.zeros((0, len(t_ms)))
+    from analysis.detect import DetectionParams
+    from analysis.filters import CausalFilter
+
     bp = (detection if detection is not None else DetectionParams()).bandpass(rate_hz)
     y = CausalFilter(bp, np.ones(1))(np.asarray(trace_uV, dtype=np.float64))[:, 0]
     idx = rel[:, None] + np.arange(-pre, post)[None, :]

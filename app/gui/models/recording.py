@@ -13,14 +13,17 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from psygnal import Signal
 
-from analysis.epochs import Epoch, EpochParams, find_epochs
-from analysis.fit import FitError, FitResult, fit_ll4
 from daq.pipette import Pipette
 from daq.types import EventKind, LogEvent
+
+if TYPE_CHECKING:  # analysis.fit brings scipy: imported when the first epoch ends, not at start-up
+    from analysis.epochs import Epoch
+    from analysis.fit import FitResult
 
 DEFAULT_TEMPLATE = "{date}_{time}_{protocol}.h5"
 TEMPLATE_FIELDS = ("date", "time", "protocol", "device", "n")
@@ -96,6 +99,8 @@ class DoseResponseModel:
 
         ``spikes_from_index``: the oldest sample the spike list still covers (an epoch whose
         baseline starts earlier is skipped rather than given a wrong rate)."""
+        from analysis.epochs import EpochParams, find_epochs
+
         epochs = find_epochs(self.events, self.pipette, self.rate_hz,
                              max(self._first_index or 0, spikes_from_index), now_index,
                              EpochParams(baseline_s=self.baseline_s, response_s=self.response_s))
@@ -127,6 +132,8 @@ class DoseResponseModel:
     def _fit(self) -> None:
         """Fit every barrel with points; where the points cannot support a fit yet (too
         few currents or points: ``analysis.fit`` decides), ``fit_notes`` says why."""
+        from analysis.fit import FitError, fit_ll4
+
         for barrel in {p.barrel for p in self.points}:
             pts = [p for p in self.points if p.barrel == barrel and np.isfinite(p.percent_change)]
             try:

@@ -18,14 +18,15 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from psygnal import Signal
 
-from analysis.detect import DetectionParams
-from analysis.filters import CausalFilter
-from daq.recording import Recording
 from daq.types import ChannelKind, EventKind, LogEvent
+
+if TYPE_CHECKING:
+    from analysis.detect import DetectionParams
 
 CURRENT_KINDS = {EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT}
 MARK_KINDS = {EventKind.MARK}
@@ -93,6 +94,10 @@ class ReplayOverview:
                        detection: DetectionParams | None = None, chunk_rows: int = 1 << 18) -> ReplayOverview:
         """Read ``path`` once (chunks of ``chunk_rows``) into ``n_bins`` min/max bins.  Raises the
         recording reader's one-line errors for a missing or damaged file."""
+        from analysis.detect import DetectionParams
+        from analysis.filters import CausalFilter
+        from daq.recording import Recording
+
         with Recording(path) as rec:
             rate = rec.rate_hz
             st = rec.stream

@@ -16,13 +16,15 @@ as deep on the screen as the detector sees it and the threshold line is drawn to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from psygnal import Signal
 
-from analysis.detect import DetectionParams
-from analysis.filters import CausalFilter
 from daq.types import ChannelKind, StreamInfo
+
+if TYPE_CHECKING:
+    from analysis.detect import DetectionParams
 
 _LADDER = [m * 10**e for e in range(0, 7) for m in (1, 2, 5)]
 MAX_COLUMNS = 200_000  # per channel: bounds memory at very short windows (scroll-back then covers less)
@@ -104,6 +106,10 @@ class TraceModel:
         disp = np.array([v.to_display for v in self.channels])
         self._a = (scale / gain * disp).astype(np.float32)
         self._b = (offset / gain * disp).astype(np.float32)
+        # (scipy and numba: imported when acquisition starts, not when the window opens)
+        from analysis.detect import DetectionParams
+        from analysis.filters import CausalFilter
+
         self.detection = detection if detection is not None else DetectionParams()
         self._filt_cols = [i for i, v in enumerate(self.channels) if v.filtered]
         self._filter = CausalFilter(self.detection.bandpass(self.rate_hz), self._a[self._filt_cols],
