@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.detect import StreamingDetector
 from app.stopping import CHECK_BY_HAND, STOP_WAIT_S, StopSignals, wait_for_stop
 from daq.device import Device
 from daq.engine import BlockDone, Engine, EngineError, EngineEvent, EventLogged, MonitorLimits
@@ -26,8 +25,6 @@ from daq.recording.paths import refuse_recording_target
 from daq.rig import RigConfig, load_rig
 from daq.rig_check import load_for_recording
 from daq.ring import DisplaySink
-from mock_daq import SimDevice, load_preset
-from mock_daq.presets import DEFAULT_PRESET
 from protocols.commands import Plan
 from protocols.loader import ResolvedProtocol
 from protocols.loader import load as load_protocol_file
@@ -46,6 +43,9 @@ class DeviceURL:
 
 def parse_device_url(url: str) -> DeviceURL:
     """Parse a device URL; ``ConfigError`` says which forms are accepted."""
+    # the simulator (and the detector, below) load when first used: the window opens sooner
+    from mock_daq.presets import DEFAULT_PRESET
+
     url = (url or "sim").strip()
     if url == "sim":
         return DeviceURL("sim", DEFAULT_PRESET)
@@ -84,6 +84,8 @@ def resolve_rig(url: str = "sim", rig_path: str | os.PathLike[str] | None = None
     if rig_path:
         return load_rig(rig_path)
     if spec.scheme == "sim":
+        from mock_daq import load_preset
+
         return load_preset(spec.target)
     if spec.scheme == "replay":
         from daq.errors import RecordingError
@@ -103,6 +105,8 @@ def open_device(url: str = "sim", rig_path: str | os.PathLike[str] | None = None
     """Open the device a URL names, with its rig (from ``rig_path`` or the preset)."""
     spec = parse_device_url(url)
     if spec.scheme == "sim":
+        from mock_daq import SimDevice
+
         rig = resolve_rig(url, rig_path)
         return SimDevice(rig, seed=seed, speed=speed, name=f"sim:{spec.target}"), rig
     if spec.scheme in ("ni", "ni+grpc"):
@@ -133,6 +137,8 @@ def _ni_rig(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None, 
     product = capabilities(conn, spec.target).product
     preset = preset_of(product)
     if preset:
+        from mock_daq import load_preset
+
         return rig_on_device(load_preset(preset), spec.target)
     if is_simulated_rig(product):
         raise ConfigError(f"device {url!r} simulates a rig from a rig file ({product}): pass the same file with --rig")
@@ -275,6 +281,8 @@ def run_protocol(
     except BaseException:
         device.close()
         raise
+    from analysis.detect import StreamingDetector
+
     detector = StreamingDetector()
     runner = runner if runner is not None else PlanRunner(plan, info.name or "protocol")
     engine = Engine(device, config, rig.pipette, ao_lead_s=rig.ao_lead_s, recorder=recorder,
