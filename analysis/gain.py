@@ -8,9 +8,10 @@ would bias g towards 0, the errors-in-variables problem)::
     control trial of condition i:  rate = μᵢ + ε
     drug trial of condition i:     rate = g·μᵢ + a + ε
 
-by weighted least squares (``scipy.optimize.least_squares``; each trial weighted by 1 / the
-mean rate of its stimulus × drug cell, as spike-count variance grows with the mean — a
-quasi-Poisson variance, so the F-tests below stay valid) over (μ, g, a), for four models: both
+by weighted least squares (``scipy.optimize.least_squares``; each trial weighted by 1 / its
+rate predicted by the full model, iteratively reweighted, as spike-count variance grows with
+the mean — a quasi-Poisson variance; every model uses the same weights, so the F-tests below
+compare like with like) over (μ, g, a), for four models: both
 g and a free, multiplicative (a = 0), additive (g = 1) and none (g = 1, a = 0).  Models are
 compared with F-tests against the full model and with AIC (N·ln(RSS/N) + 2k; Burnham &
 Anderson 2002): the preferred model is the simplest one the F-test does not reject at
@@ -96,14 +97,18 @@ def _fit(model: str, idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int
     return float(np.sum(sol.fun**2)), float(g), float(a), sol
 
 
-def _sqrt_weights(idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int, min_rate_hz: float) -> np.ndarray:
-    """√weights of the trials: 1/√(mean rate of the trial's stimulus × drug cell), at least
-    ``min_rate_hz`` (spike counts vary about in proportion to their mean, Fano ≈ 1)."""
-    cell = idx * 2 + on
-    sums = np.bincount(cell, y, minlength=2 * k_cond)
-    ns = np.bincount(cell, minlength=2 * k_cond)
-    means = np.divide(sums, ns, out=np.zeros_like(sums), where=ns > 0)
-    return 1.0 / np.sqrt(np.maximum(means[cell], min_rate_hz))
+def _sqrt_weights(idx: np.ndarray, on: np.ndarray, y: np.ndarray, k_cond: int, min_rate_hz: float,
+                  rounds: int = 3) -> np.ndarray:
+    """√weights of the trials: 1/√(the full model's predicted rate), at least ``min_rate_hz``
+    (spike-count variance grows about in proportion to the mean, Fano ≈ 1).  Iteratively
+    reweighted (McCullagh & Nelder 1989): weights from the trials' own noisy cell means would
+    favour cells that came out low and bias g down."""
+    sw = np.ones(y.size)
+    for _ in range(rounds):
+        _, _, _, sol = _fit("both", idx, on, y, k_cond, sw)
+        predicted = sol.fun / sw + y
+        sw = 1.0 / np.sqrt(np.maximum(predicted, min_rate_hz))
+    return sw
 
 
 def _model_fit(name: str, rss: float, n: int, k: int, g: float, a: float) -> ModelFit:
