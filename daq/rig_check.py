@@ -176,7 +176,7 @@ class _Collector:
         self.counts = np.zeros(len(self.check.windows))
 
     def on_block(self, block: Block) -> None:
-        if self.stream is None or not self.columns:
+        if self.stream is None:
             return
         physical = {b: self.stream.to_physical(block.data[:, c], c) for b, c in self.columns.items()}
         volts = {b: self.stream.to_physical(block.data[:, c], c) for b, c in self.volt_columns.items()}
