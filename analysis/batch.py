@@ -1,12 +1,16 @@
-"""Batch analysis on Dask: many recordings (ionto HDF5 or NWB) in parallel, one summary table.
+"""Batch analysis on Dask: many recordings (ionto HDF5 or NWB) in parallel, one summary table
+and the population results (``analysis.population``).
 
 Each file is one Dask task (:func:`analyze_file`) that analyses every electrode channel
 (each a neuron, or a multi-unit site) with ``analysis.pipeline.analyze`` and returns plain,
 picklable results.  A file that fails — unreadable, damaged, no electrode, a worker that
 dies — becomes a ``failed`` row with the reason; the others go on.  The summary has one row
 per file × channel × condition of each barrel (a drug alone or with what else was ejected
-throughout, or a current control): the fit (EC50/IC50 with its CI, Hill slope, top, bottom,
-R²) and the epochs' mean % change.
+throughout, or a current control): the fit's status and reasons, the EC50/IC50 with its CI
+(empty when not determinable), Hill slope, top, bottom, R², the epochs' mean % change and
+whether the cell responded.  ``population.csv`` has one row per condition across cells and
+files (median and IQR of the EC50s, the pooled EC50 with its CI, responders), and
+``population_curves.png``/``.svg`` shows every cell's normalised curve.
 
 By default a local cluster of worker *processes* runs on this machine; give the address
 of a Dask scheduler (``tcp://host:8786``) to use an existing cluster — its workers must
@@ -31,6 +35,14 @@ from typing import Any
 import numpy as np
 
 from analysis.pipeline import AnalysisParams, analyze
+from analysis.population import (
+    Cell,
+    cells_of,
+    curves_figure,
+    is_responder,
+    largest_response,
+    summarise,
+)
 from analysis.source import open_source
 from analysis.tables import result_json
 from daq.errors import ConfigError, IontoError
@@ -38,8 +50,9 @@ from daq.types import ChannelKind
 
 SUFFIXES = (".h5", ".hdf5", ".nwb")
 ROW_FIELDS = ("file", "status", "channel", "barrel", "drug", "condition", "role", "n_epochs", "n_flagged",
-              "mean_percent_change", "dose_unit", "ec50", "ec50_ci_low", "ec50_ci_high", "hill", "top",
-              "bottom", "r_squared", "n_points", "fit_error", "n_spikes", "mean_rate_hz", "duration_s", "error")
+              "mean_percent_change", "largest_response_percent", "responder", "dose_unit", "fit_status", "ec50",
+              "ec50_ci_low", "ec50_ci_high", "ci_level", "hill", "top", "bottom", "r_squared", "n_points", "points",
+              "fit_reasons", "fit_warnings", "fit_error", "n_spikes", "mean_rate_hz", "duration_s", "error")
 
 
 def expand_inputs(items: Sequence[str]) -> list[Path]:
@@ -127,12 +140,20 @@ def summary_rows(outcome: dict[str, Any]) -> list[dict[str, Any]]:
                    "n_flagged": len(eps) - len(usable),
                    "mean_percent_change": float(np.mean(changes)) if changes else None}
             fit = doc.get("fits", {}).get(key)
+            if not row["role"] == "control":
+                row["largest_response_percent"] = largest_response(eps, doc.get("dose", "current"))
+                row["responder"] = is_responder(fit, row["largest_response_percent"])
             if fit is not None:
+                # a not-determinable EC50 is None here (FitResult.as_dict): an empty cell beside its status
                 ci = fit.get("ec50_ci") or [None, None]
-                row.update(dose_unit=fit.get("dose_unit"), ec50=fit.get("ec50"), ec50_ci_low=ci[0],
-                           ec50_ci_high=ci[1], hill=fit.get("hill"), top=fit.get("top"), bottom=fit.get("bottom"),
-                           r_squared=fit.get("r_squared"), n_points=fit.get("n_points"))
+                row.update(dose_unit=fit.get("dose_unit"), fit_status=fit.get("status"), ec50=fit.get("ec50"),
+                           ec50_ci_low=ci[0], ec50_ci_high=ci[1], ci_level=fit.get("conf"), hill=fit.get("hill"),
+                           top=fit.get("top"), bottom=fit.get("bottom"), r_squared=fit.get("r_squared"),
+                           n_points=fit.get("n_points"), points=fit.get("points"),
+                           fit_reasons="; ".join(fit.get("reasons", [])),
+                           fit_warnings="; ".join(fit.get("warnings", [])))
             elif key in doc.get("fit_errors", {}):
+                row["fit_status"] = "no fit"
                 row["fit_error"] = doc["fit_errors"][key]
             rows.append(row)
     return rows
@@ -146,6 +167,8 @@ class BatchResult:
     scheduler: str
     n_workers: int
     paths: dict[str, str] = field(default_factory=dict)  # what write_batch wrote
+    cells: list[Cell] = field(default_factory=list)  # every cell × condition (analysis.population)
+    population: list[dict[str, Any]] = field(default_factory=list)  # one summary row per condition
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -196,7 +219,9 @@ def run_batch(files: Sequence[Path], params: AnalysisParams | None = None, *, sc
             cluster.close()
     outcomes = [done[p] for p in files]
     rows = [r for o in outcomes for r in summary_rows(o)]
-    return BatchResult(outcomes, rows, time.perf_counter() - t0, where, len(info))
+    cells = [c for o in outcomes for c in cells_of(o)]
+    return BatchResult(outcomes, rows, time.perf_counter() - t0, where, len(info), cells=cells,
+                       population=summarise(cells, params.conf))
 
 
 def _gather(client: Any, files: list[str], submit: Callable[[str], Any], slots: int, timeout_s: float | None,
@@ -271,13 +296,24 @@ def write_batch(result: BatchResult, out_dir: str | os.PathLike[str]) -> dict[st
         w.writeheader()
         for r in result.rows:
             w.writerow({k: "" if v is None else v for k, v in r.items()})
+    pop_path = out / "population.csv"
+    pop_fields = list(result.population[0]) if result.population else ["condition"]
+    with pop_path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=pop_fields)
+        w.writeheader()
+        for r in result.population:
+            w.writerow({k: "" if v is None else v for k, v in r.items()})
+    figure = curves_figure(result.cells, result.population, out)
     json_path = out / "summary.json"
-    doc = {"files": per_file, "rows": result.rows,
+    doc = {"files": per_file, "rows": result.rows, "population": result.population,
+           "cells": [c.as_dict() for c in result.cells],
            "failed": [{"file": o["file"], "error": o.get("error"), "error_type": o.get("error_type")}
                       for o in result.failed],
            "n_files": len(result.outcomes), "n_failed": len(result.failed), "elapsed_s": result.elapsed_s,
            "scheduler": result.scheduler, "n_workers": result.n_workers}
     json_path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    result.paths = {"csv": str(csv_path), "json": str(json_path), "files": str(out / "files")}
+    result.paths = {"csv": str(csv_path), "json": str(json_path), "files": str(out / "files"),
+                    "population": str(pop_path), **({"figure": figure["png"], "figure_svg": figure["svg"]}
+                                                    if figure else {})}
     return result.paths
 

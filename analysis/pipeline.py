@@ -189,7 +189,7 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
     if rec.has_ground_truth and epochs:
         res.truth_epochs = epoch_truth(rec, epochs)
     if truth_model is not None and epochs:
-        res.truth = truth_model(rec, epochs, {k: v for k, v in _groups(epochs).items() if k in fits}, params.dose)
+        res.truth = truth_model(rec, epochs, _groups(epochs), params.dose)
     return res
 
 

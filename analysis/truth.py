@@ -50,10 +50,11 @@ class CurveTruth:
     response: np.ndarray  # % change at steady state
     receptor_ec50_uM: float = math.nan  # the receptor's EC50 (shifted by concurrent antagonists)
     concentration_uM_per_nA: float = math.nan  # steady-state concentration at the neuron per nA
+    receptor_ec50_dose: float = math.nan  # the dose whose steady-state concentration is the receptor EC50
 
     def as_dict(self) -> dict:
         return {"ec50": self.ec50, "dose_unit": self.dose_unit, "source": self.source,
-                "receptor_ec50_uM": self.receptor_ec50_uM,
+                "receptor_ec50_uM": self.receptor_ec50_uM, "receptor_ec50_dose": self.receptor_ec50_dose,
                 "concentration_uM_per_nA": self.concentration_uM_per_nA}
 
     def predict(self, dose) -> np.ndarray:

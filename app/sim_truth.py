@@ -12,7 +12,10 @@ uptake, r = the neuron's distance); the receptors turn the concentrations into t
 steady-state concentrations), and the expected observed rate is λ/(1 + λ·t_ref).  The %
 change from the zero-dose rate (antagonists already on) is the true curve; its EC50 is the
 current at which it is half way to its plateau, with depolarisation block left out (the
-4PL does not model block).  Nothing here looks at the analysis' windows or its fit.
+4PL does not model block).  It is a little below the current whose steady-state
+concentration equals the receptor's EC50 (``receptor_ec50_dose``; the simulator also stores
+that one as ``ec50_nA_steady``), because refractoriness makes the observed rate saturate
+earlier than the drive.  Nothing here looks at the analysis' windows or its fit.
 
 Thread: the caller's.
 """
@@ -125,7 +128,8 @@ def curve_truth(ss: SteadyState, agonist: str, background: dict[str, float], dos
                       "the simulator's model: receptor Hill curve at the steady-state concentration of each "
                       "current (diffusion from a point source with uptake), expected rate with refractoriness; "
                       "depolarisation block left out", grid * dose_scale, pct(grid),
-                      ec50_uM, float(ss.uM_per_nA[a]))
+                      ec50_uM, float(ss.uM_per_nA[a]),
+                      (ec50_uM / float(ss.uM_per_nA[a]) - ss.models[a].leak_nA) * dose_scale)
 
 
 def model_truths(rec: Any, epochs: list[Epoch], groups: dict[str, list[Epoch]], dose: str) -> dict[str, CurveTruth]:

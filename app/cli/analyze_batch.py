@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "analyze-batch", help="analyse many recordings (HDF5 or NWB) in parallel on Dask; one summary table",
         description="Analyse every electrode channel of many recordings in parallel on Dask (a local cluster of "
         "worker processes, or an existing cluster with --scheduler) and write one summary table across files, "
-        "channels and drugs (summary.csv, summary.json) plus each file's analysis (files/*.json).  A file that "
+        "channels and drugs (summary.csv, summary.json: each fit's status, EC50 or why it is not determinable), "
+        "the population results per condition (population.csv: median and IQR of the EC50s, a pooled EC50 with "
+        "its CI, responders vs non-responders; population_curves.png/.svg: every cell's normalised curve) and "
+        "each file's analysis (files/*.json).  A file that "
         "fails is reported in the table and does not stop the batch.",
         epilog="Exit status: 0 when every file was analysed, 1 when any failed (the summary is written either way).")
     p.add_argument("paths", nargs="+", help="files, directories (their .h5/.hdf5/.nwb files) or glob patterns "
@@ -48,6 +51,30 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
 def _quiet_dask(record: logging.LogRecord) -> bool:
     """Drop Dask's own messages below ERROR (``--debug`` shows them)."""
     return not record.name.startswith("distributed") or record.levelno >= logging.ERROR
+
+
+def population_lines(result) -> list[str]:
+    """Per-cell EC50s with their status, then the population summary per condition."""
+    lines = ["per cell:"]
+    for c in result.cells:
+        ec50 = f"EC50 {c.ec50:.3g} {c.dose_unit}" if c.determinable else "EC50 not determinable"
+        resp = {True: "responder", False: "non-responder", None: "unclassified"}[c.responder]
+        lines.append(f"  {c.file} {c.cell} — {c.condition}: {ec50} [{c.status}], {resp}"
+                     + (f" ({'; '.join(c.reasons)})" if c.reasons and c.status != "fitted" else ""))
+    for r in result.population:
+        u = r["dose_unit"]
+        med = (f"median EC50 {r['median_ec50']:.3g} {u} (IQR {r['ec50_q25']:.3g}–{r['ec50_q75']:.3g})"
+               if r["median_ec50"] is not None else "no determinable EC50")
+        pooled = (f"pooled EC50 {r['pooled_ec50']:.3g} {u} ({100 * r['ci_level']:g} % CI {r['pooled_ci_low']:.3g}–"
+                  f"{r['pooled_ci_high']:.3g}; {r['pooled_k']} cells, two-stage random effects)"
+                  if r["pooled_ec50"] is not None else f"no pooled EC50 ({r['pooled_note']})")
+        lines.append(f"{r['condition']}: {r['n_cells']} cell(s) in {r['n_files']} file(s); {med}; {pooled}; "
+                     f"{r['n_not_determinable']} not determinable, {r['n_no_fit']} without a fit; "
+                     f"{r['n_responders']} responder(s), {r['n_non_responders']} non-responder(s), "
+                     f"{r['n_unclassified']} unclassified")
+    if result.population:
+        lines.append(f"  ({result.population[0]['responder_criterion']})")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     paths = write_batch(result, args.out)
     if args.json:
         emit_json({"n_files": len(result.outcomes), "n_failed": len(result.failed), "rows": result.rows,
+                   "population": result.population, "cells": [c.as_dict() for c in result.cells],
                    "failed": [{"file": o["file"], "error": o.get("error")} for o in result.failed],
                    "outputs": paths, "elapsed_s": result.elapsed_s, "scheduler": result.scheduler})
     else:
@@ -90,5 +118,8 @@ def run(args: argparse.Namespace) -> int:
             f"{result.elapsed_s:.1f} s on {result.scheduler}; {len(result.rows)} summary row(s)")
         for o in result.failed:
             say(f"  failed: {o['file']}: {o.get('error')}")
-        say(f"summary: {paths['csv']}, {paths['json']}")
+        for line in population_lines(result):
+            say(line)
+        say(f"summary: {paths['csv']}, {paths['json']}; population: {paths['population']}"
+            + (f", {paths['figure']}" if "figure" in paths else ""))
     return 1 if result.failed else 0

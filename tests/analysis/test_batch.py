@@ -80,9 +80,17 @@ def test_cli_batch_on_a_local_cluster_reports_the_corrupt_file_and_goes_on(cli_r
         r = rows[(name, "ok")]
         assert (r["channel"], r["barrel"], r["drug"], r["n_epochs"], r["dose_unit"]) == (
             "electrode", "glu", "glutamate", 3, "nA")
-        assert r["ec50"] > 0 and r["n_spikes"] > 0
+        assert r["n_spikes"] > 0 and r["fit_status"] in ("fitted", "at a search limit", "not determinable")
+        # an EC50 the data do not determine is no number, and its reasons are in the row
+        assert (r["ec50"] is None) == (r["fit_status"] == "not determinable")
+        assert (r["fit_status"] == "fitted") == (r["fit_reasons"] == "")
+        assert r["ci_level"] == 0.95 and r["points"].startswith("one per ejection")
     # the NWB export of cell2 gives cell2's result
-    assert rows[("cell2-copy.nwb", "ok")]["ec50"] == pytest.approx(rows[("cell2.h5", "ok")]["ec50"], rel=1e-9)
+    a, b = rows[("cell2-copy.nwb", "ok")], rows[("cell2.h5", "ok")]
+    assert a["fit_status"] == b["fit_status"] and a["hill"] == pytest.approx(b["hill"], rel=1e-9)
+    (pop,) = doc["population"]
+    assert pop["condition"] == "glutamate" and pop["n_cells"] == 3 and pop["n_files"] == 3
+    assert pop["n_responders"] + pop["n_non_responders"] + pop["n_unclassified"] == 3
 
 
 def test_summary_files(cli_run):
@@ -94,7 +102,13 @@ def test_summary_files(cli_run):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_failed"] == 1 and len(summary["files"]) == 4
     per_file = json.loads((out / "files" / "cell1.json").read_text())
-    assert per_file["status"] == "ok" and per_file["analyses"][0]["fits"]["glu:glutamate"]["ec50"] > 0
+    assert per_file["status"] == "ok" and per_file["analyses"][0]["fits"]["glu:glutamate"]["status"]
+    with (out / "population.csv").open() as fh:
+        (pop,) = list(csv.DictReader(fh))
+    assert pop["condition"] == "glutamate" and pop["n_cells"] == "3" and "F test" in pop["responder_criterion"]
+    assert summary["population"][0]["n_cells"] == 3 and len(summary["cells"]) == 3
+    for ext in ("png", "svg"):
+        assert (out / f"population_curves.{ext}").stat().st_size > 5000
 
 
 def hang_on_corrupt(path, params):
