@@ -27,6 +27,7 @@ says whether the engine wrote the safe levels.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import threading
@@ -74,6 +75,17 @@ REPLAY_SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 RECORDING_WAIT_S = 5.0
 """How long ``start_recording``/``stop_recording`` wait for the engine's answer (it comes
 within a block or two, unless the disk is very slow); after that the answer arrives later."""
+
+
+def sim_presets() -> list[str]:
+    """The simulator's preset names (``mock_daq/presets/*.yaml``, as ``mock_daq.list_presets``
+    gives them) without importing the simulator, whose package loads scipy and numba: the
+    rig window lists them before its first paint."""
+    spec = importlib.util.find_spec("mock_daq")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(next(iter(spec.submodule_search_locations))) / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")) if folder.is_dir() else []
 
 
 @dataclass(frozen=True)

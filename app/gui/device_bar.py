@@ -20,9 +20,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.live import LiveStatus
+from app.live import LiveStatus, sim_presets
 from daq.types import StreamInfo
-from mock_daq.presets import list_presets
 
 KINDS = [("sim", "Simulated rig"), ("ni", "NI device"), ("ni+grpc", "NI gRPC server"), ("replay", "Replay file")]
 SPEEDS = [("1× real time", 1.0), ("2×", 2.0), ("5×", 5.0), ("10×", 10.0), ("20×", 20.0)]
@@ -51,7 +50,7 @@ class DeviceBar(QWidget):
         lay.addWidget(self.kind)
         self.stack = QStackedWidget()
         self.preset = QComboBox()
-        self.preset.addItems(list_presets())
+        self.preset.addItems(sim_presets())  # (not mock_daq.list_presets: the simulator loads scipy, numba)
         self.preset.setToolTip("Simulated rig preset (mock_daq/presets)")
         self.ni_device = QLineEdit("Dev1")
         self.ni_device.setToolTip("NI-DAQmx device name, as in NI MAX")

@@ -4,6 +4,7 @@ every verb do first) imports no heavy library; each verb imports what it uses wh
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -43,3 +44,21 @@ def test_export_nwb_offers_the_compressions_the_exporter_knows():
     from app.cli import export_nwb
 
     assert export_nwb.COMPRESSIONS == COMPRESSIONS
+
+
+def test_the_rig_windows_modules_load_no_analysis_or_simulator_before_the_window_opens():
+    """What ``ionto gui`` imports before its first paint: Qt, pyqtgraph, the models and the
+    session — the detector (scipy, numba), the simulator and the analysis load on connect."""
+    probe = ("import json, sys\nimport app.gui.main_window\n"
+             "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in "
+             "('scipy', 'numba', 'mock_daq', 'matplotlib', 'pynwb', 'spikeinterface', 'dask'))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert json.loads(out.stdout) == []
+
+
+def test_the_preset_list_without_the_simulator_is_the_simulators():
+    from app.live import sim_presets
+    from mock_daq import list_presets
+
+    assert sim_presets() == list_presets() and "cortex" in sim_presets()
