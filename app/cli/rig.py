@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "--barrel nacl,NaCl,165")
     n.add_argument("out", help="the rig file to write (.yaml)")
     n.add_argument("--board", help="the NI device the channels are on, e.g. Dev1 (sim for the simulator)")
-    n.add_argument("--source", help="current source preset: " + ", ".join(_source_names()))
+    n.add_argument("--source", help="current source preset, a name from daq/current_sources.yaml (e.g. npi-mvcs; "
+                   "without it the presets are listed and asked for)")  # (listing them here cost --help 0.1 s)
     n.add_argument("--barrel", action="append", default=None, metavar="NAME,DRUG,CONC_mM[,+|-]",
                    help="one drug (or NaCl control) barrel, repeatable, in AO order; the polarity of drugs ionto "
                         "does not know as a 4th item")

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-HEAVY = ("scipy", "matplotlib", "pynwb", "hdmf", "spikeinterface", "dask", "distributed", "numba", "h5py",
+HEAVY = ("scipy", "matplotlib", "pynwb", "hdmf", "spikeinterface", "dask", "distributed", "numba", "h5py", "pydantic",
          "PyQt6", "pyqtgraph", "nidaqmx", "grpc")
 
 PROBE = """
