@@ -177,3 +177,21 @@ def test_the_bridge_feeds_the_session_model_on_the_gui_thread(qtbot, tmp_path, m
     main = threading.main_thread()
     assert all(t is main for t in rec.threads + err.threads + state.threads)
     assert rec.calls[0] == (True, str(tmp_path / "ok.h5")) and rec.calls[-1][0] is False
+
+
+def test_the_ratemeter_span_follows_a_loaded_protocol():
+    from pathlib import Path
+
+    from app.gui.models.protocol import load
+
+    rig = load_preset("cortex")
+    rates, proto = RateModel(rig.pipette, 1000.0, span_s=120.0), ProtocolModel(1000.0)
+    rates.follow(proto)
+    example = Path(__file__).resolve().parents[2] / "protocols" / "examples" / "dose_response.yaml"
+    result = load(example, rig.pipette)
+    assert result.ok and result.duration_s > 300  # longer than the old fixed 300-s span
+    proto.set_loaded(result)
+    assert rates.span_s == span_for_protocol(result.duration_s) >= result.duration_s
+    bad = load(example.with_name("no-such.yaml"), rig.pipette)
+    proto.set_loaded(bad)
+    assert rates.span_s == span_for_protocol(result.duration_s)  # a failed load changes nothing

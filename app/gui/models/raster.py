@@ -115,6 +115,16 @@ class RateModel:
             self.set_span(max(self.span_s, span_for_protocol(duration_s)))
         return self.span_s
 
+    def follow(self, protocol_model) -> None:
+        """Follow the length of every protocol ``protocol_model`` (a ``ProtocolModel``) loads:
+        its ``loaded_changed`` event widens the span (a protocol that failed its dry run
+        changes nothing)."""
+        def on_loaded(result) -> None:
+            if getattr(result, "ok", False):
+                self.follow_protocol(result.duration_s)
+
+        protocol_model.loaded_changed.connect(on_loaded)
+
     # --- events (GUI thread, from the bridge) ---------------------------------------------
     def on_event(self, ev: LogEvent) -> None:
         if ev.kind not in CURRENT_KINDS or not ev.barrel:
