@@ -67,6 +67,20 @@ TERMINALS = {
 }
 
 
+def _exact_rates(rate_hz: float, actual_hz: float) -> str:
+    """Rates near ``rate_hz`` that the board's timebase divides exactly.  The timebase is
+    recovered from the coerced rate (``actual = timebase / divisor``, divisor = floor(timebase
+    / requested): X Series 100 MHz, cDAQ 80 MHz); each candidate is a whole number of Hz."""
+    for tb in (100e6, 80e6, 20e6):
+        d = tb / actual_hz
+        if abs(d - round(d)) < 1e-6 * d:
+            near = sorted({tb / k for k in range(max(1, int(tb / rate_hz) * 2 // 3), int(tb / rate_hz) * 3 // 2 + 2)
+                           if (tb / k).is_integer() and (tb / k) % 50 == 0}, key=lambda r: abs(r - rate_hz))[:3]
+            if near:
+                return ", ".join(f"{r:g}" for r in sorted(near)) + " Hz"
+    return "20000, 25000 or 31250 Hz"
+
+
 def _device_of(physical: str) -> str:
     return physical.strip().lstrip("/").split("/", 1)[0]
 
@@ -119,6 +133,7 @@ class NIDevice:
         self._safe_ok = False  # the safe levels were the last thing written to the outputs
         self.recovered: list[str] = []  # stale task names cleared at the last configure
         self.t_retain_written: float | None = None  # monotonic time the retain-first write finished
+        self.actual_rate_hz: float | None = None  # the AI sample clock the driver reports (SampClk.Rate)
 
     # --- capabilities ----------------------------------------------------------------------
     def caps(self, device: str | None = None) -> Capabilities:
@@ -153,7 +168,10 @@ class NIDevice:
         self.recover()
         self._create_tasks()
         n = len(config.ai)
-        return StreamInfo(config.rate_hz, config.ai, np.dtype(np.float32), (1.0,) * n, (0.0,) * n)
+        # the rate the board's timebase makes (``_create_tasks`` refused anything but the
+        # requested rate to 1 ppm): what the recording's sample times are based on
+        return StreamInfo(self.actual_rate_hz or config.rate_hz, config.ai, np.dtype(np.float32), (1.0,) * n,
+                          (0.0,) * n)
 
     def _terminal_device(self) -> str:
         assert self._config is not None
@@ -213,11 +231,12 @@ class NIDevice:
             self._ai.timing.cfg_samp_clk_timing(rate, sample_mode=AcquisitionType.CONTINUOUS, samps_per_chan=ai_buf)
             self._ai.in_stream.input_buf_size = ai_buf
             self._ai.in_stream.overwrite = OverwriteMode.DO_NOT_OVERWRITE_UNREAD_SAMPLES
-            actual = self._ai.timing.samp_clk_rate
+            actual = self._ai.timing.samp_clk_rate  # the rate the driver coerced to (its timebase / an integer)
+            self.actual_rate_hz = float(actual)
             if abs(actual - rate) > 1e-6 * rate:
                 raise ConfigError(
                     f"{self.name}: the device cannot sample at exactly {rate:g} Hz (it would use {actual:.6g} Hz); "
-                    "choose a rate that divides its timebase, e.g. 20000, 25000 or 31250 Hz")
+                    f"choose a rate that divides its timebase, e.g. {_exact_rates(rate, actual)}")
             self._reader = AnalogMultiChannelReader(self._ai.in_stream)
             self._reader.verify_array_shape = False
             self._buf = np.zeros((len(cfg.ai), cfg.block), dtype=np.float64)

@@ -140,6 +140,16 @@ def check_config_against(caps: Capabilities, ai: list[tuple[str, float]], ao: li
     """Refuse, before anything starts, what the device cannot do; the message names its limits.
 
     ``ai``/``ao``: (physical channel, ± range in volts) on this device."""
+    where = f"{caps.name} ({caps.product})"
+    if ai and not caps.ai_channels:
+        raise ConfigError(f"{where} has no analog inputs; the rig needs {len(ai)} (electrodes and current "
+                          "monitors, and ionto clocks the outputs from the input sample clock): use a board or "
+                          "module with analog inputs for them")
+    if len(ao) > len(caps.ao_channels):
+        raise ConfigError(f"the rig needs {len(ao)} analog outputs on {caps.name}; {where} has "
+                          f"{len(caps.ao_channels)}{f' ({_span(caps.ao_channels)})' if caps.ao_channels else ''}: "
+                          "use a board with more outputs (e.g. PCIe-6738: 32) or a cDAQ chassis with an AO "
+                          "module (e.g. NI 9264: 16), or fewer barrels")
     problems: list[str] = []
     for phys, rng in ai:
         if phys not in caps.ai_channels:

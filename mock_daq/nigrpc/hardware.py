@@ -109,6 +109,7 @@ class Task:
     do_expir_states: dict[int, int] = field(default_factory=dict)  # port0 line -> K.LEVEL_*
     expired: bool = False
     last_reset: float = 0.0
+    reset_arrived: float = 0.0  # when the latest reset request reached the server (maybe still waiting for the lock)
 
     @property
     def kind(self) -> str:
@@ -594,6 +595,11 @@ class Hardware:
             self._hold_ao(ao.written)  # the outputs hold the last sample generated
         for t in self.tasks.values():
             if t.kind == "watchdog" and t.state == "running" and not t.expired and t.watchdog_timeout_s >= 0:
+                # a reset that arrived in time counts from its arrival, even if it still waits for
+                # the lock (the server held it, e.g. starting a simulation): a real chassis's timer
+                # would have been reset then
+                if t.last_reset < t.reset_arrived <= t.last_reset + t.watchdog_timeout_s:
+                    t.last_reset = t.reset_arrived
                 if time.monotonic() - t.last_reset > t.watchdog_timeout_s:
                     self._expire(t, now_index)
 
@@ -937,6 +943,8 @@ class Hardware:
         watched lines again, which keep their expiration states until written (X Series User
         Manual, "Watchdog Timer"); a cDAQ-9185/9189 chassis stays expired "until the cDAQ chassis
         is reset" (its User Manual), so there it fails with -201478, whose text says so."""
+        if action == K.WATCHDOG_RESET_TIMER:
+            task.reset_arrived = time.monotonic()  # before the lock (see ``_poll``)
         with self.lock:
             self._watchdog(task)
             self._poll()
