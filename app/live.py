@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import threading
 import time
@@ -48,6 +49,7 @@ from daq.engine import (
     EngineControl,
     EngineEvent,
     EngineState,
+    EngineWarning,
     RecordingChanged,
     StartProtocol,
     StartRecording,
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # the detector (scipy, numba) and the device openers (the sim
 
 Opener = Callable[..., tuple[Device, RigConfig]]
 MIN_FREE_BYTES = 200 * 2**20
+_GAP_WARNING = re.compile(r"lost at sample (\d+): recorded as a gap")  # daq.engine_reading's warning
 REPLAY_SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 """The steps of ``replay_faster``/``replay_slower`` (× real time)."""
 RECORDING_WAIT_S = 5.0
@@ -174,10 +177,27 @@ class LiveSession:
 
     # --- engine events ----------------------------------------------------------------------
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
-        """``callback(event)`` runs on the engine thread for every engine started from now on."""
+        """``callback(event)`` runs on the engine thread for every event of the engine running
+        now and of every engine started later — except the engine's "samples lost" warning for
+        the gap a replay's seek makes (the operator asked for that jump; the event log keeps
+        the gap and the device's "replay: seek to ..." note)."""
         self._listeners.append(callback)
         if self.engine is not None:
-            self.engine.subscribe(callback)
+            self.engine.subscribe(self._deliver_to(callback))
+
+    def _deliver_to(self, callback: Callable[[EngineEvent], None]) -> Callable[[EngineEvent], None]:
+        def deliver(ev: EngineEvent) -> None:  # engine thread
+            if not self._is_seek_gap_warning(ev):
+                callback(ev)
+
+        return deliver
+
+    def _is_seek_gap_warning(self, ev: EngineEvent) -> bool:
+        if not isinstance(ev, EngineWarning) or ev.source != "device":
+            return False
+        d = self.replay_device
+        m = _GAP_WARNING.search(ev.message) if d is not None else None
+        return m is not None and d is not None and int(m.group(1)) in d.seek_gap_starts
 
     def _on_engine_event(self, ev: EngineEvent) -> None:
         """Engine thread.  Runs before any other subscriber (the GUI's bridge) sees the event."""
@@ -242,7 +262,7 @@ class LiveSession:
                              stop_after_samples=end if isinstance(end, int) else None)
         self.engine.subscribe(self._on_engine_event)
         for cb in self._listeners:
-            self.engine.subscribe(cb)
+            self.engine.subscribe(self._deliver_to(cb))
         if self._stop_asked:  # a stop (a signal, the window closing) came while the device opened
             self.engine = None
             device.close()

@@ -28,7 +28,8 @@ as a gap, as it sees any jump of the read position:
   restart their filters), and from then on device index = recording index + ``offset``;
   ``recording_index(device_index)`` maps back (``position_s`` is where the replay is in
   the recording);
-* each seek is logged as a NOTE ("replay: seek to 12.3 s") and the barrels' currents at
+* each seek is logged as a NOTE ("replay: seek to 12.3 s"; ``seek_gap_starts`` holds where
+  each seek's gap begins, so the session can tell it from lost samples) and the barrels' currents at
   the new position are re-reported, so the barrel panel and the ratemeter's bars show the
   state of the recording there, not before the jump;
 * a paused replay delivers empty blocks (at most every 50 ms, so the engine turns on and
@@ -92,6 +93,7 @@ class ReplayDevice:
         self._speed_to: object = _UNSET
         self._paused = False
         self._was_paused = False
+        self.seek_gap_starts: set[int] = set()  # device indices where a seek's gap begins (read position then)
         self._ao_write = 0
         self._running = False
         self._t0 = 0.0
@@ -265,6 +267,7 @@ class ReplayDevice:
         target = self._index_of_row(row)
         if target + self._loop_offset <= self._next_index:  # back (or here): after what was delivered
             self._loop_offset = self._next_index + 1 - target
+        self.seek_gap_starts.add(self._next_index)
         self._map.append((target + self._loop_offset, self._loop_offset))
         self._row = row
         at = target + self._loop_offset

@@ -14,7 +14,7 @@ from analysis.detect import DetectionParams
 from analysis.filters import CausalFilter
 from app.gui.models.replay import ReplayOverview
 from app.live import REPLAY_SPEEDS, LiveSession
-from daq.engine import BlockDone, EngineError, EventLogged
+from daq.engine import BlockDone, EngineError, EngineWarning, EventLogged
 from daq.errors import ConfigError
 from daq.recording import Recorder
 from daq.types import Block, ChannelKind, EventKind, LogEvent, StreamInfo
@@ -103,6 +103,7 @@ class _Events:
         self.logged: list[LogEvent] = []
         self.errors: list[str] = []
         self.turns = 0
+        self.warnings: list[str] = []
 
     def __call__(self, ev) -> None:  # engine thread
         with self.lock:
@@ -112,6 +113,8 @@ class _Events:
                 self.errors.append(ev.message)
             elif isinstance(ev, BlockDone):
                 self.turns += 1
+            elif isinstance(ev, EngineWarning):
+                self.warnings.append(ev.message)
 
     def notes(self) -> list[str]:
         with self.lock:
@@ -153,7 +156,13 @@ def test_seek_pause_and_speed_on_a_running_replay(recording, tmp_path):
         wait_until(lambda: s.replay_position_s is not None and s.replay_position_s < position, 60)
         wait_until(lambda: s.end_index > held + 4000, 60, what="samples after the seek back")
         assert s.running and events.errors == []  # the engine never saw its sample index go back
-        assert s.status().gaps >= 2
+        assert s.status().gaps >= 2  # each seek is a gap in the engine's log ...
+        gaps = [e for e in events.logged if e.kind == EventKind.GAP]
+        assert len(gaps) >= 2 and events.warnings == []  # ... but not a "samples lost" warning: it was asked for
+        s.replay_seek_s(9.9)  # the recording's own gap (0.5 s at 10 s) still warns, as lost samples do
+        wait_until(lambda: any("recorded as a gap" in w for w in events.warnings), 60,
+                   what="the warning for the recording's own gap")
+        assert len(events.warnings) == 1 and "10000 samples" in events.warnings[0]
     finally:
         s.close()
     assert not s.running
