@@ -345,6 +345,9 @@ class Simulation:
             if m.effect in ("excitatory", "inhibitory"):
                 # ejecting current whose steady concentration (leak included) is the EC50, per neuron
                 entry["ec50_nA_steady"] = [m.ec50_uM / s - m.leak_nA for s in steady]
+            mod = self.sim.stimulus.modulation if self.sim.stimulus is not None else None
+            if mod is not None and mod.drug.lower() == name.lower():  # the stimulus gain's half-effect current
+                entry["modulation_ec50_nA_steady"] = [mod.ec50_uM / s - m.leak_nA for s in steady]
             drugs.append(entry)
         return {
             "model": MODEL_NAME,

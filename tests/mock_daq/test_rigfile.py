@@ -24,8 +24,9 @@ def test_presets_include_cortex_and_dopamine_and_each_runs():
         dev = SimDevice(rig, seed=1)
         dev.configure(rig.acquisition_config())
         meta = dev.truth_metadata()
-        ec50s = [(drug["name"], ec50) for drug in meta["drugs"] for ec50 in drug.get("ec50_nA_steady", [])]
-        assert ec50s, name  # every preset has an agonist with a half-effect current
+        ec50s = [(drug["name"], ec50) for drug in meta["drugs"]
+                 for ec50 in drug.get("ec50_nA_steady", drug.get("modulation_ec50_nA_steady", []))]
+        assert ec50s, name  # every preset has an agonist (or a stimulus gain drug) with a half-effect current
         for drug_name, ec50 in ec50s:
             assert 3 < ec50 < 40, (name, drug_name, ec50)  # half-effect currents of a few to tens of nA
 

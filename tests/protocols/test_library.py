@@ -164,8 +164,8 @@ def test_every_example_passes_check_on_its_rig_and_together_they_cover_the_libra
     used = set()
     for f in _examples():
         proto = load(str(f))
-        assert proto.rig_hint == "sim:cortex", f.name
-        report = check_protocol(proto, RIG, proto.rig_hint)
+        assert proto.rig_hint in ("sim:cortex", "sim:gain"), f.name
+        report = check_protocol(proto, load_preset(proto.rig_hint.removeprefix("sim:")), proto.rig_hint)
         assert report.ok, (f.name, report.problems)
         assert report.dry.duration_s > 60
         text = f.read_text()
