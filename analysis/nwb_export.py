@@ -14,7 +14,8 @@ What goes where (docs/nwb.md has the full table):
   ``monitored_current_<barrel>``: each current-monitor channel (counts with a conversion to A).
 * ``/units``: threshold crossings per electrode channel (detection as in ``ionto analyze``),
   with the threshold and noise level, and ``obs_intervals`` = the recorded (gap-free) spans.
-* ``/general/subject`` and session fields from :mod:`analysis.nwb_metadata`;
+* ``/general/subject`` (subject_id, species, sex and age required: DANDI-clean by default)
+  and session fields from :mod:`analysis.nwb_metadata`;
   ``pharmacology`` describes the pipette's barrels; ``protocol`` holds the protocol text.
 
 Thread: runs on the caller's thread; ``progress`` is called there.
@@ -83,7 +84,7 @@ class ExportSummary:
     ejections: int
     units: dict[str, int]  # spikes per electrode channel
     gaps: int
-    placeholders: list[str]  # subject fields filled with placeholders
+    placeholders: list[str]  # fields the recording could not give (session_start_time: the file's mtime)
     elapsed_s: float
     size_bytes: int
 
@@ -115,6 +116,7 @@ def export_nwb(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
         if rec.n_samples == 0:
             raise NwbExportError(f"{rec.path}: the recording holds no committed samples; nothing to export")
         meta = (metadata or NwbMetadata()).merged_over(metadata_from_recording(rec))
+        resolve_subject(meta.subject, str(rec.path))  # refused now, before minutes of detection and writing
         tmp = out.with_name(f".{out.stem}.partial.nwb")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -331,8 +333,8 @@ def _units(nwb: NWBFile, rec: Recording, elec: list[int], params: DetectionParam
 
 
 def _nwbfile(rec: Recording, meta: NwbMetadata) -> tuple[NWBFile, list[str]]:
-    subj = resolve_subject(meta.subject)
-    placeholders = list(subj.placeholders)
+    subject = resolve_subject(meta.subject, str(rec.path))
+    placeholders: list[str] = []
     try:
         start = _dt.datetime.fromisoformat(rec.created)
     except ValueError:
@@ -351,7 +353,9 @@ def _nwbfile(rec: Recording, meta: NwbMetadata) -> tuple[NWBFile, list[str]]:
         session_description=desc, identifier=str(uuid.uuid4()), session_start_time=start,
         session_id=s.session_id or rec.path.stem, experimenter=list(s.experimenter) if s.experimenter else None,
         lab=s.lab, institution=s.institution,
-        experiment_description=s.experiment_description,
+        experiment_description=s.experiment_description or (
+            f"Microiontophoresis of {', '.join(drugs)} from a {len(pip.barrels)}-barrel pipette while recording "
+            "extracellular spikes" if pip else "Extracellular recording"),
         keywords=list(s.keywords) if s.keywords else ["microiontophoresis", "extracellular", *drugs],
         related_publications=list(s.related_publications) if s.related_publications else None,
         notes=rec.notes or None, pharmacology=pharmacology_text(pip) if pip else None,
@@ -361,6 +365,6 @@ def _nwbfile(rec: Recording, meta: NwbMetadata) -> tuple[NWBFile, list[str]]:
         source_script_file_name=(f"{proto.name}.py" if proto.source else None),
         data_collection=(f"ionto {rec.software.get('ionto', '?')} on rig {rig.get('name', '?')!r} at "
                          f"{rec.rate_hz:g} Hz; recording closed cleanly: {rec.closed_cleanly}"),
-        subject=Subject(**subj.fields),
+        subject=Subject(**subject),
     )
     return nwb, placeholders

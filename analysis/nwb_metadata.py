@@ -1,14 +1,18 @@
 """Subject and session metadata for NWB export: validated, merged from three sources.
 
 Precedence (highest first): options given on the command line, a metadata file
-(YAML or JSON, ``--metadata FILE``), what the recording itself holds.  NWB requires a
-Subject (nwbinspector flags a missing one, or one without ``subject_id``, ``sex`` and
-``age``, as critical); a field nobody gave gets a *placeholder* that says so, and the
-export reports which fields are placeholders so the user can fill them in::
+(YAML or JSON, ``--metadata FILE``), what the recording itself holds (an NWB file's
+Subject, or the ``subject:`` section of the rig file the recording was made with).
+
+The subject's ``subject_id``, ``species``, ``sex`` and ``age`` (or ``date_of_birth``) are
+**required**: DANDI's validation (``dandi validate``, and ``nwbinspector --config dandi``,
+whose CRITICAL checks they are) refuses a file without them, and a made-up value would
+pass the validators while being wrong.  :func:`resolve_subject` refuses an export that lacks
+any of them with one line naming them and how to give them::
 
     subject:
       subject_id: R17
-      species: Rattus norvegicus
+      species: Rattus norvegicus   # Latin binomial (or rat, mouse, ... for the common ones)
       sex: M            # M, F, O or U (unknown)
       age: P60D         # ISO 8601 duration; a range 'P8W/P10W'; 'P60D/' = 60 days or older
       strain: Wistar
@@ -26,7 +30,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +43,21 @@ from daq.pipette import format_validation_error
 _DURATION = r"P(?!$)(\d+(?:\.\d+)?Y)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?W)?(\d+(?:\.\d+)?D)?(T(?=\d)(\d+(?:\.\d+)?H)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?S)?)?"
 _AGE = re.compile(rf"{_DURATION}|({_DURATION})?/({_DURATION})?")
 _WEIGHT = re.compile(r"\d+(\.\d+)?\s(kg|g|mg|ug|μg|ng|pg)")
-
-PLACEHOLDER_SUBJECT_ID = "unknown"
-PLACEHOLDER_AGE = "P0D/"  # "zero days or older": a true statement that claims no age
-PLACEHOLDER_SEX = "U"
-PLACEHOLDER_LOCATION = "unknown"
+# nwbinspector's form (check_subject_species_form): a Latin binomial or an NCBI taxonomy term
+_SPECIES = re.compile(r"([A-Z][a-z]* [a-z]+)|(http://purl.obolibrary.org/obo/NCBITaxon_\d+)")
+COMMON_SPECIES = {"rat": "Rattus norvegicus", "mouse": "Mus musculus", "human": "Homo sapiens",
+                  "cat": "Felis catus", "rabbit": "Oryctolagus cuniculus", "guinea pig": "Cavia porcellus",
+                  "ferret": "Mustela putorius furo", "rhesus macaque": "Macaca mulatta", "macaque": "Macaca mulatta",
+                  "marmoset": "Callithrix jacchus", "zebra finch": "Taeniopygia guttata"}
+REQUIRED_SUBJECT = ("subject_id", "species", "sex", "age")  # age, or date_of_birth
+HOW_TO_GIVE = ("give them with --subject-id ID --species 'Rattus norvegicus' --sex M|F|O|U --age P60D (ISO 8601; "
+               "'P8W/' = 8 weeks or older), in --metadata FILE.yaml under 'subject:', or in the rig file's "
+               "'subject:' section")
 
 
 class SubjectMeta(BaseModel):
-    """The NWB Subject fields ionto fills (all optional here; placeholders fill the required ones)."""
+    """The NWB Subject fields ionto fills (all optional here, where sources are merged;
+    :func:`resolve_subject` requires subject_id, species, sex and age or date_of_birth)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,6 +70,24 @@ class SubjectMeta(BaseModel):
     genotype: str | None = None
     weight: str | None = Field(default=None, description="number and unit, e.g. '0.31 kg'")
     description: str | None = None
+
+    @field_validator("species")
+    @classmethod
+    def _species(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v2 = COMMON_SPECIES.get(" ".join(v.lower().split()), v.strip())
+        if not _SPECIES.fullmatch(v2):
+            raise ValueError(f"species {v!r} is not a Latin binomial such as 'Rattus norvegicus' or 'Mus musculus' "
+                             "(or an NCBI taxonomy link http://purl.obolibrary.org/obo/NCBITaxon_10116)")
+        return v2
+
+    @field_validator("subject_id")
+    @classmethod
+    def _subject_id(cls, v: str | None) -> str | None:
+        if v is not None and "/" in v:  # DANDI names files after it (nwbinspector: check_subject_id_no_slashes)
+            raise ValueError(f"subject_id {v!r} must not contain '/'")
+        return v
 
     @field_validator("sex")
     @classmethod
@@ -158,49 +185,30 @@ def load_metadata_file(path: str | os.PathLike[str]) -> NwbMetadata:
 
 
 def metadata_from_recording(rec: Any) -> NwbMetadata:
-    """What a recording says about its subject and session.
-
-    An ionto recording may carry a ``metadata`` mapping (``subject:``/``session:``, the same
-    form as a metadata file) through its reader's ``metadata`` attribute; the rig's name
-    and the recording's notes are always used by the exporter itself."""
-    raw = getattr(rec, "metadata", None)
-    if not raw:
-        return NwbMetadata()
-    return parse_metadata(raw, f"{getattr(rec, 'path', 'recording')}: metadata")
-
-
-@dataclass(frozen=True)
-class ResolvedSubject:
-    """The Subject to write and the fields that are placeholders."""
-
-    fields: dict[str, Any]
-    placeholders: tuple[str, ...]
+    """What a recording says about its subject and session: its reader's ``metadata`` mapping
+    (``subject:``/``session:``, the form of a metadata file; an NWB file read back has one),
+    over the ``subject:`` section of the rig file it was recorded with (``rec.rig``)."""
+    where = getattr(rec, "path", "recording")
+    own = getattr(rec, "metadata", None)
+    meta = parse_metadata(own, f"{where}: metadata") if own else NwbMetadata()
+    rig = getattr(rec, "rig", None) or {}
+    subject = rig.get("subject") if isinstance(rig, Mapping) else None
+    if subject:
+        meta = meta.merged_over(parse_metadata({"subject": subject}, f"{where}: the rig file's subject"))
+    return meta
 
 
-def resolve_subject(meta: SubjectMeta) -> ResolvedSubject:
-    """Fill the fields NWB needs (subject_id, sex, age or date_of_birth) with marked placeholders."""
+def resolve_subject(meta: SubjectMeta, source: str) -> dict[str, Any]:
+    """The Subject's fields, for ``pynwb.file.Subject``; refuses (``ConfigError``, one line
+    naming ``source``) a subject without subject_id, species, sex and age or date_of_birth."""
     f = meta.model_dump(exclude_none=True)
-    missing: list[str] = []
-    if "subject_id" not in f:
-        f["subject_id"] = PLACEHOLDER_SUBJECT_ID
-        missing.append("subject_id")
-    if "sex" not in f:
-        f["sex"] = PLACEHOLDER_SEX
-        missing.append("sex")
-    if "age" not in f and "date_of_birth" not in f:
-        f["age"] = PLACEHOLDER_AGE
-        missing.append("age")
-    if "species" not in f:
-        missing.append("species")
+    missing = [k for k in REQUIRED_SUBJECT if k not in f and not (k == "age" and "date_of_birth" in f)]
     if missing:
-        note = ("PLACEHOLDER metadata: " + ", ".join(missing) + " not given when this file was exported "
-                "(ionto export-nwb --subject-id/--species/--sex/--age or --metadata FILE.yaml); "
-                f"subject_id {PLACEHOLDER_SUBJECT_ID!r}, sex 'U' (unknown), age {PLACEHOLDER_AGE!r} "
-                "(any age) stand for unknown values.")
-        f["description"] = f"{f['description']}\n{note}" if f.get("description") else note
+        raise ConfigError(f"{source}: the NWB export needs the subject's {', '.join(missing)} (DANDI requires "
+                          f"{', '.join(REQUIRED_SUBJECT)} or date_of_birth); {HOW_TO_GIVE}")
     if "date_of_birth" in f:
         import datetime as _dt
 
         dob = _dt.datetime.fromisoformat(f["date_of_birth"])
         f["date_of_birth"] = dob if dob.tzinfo else dob.astimezone()
-    return ResolvedSubject(f, tuple(missing))
+    return f

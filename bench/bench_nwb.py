@@ -48,9 +48,11 @@ print(json.dumps({"s": time.perf_counter() - t0}))
 EXPORT = """
 import json, sys, time
 from analysis.nwb_export import ExportOptions, export_nwb
+from analysis.nwb_metadata import NwbMetadata, SubjectMeta
+subject = NwbMetadata(subject=SubjectMeta(subject_id="bench", species="Rattus norvegicus", sex="U", age="P8W/"))
 t0 = time.perf_counter()
-s = export_nwb(sys.argv[1], sys.argv[2], options=ExportOptions(compression=sys.argv[3], units=sys.argv[4] == "1",
-               overwrite=True))
+s = export_nwb(sys.argv[1], sys.argv[2], metadata=subject,  # a synthetic recording: no rig file's subject
+               options=ExportOptions(compression=sys.argv[3], units=sys.argv[4] == "1", overwrite=True))
 print(json.dumps({"s": time.perf_counter() - t0, "bytes": s.size_bytes}))
 """
 

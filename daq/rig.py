@@ -82,6 +82,9 @@ class RigConfig(FileModel):
     interlock: InterlockConfig | None = None
     ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
     block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")
+    subject: dict[str, str] | None = Field(
+        default=None, description="the animal recorded (subject_id, species, sex, age, ...): stored in each "
+        "recording and used by ionto export-nwb (analysis.nwb_metadata validates it)")
     simulation: dict[str, Any] | None = None
     rig_check: dict[str, Any] | None = Field(
         default=None, description="written by ionto into recordings: the last 'ionto rig check' of this rig file "

@@ -1,4 +1,5 @@
-"""``ionto export-nwb FILE OUT.nwb``: a recording as an NWB file (pynwb, nwbinspector-clean)."""
+"""``ionto export-nwb FILE OUT.nwb``: a recording as an NWB file (pynwb; DANDI-clean: the subject's
+id, species, sex and age are required, from the options, a metadata file or the rig file)."""
 
 from __future__ import annotations
 
@@ -21,20 +22,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export-nwb", help="export a recording to NWB (ElectricalSeries, ejections, currents, units)",
         description="Write an ionto recording as an NWB 2 file: the electrode channels as an ElectricalSeries, "
         "the ejections as the TimeIntervals table 'iontophoresis', the commanded and monitored barrel currents "
-        "as stimulus, threshold crossings as Units, and subject/session metadata.  Subject fields nobody gave "
-        "are filled with placeholders that say so (listed on stderr): give them here or in --metadata FILE.",
-        epilog="Metadata file (YAML or JSON): 'subject:' with subject_id, species, sex, age, date_of_birth, "
+        "as stimulus, threshold crossings as Units, and subject/session metadata.  The subject's id, species, sex "
+        "and age are required (DANDI refuses a file without them): give them here, in --metadata FILE, or in "
+        "the 'subject:' section of the rig file the recording was made with.",
+        epilog="Metadata file (YAML or JSON): 'subject:' with subject_id, species, sex, age or date_of_birth, "
         "strain, genotype, weight, description; 'session:' with session_description, session_id, experimenter, "
         "lab, institution, experiment_description, keywords, related_publications, electrode_location.")
     p.add_argument("file", help="an ionto HDF5 recording")
     p.add_argument("out", help="the NWB file to write (.nwb)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--metadata", metavar="FILE", help="subject/session metadata (YAML or JSON)")
-    g = p.add_argument_group("subject (override the metadata file and the recording)")
-    g.add_argument("--subject-id")
-    g.add_argument("--species", help="Latin binomial, e.g. 'Rattus norvegicus'")
-    g.add_argument("--sex", help="M, F, O or U")
-    g.add_argument("--age", help="ISO 8601 duration, e.g. P60D, P8W, or a range P8W/P10W")
+    g = p.add_argument_group("subject (required: id, species, sex, age; these override the metadata file and "
+                             "the recording's rig file)")
+    g.add_argument("--subject-id", help="the animal's id (no '/')")
+    g.add_argument("--species", help="Latin binomial, e.g. 'Rattus norvegicus' (rat, mouse, cat, ... are "
+                   "translated)")
+    g.add_argument("--sex", help="M, F, O or U (unknown)")
+    g.add_argument("--age", help="ISO 8601 duration, e.g. P60D, P8W, or a range P8W/P10W; P8W/ = 8 weeks or older")
+    g.add_argument("--date-of-birth", help="ISO 8601 date, e.g. 2026-01-31 (instead of --age)")
     g.add_argument("--strain")
     g.add_argument("--weight", help="e.g. '0.31 kg'")
     s = p.add_argument_group("session")
@@ -57,7 +62,8 @@ def metadata_from_args(args: argparse.Namespace) -> NwbMetadata:
     from analysis.nwb_metadata import NwbMetadata, load_metadata_file, parse_metadata
 
     base = load_metadata_file(args.metadata) if args.metadata else NwbMetadata()
-    subject = {k: getattr(args, k) for k in ("subject_id", "species", "sex", "age", "strain", "weight")
+    subject = {k: getattr(args, k) for k in ("subject_id", "species", "sex", "age", "date_of_birth", "strain",
+                                             "weight")
                if getattr(args, k) is not None}
     session = {k: getattr(args, k) for k in ("session_description", "session_id", "experimenter", "lab",
                                              "institution", "electrode_location") if getattr(args, k) is not None}
@@ -95,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if summary.placeholders:
-        print(f"ionto export-nwb: placeholders written for {', '.join(summary.placeholders)}; give them with "
-              "--subject-id/--species/--sex/--age or --metadata FILE.yaml", file=sys.stderr)
+    if "session_start_time" in summary.placeholders:
+        print("ionto export-nwb: the recording's creation time is unreadable; session_start_time is the file's "
+              "modification time", file=sys.stderr)
     if args.json:
         emit_json(summary.as_dict())
         return 0

@@ -1,4 +1,5 @@
-"""NWB metadata: validation agrees with nwbinspector, precedence, placeholders; streaming reads once."""
+"""NWB metadata: validation agrees with nwbinspector, precedence, the required subject fields; streaming reads
+once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from analysis.nwb_metadata import (
     NwbMetadata,
     SubjectMeta,
     load_metadata_file,
+    metadata_from_recording,
     parse_metadata,
     resolve_subject,
 )
@@ -66,14 +68,58 @@ def test_sex_words_and_weight_form():
         SubjectMeta(weight="310")
 
 
-def test_placeholders_only_for_what_is_missing():
-    r = resolve_subject(SubjectMeta())
-    assert r.placeholders == ("subject_id", "sex", "age", "species")
-    assert r.fields["age"] == "P0D/" and "PLACEHOLDER" in r.fields["description"]
-    r = resolve_subject(SubjectMeta(subject_id="R1", sex="M", date_of_birth="2026-01-02", species="Mus musculus",
-                                    description="wild type"))
-    assert r.placeholders == () and "age" not in r.fields and r.fields["description"] == "wild type"
-    assert r.fields["date_of_birth"].tzinfo is not None
+@pytest.mark.parametrize(("fields", "missing"), [
+    ({}, "subject_id, species, sex, age"),
+    ({"subject_id": "R1", "species": "Rattus norvegicus"}, "sex, age"),
+    ({"subject_id": "R1", "sex": "M", "age": "P60D"}, "species"),
+])
+def test_a_subject_without_its_required_fields_is_refused_naming_them(fields, missing):
+    with pytest.raises(ConfigError, match=rf"^rec.h5: the NWB export needs the subject's {missing} \(DANDI requires "
+                       r"subject_id, species, sex, age or date_of_birth\); give them with --subject-id ID --species "
+                       r"'Rattus norvegicus' --sex M\|F\|O\|U --age P60D .*--metadata FILE.yaml.*rig file's "
+                       r"'subject:' section$"):
+        resolve_subject(SubjectMeta(**fields), "rec.h5")
+
+
+def test_a_complete_subject_is_written_as_given():
+    f = resolve_subject(SubjectMeta(subject_id="R1", sex="M", date_of_birth="2026-01-02", species="mouse",
+                                    description="wild type"), "rec.h5")
+    assert f["species"] == "Mus musculus" and "age" not in f and f["description"] == "wild type"
+    assert f["date_of_birth"].tzinfo is not None  # age from date_of_birth: enough
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_a_species_we_accept_the_inspector_accepts(text):
+    from nwbinspector.checks._nwbfile_metadata import check_subject_species_form
+    from pynwb.file import Subject
+
+    try:
+        species = SubjectMeta(species=text).species
+    except ValueError:
+        return
+    assert check_subject_species_form(Subject(subject_id="x", species=species)) is None
+
+
+def test_species_common_names_and_refusals():
+    assert SubjectMeta(species="Rat").species == "Rattus norvegicus"
+    assert SubjectMeta(species="http://purl.obolibrary.org/obo/NCBITaxon_10116").species.endswith("10116")
+    with pytest.raises(ValueError, match="species 'rattus' is not a Latin binomial such as 'Rattus norvegicus'"):
+        SubjectMeta(species="rattus")
+    with pytest.raises(ValueError, match="subject_id 'a/b' must not contain '/'"):
+        SubjectMeta(subject_id="a/b")
+
+
+def test_the_rig_files_subject_is_the_recordings():
+    from types import SimpleNamespace
+
+    rig = {"name": "r", "subject": {"subject_id": "RIG1", "species": "rat", "sex": "F", "age": "P9W"}}
+    m = metadata_from_recording(SimpleNamespace(path="rec.h5", rig=rig, metadata=None))
+    assert (m.subject.subject_id, m.subject.species, m.subject.sex) == ("RIG1", "Rattus norvegicus", "F")
+    own = {"subject": {"subject_id": "OWN"}}  # the reader's own metadata wins over the rig file's
+    m = metadata_from_recording(SimpleNamespace(path="rec.h5", rig=rig, metadata=own))
+    assert (m.subject.subject_id, m.subject.sex) == ("OWN", "F")
+    with pytest.raises(ConfigError, match=r"rec.h5: the rig file's subject: subject.sex"):
+        metadata_from_recording(SimpleNamespace(path="rec.h5", rig={"subject": {"sex": "Q"}}, metadata=None))
 
 
 def test_precedence_command_line_over_file_over_recording(tmp_path):

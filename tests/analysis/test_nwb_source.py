@@ -72,7 +72,7 @@ def test_nwb_source_has_the_recording_surface(pair):
         assert src.gaps == [] and src.duration_s == rec.duration_s
         assert src.pipette.barrel("glu").polarity == -1 and src.pipette.barrel("glu").concentration_mM == 200
         assert [e.kind for e in src.events].count("eject") == 3
-        assert src.metadata["subject"]["subject_id"] == "unknown"
+        assert src.metadata["subject"]["subject_id"] == "sim-cortex"  # the simulated rig's subject
 
 
 def test_cli_analyze_accepts_nwb(pair, tmp_path, capsys):
