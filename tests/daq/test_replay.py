@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from app.session import open_device, resolve_rig
 from daq.engine import Engine, EngineState
@@ -188,3 +190,35 @@ def test_a_new_speed_paces_from_the_current_position(original):
     with pytest.raises(ConfigError, match="replay speed must be > 0"):
         dev.set_speed(0.0)
     dev.close()
+
+_OPS = hs.lists(hs.one_of(hs.tuples(hs.just("read"), hs.integers(1, 3000)),
+                          hs.tuples(hs.just("seek"), hs.integers(-100, 45000))), min_size=1, max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=_OPS)
+def test_any_seeks_keep_indices_increasing_and_deliver_the_recordings_samples(original, ops):
+    """Whatever the seeks, the device index only grows, and each block holds the recording's
+    samples at ``recording_index`` of its start (the fixture: rebased index i is row i below
+    20000, row i - 1000 from 21000; 20000..21000 is the recording's gap)."""
+    from daq.errors import EndOfDataError
+
+    path, data = original
+    dev = _input_only(path, speed=None)
+    prev_end = 0
+    try:
+        for op, arg in ops:
+            if op == "seek":
+                dev.seek(arg)
+                continue
+            try:
+                b = dev.read(arg, 1.0)
+            except EndOfDataError:
+                break
+            assert b.start_index >= prev_end and 0 < len(b.data) <= arg
+            prev_end = b.end_index
+            i = dev.recording_index(b.start_index)
+            row = i if i < 20000 else i - 1000
+            assert not 20000 <= i < 21000 and np.array_equal(b.data, data[row:row + len(b.data)])
+    finally:
+        dev.close()
