@@ -14,7 +14,9 @@ import os
 import numpy as np
 
 from analysis.nwb_export import ExportOptions, ExportSummary, NwbExportError, export_nwb
-from analysis.nwb_source import NwbFormatError, NwbSource, NwbUnit, read_nwb_units
+from analysis.nwb_file import NwbFormatError
+from analysis.nwb_source import NwbSource
+from analysis.nwb_units import NwbUnit, read_nwb_units
 
 NWBRecording = NwbSource
 

@@ -1,4 +1,4 @@
-"""Reading NWB files for the analysis: an ElectricalSeries as a recording, and sorted Units.
+"""Reading NWB files for the analysis: an ElectricalSeries as a recording.
 
 :class:`NwbSource` gives an NWB file's ElectricalSeries the reading surface of
 ``daq.recording.Recording`` (what ``analysis.pipeline.analyze`` uses), so recordings from
@@ -21,136 +21,30 @@ other rigs go through the same analysis:
   whose tags name the drug.  Each row becomes an ejection (onset, offset, current) of a
   barrel described by the table's columns.
 
-:func:`read_nwb_units` reads a Units table (sorted units) for analysing chosen units.
+Opening the file and its one-line errors: ``analysis.nwb_file``; sorted units:
+``analysis.nwb_units``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from analysis.nwb_clock import TimestampError, regular_clock
+from analysis.nwb_file import NwbFormatError, finite, is_nwb_file, open_nwb, series_path, text
 from analysis.nwb_stimulus import Ejection
-from daq.errors import DamagedRecordingError, NotARecordingError, RecordingError
 from daq.pipette import Barrel, Pipette
 from daq.recording import ProtocolInfo, Recording
 from daq.recording.damage import DAMAGE_ERRORS, reads
-from daq.recording.heap_check import damaged_global_heap
-from daq.recording.paths import refuse_special_file
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
 BAND_LIMIT_OF_RATE = 0.45  # the detection filter's highest edge, × the rate (analysis.filters.Bandpass)
-_MESSAGE_CHARS = 200  # of a pynwb/hdmf error quoted in ours
-
-
-class NwbFormatError(RecordingError):
-    """An NWB file that ionto cannot analyse (no ElectricalSeries, bad timestamps, no Units...)."""
-
-
-def is_nwb_file(path: str | os.PathLike[str]) -> bool:
-    """An HDF5 file with the ``nwb_version`` attribute NWB writers set (False for a damaged one)."""
-    try:
-        return _has_nwb_version(Path(path))
-    except RecordingError:
-        return False
-
-
-def _has_nwb_version(path: Path) -> bool:
-    refuse_special_file(path)  # a FIFO would block the reads below forever
-    if damaged_global_heap(path) is not None:  # HDF5 would loop forever on it (see heap_check)
-        raise DamagedRecordingError(f"{path}: the file is damaged (a corrupted global heap, which holds its "
-                                    "text attributes)")
-    try:
-        with h5py.File(path, "r") as f:
-            return "nwb_version" in f.attrs
-    except DAMAGE_ERRORS as exc:
-        raise DamagedRecordingError(f"{path}: the HDF5 file is damaged ({exc})") from None
-
-
-def _open_nwb(path: Path) -> tuple[Any, Any]:
-    from pynwb import NWBHDF5IO
-
-    refuse_special_file(path)
-    if not path.exists():
-        raise RecordingError(f"{path}: no such file")
-    if not h5py.is_hdf5(path):
-        raise NotARecordingError(f"{path}: not an HDF5 file, so not an NWB file")
-    if not _has_nwb_version(path):
-        raise NotARecordingError(f"{path}: an HDF5 file but not an NWB file (no nwb_version attribute)")
-    _check_electrodes(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pynwb warns about cached namespaces it ignores
-            io = NWBHDF5IO(str(path), "r")
-    except Exception as exc:  # pynwb/hdmf raise many types for a file they cannot build
-        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file ({_short(exc)})") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return io, io.read()
-    except Exception as exc:
-        io.close()  # else HDF5 keeps the file open, and a later open of the path sees this one
-        raise NwbFormatError(f"{path}: pynwb cannot read this NWB file ({_short(exc)})") from None
-
-
-def _short(exc: BaseException) -> str:
-    """An exception as one short line: pynwb's can hold a whole builder dump."""
-    text = " ".join(str(exc).split())
-    if len(exc.args) > 1 and not isinstance(exc.args[0], str):  # hdmf's ConstructError: (builder, message)
-        text = " ".join(str(exc.args[-1]).split())
-    if len(text) > _MESSAGE_CHARS:
-        text = text[:_MESSAGE_CHARS - 1] + "…"
-    return f"{type(exc).__name__}: {text}"
-
-
-def _check_electrodes(path: Path) -> None:
-    """Every ElectricalSeries needs the electrodes table and its own electrodes region: say so
-    in one line (pynwb's error for either is a dump of the file's structure)."""
-    series: list[str] = []
-    try:
-        with h5py.File(path, "r") as f:
-            def visit(name: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Group) and _text(obj.attrs.get("neurodata_type")) == "ElectricalSeries":
-                    series.append(name)
-
-            f.visititems(visit)
-            if series and "general/extracellular_ephys/electrodes" not in f:
-                raise NwbFormatError(
-                    f"{path}: no electrodes table (/general/extracellular_ephys/electrodes), which its "
-                    f"ElectricalSeries {series} must refer to; NWB needs one row per recorded channel "
-                    "(pynwb: nwbfile.add_electrode)")
-            lacking = [s for s in series if "electrodes" not in f[s]]
-            if lacking:
-                raise NwbFormatError(f"{path}: ElectricalSeries {lacking} do not say which electrodes their columns "
-                                     "are (no 'electrodes' region); NWB needs one row of the electrodes table per "
-                                     "data column")
-    except DAMAGE_ERRORS as exc:
-        raise DamagedRecordingError(f"{path}: the HDF5 file is damaged ({exc})") from None
-
-
-def _text(value: Any) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def _finite(value: Any, what: str, nonzero: bool = False) -> float:
-    """``value`` as a finite float (non-zero if asked), else one line naming ``what``."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise NwbFormatError(f"{what} is {value!r}, not a number") from None
-    if not math.isfinite(x) or (nonzero and x == 0):
-        raise NwbFormatError(f"{what} is {x}; it must be a finite{', non-zero' if nonzero else ''} number")
-    return x
 
 
 class NwbSource:
@@ -169,7 +63,7 @@ class NwbSource:
     def __init__(self, path: str | os.PathLike[str], *, series: str | None = None,
                  intervals: str | None = None):
         self.path = Path(path)
-        self._io, self._nwb = _open_nwb(self.path)
+        self._io, self._nwb = open_nwb(self.path)
         try:
             self._es = self._pick_series(series)
             self._intervals_name = intervals
@@ -194,18 +88,7 @@ class NwbSource:
 
     # --- the series -----------------------------------------------------------------------
     def _series_path(self, es: Any) -> str:
-        """Where a series sits in the file, e.g. ``acquisition/ElectricalSeries`` or
-        ``processing/ecephys/LFP/ElectricalSeriesLFP``."""
-        parts, top = [], es
-        while top.parent is not None and top.parent is not self._nwb:
-            parts.append(str(top.name))
-            top = top.parent
-        parts.append(str(top.name))
-        for where, group in (("acquisition", self._nwb.acquisition), ("processing", self._nwb.processing)):
-            if group.get(top.name) is top:
-                parts.append(where)
-                break
-        return "/".join(reversed(parts))
+        return series_path(self._nwb, es)
 
     def _describe(self, es: Any) -> str:
         shape = "×".join(str(x) for x in es.data.shape)
@@ -252,14 +135,14 @@ class NwbSource:
         self.n_samples = int(shape[0])
         rows = self._electrode_rows(what, shape)
         names = self._channel_names(rows)
-        conversion = _finite(es.conversion, f"{what}: conversion", nonzero=True)
+        conversion = finite(es.conversion, f"{what}: conversion", nonzero=True)
         cc = (np.ones(n_ch) if es.channel_conversion is None
               else np.asarray(es.channel_conversion[:], dtype=np.float64).ravel())
         if len(cc) != n_ch or not np.all(np.isfinite(cc)) or np.any(cc == 0):
             raise NwbFormatError(f"{what}: channel_conversion {cc[:8].tolist()}{'…' if len(cc) > 8 else ''} must be "
                                  f"{n_ch} finite, non-zero factors (one per column)")
         scale = list(conversion * cc)
-        offset = [_finite(getattr(es, "offset", 0.0) or 0.0, f"{what}: offset")] * n_ch
+        offset = [finite(getattr(es, "offset", 0.0) or 0.0, f"{what}: offset")] * n_ch
         channels = [AIChannel(nm, f"{es.name}[{i}]", ChannelKind.ELECTRODE, math.inf, units="V")
                     for i, nm in enumerate(names)]
         self._monitors = self._monitor_series(es)
@@ -271,10 +154,10 @@ class NwbSource:
         self.channels = tuple(channels)
         self.jitter_periods = 0.0
         if es.timestamps is None:
-            self.rate_hz = _finite(es.rate, f"{what}: sampling rate", nonzero=True)
+            self.rate_hz = finite(es.rate, f"{what}: sampling rate", nonzero=True)
             if self.rate_hz < 0:
                 raise NwbFormatError(f"{what} has sampling rate {self.rate_hz} Hz; it must be positive")
-            first = _finite(float(es.starting_time or 0.0) * self.rate_hz, f"{what}: starting_time × rate")
+            first = finite(float(es.starting_time or 0.0) * self.rate_hz, f"{what}: starting_time × rate")
             if abs(first) >= 2 ** 62:
                 raise NwbFormatError(f"{what}: starting_time {es.starting_time} s is beyond any sample clock")
             self._segments = np.array([[0, round(first)]], dtype=np.int64)
@@ -333,7 +216,7 @@ class NwbSource:
         col = next((c for c in ("channel_name", "label") if c in table.colnames), None)
         if col is not None:
             values = table[col].data[:]
-            names = [_text(values[r]) for r in rows]
+            names = [text(values[r]) for r in rows]
         else:
             ids = table.id.data[:]
             names = [f"e{ids[r]}" for r in rows]
@@ -506,62 +389,4 @@ class NwbSource:
         return out
 
 
-@dataclass(frozen=True)
-class NwbUnit:
-    """One unit of an NWB Units table."""
-
-    unit_id: int
-    spike_times_s: np.ndarray
-    electrodes: tuple[int, ...] = ()  # rows of the electrodes table
-    channel: str | None = None  # channel_name (or label) of its first electrode, when the file has one
-    properties: dict[str, Any] = field(default_factory=dict)  # the table's other scalar columns
-
-    def spike_index(self, rate_hz: float) -> np.ndarray:
-        """Spike times as sample indices at ``rate_hz`` (for the analysis)."""
-        return np.rint(self.spike_times_s * rate_hz).astype(np.int64)
-
-
-def read_nwb_units(path: str | os.PathLike[str], unit_ids: Sequence[int] | None = None) -> list[NwbUnit]:
-    """The units of an NWB file's Units table (all, or those whose ids are in ``unit_ids``)."""
-    p = Path(path)
-    io, nwb = _open_nwb(p)
-    try:
-        units = nwb.units
-        if units is None or len(units) == 0:
-            raise NwbFormatError(f"{p}: no Units table (or an empty one) in this NWB file")
-        ids = [int(i) for i in units.id[:]]
-        if unit_ids is not None:
-            missing = sorted(set(unit_ids) - set(ids))
-            if missing:
-                raise NwbFormatError(f"{p}: no units with ids {missing}; the file has ids {ids}")
-        skip = {"spike_times", "spike_times_index", "electrodes", "electrodes_index", "obs_intervals",
-                "obs_intervals_index", "waveform_mean", "waveform_sd", "waveforms", "electrode_group"}
-        rows_of: list[tuple[int, ...]] = [() for _ in ids]
-        names: Any = None
-        if "electrodes" in units.colnames:
-            index = units["electrodes"]  # VectorIndex: ends into the region's electrode rows
-            ends = np.asarray(index.data[:], dtype=np.int64)
-            flat = np.asarray(index.target.data[:], dtype=np.int64)
-            rows_of = [tuple(int(x) for x in flat[a:b]) for a, b in zip(np.append(0, ends[:-1]), ends)]
-            table = index.target.table
-            names = next((table[c].data[:] for c in ("channel_name", "label") if c in table.colnames), None)
-        out = []
-        for row, uid in enumerate(ids):
-            if unit_ids is not None and uid not in unit_ids:
-                continue
-            elecs = rows_of[row]
-            channel = str(names[elecs[0]]) if names is not None and elecs else None
-            props = {}
-            for c in units.colnames:
-                if c in skip:
-                    continue
-                v = units[c][row]
-                if isinstance(v, np.generic):
-                    v = v.item()
-                if isinstance(v, str | int | float | bool):
-                    props[c] = v
-            out.append(NwbUnit(uid, np.asarray(units.get_unit_spike_times(row), dtype=np.float64), elecs,
-                               channel, props))
-        return out
-    finally:
-        io.close()
+__all__ = ["NwbFormatError", "NwbSource", "is_nwb_file"]

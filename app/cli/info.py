@@ -1,8 +1,10 @@
-"""``ionto info FILE``: what a recording holds (finished, still being written, or crashed)."""
+"""``ionto info FILE``: what a recording holds (finished, still being written, or crashed); for an
+NWB file, its ElectricalSeries (to choose ``--series`` from) and the one that would be analysed."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from app.cli.common import emit_json, say
 
@@ -20,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show what a recording holds",
                        description="Channels, rate, duration, committed samples, gaps, events, pipette, protocol, "
                                    "and whether the file was closed cleanly (or is still being written).")
-    p.add_argument("file", help="an ionto HDF5 recording")
+    p.add_argument("file", help="an ionto HDF5 recording, or an NWB file")
+    p.add_argument("--series", metavar="NAME", help="NWB files: the ElectricalSeries to describe (name or path)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--events", type=int, default=200, metavar="N", help="list at most N events (default 200)")
     p.set_defaults(func=run)
@@ -30,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from daq.recording import Recording, refuse_special_file
 
     refuse_special_file(args.file)  # (Recording checks too) a FIFO would block forever
+    if _is_nwb(Path(args.file)):
+        return _nwb_info(Path(args.file), args)
     with Recording(args.file) as rec:
         s = rec.summary()
         events = rec.events
@@ -74,4 +79,62 @@ def run(args: argparse.Namespace) -> int:
         say(f"    ... {len(events) - args.events} more (use --events N or --json for all)")
     if s["ground_truth"]:
         say("  ground truth: yes (recorded on the simulated rig)")
+    return 0
+
+
+def _is_nwb(path: Path) -> bool:
+    if path.suffix.lower() == ".nwb":
+        return True
+    if path.suffix.lower() in (".h5", ".hdf5") or not path.is_file():
+        return False
+    from analysis.nwb_file import is_nwb_file
+
+    return is_nwb_file(path)
+
+
+def _nwb_info(path: Path, args: argparse.Namespace) -> int:
+    """The file's ElectricalSeries, and what the analysis would read: the chosen (or only)
+    series' rate, samples, channels, gaps and clock jitter, and its ejections — or why not."""
+    from analysis.detect import DetectionParams
+    from analysis.nwb_file import electrical_series
+    from analysis.nwb_source import BAND_LIMIT_OF_RATE, NwbSource
+    from daq.errors import IontoError
+
+    doc: dict = {"path": str(path), "format": "nwb", "electrical_series": electrical_series(path)}
+    try:
+        with NwbSource(path, series=args.series) as src:
+            doc["analysed"] = {
+                "series": src.series_name, "rate_hz": src.rate_hz, "samples": src.n_samples,
+                "duration_s": src.duration_s, "channels": [c.name for c in src.channels],
+                "gaps": [{"sample_index": a, "lost_samples": n} for a, n in src.gaps],
+                "timestamp_jitter_periods": src.jitter_periods, "ejections": len(src.ejections),
+                "subject": {k: str(v) for k, v in src.metadata["subject"].items()},
+                "band_limit_hz": BAND_LIMIT_OF_RATE * src.rate_hz, "default_band_hz": list(DetectionParams().band_hz)}
+    except IontoError as exc:
+        doc["analysed"] = None
+        doc["not_analysable"] = str(exc)
+    if args.json:
+        emit_json(doc)
+        return 0
+    say(f"{path}  (NWB file)")
+    say("  ElectricalSeries:")
+    for es in doc["electrical_series"]:
+        clock = "timestamps" if es["timestamps"] else f"{es['rate_hz']:g} Hz"
+        say(f"    {es['series']:<48} {clock:>12}  {es['samples']} samples × {es['columns']} columns, {es['dtype']}")
+    a = doc["analysed"]
+    if a is None:
+        say(f"  not analysable as it is: {doc['not_analysable']}")
+        return 0
+    say(f"  analysed: {a['series']}: {a['rate_hz']:g} Hz, {a['samples']} samples = {a['duration_s']:.2f} s, "
+        f"channels {a['channels']}")
+    if a["timestamp_jitter_periods"]:
+        say(f"  timestamps: within ±{a['timestamp_jitter_periods']:.2g} sample period of one regular clock")
+    say(f"  gaps: {len(a['gaps'])}" + "".join(f"; {g['lost_samples']} samples lost at sample {g['sample_index']}"
+                                              for g in a["gaps"][:5]))
+    say(f"  ejections: {a['ejections']}; subject: {a['subject'] or '(none)'}")
+    if a["band_limit_hz"] < a["default_band_hz"][1]:
+        lo, hi = a["default_band_hz"]
+        say(f"  spike detection: this rate holds frequencies up to {a['band_limit_hz']:g} Hz, below the default "
+            f"{lo:g}–{hi:g} Hz band: ionto analyze refuses it unless given --band LOW HIGH with HIGH ≤ "
+            f"{a['band_limit_hz']:g}")
     return 0

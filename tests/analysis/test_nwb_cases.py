@@ -199,3 +199,23 @@ def test_a_band_that_fits_the_rate_is_analysed(files):
     res = analyze_recording(files["two"], AnalysisParams(series="ElectricalSeriesLFP",
                                                          detection=DetectionParams(band_hz=(300.0, 1000.0))))
     assert res.rate_hz == 2500.0 and res.params.detection.band_hz == (300.0, 1000.0)
+
+
+def test_ionto_info_lists_the_series_and_says_what_would_be_analysed(files, capsys):
+    import json
+
+    assert main(["info", str(files["two"]), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(s["series"], s["rate_hz"], s["samples"]) for s in doc["electrical_series"]] == [
+        ("acquisition/ElectricalSeriesAP", 30000.0, 90000), ("processing/ecephys/LFP/ElectricalSeriesLFP", 2500.0, 7500)]
+    assert doc["analysed"] is None and "choose one with --series NAME" in doc["not_analysable"]
+    assert main(["info", str(files["two"]), "--series", "ElectricalSeriesAP", "--json"]) == 0
+    a = json.loads(capsys.readouterr().out)["analysed"]
+    assert (a["series"], a["rate_hz"], a["samples"], a["channels"]) == (
+        "acquisition/ElectricalSeriesAP", 30000.0, 90000, ["0", "1"])
+    assert main(["info", str(files["jittered_gap"])]) == 0
+    out = capsys.readouterr().out
+    assert "timestamps: within ±0.2 sample period of one regular clock" in out
+    assert "7500 samples lost at sample 420000" in out
+    assert main(["info", str(files["lfp"])]) == 0
+    assert "ionto analyze refuses it unless given --band LOW HIGH with HIGH ≤ 450" in capsys.readouterr().out

@@ -16,7 +16,8 @@ from pynwb.file import Subject
 from analysis.detect import DetectionParams
 from analysis.nwb import NWBRecording, read_units
 from analysis.nwb_export import export_nwb
-from analysis.nwb_source import NwbFormatError, NwbSource, read_nwb_units
+from analysis.nwb_source import NwbFormatError, NwbSource
+from analysis.nwb_units import read_nwb_units
 from analysis.pipeline import AnalysisParams
 from analysis.pipeline import analyze_recording as analyze_path
 from analysis.source import open_source
