@@ -398,6 +398,10 @@ class Hardware:
     def _terminal_device(self) -> str:
         return self.spec.chassis or self.spec.name
 
+    def terminal_device(self) -> str:
+        """The device owning the timing terminals (``/cDAQ1/ai/SampleClock`` on a chassis)."""
+        return self._terminal_device()
+
     def cfg_start_trigger(self, task: Task, source: str) -> None:
         with self.lock:
             self.spec.check_device(device_of(source))

@@ -61,6 +61,7 @@ class Product:
     ai_fifo_samples: int = 0
     ao_fifo_samples: int = 0
     n_do_lines: int = 0  # port 0 lines offered for static DO (the interlock)
+    dio_ports: tuple[int, ...] = ()  # lines per DIO port, as the device lists them
     n_ci: int = 0
     watchdog: str = ""  # "dio" (X Series) | "" (none; a C Series module: the chassis has it)
     product_num: int = 0
@@ -94,17 +95,18 @@ _X_UNSUPPORTED = frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING, K.CHAN
 PCIE_6363 = Product(
     "PCIe-6363", n_ai=32, n_ao=4, ai_ranges_V=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0), ao_ranges_V=(5.0, 10.0),
     ai_max_single_rate_hz=2.0e6, ai_max_multi_rate_hz=1.0e6, ao_max_rate_hz=(2.86e6, 2.0e6, 1.54e6, 1.25e6),
-    ai_fifo_samples=2047, ao_fifo_samples=8191, n_do_lines=32, n_ci=4, watchdog="dio", product_num=0x7435C4C4,
+    ai_fifo_samples=2047, ao_fifo_samples=8191, n_do_lines=32, dio_ports=(32, 8, 8), n_ci=4, watchdog="dio",
+    product_num=0x7435C4C4,
     unsupported=_X_UNSUPPORTED)
 USB_6343 = Product(
     "USB-6343", bus=K.BUS_USB, n_ai=32, n_ao=4, ai_ranges_V=(0.2, 1.0, 5.0, 10.0), ao_ranges_V=(10.0,),
     ai_max_single_rate_hz=500e3, ai_max_multi_rate_hz=500e3, ao_max_rate_hz=(900e3, 840e3, 775e3, 719e3),
-    ai_fifo_samples=4095, ao_fifo_samples=8191, n_do_lines=32, n_ci=4, watchdog="dio", usb=True,
+    ai_fifo_samples=4095, ao_fifo_samples=8191, n_do_lines=32, dio_ports=(32, 8, 8), n_ci=4, watchdog="dio", usb=True,
     unsupported=_X_UNSUPPORTED)
 PCIE_6738 = Product(
     "PCIe-6738", category=K.CATEGORY_AO_SERIES, n_ai=0, n_ao=32, ao_ranges_V=(10.0,),
     ao_max_rate_hz=(1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 400e3), ao_fifo_samples=8191,
-    n_do_lines=16, n_ci=4, watchdog="dio", unsupported=frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING}))
+    n_do_lines=8, dio_ports=(8, 8), n_ci=4, watchdog="dio", unsupported=frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING}))
 NI_9205 = Product(
     "NI 9205", category=K.CATEGORY_C_SERIES_MODULE, bus=K.BUS_TCPIP, n_ai=32, ai_ranges_V=(0.2, 1.0, 5.0, 10.0),
     ai_max_single_rate_hz=250e3, ai_max_multi_rate_hz=250e3, timebase_hz=80e6, ai_fifo_samples=127,
@@ -121,7 +123,7 @@ NI_9263 = Product(
 SIMRIG = Product(
     "ionto SimRig", n_ai=16, n_ao=8, ai_ranges_V=PCIE_6363.ai_ranges_V, ao_ranges_V=(5.0, 10.0),
     ai_max_single_rate_hz=2.0e6, ai_max_multi_rate_hz=1.0e6, ao_max_rate_hz=(1.0e6,), ai_fifo_samples=2047,
-    ao_fifo_samples=8191, n_do_lines=8, n_ci=4, watchdog="dio")
+    ao_fifo_samples=8191, n_do_lines=8, dio_ports=(8,), n_ci=4, watchdog="dio")
 
 
 @dataclass(frozen=True)

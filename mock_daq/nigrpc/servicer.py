@@ -38,6 +38,21 @@ DRIVER_VERSION = (24, 8, 0)
 _SERVICE = pb.DESCRIPTOR.services_by_name["NiDAQmx"]
 
 
+# What DAQmx answers for a property nobody set (NI-DAQmx C Reference, each property's default)
+DEFAULTS: dict[tuple[str, int], Any] = {
+    ("Chan", K.CHAN_AI_VOLTAGE_UNITS): K.UNITS_VOLTS, ("Chan", K.CHAN_AO_VOLTAGE_UNITS): K.UNITS_VOLTS,
+    ("Chan", K.CHAN_AI_CUSTOM_SCALE): "", ("Chan", K.CHAN_AO_CUSTOM_SCALE): "",
+    ("Chan", K.CHAN_AI_RAW_SAMP_SIZE): 16, ("Chan", K.CHAN_AO_RESOLUTION): 16.0,  # 16-bit ADC/DAC (spec sheets)
+    ("Read", K.READ_RELATIVE_TO): K.READ_CURR_READ_POS, ("Read", K.READ_OFFSET): 0,
+    ("Read", K.READ_SLEEP_TIME): 0.001, ("Read", K.READ_LOGGING_FILE_PATH): "",
+    ("Read", K.READ_LOGGING_PAUSE): False, ("Read", K.READ_LOGGING_PREALLOC): 0,
+    ("Write", K.WRITE_RELATIVE_TO): K.WRITE_CURR_WRITE_POS, ("Write", K.WRITE_OFFSET): 0,
+    ("Write", K.WRITE_SLEEP_TIME): 0.001,
+    ("Timing", K.TIMING_SIMULTANEOUS_AO): False,
+    ("Trig", K.TRIG_START_DIG_FLTR_TB_SRC): "", ("Trig", K.TRIG_START_DIG_FLTR_TB_RATE): 0.0,
+}
+
+
 def _abort(context: grpc.ServicerContext, err: NIError) -> None:
     md = [("ni-error", str(err.code))]
     if err.samps_read is not None:
@@ -146,7 +161,9 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             if c.kind == "do":
                 values[K.DO_NUM_LINES] = len(c.lines)
             elif c.kind == "ai":
-                values.update({K.CHAN_AI_MAX: c.hi, K.CHAN_AI_MIN: c.lo, K.CHAN_AI_TERM_CFG: c.terminal,
+                # AI.Max/Min read back coerced to the range the device chose (NI's own test:
+                # "The driver's coerced ai_max/min should be wider than the desired ai_max/min")
+                values.update({K.CHAN_AI_MAX: c.range_V, K.CHAN_AI_MIN: -c.range_V, K.CHAN_AI_TERM_CFG: c.terminal,
                                K.CHAN_AI_MEAS_TYPE: K.VOLTAGE, K.CHAN_AI_RNG_HIGH: c.range_V,
                                K.CHAN_AI_RNG_LOW: -c.range_V})
             else:
@@ -197,9 +214,16 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 return self._set_or(key, scope, attr, t.written)
         elif scope == "Timing":
             t = self._task_from_key(key)
+            term = hw.terminal_device()
+            src = self._set_or(key, scope, K.TIMING_SAMP_CLK_SRC, t.clock_source) or \
+                f"/{term}/{t.kind or 'ai'}/SampleClockTimebase"  # the onboard clock (NI: this terminal)
+            tb = spec.module_of(t.channels[0].physical).product.timebase_hz if t.kind in ("ai", "ao") \
+                else spec.product.timebase_hz
             values = {K.TIMING_SAMP_RATE: t.rate_hz, K.TIMING_SAMP_MODE: t.samp_mode,
-                      K.TIMING_SAMP_PER_CHAN: t.samps_per_chan, K.TIMING_SAMP_CLK_SRC: t.clock_source,
-                      K.TIMING_TYPE: K.SAMPLE_CLOCK if t.timing == "sample_clock" else K.ON_DEMAND}
+                      K.TIMING_SAMP_PER_CHAN: t.samps_per_chan,
+                      K.TIMING_SAMP_CLK_SRC: src if src.startswith("/") else f"/{term}/{src}",
+                      K.TIMING_TYPE: K.SAMPLE_CLOCK if t.timing == "sample_clock" else K.ON_DEMAND,
+                      K.TIMING_SAMP_CLK_TIMEBASE_DIV: round(tb / t.rate_hz) if t.rate_hz else 0}
             if attr in values:
                 return values[attr]
         elif scope == "Trig":
@@ -215,6 +239,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 return t.expired
             if attr == K.WATCHDOG_TIMEOUT:
                 return t.watchdog_timeout_s
+        if "task" in key and (scope, attr) in DEFAULTS:
+            return self._set_or(key, scope, attr, DEFAULTS[(scope, attr)])
         raise LookupError(attr)
 
     def _device_values(self, mod: Module) -> dict[int, Any]:
@@ -235,8 +261,11 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             K.DEV_CO_PHYSICAL_CHANS: ", ".join(f"{mod.name}/ctr{i}" for i in range(p.n_ci)),
             K.DEV_BUS_TYPE: K.BUS_TCPIP if spec.chassis else p.bus,
         }
-        lines = ", ".join(spec.do_lines) if mod is spec.modules[0] else ""
-        port = f"{mod.name}/port0" if lines else ""
+        # every DIO line and port the product has (PCIe-6363: port0 32 lines, port1 and port2 8
+        # each); static DO (the interlock) works on port 0 only here
+        ports = p.dio_ports if (mod is spec.modules[0] and not spec.chassis) else ()
+        lines = ", ".join(f"{mod.name}/port{k}/line{i}" for k, n in enumerate(ports) for i in range(n))
+        port = ", ".join(f"{mod.name}/port{k}" for k in range(len(ports)))
         values.update({K.DEV_DO_LINES: lines, K.DEV_DI_LINES: lines, K.DEV_DO_PORTS: port, K.DEV_DI_PORTS: port})
         if spec.chassis:
             values[K.DEV_COMPACT_DAQ_CHASSIS] = spec.chassis

@@ -93,7 +93,7 @@ def test_ai_ranges_are_coerced_to_the_products_ranges():
             c = Client(s.port)
             with c.task() as t:
                 ch = t.ai_channels.add_ai_voltage_chan("Dev1/ai1", min_val=-asked, max_val=asked)
-                assert (ch.ai_rng_high, ch.ai_rng_low, ch.ai_max) == (got, -got, asked), key
+                assert (ch.ai_rng_high, ch.ai_rng_low, ch.ai_max, ch.ai_min) == (got, -got, got, -got), key
             c.close()
 
 

@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", default="", help="extra pytest -k expression (ANDed with 'grpc')")
     ap.add_argument("--show", type=int, default=12, help="failure classes to print")
     ap.add_argument("--timeout-s", type=float, default=1800)
+    ap.add_argument("--junit", help="keep NI's junit XML report here (every failure's message)")
     args = ap.parse_args(argv)
 
     cache = Path(args.cache)
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run(pytest_cmd, cwd=work, env=env, timeout=args.timeout_s, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     counts, classes = summarize(junit)
+    if args.junit and junit.is_file():
+        shutil.copy(junit, args.junit)
     shutil.rmtree(work, ignore_errors=True)
     applicable = counts["passed"] + counts["failed"] + counts["skipped (device not found)"]
     pct = 100.0 * counts["passed"] / applicable if applicable else 0.0
