@@ -181,3 +181,34 @@ def test_replay_controls_on_a_live_device_say_so(tmp_path):
 
 def test_speed_steps_are_ordered():
     assert list(REPLAY_SPEEDS) == sorted(REPLAY_SPEEDS) and 1.0 in REPLAY_SPEEDS
+
+
+def test_a_paused_replay_being_recorded_leaves_no_gap_in_the_file(recording, tmp_path):
+    """Empty blocks while paused reach the recorder, the detector and the display: the new
+    file holds the replayed samples without a gap or a repeated sample."""
+    from daq.recording import Recording
+
+    path, data, _ = recording
+    s = LiveSession(f"replay:{path}", speed=2.0, recordings_dir=tmp_path)
+    events = _Events()
+    s.subscribe(events)
+    s.connect()
+    try:
+        wait_until(lambda: s.end_index > 4000, 60, what="the replay running")
+        out = s.start_recording(tmp_path / "again.h5")
+        wait_until(lambda: s.recording, 60, what="the recording started")
+        s.pause_replay(True)
+        turns = events.turns
+        wait_until(lambda: events.turns >= turns + 5, 60, what="five paused engine turns")
+        s.pause_replay(False)
+        held = s.end_index
+        wait_until(lambda: s.end_index > held + 8000, 60, what="samples after the pause")
+        s.stop_recording()
+        wait_until(lambda: not s.recording, 60, what="the file closed")
+    finally:
+        s.close()
+    assert events.errors == []
+    with Recording(out) as r:
+        assert r.gaps == [] and r.n_samples > 8000
+        first = r.first_index
+        assert np.array_equal(r.raw(), data[first:first + r.n_samples])
