@@ -337,6 +337,11 @@ class Scale:
         return np.array([t[0], t[1] * self.span + self.centre, t[2] * self.span + self.centre,
                          t[3] + math.log(self.dose)])
 
+    def scaled_theta(self, t: np.ndarray) -> np.ndarray:
+        """The user's (b, c, d, ln e) → scaled (the inverse of ``theta``)."""
+        return np.array([t[0], (t[1] - self.centre) / self.span, (t[2] - self.centre) / self.span,
+                         t[3] - math.log(self.dose)])
+
     def vcov(self, v: np.ndarray) -> np.ndarray:
         j = np.array([1.0, self.span, self.span, 1.0])
         return v * np.outer(j, j)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from analysis.fit import FitData, FitResult, ci_label, fit_ll4
+from analysis.fit import FitData, FitResult, Scale, ci_label, fit_ll4
 from analysis.ll4 import jacobian, model
 
 
@@ -60,8 +60,15 @@ def _aicc(rss: float, n: int, k: int) -> float:
 
 
 def _shared_ec50_rss(a: FitData, b: FitData, fa: FitResult, fb: FitResult) -> float:
-    """RSS of the 7-parameter model: separate slopes and asymptotes, one ln EC50."""
-    ta, tb = fa.theta, fb.theta
+    """RSS of the 7-parameter model: separate slopes and asymptotes, one ln EC50 — solved on
+    both data sets scaled alike to dimensionless form (``analysis.fit.Scale``), so that its
+    tolerances are relative as the single fits' are."""
+    sc = Scale.of(FitData(np.concatenate([a.x, b.x]), np.concatenate([a.y, b.y]), a.limits))
+    return _shared_ec50_rss_scaled(sc.data(a), sc.data(b), sc.scaled_theta(fa.theta),
+                                   sc.scaled_theta(fb.theta)) * sc.span**2
+
+
+def _shared_ec50_rss_scaled(a: FitData, b: FitData, ta: np.ndarray, tb: np.ndarray) -> float:
     p0 = np.array([*ta[:3], *tb[:3], 0.5 * (ta[3] + tb[3])])
     lo = min(a.loge_bounds[0], b.loge_bounds[0])
     hi = max(a.loge_bounds[1], b.loge_bounds[1])

@@ -58,13 +58,25 @@ def _figure(figs: dict[str, dict[str, str]], name: str, caption: str, out: Path)
             f"<figcaption>{html.escape(caption)} (<a href='{svg}'>SVG</a>)</figcaption></figure>")
 
 
+def _date(iso: str) -> str:
+    """``2026-12-06 12:52:11 +00:00`` from an ISO 8601 time (as stored), or it as it is."""
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso or "—"
+    zone = t.strftime("%z")
+    return t.strftime("%Y-%m-%d %H:%M:%S") + (f" {zone[:3]}:{zone[3:]}" if zone else "")
+
+
 def _recording_block(res: AnalysisResult) -> str:
     """Date, protocol, pipette, drugs and software versions of the recording."""
     m = res.meta or {}
     drugs = "; ".join(
         f"{d['drug']} ({d['barrel']}{', ' + format(d['concentration_mM'], 'g') + ' mM' if d.get('concentration_mM') else ''}"
         f"{', current control' if d.get('role') == 'control' else ''})" for d in m.get("drugs", [])) or "—"
-    rows = [["recorded", m.get("date") or "—"], ["protocol", m.get("protocol") or "—"],
+    rows = [["recorded", _date(m.get("date") or "")], ["protocol", m.get("protocol") or "—"],
             ["pipette", m.get("pipette") or "—"], ["drugs", drugs],
             ["software", f"recorded with ionto {m.get('recorded_with') or '?'}; analysed with ionto "
                          f"{m.get('analysed_with') or '?'}"]]

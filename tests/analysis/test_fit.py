@@ -243,3 +243,12 @@ def test_a_step_between_two_doses_is_at_a_search_limit():
     assert any("Hill slope ran to its limit" in r for r in f.reasons)
     if f.status == AT_LIMIT:
         assert 2 <= f.ec50 <= 4 and f.ec50_text() != "not determinable"
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-8, 1e8, 1e12])
+def test_a_not_determinable_fit_stays_so_at_any_scale(scale):
+    ref = fit_ll4(GABA_BIC_DOSE, GABA_BIC_RESPONSE, "nA")
+    for x, y in ((np.array(GABA_BIC_DOSE) * scale, GABA_BIC_RESPONSE),
+                 (GABA_BIC_DOSE, np.array(GABA_BIC_RESPONSE) * scale)):
+        f = fit_ll4(x, y, "nA")
+        assert f.status == ref.status == NOT_DETERMINABLE and len(f.reasons) == len(ref.reasons)

@@ -35,3 +35,16 @@ def test_the_same_curve_twice_is_not_called_different():
 def test_too_few_points_is_a_clear_error():
     with pytest.raises(ValueError, match="at least 4 distinct doses"):
         compare_fits([1, 2, 3], [1, 2, 3], X, curve(10, 0))
+
+
+@pytest.mark.parametrize(("sx", "sy"), [(1e-12, 1.0), (1.0, 1e-12), (1e12, 1e12), (1e-8, 1e-8)])
+def test_scaling_doses_or_responses_gives_the_same_comparison(sx, sy):
+    ya, yb = curve(10, 1), curve(40, 2)
+    ref, _, _ = compare_fits(X, ya, X, yb)
+    c, _, _ = compare_fits(X * sx, ya * sy, X * sx, yb * sy)
+    for name in ("ec50_ratio", "f_shared_ec50", "f_same_curve", "aicc_separate", "aicc_shared_ec50"):
+        a, b = getattr(c, name), getattr(ref, name)
+        if name.startswith("aicc"):  # AICc shifts by 2n·ln(sy) when the n responses are scaled
+            b += 2 * (2 * len(X)) * np.log(sy)
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-9 * abs(b)), name
+    assert c.ec50_ratio_ci == pytest.approx(ref.ec50_ratio_ci, rel=1e-6)
