@@ -50,8 +50,10 @@ BAND_LIMIT_OF_RATE = 0.45  # the detection filter's highest edge, × the rate (a
 class NwbSource:
     """One ElectricalSeries of an NWB file, read like an ionto ``Recording``.
 
-    ``series`` picks an ElectricalSeries by name (default: the one in /acquisition with the
-    most samples); ``intervals`` an intervals table by name (default: see the module doc).
+    ``series`` picks an ElectricalSeries by name or path (needed when the file has several;
+    the error lists them); ``intervals`` an intervals table by name (default: see the module
+    doc).  Opening checks the series (shape, electrodes, scaling, clock) and refuses what
+    cannot be analysed with ``NwbFormatError``, one line naming the file.
     Use as a context manager or call ``close``."""
 
     schema_version = 0
