@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "pcie-6363, usb-6343, pcie-6738, cdaq-9189 (NI 9205 + NI 9264), cdaq-9189-9263 (channels, ranges, rates, timebase, FIFOs as the product has "
                    "them; see docs/ni-hardware.md); the client then needs a rig file for it (--write-rig)")
     p.add_argument("--fault", action="append", default=[], metavar="CODE@SECONDS",
-                   help="an NI-DAQmx error at that time of the acquisition, e.g. underflow@2.5 or -200621@2.5 "
+                   help="an NI-DAQmx error at that time of the acquisition, e.g. underflow@2.5 or --fault=-200621@2.5 "
                    "(names: overflow -200010, underflow -200621, fifo-underflow -200016, dac-underflow -200018, "
                    "usb -50405 on USB devices); repeatable")
     p.add_argument("--write-rig", metavar="PATH", help="write the rig with its channels on the simulated "
@@ -136,7 +136,7 @@ def _fault(text: str) -> tuple[int, float]:
         code = FAULT_NAMES[what] if what in FAULT_NAMES else int(what)
         at_s = float(when)
     except ValueError:
-        raise ConfigError(f"--fault {text!r}: write CODE@SECONDS, e.g. underflow@2.5 or -200621@2.5 "
+        raise ConfigError(f"--fault {text!r}: write CODE@SECONDS, e.g. underflow@2.5 or --fault=-200621@2.5 "
                           f"(names: {', '.join(FAULT_NAMES)})") from None
     return code, at_s
 

@@ -23,6 +23,7 @@ MIN_NOT_LESS_THAN_MAX = -200082
 INVALID_TASK = -200088
 PHYSICAL_CHAN_DOES_NOT_EXIST = -200170
 ATTR_NOT_SUPPORTED = -200197
+ATTR_NOT_SUPPORTED_IN_TASK_CONTEXT = -200452
 INVALID_DEVICE_ID = -200220
 SAMPLES_NO_LONGER_AVAILABLE = -200279
 SAMPLES_NOT_YET_AVAILABLE = -200284
@@ -61,6 +62,8 @@ MESSAGES: dict[int, str] = {
     MIN_NOT_LESS_THAN_MAX: "Minimum is not less than maximum.",
     INVALID_TASK: "Task specified is invalid or does not exist.",
     PHYSICAL_CHAN_DOES_NOT_EXIST: "Physical channel specified does not exist on this device.",
+    ATTR_NOT_SUPPORTED_IN_TASK_CONTEXT: "Specified property is not supported by the device or is not "
+    "applicable to the task.",
     ATTR_NOT_SUPPORTED: "Specified property is not supported by the device or is not applicable to the task.",
     INVALID_DEVICE_ID: "Device identifier is invalid.",
     SAMPLES_NO_LONGER_AVAILABLE: "The application is not able to keep up with the hardware acquisition. "

@@ -386,7 +386,7 @@ class Hardware:
                               f"Property: SampClk.Src\nRequested Value: {src}\n"
                               f"This simulated device clocks buffered AO from /{self._terminal_device()}/ai/SampleClock "
                               "or its own clock only.")
-            if src:
+            if src and "/" in src.strip("/"):  # '/Dev1/PFI0'; a bare 'PFI0' is a terminal of this device
                 self.spec.check_device(device_of(src))
             task.timing, task.samp_mode, task.samps_per_chan = "sample_clock", mode, samps
             task.rate_hz = min(self.spec.coerce_rate(rate_hz, mod), top)

@@ -134,6 +134,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         elif scope == "PhysicalChan":
             phys = key["physical_channel"]
             kind = "ao" if suffix(phys).startswith("ao") else "ai"
+            if device_of(phys) not in spec.device_names:  # DAQmx: the channel does not exist (-200170)
+                raise NIError(K.PHYSICAL_CHAN_DOES_NOT_EXIST, f"Physical Channel Name: {phys}")
             spec.check_channel(phys, kind)
             if attr == K.PHYS_AI_TERM_CFGS and kind == "ai":
                 mod = spec.module_of(phys) if device_of(phys) != spec.chassis else spec.modules[0]
@@ -301,6 +303,9 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         self._unsupported(key, attr)
         if "task" in key:
             t = self._task_from_key(key)
+            wrong = {K.BUF_OUTPUT_SIZE: "ao", K.BUF_INPUT_SIZE: "ai"}.get(attr)
+            if wrong and t.kind and t.kind != wrong:  # an output buffer on an input task, …
+                raise NIError(K.ATTR_NOT_SUPPORTED_IN_TASK_CONTEXT, f"Property: 0x{attr:X}\nTask Name: {t.name}")
             if t.state == "running" and attr in (K.BUF_INPUT_SIZE, K.BUF_OUTPUT_SIZE, K.WRITE_REGEN_MODE):
                 raise NIError(K.CAN_NOT_PERFORM_OP_WHILE_TASK_RUNNING)
         if attr == K.WRITE_REGEN_MODE and value not in (K.REGEN_ALLOW, K.REGEN_DONT_ALLOW):

@@ -96,3 +96,18 @@ def test_run_and_analyze_over_the_ni_backend_match_the_in_process_rig(server, tm
     r_sim = [e["percent_change"] for e in sim["epochs"]]
     assert min(r_ni) > 50 and r_ni == pytest.approx(r_sim, rel=1e-6)
     assert ni["spikes"]["electrode"]["count"] == sim["spikes"]["electrode"]["count"] > 100
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--product", "pcie-9999"], "--product: unknown product 'pcie-9999'; one of pcie-6363, usb-6343, pcie-6738"),
+    (["--product", "pcie-6363", "--fault", "usb@1"], "--fault usb@1: a USB transfer error needs a USB device; "
+                                                     "PCIe-6363 is not one"),
+    (["--fault", "sometimes"], "--fault 'sometimes': write CODE@SECONDS, e.g. underflow@2.5 or --fault=-200621@2.5"),
+    (["--fault=-200077@1"], "--fault -200077@1: NI error -200077 cannot be scheduled"),
+    (["--product", "pcie-6363", "--chassis", "cDAQ1"], "--chassis cDAQ1: pcie-6363 is not a cDAQ chassis profile"),
+])
+def test_sim_server_refuses_bad_product_and_fault_options_in_one_line(argv, says, capsys):
+    code = main(["sim-server", "--port", "0", *argv])
+    err = capsys.readouterr().err
+    assert code == 1 and says in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
