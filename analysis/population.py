@@ -217,6 +217,7 @@ def curves_figure(cells: list[Cell], summary: list[dict[str, Any]], out: Path) -
     for ax, (cond, unit), row in zip(axes[:, 0], conds, summary):
         cs = [c for c in cells if c.condition == cond and c.dose_unit == unit]
         drawn = 0
+        tested: set[float] = set()
         for i, c in enumerate(c for c in cs if c.determinable and c.hill is not None):
             colour = COLOURS[i % len(COLOURS)]
             x, y = normalised_points(c)
@@ -225,8 +226,9 @@ def curves_figure(cells: list[Cell], summary: list[dict[str, Any]], out: Path) -
                 continue
             xx = np.geomspace(pos.min(), pos.max(), 100)  # the fit over the doses this cell was tested at
             ax.plot(xx, normalised(c, xx), color=colour, lw=1.2, label=f"{Path(c.file).stem} {c.cell}")
-            ax.plot(pos, y[x > 0], ".", color=colour, alpha=0.4, ms=4)
+            ax.plot(pos, y[x > 0], "o", color=colour, alpha=0.6, ms=4)
             drawn += 1
+            tested.update(np.round(pos, 9).tolist())
         if row["pooled_ec50"] is not None:
             ax.axvline(row["pooled_ec50"], color="k", ls="--", lw=1,
                        label=f"pooled EC50 {row['pooled_ec50']:.3g} {unit} [{row['pooled_ci_low']:.3g}, "
@@ -236,6 +238,10 @@ def curves_figure(cells: list[Cell], summary: list[dict[str, Any]], out: Path) -
         ax.set_title(f"{cond}: {drawn} of {len(cs)} cell(s) with a determinable EC50"
                      + (f" ({missing} without: not determinable or no fit)" if missing else ""), fontsize=9)
         ax.set_xscale("log")
+        if 0 < len(tested) <= 10:  # the tested doses as the ticks, written as numbers
+            ax.set_xticks(sorted(tested))
+            ax.set_xticklabels([f"{v:g}" for v in sorted(tested)])
+            ax.minorticks_off()
         ax.set_ylabel("fraction of the cell's effect")
         ax.set_xlabel(f"dose ({unit})")
         ax.axhline(0, color="0.7", lw=0.5)
