@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from daq.trials import StimulusRequest
 from daq.types import AcquisitionConfig, Block, DeviceDescription, LogEvent, StreamInfo
 
 
@@ -78,6 +79,18 @@ class EventSource(Protocol):
 
     def drain_events(self) -> list[LogEvent]:
         """Events since the last call (engine thread)."""
+        ...
+
+
+@runtime_checkable
+class StimulusOutput(Protocol):
+    """Optional: a device that shows a trial's stimulus when a protocol asks (the simulated
+    task in ``driven`` mode; on NI, a strobe word and a trial line on digital outputs — not
+    built yet).  The device reports the trial it showed through ``drain_events``
+    (docs/trials.md).  Engine thread; ``request.start_index`` is at or after the earliest
+    sample whose output can still change."""
+
+    def show_stimulus(self, request: StimulusRequest) -> None:
         ...
 
 

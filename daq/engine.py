@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from daq.device import Device, EventSource, TruthSource
+from daq.device import Device, EventSource, StimulusOutput, TruthSource
 from daq.engine_api import (
     TRANSITIONS,
     Abort,
@@ -72,6 +72,7 @@ from daq.engine_commands import execute
 from daq.engine_reading import BlockReader
 from daq.engine_recording import RecordingSlot
 from daq.errors import (
+    ConfigError,
     CurrentLimitError,
     IontoError,
     OutputUnderflowError,
@@ -80,6 +81,7 @@ from daq.errors import (
 from daq.monitor_watch import MonitorLimits, MonitorTripped, MonitorWatchdog
 from daq.pipette import Pipette
 from daq.schedule import AOSchedule, CurrentChange
+from daq.trials import StimulusRequest
 from daq.types import TRIAL_KINDS, AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,19 @@ class EngineControl:
     def trial_events(self) -> list[LogEvent]:
         """The trial events logged so far (``TRIAL_KINDS``, in sample order; docs/trials.md)."""
         return self._e.trial_log
+
+    def show_stimulus(self, request: StimulusRequest) -> None:
+        """Ask the device to show a trial's stimulus (``daq.device.StimulusOutput``); the
+        device reports what it showed as trial events (docs/trials.md)."""
+        dev = self._e.device
+        if not isinstance(dev, StimulusOutput):
+            raise ConfigError(f"device {getattr(dev, 'name', '?')!r} cannot show stimuli: a protocol that drives the "
+                              "stimulus needs a device with a stimulus output (sim:gain with simulation.stimulus.mode: "
+                              "driven; docs/trials.md)")
+        if request.start_index < self.write_index:
+            raise ValueError(f"stimulus at sample {request.start_index} is before the earliest writable sample "
+                             f"{self.write_index}")
+        dev.show_stimulus(request)
 
     def request_stop(self, at_index: int | None = None) -> None:
         """Stop acquisition once the read position reaches ``at_index`` (now if None)."""

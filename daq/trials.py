@@ -186,3 +186,25 @@ def valid_counts(trials: Iterable[Trial], block: int | None = None) -> dict[int,
         if t.valid and (block is None or t.block == block):
             out[t.code] = out.get(t.code, 0) + 1
     return out
+
+
+@dataclass(frozen=True)
+class StimulusRequest:
+    """A trial a protocol asks the stimulus to show: from ``start_index`` to ``stop_index``
+    (samples), condition ``code``, and what it is (``values``: name → value, e.g.
+    ``orientation_deg``).  A device that can show stimuli (``daq.device.StimulusOutput``)
+    reports the trial it showed as ``trial_start`` / ``trial_stop`` events; without one (a dry
+    run) the runner logs them as requested."""
+
+    trial: int
+    start_index: int
+    stop_index: int
+    code: int
+    values: tuple[tuple[str, float], ...] = ()
+
+    def start_event(self) -> LogEvent:
+        return LogEvent(self.start_index, EventKind.TRIAL_START,
+                        text=format_fields(trial=self.trial, code=self.code, **{k: float(v) for k, v in self.values}))
+
+    def stop_event(self) -> LogEvent:
+        return LogEvent(self.stop_index, EventKind.TRIAL_STOP, text=format_fields(trial=self.trial, code=self.code))

@@ -41,6 +41,7 @@ from daq.errors import (
     OutputUnderflowError,
 )
 from daq.rig import RigConfig
+from daq.trials import StimulusRequest
 from daq.types import AcquisitionConfig, Block, DeviceDescription, EventKind, LogEvent, StreamInfo
 from mock_daq.electrode import adc_scale_V
 from mock_daq.faults import FaultTimeline
@@ -276,6 +277,13 @@ class SimDevice:
     def close(self) -> None:
         self._running = False
         self.closed = True
+
+    # --- StimulusOutput -----------------------------------------------------------------
+    def show_stimulus(self, request: StimulusRequest) -> None:
+        """Show a trial's stimulus (the simulated task in driven mode); engine thread."""
+        if self._sim is None:
+            raise DeviceError(f"{self.name}: a stimulus asked for before the device was configured")
+        self._sim.show_stimulus(request)
 
     # --- EventSource --------------------------------------------------------------------
     def drain_events(self) -> list[LogEvent]:

@@ -33,6 +33,7 @@ import numpy as np
 
 from daq.errors import ConfigError
 from daq.rig import RigConfig
+from daq.trials import StimulusRequest
 from daq.types import AIChannel, ChannelKind, LogEvent
 from mock_daq.diffusion import DiffusionField, Medium, PointSourceKernel, fmol_per_s_per_nA
 from mock_daq.electrode import BurstNoise, NoiseFrames, adc_scale_V, quantise
@@ -318,6 +319,13 @@ class Simulation:
         out = {k: np.concatenate(v) for k, v in self.truth_buffer.items() if v}
         self.truth_buffer = self._empty_truth()
         return out
+
+    def show_stimulus(self, request: StimulusRequest) -> None:
+        """Show a trial a protocol asked for (``simulation.stimulus.mode: driven``)."""
+        if self.stimulus is None:
+            raise ConfigError(f"rig {self.rig.name!r}: the simulation shows no stimulus; add a simulation.stimulus "
+                              "section with mode: driven (docs/trials.md)")
+        self.stimulus.show(request)
 
     def drain_events(self) -> list[LogEvent]:
         out, self.events = self.events, []

@@ -34,14 +34,18 @@ Thread: whichever thread owns the simulation.
 
 from __future__ import annotations
 
+import bisect
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
+from daq.errors import ConfigError
 from daq.pipette import FileModel
-from daq.types import EventKind, LogEvent
+from daq.trials import StimulusRequest
+from daq.types import LogEvent
 
 VALUE_NAMES = {"orientation": "orientation_deg", "contrast": "contrast"}
 
@@ -60,6 +64,8 @@ class StimulusModel(FileModel):
     """The ``simulation.stimulus`` section of a rig file."""
 
     kind: Literal["orientation", "contrast"] = "orientation"
+    mode: Literal["task", "driven"] = Field(default="task", description="task: runs its own trials; driven: shows "
+                                                                         "what a protocol asks (show_stimulus)")
     values: tuple[float, ...] = Field(default=(0.0, 22.5, 45.0, 67.5, 90.0, 112.5, 135.0, 157.5), min_length=1,
                                       max_length=64, description="orientations (deg) or contrasts (0-1) shown")
     # von Mises (orientation)
@@ -71,7 +77,7 @@ class StimulusModel(FileModel):
     rmax_hz: float = Field(default=40.0, ge=0, le=500)
     c50: float = Field(default=0.2, gt=0, le=1)
     exponent: float = Field(default=2.0, gt=0, le=10)
-    # trial timing
+    # trial timing (task mode)
     first_trial_s: float = Field(default=2.0, ge=0, le=86400)
     stimulus_s: float = Field(default=0.5, ge=0.05, le=600)
     iti_s: float = Field(default=0.5, ge=0.05, le=600)
@@ -97,8 +103,17 @@ class StimulusModel(FileModel):
         return self.rmax_hz * cn / (cn + self.c50**self.exponent) if cn > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class _Shown:
+    start: int
+    stop: int
+    rate_hz: float  # the stimulus drive while it shows
+    request: StimulusRequest
+
+
 class StimulusGenerator:
-    """Runs the trials of a ``StimulusModel`` on the sample clock of a simulation."""
+    """Runs the trials of a ``StimulusModel`` on the sample clock of a simulation: its own
+    (``mode: task``) or those a protocol asks for (``mode: driven``, ``show``)."""
 
     def __init__(self, model: StimulusModel, rate_hz: float, seed: int, n_neurons: int, drug_index: int | None):
         self.model = model
@@ -113,36 +128,76 @@ class StimulusGenerator:
         self.driven = np.zeros(n_neurons, dtype=bool)
         self.driven[list(driven)] = True
         self._rng = np.random.default_rng([seed, 7101])
-        self._order: list[int] = []  # condition of trial k (grown a repetition at a time)
-        self._next_event = 0  # trial events up to this index (2k = start of trial k, 2k+1 = its stop) are out
+        self._order: list[int] = []  # condition of task trial k (grown a repetition at a time)
+        self._trials: list[_Shown] = []  # by start sample
+        self._task_next = 0  # the next task trial to add to _trials
+        self._events: list[LogEvent] = []  # trial events not yet given, by sample
         self._truth: list[np.ndarray] = []  # per opened model step: drive (Hz) and drug fraction per neuron
 
     def condition(self, k: int) -> int:
-        """Index into ``values`` shown in trial ``k``."""
+        """Index into ``values`` shown in task trial ``k``."""
         n = len(self.model.values)
         while len(self._order) <= k:
             rep = self._rng.permutation(n) if self.model.order == "shuffled" else np.arange(n)
             self._order.extend(int(i) for i in rep)
         return self._order[k]
 
-    def _n_trials(self) -> float:
-        return math.inf if self.model.n_trials is None else self.model.n_trials
+    def _add(self, trial: _Shown) -> None:
+        bisect.insort(self._trials, trial, key=lambda t: t.start)
+        start, stop = trial.request.start_event(), trial.request.stop_event()
+        bisect.insort(self._events, start, key=lambda e: e.sample_index)
+        bisect.insort(self._events, stop, key=lambda e: e.sample_index)
+
+    def _fill(self, until: int) -> None:
+        """Task mode: add the task's trials that start before ``until``."""
+        if self.model.mode != "task":
+            return
+        name = VALUE_NAMES[self.model.kind]
+        limit = math.inf if self.model.n_trials is None else self.model.n_trials
+        while self._task_next < limit:
+            k = self._task_next
+            a = self.first + k * self.period
+            if a >= until:
+                break
+            c = self.condition(k)
+            req = StimulusRequest(k, a, a + self.on, c + 1, ((name, float(self.model.values[c])),))
+            self._add(_Shown(a, a + self.on, float(self.rates[c]), req))
+            self._task_next += 1
+
+    def show(self, request: StimulusRequest) -> None:
+        """Driven mode: show a trial a protocol asked for (its value by name, else by code)."""
+        if self.model.mode != "driven":
+            raise ConfigError("the simulated stimulus runs its own task (simulation.stimulus.mode: task); "
+                              "set mode: driven for a protocol to choose what it shows")
+        name = VALUE_NAMES[self.model.kind]
+        values = dict(request.values)
+        if name in values:
+            value = float(values[name])
+        elif 1 <= request.code <= len(self.model.values):
+            value = float(self.model.values[request.code - 1])
+            request = StimulusRequest(request.trial, request.start_index, request.stop_index, request.code,
+                                      (*request.values, (name, value)))
+        else:
+            raise ConfigError(f"stimulus request {request.trial}: no {name} given and code {request.code} is not "
+                              f"one of 1..{len(self.model.values)}")
+        if request.stop_index <= request.start_index:
+            raise ConfigError(f"stimulus request {request.trial}: it must last at least one sample")
+        self._add(_Shown(request.start_index, request.stop_index, self.model.response_hz(value), request))
 
     def drive_hz(self, a: int, b: int) -> float:
         """Mean stimulus drive over samples [a, b): each trial's response window (its
         stimulus delayed by the latency) weighted by its overlap with [a, b)."""
-        lo = a - self.first - self.latency
-        k0 = max(0, lo // self.period - 1)
+        self._fill(b)
         total = 0.0
-        k = k0
-        while k < self._n_trials():
-            s = self.first + k * self.period + self.latency
+        for t in self._trials:  # few: the shown ones are dropped as the model steps pass them
+            s, z = t.start + self.latency, t.stop + self.latency
             if s >= b:
                 break
-            overlap = min(b, s + self.on) - max(a, s)
+            overlap = min(b, z) - max(a, s)
             if overlap > 0:
-                total += self.rates[self.condition(k)] * overlap
-            k += 1
+                total += t.rate_hz * overlap
+        while self._trials and self._trials[0].stop + self.latency <= a:
+            self._trials.pop(0)
         return total / (b - a)
 
     def apply(self, starts: np.ndarray, step: int, lam: np.ndarray, conc_uM: np.ndarray) -> np.ndarray:
@@ -168,20 +223,9 @@ class StimulusGenerator:
 
     def events_before(self, stop: int) -> list[LogEvent]:
         """The trial events with sample index below ``stop`` not yet given, in sample order."""
-        out: list[LogEvent] = []
-        name = VALUE_NAMES[self.model.kind]
-        while self._next_event // 2 < self._n_trials():
-            k, is_stop = divmod(self._next_event, 2)
-            at = self.first + k * self.period + (self.on if is_stop else 0)
-            if at >= stop:
-                break
-            c = self.condition(k)
-            if is_stop:
-                out.append(LogEvent(at, EventKind.TRIAL_STOP, text=f"trial={k} code={c + 1}"))
-            else:
-                out.append(LogEvent(at, EventKind.TRIAL_START,
-                                    text=f"trial={k} code={c + 1} {name}={self.model.values[c]:g}"))
-            self._next_event += 1
+        self._fill(stop)
+        k = bisect.bisect_left(self._events, stop, key=lambda e: e.sample_index)
+        out, self._events = self._events[:k], self._events[k:]
         return out
 
     def metadata(self) -> dict:
@@ -196,6 +240,7 @@ class StimulusGenerator:
             "latency_s": self.latency / self.fs,
             "stimulus_s": self.on / self.fs,
             "period_s": self.period / self.fs,
+            "mode": self.model.mode,
             "gain": 1.0 if m is None else m.gain,
             "offset_hz": 0.0 if m is None else m.offset_hz,
             "modulating_drug": None if m is None else m.drug,

@@ -41,9 +41,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from daq.engine_api import OnlineRate
-from daq.errors import CurrentLimitError
+from daq.errors import ConfigError, CurrentLimitError
 from daq.pipette import Pipette
-from daq.trials import DrugBlock
+from daq.trials import DrugBlock, StimulusRequest
 from daq.types import Block, EventKind, LogEvent
 from protocols.commands import (
     Checkpoint,
@@ -63,6 +63,7 @@ from protocols.commands import (
     WaitUntil,
     describe,
 )
+from protocols.trials import ShowStimulus
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +373,20 @@ class PlanRunner:
                 control.log(LogEvent(at, EventKind.MARK, text=str(text)))
             case DrugBlock():
                 control.log(replace(cmd, start_index=at).event())
+            case ShowStimulus(trial, code, duration, values):
+                if not (duration > 0 and math.isfinite(duration)):
+                    raise ValueError(f"a stimulus must last a finite time > 0 s, got {duration}")
+                req = StimulusRequest(int(trial), at, at + max(1, round(duration * control.rate_hz)), int(code),
+                                      tuple((str(k), float(v)) for k, v in values))
+                show = getattr(control, "show_stimulus", None)
+                if show is None:  # no device (a dry run): the trial as asked
+                    control.log(req.start_event())
+                    control.log(req.stop_event())
+                else:
+                    try:
+                        show(req)
+                    except ConfigError as exc:
+                        raise ValueError(str(exc)) from None
             case Checkpoint(name, info):
                 control.log(LogEvent(at, EventKind.STEP, text=str(name)))
                 self._publish(step=str(name), info=dict(info) if isinstance(info, Mapping) else {})

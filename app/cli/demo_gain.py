@@ -1,7 +1,9 @@
 """``ionto demo gain``: the drug × stimulus demo on the simulated rig.
 
-Runs the bundled ``drug_trials`` protocol (protocols/examples/drug_trials.yaml) on the
-``sim:gain`` preset — a V1 neuron tuned for orientation whose rate ACh scales by a known
+Runs a bundled ``drug_trials`` protocol on the ``sim:gain`` preset — by default
+protocols/examples/drug_trials_driven.yaml, in which ionto shows the stimuli itself (the
+simulated stimulus in driven mode); with ``--task``, protocols/examples/drug_trials.yaml,
+in which the simulated task runs its own trials and the protocol counts them (closed loop) — a V1 neuron tuned for orientation whose rate ACh scales by a known
 gain g and shifts by a known offset a (``mock_daq.stimulus``) — faster than real time,
 records it, detects the spikes, and prints the recovered tuning and gain next to the
 simulator's ground truth.  ``--gain`` and ``--offset`` set the ground truth.
@@ -33,13 +35,17 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="demo gain: the drug's multiplicative gain g in the simulator (default: the preset's, 0.6)")
     p.add_argument("--offset", type=float, default=None,
                    help="demo gain: the drug's additive offset a in Hz (default: the preset's, 0)")
+    p.add_argument("--task", action="store_true",
+                   help="demo gain: the simulated task runs its own trials and the protocol counts them, "
+                        "instead of ionto showing the stimuli")
 
 
-def protocol_path() -> Path:
-    return Path(str(resources.files("protocols") / "examples" / "drug_trials.yaml"))
+def protocol_path(task: bool = False) -> Path:
+    name = "drug_trials.yaml" if task else "drug_trials_driven.yaml"
+    return Path(str(resources.files("protocols") / "examples" / name))
 
 
-def demo_rig(out: Path, gain: float | None, offset_hz: float | None, seed: int) -> Path:
+def demo_rig(out: Path, gain: float | None, offset_hz: float | None, seed: int, task: bool = False) -> Path:
     """The ``sim:gain`` preset with the ground truth asked for, written as a rig file."""
     import yaml
 
@@ -55,6 +61,7 @@ def demo_rig(out: Path, gain: float | None, offset_hz: float | None, seed: int) 
                 raise ConfigError(f"--{key.removesuffix('_hz')}: {value} is not a finite number")
             mod[key] = value
     sim["seed"] = seed
+    sim["stimulus"]["mode"] = "task" if task else "driven"
     path = out / "gain-rig.yaml"
     with open(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False, allow_unicode=True)
@@ -95,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     h5 = out / "gain.h5"
-    rig_path = demo_rig(out, args.gain, args.offset, args.seed)
-    loaded = load_any_protocol(protocol_path())
+    task = bool(getattr(args, "task", False))
+    rig_path = demo_rig(out, args.gain, args.offset, args.seed, task)
+    loaded = load_any_protocol(protocol_path(task))
     rig = load_rig(rig_path)
     dr = dry_run(loaded.factory(), rig.pipette, rig.rate_hz, loaded.info.name)
     if not dr.ok:

@@ -36,7 +36,7 @@ def poisson_trials(gain, offset, n=20, seed=0, duration_s=1.0):
                                                (0.6, 8.0, "both"), (1.0, 0.0, "none")])
 def test_the_preferred_model_is_the_one_that_made_the_data_in_most_cells(gain, offset, model):
     picks = [fit_gain(*poisson_trials(gain, offset, seed=s), n_boot=0).preferred_model for s in range(20)]
-    assert picks.count(model) >= 17, picks  # the F-test rejects a true simpler model 5 % of the time
+    assert picks.count(model) >= 18, picks  # the F-test rejects a true simpler model 1 % of the time
 
 
 def test_g_and_a_are_recovered_and_the_bootstrap_interval_covers_them():

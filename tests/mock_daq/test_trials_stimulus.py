@@ -141,3 +141,34 @@ def test_contrasts_outside_0_to_1_are_refused_naming_the_field():
     rig = parse_rig(doc, "test")
     with pytest.raises(ConfigError, match=r"contrast values must lie in 0\.\.1"):
         parse_sim(rig.simulation, "rig.yaml: simulation", rig)
+
+
+def test_a_driven_stimulus_shows_what_it_is_asked_at_the_samples_asked():
+    from daq.trials import StimulusRequest
+
+    rig = gain_rig(mode="driven", latency_ms=40)
+    sim = simulation(rig)
+    asks = [StimulusRequest(0, 4321, 10_321, 5, (("orientation_deg", 90.0),)),
+            StimulusRequest(1, 20_000, 26_000, 1, ())]  # no value: the code's (values[0] = 0°)
+    for r in asks:
+        sim.show_stimulus(r)
+    events, truth = run(sim, 40_000, -15.0, (777,))
+    assert [(e.sample_index, e.kind, e.text) for e in events] == [
+        (4321, EventKind.TRIAL_START, "trial=0 code=5 orientation_deg=90"),
+        (10_321, EventKind.TRIAL_STOP, "trial=0 code=5"),
+        (20_000, EventKind.TRIAL_START, "trial=1 code=1 orientation_deg=0"),
+        (26_000, EventKind.TRIAL_STOP, "trial=1 code=1")]
+    got = _trial_rates(events, truth, rig.rate_hz, 0.04)
+    model = StimulusModel.model_validate(rig.simulation["stimulus"])
+    neuron = rig.simulation["neurons"][0]
+    for v in (90.0, 0.0):  # the partial model steps at the window's ends are weighted by overlap
+        want = observed(neuron["baseline_hz"] + model.response_hz(v), neuron["refractory_ms"])
+        assert got[v] == pytest.approx(want, rel=0.02), v
+
+
+def test_asking_a_task_that_runs_itself_to_show_a_stimulus_is_one_clear_error():
+    from daq.trials import StimulusRequest
+
+    sim = simulation(gain_rig())
+    with pytest.raises(ConfigError, match="set mode: driven"):
+        sim.show_stimulus(StimulusRequest(0, 100, 200, 1))

@@ -3,13 +3,15 @@ design and duration, and the closed loop on valid trials per condition on the si
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from daq.errors import ConfigError
 from daq.rig import parse_rig
-from daq.trials import DrugBlock, trials_from_events
+from daq.trials import DrugBlock, trials_from_events, valid_counts
 from daq.types import EventKind
 from mock_daq import load_preset
 from protocols.check import check_protocol
@@ -126,3 +128,52 @@ def test_without_trial_events_a_block_times_out_and_says_so():
     run = run_on_sim(plan, rig, online="truth")
     marks = [e.text for e in run.of(EventKind.MARK)]
     assert sum("fewer than 2 valid trials per condition within 2 s" in m for m in marks) == 3
+
+
+def driven_rig(mode="driven"):
+    doc = GAIN_RIG.model_dump(mode="json", exclude_none=True)
+    doc["simulation"]["stimulus"].update(mode=mode)
+    return parse_rig(doc, "test")
+
+
+def driven_plan():
+    return drug_trials(barrel="ach", currents_nA=[60.0], trials_per_condition=3, discard_trials=1, lead_s=0.5,
+                       washout_s=0.25, seed=4, stimulus_values=[0.0, 90.0], stimulus_s=0.2, iti_s=0.1)
+
+
+def test_trials_the_protocol_shows_land_on_the_samples_the_dry_run_placed_them():
+    rig = driven_rig()
+    dry = dry_run_rig(driven_plan(), rig)
+    assert dry.ok and not dry.closed_loop  # open loop: the duration is exact
+    run = run_on_sim(driven_plan(), rig, online="truth")
+    kinds = (EventKind.TRIAL_START, EventKind.TRIAL_STOP, EventKind.DRUG_BLOCK)
+    shown = sorted((e.sample_index, str(e.kind), e.text) for e in run.of(*kinds))
+    planned = sorted((e.sample_index, str(e.kind), e.text) for e in dry.events if e.kind in kinds)
+    # blocks of 1 (off: ceil(0.25 / 0.3)) or 2 (on: ceil(0.5 / 0.3)) settling trials, 1 discarded, 2 x 3 counted
+    assert shown == planned and len(shown) == 3 + 2 * (8 + 9 + 8)
+    trials = trials_from_events(run.events, rig.rate_hz)
+    for b in range(3):
+        assert valid_counts(trials, b) == {1: 3, 2: 3}
+    # every stimulus lasted 0.2 s, a trial every 0.3 s
+    starts = [t.start_index for t in trials]
+    assert {t.stop_index - t.start_index for t in trials} == {round(0.2 * rig.rate_hz)}
+    assert {b - a for a, b in itertools.pairwise(starts)} == {round(0.3 * rig.rate_hz)}
+
+
+def test_a_protocol_that_drives_the_stimulus_on_a_task_that_runs_itself_ends_saying_why():
+    run = run_on_sim(driven_plan(), driven_rig("task"), online="truth")
+    assert run.runner.status.error is not None and "mode: driven" in run.runner.status.error
+    assert not run.of(EventKind.EJECT)  # it stopped at the first trial, before any ejection
+
+
+@pytest.mark.parametrize("params,expected", [
+    ({}, "params.conditions: give the number of stimulus conditions the task shows"),
+    ({"stimulus_values": [0, 45, 45]}, "params.stimulus_values: each value once"),
+    ({"stimulus_values": [0.1, 2], "stimulus_name": "contrast"}, "params.stimulus_values: contrasts lie in 0..1"),
+    ({"stimulus_values": [0, 90], "conditions": 3}, "params.conditions: 3 but stimulus_values has 2"),
+])
+def test_stimulus_parameters_that_contradict_each_other_are_refused(params, expected):
+    doc = {"barrel": "ach", "currents_nA": [60], **params}
+    with pytest.raises(ConfigError) as exc:
+        load_yaml_string("plan: drug_trials\nparams: " + repr(doc).replace("'", '"') + "\n", "t.yaml")
+    assert str(exc.value).startswith("t.yaml: " + expected)
