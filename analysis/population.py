@@ -153,7 +153,7 @@ def pooled_ec50(cells: list[Cell], conf: float = 0.95) -> dict[str, Any]:
     mu, se_hk = float(r.mean_effect_re), float(r.sd_eff_w_re_hksj)
     t = float(stats.t.ppf(0.5 + conf / 2, len(use) - 1))
     out.update(ec50=math.exp(mu), ci=[math.exp(mu - t * se_hk), math.exp(mu + t * se_hk)],
-               tau=math.sqrt(max(float(r.tau2), 0.0)), i2=float(r.i2))
+               tau=math.sqrt(max(float(r.tau2), 0.0)), i2=max(float(r.i2), 0.0))  # I² < 0 is reported as 0
     return out
 
 

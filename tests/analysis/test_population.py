@@ -72,3 +72,9 @@ def test_the_curves_figure_is_written_at_print_resolution(tmp_path):
     assert round(Image.open(paths["png"]).info["dpi"][0]) == 300
     svg = open(paths["svg"]).read()
     assert "2 of 3 cell(s) with a determinable EC50" in svg and "pooled EC50" in svg
+
+
+def test_cells_that_agree_better_than_their_errors_have_no_between_cell_spread():
+    cells = [cell(20.0 * (1 + 0.001 * k), se=0.3) for k in range(4)]
+    p = pooled_ec50(cells)
+    assert p["tau"] == 0.0 and p["i2"] == 0.0 and p["ci"][0] < 20.0 < p["ci"][1]
