@@ -330,6 +330,9 @@ class RigCheck:
             res.message = ("not checked: no analog output" if not b.ao_channel
                            else "not checked: no test current fits within its limits")
             return res
+        if not all(self.sink.counts[k] > 0 for k, w in enumerate(self.windows) if w.barrel == i):
+            res.message = "not measured: the check stopped before this barrel"
+            return res
         own = self._steps(i, i)
         # another commanded barrel's monitor answering this barrel's command
         others = [(j, s[1]) for j in range(len(self.pipette.barrels))

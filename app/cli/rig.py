@@ -258,7 +258,7 @@ def run_check(args: argparse.Namespace) -> int:
     check = RigCheck(rig.pipette, rig.rate_hz, test_nA=test_nA)
     outcome = _run_engine(device, rig, check)
     report = check.report(device=url, rig_path=args.rig, compliance_V=_compliance(rig))
-    if outcome["error"] and report.completed:
+    if outcome["error"]:  # what ended the run says more than "not every barrel was measured"
         report.completed, report.stopped_because = False, outcome["error"]
     saved = None
     if args.rig and report.completed and not outcome["signal"]:

@@ -102,6 +102,16 @@ def test_rig_check_names_an_open_barrel(tmp_path, capsys):
     assert code == 1 and _fault(doc, "gaba")["status"] == "open"
 
 
+def test_a_board_lost_during_the_check_is_exit_1_saying_the_barrels_may_not_be_on_retain(tmp_path, capsys):
+    d = _cortex()
+    d["simulation"]["faults"] = [{"kind": "disconnect", "at_s": 2.0}]
+    code, doc, _ = _check(capsys, "--device", "sim", "--rig", str(_write(tmp_path, d)))
+    assert code == 1 and not doc["ok"] and not doc["completed"]
+    assert "disconnected" in doc["stopped_because"] and "may not be on retain" in doc["stopped_because"]
+    assert doc["safe_levels_confirmed"] is False and doc["saved_to"] is None
+    assert "not measured" in _fault(doc, "nacl")["message"]
+
+
 def test_rig_check_without_yes_and_without_a_terminal_passes_no_current_and_says_so(tmp_path):
     rig = _write(tmp_path, _cortex())
     proc = subprocess.run([sys.executable, "-m", "app.cli.main", "rig", "check", "--device", "sim", "--rig",
