@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
             say(f"  {ep.drug} {current_text(ep.current_nA):>7}: baseline {t.baseline_rate_hz:6.2f} Hz, "
                 f"response {t.response_rate_hz:6.2f} Hz, {t.percent_change:+7.1f} %")
     if truth is not None:
-        say(f"ground truth EC50 from the simulator's model (receptor EC50 {truth.receptor_ec50_uM:g} µM reached at "
-            f"steady state): {truth.ec50:.3g} {truth.dose_unit}; measured {fit.ec50_text()}"
+        say(f"ground truth EC50 from the simulator's model: {truth.ec50:.3g} {truth.dose_unit} (the current whose "
+            f"steady-state response is half-maximal; the receptor's {truth.receptor_ec50_uM:g} µM EC50 is reached at "
+            f"{truth.receptor_ec50_dose:.3g} {truth.dose_unit}); measured {fit.ec50_text()}"
             + (f" ({error:+.1f} %)" if error is not None else ""))
     say("")
     say(f"recording: {h5}\nfigure:    {fig}\nreport:    {files['html']}")
