@@ -60,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--command-gain", type=float, help="the source's command gain, nA/V (default: the preset's)")
     n.add_argument("--monitor-gain", type=float, help="the source's current monitor gain, V/nA (default: the preset's)")
     n.add_argument("--no-monitors", action="store_true", help="the monitors are not wired to the board")
+    n.add_argument("--voltage-gain", type=float, metavar="V_PER_V",
+                   help="the source has a barrel-voltage output per barrel, wired to the next AIs, with this scale "
+                        "(board V per barrel V, e.g. 0.1): rig check then measures each barrel's resistance")
     n.add_argument("--retain-nA", type=float, default=15.0, help="retaining current of drug barrels (default 15)")
     n.add_argument("--max-eject-nA", type=float, default=200.0, help="ejection limit of every barrel (default 200)")
     n.add_argument("--rate-hz", type=float, default=20000.0, help="sample rate (default 20000)")
@@ -181,6 +184,10 @@ def build_rig(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             if mon_gain is not None:
                 b["monitor_gain_V_per_nA"] = mon_gain
             b["monitor_channel"] = f"{board}/ai{ai}"
+            ai += 1
+    for b in barrels:
+        if args.voltage_gain is not None:
+            b["voltage_monitor_channel"], b["voltage_monitor_gain_V_per_V"] = f"{board}/ai{ai}", args.voltage_gain
             ai += 1
     name = args.name or Path(args.out).stem
     total = args.max_eject_nA * max(1, len(barrels) - 1)

@@ -254,3 +254,11 @@ def test_rig_new_asks_on_a_terminal_what_no_option_gave(tmp_path, capsys, monkey
     my = rig.pipette.barrel("my")
     assert (my.drug, my.polarity, my.concentration_mM, my.monitor_gain_V_per_nA) == ("mysterin", 1, 10, 0.05)
     assert my.ao_channel == "Dev2/ao1" and my.command_gain_nA_per_V == 200  # the BH-2 preset's
+
+
+def test_rig_new_wires_barrel_voltage_outputs_after_the_monitors_when_asked(tmp_path, capsys):
+    out = tmp_path / "volts.yaml"
+    assert main(["rig", "new", str(out), *NEW, "--voltage-gain", "0.1"]) == 0
+    rig = load_rig(out)
+    assert [b.voltage_monitor_channel for b in rig.pipette.barrels] == ["Dev1/ai5", "Dev1/ai6", "Dev1/ai7", "Dev1/ai8"]
+    assert [c.name for c in rig.acquisition_config().ai][-4:] == ["V_glu", "V_gaba", "V_nacl", "V_bal"]
