@@ -27,9 +27,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
-from PyQt6.QtCore import QRect, QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
+from PyQt6.QtCore import QByteArray, QRect, QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
     QApplication,
@@ -69,6 +70,9 @@ from app.stopping import CHECK_BY_HAND, STOP_WAIT_S
 from daq.engine import Abort, AddMark, EngineCommand, Pause, Resume, RetainAll
 from daq.errors import IontoError
 from daq.types import ChannelKind, EventKind, LogEvent
+
+if TYPE_CHECKING:
+    from app.gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
 FRAME_MS = 25  # the frame pace: ~40 Hz asked, so that ≥ 30 frames/s are drawn
@@ -184,6 +188,9 @@ class MainWindow(QMainWindow):
         self.menus = build_menus(self)
         self.key_sheet: KeySheet | None = None
         self.current_max_nA: dict[str, float] = {}  # per barrel: largest |current| commanded or planned
+        self.workspace: Workspace | None = None  # applied once connected (File > Load, --workspace)
+        self.workspace_name: str | None = None
+        self._manual_threshold_V: float | None = None  # a threshold set by hand (None: automatic k·σ)
 
         self.bridge.state_changed.connect(self._on_state)
         self.bridge.error.connect(self._on_engine_error)
@@ -361,6 +368,8 @@ class MainWindow(QMainWindow):
             self._dispatch(ev)
         self.last_events = []
         self._bound = True
+        if self.workspace is not None:
+            self.apply_workspace(self.workspace)
         self.timer.start()
         self._autostart()
 
@@ -511,40 +520,88 @@ class MainWindow(QMainWindow):
                 self.connect_device()
 
     def save_workspace_dialog(self) -> None:
-        """File > Save workspace: through ``app.gui.workspace`` (the workspace model)."""
-        name, ok = QInputDialog.getText(self, "Save workspace", "Workspace name:")
+        """File > Save workspace: ask for a name (the saved ones are offered)."""
+        from app.gui.workspace import list_workspaces
+
+        current = self.workspace_name or ""
+        name, ok = QInputDialog.getItem(self, "Save workspace", "Workspace name:", list_workspaces() or [current],
+                                        0, True)
         if ok and name.strip():
+            self.workspace_name = name.strip()
             self.save_workspace(name.strip())
 
     def load_workspace_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "Load workspace", "Workspace name:")
-        if ok and name.strip():
-            self.load_workspace(name.strip())
+        from app.gui.workspace import list_workspaces
+
+        names = list_workspaces()
+        if not names:
+            self.banners.show_message("info", "no workspace is saved yet (File > Save workspace)")
+            return
+        name, ok = QInputDialog.getItem(self, "Load workspace", "Workspace:", names, 0, False)
+        if ok and name:
+            self.workspace_name = name
+            self.load_workspace(name)
+
+    def capture_workspace(self) -> Workspace:
+        """The window's settings now, as a workspace (``app.gui.workspace``)."""
+        from app.gui.workspace import RecordingSettings, capture_workspace
+
+        p = self.recording_panel
+        manual = self._manual_threshold_V
+        return capture_workspace(
+            device=self.device_bar.url(), rig=self.device_bar.rig(), speed=self.device_bar.speed_factor(),
+            trace_model=self.trace_model, rate_model=self.rate_model,
+            threshold_uV=None if manual is None else manual * 1e6,
+            recording=RecordingSettings(directory=p.directory.text() or ".", template=p.template.text()),
+            layout={"window_state": bytes(self.saveState().toBase64()).decode("ascii"),
+                    "geometry": bytes(self.saveGeometry().toBase64()).decode("ascii")})
+
+    def apply_workspace(self, ws: Workspace) -> None:
+        """Put a workspace's settings on the window: device, rig and speed (used at the next
+        connection), recording folder and template and the layout now, and — once connected —
+        window, gains, hidden lanes, ratemeter and threshold.  Never ejects anything."""
+        from app.gui.workspace import apply_workspace
+
+        if not self.session.running:
+            self.device_bar.set_url(ws.device)
+            self.device_bar.rig_path.setText(ws.rig or "")
+            self.device_bar.set_speed(ws.speed)
+        self.recording_panel.directory.setText(ws.recording.directory)
+        self.recording_panel.template.setText(ws.recording.template)
+        if "window_state" in ws.layout:
+            self.restoreState(QByteArray.fromBase64(ws.layout["window_state"].encode("ascii")))
+        if "geometry" in ws.layout and self.restoreGeometry(QByteArray.fromBase64(ws.layout["geometry"].encode("ascii"))):
+            self.setGeometry(fit_rect(self.geometry(), self.available_geometry()))
+        self.workspace = ws
+        if not self._bound:
+            return  # the rest once connected (_bind)
+        self._manual_threshold_V = None if ws.threshold_uV is None else ws.threshold_uV * 1e-6
+        for note in apply_workspace(ws, trace_model=self.trace_model, rate_model=self.rate_model,
+                                    detector=self.session.detector):
+            self.banners.show_message("info", f"workspace: {note}")
 
     def save_workspace(self, name: str) -> None:
+        """File > Save workspace: the window's settings under ``name``."""
+        from app.gui.workspace import save_workspace
+
         try:
-            from app.gui import workspace
-        except ImportError:
-            self.banners.show_message("warning", "workspaces are not available in this build (app.gui.workspace)")
-            return
-        try:
-            path = workspace.save_workspace(self, name)
-        except (IontoError, OSError, ValueError) as exc:
+            path = save_workspace(name, self.capture_workspace())
+        except IontoError as exc:
             self.banners.show_message("error", f"could not save workspace {name!r}", str(exc))
             return
         self.statusBar().showMessage(f"workspace {name!r} saved to {path}", 10000)
 
     def load_workspace(self, name: str) -> None:
+        """File > Load workspace: a saved workspace's settings on the window (a bad file is one
+        banner naming the file and field, and nothing is applied)."""
+        from app.gui.workspace import load_workspace
+
         try:
-            from app.gui import workspace
-        except ImportError:
-            self.banners.show_message("warning", "workspaces are not available in this build (app.gui.workspace)")
-            return
-        try:
-            workspace.load_workspace(self, name)
-        except (IontoError, OSError, ValueError) as exc:
+            ws = load_workspace(name)
+        except IontoError as exc:
             self.banners.show_message("error", f"could not load workspace {name!r}", str(exc))
             return
+        self.apply_workspace(ws)
         self.statusBar().showMessage(f"workspace {name!r} loaded", 10000)
 
     def show_key_sheet(self) -> None:
@@ -563,13 +620,14 @@ class MainWindow(QMainWindow):
         det = self.session.detector
         if det is not None:
             det.set_threshold(threshold_phys)
+            self._manual_threshold_V = None if threshold_phys is None else abs(threshold_phys)
 
     def auto_threshold(self) -> None:
         det = self.session.detector
         if det is None or det.sigma is None:
             self.banners.show_message("info", "the noise is not estimated yet (the detector needs ~2 s of data)")
             return
-        det.set_threshold(self.traces.k.value() * det.sigma)
+        self.set_threshold(self.traces.k.value() * det.sigma)
         self.traces.set_threshold_line(det.threshold if det.threshold is not None else None)
 
     def _on_window_changed(self, window_s: float) -> None:
@@ -823,12 +881,18 @@ def _qt_message(kind: QtMsgType, _context: object, message: str) -> None:
 
 def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = None, seed: int | None = None,
             connect: bool = True, record: str | os.PathLike[str] | None = None,
-            protocol: str | os.PathLike[str] | None = None, speed: float | None = 1.0, debug: bool = False) -> int:
+            protocol: str | os.PathLike[str] | None = None, speed: float | None = 1.0, debug: bool = False,
+            workspace: Workspace | None = None) -> int:
     """Open the rig window and run Qt's event loop.  Returns the exit status: 0, or 128 + the
     signal that closed the window (after one line on stderr saying how the barrels were left)."""
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     win = MainWindow(LiveSession(device_url, rig_path, seed=seed, speed=speed, block_s=GUI_BLOCK_S))
+    if workspace is not None:  # (the command line's device, rig and speed win: the session has them)
+        win.apply_workspace(workspace)
+        win.device_bar.set_url(device_url)
+        win.device_bar.rig_path.setText(str(rig_path) if rig_path else "")
+        win.device_bar.set_speed(speed)
     win.autostart_record = str(record) if record else None
     win.autostart_protocol = str(protocol) if protocol else None
 

@@ -45,6 +45,8 @@ def make_window(qtbot, qt_windows, tmp_path):
         qtbot.addWidget(win)
         windows.append(win)
         win.show()
+        win.activateWindow()  # the window's own keys (Space, digits, Ctrl+O …) need it active
+        qtbot.waitUntil(win.isActiveWindow, timeout=TIMEOUT_MS)
         if connect:
             win.connect_device()
             qtbot.waitUntil(lambda: win._bound and win.trace_model is not None and win.trace_model.end_index > 0,

@@ -1,0 +1,310 @@
+"""The rig window's menus, keys, cursors, palette, lanes and size (issue 16 items 1-3), offscreen
+against the simulated rig: each action and key does what its menu says."""
+# ruff: noqa: F811  (make_window, a fixture from gui_helpers, is each test's argument)
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PyQt6")
+
+from gui_helpers import TIMEOUT_MS, make_window, write_protocol  # noqa: F401 (make_window is a fixture)
+from PyQt6.QtCore import QRect, QSettings, Qt
+from PyQt6.QtWidgets import QApplication, QFileDialog, QInputDialog
+
+from app.gui.cursors import between
+from app.gui.main_window import MainWindow, fit_rect
+from app.gui.palette import barrel_colour
+from app.gui.time_axis import time_labels
+from app.gui.traces_view import current_half_range
+from app.live import LiveSession
+
+EXPECTED_KEYS = {"open_protocol": "Ctrl+O", "record": "Ctrl+R", "freeze": "Space", "mark": "F2",
+                 "retain_all": "Esc", "run": "F5", "pause": "F6", "resume": "F7", "abort": "Shift+F5",
+                 "cursors": "F3", "hcursor": "F4", "keys": "F1", "quit": "Ctrl+Q",
+                 "save_workspace": "Ctrl+Shift+S", "load_workspace": "Ctrl+Shift+O"}
+
+
+def _marks(win, text: str) -> list:
+    return [m for m in win.traces.annotations.marks if m.kind == "mark" and m.text == text]
+
+
+def test_the_menu_bar_has_the_six_menus_and_the_expected_keys(qtbot, make_window):
+    win = make_window(connect=False)
+    assert list(win.menus.menus) == ["File", "Device", "Protocol", "Recording", "View", "Help"]
+    assert [a.text() for a in win.menuBar().actions()] == ["&File", "&Device", "&Protocol", "&Recording", "&View",
+                                                            "&Help"]
+    for name, key in EXPECTED_KEYS.items():
+        assert win.menus.actions[name].shortcut().toString() == key, name
+    for digit in range(10):
+        assert win.menus.actions[f"marker_{digit}"].shortcut().toString() == str(digit)
+    assert win.menus.actions["retain_all"].shortcutContext() == Qt.ShortcutContext.ApplicationShortcut
+    assert win.menus.actions["mark"].shortcutContext() == Qt.ShortcutContext.ApplicationShortcut
+
+
+def test_f1_opens_a_key_sheet_that_lists_every_key(qtbot, make_window):
+    win = make_window(connect=False)
+    qtbot.keyClick(win, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: win.key_sheet is not None and win.key_sheet.isVisible(), timeout=TIMEOUT_MS)
+    keys = {key for _menu, key, _what in win.key_sheet.rows}
+    assert set(EXPECTED_KEYS.values()) <= keys and "0 … 9" in keys
+
+
+def test_ctrl_o_opens_the_chosen_protocol_and_checks_it(qtbot, make_window, tmp_path, monkeypatch):
+    win = make_window()
+    proto = write_protocol(tmp_path)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: asked.append(a) or (str(proto), ""))
+    qtbot.keyClick(win, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert asked
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    assert win.protocol_model.loaded.ok and win.protocol_model.loaded.path == proto
+    assert win.protocol_dock.isVisible()
+
+
+def test_ctrl_r_starts_and_stops_the_recording(qtbot, make_window, tmp_path):
+    win = make_window()
+    win.recording_panel.directory.setText(str(tmp_path / "rec"))
+    win.recording_panel.template.setText("ctrl_r_{n}.h5")
+    qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: win.session.recording, timeout=TIMEOUT_MS)
+    path = win.session.recorder.path
+    assert path.name == "ctrl_r_1.h5" and win.recording_panel.recording
+    qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not win.session.recording and not win.recording_panel.recording, timeout=TIMEOUT_MS)
+
+
+def test_space_freezes_the_display_but_types_a_space_in_a_text_box(qtbot, make_window):
+    win = make_window()
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    assert win.trace_model.frozen and win.traces.freeze.isChecked() and win.menus.actions["freeze"].isChecked()
+    held = win.trace_model.view_range()
+    qtbot.waitUntil(lambda: win.trace_model.end_index > held[1] + win.trace_model.rate_hz // 2, timeout=TIMEOUT_MS)
+    assert win.trace_model.view_range() == held
+    box = win.recording_panel.mark_text
+    win.recording_dock.show()
+    win.recording_dock.raise_()
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=TIMEOUT_MS)
+    qtbot.keyClicks(box, "a b")
+    assert box.text() == "a b" and win.trace_model.frozen  # the text box kept its space
+    win.setFocus()
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    assert not win.trace_model.frozen and not win.traces.freeze.isChecked()
+
+
+def test_digit_keys_add_typed_markers_drawn_on_the_traces(qtbot, make_window):
+    win = make_window()
+    qtbot.keyClick(win, Qt.Key.Key_3)
+    qtbot.keyClick(win, Qt.Key.Key_7)
+    qtbot.waitUntil(lambda: bool(_marks(win, "3") and _marks(win, "7")), timeout=TIMEOUT_MS)
+    (m3,), (m7,) = _marks(win, "3"), _marks(win, "7")
+    assert m3.t_s <= m7.t_s
+    assert m3.item.label.toPlainText() == "3"  # the digit is drawn on the trace's line
+    assert m3.item in win.traces.plot.items
+
+
+def test_f2_mark_is_drawn_on_the_traces_with_its_text(qtbot, make_window):
+    win = make_window()
+    win.recording_panel.mark_text.setText("washout")
+    qtbot.keyClick(win, Qt.Key.Key_F2)
+    qtbot.waitUntil(lambda: bool(_marks(win, "washout")), timeout=TIMEOUT_MS)
+    assert "washout" in win.recording_panel.marks.text()
+
+
+def test_escape_retains_every_barrel_with_the_focus_in_the_notes(qtbot, make_window):
+    win = make_window()
+    qtbot.mouseClick(win.barrels.toggles["gaba"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.barrel_model.row("gaba").ejecting, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "EJECT" in win.safety.chips["gaba"].text(), timeout=TIMEOUT_MS)
+    notes = win.recording_panel.notes
+    win.recording_dock.show()
+    win.recording_dock.raise_()
+    notes.setFocus()
+    qtbot.keyClick(notes, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not win.barrel_model.row("gaba").ejecting, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "retain" in win.safety.chips["gaba"].text(), timeout=TIMEOUT_MS)
+
+
+def test_protocol_keys_run_pause_resume_and_abort(qtbot, make_window, tmp_path):
+    win = make_window()
+    win.open_protocol(str(write_protocol(tmp_path, eject_s=3.0, recovery_s=3.0, baseline_s=0.5)))
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    qtbot.keyClick(win, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "running", timeout=TIMEOUT_MS)
+    qtbot.keyClick(win, Qt.Key.Key_F6)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "paused", timeout=TIMEOUT_MS)
+    qtbot.keyClick(win, Qt.Key.Key_F7)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "running", timeout=TIMEOUT_MS)
+    qtbot.keyClick(win, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: win.protocol_model.state == "aborted", timeout=TIMEOUT_MS)
+    assert not any(r.ejecting for r in win.barrel_model.rows)
+
+
+def test_protocol_steps_and_ejections_are_drawn_on_the_traces(qtbot, make_window, tmp_path):
+    win = make_window(speed=8.0)
+    win.open_protocol(str(write_protocol(tmp_path, eject_s=1.0, recovery_s=1.0, baseline_s=0.5)))
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    win.run_protocol()
+    ann = win.traces.annotations
+    qtbot.waitUntil(lambda: len([k for k in ann.bars if k[0] == "glu"]) >= 2, timeout=TIMEOUT_MS)
+    assert any(m.kind == "step" for m in ann.marks)  # protocol steps as lines on the traces
+    glu = win.session.rig.pipette.barrels.index(win.session.rig.pipette.barrel("glu"))
+    rect, text = next(v for k, v in ann.bars.items() if k[0] == "glu")
+    assert rect.brush().color().name() == barrel_colour(glu)  # the barrel's own colour
+    assert text.toPlainText().endswith("nA")
+    onsets = sorted(k[1] for k in ann.bars if k[0] == "glu")
+    ejects = sorted(b.onset_index for b in win.rate_model.bars if b.barrel == "glu")
+    assert onsets == ejects[:len(onsets)]  # the same ejections the ratemeter shows, to the sample
+
+
+def test_vertical_cursors_measure_time_spikes_and_rate_between_them(qtbot, make_window):
+    win = make_window()
+    rate = win.trace_model.rate_hz
+    qtbot.waitUntil(lambda: len(win.session.spike_indices(0)) >= 5, timeout=TIMEOUT_MS)
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # freeze, so the cursors stay over what was measured
+    qtbot.keyClick(win, Qt.Key.Key_F3)
+    c = win.traces.cursors
+    assert c.vertical_on and win.menus.actions["cursors"].isChecked()
+    spikes = win.session.spike_indices(0)
+    t_a, t_b = spikes[0] / rate - 0.01, spikes[-1] / rate - 0.001  # the last spike is outside [a, b)
+    c.b.setValue(t_a)  # either order
+    c.a.setValue(t_b)
+    iv = between(float(c.a.value()), float(c.b.value()), win.session.spike_indices(0), rate)
+    assert iv.dt_s == pytest.approx(t_b - t_a)
+    assert iv.n_spikes == np.count_nonzero((spikes >= t_a * rate) & (spikes < t_b * rate)) == len(spikes) - 1
+    assert iv.rate_hz == pytest.approx(iv.n_spikes / iv.dt_s)
+    assert win.traces.cursor_label.text().startswith(iv.text())
+    qtbot.keyClick(win, Qt.Key.Key_F3)
+    assert not c.vertical_on and win.traces.cursor_label.text() == ""
+
+
+def test_horizontal_cursor_reads_the_amplitude_in_its_lane_units(qtbot, make_window):
+    win = make_window()
+    qtbot.keyClick(win, Qt.Key.Key_F4)
+    c = win.traces.cursors
+    assert c.horizontal_on
+    ch = win.traces.detector_channel
+    centre, scale = win.traces.lanes[ch]
+    c.h.setValue(centre - 80.0 * scale)  # 80 µV below the electrode's zero
+    name = win.trace_model.channels[ch].name
+    assert f"h: {name} -80.0 µV" in win.traces.cursor_label.text()
+    glu_lane = next(i for i, x in enumerate(win.trace_model.stream.channels) if x.barrel == "glu")
+    centre, scale = win.traces.lanes[glu_lane]
+    c.h.setValue(centre + 12.5 * scale)
+    assert "+12.5 nA" in win.traces.cursor_label.text()
+
+
+def test_one_colour_per_barrel_in_strip_panel_lane_bars_and_dose_response(qtbot, make_window):
+    win = make_window()
+    pip = win.session.rig.pipette
+    for i, b in enumerate(pip.barrels):
+        colour = barrel_colour(i)
+        assert colour in win.safety.chips[b.name].text()
+        lane = [k for k, x in enumerate(win.trace_model.stream.channels) if x.barrel == b.name]
+        for k in lane:  # the current lane is drawn in the barrel's colour
+            assert win.traces.curves[k].opts["pen"].color().name() == colour
+    assert win.protocol_panel.colour_lanes == {b.name: i for i, b in enumerate(pip.barrels)}
+    assert win.dose_view.colour_lanes == win.protocol_panel.colour_lanes
+    assert len(set(barrel_colour(i) for i in range(len(pip.barrels)))) == len(pip.barrels)
+
+
+def test_a_current_lane_is_scaled_to_the_commanded_current_with_a_zero_line(qtbot, make_window):
+    win = make_window()
+    gaba_lane = next(i for i, x in enumerate(win.trace_model.stream.channels) if x.barrel == "gaba")
+    assert win.traces.half_range(gaba_lane) == current_half_range(15.0)  # retain 15 nA -> ±20, not ±limit
+    box = win.barrels.eject_edits["gaba"]
+    box.setText("35")
+    box.editingFinished.emit()
+    qtbot.mouseClick(win.barrels.toggles["gaba"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.traces.half_range(gaba_lane) == 50.0, timeout=TIMEOUT_MS)  # 35 nA -> ±50 nA
+    limit = win.session.rig.pipette.barrel("gaba").max_eject_nA
+    assert 50.0 < limit
+    assert f"{win.trace_model.channels[gaba_lane].name} ±50 nA" in win.traces.lane_labels
+    centre, _ = win.traces.lanes[gaba_lane]
+    assert any(z.value() == pytest.approx(centre) for z in win.traces.zero_lines)
+    _major, minor = win.traces.plot.getAxis("left")._tickLevels
+    assert (centre + 0.45, "+50") in [(pytest.approx(y), t) for y, t in minor]
+
+
+def test_current_half_range_and_time_labels():
+    assert [current_half_range(x) for x in (0, 4, 15, 35, 80, 200)] == [5, 5, 20, 50, 100, 500]
+    assert time_labels([0.0, 200.0, 400.0], 200.0) == ["0", "200", "400"]  # never "0.2 ks"
+    assert time_labels([0.0, 0.5, 1.0], 0.5) == ["0.0", "0.5", "1.0"]
+    assert time_labels([600.0, 1200.0, 1800.0], 600.0) == ["10:00", "20:00", "30:00"]
+    assert time_labels([1000.0, 1500.0], 500.0) == ["16:40", "25:00"]
+
+
+def test_window_opens_sized_to_the_screen_and_comes_back_where_it_was(qtbot, qt_windows, tmp_path):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+    def window() -> MainWindow:
+        win = MainWindow(LiveSession("sim", seed=1, recordings_dir=tmp_path / "rec"), settings=settings)
+        win.confirm = lambda title, text: True
+        qtbot.addWidget(win)
+        qt_windows.append(win)
+        return win
+
+    win = window()
+    screen = win.available_geometry()
+    assert win.geometry() == screen  # not a fixed 1500×950
+    assert win.minimumSizeHint().width() <= 1280  # nothing asks for more than a 1280-px screen
+    win.show()
+    least = win.minimumSizeHint()  # (the offscreen platform's screen is smaller than a real one)
+    target = QRect(screen.x() + 40, screen.y() + 30, least.width() + 13, least.height() + 7)
+    win.setGeometry(target)
+    qtbot.waitUntil(lambda: win.geometry() == target, timeout=TIMEOUT_MS)
+    win.close()
+    again = window()
+    # size and position restored (QSettings), pulled onto the screen where it does not fit (the
+    # offscreen platform's screen is narrower than the window's minimum; ±2 px: its frame)
+    want = fit_rect(target, screen)
+    got = again.geometry()
+    assert max(abs(got.x() - want.x()), abs(got.y() - want.y()), abs(got.width() - want.width()),
+               abs(got.height() - want.height())) <= 2, (got, want)
+    assert fit_rect(QRect(-50, -20, 9000, 300), QRect(0, 0, 1366, 768)) == QRect(0, 0, 1366, 300)
+    assert fit_rect(QRect(1300, 700, 400, 300), QRect(0, 0, 1366, 768)) == QRect(966, 468, 400, 300)
+
+
+def test_loading_a_protocol_does_not_widen_the_window(qtbot, make_window):
+    win = make_window()
+    win.resize(1280, 720)
+    qtbot.waitUntil(lambda: win.width() == 1280, timeout=TIMEOUT_MS)
+    from app.cli.demo import example_protocol
+
+    win.open_protocol(str(example_protocol("antagonist_series.yaml")))  # the longest name and messages
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    for _ in range(20):
+        QApplication.processEvents()
+    assert win.width() == 1280 and win.minimumSizeHint().width() <= 1280
+
+
+def test_hiding_every_dock_leaves_the_safety_strip_in_place(qtbot, make_window):
+    win = make_window()
+    for d in win.docks:
+        win.menus.actions[f"dock_{d.windowTitle()}"].trigger()
+    assert not any(d.isVisible() for d in win.docks)
+    assert win.safety.isVisible() and win.safety.retain_all.isVisible()
+    assert set(win.safety.chips) == {b.name for b in win.session.rig.pipette.barrels}
+    win.menus.actions["reset_layout"].trigger()
+    assert all(d.isVisible() for d in win.docks)
+
+
+def test_workspace_save_and_load_from_the_file_menu(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("IONTO_CONFIG_DIR", str(tmp_path / "cfg"))
+    win = make_window()
+    ch = win.traces.detector_channel
+    win.trace_model.set_gain(ch, 2.0)
+    win.traces.window.setCurrentIndex(win.traces.window.findData(2.0))
+    win.rates.span.setValue(900.0)
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("bench 2", True))
+    qtbot.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert (tmp_path / "cfg" / "workspaces" / "bench 2.yaml").is_file()
+    win.trace_model.set_gain(ch, 1.0)
+    win.traces.window.setCurrentIndex(win.traces.window.findData(5.0))
+    win.rates.span.setValue(300.0)
+    qtbot.keyClick(win, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.trace_model.channels[ch].gain == 2.0 and win.traces.lane_scale(ch) > 0
+    assert win.trace_model.window_s == 2.0 and win.traces.window.currentData() == 2.0  # the view follows
+    assert win.rate_model.span_s == 900.0 and win.rates.span.value() == 900.0
