@@ -29,6 +29,7 @@ Thread: runs on the caller's thread.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ import numpy as np
 JITTER_TOLERANCE_PERIODS = 0.25  # ± sample periods around one regular clock
 GAP_PERIODS = 1.5  # a step longer than this many typical periods starts a new run (samples lost)
 BLOCK_ROWS = 1 << 20
+MAX_INDEX = 2.0 ** 62  # sample indices are int64
 MAX_GAPS = 10_000  # more gaps than this (and than 1 in 100 samples): not a sample clock
 
 
@@ -170,6 +172,11 @@ def regular_clock(ts: Any, n: int) -> Clock:
             break
         parent = again
 
+    reach_s = max(abs(split.runs[0].t_first), abs(split.runs[-1].t_first))
+    if not (math.isfinite(rate) and rate > 0) or reach_s * rate + n >= MAX_INDEX:
+        raise TimestampError(f"timestamps give a sampling rate of {rate:.6g} Hz and reach {reach_s:.6g} s: "
+                             "beyond any sample clock")
+
     # pass 2: each timestamp's offset from the clock (sample periods), the band of each run
     for j, _, k, t in _Pieces()(ts, n, gap_s, typical):
         r = runs[parent[j]]
@@ -212,7 +219,7 @@ def _merged(split: list[_Run], rate: float) -> tuple[list[_Run], list[int]]:
     parent: list[int] = []
     for r in split:
         p = runs[-1] if runs else None
-        if p is not None and round((r.t_first - p.t_first) * rate) <= r.row - p.row:
+        if p is not None and (r.t_first - p.t_first) * rate < r.row - p.row + 0.5:  # rounds to no sample lost
             p.merge(r)
         else:
             runs.append(r.copy())

@@ -384,7 +384,11 @@ class NwbSource:
         """An ejection event at each row's start and an off event at its stop."""
         out = []
         for e in self.ejections:
-            on, off = round(e.start_s * self.rate_hz), round(e.stop_s * self.rate_hz)
+            on, off = e.start_s * self.rate_hz, e.stop_s * self.rate_hz
+            if not abs(off) < 2 ** 62:  # finite (checked) but beyond any sample clock
+                raise NwbFormatError(f"{self.path}: the intervals table {self._epoch_table[0]!r} has a row from "
+                                     f"{e.start_s} to {e.stop_s} s, beyond any sample clock at {self.rate_hz:g} Hz")
+            on, off = round(on), round(off)
             out.append(LogEvent(on, EventKind.EJECT, e.barrel, e.current_nA, "from NWB intervals"))
             out.append(LogEvent(off, EventKind.OFF, e.barrel, 0.0, "from NWB intervals"))
         out.sort(key=lambda ev: ev.sample_index)

@@ -138,6 +138,9 @@ ODD: dict[str, Callable[[h5py.File], None]] = {
         "channel_conversion", data=np.ones(3, np.float32)).attrs.update({"axis": 1}),
     "jittered timestamps beyond the tolerance": lambda f: f["acquisition/raw/timestamps"].__setitem__(
         slice(0, 30000, 2), f["acquisition/raw/timestamps"][0:30000:2] + 0.4e-4),
+    "timestamps from 1e300 s": lambda f: _replace(f, "acquisition/raw/timestamps",
+                                                  1e300 + np.arange(30000) * 1e280),  # index 1e20
+    "an interval ending at 1e300 s": lambda f: f["intervals/drug_application/stop_time"].__setitem__(0, 1e300),
     "no electrodes table": lambda f: f.__delitem__("general/extracellular_ephys/electrodes"),
     "no electrodes region": lambda f: f.__delitem__("acquisition/raw/electrodes"),
 }
@@ -179,7 +182,8 @@ def test_odd_nwb_files_give_a_clear_error_or_read_fully(odd_files, worker):
                  "three electrodes for two columns", "electrode row out of range", "negative electrode row",
                  "NaN conversion", "zero conversion", "infinite offset", "channel_conversion for 3 columns",
                  "jittered timestamps beyond the tolerance", "no electrodes table", "no electrodes region",
-                 "infinite starting_time", "NaN starting_time", "starting_time 1e300 s"):
+                 "infinite starting_time", "NaN starting_time", "starting_time 1e300 s",
+                 "timestamps from 1e300 s", "an interval ending at 1e300 s"):
         assert results[name] == "error", f"{name}: read as if valid"
 
 
