@@ -78,12 +78,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{rec} exists; choose another --record")
     if args.protocol and not Path(args.protocol).is_file():
         raise ConfigError(f"{args.protocol}: no such protocol file")
-    import inspect
-
     from app.gui.main_window import run_gui  # Qt is imported only here
 
-    extra = {}
-    if ws is not None and "workspace" in inspect.signature(run_gui).parameters:
-        extra["workspace"] = ws  # the window applies the rest (models, recording, layout) once connected
+    # the window applies the rest of the workspace (models, recording, layout) once connected
     return run_gui(device_url=device, rig_path=rig, seed=args.seed, record=args.record,
-                   protocol=args.protocol, speed=speed, debug=bool(getattr(args, "debug", False)), **extra)
+                   protocol=args.protocol, speed=speed, debug=bool(getattr(args, "debug", False)), workspace=ws)
