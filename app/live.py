@@ -62,6 +62,7 @@ from daq.pipette import Pipette
 from daq.recording import ProtocolInfo, Recorder
 from daq.replay import ReplayDevice
 from daq.rig import RigConfig
+from daq.rig_check import rig_document
 from daq.ring import DisplaySink
 from daq.types import ChannelKind, StreamInfo
 from protocols.runner import PlanRunner, RunnerStatus
@@ -350,7 +351,7 @@ class LiveSession:
         if self.disk.free_bytes < MIN_FREE_BYTES:
             raise RecordingError(f"{p.parent}: only {self.disk.free_bytes / 2**20:.0f} MiB free; "
                                  f"at least {MIN_FREE_BYTES / 2**20:.0f} MiB are needed")
-        rec = Recorder(p, pipette=self.rig.pipette, rig=self.rig.model_dump(mode="json"),
+        rec = Recorder(p, pipette=self.rig.pipette, rig=rig_document(self.rig, self.rig_path),
                        protocol=self.protocol or ProtocolInfo(format="manual", name="manual"),
                        notes=notes, overwrite=overwrite)
         self._asked = rec

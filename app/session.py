@@ -23,7 +23,7 @@ from daq.errors import ConfigError
 from daq.recording import ProtocolInfo, Recorder
 from daq.recording.paths import refuse_recording_target
 from daq.rig import RigConfig, load_rig
-from daq.rig_check import load_for_recording
+from daq.rig_check import rig_document
 from daq.ring import DisplaySink
 from protocols.commands import Plan
 from protocols.loader import ResolvedProtocol
@@ -272,10 +272,7 @@ def run_protocol(
     check_recording_target(out, overwrite)
     device, rig = open_device(device_url, rig_path, seed=seed, speed=speed)
     config = rig.acquisition_config()
-    rig_doc = rig.model_dump(mode="json")
-    checked = load_for_recording(rig_path)  # the last 'ionto rig check' of this rig file, if any
-    if checked is not None:
-        rig_doc["rig_check"] = checked
+    rig_doc = rig_document(rig, rig_path)  # with the last 'ionto rig check' of the rig file, if any
     try:
         recorder = Recorder(out, pipette=rig.pipette, rig=rig_doc, protocol=info, overwrite=overwrite)
     except BaseException:

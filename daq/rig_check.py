@@ -49,6 +49,7 @@ import numpy as np
 
 from daq.errors import ConfigError
 from daq.pipette import Barrel, Pipette
+from daq.rig import RigConfig
 from daq.types import Block, ChannelKind, LogEvent, StreamInfo
 
 if TYPE_CHECKING:
@@ -455,6 +456,16 @@ def save_report(report: RigCheckReport, rig_path: str | os.PathLike[str]) -> Pat
     except OSError as exc:
         raise ConfigError(f"{out}: cannot save the rig check ({exc.strerror or exc})") from None
     return out
+
+
+def rig_document(rig: RigConfig, rig_path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """What a recording stores as its rig: the rig and, when its rig file has been checked, the
+    last check (``rig_check``; see ``load_for_recording``)."""
+    doc = rig.model_dump(mode="json")
+    checked = load_for_recording(rig_path)
+    if checked is not None:
+        doc["rig_check"] = checked
+    return doc
 
 
 def load_for_recording(rig_path: str | os.PathLike[str] | None) -> dict[str, Any] | None:

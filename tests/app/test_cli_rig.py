@@ -262,3 +262,21 @@ def test_rig_new_wires_barrel_voltage_outputs_after_the_monitors_when_asked(tmp_
     rig = load_rig(out)
     assert [b.voltage_monitor_channel for b in rig.pipette.barrels] == ["Dev1/ai5", "Dev1/ai6", "Dev1/ai7", "Dev1/ai8"]
     assert [c.name for c in rig.acquisition_config().ai][-4:] == ["V_glu", "V_gaba", "V_nacl", "V_bal"]
+
+
+def test_a_recording_from_the_rig_window_session_stores_the_rig_files_last_check_too(tmp_path, capsys):
+    from app.live import LiveSession
+
+    rig = _write(tmp_path, _cortex())
+    assert _check(capsys, "--device", "sim", "--rig", str(rig))[0] == 0
+    s = LiveSession("sim", rig_path=rig, seed=1, speed=None, recordings_dir=tmp_path / "rec")
+    s.connect()
+    try:
+        s.start()
+        path = s.start_recording(tmp_path / "rec" / "live.h5")
+        wait_until(lambda: s.engine.read_index > 2 * s.rig.rate_hz * s.rig.block_s, 60, what="a few blocks")
+        s.stop_recording()
+    finally:
+        s.close()
+    with Recording(path) as rec:
+        assert rec.rig["rig_check"]["ok"] is True and rec.rig["rig_check"]["rig_changed_since"] is False
