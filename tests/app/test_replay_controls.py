@@ -216,3 +216,77 @@ def test_a_paused_replay_being_recorded_leaves_no_gap_in_the_file(recording, tmp
         assert r.gaps == [] and r.n_samples > 8000
         first = r.first_index
         assert np.array_equal(r.raw(), data[first:first + r.n_samples])
+
+
+class _FakeReplay:
+    """The session's replay calls, recorded (what ReplayControl asks for), and a position the
+    test moves as the device would once a seek is carried out."""
+
+    def __init__(self) -> None:
+        self.speed: float | None = 1.0
+        self.seeks: list[float] = []
+        self.replay_paused = False
+        self.replay_position_s: float | None = 0.0
+
+    def replay_seek_s(self, t_s: float) -> None:
+        self.seeks.append(t_s)
+
+    def replay_faster(self) -> float:
+        self.speed = 2.0
+        return 2.0
+
+    def replay_slower(self) -> float:
+        self.speed = 0.5
+        return 0.5
+
+    def pause_replay(self, paused: bool) -> None:
+        self.replay_paused = paused
+
+
+def test_replay_control_jumps_landmark_by_landmark_with_a_pre_roll(recording):
+    from app.gui.models.replay import ReplayControl
+
+    ov = ReplayOverview.from_recording(recording[0], n_bins=100)
+    fake = _FakeReplay()
+    ctl = ReplayControl(fake, ov, pre_roll_s=1.0)
+    jumped: list[float] = []
+    ctl.jumped.connect(lambda m: jumped.append(m.t_s))
+    assert ctl.next().t_s == 2.0 and fake.seeks == [1.0]
+    assert ctl.next().t_s == 4.5 and fake.seeks[-1] == 3.5  # twice before the replay moved: on to the mark
+    fake.replay_position_s = 3.6  # the replay carried it out and plays the pre-roll
+    assert ctl.next().t_s == 6.0 and fake.seeks[-1] == 5.0  # next counts from the mark, not from 3.6
+    fake.replay_position_s = 5.2
+    assert ctl.previous().t_s == 4.5 and fake.seeks[-1] == 3.5
+    fake.replay_position_s = 9.0  # played on past the last ejection
+    assert ctl.next() is None and fake.seeks[-1] == 3.5  # nothing left: no seek
+    assert ctl.previous("ejection").t_s == 6.0
+    assert jumped == [2.0, 4.5, 6.0, 4.5, 6.0]
+    ctl.seek(99.0)
+    assert fake.seeks[-1] == ov.duration_s
+    speeds, pauses, positions = [], [], []
+    ctl.speed_changed.connect(speeds.append)
+    ctl.paused_changed.connect(pauses.append)
+    ov.position_changed.connect(positions.append)
+    ctl.faster(), ctl.slower(), ctl.toggle_pause(), ctl.toggle_pause()
+    assert speeds == [2.0, 0.5] and pauses == [True, False] and not fake.replay_paused
+    fake.replay_position_s = 7.25
+    ctl.refresh()
+    assert positions == [7.25] and ov.position_s == 7.25
+
+
+def test_replay_control_drives_a_real_replay(recording, tmp_path):
+    from app.gui.models.replay import ReplayControl
+
+    path = recording[0]
+    s = LiveSession(f"replay:{path}?loop", speed=1.0, recordings_dir=tmp_path)
+    s.connect()
+    try:
+        wait_until(lambda: s.end_index > 2000, 60, what="the replay running")
+        ctl = ReplayControl(s, ReplayOverview.from_recording(path, n_bins=100), pre_roll_s=0.5)
+        assert ctl.next("mark").label == "drug wash"
+        wait_until(lambda: 4.0 <= (s.replay_position_s or 0) < 4.5 + 5, 60, what="the replay at the mark's pre-roll")
+        assert ctl.previous().t_s == 2.0
+        wait_until(lambda: 1.5 <= (s.replay_position_s or 0) < 2.0 + 5, 60, what="the replay back before 2 s")
+        assert s.running
+    finally:
+        s.close()

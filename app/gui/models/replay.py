@@ -5,8 +5,8 @@
 (the detector's own filter, ``DetectionParams``, as the trace lanes use), and (b) its
 *landmarks*: every ejection (barrel, current, onset and offset) and every mark, with their
 times from the recording's first sample.  ``next_landmark``/``previous_landmark`` give the
-jump targets for "next / previous ejection or mark"; the rig window seeks the replay there
-(``LiveSession.replay_seek_s``).
+jump targets for "next / previous ejection or mark"; ``ReplayControl`` seeks the replay
+there (``LiveSession.replay_seek_s``) and carries the speed and pause buttons.
 
 Times are the recording's (s from its first sample; its gaps included).  Reading a long
 file takes a moment: build the overview on a worker thread; ``set_position`` and the
@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from psygnal import Signal
@@ -162,3 +162,95 @@ class ReplayOverview:
         if t != self.position_s:
             self.position_s = t
             self.position_changed.emit(t)
+
+
+class ReplaySession(Protocol):
+    """What ``ReplayControl`` needs of ``app.live.LiveSession``."""
+
+    speed: float | None
+
+    def replay_seek_s(self, t_s: float) -> None: ...
+    def replay_faster(self) -> float: ...
+    def replay_slower(self) -> float: ...
+    def pause_replay(self, paused: bool) -> None: ...
+    @property
+    def replay_paused(self) -> bool: ...
+    @property
+    def replay_position_s(self) -> float | None: ...
+
+
+class ReplayControl:
+    """The replay bar's model: jump to the next / previous ejection or mark (``pre_roll_s``
+    before it, so its baseline is on screen), faster, slower, pause, and the position.
+
+    Events (GUI thread): ``jumped(landmark)``, ``speed_changed(speed)`` (× real time),
+    ``paused_changed(paused)``; the overview's ``position_changed(t_s)`` on ``refresh``
+    (the window's timer calls it).  The session carries every request out on the engine
+    thread at the replay's next read (``app.live``)."""
+
+    jumped = Signal(object)
+    speed_changed = Signal(float)
+    paused_changed = Signal(bool)
+
+    def __init__(self, session: ReplaySession, overview: ReplayOverview, pre_roll_s: float = 2.0):
+        self.session = session
+        self.overview = overview
+        self.pre_roll_s = float(pre_roll_s)
+        self._anchor: float | None = None  # the landmark time of the last jump
+        self._asked_at: float | None = None  # the position when it was asked for (not yet carried out)
+
+    @property
+    def position_s(self) -> float:
+        p = self.session.replay_position_s
+        return self.overview.position_s if p is None else p
+
+    def _reference_s(self) -> float:
+        """Where "next" and "previous" count from: the last jump's landmark while the replay is
+        still in its pre-roll (so "next" twice goes two landmarks on), else the position."""
+        p = self.position_s
+        a = self._anchor
+        if a is not None and (p == self._asked_at or a - self.pre_roll_s - JUMP_TOLERANCE_S <= p < a):
+            return a  # (p == _asked_at: the replay has not carried the jump out yet)
+        return p
+
+    def _jump(self, mark: Landmark | None) -> Landmark | None:
+        if mark is None:
+            return None
+        self._anchor, self._asked_at = mark.t_s, self.position_s
+        self.session.replay_seek_s(max(0.0, mark.t_s - self.pre_roll_s))
+        self.jumped.emit(mark)
+        return mark
+
+    def next(self, kind: str | None = None) -> Landmark | None:
+        """Seek to the next ejection or mark (or only ``kind``); None (and no seek) if none is left."""
+        return self._jump(self.overview.next_landmark(self._reference_s(), kind))
+
+    def previous(self, kind: str | None = None) -> Landmark | None:
+        return self._jump(self.overview.previous_landmark(self._reference_s(), kind))
+
+    def seek(self, t_s: float) -> None:
+        """Seek to ``t_s`` of the recording (a click on the overview)."""
+        self._anchor = None
+        self.session.replay_seek_s(min(max(0.0, float(t_s)), self.overview.duration_s))
+
+    def faster(self) -> float:
+        s = self.session.replay_faster()
+        self.speed_changed.emit(s)
+        return s
+
+    def slower(self) -> float:
+        s = self.session.replay_slower()
+        self.speed_changed.emit(s)
+        return s
+
+    def toggle_pause(self) -> bool:
+        paused = not self.session.replay_paused
+        self.session.pause_replay(paused)
+        self.paused_changed.emit(paused)
+        return paused
+
+    def refresh(self) -> None:
+        """Take the replay's position into the overview (emits ``position_changed`` if it moved)."""
+        p = self.session.replay_position_s
+        if p is not None:
+            self.overview.set_position(p)
