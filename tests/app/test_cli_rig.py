@@ -280,3 +280,11 @@ def test_a_recording_from_the_rig_window_session_stores_the_rig_files_last_check
         s.close()
     with Recording(path) as rec:
         assert rec.rig["rig_check"]["ok"] is True and rec.rig["rig_check"]["rig_changed_since"] is False
+
+
+def test_the_miswired_preset_shows_a_wrong_gain_a_clog_and_swapped_channels_in_one_check(capsys):
+    code, doc, _ = _check(capsys, "--device", "sim:miswired")
+    assert code == 1
+    assert {b["barrel"]: b["status"] for b in doc["barrels"]} == {
+        "glu": "gain_mismatch", "gaba": "clogged", "bic": "swapped", "nacl": "swapped", "bal": "ok"}
+    assert doc["saved_to"] is None  # no rig file to keep it beside
