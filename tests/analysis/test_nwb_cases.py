@@ -129,7 +129,7 @@ def test_timestamps_beyond_the_tolerance_are_refused_saying_so(files):
 
 
 @settings(deadline=None, max_examples=60)
-@given(rate=st.sampled_from([1000.0, 20000.0, 30000.0, 48828.125]), n=st.integers(200, 5000),
+@given(rate=st.sampled_from([1000.0, 20000.0, 30000.0, 48828.125]), n=st.integers(1000, 5000),
        jitter=st.floats(0.0, 0.2), drift_ppm=st.floats(-200, 200), t0_s=st.floats(0, 1e4),
        gaps=st.lists(st.tuples(st.floats(0.05, 0.95), st.integers(1, 10 ** 6)), max_size=3),
        seed=st.integers(0, 2 ** 31))
