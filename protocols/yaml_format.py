@@ -17,6 +17,7 @@ or::
       - set: {barrel: nacl, current_nA: -20}         # a signed current
       - mark: washout                                # a mark in the event log
       - checkpoint: recovery                         # names the step that follows
+      - show: {code: 3, stimulus_s: 1, orientation_deg: 45}   # a trial's stimulus (docs/trials.md)
       - note: check the spike amplitude              # for the operator, does not wait
       - prompt: {text: apply the drug now, timeout_s: 120}   # waits for the operator
       - repeat: {times: 3, steps: [{eject: {barrel: gaba, current_nA: 10, duration_s: 5}}, {wait: 30}]}
@@ -61,6 +62,7 @@ from protocols.commands import (
 )
 from protocols.library._checks import barrel_problems, current_problems
 from protocols.registry import REGISTRY, Problem, get_plan, plan_names, resolve_seed
+from protocols.trials import ShowStimulus
 from protocols.validation import MAX_PROTOCOL_S, MAX_STEPS, PLAN_TAG, StrictModel, format_errors
 
 MAX_SECONDS = 86400.0
@@ -83,6 +85,14 @@ class SetArgs(StrictModel):
 class PromptArgs(StrictModel):
     text: str = Field(min_length=1)
     timeout_s: Seconds | None = None
+
+
+class ShowArgs(StrictModel):
+    code: int = Field(ge=1, le=65535, description="the condition code (what a strobe word carries)")
+    stimulus_s: Seconds = Field(description="how long the stimulus shows")
+    orientation_deg: float | None = Field(default=None, ge=-360, le=360)
+    contrast: float | None = Field(default=None, ge=0, le=1)
+    trial: int | None = Field(default=None, ge=0, description="trial number; by default counted from 0 in the file")
 
 
 class WaitStep(StrictModel):
@@ -117,9 +127,13 @@ class CheckpointStep(StrictModel):
     checkpoint: str = Field(min_length=1)
 
 
+class ShowStep(StrictModel):
+    show: ShowArgs
+
+
 BASIC_STEPS: dict[str, type[BaseModel]] = {
     "wait": WaitStep, "eject": EjectStep, "retain": RetainStep, "set": SetStep, "mark": MarkStep,
-    "note": NoteStep, "prompt": PromptStep, "checkpoint": CheckpointStep,
+    "note": NoteStep, "prompt": PromptStep, "checkpoint": CheckpointStep, "show": ShowStep,
 }
 STEP_KINDS = [*BASIC_STEPS, "repeat", "plan"]
 
@@ -346,6 +360,7 @@ class _Locator:
 
     def __init__(self) -> None:
         self.where = ""
+        self.next_trial = 0  # ``show`` steps without a trial number count from here
 
     def __call__(self) -> str:
         return self.where
@@ -391,6 +406,12 @@ def _step(st: BaseModel, here: str, loc: _Locator) -> Plan:
             yield Prompt(p, True, None) if isinstance(p, str) else Prompt(p.text, True, p.timeout_s)
         case CheckpointStep(checkpoint=name):
             yield Checkpoint(name)
+        case ShowStep(show=a):
+            trial = loc.next_trial if a.trial is None else a.trial
+            loc.next_trial = trial + 1
+            values = tuple((k, float(v)) for k, v in (("orientation_deg", a.orientation_deg),
+                                                      ("contrast", a.contrast)) if v is not None)
+            yield ShowStimulus(trial, a.code, a.stimulus_s, values)
         case _ if hasattr(st, "repeat"):
             for _ in range(st.repeat.times):
                 yield from _steps(st.repeat.steps, f"{here}.repeat.steps", loc, top=False)

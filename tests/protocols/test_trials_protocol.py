@@ -177,3 +177,32 @@ def test_stimulus_parameters_that_contradict_each_other_are_refused(params, expe
     with pytest.raises(ConfigError) as exc:
         load_yaml_string("plan: drug_trials\nparams: " + repr(doc).replace("'", '"') + "\n", "t.yaml")
     assert str(exc.value).startswith("t.yaml: " + expected)
+
+
+SHOW_STEPS = """
+steps:
+  - show: {code: 5, stimulus_s: 1, orientation_deg: 90}
+  - wait: 1.5
+  - repeat: {times: 2, steps: [{show: {code: 1, stimulus_s: 0.5, contrast: 0.25}}, {wait: 1}]}
+  - show: {code: 2, stimulus_s: 0.2, trial: 40}
+"""
+
+
+def test_a_show_step_shows_a_trial_numbered_in_file_order_at_the_cursor():
+    dry = dry_run_rig(load_yaml_string(SHOW_STEPS, "t.yaml").factory(), GAIN_RIG)
+    assert dry.ok, dry.errors
+    fs = GAIN_RIG.rate_hz
+    got = [(e.sample_index / fs, str(e.kind), e.text) for e in dry.events
+           if e.kind in (EventKind.TRIAL_START, EventKind.TRIAL_STOP)]
+    assert got == [(0.0, "trial_start", "trial=0 code=5 orientation_deg=90"), (1.0, "trial_stop", "trial=0 code=5"),
+                   (1.5, "trial_start", "trial=1 code=1 contrast=0.25"), (2.0, "trial_stop", "trial=1 code=1"),
+                   (2.5, "trial_start", "trial=2 code=1 contrast=0.25"), (3.0, "trial_stop", "trial=2 code=1"),
+                   (3.5, "trial_start", "trial=40 code=2"), (3.7, "trial_stop", "trial=40 code=2")]
+
+
+def test_a_bad_show_step_names_each_field_and_what_is_accepted():
+    with pytest.raises(ConfigError) as exc:
+        load_yaml_string("steps:\n  - show: {code: 0, stimulus_s: 1, contrast: 2}\n", "t.yaml")
+    assert str(exc.value).splitlines() == [
+        "t.yaml: steps.0.show.code: Input should be greater than or equal to 1 (got 0)",
+        "t.yaml: steps.0.show.contrast: Input should be less than or equal to 1 (got 2)"]
