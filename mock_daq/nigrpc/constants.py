@@ -32,6 +32,7 @@ SAMPLES_CAN_NOT_YET_BE_WRITTEN = -200292
 CANT_RESET_EXPIRED_WATCHDOG = -200644
 NO_MORE_SPACE = -200293
 SAMP_RATE_TOO_HIGH = -200332
+WAIT_UNTIL_DONE_DOES_NOT_INDICATE_DONE = -200560
 CANNOT_WRITE_NOT_RUNNING = -200472
 CAN_NOT_PERFORM_OP_WHILE_TASK_RUNNING = -200479
 CHAN_ALREADY_IN_TASK = -200489
@@ -78,6 +79,8 @@ MESSAGES: dict[int, str] = {
     CANT_RESET_EXPIRED_WATCHDOG: "Attempt to reset watchdog timer failed, because the timer had already expired. "
     "Clear expiration of the watchdog timer, or configure a longer watchdog timer timeout.",
     NO_MORE_SPACE: "Attempted to write samples that will not fit in the buffer.",
+    WAIT_UNTIL_DONE_DOES_NOT_INDICATE_DONE: "Wait Until Done did not indicate that the task was done within "
+    "the specified timeout.",
     SAMP_RATE_TOO_HIGH: "Specified sample rate is higher than the fastest rate supported by the device.",
     CANNOT_WRITE_NOT_RUNNING: "Cannot write data when auto start is false and the task is not running "
     "or committed.",
@@ -133,6 +136,7 @@ CHAN_AI_CUSTOM_SCALE = 0x17E0
 CHAN_AO_CUSTOM_SCALE = 0x1188
 CHAN_AI_RAW_SAMP_SIZE = 0x22DA
 CHAN_AO_RESOLUTION = 0x182C
+READ_RAW_DATA_WIDTH = 0x217A
 READ_RELATIVE_TO = 0x190A
 READ_OFFSET = 0x190B
 READ_SLEEP_TIME = 0x22B0

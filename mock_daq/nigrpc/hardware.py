@@ -34,6 +34,7 @@ waits happen outside it.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 import time
@@ -48,10 +49,12 @@ from daq.types import StreamInfo
 from mock_daq.device import SimDevice
 from mock_daq.model import SimConfig, parse_sim
 from mock_daq.nigrpc import constants as K
+from mock_daq.nigrpc import detached
 from mock_daq.nigrpc.digital import DEFAULT_INTERLOCK, DigitalPort, line_number
 from mock_daq.nigrpc.sessions import SessionRepository
 from mock_daq.nigrpc.spec import DeviceSpec, NIError, device_of, rig_ai, rig_ao, suffix
 
+log = logging.getLogger(__name__)
 _DO_LEVELS = {K.LEVEL_HIGH: True, K.LEVEL_LOW: False, K.LEVEL_TRISTATE: None}
 
 
@@ -96,6 +99,8 @@ class Task:
     # AI
     read_pos: int = 0
     buf_size: int = 0
+    detached: bool = False  # an AI task the preparation does not drive (``detached.py``)
+    t_start: float = 0.0
     # AO
     queue: deque = field(default_factory=deque)  # arrays (n, n_ch) not yet generated
     written: int = 0
@@ -453,15 +458,22 @@ class Hardware:
                               f"Task Name: {wd.name}")
 
     def _start_ai(self, task: Task, attrs: dict[int, object]) -> None:
-        if task.timing != "sample_clock":
-            raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device reads AI on a sample clock only.")
+        """The preparation drives a continuous sample-clocked task at a rate it can run;
+        any other AI task reads NI's simulated-device signal (``detached.py``)."""
+        task.detached = False
+        if task.timing != "sample_clock" or task.samp_mode != K.CONT_SAMPS or self._ai is not None:
+            detached.start(task)
+            return
         rig = self.rig.model_copy(update={"rate_hz": task.rate_hz})
         seed = None if self.seed is None else self.seed + self.runs
         try:
             sim = SimDevice(rig, self.sim_config, seed=seed, speed=None, name=f"{self.spec.name} (simulated)")
             self._stream = sim.configure(rig.acquisition_config())
         except IontoError as exc:
-            raise NIError(K.INVALID_ATTRIBUTE_VALUE, str(exc)) from None
+            log.warning("%s: the simulated preparation cannot run this task (%s); it reads NI's simulated "
+                        "sine instead", task.name, str(exc).splitlines()[0])
+            detached.start(task)
+            return
         default_buf = 1000 if task.rate_hz <= 100 else 10_000 if task.rate_hz <= 10_000 else 100_000
         task.buf_size = int(attrs.get(K.BUF_INPUT_SIZE) or max(default_buf, task.samps_per_chan))
         task.read_pos = 0
@@ -679,14 +691,22 @@ class Hardware:
 
     # --- AI ---------------------------------------------------------------------------------
     def read(self, task: Task, n: int, timeout_s: float) -> np.ndarray:
-        """Read ``n`` samples per channel (``-1``: all available); returns (n_ch, n) volts."""
+        """Read ``n`` samples per channel (``-1``: all available); returns (n_ch, n) volts.
+        A task that is not running starts for the read (DAQmx Read's implicit start)."""
         deadline = time.monotonic() + (timeout_s if timeout_s >= 0 else 1e9)
+        with self.lock:
+            if task.kind == "ai" and task.state != "running" and task.error is None and \
+                    (task.timing != "sample_clock" or task.samp_mode == K.FINITE_SAMPS):
+                self.start(task, {})  # never a continuous acquisition (the preparation's)
+            if task.detached:
+                return self._read_detached(task, n, deadline)
         while True:
             with self.lock:
                 if task.kind != "ai":
                     raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Not an input task.")
                 if task.state != "running":
                     raise NIError(K.CANNOT_WRITE_NOT_RUNNING, "The task is not running.")
+            with self.lock:
                 self._poll()
                 if task.error is not None:  # the acquisition stopped: reads fail, nothing is read
                     raise NIError(task.error, f"Task Name: {task.name}", samps_read=0)
@@ -710,6 +730,39 @@ class Hardware:
                 raise NIError(K.SAMPLES_NOT_YET_AVAILABLE, f"Attempted to read samples: {want}\n"
                               f"Samples read: {got}\nTask Name: {task.name}", samps_read=got)
             time.sleep(max(wait, 0.0005))
+
+    def _read_detached(self, task: Task, n: int, deadline: float) -> np.ndarray:
+        """A read of a task on NI's simulated signal: on demand, ``n`` samples (all available:
+        one) at once; clocked, wait for them (a finite task that is done has no more)."""
+        while True:
+            with self.lock:
+                if task.state != "running":
+                    raise NIError(K.CANNOT_WRITE_NOT_RUNNING, "The task is not running.")
+                if task.timing != "sample_clock":
+                    want = max(1, n)
+                    out = detached.signal(task, task.read_pos, want, self.static_V)
+                    task.read_pos += want
+                    return out
+                avail = detached.acquired(task, self.speed) - task.read_pos
+                want = avail if n < 0 else n
+                if avail >= want:
+                    out = detached.signal(task, task.read_pos, want, self.static_V)
+                    task.read_pos += want
+                    return out
+                finished = detached.done(task, self.speed)
+                wait = (want - avail) / (task.rate_hz * self.speed)
+            if finished or time.monotonic() + wait > deadline:
+                time.sleep(0 if finished else max(0.0, deadline - time.monotonic()))
+                raise NIError(K.SAMPLES_NOT_YET_AVAILABLE, f"Attempted to read samples: {want}\n"
+                              f"Available samples: {avail}\nTask Name: {task.name}", samps_read=0)
+            time.sleep(max(wait, 0.0005))
+
+    def task_done(self, task: Task) -> bool:
+        """DAQmxIsTaskDone."""
+        with self.lock:
+            if task.detached or task.state != "running":
+                return detached.done(task, self.speed)
+            return False
 
     def _take(self, task: Task, n: int) -> np.ndarray:
         assert self._sim is not None and self._stream is not None
@@ -872,11 +925,15 @@ class Hardware:
         with self.lock:
             if task.state != "running":
                 return 0
+            if task.detached:
+                return max(0, detached.acquired(task, self.speed) - task.read_pos)
             self._poll()
             return max(0, self._acquired() - task.read_pos)
 
     def acquired(self, task: Task) -> int:
         with self.lock:
+            if task.detached and task.state == "running":
+                return detached.acquired(task, self.speed)
             return self._acquired() if task is self._ai else task.read_pos
 
     # --- watchdog -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -176,6 +177,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             t = self._task_from_key(key)
             if attr == K.READ_NUM_CHANS:
                 return len(t.channels)
+            if attr == K.READ_RAW_DATA_WIDTH:  # bytes per scan: 16-bit codes
+                return 2 * len(t.channels)
             if attr in (K.READ_AVAIL_SAMP, K.DEFAULT_NUM_SAMPS_TO_READ):
                 return hw.available(t)
             if attr == K.READ_CURR_POS:
@@ -231,7 +234,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         elif scope == "Trig":
             t = self._task_from_key(key)
             if attr == K.TRIG_START_TYPE:
-                return K.DIG_EDGE if t.trigger_source else K.TRIG_NONE
+                return self._set_or(key, scope, attr, K.DIG_EDGE if t.trigger_source else K.TRIG_NONE)
             if attr == K.TRIG_START_DIG_EDGE_SRC:
                 return t.trigger_source
         elif scope == "Watchdog":
@@ -289,6 +292,29 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         except KeyError:
             return default
 
+    def _set_timing(self, t: Task, attr: int, value: Any) -> None:
+        """Timing properties set one by one act as DAQmxCfgSampClkTiming's arguments do."""
+        hw = self.hw
+        if attr == K.TIMING_TYPE:
+            t.timing = "sample_clock" if int(value) == K.SAMPLE_CLOCK else "on_demand"
+        elif attr == K.TIMING_SAMP_MODE:
+            t.samp_mode = int(value)
+        elif attr == K.TIMING_SAMP_PER_CHAN:
+            t.samps_per_chan = int(value)
+        elif attr in (K.TIMING_SAMP_RATE, K.TIMING_SAMP_CLK_TIMEBASE_DIV) and t.kind in ("ai", "ao"):
+            tb = hw.spec.module_of(t.channels[0].physical).product.timebase_hz
+            rate = float(value) if attr == K.TIMING_SAMP_RATE else tb / max(1, int(value))
+            hw.cfg_sample_clock(t, t.clock_source, rate, t.samp_mode, t.samps_per_chan)
+
+    def _set_range(self, key: dict[str, Any], volts: float) -> None:
+        """AI.Rng.High/Low set: the ADC range becomes the product's smallest range holding it."""
+        t = self._task_from_key(key)
+        names = expand_channels(key.get("channel", ""))
+        chans = [self.hw.channel(t, n) for n in names] if names else t.channels
+        for c in chans:
+            if c.kind == "ai":
+                c.range_V = self.hw.spec.coerce_range(-abs(volts), abs(volts) or 1e-9, "ai", c.physical)
+
     def _unsupported(self, key: dict[str, Any], attr: int) -> None:
         """An attribute the task's product does not have: NI's -200197, never stored."""
         if "task" not in key or attr not in self._all_unsupported:
@@ -301,6 +327,10 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
 
     def _validate(self, scope: str, key: dict[str, Any], attr: int, value: Any) -> None:
         self._unsupported(key, attr)
+        if scope == "Chan" and attr in (K.CHAN_AI_RNG_HIGH, K.CHAN_AI_RNG_LOW):
+            self._set_range(key, float(value))
+        if scope == "Timing" and "task" in key:
+            self._set_timing(self._task_from_key(key), attr, value)
         if "task" in key:
             t = self._task_from_key(key)
             wrong = {K.BUF_OUTPUT_SIZE: "ao", K.BUF_INPUT_SIZE: "ai"}.get(attr)
@@ -351,9 +381,16 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
     @rpc
     def WaitUntilTaskDone(self, request: Any, context: grpc.ServicerContext) -> Any:
         t = self._task(request.task)
-        if t.state == "running":
-            raise NIError(K.SAMPLES_NOT_YET_AVAILABLE, "A continuous task is never done; stop it instead.")
+        deadline = time.monotonic() + (request.time_to_wait if request.time_to_wait >= 0 else 1e9)
+        while not self.hw.task_done(t):
+            if time.monotonic() > deadline or (t.samp_mode == K.CONT_SAMPS and t.timing == "sample_clock"):
+                raise NIError(K.WAIT_UNTIL_DONE_DOES_NOT_INDICATE_DONE, f"Task Name: {t.name}")
+            time.sleep(0.005)
         return pb.WaitUntilTaskDoneResponse()
+
+    @rpc
+    def IsTaskDone(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.IsTaskDoneResponse(is_task_done=self.hw.task_done(self._task(request.task)))
 
     # --- channels, timing, triggers, buffers -------------------------------------------------
     @rpc
@@ -420,6 +457,56 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                           f"samples; {data.size} were read.", samps_read=0)
         flat = data.ravel() if (request.fill_mode_raw or request.fill_mode) == K.GROUP_BY_CHANNEL else data.T.ravel()
         return pb.ReadAnalogF64Response(read_array=flat, samps_per_chan_read=n)
+
+    @rpc
+    def ReadAnalogScalarF64(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        data = self.hw.read(t, 1, request.timeout)
+        if data.shape[0] != 1:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"A scalar read needs one channel; the task has {data.shape[0]}.")
+        return pb.ReadAnalogScalarF64Response(value=float(data[0, 0]))
+
+    def _codes(self, t: Task, n: int, timeout: float) -> np.ndarray:
+        """(n_ch, n) ADC codes: 16-bit, full scale = the channel's range (X Series, C Series)."""
+        data = self.hw.read(t, n, timeout)
+        scale = np.array([[32767.0 / c.range_V] for c in t.channels])
+        return np.clip(np.round(data * scale), -32768, 32767)
+
+    @rpc
+    def ReadRaw(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        codes = self._codes(t, request.num_samps_per_chan, request.timeout).astype("<i2")
+        if codes.nbytes > request.array_size_in_bytes:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"The read array holds {request.array_size_in_bytes} bytes; "
+                          f"{codes.nbytes} were read.", samps_read=0)
+        return pb.ReadRawResponse(read_array=codes.T.tobytes(), samps_read=codes.shape[1], num_bytes_per_samp=2)
+
+    def _read_binary(self, request: Any, dtype: str, response: Any) -> Any:
+        t = self._task(request.task)
+        codes = self._codes(t, request.num_samps_per_chan, request.timeout)
+        codes = codes.astype(np.int64)
+        if dtype == "u2":  # the 16-bit two's-complement code read as unsigned
+            codes &= 0xFFFF
+        elif dtype == "u4":
+            codes &= 0xFFFFFFFF
+        flat = codes.ravel() if (request.fill_mode_raw or request.fill_mode) == K.GROUP_BY_CHANNEL else codes.T.ravel()
+        return response(read_array=flat.astype(np.int64).tolist(), samps_per_chan_read=codes.shape[1])
+
+    @rpc
+    def ReadBinaryI16(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._read_binary(request, "i2", pb.ReadBinaryI16Response)
+
+    @rpc
+    def ReadBinaryU16(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._read_binary(request, "u2", pb.ReadBinaryU16Response)
+
+    @rpc
+    def ReadBinaryI32(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._read_binary(request, "i4", pb.ReadBinaryI32Response)
+
+    @rpc
+    def ReadBinaryU32(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._read_binary(request, "u4", pb.ReadBinaryU32Response)
 
     @rpc
     def WriteAnalogF64(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -198,3 +198,22 @@ def test_onboard_fifo_sizes_are_the_products(pcie6363):
         ai.ai_channels.add_ai_voltage_chan("Dev1/ai0")
         ao.ao_channels.add_ao_voltage_chan("Dev1/ao0")
         assert ai.in_stream.input_onbrd_buf_size == 2047 and ao.out_stream.output_onbrd_buf_size == 8191
+
+
+def test_tasks_the_preparation_does_not_drive_read_nis_simulated_sine_within_min_and_max(pcie6363):
+    """On demand, finite, or at a rate the preparation cannot run (1 kHz): NI's simulated-device
+    signal, a sine between the channel's min and max; a finite task is done after its samples."""
+    _, c = pcie6363
+    with c.task() as t:
+        t.ai_channels.add_ai_voltage_chan("Dev1/ai1", min_val=1.0, max_val=1.001)
+        assert t.read() == pytest.approx(1.0005, abs=1e-3)  # on demand: starts for the read
+    with c.task() as t:
+        t.ai_channels.add_ai_voltage_chan("Dev1/ai0:1", min_val=-2.5, max_val=2.5)
+        t.timing.cfg_samp_clk_timing(1000, sample_mode=AcquisitionType.FINITE, samps_per_chan=100)
+        t.start()
+        t.wait_until_done(timeout=10.0)
+        assert t.is_task_done()
+        data = np.asarray(t.read(number_of_samples_per_channel=100))
+        assert data.shape == (2, 100) and np.all(np.abs(data) <= 2.5) and np.ptp(data[0]) > 1.0
+        raw = t.in_stream  # raw codes: 16 bit, full scale = the ±5 V range chosen for ±2.5 V
+        assert t.ai_channels[0].ai_rng_high == 5.0 and raw.raw_data_width == 4
