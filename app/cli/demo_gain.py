@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from app.session import load_any_protocol, run_protocol
     from daq.recording import Recording
     from daq.rig import load_rig
+    from mock_daq.model import parse_sim
     from protocols.dryrun import dry_run
 
     out = Path(args.out)
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     rig_path = demo_rig(out, args.gain, args.offset, args.seed, task)
     loaded = load_any_protocol(protocol_path(task))
     rig = load_rig(rig_path)
+    parse_sim(rig.simulation, f"{rig_path}: simulation", rig)  # --gain/--offset out of range: say so before running
     dr = dry_run(loaded.factory(), rig.pipette, rig.rate_hz, loaded.info.name)
     if not dr.ok:
         raise IontoError("the gain demo protocol does not pass its dry run: " + "; ".join(dr.errors))

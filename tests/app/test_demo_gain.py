@@ -48,3 +48,12 @@ def test_a_non_finite_gain_is_one_clear_line(tmp_path):
     p = ionto("demo", "gain", "--out", str(tmp_path), "--gain", "nan")
     assert p.returncode == 1
     assert p.stderr.strip().splitlines() == ["ionto demo: error: --gain: nan is not a finite number"]
+
+
+def test_a_gain_out_of_range_is_one_line_naming_the_field_before_anything_runs(tmp_path):
+    p = ionto("demo", "gain", "--out", str(tmp_path), "--gain", "20")
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines() == [
+        f"ionto demo: error: {tmp_path / 'gain-rig.yaml'}: simulation: stimulus.modulation.gain: "
+        "Input should be less than or equal to 10 (got 20.0)"]
+    assert not (tmp_path / "gain.h5").exists()
