@@ -107,9 +107,10 @@ def analyze_gain(rec: RecordingLike, spike_index: np.ndarray | None = None, *, w
             aur[v] = auroc(d.rates_hz, c.rates_hz)
             mi[v] = modulation_index(d.mean_rate_hz, c.mean_rate_hz)
     ps = {}
+    post_s = float(np.median(dur[ok])) + 0.3  # the stimulus and its offset response
     for key in cstats:
         sel = [trials[i] for i in ok if (trials[i].drug_state, stimulus_value(trials[i], name if name != "code" else None)) == key]
-        ps[key] = psth(sel, spike_index, rec.rate_hz, bin_s=psth_bin_s)
+        ps[key] = psth(sel, spike_index, rec.rate_hz, post_s=post_s, bin_s=psth_bin_s)
     return GainAnalysis(str(rec.path), name, kind, trials, counts, dur, cstats, tuning, gain, aur, mi, ps)
 
 
@@ -146,14 +147,15 @@ def gain_doc(res: GainAnalysis) -> dict[str, Any]:
 
 
 def gain_figure(res: GainAnalysis, path: str | os.PathLike[str]) -> str:
-    """Tuning curves per drug condition (means ± SEM, fitted curves) and drug vs control
-    responses with the fitted gain line; written as PNG."""
+    """Tuning curves per drug condition (means ± SEM, fitted curves), drug vs control
+    responses with the fitted gain line, and the PSTHs at the stimulus with the largest
+    control response; written as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4))
     colours = {"off": "k", "on": "tab:red"}
     for state in ("off", "on"):
         pts = [s for s in res.stats.values() if s.drug_state == state]
@@ -179,6 +181,19 @@ def gain_figure(res: GainAnalysis, path: str | os.PathLike[str]) -> str:
         ax2.legend(frameon=False)
     ax2.set_xlabel("control response (Hz)")
     ax2.set_ylabel("drug response (Hz)")
+    control = [s for s in res.stats.values() if s.drug_state == "off"]
+    if control:
+        best = max(control, key=lambda s: s.mean_rate_hz).value
+        for state in ("off", "on"):
+            ps = res.psth.get((state, best))
+            if ps is not None:
+                edges, rate = ps
+                ax3.step(edges[:-1], rate, where="post", color=colours[state],
+                         label="control" if state == "off" else "drug")
+        ax3.set_title(f"PSTH at {res.value_name} = {best:g}")
+        ax3.set_xlabel("time from stimulus onset (s)")
+        ax3.set_ylabel("rate (Hz)")
+        ax3.legend(frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
