@@ -17,9 +17,9 @@ import functools
 from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from daq.config_file import parse_yaml
 from daq.errors import ConfigError
 
 CONFIRM = "confirm on your unit"
@@ -72,7 +72,7 @@ class CurrentSource(BaseModel):
 def current_sources() -> dict[str, CurrentSource]:
     """Every preset by key (``neurophore-bh2``, ``wpi-260``, ``dagan-ion-100``, ``npi-mvcs``)."""
     text = (resources.files("daq") / "current_sources.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = parse_yaml(text, "daq/current_sources.yaml")
     out = {}
     for key, entry in data.items():
         try:

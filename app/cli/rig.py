@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "--command-gain 100 --monitor-gain 0.01 --barrel glu,glutamate,200 --barrel gaba,GABA,500 "
                          "--barrel nacl,NaCl,165")
     n.add_argument("out", help="the rig file to write (.yaml)")
-    n.add_argument("--board", help="the NI device the channels are on, e.g. Dev1 (sim for the simulator)")
+    n.add_argument("--board", help="the NI device the channels are on (default Dev1; sim for the simulator)")
     n.add_argument("--source", help="current source preset, a name from daq/current_sources.yaml (e.g. npi-mvcs; "
                    "without it the presets are listed and asked for)")  # (listing them here cost --help 0.1 s)
     n.add_argument("--barrel", action="append", default=None, metavar="NAME,DRUG,CONC_mM[,+|-]",
