@@ -31,7 +31,7 @@ from app.gui.models.barrels import BarrelModel
 from app.gui.palette import EJECT_COLOUR, barrel_colour
 from daq.errors import CurrentLimitError
 
-HEADERS = ["barrel", "drug", "pol.", "state", "eject nA", "retain nA", "now nA", "mon. nA", "ejected", ""]
+HEADERS = ["barrel", "drug, pol.", "state", "eject nA", "retain nA", "now nA", "mon. nA", "ejected", ""]
 
 
 def _pol(p: int) -> str:
@@ -46,7 +46,7 @@ class CurrentEdit(QLineEdit):
         super().__init__()
         self.limit_nA = float(limit_nA)
         self.what = what
-        self.setMaximumWidth(72)
+        self.setMaximumWidth(60)
         self.setValidator(QRegularExpressionValidator(QRegularExpression(r"\s*[0-9]*([.,][0-9]*)?\s*")))
         self.setToolTip(f"{what} current, 0…{limit_nA:g} nA (the barrel's limit); Enter to apply")
         self.setValue(value_nA)
@@ -81,7 +81,7 @@ class BarrelPanel(QWidget):
         self.model: BarrelModel | None = None
         outer = QVBoxLayout(self)
         self.grid = QGridLayout()
-        self.grid.setHorizontalSpacing(8)
+        self.grid.setHorizontalSpacing(5)
         outer.addLayout(self.grid)
         self.refusal = QLabel("")  # the last refused entry, in red, until the next accepted one
         self.refusal.setObjectName("refusal")
@@ -116,37 +116,38 @@ class BarrelPanel(QWidget):
             b = row.barrel
             name = QLabel(f"<span style='color:{barrel_colour(r - 1)}'>■</span> <b>{b.name}</b>")
             self.grid.addWidget(name, r, 0)
-            drug = QLabel(b.drug)
-            drug.setToolTip(f"{b.drug} {b.concentration_mM:g} mM, {b.role}; limits: eject ≤ "
-                            f"{b.max_eject_nA:g} nA, retain ≤ {b.max_retain_nA:g} nA")
-            self.grid.addWidget(drug, r, 1)
-            if b.role == "control":
+            tip = (f"{b.drug} {b.concentration_mM:g} mM, {b.role}; limits: eject ≤ {b.max_eject_nA:g} nA, "
+                   f"retain ≤ {b.max_retain_nA:g} nA")
+            if b.role == "control":  # the drug and the ejection polarity the operator chooses
                 pol = QComboBox()
-                pol.addItems(["+", "−"])
+                pol.addItems([f"{b.drug} +", f"{b.drug} −"])
+                pol.setToolTip(tip + "; choose the ejecting polarity")
                 pol.currentIndexChanged.connect(lambda i, n=b.name: self._on_polarity(n, 1 if i == 0 else -1))
                 self.polarity[b.name] = pol
-                self.grid.addWidget(pol, r, 2)
+                self.grid.addWidget(pol, r, 1)
             else:
-                self.grid.addWidget(QLabel(_pol(b.polarity) if b.role == "drug" else "bal."), r, 2)
+                drug = QLabel(f"{b.drug} {_pol(b.polarity) if b.role == 'drug' else '(bal.)'}")
+                drug.setToolTip(tip)
+                self.grid.addWidget(drug, r, 1)
             if b.role != "balance":
                 t = QPushButton("Retain")
                 t.setCheckable(True)
-                t.setMinimumWidth(68)
+                t.setMinimumWidth(60)
                 t.clicked.connect(lambda _c=False, n=b.name: self._on_toggle(n))
                 self.toggles[b.name] = t
-                self.grid.addWidget(t, r, 3)
+                self.grid.addWidget(t, r, 2)
                 ej = CurrentEdit(row.eject_nA, model.eject_limit_nA(b.name), "eject")
                 ej.editingFinished.connect(lambda n=b.name: self._on_eject_value(n))
                 self.eject_edits[b.name] = ej
-                self.grid.addWidget(ej, r, 4)
+                self.grid.addWidget(ej, r, 3)
                 if b.role == "drug":
                     rt = CurrentEdit(row.retain_nA, model.retain_limit_nA(b.name), "retain")
                     rt.editingFinished.connect(lambda n=b.name: self._on_retain_value(n))
                     self.retain_edits[b.name] = rt
-                    self.grid.addWidget(rt, r, 5)
+                    self.grid.addWidget(rt, r, 4)
             else:
-                self.grid.addWidget(QLabel("<i>balance: −Σ of the others</i>"), r, 3, 1, 3)
-            for c, key in ((6, "commanded"), (7, "monitor"), (8, "charge"), (9, "alarm")):
+                self.grid.addWidget(QLabel("<i>−Σ of the others</i>"), r, 2, 1, 3)
+            for c, key in ((5, "commanded"), (6, "monitor"), (7, "charge"), (8, "alarm")):
                 lab = QLabel("")
                 if key == "alarm":
                     lab.setStyleSheet("color:#c0392b;font-weight:bold;")

@@ -80,7 +80,7 @@ POLL_MS = 5  # how often the frame timer looks for new samples (a cheap index co
 GUI_BLOCK_S = 0.025  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
 SLOW_EVERY = 4  # barrels, status, protocol progress: every 4th frame (~10 Hz)
 RATE_EVERY = 10  # ratemeter, raster, waveforms: every 10th frame (~4 Hz)
-DOCK_FRACTION = 0.36  # of the window's width, for the docks on first show (no saved layout)
+DOCK_FRACTION = 0.40  # of the window's width, for the docks on first show (no saved layout)
 STEP_KINDS = {EventKind.STEP: "step", EventKind.PAUSE: "pause", EventKind.RESUME: "resume",
               EventKind.ABORT: "abort", EventKind.PROTOCOL_START: "start", EventKind.PROTOCOL_END: "end"}
 CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)

@@ -16,7 +16,7 @@ from app.gui.models.raster import MAX_SPAN_S, MIN_SPAN_S, RateModel, fitting_lab
 from app.gui.palette import barrel_colour
 from app.gui.time_axis import TimeAxisItem
 
-LANE = 0.16  # height of one barrel's row of ejection bars (bar + label), as a fraction of the rate axis
+BAR = 0.06  # height of an ejection bar, as a fraction of the rate axis
 
 
 class RateView(QWidget):
@@ -138,22 +138,28 @@ class RateView(QWidget):
         (x0, x1), width_px = self.rate_plot.getViewBox().viewRange()[0], self.rate_plot.getViewBox().width()
         labels = fitting_labels(bars, width_px / max(x1 - x0, 1e-9), self._label_metrics.horizontalAdvance,
                                 view_end_s=x1)
+        # each lane of bars: a bar and, above it, a line of label text (its pixel height turned into
+        # rate units, so that the top label is never cut by the plot's edge whatever its height)
+        px_h = max(self.rate_plot.getViewBox().height(), 40.0)
+        text_frac = min(0.25, (self._label_metrics.height() + 4) / px_h)  # of the whole y range
+        n = len(lanes)
+        top = ymax * (1.02 + BAR * n) / max(0.2, 1.0 - n * text_frac) if lanes else ymax * 1.1
+        lane_h = ymax * BAR + text_frac * top
         for (bar, t0, t1), label in zip(bars, labels):
             k = lanes.index(bar.lane)
-            y0 = ymax * (1.02 + LANE * k)
+            y0 = ymax * 1.02 + lane_h * k
             colour = barrel_colour(bar.lane)
-            rect = pg.QtWidgets.QGraphicsRectItem(t0, y0, max(t1 - t0, 1e-3), ymax * 0.06)
+            rect = pg.QtWidgets.QGraphicsRectItem(t0, y0, max(t1 - t0, 1e-3), ymax * BAR)
             rect.setBrush(pg.mkBrush(colour))
             rect.setPen(pg.mkPen(None))
             self.rate_plot.addItem(rect)
             self._bar_items.append(rect)
             if label:  # shortened or left out where it would run into the next one
                 text = pg.TextItem(label, color=colour, anchor=(0, 1))
-                text.setPos(t0, y0 + ymax * 0.06)  # just above its bar
+                text.setPos(t0, y0 + ymax * BAR)  # its bottom on the bar: the text fills the lane above
                 self.rate_plot.addItem(text)
                 self._bar_items.append(text)
                 self.drawn_bars.append(label)
-        top = ymax * (1.02 + LANE * len(lanes)) if lanes else ymax * 1.1
         self.rate_plot.setYRange(0, top, padding=0)
 
     def show_waveforms(self, t_ms: np.ndarray, waves: np.ndarray) -> None:

@@ -115,7 +115,7 @@ class DoseResponseView(QWidget):
         lay = QVBoxLayout(self)
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "ejecting current (nA)")
-        self.plot.setLabel("left", "response (% change of rate)")
+        self.plot.setLabel("left", "% change of rate")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.setLogMode(x=True, y=False)
         self.plot.setMinimumHeight(120)

@@ -1,6 +1,6 @@
 """Screenshots of the rig window during a simulated run (for the docs and the real-window test).
 
-    python -m app.gui.screenshot OUT.png [--protocol FILE] [--speed 20] [--at 200] [--screen]
+    python -m app.gui.screenshot OUT.png [--protocol FILE [--at-protocol S]] [--speed 20] [--at 200] [--screen]
                                  [--size WxH] [--layout-report FILE.json] [--until-done]
 
 Opens the window on the simulated rig, starts recording and (optionally) a protocol, waits
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="sim", help="device URL (default sim)")
     ap.add_argument("--speed", type=float, default=10.0, help="simulation speed (default 10×)")
     ap.add_argument("--at", type=float, default=8.0, help="sample time (s) at which to take the picture")
+    ap.add_argument("--at-protocol", type=float, default=None,
+                    help="instead of --at: take the picture this many seconds into the protocol")
     ap.add_argument("--window", type=float, default=5.0, help="trace window (s)")
     ap.add_argument("--size", default="", help="window size WxH (default: sized to the screen, as ionto gui)")
     ap.add_argument("--layout-report", default="", help="JSON file: the safety strip's place and problems")
@@ -87,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         reports["loaded"] = layout_report(win)
         win.run_protocol()
     rate = win.trace_model.rate_hz
-    pump(lambda: win.trace_model.end_index >= args.at * rate)
+    if args.protocol and args.at_protocol is not None:
+        pump(lambda: win.protocol_model.progress(win.trace_model.end_index).elapsed_s >= args.at_protocol)
+    else:
+        pump(lambda: win.trace_model.end_index >= args.at * rate)
     settle()
     reports["during"] = layout_report(win)
     reports["during"]["ejecting"] = [r.name for r in win.barrel_model.rows if r.ejecting]

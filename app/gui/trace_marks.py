@@ -38,6 +38,7 @@ class TraceAnnotations:
         self.bars: dict[tuple[str, int], tuple[pg.QtWidgets.QGraphicsRectItem, pg.TextItem]] = {}
         self.band = (0.0, 0.5)  # y range of the ejection band (above the lanes)
         self.bar_rows: dict[int, int] = {}  # barrel lane -> row in the band
+        self.running: set[tuple[str, int]] = set()  # ejections still running (stretched every frame)
 
     def clear(self) -> None:
         for m in self.marks:
@@ -45,7 +46,7 @@ class TraceAnnotations:
         for rect, text in self.bars.values():
             self.plot.removeItem(rect)
             self.plot.removeItem(text)
-        self.marks, self.bars, self.bar_rows = [], {}, {}
+        self.marks, self.bars, self.bar_rows, self.running = [], {}, {}, set()
 
     def add(self, t_s: float, kind: str, text: str) -> DrawnMark:
         """A vertical line at ``t_s``: a mark (purple, its text) or a protocol step (dotted grey)."""
@@ -70,6 +71,7 @@ class TraceAnnotations:
                 self.bar_rows[bar.lane] = len(self.bar_rows)
         n_rows = max(1, len(self.bar_rows))
         h = (y1 - y0) / n_rows
+        self.running = {(b.barrel, b.onset_index) for b, _, _ in bars if b.offset_index is None}
         for bar, t0, t1 in bars:
             key = (bar.barrel, bar.onset_index)
             row = self.bar_rows[bar.lane]
@@ -87,6 +89,15 @@ class TraceAnnotations:
             rect, text = self.bars[key]
             rect.setRect(t0, bottom, max(t1 - t0, 1e-3), 0.5 * h)
             text.setPos(t0, bottom + 0.95 * h)
+
+    def extend_running(self, now_s: float) -> None:
+        """Each frame: a running ejection's bar reaches the newest sample drawn."""
+        for key in self.running:
+            rect = self.bars[key][0]
+            r = rect.rect()
+            if now_s > r.right():
+                r.setRight(now_s)
+                rect.setRect(r)
 
     def prune(self, before_s: float) -> None:
         """Forget what ended before ``before_s`` (older than the scroll-back history)."""

@@ -384,6 +384,8 @@ class TracesView(QWidget):
             centre, scale = self.lanes[self.detector_channel]
             top = centre + 0.9 * scale * self.half_range(self.detector_channel)
             self.spike_marks.setData(sp / m.rate_hz, np.full(len(sp), top))
+        if self.annotations is not None and not m.frozen:
+            self.annotations.extend_running(t1 / m.rate_hz)
         self.set_threshold_line(self.threshold_source())
         if m.frozen:
             self._update_scrollbar()
