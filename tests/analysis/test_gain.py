@@ -115,3 +115,55 @@ def test_spike_counts_rasters_and_psth_use_each_trials_own_window():
     assert r[0].tolist() == [-0.1, 0.0, 0.049, 0.05, 0.1, 0.549, 0.55] and r[1].tolist() == [0.06, 0.6]
     edges, rate = psth(trials, spikes, fs, pre_s=0.0, post_s=0.1, bin_s=0.05)
     assert edges.tolist() == pytest.approx([0.0, 0.05, 0.1]) and rate.tolist() == pytest.approx([20.0, 20.0])
+
+
+def synthetic_recording(kind, values, gain, offset_hz, tuning, seed=0, reps=15):
+    """An event log of drug blocks and trials (0.5 s on, 0.5 s off) and Poisson spikes whose
+    rate in each trial is the tuning curve (× g + a with the drug)."""
+    from analysis.source import ArrayRecording
+    from daq.trials import DrugBlock, StimulusRequest
+
+    fs, name = 1000.0, {"orientation": "orientation_deg", "contrast": "contrast"}[kind]
+    rng = np.random.default_rng(seed)
+    events, spikes, t, k = [], [], 0, 0
+    for b, state in enumerate(("off", "on")):
+        events.append(DrugBlock(b, t, state, "ach", 60.0 if state == "on" else 0.0, 0.0, 2).event())
+        for _ in range(reps):  # the first 2 trials of each block are discarded
+            for v in rng.permutation(values):
+                rate = tuning(v) * (gain if state == "on" else 1.0) + (offset_hz if state == "on" else 0.0)
+                req = StimulusRequest(k, t, t + 500, list(values).index(v) + 1, ((name, float(v)),))
+                events += [req.start_event(), req.stop_event()]
+                spikes += list(t + np.sort(rng.uniform(0, 500, rng.poisson(rate * 0.5))).astype(int))
+                t, k = t + 1000, k + 1
+    return ArrayRecording(np.zeros((t, 1)), fs, events=events), np.array(spikes)
+
+
+def test_a_recordings_trials_give_tuning_per_condition_and_the_gain():
+    from analysis.gain_report import analyze_gain, gain_doc
+
+    rec, spikes = synthetic_recording("orientation", ORIENT, 0.5, 0.0, lambda v: von_mises(v, 4.0, 40.0, 2.0, 90.0))
+    res = analyze_gain(rec, spikes, window_start_s=0.0, n_boot=50)
+    doc = gain_doc(res)
+    assert doc["preferred_model"] == "multiplicative" and doc["fit"]["gain"] == pytest.approx(0.5, abs=0.05)
+    assert doc["trials"] == {"total": 2 * 15 * 8, "valid": 2 * (15 * 8 - 2), "invalid_by_reason": {"discarded": 4}}
+    for state in ("off", "on"):
+        assert doc["tuning"][state]["params"]["preferred_deg"] == pytest.approx(90.0, abs=5.0)
+    assert doc["tuning"]["on"]["params"]["amplitude_hz"] == pytest.approx(20.0, rel=0.2)
+    assert len(doc["conditions"]) == 16 and sum(c["n"] for c in doc["conditions"]) == 2 * (15 * 8 - 2)
+    assert {c["n"] for c in doc["conditions"]} <= {13, 14, 15}
+    at90 = {a["orientation_deg"]: a["auroc"] for a in doc["auroc"]}[90.0]
+    assert at90 < 0.1  # the drug halves the response: drug trials rarely beat control trials
+    mi = {m["orientation_deg"]: m["mi"] for m in doc["modulation_index"]}
+    assert mi[90.0] == pytest.approx(-1 / 3, abs=0.08)  # (0.5 r - r) / (0.5 r + r)
+    assert set(res.psth) == set(res.stats)
+
+
+def test_contrast_trials_get_a_naka_rushton_fit_and_an_additive_effect_is_seen_as_additive():
+    from analysis.gain_report import analyze_gain
+
+    contrasts = np.array([0.0, 0.05, 0.1, 0.2, 0.4, 0.8])
+    rec, spikes = synthetic_recording("contrast", contrasts, 1.0, 10.0, lambda c: naka_rushton(c, 3.0, 40.0, 0.15, 2.0))
+    res = analyze_gain(rec, spikes, window_start_s=0.0, n_boot=0)
+    assert res.kind == "contrast" and res.gain.preferred_model == "additive"
+    assert res.gain.offset_hz == pytest.approx(10.0, abs=2.0)
+    assert res.tuning["off"].params["c50"] == pytest.approx(0.15, rel=0.3)
