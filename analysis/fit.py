@@ -294,7 +294,9 @@ def hessian_rss(data: FitData, theta: np.ndarray, free: np.ndarray) -> np.ndarra
 def lack_of_fit(data: FitData, rss: float, n_params: int) -> dict[str, float] | None:
     """Lack-of-fit F test of the curve against one mean per dose (needs replicates)."""
     levels, inv = np.unique(data.x, return_inverse=True)
-    means = np.bincount(inv, data.y) / np.bincount(inv)
+    counts = np.bincount(inv)
+    means = np.bincount(inv, data.y) / counts
+    replicated = int(np.sum(counts > 1))
     ss_pe = float(np.sum((data.y - means[inv]) ** 2))
     df_pe = len(data.x) - len(levels)
     df_lof = len(levels) - n_params
@@ -303,10 +305,10 @@ def lack_of_fit(data: FitData, rss: float, n_params: int) -> dict[str, float] | 
     ss_lof = rss - ss_pe
     if ss_pe <= 0:
         return {"F": float("inf"), "df_lack_of_fit": df_lof, "df_pure_error": df_pe, "p": 0.0,
-                "rss_pure_error": ss_pe}
+                "rss_pure_error": ss_pe, "replicated_doses": replicated}
     f = (ss_lof / df_lof) / (ss_pe / df_pe)
     return {"F": float(f), "df_lack_of_fit": df_lof, "df_pure_error": df_pe,
-            "p": float(stats.f.sf(f, df_lof, df_pe)), "rss_pure_error": ss_pe}
+            "p": float(stats.f.sf(f, df_lof, df_pe)), "rss_pure_error": ss_pe, "replicated_doses": replicated}
 
 
 @dataclass(frozen=True)
@@ -456,9 +458,12 @@ def fit_ll4(dose, response, dose_unit: str = "nA", conf: float = 0.95,
     lof = lack_of_fit(data, rss, k)
     if lof is not None:
         lof["rss_pure_error"] *= sc.span**2
-        if lof["p"] < LACK_OF_FIT_ALPHA:
+        if lof["p"] < LACK_OF_FIT_ALPHA and lof["replicated_doses"] >= 2:
             warnings.append(f"lack of fit: the 4PL misses the dose means (F = {lof['F']:.3g}, p = {lof['p']:.2g}); "
                             "its CIs assume it fits")
+        elif lof["p"] < LACK_OF_FIT_ALPHA:  # the pure error of one dose judges the others only if variances are equal
+            warnings.append(f"lack-of-fit p = {lof['p']:.2g}, but only one dose is replicated: its scatter stands "
+                            "for all doses (firing-rate noise grows with the rate), so this is no test of the curve")
     status = NOT_DETERMINABLE if not_det else AT_LIMIT if at_limit else FITTED
     fixed = {k2: v for k2, v in (("bottom", fixed_bottom), ("top", fixed_top)) if v is not None}
     return FitResult(

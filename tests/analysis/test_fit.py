@@ -252,3 +252,15 @@ def test_a_not_determinable_fit_stays_so_at_any_scale(scale):
                  (GABA_BIC_DOSE, np.array(GABA_BIC_RESPONSE) * scale)):
         f = fit_ll4(x, y, "nA")
         assert f.status == ref.status == NOT_DETERMINABLE and len(f.reasons) == len(ref.reasons)
+
+
+def test_lack_of_fit_is_a_warning_and_says_when_only_one_dose_is_replicated():
+    x = np.array([0, 0, 0, 0, 1, 2, 4, 8, 16, 32.0])
+    y = np.array([0.1, -0.1, 0.05, -0.05, 10, 60, 40, 90, 70, 100])  # zig-zag: no 4PL goes through it
+    f = fit_ll4(x, y)
+    assert f.lack_of_fit["replicated_doses"] == 1 and f.lack_of_fit["p"] < 0.05
+    assert any("only one dose is replicated" in w for w in f.warnings)
+    xr = np.repeat(x[3:], 2)
+    yr = np.repeat(y[3:], 2) + np.tile([0.1, -0.1], len(x) - 3)
+    fr = fit_ll4(xr, yr)
+    assert fr.lack_of_fit["replicated_doses"] >= 2 and any(w.startswith("lack of fit: ") for w in fr.warnings)
