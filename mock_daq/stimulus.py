@@ -1,11 +1,13 @@
 """The other side of a drug × stimulus experiment: a simulated visual stimulus.
 
-Like the task computer of a real rig, the generator runs trials on its own clock — the
-sample clock — whatever ionto does with the barrels: every ``stimulus_s + iti_s`` from
-``first_trial_s`` on, it shows one of ``values`` (orientations in degrees, or contrasts
-0–1), a shuffled permutation of them per repetition (seeded), and reports each trial's
-onset and offset as ``trial_start`` / ``trial_stop`` events at their exact sample, with the
-condition code (the value's position + 1, as a strobe word would carry it) and the value.
+Like the task computer of a real rig (``mode: task``), the generator runs trials on its own
+clock — the sample clock — whatever ionto does with the barrels: every ``stimulus_s +
+iti_s`` from ``first_trial_s`` on, it shows one of ``values`` (orientations in degrees, or
+contrasts 0–1), a shuffled permutation of them per repetition (seeded).  In ``mode:
+driven`` it shows what a protocol asks instead (``show``, from ``SimDevice.show_stimulus``:
+``daq.device.StimulusOutput``).  Either way it reports each trial's onset and offset as
+``trial_start`` / ``trial_stop`` events at their exact sample, with the condition code (the
+value's position + 1, as a strobe word would carry it) and the value.
 
 The stimulus drives every neuron (or those listed) through a tuning curve, from
 ``latency_ms`` after the onset until ``latency_ms`` after the offset:
