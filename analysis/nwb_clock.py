@@ -7,8 +7,10 @@ system, float rounding.  :func:`regular_clock` accepts such timestamps when ever
 within ``JITTER_TOLERANCE_PERIODS`` (±0.25) sample periods of one regular clock, and turns
 them into ``segments`` — (row, sample index) where each gap-free run starts:
 
-* the rate is fitted to all the timestamps: (rows − 1) / (last − first) summed over the
-  gap-free runs, so a clock that runs slightly fast or slow (a constant drift) is absorbed;
+* the rate is fitted to all the timestamps: the least-squares slope of row against time,
+  pooled over the gap-free runs (each with its own intercept), so a clock that runs slightly
+  fast or slow (a constant drift) is absorbed; steps split by jitter alone (the clock says no
+  sample was lost) are merged and the fit repeated;
 * a step of more than ``GAP_PERIODS`` (1.5) typical periods between two timestamps starts a
   new run (samples were lost: a gap, as in an ionto recording), and each run may start at a
   phase of its own (a recording paused and resumed);
