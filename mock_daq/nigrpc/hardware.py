@@ -745,6 +745,8 @@ class Hardware:
                     return out
                 avail = detached.acquired(task, self.speed) - task.read_pos
                 want = avail if n < 0 else n
+                if detached.done(task, self.speed):  # a finite task that is done: what is left
+                    want = min(want, avail)
                 if avail >= want:
                     out = detached.signal(task, task.read_pos, want, self.static_V)
                     task.read_pos += want

@@ -29,6 +29,7 @@ from nidaqmx._stubs import nidaqmx_pb2_grpc as pb_grpc
 from session_pb2 import Session
 
 from mock_daq.nigrpc import constants as K
+from mock_daq.nigrpc import triggers
 from mock_daq.nigrpc.attributes import ATTRIBUTE_RPC, AttributeTable, make_handler
 from mock_daq.nigrpc.hardware import Hardware, Task
 from mock_daq.nigrpc.sessions import SessionError
@@ -237,6 +238,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 return self._set_or(key, scope, attr, K.DIG_EDGE if t.trigger_source else K.TRIG_NONE)
             if attr == K.TRIG_START_DIG_EDGE_SRC:
                 return t.trigger_source
+            if attr == triggers.REF["type"]:
+                return self._set_or(key, scope, attr, triggers.NONE)
         elif scope == "Watchdog":
             t = self._task_from_key(key)
             self.hw.poll()
@@ -426,8 +429,83 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
 
     @rpc
     def DisableStartTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._task(request.task).trigger_source = ""
+        t = self._task(request.task)
+        t.trigger_source = ""
+        triggers.configure(self.table, t.session, "start", triggers.NONE)
         return pb.DisableStartTrigResponse()
+
+    def _trig(self, request: Any, which: str, kind: int, **values: Any) -> Task:
+        t = self._task(request.task)
+        src = getattr(request, "trigger_source", "")
+        if src and "/" in src.strip("/"):
+            self.hw.spec.check_device(device_of(src))
+        dev = self.hw.terminal_device()
+        named = {k: triggers.terminal(v, dev) if k.endswith("_src") else v for k, v in values.items()}
+        triggers.configure(self.table, t.session, which, kind, **named)
+        return t
+
+    @rpc
+    def CfgAnlgEdgeStartTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._trig(request, "start", triggers.ANALOG_EDGE, edge_src=request.trigger_source,
+                   edge_slope=request.trigger_slope_raw or request.trigger_slope, edge_lvl=request.trigger_level)
+        return pb.CfgAnlgEdgeStartTrigResponse()
+
+    @rpc
+    def CfgAnlgWindowStartTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._trig(request, "start", triggers.ANALOG_WINDOW, win_src=request.trigger_source,
+                   win_when=request.trigger_when_raw or request.trigger_when, win_top=request.window_top,
+                   win_btm=request.window_bottom)
+        return pb.CfgAnlgWindowStartTrigResponse()
+
+    @rpc
+    def CfgAnlgEdgeRefTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._trig(request, "ref", triggers.ANALOG_EDGE, edge_src=request.trigger_source,
+                   edge_slope=request.trigger_slope_raw or request.trigger_slope, edge_lvl=request.trigger_level,
+                   pretrig=request.pretrigger_samples)
+        return pb.CfgAnlgEdgeRefTrigResponse()
+
+    @rpc
+    def CfgAnlgWindowRefTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._trig(request, "ref", triggers.ANALOG_WINDOW, win_src=request.trigger_source,
+                   win_when=request.trigger_when_raw or request.trigger_when, win_top=request.window_top,
+                   win_btm=request.window_bottom, pretrig=request.pretrigger_samples)
+        return pb.CfgAnlgWindowRefTrigResponse()
+
+    @rpc
+    def CfgDigEdgeRefTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._trig(request, "ref", triggers.DIGITAL_EDGE, dig_src=request.trigger_source,
+                   dig_edge=request.trigger_edge_raw or request.trigger_edge, pretrig=request.pretrigger_samples)
+        return pb.CfgDigEdgeRefTrigResponse()
+
+    @rpc
+    def DisableRefTrig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._trig(request, "ref", triggers.NONE)
+        return pb.DisableRefTrigResponse()
+
+    def _write_codes(self, t: Task, codes: np.ndarray, n: int, by_channel: bool, request: Any) -> int:
+        nch = max(1, len(t.channels))
+        if codes.size != n * nch:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"{codes.size} codes for {n} samples × {nch} channels",
+                          samps_written=0)
+        scale = np.array([[c.range_V / 32767.0] for c in t.channels])
+        data = (codes.reshape(nch, n) if by_channel else codes.reshape(n, nch).T) * scale
+        return self.hw.write(t, data, request.auto_start, request.timeout, self.table.for_task(t.session))
+
+    @rpc
+    def WriteBinaryI16(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        layout = request.data_layout_raw or request.data_layout
+        written = self._write_codes(t, np.asarray(request.write_array, dtype=np.float64),
+                                    int(request.num_samps_per_chan), layout == K.GROUP_BY_CHANNEL, request)
+        return pb.WriteBinaryI16Response(samps_per_chan_written=written)
+
+    @rpc
+    def WriteRaw(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """16-bit DAC codes, full scale = the channel's range, interleaved by scan."""
+        t = self._task(request.task)
+        codes = np.frombuffer(request.write_array, dtype="<i2").astype(np.float64)
+        written = self._write_codes(t, codes, int(request.num_samps), False, request)
+        return pb.WriteRawResponse(samps_per_chan_written=written)
 
     @rpc
     def CfgInputBuffer(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -466,11 +544,34 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"A scalar read needs one channel; the task has {data.shape[0]}.")
         return pb.ReadAnalogScalarF64Response(value=float(data[0, 0]))
 
+    @rpc
+    def ReadAnalogWaveforms(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """One waveform per channel: the samples, t0 = now, dt = 1 / rate, the channel's name and
+        units (what nidaqmx's waveform reads carry; nitypes' protobuf conversion)."""
+        import datetime as dt
+
+        import hightime as ht
+        from ni.protobuf.types.waveform_conversion import float64_analog_waveform_to_protobuf
+        from nitypes.waveform import AnalogWaveform, Timing
+
+        t = self._task(request.task)
+        data = self.hw.read(t, request.num_samps_per_chan, request.timeout)
+        now = dt.datetime.now(dt.UTC)
+        out = []
+        for c, y in zip(t.channels, data):
+            wf = AnalogWaveform.from_array_1d(np.ascontiguousarray(y, dtype=np.float64))
+            if t.rate_hz:
+                wf.timing = Timing.create_with_regular_interval(ht.timedelta(seconds=1 / t.rate_hz), now)
+            wf.channel_name = c.name
+            wf.units = "Volts"
+            out.append(float64_analog_waveform_to_protobuf(wf))
+        return pb.ReadAnalogWaveformsResponse(waveforms=out, samps_per_chan_read=data.shape[1])
+
     def _codes(self, t: Task, n: int, timeout: float) -> np.ndarray:
         """(n_ch, n) ADC codes: 16-bit, full scale = the channel's range (X Series, C Series)."""
         data = self.hw.read(t, n, timeout)
         scale = np.array([[32767.0 / c.range_V] for c in t.channels])
-        return np.clip(np.round(data * scale), -32768, 32767)
+        return np.clip(np.trunc(data * scale), -32768, 32767)  # an ADC truncates toward zero
 
     @rpc
     def ReadRaw(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -217,3 +217,32 @@ def test_tasks_the_preparation_does_not_drive_read_nis_simulated_sine_within_min
         assert data.shape == (2, 100) and np.all(np.abs(data) <= 2.5) and np.ptp(data[0]) > 1.0
         raw = t.in_stream  # raw codes: 16 bit, full scale = the ±5 V range chosen for ±2.5 V
         assert t.ai_channels[0].ai_rng_high == 5.0 and raw.raw_data_width == 4
+
+
+def test_analog_and_reference_triggers_read_back_as_configured(pcie6363):
+    from nidaqmx.constants import Slope, TriggerType
+
+    _, c = pcie6363
+    with c.task() as t:
+        t.ai_channels.add_ai_voltage_chan("Dev1/ai1")
+        t.timing.cfg_samp_clk_timing(1000)
+        st, ref = t.triggers.start_trigger, t.triggers.reference_trigger
+        assert st.trig_type == TriggerType.NONE and ref.trig_type == TriggerType.NONE
+        st.cfg_anlg_edge_start_trig(trigger_source="APFI0", trigger_slope=Slope.FALLING, trigger_level=3.0)
+        assert (st.trig_type, st.anlg_edge_src, st.anlg_edge_slope, st.anlg_edge_lvl) == \
+            (TriggerType.ANALOG_EDGE, "/Dev1/APFI0", Slope.FALLING, 3.0)
+        ref.cfg_anlg_edge_ref_trig("APFI1", pretrigger_samples=20, trigger_level=-2.0)
+        assert (ref.trig_type, ref.anlg_edge_src, ref.pretrig_samples) == (TriggerType.ANALOG_EDGE, "/Dev1/APFI1", 20)
+        ref.disable_ref_trig()
+        assert ref.trig_type == TriggerType.NONE
+
+
+def test_raw_ao_codes_are_written_at_the_channels_full_scale(pcie6363):
+    from nidaqmx.stream_writers import AnalogUnscaledWriter
+
+    s, c = pcie6363
+    with c.task("out") as ao, c.task("in") as ai:
+        ao.ao_channels.add_ao_voltage_chan("Dev1/ao1", min_val=-10, max_val=10)
+        AnalogUnscaledWriter(ao.out_stream, auto_start=True).write_int16(np.array([[16384]], dtype=np.int16))
+        ai.ai_channels.add_ai_voltage_chan("Dev1/_ao1_vs_aognd", min_val=-10, max_val=10)
+        assert ai.read() == pytest.approx(16384 * 10 / 32767, abs=1e-6)
