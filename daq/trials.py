@@ -22,6 +22,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from daq.types import EventKind, LogEvent
 
 _CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)
@@ -208,3 +210,61 @@ class StimulusRequest:
 
     def stop_event(self) -> LogEvent:
         return LogEvent(self.stop_index, EventKind.TRIAL_STOP, text=format_fields(trial=self.trial, code=self.code))
+
+
+class DigitalTrialDecoder:
+    """Trial events from digital input lines sampled on the AI sample clock — what the NI
+    backend will feed from port 0 (a buffered DI task on ``ai/SampleClock``: one word per
+    sample) or from change detection (the samples where the word changed).
+
+    A rising edge on ``trial_line`` starts a trial, a falling edge ends it.  The condition
+    code is the word on ``code_lines`` (bit 0 first) — latched at the last rising edge of
+    ``strobe_line`` at or before the trial's start when there is a strobe line, else read at
+    the start.  ``conditions`` maps a code to what it shows (``{3: {"orientation_deg": 45}}``)
+    for the event text.  Trials are numbered from 0 in the order they start.  Stateful across
+    calls: feed consecutive blocks (engine thread)."""
+
+    def __init__(self, trial_line: int, code_lines: Sequence[int] = (), strobe_line: int | None = None,
+                 conditions: dict[int, dict[str, float]] | None = None):
+        self.trial_line = trial_line
+        self.code_lines = tuple(code_lines)
+        self.strobe_line = strobe_line
+        self.conditions = conditions or {}
+        self._word = 0  # the last word seen (lines low before acquisition starts)
+        self._latched = 0  # the strobed code
+        self._open: tuple[int, int] | None = None  # (trial, code) of the trial in progress
+        self._next = 0
+
+    def _code(self, word: int) -> int:
+        return sum(((word >> line) & 1) << i for i, line in enumerate(self.code_lines))
+
+    def feed(self, start_index: int, words: np.ndarray) -> list[LogEvent]:
+        """Events of a block of per-sample words (``start_index`` = the first word's sample)."""
+        w = np.asarray(words).astype(np.int64, copy=False)
+        if w.size == 0:
+            return []
+        changed = np.flatnonzero(np.diff(np.concatenate([[self._word], w])) != 0)
+        return self.feed_changes(start_index + changed, w[changed])
+
+    def feed_changes(self, indices: np.ndarray, words: np.ndarray) -> list[LogEvent]:
+        """Events of the words at the samples where they changed (change detection)."""
+        out: list[LogEvent] = []
+        bit = 1 << self.trial_line
+        strobe = None if self.strobe_line is None else 1 << self.strobe_line
+        for at, word in zip(np.asarray(indices).tolist(), np.asarray(words).tolist()):
+            old = self._word
+            if strobe is not None and word & strobe and not old & strobe:
+                self._latched = self._code(word)
+            if word & bit and not old & bit:
+                code = self._latched if strobe is not None else self._code(word)
+                self._open = (self._next, code)
+                self._next += 1
+                values = {k: float(v) for k, v in self.conditions.get(code, {}).items()}
+                out.append(LogEvent(int(at), EventKind.TRIAL_START, text=format_fields(trial=self._open[0], code=code,
+                                                                                        **values)))
+            elif old & bit and not word & bit and self._open is not None:
+                out.append(LogEvent(int(at), EventKind.TRIAL_STOP,
+                                    text=format_fields(trial=self._open[0], code=self._open[1])))
+                self._open = None
+            self._word = word
+        return out

@@ -3,10 +3,18 @@ protocol's closed loop and the analysis share)."""
 
 from __future__ import annotations
 
-from hypothesis import given
+import numpy as np
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daq.trials import DrugBlock, format_fields, parse_fields, trials_from_events, valid_counts
+from daq.trials import (
+    DigitalTrialDecoder,
+    DrugBlock,
+    format_fields,
+    parse_fields,
+    trials_from_events,
+    valid_counts,
+)
 from daq.types import EventKind, LogEvent
 
 FS = 1000.0
@@ -67,3 +75,45 @@ def test_without_drug_blocks_the_drug_barrels_currents_make_the_blocks_and_each_
     assert [t.drug_state for t in trials] == ["off"] * 5 + ["on"] * 4 + ["off"] * 3
     assert [t.drug_current_nA for t in trials] == [0.0] * 5 + [60.0] * 4 + [-15.0] * 3
     assert [t.valid for t in trials[5:9]] == [False, False, True, True]  # settling 5.1 s, discarded 6.1 s
+
+
+def _word_stream(n, trials, trial_line=0, code_lines=(1, 2, 3), strobe_line=None, strobe_lead=5):
+    """Per-sample port words for trials [(start, stop, code)]: the code lines hold the code
+    from strobe_lead samples before the start to the stop, a strobe pulse 2 samples long."""
+    w = np.zeros(n, dtype=np.uint32)
+    for a, z, code in trials:
+        bits = sum(((code >> i) & 1) << line for i, line in enumerate(code_lines))
+        w[a - strobe_lead:z] |= bits
+        w[a:z] |= 1 << trial_line
+        if strobe_line is not None:
+            w[a - strobe_lead + 1:a - strobe_lead + 3] |= 1 << strobe_line
+    return w
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 400), min_size=1, max_size=6), st.booleans())
+def test_digital_trial_lines_become_trial_events_at_their_edges_whatever_the_blocks(blocks, strobed):
+    trials = [(100, 300, 5), (450, 460, 1), (700, 999, 7), (1200, 1500, 2)]
+    words = _word_stream(1600, trials, strobe_line=6 if strobed else None)
+    dec = DigitalTrialDecoder(0, (1, 2, 3), 6 if strobed else None, {5: {"orientation_deg": 45.0}})
+    got, i, k = [], 0, 0
+    while i < words.size:
+        n = blocks[k % len(blocks)]
+        got += dec.feed(1000 + i, words[i:i + n])
+        i, k = i + n, k + 1
+    assert [(e.sample_index, e.kind, e.text) for e in got] == [
+        (1100, EventKind.TRIAL_START, "trial=0 code=5 orientation_deg=45"), (1300, EventKind.TRIAL_STOP, "trial=0 code=5"),
+        (1450, EventKind.TRIAL_START, "trial=1 code=1"), (1460, EventKind.TRIAL_STOP, "trial=1 code=1"),
+        (1700, EventKind.TRIAL_START, "trial=2 code=7"), (1999, EventKind.TRIAL_STOP, "trial=2 code=7"),
+        (2200, EventKind.TRIAL_START, "trial=3 code=2"), (2500, EventKind.TRIAL_STOP, "trial=3 code=2")]
+    # and the trials read back from those events
+    assert [(t.start_index, t.stop_index, t.code) for t in trials_from_events(got, FS)] == [
+        (1000 + a, 1000 + z, c) for a, z, c in trials]
+
+
+def test_change_detection_words_give_the_same_events_as_sampled_words():
+    words = _word_stream(1600, [(100, 300, 5), (700, 999, 7)], strobe_line=6)
+    changed = np.flatnonzero(np.diff(np.concatenate([[0], words.astype(np.int64)])) != 0)
+    a = DigitalTrialDecoder(0, (1, 2, 3), 6).feed(0, words)
+    b = DigitalTrialDecoder(0, (1, 2, 3), 6).feed_changes(changed, words[changed])
+    assert a == b and len(a) == 4
