@@ -369,7 +369,8 @@ def fit_line(key: str, f: FitResult) -> list[str]:
         head = f"{key}: EC50 {f.ec50_text()} ({f.ec50_ci_text()}, profile likelihood) [{f.status}]"
     else:
         head = f"{key}: EC50 not determinable"
-    lines = [head + f", Hill {f.hill:.2f} ± {f.se['hill']:.2f}, top {f.top:.1f} %, bottom {f.bottom:.1f} %, "
+    se = f"{f.se['hill']:.2f}" if np.isfinite(f.se["hill"]) else "— (no SE)"
+    lines = [head + f", Hill {f.hill:.2f} ± {se}, top {f.top:.1f} %, bottom {f.bottom:.1f} %, "
                     f"R² {f.r_squared:.3f}, n = {f.n_points}"
              + (f", lack of fit p = {lof['p']:.2g}" if lof else "")]
     lines += [f"{pad}  why: {r}" for r in f.reasons]
