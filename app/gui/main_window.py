@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QByteArray, QRect, QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtGui import QCloseEvent
@@ -350,7 +351,8 @@ class MainWindow(QMainWindow):
         self.barrels.bind(self.barrel_model, read_only=not self.session.can_eject)
         self.safety.bind(self.barrel_model, read_only=not self.session.can_eject)
         self.dose_model = DoseResponseModel(pipette, st.rate_hz)
-        self.dose_view.bind(self.dose_model)
+        self._dose_spikes: tuple[np.ndarray, int, int] = (np.zeros(0, dtype=np.int64), 0, 0)
+        self.dose_view.bind(self.dose_model, lambda: self._dose_spikes)
         self.protocol_model.rate_hz = st.rate_hz
         self.protocol_panel.colour_lanes = colour_lanes
         self.protocol_panel.connected = True
@@ -781,7 +783,9 @@ class MainWindow(QMainWindow):
             self.rates.show_waveforms(*spike_waveforms(uV, start, spikes, self.rate_model.rate_hz))
         if self.dose_model is not None and self.frames % (RATE_EVERY * 4) == 0:
             keep = self.session.detector.keep_s if self.session.detector is not None else 0
-            self.dose_model.update(spikes, now, max(0, now - int(keep * self.rate_model.rate_hz)))  # -> points_changed
+            since = max(0, now - int(keep * self.rate_model.rate_hz))
+            self._dose_spikes = (self.session.spike_indices(since), since, now)  # the fits' spikes
+            self.dose_model.update(spikes, now, since)  # -> points_changed -> the view refits
 
     # --- stop paths: closing, signals, a bug in a slot ----------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -7,10 +7,11 @@ Thread: GUI thread only.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -23,6 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.live_fit import LiveFits, live_fits
 from app.gui.models.recording import DEFAULT_TEMPLATE, DoseResponseModel
 from app.gui.palette import barrel_colour
 
@@ -106,9 +108,16 @@ class RecordingPanel(QWidget):
 
 
 class DoseResponseView(QWidget):
-    """The live dose–response: % change of the rate against the ejecting current, per barrel,
-    with its 4-parameter logistic fit once there are enough currents.  Takes the connection's
-    ``DoseResponseModel`` (``bind``) and redraws on its ``points_changed`` event."""
+    """The live dose–response: % change of the rate against the ejecting current, one series
+    per fit group as ``ionto analyze`` groups them — a drug alone and under an antagonist are
+    two series (the barrel's colour; ○ alone, △ □ ◇ under something else) — with the fit,
+    its status and its reasons in ``analysis``'s own words (``app.gui.live_fit``).
+
+    Takes the connection's ``DoseResponseModel`` (``bind``) and refits on its
+    ``points_changed`` event, with the spikes ``spike_source`` gives: (sample indices, the
+    first index they cover, the newest index).  Thread: GUI thread."""
+
+    SYMBOLS = ("o", "t", "s", "d")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -123,38 +132,48 @@ class DoseResponseView(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         lay.addWidget(self.plot, 1)
         self.fit_label = QLabel("points appear as ejections finish (response: last 10 s of the ejection "
-                                "vs the 30 s before it)")
+                                "vs the 30 s before it; fitted as ionto analyze fits)")
         self.fit_label.setWordWrap(True)
+        self.fit_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.fit_label)
         self.colour_lanes: dict[str, int] = {}
+        self.live: LiveFits | None = None
         ticks = [(np.log10(v), f"{v:g}") for v in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
         self.plot.getAxis("bottom").setTicks([ticks, []])
 
-    def bind(self, model: DoseResponseModel) -> None:
-        model.points_changed.connect(lambda: self.show_model(model))
+    def bind(self, model: DoseResponseModel,
+             spike_source: Callable[[], tuple[np.ndarray, int, int]]) -> None:
+        model.points_changed.connect(lambda: self.show_fits(live_fits(model, *spike_source())))
 
-    def show_model(self, model: DoseResponseModel) -> None:
+    def show_fits(self, live: LiveFits) -> None:
+        self.live = live
         pi = self.plot.getPlotItem()
         pi.clear()
         lines = []
-        for barrel, (x, y) in model.series().items():
+        per_barrel: dict[str, int] = {}
+        for key, (x, y) in live.points.items():
+            barrel = live.barrels.get(key, key.split(":")[0])
             colour = barrel_colour(self.colour_lanes.get(barrel, 0))
-            ok = x > 0
-            pi.plot(x[ok], y[ok], pen=None, symbol="o", symbolBrush=colour, symbolPen=None, symbolSize=9)
-            fit = model.fits.get(barrel)
-            if fit is not None and not fit.determinable:  # never a number for an EC50 the data do not determine
-                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 not determinable "
-                             f"({html.escape('; '.join(fit.reasons))})")
-            elif fit is not None and np.all(np.isfinite([fit.ec50, fit.hill, fit.top, fit.bottom])):
-                xx = np.geomspace(x[ok].min(), x[ok].max(), 100)  # the fit over the tested currents only
-                pi.plot(xx, fit.predict(xx), pen=pg.mkPen(colour, width=2))
-                lo, hi = fit.ec50_ci
-                ci = f"{fit.ci_label} {lo:.1f}–{hi:.1f}" if np.isfinite(lo) and np.isfinite(hi) else "CI needs ≥ 5 points"
-                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: EC50 {fit.ec50:.1f} nA ({ci}), "
-                             f"Hill {fit.hill:.2f}, top {fit.top:.0f} %, bottom {fit.bottom:.0f} %"
-                             + ("" if fit.status == "fitted" else f" — {fit.status}"))
+            k = per_barrel.get(barrel, 0)
+            per_barrel[barrel] = k + 1
+            symbol = self.SYMBOLS[k % len(self.SYMBOLS)]
+            ok = x > 0  # dose-0 points (each ejection's own baseline) are fitted, not drawn on a log axis
+            pi.plot(x[ok], y[ok], pen=None, symbol=symbol, symbolBrush=colour if k == 0 else None,
+                    symbolPen=pg.mkPen(colour, width=2), symbolSize=9, name=key)
+            f = live.fits.get(key)
+            mark = f"<b style='color:{colour}'>{'○△□◇'[k % 4]} {html.escape(key)}</b>"
+            if f is not None:
+                if f.determinable and np.any(ok):
+                    xx = np.geomspace(max(x[ok].min() / 2, 0.1), x[ok].max() * 2, 100)
+                    style = Qt.PenStyle.SolidLine if k == 0 else Qt.PenStyle.DashLine
+                    pi.plot(xx, f.predict(xx), pen=pg.mkPen(colour, width=2, style=style))
+                text = (f"EC50 {f.ec50_text()} ({f.ec50_ci_text()}), Hill {f.hill:.2f}, top {f.top:.0f} %, "
+                        f"bottom {f.bottom:.0f} %, n = {f.n_points} [{f.status}]")
+                why = "".join(f"<br>&nbsp;&nbsp;why: {html.escape(r)}" for r in f.reasons)
+                lines.append(f"{mark}: {html.escape(text)}{why}")
             else:
-                why = html.escape(model.fit_notes.get(barrel, "no fit"))
-                lines.append(f"<b style='color:{colour}'>■ {barrel}</b>: {len(x)} point(s); {why}")
+                lines.append(f"{mark}: {int(np.count_nonzero(ok))} ejection(s); "
+                             f"{html.escape(live.errors.get(key, 'no fit'))}")
         self.fit_label.setText("<br>".join(lines))
+        self.fit_label.setToolTip(f"points: {live.points_label}")
         pi.enableAutoRange()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pytest
 
@@ -343,8 +345,18 @@ def test_live_dose_response_fills_in_as_epochs_finish(qtbot, make_window, tmp_pa
     currents = sorted(p.current_nA for p in win.dose_model.points)
     assert currents == [10, 20, 40, 80]
     assert win.protocol_panel.progress.value() == 1000
-    assert "glu" in win.dose_view.fit_label.text()
-    assert "at least 5 points, got 4" in win.dose_view.fit_label.text()  # four points: the fit's own reason
+    qtbot.waitUntil(lambda: win.dose_view.live is not None and "glu:glutamate" in win.dose_view.live.points,
+                    timeout=TIMEOUT_MS)
+    live = win.dose_view.live
+    x, _y = live.points["glu:glutamate"]
+    assert sorted(x[x > 0]) == [10, 20, 40, 80] and np.count_nonzero(x == 0) == 4  # + each ejection's baseline
+    label = win.dose_view.fit_label.text()
+    if "glu:glutamate" in live.fits:  # the status and reasons in analysis's own words
+        f = live.fits["glu:glutamate"]
+        assert f"[{f.status}]" in label and f.ec50_text() in label
+        assert all(html.escape(r) in label for r in f.reasons)
+    else:
+        assert live.errors["glu:glutamate"] in label
 
 
 def test_replay_shows_the_file_through_the_same_views(qtbot, make_window, tmp_path):
@@ -405,3 +417,41 @@ def test_frame_timer_draws_new_samples_at_once_and_otherwise_at_the_frame_pace(q
     before = win.frames
     win._tick()
     assert win.frames == before + 1
+
+
+ANTAGONIST = """name: short antagonist series
+plan: antagonist_series
+params: {agonist_barrel: gaba, agonist_currents_nA: [10, 20, 40], antagonist_barrel: bic, antagonist_nA: 40,
+         eject_s: 2, recovery_s: 2, baseline_s: 2, antagonist_baseline_s: 3, washout_s: 2}
+"""
+
+
+def test_live_dose_response_keeps_the_drug_alone_and_under_the_antagonist_apart(qtbot, make_window, tmp_path):
+    """The antagonist example: GABA alone and GABA under bicuculline are two series (and two
+    fits), grouped as ionto analyze groups them, never one lumped series."""
+    win = make_window(speed=10.0)
+    win.dose_model.baseline_s = 2.0
+    win.dose_model.response_s = 1.0
+    proto = tmp_path / "antagonist.yaml"
+    proto.write_text(ANTAGONIST)
+    win.open_protocol(str(proto))
+    qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
+    assert win.protocol_model.loaded.ok, win.protocol_model.loaded.messages
+    win.run_protocol()
+    qtbot.waitUntil(lambda: win.protocol_model.state == "done", timeout=TIMEOUT_MS)
+
+    def gaba_groups() -> list[str]:
+        live = win.dose_view.live
+        return [] if live is None else sorted(k for k in live.points if k.startswith("gaba:"))
+
+    qtbot.waitUntil(lambda: len(gaba_groups()) == 2 and all(
+        np.count_nonzero(win.dose_view.live.points[k][0] > 0) == 3 for k in gaba_groups()), timeout=TIMEOUT_MS)
+    alone, under = gaba_groups()
+    assert alone == "gaba:GABA" and under.startswith("gaba:GABA + bicuculline")
+    for key in (alone, under):
+        x, _ = win.dose_view.live.points[key]
+        assert sorted(x[x > 0]) == [10, 20, 40]  # each series holds its own three currents
+        assert key in win.dose_view.fit_label.text()
+    items = [it for it in win.dose_view.plot.getPlotItem().listDataItems() if it.name() in (alone, under)]
+    assert len(items) == 2  # two series drawn, in gaba's colour, with different symbols
+    assert items[0].opts["symbol"] != items[1].opts["symbol"]
