@@ -10,9 +10,11 @@ Events (``daq.types.EventKind``; docs/trials.md):
 * ``drug_block`` where a trial protocol changed the drug condition; text
   ``block=B state=on|off barrel=NAME current_nA=I settle_s=S discard=D``.
 
-A trial is *valid* when it is complete (its stop is logged), no samples were lost during it,
-it started at least ``settle_s`` after its block's drug change, it is not among the first
-``discard`` trials after that, and the drug condition did not change during it.  Validity is
+A trial is *valid* when it is complete (its stop is logged), no samples were lost and no
+pause came during it, the drug condition and the drug barrel's current did not change during
+it, the barrel was ejecting in an on block and not in an off block (a pause retains every
+barrel, and resuming does not eject again), it started at least ``settle_s`` after its
+block's drug change, and it is not among the first ``discard`` trials after that.  Validity is
 decided here, from the log, never at run time (DESIGN.md §8).
 """
 
@@ -93,7 +95,7 @@ class Trial:
     drug_state: str = "off"
     drug_current_nA: float = 0.0  # the drug barrel's commanded current at the trial's start (from the log)
     valid: bool = True
-    reason: str = ""  # why not valid: incomplete, gap, settling, discarded, drug changed
+    reason: str = ""  # why not valid: incomplete, gap, paused, drug changed, drug not on/off, settling, discarded
 
     def duration_s(self, rate_hz: float) -> float:
         return 0.0 if self.stop_index is None else (self.stop_index - self.start_index) / rate_hz
@@ -131,7 +133,8 @@ def trials_from_events(events: Iterable[LogEvent], rate_hz: float, *, drug_barre
     starts: dict[int, LogEvent] = {}
     stops: dict[int, LogEvent] = {}
     order: list[int] = []
-    current_at: list[tuple[int, float]] = []  # the drug barrel's current changes
+    current_at: list[tuple[int, float, bool]] = []  # the drug barrel's current changes: (sample, nA, ejecting)
+    pauses: list[int] = []
     for ev in events:
         if ev.kind == EventKind.TRIAL_START:
             n = int(_number(parse_fields(ev.text), "trial", len(order)))
@@ -142,7 +145,9 @@ def trials_from_events(events: Iterable[LogEvent], rate_hz: float, *, drug_barre
             n = int(_number(parse_fields(ev.text), "trial", -1))
             stops.setdefault(n, ev)
         elif ev.kind in _CURRENT_KINDS and ev.barrel == barrel and barrel:
-            current_at.append((ev.sample_index, ev.current_nA))
+            current_at.append((ev.sample_index, ev.current_nA, ev.kind == EventKind.EJECT))
+        elif ev.kind == EventKind.PAUSE:
+            pauses.append(ev.sample_index)
     out: list[Trial] = []
     settled_in_block: dict[int, int] = {}
     bi = 0
@@ -164,10 +169,15 @@ def trials_from_events(events: Iterable[LogEvent], rate_hz: float, *, drug_barre
             reason = "incomplete"
         elif any(g0 < z and a < g1 for g0, g1 in gaps):
             reason = "gap"
-        elif bi + 1 < len(blocks) and blocks[bi + 1].start_index < z:
+        elif any(a <= p < z for p in pauses):
+            reason = "paused"
+        elif (bi + 1 < len(blocks) and blocks[bi + 1].start_index < z) or (
+                ci + 1 < len(current_at) and current_at[ci + 1][0] < z):
             reason = "drug changed"
         elif blk.block < 0:
             reason = "before the first drug block"
+        elif current_at and (ci >= 0 and current_at[ci][2]) != (blk.state == "on"):
+            reason = f"drug not {blk.state}"  # e.g. a pause retained the barrel during an on block
         elif a < blk.start_index + round(blk.settle_s * rate_hz):
             reason = "settling"
         else:

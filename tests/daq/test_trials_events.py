@@ -117,3 +117,14 @@ def test_change_detection_words_give_the_same_events_as_sampled_words():
     a = DigitalTrialDecoder(0, (1, 2, 3), 6).feed(0, words)
     b = DigitalTrialDecoder(0, (1, 2, 3), 6).feed_changes(changed, words[changed])
     assert a == b and len(a) == 4
+
+
+def test_after_a_pause_in_an_on_block_the_retained_drug_makes_the_trials_not_valid():
+    # the pause retains every barrel; resuming does not eject again, the block still says "on"
+    ev = [LogEvent(0, EventKind.RETAIN, "ach", -15.0, "initial"), block(0, 0, "on", 60.0),
+          LogEvent(0, EventKind.EJECT, "ach", 60.0), LogEvent(2200, EventKind.PAUSE),
+          LogEvent(2200, EventKind.RETAIN, "ach", -15.0), LogEvent(2900, EventKind.RESUME)]
+    ev += trial(0, 100, 600) + trial(1, 1100, 1600) + trial(2, 2100, 2600) + trial(3, 3100, 3600)
+    trials = trials_from_events(ev, FS)
+    assert [t.reason for t in trials] == ["", "", "paused", "drug not on"]
+    assert [t.drug_current_nA for t in trials] == [60.0, 60.0, 60.0, -15.0]
