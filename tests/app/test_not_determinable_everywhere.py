@@ -65,23 +65,15 @@ def test_the_batch_summary_has_its_status_and_reasons(gaba_bic):
 
 
 def test_the_live_panel_shows_no_number_for_it(qtbot):
+    from app.gui.live_fit import LiveFits
     from app.gui.recording_panel import DoseResponseView
 
     x = np.array([0, 0, 0, 10, 20, 40, 10, 20, 40.0])
     y = np.array([2.0, -3.0, 1.0, -1.0, 4.0, -3.0, 2.0, -5.0, 1.0])
     fit = fit_ll4(x, y, "nA")
     assert fit.status == "not determinable"
-
-    class Model:
-        def __init__(self):
-            self.fits = {"gaba": fit}
-            self.fit_notes = {}
-
-        def series(self):
-            return {"gaba": (x, y)}
-
     view = DoseResponseView()
     qtbot.addWidget(view)
-    view.show_model(Model())
+    view.show_fits(LiveFits(points={KEY: (x, y)}, fits={KEY: fit}, barrels={KEY: "gaba"}))
     label = view.fit_label.text()
-    assert "EC50 not determinable" in label and re.search(r"EC50 [0-9]", label) is None
+    assert "EC50 not determinable" in label and re.search(r"EC50 [0-9]", label) is None and "why:" in label
