@@ -308,3 +308,60 @@ def test_workspace_save_and_load_from_the_file_menu(qtbot, make_window, tmp_path
     assert win.trace_model.channels[ch].gain == 2.0 and win.traces.lane_scale(ch) > 0
     assert win.trace_model.window_s == 2.0 and win.traces.window.currentData() == 2.0  # the view follows
     assert win.rate_model.span_s == 900.0 and win.rates.span.value() == 900.0
+
+
+def test_device_menu_disconnects_and_connects_again(qtbot, make_window):
+    win = make_window()
+    engine = win.session.engine
+    win.menus.actions["disconnect"].trigger()
+    qtbot.waitUntil(lambda: not win._bound and engine.stopped.is_set(), timeout=TIMEOUT_MS)
+    assert all(not c.isEnabled() for c in win.safety.chips.values())  # greyed: the last confirmed state
+    win.menus.actions["connect"].trigger()
+    qtbot.waitUntil(lambda: win._bound and win.session.engine is not engine, timeout=TIMEOUT_MS)
+    assert all(c.isEnabled() for c in win.safety.chips.values())
+
+
+def test_recording_menu_adds_the_notes_to_the_running_file(qtbot, make_window, tmp_path):
+    win = make_window()
+    win.recording_panel.directory.setText(str(tmp_path / "rec"))
+    win.menus.actions["record"].trigger()
+    qtbot.waitUntil(lambda: win.session.recording, timeout=TIMEOUT_MS)
+    path = win.session.recorder.path
+    win.recording_panel.notes.setPlainText("pipette moved 20 µm")
+    win.menus.actions["note"].trigger()
+    win.menus.actions["record"].trigger()
+    qtbot.waitUntil(lambda: not win.session.recording, timeout=TIMEOUT_MS)
+    from daq.recording import Recording
+    from daq.recording.h5file import writer_alive
+
+    qtbot.waitUntil(lambda: path.exists() and writer_alive(path) is False, timeout=TIMEOUT_MS)
+    with Recording(path) as rec:
+        assert "pipette moved 20 µm" in rec.notes
+
+
+def test_file_menu_replays_a_chosen_recording(qtbot, make_window, tmp_path, monkeypatch):
+    from app.session import load_any_protocol, run_protocol
+
+    plan = load_any_protocol(write_protocol(tmp_path, eject_s=0.5, recovery_s=0.5, baseline_s=0.5))
+    out = tmp_path / "to_replay.h5"
+    assert run_protocol(plan.factory(), plan.info, out, device_url="sim", seed=3, speed=None).error is None
+    win = make_window(connect=False)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(out), ""))
+    win.menus.actions["replay"].trigger()
+    qtbot.waitUntil(lambda: win._bound and win.session.is_replay, timeout=TIMEOUT_MS)
+    assert win.device_bar.url() == f"replay:{out}" and not win.safety.retain_all.isEnabled()
+
+
+def test_view_and_help_menus_fit_the_screen_and_say_what_ionto_is(qtbot, make_window, monkeypatch):
+    win = make_window(connect=False)
+    win.resize(win.minimumSizeHint())
+    small = win.geometry()
+    win.menus.actions["fit_screen"].trigger()
+    screen, g = win.available_geometry(), win.geometry()
+    # the whole screen (offscreen, whose screen is narrower than the window's minimum: its height)
+    assert g.topLeft() == screen.topLeft() and g.height() == screen.height() > small.height()
+    assert g.width() == max(screen.width(), win.minimumSizeHint().width())
+    said = []
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.about", lambda parent, title, text: said.append(text))
+    win.menus.actions["about"].trigger()
+    assert said and said[0].startswith("ionto ")
