@@ -28,9 +28,10 @@ from analysis.filters import zero_phase
 from analysis.fit import FitError, FitResult, fit_ll4
 from analysis.fit_compare import Comparison, compare_fits
 from analysis.rates import PSTH, binned_rates, psth, rate_in_window, ratemeter, smoothed_rate
+from analysis.sorting import SortingParams, sort_units
 from analysis.source import RecordingLike, open_source
 from analysis.truth import CurveTruth, EpochTruth, epoch_truth
-from analysis.units import Unit, load_sorted_spikes, separate_units
+from analysis.units import Unit, load_sorted_spikes
 from daq.types import ChannelKind
 
 Progress = Callable[[int, int], None]
@@ -47,6 +48,8 @@ class AnalysisParams:
     unit: str | None = None  # "CHANNEL" (all its spikes), "CHANNEL:uK" (a separated unit) or an imported label
     sort_units: bool = False
     max_units: int = 4
+    sorter: str = "tridesclous2"  # SpikeInterface sorter for channel groups (analysis.sorting)
+    channel_groups: tuple[tuple[str, ...], ...] | None = None  # channels sorted jointly (tetrodes, shanks)
     sorted_spikes: str | None = None  # CSV or NWB file of sorted spike times to import
     bin_s: float = 1.0  # ratemeter and replicate-response bins
     baseline_s: float = 30.0
@@ -158,9 +161,9 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
     det = detect_recording(rec, params.detection, params.channels, progress, threads=params.threads)
     units: dict[str, list[Unit]] = {}
     want_unit_channel = params.unit.split(":")[0] if params.unit and ":u" in params.unit else None
-    for name, sp in det.spikes.items():
-        if params.sort_units or name == want_unit_channel:
-            units[name] = separate_units(sp, params.max_units)
+    if params.sort_units or want_unit_channel in det.spikes:
+        units = sort_units(rec, det, SortingParams(params.channel_groups, params.sorter, params.max_units),
+                           only=None if params.sort_units else [want_unit_channel])
     imported: dict[str, np.ndarray] = {}
     if params.sorted_spikes:
         for label, times in load_sorted_spikes(params.sorted_spikes, rec.rate_hz).items():
@@ -219,10 +222,10 @@ def _choose_train(det: Detection, units: dict[str, list[Unit]], imported: dict[s
         return name, det.spikes[name].index
     if want in det.spikes:
         return want, det.spikes[want].index
-    for ch, us in units.items():
+    for us in units.values():
         for u in us:
             if u.label == want:
-                return want, det.spikes[ch].index[u.spike_ids]
+                return want, u.index
     if want in imported:
         return want, np.sort(imported[want])
     choices = [*det.spikes, *(u.label for us in units.values() for u in us), *imported]

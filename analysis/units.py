@@ -1,12 +1,15 @@
-"""Units: separating the spikes of one channel into units, or importing sorted spike times.
+"""Units: the spikes of one channel separated into units, the unit record, and importing
+sorted spike times.
 
 ``separate_units(spikes)`` clusters the spikes of one channel on their waveform features
-(the principal-component scores kept by the detector): a Gaussian mixture with full
-covariances fitted by EM (k-means++ start, several restarts), the number of units chosen
-by BIC between 1 and ``max_units``.  Units are numbered by decreasing spike amplitude
-(u0 = the largest).  This is the simple separation of clearly different units that a
-rig analysis needs, not a replacement for a full spike sorter: for overlapping clusters,
-sort elsewhere and import the spike times.
+(the principal-component scores of the sub-sample-aligned snippets the detector keeps)
+with **isosplit6** (Magland & Barnett 2015, arXiv:1508.04841; the clustering of
+MountainSort 5): clusters are split while a unimodality test along the line between two
+cluster centres says they are two, and each pair is decided on its own — no merged cluster
+is re-tested against a third, so merges never chain.  The number of units is found, not
+chosen in advance (``max_units`` only caps it).  Units are numbered by decreasing spike
+amplitude (u0 = the largest).  Groups of channels (tetrodes, shanks) are sorted jointly by
+``analysis.sorting``; quality metrics and cell type come from ``analysis.unit_quality``.
 
 ``load_sorted_spikes(path)`` imports sorted spike times: a CSV with a ``time_s`` (or
 ``sample_index``) column and an optional ``unit`` column; an NWB file's Units table is
@@ -16,179 +19,139 @@ read by ``analysis.nwb.read_units`` (the NWB module).
 from __future__ import annotations
 
 import csv
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.cluster.vq import kmeans2
 
 from analysis.detect import Spikes
 
 SortedUnits = dict[str, np.ndarray]  # unit label → spike times (s), sorted
+MIN_SPIKES_TO_SPLIT = 20  # fewer spikes than this on a channel: one unit
+REFRACTORY_MS = 1.5  # ISI shorter than this counts as a violation (SpikeInterface's isi_violation default)
 
 
 @dataclass(frozen=True)
 class Unit:
+    """One unit: its spikes, where it is largest, and how good it is.
+
+    ``index``: the sample indices of its spikes (the source of truth for its spike train).
+    ``channel``: the channel where its mean waveform is largest (the unit's label starts
+    with it); ``channels``: the group it was sorted in.  ``spike_ids``: the positions in
+    ``channel``'s detected spikes (``Spikes``) of its spikes — every spike for a unit
+    separated on one channel; for a unit sorted on a group, the detected spikes within the
+    detector's dead time of one of its spikes (figures and per-spike tables use them).
+    ``quality``: SpikeInterface's metrics and the cell type (``analysis.unit_quality``), when
+    computed."""
+
     label: str  # e.g. "electrode:u0"
     channel: str
-    spike_ids: np.ndarray  # positions in the channel's spikes
-    mean_waveform: np.ndarray  # V, from the kept snippet sample (NaN if none)
-    amplitude: float  # mean signed peak of the filtered signal (V)
-    snr: float  # |mean peak| / noise σ
-    isi_violation_percent: float  # ISIs shorter than 2 ms, in % of all ISIs
+    spike_ids: np.ndarray
+    mean_waveform: np.ndarray  # V, on ``channel``, at the detector's snippet times (NaN if none)
+    amplitude: float  # mean signed peak of the filtered signal on ``channel`` (V)
+    snr: float  # |mean peak| / noise σ of ``channel`` (the detector's MAD σ)
+    isi_violation_percent: float  # ISIs shorter than REFRACTORY_MS, in % of all ISIs
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    channels: tuple[str, ...] = ()
+    quality: object | None = None  # analysis.unit_quality.UnitQuality
 
-    def as_dict(self, rate_hz: float, index: np.ndarray) -> dict:
-        return {"label": self.label, "channel": self.channel, "count": len(self.spike_ids),
-                "amplitude_uV": self.amplitude * 1e6, "snr": self.snr,
-                "isi_violation_percent": self.isi_violation_percent,
-                "mean_rate_hz": len(self.spike_ids) / max((index[-1] - index[0]) / rate_hz, 1e-9)
-                if len(index) > 1 else 0.0}
+    @property
+    def count(self) -> int:
+        return len(self.index)
 
+    @property
+    def cell_type(self) -> str:
+        return self.quality.cell_type if self.quality is not None else "unknown"
 
-def _gmm(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 200) -> tuple[float, np.ndarray]:
-    """EM for a full-covariance Gaussian mixture; returns (log-likelihood, labels)."""
-    n, d = x.shape
-    if k == 1:
-        labels = np.zeros(n, dtype=np.int64)
-    else:
-        _, labels = kmeans2(x, k, minit="++", seed=rng)
-    resp = np.eye(k)[labels]
-    ll_old = -math.inf
-    reg = 1e-6 * np.eye(d)
-    for _ in range(iters):
-        nk = resp.sum(0) + 1e-12
-        w = nk / n
-        mu = (resp.T @ x) / nk[:, None]
-        logp = np.empty((n, k))
-        for j in range(k):
-            xc = x - mu[j]
-            cov = (resp[:, j, None] * xc).T @ xc / nk[j] + reg
-            try:
-                chol = np.linalg.cholesky(cov)
-            except np.linalg.LinAlgError:
-                chol = np.linalg.cholesky(cov + 1e-3 * np.eye(d))
-            sol = np.linalg.solve(chol, xc.T)
-            logp[:, j] = (np.log(w[j]) - 0.5 * np.sum(sol**2, 0) - np.sum(np.log(np.diag(chol)))
-                          - 0.5 * d * math.log(2 * math.pi))
-        mx = logp.max(1, keepdims=True)
-        lse = mx[:, 0] + np.log(np.exp(logp - mx).sum(1))
-        ll = float(lse.sum())
-        resp = np.exp(logp - lse[:, None])
-        if ll - ll_old < 1e-6 * abs(ll):
-            break
-        ll_old = ll
-    return ll, resp.argmax(1)
+    def as_dict(self, rate_hz: float, index: np.ndarray | None = None) -> dict:
+        """The unit as a table row.  ``index`` is accepted for older callers and ignored: the
+        unit's own spike train is used."""
+        idx = self.index
+        d = {"label": self.label, "channel": self.channel, "channels": list(self.channels) or [self.channel],
+             "count": len(idx), "amplitude_uV": self.amplitude * 1e6, "snr": self.snr,
+             "isi_violation_percent": self.isi_violation_percent,
+             "mean_rate_hz": len(idx) / max((idx[-1] - idx[0]) / rate_hz, 1e-9) if len(idx) > 1 else 0.0}
+        if self.quality is not None:
+            d.update({f"si_{k}" if k == "snr" else k: v for k, v in self.quality.as_dict().items()})
+        else:
+            d["cell_type"] = "unknown"
+        return d
 
 
-def _separation(a: np.ndarray, b: np.ndarray) -> float:
-    """d′ of two clusters along the line joining their means: |Δmean| / pooled s.d."""
-    u = b.mean(0) - a.mean(0)
-    norm = float(np.linalg.norm(u))
-    if norm == 0:
-        return 0.0
-    pa, pb = a @ (u / norm), b @ (u / norm)
-    sd = math.sqrt(0.5 * (pa.var() + pb.var()))
-    return abs(pb.mean() - pa.mean()) / sd if sd > 0 else math.inf
+def cluster_features(features: np.ndarray, max_units: int = 8, max_fit: int = 50000, seed: int = 0) -> np.ndarray:
+    """Cluster labels (0…K−1) for each row of ``features`` by isosplit6 (NaN rows → −1).
 
+    Features are standardised per column first.  Beyond ``max_fit`` rows, isosplit6 runs on
+    a seeded random subset and every row joins the cluster whose centre is nearest in the
+    Mahalanobis sense of that cluster.  More than ``max_units`` clusters: the smallest join
+    their nearest centre, each decided once (no re-test, no chain)."""
+    from isosplit6 import isosplit6
 
-def _merge_close(x: np.ndarray, labels: np.ndarray, min_separation: float) -> np.ndarray:
-    """Merge clusters (closest first) whose d′ is below ``min_separation``: a mixture fitted
-    to one unit's non-Gaussian cloud (e.g. spread by sampling jitter) splits it; real units
-    that a threshold detector can tell apart are far better separated."""
-    labels = labels.copy()
-    while True:
-        labs = np.unique(labels)
-        if len(labs) < 2:
-            return np.searchsorted(labs, labels)
-        pairs = [(_separation(x[labels == i], x[labels == j]), i, j)
-                 for k, i in enumerate(labs) for j in labs[k + 1:]]
-        sep, i, j = min(pairs)
-        if sep >= min_separation:
-            return np.searchsorted(labs, labels)
-        labels[labels == j] = i
-
-
-def _absorb_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
-    """Clusters smaller than ``min_size`` (overlapping spikes, artefacts) join the cluster
-    with the nearest mean."""
-    labels = labels.copy()
-    while True:
-        labs, counts = np.unique(labels, return_counts=True)
-        if len(labs) < 2 or counts.min() >= min_size:
-            return np.searchsorted(labs, labels)
-        small = labs[np.argmin(counts)]
-        others = labs[labs != small]
-        centre = x[labels == small].mean(0)
-        dist = [np.linalg.norm(x[labels == o].mean(0) - centre) for o in others]
-        labels[labels == small] = others[int(np.argmin(dist))]
-
-
-def cluster_features(features: np.ndarray, max_units: int = 4, max_fit: int = 20000, seed: int = 0,
-                     restarts: int = 3, min_separation: float = 4.0) -> np.ndarray:
-    """Cluster labels (0…K−1) for each row of ``features``: a Gaussian mixture with K chosen
-    by BIC, then clusters closer than ``min_separation`` (d′) merged (NaN rows → −1)."""
     feats = np.asarray(features, dtype=np.float64)
     labels = np.full(len(feats), -1, dtype=np.int64)
     ok = np.all(np.isfinite(feats), axis=1) if feats.ndim == 2 and feats.shape[1] else np.zeros(len(feats), bool)
-    if ok.sum() < 10:
+    if ok.sum() < MIN_SPIKES_TO_SPLIT:
         labels[ok] = 0
         return labels
     x = feats[ok]
     mu, sd = x.mean(0), x.std(0)
     x = (x - mu) / np.where(sd > 0, sd, 1.0)
     rng = np.random.default_rng(seed)
-    fit = x if len(x) <= max_fit else x[rng.choice(len(x), max_fit, replace=False)]
-    n, d = fit.shape
-    best_bic, best_k, best_labels = math.inf, 1, np.zeros(n, dtype=np.int64)
-    for k in range(1, max(1, max_units) + 1):
-        if k > 1 and n < 20 * k:
-            break
-        ll, lab = max((_gmm(fit, k, rng) for _ in range(1 if k == 1 else restarts)), key=lambda r: r[0])
-        n_par = k * (d + d * (d + 1) / 2) + (k - 1)
-        bic = -2 * ll + n_par * math.log(n)
-        if bic < best_bic:
-            best_bic, best_k, best_labels = bic, k, lab
-    best_labels = _merge_close(fit, best_labels, min_separation)
-    best_labels = _absorb_small(fit, best_labels, max(20, int(0.01 * len(fit))))
-    best_k = len(np.unique(best_labels))
-    if best_k == 1:
+    subset = np.sort(rng.choice(len(x), max_fit, replace=False)) if len(x) > max_fit else np.arange(len(x))
+    fit_labels = np.asarray(isosplit6(np.ascontiguousarray(x[subset])), dtype=np.int64)
+    labs, counts = np.unique(fit_labels, return_counts=True)
+    keep = labs[np.argsort(-counts)][:max(1, max_units)]
+    centres = np.stack([x[subset][fit_labels == k].mean(0) for k in keep])
+    if len(keep) < len(labs):  # the smallest clusters join their nearest kept centre
+        for k in labs[~np.isin(labs, keep)]:
+            c = x[subset][fit_labels == k].mean(0)
+            fit_labels[fit_labels == k] = keep[int(np.argmin(np.linalg.norm(centres - c, axis=1)))]
+    if len(keep) == 1:
         labels[ok] = 0
         return labels
-    # assign every spike to the nearest cluster centre in the Mahalanobis sense of its cluster
-    centres, precs, logdets = [], [], []
-    for j in range(best_k):
-        m = fit[best_labels == j]
-        cov = np.cov(m.T) + 1e-6 * np.eye(d) if len(m) > d else np.eye(d)
-        centres.append(m.mean(0) if len(m) else np.zeros(d))
-        precs.append(np.linalg.inv(cov))
-        logdets.append(np.linalg.slogdet(cov)[1])
-    score = np.stack([np.einsum("ij,jk,ik->i", x - c, p, x - c) + ld for c, p, ld in zip(centres, precs, logdets)], 1)
-    labels[ok] = score.argmin(1)
+    out = np.empty(len(x), dtype=np.int64)
+    out[subset] = np.searchsorted(np.sort(keep), fit_labels)
+    rest = np.setdiff1d(np.arange(len(x)), subset)
+    if len(rest):
+        keep_sorted = np.sort(keep)
+        d = x.shape[1]
+        score = []
+        for k in keep_sorted:
+            m = x[subset][fit_labels == k]
+            cov = np.cov(m.T) + 1e-6 * np.eye(d) if len(m) > d else np.eye(d)
+            prec = np.linalg.inv(cov)
+            xc = x[rest] - m.mean(0)
+            score.append(np.einsum("ij,jk,ik->i", xc, prec, xc) + np.linalg.slogdet(cov)[1])
+        out[rest] = np.argmin(np.stack(score, 1), axis=1)
+    labels[ok] = out
     return labels
 
 
-def separate_units(spikes: Spikes, max_units: int = 4, seed: int = 0) -> list[Unit]:
+def separate_units(spikes: Spikes, max_units: int = 8, seed: int = 0) -> list[Unit]:
     """Units of one channel, numbered by decreasing |amplitude| (u0 largest)."""
     labels = cluster_features(spikes.features, max_units=max_units, seed=seed)
-    units = []
-    for lab in sorted(set(labels.tolist()) - {-1}):
-        ids = np.flatnonzero(labels == lab)
-        units.append(ids)
+    units = [np.flatnonzero(labels == lab) for lab in sorted(set(labels.tolist()) - {-1})]
     units.sort(key=lambda ids: -abs(float(np.mean(spikes.amplitude[ids]))))
-    out = []
-    for u, ids in enumerate(units):
-        out.append(describe_unit(spikes, ids, f"{spikes.channel}:u{u}"))
-    return out
+    return [describe_unit(spikes, ids, f"{spikes.channel}:u{u}") for u, ids in enumerate(units)]
 
 
-def describe_unit(spikes: Spikes, ids: np.ndarray, label: str) -> Unit:
+def isi_violation_percent(index: np.ndarray, rate_hz: float) -> float:
+    """ISIs shorter than ``REFRACTORY_MS``, in % of all ISIs."""
+    isi = np.diff(np.sort(index)) / rate_hz if len(index) > 1 and rate_hz else np.zeros(0)
+    return 100.0 * float(np.mean(isi < REFRACTORY_MS * 1e-3)) if len(isi) else 0.0
+
+
+def describe_unit(spikes: Spikes, ids: np.ndarray, label: str, index: np.ndarray | None = None,
+                  channels: tuple[str, ...] = (), quality: object | None = None) -> Unit:
+    """A unit on ``spikes``' channel: ``ids`` are its detected spikes there; ``index`` its own
+    spike train when it is not exactly those (a unit sorted on a group)."""
+    ids = np.asarray(ids, dtype=np.int64)
     in_sample = np.isin(spikes.snippet_ids, ids)
     wave = spikes.snippets[in_sample].mean(0) if in_sample.any() else np.full(spikes.snippets.shape[1:], np.nan)
     amp = float(np.mean(spikes.amplitude[ids])) if len(ids) else float("nan")
-    isi = np.diff(spikes.index[ids]) / spikes.rate_hz if len(ids) > 1 else np.zeros(0)
-    viol = 100.0 * float(np.mean(isi < 2e-3)) if len(isi) else 0.0
-    return Unit(label, spikes.channel, ids, wave, amp, abs(amp) / spikes.sigma if spikes.sigma else float("nan"), viol)
+    idx = spikes.index[ids] if index is None else np.sort(np.asarray(index, dtype=np.int64))
+    return Unit(label, spikes.channel, ids, wave, amp, abs(amp) / spikes.sigma if spikes.sigma else float("nan"),
+                isi_violation_percent(idx, spikes.rate_hz), idx, channels or (spikes.channel,), quality)
 
 
 def load_sorted_spikes(path: str | Path, rate_hz: float | None = None) -> SortedUnits:

@@ -1,0 +1,216 @@
+"""Spike sorting of a recording: single channels by isosplit6, channel groups by a SpikeInterface sorter.
+
+``sort_units(rec, det, params)`` returns the units of every analysed channel:
+
+* a channel alone (the usual single electrode of a microiontophoresis pipette) is separated
+  on the waveform features of the spikes the detector already found
+  (``analysis.units.separate_units``: isosplit6, no chained merges);
+* a group of channels that see the same neurons (a tetrode, a shank) is sorted jointly by
+  a SpikeInterface sorter run on the group's raw samples (``DEFAULT_SORTER``:
+  SpikeInterface's own ``tridesclous2`` — peaks, SVD features, iterative splits,
+  template matching; installs from PyPI with ``hdbscan``, runs on CPU).
+
+Groups come, in this order, from ``SortingParams.groups`` (the CLI's ``--group A,B,C,D``),
+from the NWB electrodes table's ``group_name`` (electrodes of one ElectrodeGroup are one
+group), else each channel is its own group.  Each unit is labelled ``CHANNEL:uK`` by the
+channel where its mean waveform is largest (K numbered by decreasing amplitude), so
+``--unit CHANNEL:uK`` chooses it whatever way it was sorted.  Every unit gets
+SpikeInterface's quality metrics and a cell type (``analysis.unit_quality``).
+
+Thread: the caller's (the analysis thread or process); SpikeInterface runs with one job.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from analysis.detect import Spikes
+from analysis.detect_file import Detection
+from analysis.source import RecordingLike
+from analysis.units import Unit, describe_unit, separate_units
+
+DEFAULT_SORTER = "tridesclous2"
+SORTERS = ("tridesclous2", "spykingcircus2", "mountainsort5")
+
+
+@dataclass(frozen=True)
+class SortingParams:
+    """How units are sorted.  ``groups``: channel names sorted jointly (each a tuple of two or
+    more names); ``sorter``: the SpikeInterface sorter for groups; ``max_units``: at most this
+    many units per single channel; ``quality``: compute SpikeInterface's quality metrics."""
+
+    groups: tuple[tuple[str, ...], ...] | None = None
+    sorter: str = DEFAULT_SORTER
+    max_units: int = 8
+    quality: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sorter not in SORTERS:
+            raise ValueError(f"sorter {self.sorter!r} is not one of {', '.join(SORTERS)}")
+        if not self.max_units >= 1:
+            raise ValueError(f"max_units must be ≥ 1, got {self.max_units}")
+        seen: set[str] = set()
+        for g in self.groups or ():
+            if len(g) < 2:
+                raise ValueError(f"channel group {','.join(g)!r} has one channel; a group needs two or more")
+            twice = seen.intersection(g)
+            if twice:
+                raise ValueError(f"channel {sorted(twice)[0]!r} is in two channel groups")
+            seen.update(g)
+
+
+def parse_group(text: str) -> tuple[str, ...]:
+    """``"e0,e1,e2,e3"`` → ``("e0", "e1", "e2", "e3")`` (the CLI's ``--group``)."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def nwb_groups(rec: RecordingLike) -> list[tuple[str, ...]]:
+    """Channel groups from an NWB file's electrodes table (``group_name``, else ``group``):
+    the columns of its ElectricalSeries whose electrodes share an ElectrodeGroup.  Empty for
+    an ionto recording, or when the table says nothing."""
+    es = getattr(rec, "_es", None)  # analysis.nwb_source.NwbSource's ElectricalSeries
+    if es is None or getattr(es, "electrodes", None) is None:
+        return []
+    try:
+        table, rows = es.electrodes.table, np.asarray(es.electrodes.data[:], dtype=np.int64)
+        if "group_name" in table.colnames:
+            names = [str(table["group_name"][int(r)]) for r in rows]
+        elif "group" in table.colnames:
+            names = [getattr(table["group"][int(r)], "name", "") for r in rows]
+        else:
+            return []
+    except (KeyError, IndexError, ValueError, TypeError):
+        return []
+    if len(names) != len(rec.channels):
+        return []
+    by: dict[str, list[str]] = {}
+    for ch, g in zip(rec.channels, names):
+        by.setdefault(g, []).append(ch.name)
+    return [tuple(v) for v in by.values()]
+
+
+def channel_groups(rec: RecordingLike, analysed: Sequence[str], params: SortingParams) -> list[tuple[str, ...]]:
+    """The analysed channels partitioned into groups (one-channel groups are single channels).
+    A named group must hold analysed channels only: ``ValueError`` names the one that is not."""
+    analysed = list(analysed)
+    if params.groups:
+        for g in params.groups:
+            for name in g:
+                if name not in analysed:
+                    raise ValueError(f"{rec.path}: channel group {','.join(g)!r}: {name!r} is not an analysed "
+                                     f"electrode channel; analysed channels are {analysed}")
+        groups = [tuple(g) for g in params.groups]
+    else:
+        groups = [tuple(n for n in g if n in analysed) for g in nwb_groups(rec)]
+        groups = [g for g in groups if len(g) > 1]
+    grouped = {n for g in groups for n in g}
+    return groups + [(n,) for n in analysed if n not in grouped]
+
+
+def sort_units(rec: RecordingLike, det: Detection, params: SortingParams = SortingParams(),
+               only: Sequence[str] | None = None) -> dict[str, list[Unit]]:
+    """Units per channel (``channel → [Unit]``, u0 the largest).  ``only``: sort just the
+    groups holding these channels (choosing one unit need not sort the whole probe)."""
+    groups = channel_groups(rec, list(det.spikes), params)
+    if only is not None:
+        groups = [g for g in groups if set(g) & set(only)]
+    out: dict[str, list[Unit]] = {}
+    singles = [g[0] for g in groups if len(g) == 1]
+    for ch in singles:
+        out[ch] = separate_units(det.spikes[ch], params.max_units, params.seed)
+    if params.quality and any(out.values()):  # one pass over the single channels for all their units
+        flat = [u for ch in singles for u in out[ch]]
+        quality = _quality(rec, tuple(singles), [u.index for u in flat], params)
+        by_label = {u.label: q for u, q in zip(flat, quality)}
+        out = {ch: [replace(u, quality=by_label[u.label]) for u in us] for ch, us in out.items()}
+    for g in groups:
+        if len(g) > 1:
+            for ch, units in _sort_group(rec, det, g, params).items():
+                out.setdefault(ch, []).extend(units)
+    return out
+
+
+def _quality(rec: RecordingLike, group: tuple[str, ...], trains: list[np.ndarray], params: SortingParams) -> list:
+    """SpikeInterface's metrics of each spike train (sample indices) on the group's channels."""
+    import spikeinterface.core as sc
+
+    from analysis.sorting_input import IontoRecording
+    from analysis.unit_quality import unit_quality
+
+    cols = [rec.stream.index_of(n) for n in group]
+    si_rec = IontoRecording(rec, cols)
+    rows = [np.asarray(rec.index_to_row(np.asarray(t, dtype=np.int64)), dtype=np.int64) for t in trains]
+    labels = [np.full(len(r), i, dtype=np.int64) for i, r in enumerate(rows)]
+    allrows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    order = np.argsort(allrows, kind="stable")
+    sorting = sc.NumpySorting.from_samples_and_labels([allrows[order]], [np.concatenate(labels)[order]],
+                                                       rec.rate_hz, unit_ids=np.arange(len(trains)))
+    q = unit_quality(si_rec, sorting, seed=params.seed)
+    return [q.get(i) for i in range(len(trains))]
+
+
+def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
+                params: SortingParams) -> dict[str, list[Unit]]:
+    """Sort one group with the SpikeInterface sorter; units keyed by their largest channel."""
+    import spikeinterface.sorters as ss
+
+    from analysis.sorting_input import IontoRecording
+
+    cols = [rec.stream.index_of(n) for n in group]
+    tmp = Path(tempfile.mkdtemp(prefix="ionto-sort-"))
+    try:
+        binary = IontoRecording(rec, cols).save(folder=tmp / "group", format="binary", n_jobs=1,
+                                                progress_bar=False, verbose=False)
+        sorting = ss.run_sorter(params.sorter, binary, folder=tmp / "sorter", remove_existing_folder=True,
+                                verbose=False, raise_error=True, **sorter_params(params.sorter, params.seed))
+        trains_rows = [np.asarray(sorting.get_unit_spike_train(u), dtype=np.int64) for u in sorting.unit_ids]
+    except (RuntimeError, ValueError, OSError) as exc:  # a sorter's failure is one line naming the group, not a traceback
+        raise ValueError(f"{rec.path}: sorting channel group {','.join(group)} with {params.sorter} failed: "
+                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    trains = [np.asarray(rec.row_to_index(r), dtype=np.int64) for r in trains_rows if len(r)]
+    quality = _quality(rec, group, trains, params) if params.quality and trains else [None] * len(trains)
+    by_channel: dict[str, list[tuple[np.ndarray, object]]] = {}
+    for train, q in zip(trains, quality):
+        best = q.best_channel if q is not None else _largest_channel(det, group, train)
+        by_channel.setdefault(best, []).append((train, q))
+    out: dict[str, list[Unit]] = {}
+    for ch, items in by_channel.items():
+        sp = det.spikes[ch]
+        units = [describe_unit(sp, _matching_spikes(sp, train, det.params.dead_samples(det.rate_hz)), "", train,
+                               group, q) for train, q in items]
+        units.sort(key=lambda u: -abs(u.quality.template_uV.min() if u.quality is not None else u.amplitude))
+        out[ch] = [replace(u, label=f"{ch}:u{k}") for k, u in enumerate(units)]
+    return out
+
+
+def sorter_params(sorter: str, seed: int = 0) -> dict:
+    """The parameters ionto gives a sorter: one job, no progress bars, a fixed seed where it
+    takes one; everything else at the sorter's defaults."""
+    if sorter in ("tridesclous2", "spykingcircus2"):
+        return {"job_kwargs": {"n_jobs": 1, "progress_bar": False}, "seed": seed}
+    return {"n_jobs": 1, "whitening_seed": seed}
+
+
+def _matching_spikes(sp: Spikes, train: np.ndarray, tol: int) -> np.ndarray:
+    """Positions in ``sp`` of its detected spikes within ``tol`` samples of a spike of ``train``."""
+    if not len(sp.index) or not len(train):
+        return np.zeros(0, dtype=np.int64)
+    i = np.clip(np.searchsorted(sp.index, train), 1, len(sp.index) - 1)
+    left, right = i - 1, i
+    pick = np.where(np.abs(sp.index[left] - train) <= np.abs(sp.index[right] - train), left, right)
+    return np.unique(pick[np.abs(sp.index[pick] - train) <= tol])
+
+
+def _largest_channel(det: Detection, group: tuple[str, ...], train: np.ndarray) -> str:
+    """Without metrics: the group channel whose detected spikes match the train most often."""
+    tol = det.params.dead_samples(det.rate_hz)
+    return max(group, key=lambda ch: len(_matching_spikes(det.spikes[ch], train, tol)))
