@@ -81,8 +81,8 @@ from daq.errors import (
 from daq.monitor_watch import MonitorLimits, MonitorTripped, MonitorWatchdog
 from daq.pipette import Pipette
 from daq.schedule import AOSchedule, CurrentChange
-from daq.trials import StimulusRequest
-from daq.types import TRIAL_KINDS, AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
+from daq.trials import VALIDITY_KINDS, StimulusRequest
+from daq.types import AcquisitionConfig, Block, EventKind, LogEvent, StreamInfo
 
 log = logging.getLogger(__name__)
 DEFAULT_MONITOR = MonitorLimits()
@@ -159,7 +159,8 @@ class EngineControl:
 
     @property
     def trial_events(self) -> list[LogEvent]:
-        """The trial events logged so far (``TRIAL_KINDS``, in sample order; docs/trials.md)."""
+        """The events trial validity depends on (``daq.trials.VALIDITY_KINDS``: trials, drug
+        blocks, current changes, pauses), logged so far, in sample order (docs/trials.md)."""
         return self._e.trial_log
 
     def show_stimulus(self, request: StimulusRequest) -> None:
@@ -242,7 +243,7 @@ class Engine:
         self.safe_levels_written = False  # set by the shutdown once the device confirmed them
         self.control = EngineControl(self)
         self.pending: list[LogEvent] = []  # events logged ahead of the read position
-        self.trial_log: list[LogEvent] = []  # trial events logged so far, in sample order (docs/trials.md)
+        self.trial_log: list[LogEvent] = []  # what trial validity depends on, logged so far (docs/trials.md)
         self.stopped = threading.Event()  # set at the very end of the shutdown
         self.has_events = False
         self.has_truth = False
@@ -416,7 +417,7 @@ class Engine:
         self._read_index = block.end_index
         events.extend(self._due_events(block.start_index, block.end_index))
         self._to_sinks(block, events)
-        self.trial_log.extend(sorted((e for e in events if e.kind in TRIAL_KINDS), key=lambda e: e.sample_index))
+        self.trial_log.extend(sorted((e for e in events if e.kind in VALIDITY_KINDS), key=lambda e: e.sample_index))
         for ev in events:
             self.publish(EventLogged(ev))
         self._collect_warnings()

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from daq.types import EventKind, LogEvent
+from daq.types import TRIAL_KINDS, EventKind, LogEvent
 
 _CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)
+VALIDITY_KINDS = frozenset({*TRIAL_KINDS, *_CURRENT_KINDS, EventKind.PAUSE})
+"""The events trial validity depends on: trials, drug blocks, current changes, pauses."""
 
 
 def format_fields(**fields: object) -> str:

@@ -31,8 +31,9 @@ class PlanContext(Protocol):
     ``elapsed_s`` the time since the wait began.  ``rate_hz(window_s, ago_s)`` is the online
     firing rate over ``[now - ago - window, now - ago)``, or None when no online rate exists
     (a dry run) or the window reaches before the start of acquisition.
-    ``sample_rate_hz`` is the sample clock's rate; ``trial_events()`` the trial events (``daq.types.TRIAL_KINDS``) logged before now, or None
-    when the run has no trial input at all (a dry run).
+    ``sample_rate_hz`` is the sample clock's rate; ``trial_events()`` the events logged before
+    now that trial validity depends on (``daq.trials.VALIDITY_KINDS``), or None when the run
+    has no trial input at all (a dry run).
     """
 
     @property

@@ -206,3 +206,33 @@ def test_a_bad_show_step_names_each_field_and_what_is_accepted():
     assert str(exc.value).splitlines() == [
         "t.yaml: steps.0.show.code: Input should be greater than or equal to 1 (got 0)",
         "t.yaml: steps.0.show.contrast: Input should be less than or equal to 1 (got 2)"]
+
+
+def test_after_a_pause_in_an_on_block_the_closed_loop_counts_no_more_trials_there():
+    from daq.engine_api import Pause, Resume
+
+    rig = fast_task_rig()
+    plan = drug_trials(barrel="ach", currents_nA=[60.0], conditions=2, trials_per_condition=4, discard_trials=1,
+                       lead_s=1.0, washout_s=0.5, trial_period_s=0.3, block_timeout_s=8.0)
+    fs = rig.rate_hz
+    seen: dict[str, int] = {}
+
+    def pause_then_resume(read_index, engine):
+        if engine.runner.status.step.startswith("drug block 1") and "on" not in seen:
+            seen["on"] = read_index
+        if "on" in seen and "paused" not in seen and read_index > seen["on"] + 1.5 * fs:
+            seen["paused"] = read_index
+            engine.submit(Pause())
+        if "paused" in seen and "resumed" not in seen and read_index > seen["paused"] + 0.5 * fs:
+            seen["resumed"] = read_index
+            engine.submit(Resume())
+
+    run = run_on_sim(plan, rig, online="truth", on_block=pause_then_resume)
+    assert "resumed" in seen
+    trials = trials_from_events(run.events, fs)
+    after = [t for t in trials if t.block == 1 and t.start_index > seen["resumed"]]
+    assert after and {t.reason for t in after} == {"drug not on"}
+    marks = [e.text for e in run.of(EventKind.MARK)]
+    assert any("drug block 1: fewer than 4 valid trials per condition within 8 s" in m for m in marks)
+    counts = valid_counts(trials, 2)  # the next block counts again
+    assert set(counts) == {1, 2} and min(counts.values()) >= 4
