@@ -30,8 +30,15 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="band-pass in Hz (default 300 6000)")
     g.add_argument("--dead-time-ms", type=float, default=1.0, help="dead time after a spike (default 1 ms)")
     g = p.add_argument_group("units")
-    g.add_argument("--sort-units", action="store_true", help="separate units on each channel (PCA + mixture)")
-    g.add_argument("--max-units", type=int, default=4, help="at most this many units per channel (default 4)")
+    g.add_argument("--sort-units", action="store_true", help="sort units: each single channel by isosplit6 on its "
+                   "spikes' waveform features, each --group jointly by a SpikeInterface sorter; with quality metrics "
+                   "and cell type")
+    g.add_argument("--max-units", type=int, default=4, help="at most this many units per single channel (default 4)")
+    g.add_argument("--group", action="append", dest="groups", metavar="A,B,...",
+                   help="channels sorted jointly (a tetrode, a shank; repeatable; default: the NWB file's "
+                   "electrode groups, else each channel alone)")
+    g.add_argument("--sorter", choices=["tridesclous2", "spykingcircus2", "mountainsort5"], default="tridesclous2",
+                   help="SpikeInterface sorter for channel groups (default tridesclous2; analysis/sorting.py)")
     g.add_argument("--sorted-spikes", metavar="FILE", help="import sorted spike times (CSV: time_s[,unit]; or NWB)")
     g.add_argument("--unit", help="spike train for rates and fits: CHANNEL, CHANNEL:uK (a separated unit) or an "
                    "imported unit's label (default: all spikes of the first channel)")
@@ -57,6 +64,8 @@ def params_from(args: argparse.Namespace) -> AnalysisParams:
                               dead_time_ms=args.dead_time_ms)
         return AnalysisParams(detection=det, channels=tuple(args.channels) if args.channels else None,
                               unit=args.unit, sort_units=args.sort_units, max_units=args.max_units,
+                              sorter=args.sorter, channel_groups=tuple(
+                                  tuple(c.strip() for c in g.split(",") if c.strip()) for g in args.groups or ()) or None,
                               sorted_spikes=args.sorted_spikes, bin_s=args.bin_s, baseline_s=args.baseline_s,
                               response_s=args.response_s, recovery_s=args.recovery_s, dose=args.dose,
                               fit_on=args.fit_on, smooth_sigma_s=args.smooth_s, conf=getattr(args, "conf", 0.95),
