@@ -745,6 +745,8 @@ class Hardware:
                     return out
                 avail = detached.acquired(task, self.speed) - task.read_pos
                 want = avail if n < 0 else n
+                if n < 0 and task.samp_mode == K.FINITE_SAMPS:  # all of a finite acquisition: wait for it
+                    want = task.samps_per_chan - task.read_pos
                 if detached.done(task, self.speed):  # a finite task that is done: what is left
                     want = min(want, avail)
                 if avail >= want:

@@ -52,7 +52,13 @@ DEFAULTS: dict[tuple[str, int], Any] = {
     ("Write", K.WRITE_SLEEP_TIME): 0.001,
     ("Timing", K.TIMING_SIMULTANEOUS_AO): False,
     ("Trig", K.TRIG_START_DIG_FLTR_TB_SRC): "", ("Trig", K.TRIG_START_DIG_FLTR_TB_RATE): 0.0,
+    ("Trig", K.TRIG_REF_PRETRIG_SAMPLES): 2, ("Read", K.READ_ALL_AVAIL_SAMP): False,
 }
+# A simulated device has no calibration history: NI's simulated PCIe-6363 reports 0 °C for its
+# calibration temperatures (nidaqmx-python tests/component/system/test_device_properties.py);
+# the recommended external calibration interval is the specification's 2 years (NI 6363 spec).
+CAL_INFO: dict[int, Any] = {K.CAL_DEV_TEMP: 0.0, K.CAL_EXT_LAST_TEMP: 0.0, K.CAL_SELF_LAST_TEMP: 0.0,
+                            K.CAL_EXT_RECOMMENDED_INTERVAL_MONTHS: 24}
 
 
 def _abort(context: grpc.ServicerContext, err: NIError) -> None:
@@ -247,6 +253,9 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 return t.expired
             if attr == K.WATCHDOG_TIMEOUT:
                 return t.watchdog_timeout_s
+        if scope == "CalInfo" and attr in CAL_INFO:
+            spec.check_device(key.get("device_name", ""))
+            return CAL_INFO[attr]
         if "task" in key and (scope, attr) in DEFAULTS:
             return self._set_or(key, scope, attr, DEFAULTS[(scope, attr)])
         raise LookupError(attr)
@@ -402,8 +411,16 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         term = request.terminal_config_raw or request.terminal_config or K.TERM_DEFAULT
         names = [n.strip() for n in request.name_to_assign_to_channel.split(",")] \
             if request.name_to_assign_to_channel else None
+        before = len(t.channels)
         self.hw.add_channels(t, expand_channels(request.physical_channel), "ai", request.min_val,
                              request.max_val, term, names)
+        units = request.units_raw or request.units
+        for c in t.channels[before:]:  # the channel's units and custom scale read back as created
+            key = {"task": t.session, "channel": c.name}
+            if units:
+                self.table.set("Chan", key, K.CHAN_AI_VOLTAGE_UNITS, int(units))
+            if request.custom_scale_name:
+                self.table.set("Chan", key, K.CHAN_AI_CUSTOM_SCALE, request.custom_scale_name)
         return pb.CreateAIVoltageChanResponse()
 
     @rpc
@@ -484,9 +501,10 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
 
     def _write_codes(self, t: Task, codes: np.ndarray, n: int, by_channel: bool, request: Any) -> int:
         nch = max(1, len(t.channels))
-        if codes.size != n * nch:
+        if codes.size < n * nch:
             raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"{codes.size} codes for {n} samples × {nch} channels",
                           samps_written=0)
+        codes = codes[:n * nch]  # whole samples only (a trailing partial scan is not written)
         scale = np.array([[c.range_V / 32767.0] for c in t.channels])
         data = (codes.reshape(nch, n) if by_channel else codes.reshape(n, nch).T) * scale
         return self.hw.write(t, data, request.auto_start, request.timeout, self.table.for_task(t.session))
@@ -555,15 +573,17 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         from nitypes.waveform import AnalogWaveform, Timing
 
         t = self._task(request.task)
+        mode = request.waveform_attribute_mode_raw or request.waveform_attribute_mode or 3  # TIMING | EXTENDED
         data = self.hw.read(t, request.num_samps_per_chan, request.timeout)
         now = dt.datetime.now(dt.UTC)
         out = []
         for c, y in zip(t.channels, data):
             wf = AnalogWaveform.from_array_1d(np.ascontiguousarray(y, dtype=np.float64))
-            if t.rate_hz:
+            if mode & 1 and t.timing == "sample_clock" and t.rate_hz:  # on demand: no sample interval
                 wf.timing = Timing.create_with_regular_interval(ht.timedelta(seconds=1 / t.rate_hz), now)
-            wf.channel_name = c.name
-            wf.units = "Volts"
+            if mode & 2:
+                wf.channel_name = c.name
+                wf.units = "Volts"
             out.append(float64_analog_waveform_to_protobuf(wf))
         return pb.ReadAnalogWaveformsResponse(waveforms=out, samps_per_chan_read=data.shape[1])
 
