@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
         rate = self.session.stream.rate_hz if self.session.stream is not None else 1.0
         if ev.kind in CURRENT_KINDS and ev.barrel:
             self._note_current(ev.barrel, ev.current_nA)
+            self._show_trace_bars(max(ev.sample_index, self.trace_model.end_index if self.trace_model else 0))
         ann = self.traces.annotations
         if ev.kind == EventKind.MARK:
             self.recording_panel.show_mark(ev.text, ev.sample_index / rate)
@@ -769,12 +770,7 @@ class MainWindow(QMainWindow):
         span = int(self.rate_model.span_s * self.rate_model.rate_hz)
         spikes = self.session.spike_indices(max(0, now - span - int(60 * self.rate_model.rate_hz)))
         self.rates.refresh(spikes, now)
-        ann = self.traces.annotations
-        if ann is not None and self.trace_model is not None:
-            history = int(self.trace_model.history_s * self.rate_model.rate_hz)
-            ann.show_bars([b for b in self.rate_model.visible_bars(now) if b[2] * self.rate_model.rate_hz
-                           >= now - history], {i: barrel_colour(i) for i in range(len(self.rate_model.pipette.barrels))})
-            ann.prune(max(0.0, (now - history) / self.rate_model.rate_hz))
+        self._show_trace_bars(now)
         self.traces.update_cursor_readout()
         snap = self.session.electrode_snapshot(1.0)
         if snap is not None:
@@ -786,6 +782,18 @@ class MainWindow(QMainWindow):
             since = max(0, now - int(keep * self.rate_model.rate_hz))
             self._dose_spikes = (self.session.spike_indices(since), since, now)  # the fits' spikes
             self.dose_model.update(spikes, now, since)  # -> points_changed -> the view refits
+
+    def _show_trace_bars(self, now: int) -> None:
+        """The ejections of the scroll-back history as bars on the traces (at once when a
+        current changes, and with the ratemeter a few times a second)."""
+        ann, rm = self.traces.annotations, self.rate_model
+        if ann is None or rm is None or self.trace_model is None:
+            return
+        history = int(self.trace_model.history_s * rm.rate_hz)
+        n_barrels = len(rm.pipette.barrels) if rm.pipette is not None else 0
+        ann.show_bars([b for b in rm.visible_bars(now) if b[2] * rm.rate_hz >= now - history],
+                      {i: barrel_colour(i) for i in range(n_barrels)})
+        ann.prune(max(0.0, (now - history) / rm.rate_hz))
 
     # --- stop paths: closing, signals, a bug in a slot ----------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
