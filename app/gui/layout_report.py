@@ -4,7 +4,8 @@
 barrel's chip and the ALL TO RETAIN button are, and lists ``problems``: a part outside the
 available screen area, hidden, clipped by its parents (its visible region smaller than itself),
 or narrower than its text needs.  The real-window tests (tests/app/test_gui_xvfb.py) and
-``python -m app.gui.screenshot --layout-report`` use it.  Thread: GUI thread.
+``python -m app.gui.screenshot --layout-report`` use it; ``fit_rect`` pulls a saved window
+geometry back onto the screen.  Thread: GUI thread.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ def _global_rect(w: QWidget) -> QRect:
 
 def _rect(r: QRect) -> list[int]:
     return [r.x(), r.y(), r.width(), r.height()]
+
+
+def fit_rect(rect: QRect, screen: QRect) -> QRect:
+    """``rect`` moved and, if need be, shrunk so that it lies inside ``screen``."""
+    w, h = min(rect.width(), screen.width()), min(rect.height(), screen.height())
+    x = min(max(rect.x(), screen.x()), screen.x() + screen.width() - w)
+    y = min(max(rect.y(), screen.y()), screen.y() + screen.height() - h)
+    return QRect(x, y, w, h)
 
 
 def part_problems(name: str, w: QWidget, screen: QRect) -> list[str]:

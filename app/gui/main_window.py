@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QByteArray, QRect, QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
+from PyQt6.QtCore import QRect, QSettings, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QDialog,
     QDockWidget,
     QFileDialog,
-    QInputDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -48,10 +47,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.gui import workspace_actions
 from app.gui.banner import BannerArea
 from app.gui.barrel_panel import BarrelPanel
 from app.gui.bridge import EngineBridge
 from app.gui.device_bar import DeviceBar
+from app.gui.layout_report import fit_rect
 from app.gui.menus import KeySheet, build_menus
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import LoadResult, ProtocolModel, load
@@ -86,13 +87,6 @@ STEP_KINDS = {EventKind.STEP: "step", EventKind.PAUSE: "pause", EventKind.RESUME
               EventKind.ABORT: "abort", EventKind.PROTOCOL_START: "start", EventKind.PROTOCOL_END: "end"}
 CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)
 
-
-def fit_rect(rect: QRect, screen: QRect) -> QRect:
-    """``rect`` moved and, if need be, shrunk so that it lies inside ``screen``."""
-    w, h = min(rect.width(), screen.width()), min(rect.height(), screen.height())
-    x = min(max(rect.x(), screen.x()), screen.x() + screen.width() - w)
-    y = min(max(rect.y(), screen.y()), screen.y() + screen.height() - h)
-    return QRect(x, y, w, h)
 
 
 def _confirm(parent: QWidget, title: str, text: str) -> bool:
@@ -522,90 +516,16 @@ class MainWindow(QMainWindow):
             if not self.session.running:
                 self.connect_device()
 
+    # File > workspaces (app.gui.workspace_actions)
     def save_workspace_dialog(self) -> None:
-        """File > Save workspace: ask for a name (the saved ones are offered)."""
-        from app.gui.workspace import list_workspaces
-
-        current = self.workspace_name or ""
-        name, ok = QInputDialog.getItem(self, "Save workspace", "Workspace name:", list_workspaces() or [current],
-                                        0, True)
-        if ok and name.strip():
-            self.workspace_name = name.strip()
-            self.save_workspace(name.strip())
+        workspace_actions.save_workspace_dialog(self)
 
     def load_workspace_dialog(self) -> None:
-        from app.gui.workspace import list_workspaces
-
-        names = list_workspaces()
-        if not names:
-            self.banners.show_message("info", "no workspace is saved yet (File > Save workspace)")
-            return
-        name, ok = QInputDialog.getItem(self, "Load workspace", "Workspace:", names, 0, False)
-        if ok and name:
-            self.workspace_name = name
-            self.load_workspace(name)
-
-    def capture_workspace(self) -> Workspace:
-        """The window's settings now, as a workspace (``app.gui.workspace``)."""
-        from app.gui.workspace import RecordingSettings, capture_workspace
-
-        p = self.recording_panel
-        manual = self._manual_threshold_V
-        return capture_workspace(
-            device=self.device_bar.url(), rig=self.device_bar.rig(), speed=self.device_bar.speed_factor(),
-            trace_model=self.trace_model, rate_model=self.rate_model,
-            threshold_uV=None if manual is None else manual * 1e6,
-            recording=RecordingSettings(directory=p.directory.text() or ".", template=p.template.text()),
-            layout={"window_state": bytes(self.saveState().toBase64()).decode("ascii"),
-                    "geometry": bytes(self.saveGeometry().toBase64()).decode("ascii")})
+        workspace_actions.load_workspace_dialog(self)
 
     def apply_workspace(self, ws: Workspace) -> None:
-        """Put a workspace's settings on the window: device, rig and speed (used at the next
-        connection), recording folder and template and the layout now, and — once connected —
-        window, gains, hidden lanes, ratemeter and threshold.  Never ejects anything."""
-        from app.gui.workspace import apply_workspace
-
-        if not self.session.running:
-            self.device_bar.set_url(ws.device)
-            self.device_bar.rig_path.setText(ws.rig or "")
-            self.device_bar.set_speed(ws.speed)
-        self.recording_panel.directory.setText(ws.recording.directory)
-        self.recording_panel.template.setText(ws.recording.template)
-        if "window_state" in ws.layout:
-            self.restoreState(QByteArray.fromBase64(ws.layout["window_state"].encode("ascii")))
-        if "geometry" in ws.layout and self.restoreGeometry(QByteArray.fromBase64(ws.layout["geometry"].encode("ascii"))):
-            self.setGeometry(fit_rect(self.geometry(), self.available_geometry()))
-        self.workspace = ws
-        if not self._bound:
-            return  # the rest once connected (_bind)
-        self._manual_threshold_V = None if ws.threshold_uV is None else ws.threshold_uV * 1e-6
-        for note in apply_workspace(ws, trace_model=self.trace_model, rate_model=self.rate_model,
-                                    detector=self.session.detector):
-            self.banners.show_message("info", f"workspace: {note}")
-
-    def save_workspace(self, name: str) -> None:
-        """File > Save workspace: the window's settings under ``name``."""
-        from app.gui.workspace import save_workspace
-
-        try:
-            path = save_workspace(name, self.capture_workspace())
-        except IontoError as exc:
-            self.banners.show_message("error", f"could not save workspace {name!r}", str(exc))
-            return
-        self.statusBar().showMessage(f"workspace {name!r} saved to {path}", 10000)
-
-    def load_workspace(self, name: str) -> None:
-        """File > Load workspace: a saved workspace's settings on the window (a bad file is one
-        banner naming the file and field, and nothing is applied)."""
-        from app.gui.workspace import load_workspace
-
-        try:
-            ws = load_workspace(name)
-        except IontoError as exc:
-            self.banners.show_message("error", f"could not load workspace {name!r}", str(exc))
-            return
-        self.apply_workspace(ws)
-        self.statusBar().showMessage(f"workspace {name!r} loaded", 10000)
+        """A workspace's settings on the window (the models' part once connected)."""
+        workspace_actions.apply(self, ws)
 
     def show_key_sheet(self) -> None:
         """Help > Keys (F1): every key the window answers to."""
