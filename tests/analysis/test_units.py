@@ -63,3 +63,45 @@ def test_sorted_csv_import_and_its_errors(tmp_path):
         load_sorted_spikes(cols)
     with pytest.raises(ValueError, match="no such file"):
         load_sorted_spikes(tmp_path / "missing.csv")
+
+
+def test_cell_type_from_trough_to_peak_width():
+    from analysis.unit_quality import NARROW_MAX_MS, cell_type
+
+    assert NARROW_MAX_MS == 0.4
+    assert cell_type(0.25) == "narrow" and cell_type(0.4) == "narrow"
+    assert cell_type(0.41) == "broad" and cell_type(float("nan")) == "unknown"
+
+
+def test_a_narrow_and_a_broad_unit_get_their_cell_types_and_metrics():
+    from analysis.detect_file import detect_recording
+    from analysis.sorting import SortingParams, sort_units
+    from analysis.source import ArrayRecording
+
+    x, truth = signal([(150, 0.25, 8), (90, 0.8, 12)], seconds=90)
+    rec = ArrayRecording(x, FS, ["e"])
+    units = sort_units(rec, detect_recording(rec), SortingParams())["e"]
+    assert [u.cell_type for u in units] == ["narrow", "broad"]
+    for u, t in zip(units, truth):
+        recall, precision = match(u.index, t, 8)
+        assert recall > 0.95 and precision > 0.95
+        q = u.quality
+        assert q.presence_ratio == 1.0 and q.isi_violations_count == 0 and q.snr > 5
+        assert 0 <= q.amplitude_cutoff < 0.1
+
+
+def test_channel_groups_are_checked_with_one_clear_line():
+    from analysis.detect_file import detect_recording
+    from analysis.sorting import SortingParams, sort_units
+    from analysis.source import ArrayRecording
+
+    with pytest.raises(ValueError, match="has one channel"):
+        SortingParams(groups=(("a",),))
+    with pytest.raises(ValueError, match="'b' is in two channel groups"):
+        SortingParams(groups=(("a", "b"), ("b", "c")))
+    with pytest.raises(ValueError, match="not one of"):
+        SortingParams(sorter="kilosort4")
+    x, _ = signal([(120, 0.5, 15)], seconds=5)
+    rec = ArrayRecording(np.column_stack([x, x]), FS, ["e0", "e1"])
+    with pytest.raises(ValueError, match=r"'e9' is not an analysed electrode channel; analysed channels are \['e0', 'e1'\]"):
+        sort_units(rec, detect_recording(rec), SortingParams(groups=(("e0", "e9"),)))

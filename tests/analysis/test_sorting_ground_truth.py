@@ -1,0 +1,73 @@
+"""Units found on SpikeInterface ground truth (issue 15's done-when).
+
+Recordings from ``si_truth.ground_truth`` (SpikeInterface's generators, peak SNR 6–16)
+are analysed as ionto analyses any recording: ``detect_recording`` then ``sort_units``
+(single channel: isosplit6 on the detector's features; a tetrode or 16 channels: one group
+sorted by SpikeInterface's tridesclous2).  Every ground-truth unit with SNR ≥ 8 must be
+found with agreement ≥ 0.9 (SpikeInterface's ``compare_sorter_to_ground_truth``, 0.5 ms).
+"""
+
+import numpy as np
+import pytest
+from si_truth import ground_truth
+
+from analysis.detect import DetectionParams
+from analysis.detect_file import detect_recording
+from analysis.sorting import SortingParams, sort_units
+from analysis.source import ArrayRecording
+
+RATE_HZ = 30000.0
+
+
+def sort_truth(n_channels: int, n_units: int, duration_s: float, seed: int = 0, quality: bool = True):
+    rec, truth, snr = ground_truth(n_channels, n_units, duration_s=duration_s, rate_hz=RATE_HZ, seed=seed)
+    names = [f"e{i}" for i in range(n_channels)]
+    arr = ArrayRecording(rec.get_traces().astype(np.float64) * 1e-6, RATE_HZ, names)  # µV → V
+    det = detect_recording(arr, DetectionParams(), None, None)
+    groups = (tuple(names),) if n_channels > 1 else None
+    units = sort_units(arr, det, SortingParams(groups=groups, quality=quality))
+    return units, truth, snr
+
+
+def agreement(units, truth) -> np.ndarray:
+    """Accuracy of the best-matching sorted unit for each ground-truth unit."""
+    from spikeinterface.comparison import compare_sorter_to_ground_truth
+    from spikeinterface.core import NumpySorting
+
+    found = {u.label: u.index for us in units.values() for u in us}
+    sorted_ = NumpySorting.from_unit_dict([found], RATE_HZ)
+    cmp = compare_sorter_to_ground_truth(truth, sorted_, delta_time=0.5, exhaustive_gt=True)
+    return cmp.get_performance()["accuracy"].to_numpy(dtype=float)
+
+
+def assert_found(units, truth, snr) -> None:
+    acc = agreement(units, truth)
+    assert np.all(acc[snr >= 8] >= 0.9), dict(zip(np.round(snr, 1).tolist(), np.round(acc, 3).tolist()))
+
+
+def test_three_units_on_one_channel_are_three_units_with_quality_and_cell_type():
+    units, truth, snr = sort_truth(1, 3, duration_s=30.0)
+    assert_found(units, truth, snr)
+    (us,) = units.values()
+    assert [u.label for u in us] == ["e0:u0", "e0:u1", "e0:u2"]  # u0 the largest
+    assert abs(us[0].amplitude) > abs(us[1].amplitude) > abs(us[2].amplitude)
+    for u in us:
+        q = u.quality
+        assert q is not None and q.best_channel == "e0" and q.snr > 5
+        assert q.isi_violations_count == 0  # the generator's trains keep a 4-ms refractory period
+        assert 0.4 < q.trough_to_peak_ms < 1.2 and u.cell_type == "broad"  # SpikeInterface's templates are broad
+        d = u.as_dict(RATE_HZ)
+        assert d["count"] == len(u.index) and d["cell_type"] == "broad" and "presence_ratio" in d
+
+
+@pytest.mark.slow
+def test_five_units_on_a_tetrode_are_found_by_sorting_the_tetrode_jointly():
+    units, truth, snr = sort_truth(4, 5, duration_s=30.0, quality=False)
+    assert_found(units, truth, snr)
+    assert all(u.channels == ("e0", "e1", "e2", "e3") for us in units.values() for u in us)
+
+
+@pytest.mark.slow
+def test_ten_units_on_16_channels_are_found_once_each():
+    units, truth, snr = sort_truth(16, 10, duration_s=30.0, quality=False)
+    assert_found(units, truth, snr)
