@@ -168,3 +168,25 @@ def test_contrast_trials_get_a_naka_rushton_fit_and_an_additive_effect_is_seen_a
     assert res.kind == "contrast" and res.gain.preferred_model == "additive"
     assert res.gain.offset_hz == pytest.approx(10.0, abs=2.0)
     assert res.tuning["off"].params["c50"] == pytest.approx(0.15, rel=0.3)
+
+
+def test_cells_are_summarised_by_type_with_their_preferred_models(tmp_path):
+    from analysis.gain_report import analyze_gain
+    from analysis.gain_summary import cell_row, summarize, write_csv
+
+    rows = []
+    for k, (g, a, kind) in enumerate([(0.5, 0.0, "narrow"), (0.6, 0.0, "narrow"), (1.0, 10.0, "broad"),
+                                      (1.0, 12.0, "broad"), (1.0, 8.0, "broad")]):
+        rec, spikes = synthetic_recording("orientation", ORIENT, g, a, lambda v: von_mises(v, 4.0, 40.0, 2.0, 90.0),
+                                          seed=k, reps=20)
+        rows.append(cell_row(f"cell{k}", kind, analyze_gain(rec, spikes, window_start_s=0.0, n_boot=0)))
+    by_type = {s.cell_type: s for s in summarize(rows)}
+    assert set(by_type) == {"narrow", "broad", "all"}
+    assert by_type["narrow"].n_cells == 2 and by_type["narrow"].preferred_models["multiplicative"] == 2
+    assert by_type["broad"].preferred_models["additive"] == 3
+    assert by_type["narrow"].gain_median == pytest.approx(0.55, abs=0.06)
+    assert by_type["broad"].offset_median_hz == pytest.approx(10.0, abs=2.5)
+    assert by_type["narrow"].modulation_index_median < 0 < by_type["broad"].modulation_index_median
+    assert by_type["all"].n_cells == 5
+    text = open(write_csv(rows, tmp_path / "cells.csv")).read().splitlines()
+    assert text[0].startswith("name,cell_type,gain,offset_hz") and len(text) == 6
