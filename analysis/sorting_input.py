@@ -1,14 +1,15 @@
 """An ionto recording seen by SpikeInterface: a lazy ``BaseRecording`` over a ``RecordingLike``.
 
-The sorter reads the channels of one group in chunks through ``get_traces``, in µV
-(float32), straight from the HDF5 (or NWB) file, so a recording of any length is sorted in
-bounded memory.  Frames are the file's rows: a gap in the sample indices is not filled
+The channels of one group are read in chunks through ``get_traces``, in µV (float32),
+straight from the HDF5 (or NWB) file, so a recording of any length fits in bounded memory:
+the quality metrics read it so, and ``analysis.sorting`` copies it once, chunk by chunk, to
+a temporary binary file for the sorter (which reads its input many times).  Frames are the file's rows: a gap in the sample indices is not filled
 (the caller maps sorted rows back to sample indices with ``rec.row_to_index``).
 
-Channel positions: a group without known geometry (a tetrode, or a shank whose layout
-the file does not give) is laid out on a line 20 µm apart, and the sorter is told to treat
-every channel of the group as a neighbour of every other (``sorting.py``), so the guess
-never decides which channels are compared.
+Channel positions: a group whose layout the file does not give (a tetrode, a shank) is laid
+out on a line 20 µm apart, in the group's channel order.  A tetrode's four channels are then
+all within tridesclous2's smallest neighbourhood radius (60 µm), so all are compared; on a
+longer group each channel's neighbourhood spans its nearest channels in that order.
 
 Thread: one reader at a time (the caller's thread; the sorters here run with one job).
 """
