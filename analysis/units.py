@@ -70,12 +70,31 @@ class Unit:
         d = {"label": self.label, "channel": self.channel, "channels": list(self.channels) or [self.channel],
              "count": len(idx), "amplitude_uV": self.amplitude * 1e6, "snr": self.snr,
              "isi_violation_percent": self.isi_violation_percent,
-             "mean_rate_hz": len(idx) / max((idx[-1] - idx[0]) / rate_hz, 1e-9) if len(idx) > 1 else 0.0}
+             "mean_rate_hz": float(len(idx) / max((idx[-1] - idx[0]) / rate_hz, 1e-9)) if len(idx) > 1 else 0.0}
         if self.quality is not None:
             d.update({f"si_{k}" if k == "snr" else k: v for k, v in self.quality.as_dict().items()})
         else:
             d["cell_type"] = "unknown"
         return d
+
+
+UNIT_TABLE_COLUMNS = ("label", "channel", "channels", "count", "mean_rate_hz", "amplitude_uV", "snr",
+                      "isi_violation_percent", "si_snr", "isi_violations_ratio", "isi_violations_count",
+                      "presence_ratio", "amplitude_cutoff", "trough_to_peak_ms", "cell_type")
+
+
+def units_table(units: dict[str, list[Unit]], rate_hz: float) -> list[dict]:
+    """One row per unit (all channels), keys ``UNIT_TABLE_COLUMNS``: the counts and ionto's
+    amplitude/SNR, SpikeInterface's quality metrics (NaN when not computed), the
+    trough-to-peak width and the cell type (``"unknown"`` when not computed).  For the
+    units table and report; ``channels`` is the group joined by ``+``."""
+    rows = []
+    for us in units.values():
+        for u in us:
+            d = u.as_dict(rate_hz)
+            d["channels"] = "+".join(d["channels"])
+            rows.append({k: d.get(k, float("nan")) for k in UNIT_TABLE_COLUMNS})
+    return rows
 
 
 def cluster_features(features: np.ndarray, max_units: int = 8, max_fit: int = 50000, seed: int = 0) -> np.ndarray:

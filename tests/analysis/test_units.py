@@ -5,7 +5,7 @@ import pytest
 from synth import match, waveform
 
 from analysis.detect import detect_spikes
-from analysis.units import load_sorted_spikes, separate_units
+from analysis.units import load_sorted_spikes, separate_units, units_table
 
 FS = 20000.0
 
@@ -88,6 +88,9 @@ def test_a_narrow_and_a_broad_unit_get_their_cell_types_and_metrics():
         q = u.quality
         assert q.presence_ratio == 1.0 and q.isi_violations_count == 0 and q.snr > 5
         assert 0 <= q.amplitude_cutoff < 0.1
+    rows = units_table({"e": units}, FS)
+    assert [r["label"] for r in rows] == ["e:u0", "e:u1"] and [r["cell_type"] for r in rows] == ["narrow", "broad"]
+    assert rows[0]["trough_to_peak_ms"] == units[0].quality.trough_to_peak_ms and rows[1]["presence_ratio"] == 1.0
 
 
 def test_channel_groups_are_checked_with_one_clear_line():
