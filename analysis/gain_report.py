@@ -74,11 +74,12 @@ def detected_spikes(rec: RecordingLike, channel: str | None = None) -> np.ndarra
 
 
 def analyze_gain(rec: RecordingLike, spike_index: np.ndarray | None = None, *, window_start_s: float = 0.05,
-                 window_stop_s: float | None = None, drug_barrel: str | None = None, n_boot: int = 200,
-                 seed: int = 0, psth_bin_s: float = 0.05) -> GainAnalysis:
+                 window_stop_s: float | None = None, drug_barrel: str | None = None, settle_s: float = 0.0,
+                 discard: int = 0, n_boot: int = 200, seed: int = 0, psth_bin_s: float = 0.05) -> GainAnalysis:
     """Analyse the trials of a recording.  ``spike_index``: the spikes to use (detected on
-    the first electrode if not given)."""
-    trials = recording_trials(rec, drug_barrel=drug_barrel)
+    the first electrode if not given); ``drug_barrel``, ``settle_s``, ``discard``: drug
+    blocks from that barrel's currents when the log has no drug_block events."""
+    trials = recording_trials(rec, drug_barrel=drug_barrel, settle_s=settle_s, discard=discard)
     valid = [t for t in trials if t.valid]
     if not valid:
         raise NoTrialsError(f"{rec.path}: no valid trials in the event log ({len(trials)} trial events; "
