@@ -8,7 +8,9 @@
 * a group of channels that see the same neurons (a tetrode, a shank) is sorted jointly by
   a SpikeInterface sorter run on the group's raw samples (``DEFAULT_SORTER``:
   SpikeInterface's own ``tridesclous2`` — peaks, SVD features, iterative splits,
-  template matching; installs from PyPI with ``hdbscan``, runs on CPU).
+  template matching; installs from PyPI with ``hdbscan``, runs on CPU); a unit the sorter
+  returns twice (sharing > 80 % of its spikes with another) is kept once
+  (SpikeInterface's ``remove_redundant_units``).
 
 Groups come, in this order, from ``SortingParams.groups`` (the CLI's ``--group A,B,C,D``),
 from the NWB electrodes table's ``group_name`` (electrodes of one ElectrodeGroup are one
@@ -37,6 +39,7 @@ from analysis.units import Unit, describe_unit, separate_units
 
 DEFAULT_SORTER = "tridesclous2"
 SORTERS = ("tridesclous2", "spykingcircus2", "mountainsort5")
+DUPLICATE_SHARE = 0.8  # two units sharing more than this share of spikes (±0.4 ms) are one (SpikeInterface's default)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
                 params: SortingParams) -> dict[str, list[Unit]]:
     """Sort one group with the SpikeInterface sorter; units keyed by their largest channel."""
     import spikeinterface.sorters as ss
+    from spikeinterface.curation import remove_redundant_units
 
     from analysis.sorting_input import IontoRecording
 
@@ -170,6 +174,10 @@ def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
                                                 progress_bar=False, verbose=False)
         sorting = ss.run_sorter(params.sorter, binary, folder=tmp / "sorter", remove_existing_folder=True,
                                 verbose=False, raise_error=True, **sorter_params(params.sorter, params.seed))
+        # a sorter may return one neuron twice (tridesclous2 on 16 channels did: pairs of units sharing
+        # > 95 % of their spikes); SpikeInterface's curation keeps the one with more spikes
+        sorting = remove_redundant_units(sorting, align=False, duplicate_threshold=DUPLICATE_SHARE,
+                                         remove_strategy="max_spikes")
         trains_rows = [np.asarray(sorting.get_unit_spike_train(u), dtype=np.int64) for u in sorting.unit_ids]
     except (RuntimeError, ValueError, OSError) as exc:  # a sorter's failure is one line naming the group, not a traceback
         raise ValueError(f"{rec.path}: sorting channel group {','.join(group)} with {params.sorter} failed: "

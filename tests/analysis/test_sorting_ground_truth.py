@@ -29,20 +29,22 @@ def sort_truth(n_channels: int, n_units: int, duration_s: float, seed: int = 0, 
     return units, truth, snr
 
 
-def agreement(units, truth) -> np.ndarray:
-    """Accuracy of the best-matching sorted unit for each ground-truth unit."""
+def comparison(units, truth):
+    """SpikeInterface's comparison of the sorted units with the ground truth (0.5 ms)."""
     from spikeinterface.comparison import compare_sorter_to_ground_truth
     from spikeinterface.core import NumpySorting
 
     found = {u.label: u.index for us in units.values() for u in us}
     sorted_ = NumpySorting.from_unit_dict([found], RATE_HZ)
-    cmp = compare_sorter_to_ground_truth(truth, sorted_, delta_time=0.5, exhaustive_gt=True)
-    return cmp.get_performance()["accuracy"].to_numpy(dtype=float)
+    return compare_sorter_to_ground_truth(truth, sorted_, delta_time=0.5, exhaustive_gt=True)
 
 
 def assert_found(units, truth, snr) -> None:
-    acc = agreement(units, truth)
+    """Every unit with SNR ≥ 8 found with agreement ≥ 0.9, and no neuron found twice."""
+    cmp = comparison(units, truth)
+    acc = cmp.get_performance()["accuracy"].to_numpy(dtype=float)
     assert np.all(acc[snr >= 8] >= 0.9), dict(zip(np.round(snr, 1).tolist(), np.round(acc, 3).tolist()))
+    assert cmp.count_redundant_units() == 0, cmp.get_redundant_units()
 
 
 def test_three_units_on_one_channel_are_three_units_with_quality_and_cell_type():
