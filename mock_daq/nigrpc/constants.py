@@ -70,7 +70,12 @@ MESSAGES: dict[int, str] = {
     SAMPLES_NO_LONGER_AVAILABLE: "The application is not able to keep up with the hardware acquisition. "
     "Increasing the buffer size, reading the data more frequently, or specifying a fixed number of "
     "samples to read instead of reading all available samples might correct the problem.",
-    SAMPLES_NOT_YET_AVAILABLE: "Some or all of the samples requested have not yet been acquired.",
+    # the full text, as nidaqmx's gRPC interpreter restates it (``_grpc_interpreter.py``)
+    SAMPLES_NOT_YET_AVAILABLE: "Some or all of the samples requested have not yet been acquired.\n\nTo wait for "
+    "the samples to become available use a longer read timeout or read later in your program. To make the "
+    "samples available sooner, increase the sample rate. If your task uses a start trigger, make sure that your "
+    "start trigger is configured correctly. It is also possible that you configured the task for external "
+    "timing, and no clock was supplied. If this is the case, supply an external clock.",
     GEN_STOPPED_TO_PREVENT_REGEN: "Generation was stopped to prevent the regeneration of old samples. "
     "Your application was unable to write samples to the background buffer fast enough to prevent "
     "old samples from being regenerated.",

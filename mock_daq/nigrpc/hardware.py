@@ -243,7 +243,10 @@ class Hardware:
                 if s.startswith("_ao"):
                     readback = self._ao_map.get(s[1:].split("_", 1)[0])
                 col = None if readback is not None else (self._ai_map if kind == "ai" else self._ao_map).get(s)
-                name = names[i] if names and i < len(names) and names[i] else full
+                if names and len(names) == 1 and len(physical) > 1 and names[0]:
+                    name = f"{names[0]}{i}"  # one name for several channels: DAQmx numbers them
+                else:
+                    name = names[i] if names and i < len(names) and names[i] else full
                 new.append(Channel(name, full, kind, lo, hi, term, col, range_V=rng, readback_ao=readback))
             self._check_diff_pairs(task.channels + new)
             task.channels.extend(new)
@@ -695,11 +698,17 @@ class Hardware:
         A task that is not running starts for the read (DAQmx Read's implicit start)."""
         deadline = time.monotonic() + (timeout_s if timeout_s >= 0 else 1e9)
         with self.lock:
-            if task.kind == "ai" and task.state != "running" and task.error is None and \
-                    (task.timing != "sample_clock" or task.samp_mode == K.FINITE_SAMPS):
+            implicit = task.kind == "ai" and task.state != "running" and task.error is None and \
+                (task.timing != "sample_clock" or task.samp_mode == K.FINITE_SAMPS)
+            if implicit:
                 self.start(task, {})  # never a continuous acquisition (the preparation's)
-            if task.detached:
+        if task.detached:
+            try:
                 return self._read_detached(task, n, deadline)
+            finally:
+                # a task the read started stops when it is done (DAQmx: back to its state before)
+                if implicit and detached.done(task, self.speed):
+                    self.stop(task)
         while True:
             with self.lock:
                 if task.kind != "ai":
@@ -760,6 +769,14 @@ class Hardware:
                 raise NIError(K.SAMPLES_NOT_YET_AVAILABLE, f"Attempted to read samples: {want}\n"
                               f"Available samples: {avail}\nTask Name: {task.name}", samps_read=0)
             time.sleep(max(wait, 0.0005))
+
+    def default_read_count(self, task: Task) -> int:
+        """DAQmx_Read_DefaultNumberOfSamplesToRead (what "read all available" reads): a finite
+        acquisition's remaining samples, else the samples available."""
+        with self.lock:
+            if task.timing == "sample_clock" and task.samp_mode == K.FINITE_SAMPS:
+                return max(0, task.samps_per_chan - task.read_pos)
+        return self.available(task)
 
     def task_done(self, task: Task) -> bool:
         """DAQmxIsTaskDone."""

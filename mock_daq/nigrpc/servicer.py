@@ -186,8 +186,10 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 return len(t.channels)
             if attr == K.READ_RAW_DATA_WIDTH:  # bytes per scan: 16-bit codes
                 return 2 * len(t.channels)
-            if attr in (K.READ_AVAIL_SAMP, K.DEFAULT_NUM_SAMPS_TO_READ):
+            if attr == K.READ_AVAIL_SAMP:
                 return hw.available(t)
+            if attr == K.DEFAULT_NUM_SAMPS_TO_READ:
+                return hw.default_read_count(t)
             if attr == K.READ_CURR_POS:
                 return t.read_pos
             if attr == K.READ_TOTAL_ACQUIRED:
