@@ -94,7 +94,7 @@ def analyze_file(path: str, params: AnalysisParams) -> dict[str, Any]:
     ``{"file", "status": "failed", "error", "error_type"}`` for errors ionto understands."""
     t0 = time.perf_counter()
     try:
-        with open_source(path) as src:
+        with open_source(path, series=params.series) as src:
             if params.unit:
                 runs = [params]
             else:

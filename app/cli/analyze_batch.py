@@ -43,8 +43,7 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     analyze_cli.register(scratch)
     group = p.add_argument_group("analysis (as in ionto analyze)")
     for action in scratch.choices["analyze"]._actions:
-        # --series: not yet (analysis.batch.analyze_file opens each file without it)
-        if action.option_strings and action.dest not in ("help", "out", "json", "series"):
+        if action.option_strings and action.dest not in ("help", "out", "json"):
             group._add_action(action)
 
 

@@ -219,3 +219,17 @@ def test_ionto_info_lists_the_series_and_says_what_would_be_analysed(files, caps
     assert "7500 samples lost at sample 420000" in out
     assert main(["info", str(files["lfp"])]) == 0
     assert "ionto analyze refuses it unless given --band LOW HIGH with HIGH ≤ 450" in capsys.readouterr().out
+
+
+def test_analyze_batch_series_chooses_among_several(files, tmp_path):
+    """analyze-batch takes --series like analyze: without it a file with two series is a failed
+    row that lists them; with it the chosen series is analysed."""
+    from analysis.batch import analyze_file
+
+    failed = analyze_file(str(files["two"]), AnalysisParams(baseline_s=0.4, response_s=0.3))
+    assert failed["status"] == "failed" and "choose one with --series NAME" in failed["error"]
+    ok = analyze_file(str(files["two"]), AnalysisParams(baseline_s=0.4, response_s=0.3,
+                                                        series="ElectricalSeriesAP"))
+    assert ok["status"] == "ok", ok
+    assert main(["analyze-batch", str(files["two"]), "--series", "ElectricalSeriesAP", "--workers", "1",
+                 "--out", str(tmp_path / "batch"), "--baseline-s", "0.4", "--response-s", "0.3"]) == 0
