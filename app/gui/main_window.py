@@ -434,6 +434,8 @@ class MainWindow(QMainWindow):
             ann.add(ev.sample_index / rate, STEP_KINDS[ev.kind], ev.text or STEP_KINDS[ev.kind])
         if ev.kind == EventKind.NOTE and ev.text:
             self.statusBar().showMessage(ev.text, 10000)
+            if ann is not None:
+                ann.add(ev.sample_index / rate, "note", ev.text)
 
     # --- commands -------------------------------------------------------------------------------
     def submit(self, cmd: EngineCommand) -> None:
@@ -598,10 +600,19 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"saved {path}", 10000)
 
     def _add_note(self, text: str) -> None:
+        """Add the notes to the running file; drawn on the traces where they were added (the
+        recorder keeps notes as text, not as logged events)."""
+        if not self.session.recording or not text.strip():
+            self.statusBar().showMessage("notes go into a running recording: start recording first", 5000)
+            return
         try:
             self.session.add_note(text)
         except RuntimeError as exc:
             self.banners.show_message("warning", str(exc))
+            return
+        m, ann = self.trace_model, self.traces.annotations
+        if m is not None and ann is not None:
+            ann.add(m.end_index / m.rate_hz, "note", text)
 
     # --- protocol ----------------------------------------------------------------------------------
     def open_protocol(self, path: str, run_when_loaded: bool = False) -> None:

@@ -1,7 +1,8 @@
 """Marks, protocol steps and ejections drawn on the raw traces (not only on the ratemeter).
 
 Marks are vertical lines labelled with their text — a typed marker (keys 0–9) with its digit,
-as Spike2's keyboard markers are; protocol steps are dotted grey lines labelled with the step;
+as Spike2's keyboard markers are; notes added to the file are dashed green lines with their
+first words; protocol steps are dotted grey lines labelled with the step;
 ejections are bars in their barrel's colour in a band above the lanes, labelled with the current.
 Items live in data coordinates, so they scroll with the traces; ``prune`` drops the ones older
 than the view's history.  Thread: GUI thread only.
@@ -17,6 +18,7 @@ from PyQt6.QtCore import Qt
 from app.gui.models.raster import EjectionBar
 
 MARK_COLOUR = "#6c3483"
+NOTE_COLOUR = "#117a65"
 STEP_COLOUR = "#7f8c8d"
 MAX_LABEL = 24  # characters of a mark's text drawn on the trace (the whole text is in the tooltip)
 
@@ -49,11 +51,13 @@ class TraceAnnotations:
         self.marks, self.bars, self.bar_rows, self.running = [], {}, {}, set()
 
     def add(self, t_s: float, kind: str, text: str) -> DrawnMark:
-        """A vertical line at ``t_s``: a mark (purple, its text) or a protocol step (dotted grey)."""
-        is_mark = kind == "mark"
-        colour = MARK_COLOUR if is_mark else STEP_COLOUR
+        """A vertical line at ``t_s``: a mark (purple, its text), a note (dashed green) or a
+        protocol step (dotted grey)."""
+        is_mark = kind in ("mark", "note")
+        colour = {"mark": MARK_COLOUR, "note": NOTE_COLOUR}.get(kind, STEP_COLOUR)
+        text = " ".join(text.split())  # a note's lines on one line
         label = text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
-        style = Qt.PenStyle.SolidLine if is_mark else Qt.PenStyle.DotLine
+        style = {"mark": Qt.PenStyle.SolidLine, "note": Qt.PenStyle.DashLine}.get(kind, Qt.PenStyle.DotLine)
         line = pg.InfiniteLine(pos=t_s, angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=style),
                                label=label, labelOpts={"position": 0.97 if is_mark else 0.03, "color": colour,
                                                        "fill": (255, 255, 255, 200), "anchors": [(0, 0), (0, 0)]})

@@ -321,7 +321,7 @@ def test_device_menu_disconnects_and_connects_again(qtbot, make_window):
     assert all(c.isEnabled() for c in win.safety.chips.values())
 
 
-def test_recording_menu_adds_the_notes_to_the_running_file(qtbot, make_window, tmp_path):
+def test_recording_menu_adds_the_notes_to_the_running_file_and_draws_them_on_the_traces(qtbot, make_window, tmp_path):
     win = make_window()
     win.recording_panel.directory.setText(str(tmp_path / "rec"))
     win.menus.actions["record"].trigger()
@@ -329,6 +329,8 @@ def test_recording_menu_adds_the_notes_to_the_running_file(qtbot, make_window, t
     path = win.session.recorder.path
     win.recording_panel.notes.setPlainText("pipette moved 20 µm")
     win.menus.actions["note"].trigger()
+    qtbot.waitUntil(lambda: any(m.kind == "note" and "pipette moved 20 µm" in m.text
+                                for m in win.traces.annotations.marks), timeout=TIMEOUT_MS)  # on the traces too
     win.menus.actions["record"].trigger()
     qtbot.waitUntil(lambda: not win.session.recording, timeout=TIMEOUT_MS)
     from daq.recording import Recording
