@@ -53,7 +53,7 @@ from app.gui.barrel_panel import BarrelPanel
 from app.gui.bridge import EngineBridge
 from app.gui.device_bar import DeviceBar
 from app.gui.layout_report import fit_rect
-from app.gui.menus import KeySheet, build_menus
+from app.gui.menus import EscapeEverywhere, KeySheet, build_menus
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import LoadResult, ProtocolModel, load
 from app.gui.models.raster import RateModel, spike_waveforms
@@ -181,6 +181,8 @@ class MainWindow(QMainWindow):
 
         # menus and keys (Esc = every barrel to retain and F2 = mark work whatever has the focus)
         self.menus = build_menus(self)
+        self.escape_filter = EscapeEverywhere(self.all_retain, self)
+        QApplication.instance().installEventFilter(self.escape_filter)
         self.key_sheet: KeySheet | None = None
         self.current_max_nA: dict[str, float] = {}  # per barrel: largest |current| commanded or planned
         self.workspace: Workspace | None = None  # applied once connected (File > Load, --workspace)

@@ -3,7 +3,7 @@
 Every action is a ``QAction`` held in ``Menus.actions`` under a short name (tests and the key
 sheet use them); the key sheet under Help is built from the actions themselves, so it cannot
 drift from the keys that work.  Esc (every barrel to retain) and F2 (mark) work whatever has
-the focus (application-wide); the other keys work in the window, and a text box that is being
+the focus (application-wide; Esc even in a modal dialog or an open menu: ``EscapeEverywhere``); the other keys work in the window, and a text box that is being
 typed into keeps its own keys (Space, digits).  Typed markers 0–9 are marks whose text is the
 digit, drawn on the traces as Spike2's keyboard markers are.
 
@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import Qt
+from PyQt6 import sip
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QDialog, QLabel, QMenu, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QApplication, QDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -135,3 +136,28 @@ class KeySheet(QDialog):
                       "you type in them; Esc and F2 work everywhere.</p>")
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(text)
+
+
+class EscapeEverywhere(QObject):
+    """Esc puts every barrel on retain even while a modal dialog or a menu holds the keyboard.
+
+    Qt does not deliver the window's application-wide shortcut while a modal dialog (a file
+    dialog, a question) or a popup menu is open: Esc then only closes the dialog.  This filter,
+    installed on the application, sees that Esc first and calls ``retain_all`` too (the dialog
+    still closes).  Without a modal dialog or popup the window's own Esc action does it, so a
+    key press retains once.  Thread: GUI thread (Qt's event delivery)."""
+
+    def __init__(self, retain_all: Callable[[], object], parent: QObject | None = None):
+        super().__init__(parent)
+        self.retain_all = retain_all
+        self._seen: set[int] = set()  # events already handled (a key press travels up the parents)
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # (Qt's name)
+        if ev.type() == QEvent.Type.KeyPress and ev.key() == Qt.Key.Key_Escape and not ev.isAutoRepeat():
+            if QApplication.activeModalWidget() is not None or QApplication.activePopupWidget() is not None:
+                addr = sip.unwrapinstance(ev)
+                if addr not in self._seen:
+                    self._seen.add(addr)
+                    QTimer.singleShot(0, self._seen.clear)
+                    self.retain_all()
+        return False  # the dialog or menu still gets its Esc

@@ -367,3 +367,25 @@ def test_view_and_help_menus_fit_the_screen_and_say_what_ionto_is(qtbot, make_wi
     monkeypatch.setattr("app.gui.main_window.QMessageBox.about", lambda parent, title, text: said.append(text))
     win.menus.actions["about"].trigger()
     assert said and said[0].startswith("ionto ")
+
+
+def test_escape_retains_every_barrel_even_with_a_modal_dialog_open(qtbot, make_window):
+    """Qt withholds the window's shortcuts while a modal dialog (a file dialog, a question) is
+    open; Esc must still put every barrel on retain (and close the dialog)."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    win = make_window()
+    qtbot.mouseClick(win.barrels.toggles["glu"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.barrel_model.row("glu").ejecting, timeout=TIMEOUT_MS)
+    box = QMessageBox(QMessageBox.Icon.Question, "Stop recording?", "a question", QMessageBox.StandardButton.Yes
+                      | QMessageBox.StandardButton.No, win)
+    box.setWindowModality(Qt.WindowModality.ApplicationModal)
+    box.open()
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is box, timeout=TIMEOUT_MS)
+    retained = []
+    win.session.submit = (lambda submit: lambda cmd: retained.append(type(cmd).__name__) or submit(cmd))(
+        win.session.submit)
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not win.barrel_model.row("glu").ejecting, timeout=TIMEOUT_MS)
+    assert retained == ["RetainAll"]  # once per key press
+    qtbot.waitUntil(lambda: not box.isVisible(), timeout=TIMEOUT_MS)  # and the dialog still closed
