@@ -57,3 +57,11 @@ def test_a_gain_out_of_range_is_one_line_naming_the_field_before_anything_runs(t
         f"ionto demo: error: {tmp_path / 'gain-rig.yaml'}: simulation: stimulus.modulation.gain: "
         "Input should be less than or equal to 10 (got 20.0)"]
     assert not (tmp_path / "gain.h5").exists()
+
+
+def test_with_the_task_running_itself_the_closed_loop_gets_its_trials_and_the_gain_is_recovered(tmp_path):
+    doc = demo_gain(tmp_path, "--task")
+    assert doc["protocol"] == "ACh gain, orientation"
+    assert doc["preferred_model"] == "multiplicative"
+    assert doc["fit"]["gain"] == pytest.approx(doc["ground_truth"]["gain"], rel=0.10)
+    assert doc["trials"]["valid"] >= 3 * 8 * 10  # each block ran until 10 valid trials per orientation
