@@ -70,6 +70,7 @@ class Channel:
     lines: tuple[int, ...] = ()  # "do": its port0 lines
     range_V: float = 10.0  # the ± range the device chose (AI.Rng.High / AO.DAC.Rng.High)
     readback_ao: int | None = None  # an internal _aoN_vs_aognd channel: the rig AO column it reads
+    meas_type: int = K.VOLTAGE  # AI.MeasType (``measurements.py`` for the others)
 
     @property
     def resources(self) -> list[str]:
@@ -222,7 +223,8 @@ class Hardware:
             return t
 
     def add_channels(self, task: Task, physical: list[str], kind: str, lo: float, hi: float,
-                     terminal: int = K.TERM_DEFAULT, names: list[str] | None = None) -> None:
+                     terminal: int = K.TERM_DEFAULT, names: list[str] | None = None,
+                     meas_type: int = K.VOLTAGE) -> None:
         """DAQmxCreateAI/AOVoltageChan: the range is coerced to the smallest of the product's
         ranges that holds [lo, hi]; DEFAULT terminal configuration becomes what DAQmx picks
         (DIFF where the input can be DIFF, else RSE); DIFF on the negative input of a pair,
@@ -237,7 +239,12 @@ class Hardware:
                 full = f"{mod.name}/{s}"
                 if any(c.physical.lower() == full.lower() for c in task.channels + new):
                     raise NIError(K.CHAN_ALREADY_IN_TASK, f"Channel Name: {p}")
-                rng = self.spec.coerce_range(lo, hi, kind, full)
+                if meas_type == K.VOLTAGE:
+                    rng = self.spec.coerce_range(lo, hi, kind, full)
+                else:  # min/max in the channel's units (°C, A, Ω): the ADC uses its widest range
+                    if not lo < hi:
+                        raise NIError(K.MIN_NOT_LESS_THAN_MAX, f"Minimum: {lo}\nMaximum: {hi}")
+                    rng = max(self.spec.module_of(full).product.ai_ranges_V or (10.0,))
                 term = self.spec.check_terminal(full, terminal) if kind == "ai" else K.TERM_DEFAULT
                 readback = None
                 if s.startswith("_ao"):
@@ -247,7 +254,10 @@ class Hardware:
                     name = f"{names[0]}{i}"  # one name for several channels: DAQmx numbers them
                 else:
                     name = names[i] if names and i < len(names) and names[i] else full
-                new.append(Channel(name, full, kind, lo, hi, term, col, range_V=rng, readback_ao=readback))
+                if meas_type != K.VOLTAGE:
+                    col = None  # the preparation drives voltage channels only
+                new.append(Channel(name, full, kind, lo, hi, term, col, range_V=rng, readback_ao=readback,
+                                   meas_type=meas_type))
             self._check_diff_pairs(task.channels + new)
             task.channels.extend(new)
 

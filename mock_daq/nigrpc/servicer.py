@@ -29,7 +29,7 @@ from nidaqmx._stubs import nidaqmx_pb2_grpc as pb_grpc
 from session_pb2 import Session
 
 from mock_daq.nigrpc import constants as K
-from mock_daq.nigrpc import triggers
+from mock_daq.nigrpc import measurements, triggers
 from mock_daq.nigrpc.attributes import ATTRIBUTE_RPC, AttributeTable, make_handler
 from mock_daq.nigrpc.hardware import Hardware, Task
 from mock_daq.nigrpc.sessions import SessionError
@@ -96,6 +96,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
     def __init__(self, hardware: Hardware):
         self.hw = hardware
         self.table = AttributeTable()
+        for name in measurements.KINDS:
+            setattr(self, name, self._create_measurement(name))
         self._all_unsupported = frozenset(a for m in hardware.spec.modules for a in m.product.unsupported)
         self.calls: dict[str, int] = {}
         for method in _SERVICE.methods:
@@ -103,6 +105,34 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 resp_cls = getattr(pb, method.output_type.name)
                 body = make_handler(method, self.table, self._provide, self._validate, resp_cls)
                 setattr(self, method.name, self._wrap_attr(method.name, body))
+
+    def _create_measurement(self, rpc_name: str) -> Callable[..., Any]:
+        """CreateAIRTDChan, CreateAICurrentChan, …: see ``measurements.py``."""
+        kind = measurements.KINDS[rpc_name]
+        response = getattr(pb, f"{rpc_name}Response")
+
+        def handler(request: Any, context: grpc.ServicerContext) -> Any:
+            self.calls[rpc_name] = self.calls.get(rpc_name, 0) + 1
+            try:
+                t = self._task(request.task)
+                fields = {f.name for f in request.DESCRIPTOR.fields}
+                lo, hi = (request.min_val, request.max_val) if "min_val" in fields else (0.0, 100.0)
+                term = (request.terminal_config_raw or request.terminal_config) if "terminal_config" in fields \
+                    else K.TERM_DEFAULT
+                names = [n.strip() for n in request.name_to_assign_to_channel.split(",")] \
+                    if request.name_to_assign_to_channel else None
+                before = len(t.channels)
+                self.hw.add_channels(t, expand_channels(request.physical_channel), "ai", lo, hi,
+                                     term or K.TERM_DEFAULT, names, meas_type=kind.value)
+                props = measurements.properties(rpc_name, request)
+                for c in t.channels[before:]:
+                    for attr, value in props.items():
+                        self.table.set("Chan", {"task": t.session, "channel": c.name}, attr, value)
+                return response()
+            except NIError as err:
+                _abort(context, err)
+
+        return handler
 
     def _wrap_attr(self, name: str, body: Callable[[Any], Any]) -> Callable[..., Any]:
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
@@ -174,7 +204,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                 # AI.Max/Min read back coerced to the range the device chose (NI's own test:
                 # "The driver's coerced ai_max/min should be wider than the desired ai_max/min")
                 values.update({K.CHAN_AI_MAX: c.range_V, K.CHAN_AI_MIN: -c.range_V, K.CHAN_AI_TERM_CFG: c.terminal,
-                               K.CHAN_AI_MEAS_TYPE: K.VOLTAGE, K.CHAN_AI_RNG_HIGH: c.range_V,
+                               K.CHAN_AI_MEAS_TYPE: c.meas_type, K.CHAN_AI_RNG_HIGH: c.range_V,
                                K.CHAN_AI_RNG_LOW: -c.range_V})
             else:
                 values.update({K.CHAN_AO_MAX: c.hi, K.CHAN_AO_MIN: c.lo, K.CHAN_AO_OUTPUT_TYPE: K.VOLTAGE})
@@ -575,7 +605,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         from nitypes.waveform import AnalogWaveform, Timing
 
         t = self._task(request.task)
-        mode = request.waveform_attribute_mode_raw or request.waveform_attribute_mode or 3  # TIMING | EXTENDED
+        mode = request.waveform_attribute_mode_raw  # TIMING 1 | EXTENDED_PROPERTIES 2 (nidaqmx always sets it)
         data = self.hw.read(t, request.num_samps_per_chan, request.timeout)
         now = dt.datetime.now(dt.UTC)
         out = []

@@ -240,9 +240,21 @@ def test_analog_and_reference_triggers_read_back_as_configured(pcie6363):
 def test_raw_ao_codes_are_written_at_the_channels_full_scale(pcie6363):
     from nidaqmx.stream_writers import AnalogUnscaledWriter
 
-    s, c = pcie6363
+    _, c = pcie6363
     with c.task("out") as ao, c.task("in") as ai:
         ao.ao_channels.add_ao_voltage_chan("Dev1/ao1", min_val=-10, max_val=10)
         AnalogUnscaledWriter(ao.out_stream, auto_start=True).write_int16(np.array([[16384]], dtype=np.int16))
         ai.ai_channels.add_ai_voltage_chan("Dev1/_ao1_vs_aognd", min_val=-10, max_val=10)
         assert ai.read() == pytest.approx(16384 * 10 / 32767, abs=1e-6)
+
+
+def test_other_measurement_types_are_channels_whose_configuration_reads_back(pcie6363):
+    from nidaqmx.constants import ResistanceConfiguration, RTDType, TemperatureUnits, UsageTypeAI
+
+    _, c = pcie6363
+    with c.task() as t:
+        ch = t.ai_channels.add_ai_rtd_chan("Dev1/ai0", rtd_type=RTDType.PT_3851,
+                                           resistance_config=ResistanceConfiguration.THREE_WIRE)
+        assert (ch.ai_meas_type, ch.ai_rtd_type, ch.ai_resistance_cfg, ch.ai_temp_units) == \
+            (UsageTypeAI.TEMPERATURE_RTD, RTDType.PT_3851, ResistanceConfiguration.THREE_WIRE, TemperatureUnits.DEG_C)
+        assert 0.0 <= t.read() <= 100.0  # NI's simulated signal, in °C between min and max
