@@ -130,7 +130,8 @@ def sort_units(rec: RecordingLike, det: Detection, params: SortingParams = Sorti
         out[ch] = separate_units(det.spikes[ch], params.max_units, params.seed)
     if params.quality and any(out.values()):  # one pass over the single channels for all their units
         flat = [u for ch in singles for u in out[ch]]
-        quality = _quality(rec, tuple(singles), [u.index for u in flat], params)
+        amps = [det.spikes[u.channel].amplitude[u.spike_ids] * 1e6 for u in flat]  # the detector's peaks (µV)
+        quality = _quality(rec, tuple(singles), [u.index for u in flat], params, amps)
         by_label = {u.label: q for u, q in zip(flat, quality)}
         out = {ch: [replace(u, quality=by_label[u.label]) for u in us] for ch, us in out.items()}
     for g in groups:
@@ -140,8 +141,10 @@ def sort_units(rec: RecordingLike, det: Detection, params: SortingParams = Sorti
     return out
 
 
-def _quality(rec: RecordingLike, group: tuple[str, ...], trains: list[np.ndarray], params: SortingParams) -> list:
-    """SpikeInterface's metrics of each spike train (sample indices) on the group's channels."""
+def _quality(rec: RecordingLike, group: tuple[str, ...], trains: list[np.ndarray], params: SortingParams,
+             amplitudes_uV: list[np.ndarray] | None = None) -> list:
+    """SpikeInterface's metrics of each spike train (sample indices) on the group's channels
+    (``amplitudes_uV``: each train's spike amplitudes, when known)."""
     import spikeinterface.core as sc
 
     from analysis.sorting_input import IontoRecording
@@ -155,7 +158,8 @@ def _quality(rec: RecordingLike, group: tuple[str, ...], trains: list[np.ndarray
     order = np.argsort(allrows, kind="stable")
     sorting = sc.NumpySorting.from_samples_and_labels([allrows[order]], [np.concatenate(labels)[order]],
                                                        rec.rate_hz, unit_ids=np.arange(len(trains)))
-    q = unit_quality(si_rec, sorting, seed=params.seed)
+    amps = None if amplitudes_uV is None else dict(enumerate(amplitudes_uV))
+    q = unit_quality(si_rec, sorting, seed=params.seed, amplitudes_uV=amps)
     return [q.get(i) for i in range(len(trains))]
 
 

@@ -63,9 +63,12 @@ def cell_type(trough_to_peak_ms: float) -> str:
 
 
 def unit_quality(recording, sorting, band_hz: tuple[float, float] = (300.0, 6000.0),
-                 seed: int = 0) -> dict:
+                 seed: int = 0, amplitudes_uV: dict | None = None) -> dict:
     """``{unit_id: UnitQuality}`` for the units of ``sorting`` (SpikeInterface objects) on the
-    raw ``recording`` (µV), band-passed here."""
+    raw ``recording`` (µV), band-passed here.  ``amplitudes_uV``: every spike's filtered peak
+    amplitude per unit when already known (the detector's, for units separated on one
+    channel) — then the amplitude cutoff needs no pass over the whole recording (otherwise
+    SpikeInterface's ``spike_amplitudes`` reads every spike)."""
     import spikeinterface.core as sc
     from spikeinterface.metrics.quality.misc_metrics import amplitude_cutoff
     from spikeinterface.preprocessing import bandpass_filter
@@ -80,10 +83,12 @@ def unit_quality(recording, sorting, band_hz: tuple[float, float] = (300.0, 6000
     analyzer.compute("random_spikes", method="uniform", max_spikes_per_unit=MAX_SPIKES_FOR_TEMPLATE, seed=seed)
     analyzer.compute("noise_levels", **job)
     analyzer.compute("templates", ms_before=1.0, ms_after=2.0, operators=["average"], **job)
-    analyzer.compute("spike_amplitudes", **job)
+    if amplitudes_uV is None:
+        analyzer.compute("spike_amplitudes", **job)
     qm = analyzer.compute("quality_metrics", metric_names=list(QUALITY_METRICS), skip_pc_metrics=True,
                           **job).get_data()
-    amps = analyzer.get_extension("spike_amplitudes").get_data(outputs="by_unit")[0]
+    amps = (amplitudes_uV if amplitudes_uV is not None
+            else analyzer.get_extension("spike_amplitudes").get_data(outputs="by_unit")[0])
     tm = analyzer.compute("template_metrics", metric_names=["peak_to_trough_duration"], **job).get_data()
     templates = analyzer.get_extension("templates").get_templates(operator="average")
     nbefore = analyzer.get_extension("templates").nbefore
