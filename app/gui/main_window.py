@@ -37,7 +37,6 @@ from PyQt6.QtWidgets import (
     QApplication,
     QDialog,
     QDockWidget,
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -452,42 +451,6 @@ class MainWindow(QMainWindow):
             self.session.submit(RetainAll())
             self.statusBar().showMessage("all barrels to retain", 5000)
 
-    def typed_marker(self, digit: int) -> None:
-        """Keys 0–9: a mark whose text is the digit (Spike2's keyboard markers)."""
-        if self.session.running:
-            self.submit(AddMark(str(digit)))
-
-    def pause_protocol(self) -> None:
-        self.submit(Pause())
-
-    def resume_protocol(self) -> None:
-        self.submit(Resume())
-
-    def abort_protocol(self) -> None:
-        self.submit(Abort())
-
-    def toggle_recording(self) -> None:
-        """Ctrl+R: start recording (the panel's template) or stop the running one."""
-        if not self._bound:
-            self.statusBar().showMessage("connect first: recording needs a running device", 5000)
-        elif self.session.recording:
-            self.stop_recording()
-        else:
-            self.start_recording()
-
-    def add_notes(self) -> None:
-        self._add_note(self.recording_panel.notes.toPlainText())
-
-    def show_vertical_cursors(self, on: bool) -> None:
-        if self.traces.cursors is not None:
-            self.traces.cursors.show_vertical(on)
-            self.traces.update_cursor_readout()
-
-    def show_horizontal_cursor(self, on: bool) -> None:
-        if self.traces.cursors is not None:
-            self.traces.cursors.show_horizontal(on)
-            self.traces.update_cursor_readout()
-
     # --- current lanes: scaled to what each barrel is commanded ------------------------------------
     def _note_current(self, barrel: str, current_nA: float) -> None:
         if abs(current_nA) > self.current_max_nA.get(barrel, 0.0):
@@ -501,25 +464,6 @@ class MainWindow(QMainWindow):
             self.current_max_nA[blk.barrel] = max(self.current_max_nA.get(blk.barrel, 0.0), abs(blk.current_nA))
         self.traces.set_current_ranges(self.current_max_nA)
 
-    # --- dialogs (File and Help menus) --------------------------------------------------------------
-    def open_protocol_dialog(self) -> None:
-        """Ctrl+O: choose a protocol file; it is checked (dry run) and shown in the protocol panel."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open a protocol", "",
-                                              "Protocols (*.yaml *.yml *.py);;All files (*)")
-        if path:
-            self.protocol_dock.show()
-            self.protocol_dock.raise_()
-            self.open_protocol(path)
-
-    def open_replay_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Replay a recording", "", "ionto recordings (*.h5 *.hdf5)")
-        if path:
-            if self.session.running:
-                self.disconnect_device()
-            self.device_bar.set_url(f"replay:{path}")
-            if not self.session.running:
-                self.connect_device()
-
     # File > workspaces (app.gui.workspace_actions)
     def save_workspace_dialog(self) -> None:
         workspace_actions.save_workspace_dialog(self)
@@ -530,18 +474,6 @@ class MainWindow(QMainWindow):
     def apply_workspace(self, ws: Workspace) -> None:
         """A workspace's settings on the window (the models' part once connected)."""
         workspace_actions.apply(self, ws)
-
-    def show_key_sheet(self) -> None:
-        """Help > Keys (F1): every key the window answers to."""
-        if self.key_sheet is None:
-            self.key_sheet = KeySheet(self.menus.key_sheet_rows(), self)
-        self.key_sheet.show()
-        self.key_sheet.raise_()
-
-    def show_about(self) -> None:
-        from daq import __version__ as version
-
-        QMessageBox.about(self, "About ionto", f"ionto {version} — rig software for microiontophoresis.")
 
     def set_threshold(self, threshold_phys: float | None) -> None:
         det = self.session.detector

@@ -14,12 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PyQt6 import sip
 from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QApplication, QDialog, QLabel, QMenu, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFileDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from daq.engine import Abort, AddMark, Pause, Resume
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -62,12 +74,13 @@ def _add(m: Menus, menu: QMenu, name: str, text: str, slot: Callable[..., object
 
 
 def build_menus(win: MainWindow) -> Menus:
-    """The menu bar of ``win`` (its slots do the work; nothing here holds state)."""
+    """The menu bar of ``win``: its actions call the window's methods or the slots below
+    (nothing here holds state)."""
     m = Menus()
     bar = win.menuBar()
     f = m.menus["File"] = bar.addMenu("&File")
-    _add(m, f, "open_protocol", "&Open protocol…", win.open_protocol_dialog, "Ctrl+O")
-    _add(m, f, "replay", "Open a &recording to replay…", win.open_replay_dialog)
+    _add(m, f, "open_protocol", "&Open protocol…", partial(open_protocol_dialog, win), "Ctrl+O")
+    _add(m, f, "replay", "Open a &recording to replay…", partial(open_replay_dialog, win))
     f.addSeparator()
     _add(m, f, "save_workspace", "&Save workspace…", win.save_workspace_dialog, "Ctrl+Shift+S",
          tip="Save the device, rig file, threshold, gains, window, ratemeter and layout under a name")
@@ -83,21 +96,21 @@ def build_menus(win: MainWindow) -> Menus:
          tip="Every barrel to its retaining current now, whatever has the focus")
 
     p = m.menus["Protocol"] = bar.addMenu("&Protocol")
-    _add(m, p, "open_protocol_2", "&Open…", win.open_protocol_dialog)
+    _add(m, p, "open_protocol_2", "&Open…", partial(open_protocol_dialog, win))
     _add(m, p, "run", "&Run", win.run_protocol, "F5")
-    _add(m, p, "pause", "&Pause", win.pause_protocol, "F6")
-    _add(m, p, "resume", "R&esume", win.resume_protocol, "F7")
-    _add(m, p, "abort", "&Abort (every barrel to retain)", win.abort_protocol, "Shift+F5")
+    _add(m, p, "pause", "&Pause", partial(pause_protocol, win), "F6")
+    _add(m, p, "resume", "R&esume", partial(resume_protocol, win), "F7")
+    _add(m, p, "abort", "&Abort (every barrel to retain)", partial(abort_protocol, win), "Shift+F5")
 
     r = m.menus["Recording"] = bar.addMenu("&Recording")
-    _add(m, r, "record", "Start / stop &recording", win.toggle_recording, "Ctrl+R")
+    _add(m, r, "record", "Start / stop &recording", partial(toggle_recording, win), "Ctrl+R")
     _add(m, r, "mark", "&Mark (with the mark text)", win.recording_panel.request_mark, "F2", APP)
-    _add(m, r, "note", "Add the &notes to the file", win.add_notes)
+    _add(m, r, "note", "Add the &notes to the file", partial(add_notes, win))
     for digit in range(10):
         a = QAction(f"Typed marker {digit}", win)
         a.setShortcut(QKeySequence(str(digit)))
         a.setShortcutContext(WINDOW)
-        a.triggered.connect(lambda _c=False, k=digit: win.typed_marker(k))
+        a.triggered.connect(lambda _c=False, k=digit: typed_marker(win, k))
         win.addAction(a)  # in the window, not the menu: ten rows would bury the menu
         m.actions[f"marker_{digit}"] = a
 
@@ -105,9 +118,9 @@ def build_menus(win: MainWindow) -> Menus:
     _add(m, v, "freeze", "&Freeze the display", win.traces.freeze.setChecked, "Space", checkable=True,
          tip="Hold the traces and scroll back; acquisition and recording go on")
     win.traces.freeze.toggled.connect(m.actions["freeze"].setChecked)
-    _add(m, v, "cursors", "&Vertical cursor pair (Δt, spikes, rate)", win.show_vertical_cursors, "F3",
+    _add(m, v, "cursors", "&Vertical cursor pair (Δt, spikes, rate)", partial(show_vertical_cursors, win), "F3",
          checkable=True)
-    _add(m, v, "hcursor", "&Horizontal cursor (amplitude)", win.show_horizontal_cursor, "F4", checkable=True)
+    _add(m, v, "hcursor", "&Horizontal cursor (amplitude)", partial(show_horizontal_cursor, win), "F4", checkable=True)
     v.addSeparator()
     for dock in win.docks:
         a = dock.toggleViewAction()
@@ -117,9 +130,97 @@ def build_menus(win: MainWindow) -> Menus:
     _add(m, v, "reset_layout", "Reset the &layout", win.reset_layout)
 
     h = m.menus["Help"] = bar.addMenu("&Help")
-    _add(m, h, "keys", "&Keys…", win.show_key_sheet, "F1")
-    _add(m, h, "about", "&About ionto", win.show_about)
+    _add(m, h, "keys", "&Keys…", partial(show_key_sheet, win), "F1")
+    _add(m, h, "about", "&About ionto", partial(show_about, win))
     return m
+
+
+# --- what the menus do (slots; the window's own methods do the rest) -----------------------------
+def typed_marker(win: MainWindow, digit: int) -> None:
+    """Keys 0–9: a mark whose text is the digit (Spike2's keyboard markers)."""
+    if win.session.running:
+        win.submit(AddMark(str(digit)))
+
+
+def pause_protocol(win: MainWindow) -> None:
+    """F6."""
+    win.submit(Pause())
+
+
+def resume_protocol(win: MainWindow) -> None:
+    """F7."""
+    win.submit(Resume())
+
+
+def abort_protocol(win: MainWindow) -> None:
+    """Shift+F5: every barrel to retain, the plan stopped."""
+    win.submit(Abort())
+
+
+def toggle_recording(win: MainWindow) -> None:
+    """Ctrl+R: start recording (the panel's template) or stop the running one."""
+    if not win._bound:
+        win.statusBar().showMessage("connect first: recording needs a running device", 5000)
+    elif win.session.recording:
+        win.stop_recording()
+    else:
+        win.start_recording()
+
+
+def add_notes(win: MainWindow) -> None:
+    """Recording > Add the notes to the file."""
+    win._add_note(win.recording_panel.notes.toPlainText())
+
+
+def show_vertical_cursors(win: MainWindow, on: bool) -> None:
+    """F3: the vertical cursor pair."""
+    if win.traces.cursors is not None:
+        win.traces.cursors.show_vertical(on)
+        win.traces.update_cursor_readout()
+
+
+def show_horizontal_cursor(win: MainWindow, on: bool) -> None:
+    """F4: the horizontal cursor."""
+    if win.traces.cursors is not None:
+        win.traces.cursors.show_horizontal(on)
+        win.traces.update_cursor_readout()
+
+
+def open_protocol_dialog(win: MainWindow) -> None:
+    """Ctrl+O: choose a protocol file; it is checked (dry run) and shown in the protocol panel."""
+    path, _ = QFileDialog.getOpenFileName(win, "Open a protocol", "",
+                                          "Protocols (*.yaml *.yml *.py);;All files (*)")
+    if path:
+        win.protocol_dock.show()
+        win.protocol_dock.raise_()
+        win.open_protocol(path)
+
+
+def open_replay_dialog(win: MainWindow) -> None:
+    """File > Open a recording to replay: the device bar takes the file and connects."""
+    path, _ = QFileDialog.getOpenFileName(win, "Replay a recording", "", "ionto recordings (*.h5 *.hdf5)")
+    if path:
+        if win.session.running:  # the device bar takes the file once this connection has stopped
+            win.disconnect_device()
+            win.statusBar().showMessage(f"stopping the device; then Connect replays {path}", 10000)
+        win.device_bar.set_url(f"replay:{path}")
+        if not win.session.running:
+            win.connect_device()
+
+
+def show_key_sheet(win: MainWindow) -> None:
+    """Help > Keys (F1): every key the window answers to."""
+    if win.key_sheet is None:
+        win.key_sheet = KeySheet(win.menus.key_sheet_rows(), win)
+    win.key_sheet.show()
+    win.key_sheet.raise_()
+
+
+def show_about(win: MainWindow) -> None:
+    """Help > About."""
+    from daq import __version__ as version
+
+    QMessageBox.about(win, "About ionto", f"ionto {version} — rig software for microiontophoresis.")
 
 
 class KeySheet(QDialog):
