@@ -164,7 +164,7 @@ class DoseResponseView(QWidget):
             mark = f"<b style='color:{colour}'>{'○△□◇'[k % 4]} {html.escape(key)}</b>"
             if f is not None:
                 if f.determinable and np.any(ok):
-                    xx = np.geomspace(max(x[ok].min() / 2, 0.1), x[ok].max() * 2, 100)
+                    xx = np.geomspace(x[ok].min(), x[ok].max(), 100)  # over the tested doses only, as the report
                     style = Qt.PenStyle.SolidLine if k == 0 else Qt.PenStyle.DashLine
                     pi.plot(xx, f.predict(xx), pen=pg.mkPen(colour, width=2, style=style))
                 text = (f"EC50 {f.ec50_text()} ({f.ec50_ci_text()}), Hill {f.hill:.2f}, top {f.top:.0f} %, "
