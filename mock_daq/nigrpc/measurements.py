@@ -17,7 +17,7 @@ import inspect
 import re
 from typing import Any
 
-from nidaqmx.constants import UsageTypeAI
+from nidaqmx.constants import RTDType, UsageTypeAI
 from nidaqmx.task.channels import _ai_channel
 
 # RPC -> (measurement type, default min, max when the request has none)
@@ -44,6 +44,15 @@ _UNITS = {
     UsageTypeAI.TEMPERATURE_BUILT_IN_SENSOR: "ai_temp_units", UsageTypeAI.CURRENT: "ai_current_units",
     UsageTypeAI.RESISTANCE: "ai_resistance_units", UsageTypeAI.VOLTAGE_CUSTOM_WITH_EXCITATION: "ai_voltage_units",
 }
+# Callendar-Van Dusen coefficients of the standard platinum RTD types, which DAQmx sets from
+# AI.RTD.Type (NI-DAQmx Help, "RTD Types": Pt3750 A = 3.81e-3, B = -6.02e-7, C = -6.0e-12 …)
+RTD_COEFFS = {RTDType.PT_3750.value: (3.81e-3, -6.02e-7, -6.0e-12),
+              RTDType.PT_3851.value: (3.9083e-3, -5.775e-7, -4.183e-12),
+              RTDType.PT_3911.value: (3.9692e-3, -5.8495e-7, -4.233e-12),
+              RTDType.PT_3916.value: (3.9739e-3, -5.870e-7, -4.4e-12),
+              RTDType.PT_3920.value: (3.9787e-3, -5.8686e-7, -4.167e-12),
+              RTDType.PT_3928.value: (3.9888e-3, -5.915e-7, -3.85e-12)}
+EXTERNAL_SHUNT = 10167  # an X Series board has no internal shunt: "let the driver choose" is external
 _NOT_PROPS = {"task", "physical_channel", "name_to_assign_to_channel", "min_val", "max_val", "terminal_config"}
 
 
@@ -73,6 +82,22 @@ def properties(rpc: str, request: Any) -> dict[int, Any]:
         if f"{name}_raw" in fields and not value:
             value = getattr(request, name)
         prop = _UNITS[kind] if name == "units" else _ALIASES.get(name, f"ai_{name}")
+        if prop == "ai_current_shunt_loc" and value == -1:
+            value = EXTERNAL_SHUNT
         if prop in PROPERTY_IDS and value not in ("", None):
             out[PROPERTY_IDS[prop]] = value
+        if prop == "ai_rtd_type" and value in RTD_COEFFS:
+            for letter, coeff in zip("abc", RTD_COEFFS[value]):
+                out[PROPERTY_IDS[f"ai_rtd_{letter}"]] = coeff
+    return out
+
+
+def defaults(meas_type: int) -> dict[int, Any]:
+    """Properties of a channel of this type that DAQmx gives a value without being set."""
+    out: dict[int, Any] = {PROPERTY_IDS["ai_lossy_lsb_removal_compressed_samp_size"]: 16}  # 16-bit ADC
+    if meas_type == UsageTypeAI.VOLTAGE_CUSTOM_WITH_EXCITATION.value:
+        out[PROPERTY_IDS["ai_excit_use_for_scaling"]] = False
+    if meas_type == UsageTypeAI.TEMPERATURE_RTD.value:
+        a, b, c = RTD_COEFFS[RTDType.PT_3750.value]  # DAQmx's default RTD type
+        out.update({PROPERTY_IDS["ai_rtd_a"]: a, PROPERTY_IDS["ai_rtd_b"]: b, PROPERTY_IDS["ai_rtd_c"]: c})
     return out

@@ -203,7 +203,9 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             elif c.kind == "ai":
                 # AI.Max/Min read back coerced to the range the device chose (NI's own test:
                 # "The driver's coerced ai_max/min should be wider than the desired ai_max/min")
-                values.update({K.CHAN_AI_MAX: c.range_V, K.CHAN_AI_MIN: -c.range_V, K.CHAN_AI_TERM_CFG: c.terminal,
+                volts = c.meas_type == K.VOLTAGE
+                values.update({K.CHAN_AI_MAX: c.range_V if volts else c.hi, K.CHAN_AI_MIN: -c.range_V if volts else c.lo,
+                               K.CHAN_AI_TERM_CFG: c.terminal,
                                K.CHAN_AI_MEAS_TYPE: c.meas_type, K.CHAN_AI_RNG_HIGH: c.range_V,
                                K.CHAN_AI_RNG_LOW: -c.range_V})
             else:
@@ -288,6 +290,14 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         if scope == "CalInfo" and attr in CAL_INFO:
             spec.check_device(key.get("device_name", ""))
             return CAL_INFO[attr]
+        if scope == "Chan" and "task" in key:
+            t = self._task_from_key(key)
+            names = expand_channels(key.get("channel", ""))
+            c = hw.channel(t, names[0]) if names else (t.channels[0] if t.channels else None)
+            if c is not None and c.kind == "ai":
+                d = measurements.defaults(c.meas_type)
+                if attr in d:
+                    return self._set_or(key, scope, attr, d[attr])
         if "task" in key and (scope, attr) in DEFAULTS:
             return self._set_or(key, scope, attr, DEFAULTS[(scope, attr)])
         raise LookupError(attr)

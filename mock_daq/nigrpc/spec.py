@@ -96,9 +96,11 @@ class Module:
     def internal_ai(self) -> tuple[str, ...]:
         """X Series internal channels that measure each AO output against AO GND (NI-DAQmx
         Help, "Internal Channels"): ``Dev1/_ao0_vs_aognd`` reads back what ao0 outputs."""
-        if not (self.product.n_ai and self.product.n_ao):
+        if not self.product.n_ai:
             return ()
-        return tuple(f"{self.name}/_ao{i}_vs_aognd" for i in range(self.product.n_ao))
+        # and the board's temperature sensor (X Series: _boardTempSensor_vs_aignd)
+        return tuple(f"{self.name}/_ao{i}_vs_aognd" for i in range(self.product.n_ao)) + \
+            (() if self.product.category != K.CATEGORY_X_SERIES else (f"{self.name}/_boardtempsensor_vs_aignd",))
 
     @property
     def do_lines(self) -> tuple[str, ...]:
