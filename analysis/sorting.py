@@ -174,7 +174,7 @@ def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
     cols = [rec.stream.index_of(n) for n in group]
     tmp = Path(tempfile.mkdtemp(prefix="ionto-sort-"))
     try:
-        binary = IontoRecording(rec, cols).save(folder=tmp / "group", format="binary", n_jobs=1,
+        binary = IontoRecording(rec, cols).save(folder=tmp / "group", format="binary", n_jobs=1, chunk_duration="10s",
                                                 progress_bar=False, verbose=False)
         sorting = ss.run_sorter(params.sorter, binary, folder=tmp / "sorter", remove_existing_folder=True,
                                 verbose=False, raise_error=True, **sorter_params(params.sorter, params.seed))
