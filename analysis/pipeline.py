@@ -179,7 +179,7 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
                              det.clipped.get(channel, []))
         check_currents(epochs, _monitored_currents(rec, epochs), ep_params)
         measure_epochs(epochs, train, ep_params)
-    fits, errors, points = _fit_groups(epochs, train, params)
+    fits, errors, points = fit_groups(epochs, train, params)
     comparisons = _compare_groups(epochs, points, fits, params)
     t0, t1 = rec.first_index / fs, rec.end_index / fs
     res = AnalysisResult(
@@ -319,7 +319,11 @@ def _points(eps: list[Epoch], train: np.ndarray, params: AnalysisParams) -> tupl
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def _fit_groups(epochs, train, params):
+def fit_groups(epochs, train, params):
+    """Fit each condition group (barrel, drug, and what else was ejected with it) of ``epochs``:
+    ``(fits, errors, points)`` keyed by ``group_key``, one point per ejection plus the dose-0
+    baseline points (bins as replicates when ``params`` asks).  The one fit rule, used by
+    ``ionto analyze`` and the rig window's live dose-response."""
     fits: dict[str, FitResult] = {}
     errors: dict[str, str] = {}
     points: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -38,7 +38,7 @@ def live_fits(model: DoseResponseModel, spikes: np.ndarray, from_index: int, now
     """Fit every group whose epochs have finished before ``now_index`` and whose baseline the
     spike list still covers (it starts at ``from_index``)."""
     from analysis.epochs import find_epochs, measure_epochs
-    from analysis.pipeline import AnalysisParams, _fit_groups, group_key, points_label
+    from analysis.pipeline import AnalysisParams, fit_groups, group_key, points_label
 
     params = AnalysisParams(baseline_s=model.baseline_s, response_s=model.response_s)
     first = max(from_index, min((ev.sample_index for ev in model.events), default=from_index))
@@ -48,7 +48,7 @@ def live_fits(model: DoseResponseModel, spikes: np.ndarray, from_index: int, now
               and not any("before the recording" in f for f in ep.flags)]
     train = np.sort(np.asarray(spikes, dtype=np.int64))
     measure_epochs(epochs, train, params.epoch_params)
-    fits, errors, points = _fit_groups(epochs, train, params)
+    fits, errors, points = fit_groups(epochs, train, params)
     out = LiveFits(points=points, fits=fits, errors=errors, points_label=points_label(params))
     for ep in epochs:
         out.barrels[group_key(ep)] = ep.barrel
