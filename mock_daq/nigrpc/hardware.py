@@ -372,6 +372,9 @@ class Hardware:
         for c in task.channels:
             if name in (c.name, c.physical):
                 return c
+        for c in task.channels:  # physical channel names are not case-sensitive in DAQmx
+            if name.lower() == c.physical.lower():
+                return c
         raise NIError(K.PHYSICAL_CHAN_DOES_NOT_EXIST, f"Channel Name: {name}")
 
     def cfg_sample_clock(self, task: Task, source: str, rate_hz: float, mode: int, samps: int) -> None:

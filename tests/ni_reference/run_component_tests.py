@@ -12,7 +12,8 @@ task/system fixture with ``library_init_kwargs`` (the local driver) and ``grpc_i
 ``grpc_server_process`` fixture, whose ``GrpcServerProcess`` starts NI's gRPC Device Server on
 Windows and parses "Server listening on port N").  In a temporary copy of NI's ``tests/`` this
 script replaces ``tests/_grpc_utils.py`` with one whose ``GrpcServerProcess`` starts
-``ionto sim-server --port 0 --json``, and selects the gRPC parametrization only (``-k grpc``).
+``ionto sim-server --port 0 --json``, and selects the gRPC parametrization only
+(``-k grpc_init_kwargs``).
 Devices are then found as NI's tests find them (``System.remote(...).devices``: product type
 ``PCIe-6363``, X Series with >= 2 AO, >= 4 AI, >= 8 DO lines, >= 4 counters).
 
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             f.write_text(text.replace("System.local().driver_version", "(99, 0, 0)"))
     junit = work / "junit.xml"
     files = [f for f in APPLICABLE if (work / f).is_file()]
-    k = "grpc" + (f" and ({args.k})" if args.k else "")
+    k = "grpc_init_kwargs" + (f" and ({args.k})" if args.k else "")  # the gRPC parametrization only
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(work)]))
     pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-k", k, f"--junitxml={junit}",
                   "--rootdir", str(work), *files]
