@@ -12,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 from waiting import wait_until
 
+from app.gui.live_fit import live_fits
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import ProtocolModel, load
 from app.gui.models.raster import EjectionBar, RateModel, fitting_labels, spike_waveforms
@@ -283,14 +284,15 @@ def test_dose_response_fills_in_and_fits():
     sp = np.array(spikes)
     assert not m.update(sp, 30000 + 10000)  # the first epoch has not finished
     assert m.update(sp, 30000 + 20001) and len(m.points) == 1
-    m.update(sp, 180000)  # four currents done: the fit says what it still needs
-    assert len(m.points) == 4 and "glu" not in m.fits
-    assert "at least 5 points, got 4" in m.fit_notes["glu"]
+    m.update(sp, 180000)  # four currents done
+    assert len(m.points) == 4
     m.update(sp, 240000)
     assert [p.current_nA for p in m.points] == currents
     assert m.points[-1].percent_change > 300
-    fit = m.fits["glu"]
-    assert 5 < fit.ec50 < 80 and fit.hill > 0 and "glu" not in m.fit_notes
+    live = live_fits(m, sp, 0, 240000)  # the fit: ionto analyze's rule on the model's events
+    assert live.groups == ["glu:glutamate"] and live.errors == {}
+    fit = live.fits["glu:glutamate"]
+    assert 5 < fit.ec50 < 80 and fit.hill > 0 and fit.status == "fitted"
 
 
 def test_live_session_reads_only_new_samples_and_records(tmp_path):

@@ -2,9 +2,8 @@
 
 The dose–response fills in as epochs finish: an ejection's response (firing rate over the
 last ``response_s`` of the ejection) against its baseline (the ``baseline_s`` before it),
-from the online detector's spikes, per drug barrel, with a 4-parameter logistic fit once
-there are enough currents (the same conventions as ``ionto analyze``: analysis.epochs and
-analysis.fit).
+from the online detector's spikes.  The model collects the events and the finished points;
+the fit is ``app.gui.live_fit.live_fits`` — ``ionto analyze``'s own grouping and fit rule.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from daq.types import EventKind, LogEvent
 
 if TYPE_CHECKING:  # analysis.fit brings scipy: imported when the first epoch ends, not at start-up
     from analysis.epochs import Epoch
-    from analysis.fit import FitResult
 
 DEFAULT_TEMPLATE = "{date}_{time}_{protocol}.h5"
 TEMPLATE_FIELDS = ("date", "time", "protocol", "device", "n")
@@ -70,7 +68,7 @@ class DosePoint:
 
 
 class DoseResponseModel:
-    """Dose–response points from finished epochs, and a fit per drug barrel.
+    """Dose–response points from finished epochs (the fit: ``app.gui.live_fit``).
 
     Events (GUI thread): ``points_changed()`` after ``update`` added points (and refitted)."""
 
@@ -83,8 +81,6 @@ class DoseResponseModel:
         self.response_s = response_s
         self.events: list[LogEvent] = []
         self.points: list[DosePoint] = []
-        self.fits: dict[str, FitResult] = {}
-        self.fit_notes: dict[str, str] = {}  # barrel -> why it has no fit yet (the fit's own words)
         self._done_onsets: set[tuple[str, int]] = set()
         self._first_index: int | None = None
 
@@ -115,7 +111,6 @@ class DoseResponseModel:
             self.points.append(self._point(ep, spikes))
             added = True
         if added:
-            self._fit()
             self.points_changed.emit()
         return added
 
@@ -129,25 +124,3 @@ class DoseResponseModel:
         return DosePoint(ep.barrel, ep.drug, abs(ep.current_nA), ep.charge_nC, ep.baseline_rate_hz,
                          ep.response_rate_hz, ep.percent_change, ep.onset / self.rate_hz)
 
-    def _fit(self) -> None:
-        """Fit every barrel with points; where the points cannot support a fit yet (too
-        few currents or points: ``analysis.fit`` decides), ``fit_notes`` says why."""
-        from analysis.fit import FitError, fit_ll4
-
-        for barrel in {p.barrel for p in self.points}:
-            pts = [p for p in self.points if p.barrel == barrel and np.isfinite(p.percent_change)]
-            try:
-                self.fits[barrel] = fit_ll4(np.array([p.current_nA for p in pts]),
-                                            np.array([p.percent_change for p in pts]), "nA")
-                self.fit_notes.pop(barrel, None)
-            except (FitError, FloatingPointError, np.linalg.LinAlgError) as exc:
-                self.fits.pop(barrel, None)
-                self.fit_notes[barrel] = str(exc)
-
-    def series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per barrel: (current nA, % change)."""
-        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for barrel in sorted({p.barrel for p in self.points}):
-            pts = [p for p in self.points if p.barrel == barrel]
-            out[barrel] = (np.array([p.current_nA for p in pts]), np.array([p.percent_change for p in pts]))
-        return out
