@@ -28,7 +28,7 @@ _NOT_KEY = {"attribute", "attribute_raw", "value", "value_raw", "size"}
 Key = tuple[tuple[str, Any], ...]
 # provider(scope, key, attribute id) -> value, or raises LookupError when it has none
 Provider = Callable[[str, dict[str, Any], int], Any]
-# validator(scope, key, attribute id, value): raises NIError to refuse a Set
+# validator(scope, key, attribute id, value): raises NIError to refuse a Set; value None = a Reset
 Validator = Callable[[str, dict[str, Any], int, Any], None]
 
 
@@ -91,7 +91,8 @@ def make_handler(method: MethodDescriptor, table: AttributeTable, provider: Prov
     def handle(request: Any) -> Any:
         key = request_key(request)
         attr = int(request.attribute_raw or request.attribute)
-        if verb == "Reset":
+        if verb == "Reset":  # the validator hears of it (value None) to restore live state
+            validator(scope, key, attr, None)
             table.reset(scope, key, attr)
             return response_cls()
         if verb == "Set":

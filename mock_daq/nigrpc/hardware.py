@@ -90,6 +90,7 @@ class Task:
     channels: list[Channel] = field(default_factory=list)
     timing: str = "on_demand"  # "on_demand" | "sample_clock"
     rate_hz: float = 0.0
+    rate_asked_hz: float = 0.0  # SampClk.Rate as last set (a divisor set overrides it until reset)
     samp_mode: int = K.CONT_SAMPS
     samps_per_chan: int = 0
     clock_source: str = ""
@@ -377,7 +378,8 @@ class Hardware:
                 return c
         raise NIError(K.PHYSICAL_CHAN_DOES_NOT_EXIST, f"Channel Name: {name}")
 
-    def cfg_sample_clock(self, task: Task, source: str, rate_hz: float, mode: int, samps: int) -> None:
+    def cfg_sample_clock(self, task: Task, source: str, rate_hz: float, mode: int, samps: int,
+                         from_divisor: bool = False) -> None:
         """DAQmxCfgSampClkTiming: the rate is checked against the product's limits (AI: the
         aggregate rate of a multiplexed board shared by the task's channels; AO: the update
         rate for that many channels) and coerced to what its timebase can divide to
@@ -411,6 +413,8 @@ class Hardware:
                 self.spec.check_device(device_of(src))
             task.timing, task.samp_mode, task.samps_per_chan = "sample_clock", mode, samps
             task.rate_hz = min(self.spec.coerce_rate(rate_hz, mod), top)
+            if not from_divisor:
+                task.rate_asked_hz = rate_hz
             task.clock_source = src
 
     def _module(self, c: Channel):

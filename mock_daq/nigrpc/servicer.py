@@ -358,7 +358,22 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         elif attr in (K.TIMING_SAMP_RATE, K.TIMING_SAMP_CLK_TIMEBASE_DIV) and t.kind in ("ai", "ao"):
             tb = hw.spec.module_of(t.channels[0].physical).product.timebase_hz
             rate = float(value) if attr == K.TIMING_SAMP_RATE else tb / max(1, int(value))
-            hw.cfg_sample_clock(t, t.clock_source, rate, t.samp_mode, t.samps_per_chan)
+            hw.cfg_sample_clock(t, t.clock_source, rate, t.samp_mode, t.samps_per_chan,
+                                from_divisor=attr == K.TIMING_SAMP_CLK_TIMEBASE_DIV)
+
+    def _reset_timing(self, t: Task, attr: int) -> None:
+        """A timing property back to DAQmx's default: no rate, continuous, no samples, the
+        onboard clock; a divisor reset gives back the rate last asked for."""
+        if attr == K.TIMING_SAMP_RATE:
+            t.rate_hz = t.rate_asked_hz = 0.0
+        elif attr == K.TIMING_SAMP_MODE:
+            t.samp_mode = K.CONT_SAMPS
+        elif attr == K.TIMING_SAMP_PER_CHAN:
+            t.samps_per_chan = 0
+        elif attr == K.TIMING_SAMP_CLK_SRC:
+            t.clock_source = ""
+        elif attr == K.TIMING_SAMP_CLK_TIMEBASE_DIV and t.rate_asked_hz and t.kind in ("ai", "ao"):
+            self.hw.cfg_sample_clock(t, t.clock_source, t.rate_asked_hz, t.samp_mode, t.samps_per_chan)
 
     def _set_range(self, key: dict[str, Any], volts: float) -> None:
         """AI.Rng.High/Low set: the ADC range becomes the product's smallest range holding it."""
@@ -380,6 +395,10 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
                               f"Device: {self.hw.spec.module_of(c.physical).product_type}")
 
     def _validate(self, scope: str, key: dict[str, Any], attr: int, value: Any) -> None:
+        if value is None:  # a Reset
+            if scope == "Timing" and "task" in key:
+                self._reset_timing(self._task_from_key(key), attr)
+            return
         self._unsupported(key, attr)
         if scope == "Chan" and attr in (K.CHAN_AI_RNG_HIGH, K.CHAN_AI_RNG_LOW):
             self._set_range(key, float(value))

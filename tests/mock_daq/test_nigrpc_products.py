@@ -279,3 +279,19 @@ def test_a_write_that_times_out_writes_what_fits_and_reports_the_count(pcie6363)
         written = ao.out_stream.curr_write_pos - before
         assert 5000 <= written < 100_000
         assert err.value.samps_per_chan_written == written
+
+
+def test_resetting_timing_properties_restores_daqmx_defaults(pcie6363):
+    _, c = pcie6363
+    with c.task() as t:
+        t.ai_channels.add_ai_voltage_chan("Dev1/ai0")
+        t.timing.cfg_samp_clk_timing(1000, source="PFI0", sample_mode=AcquisitionType.FINITE, samps_per_chan=500)
+        t.timing.samp_clk_timebase_div = 200000
+        assert t.timing.samp_clk_rate == 500
+        del t.timing.samp_clk_timebase_div
+        assert (t.timing.samp_clk_timebase_div, t.timing.samp_clk_rate) == (100000, 1000)
+        del t.timing.samp_clk_src
+        del t.timing.samp_quant_samp_mode
+        del t.timing.samp_quant_samp_per_chan
+        assert t.timing.samp_clk_src == "/Dev1/ai/SampleClockTimebase"
+        assert (t.timing.samp_quant_samp_mode, t.timing.samp_quant_samp_per_chan) == (AcquisitionType.CONTINUOUS, 0)
