@@ -17,6 +17,7 @@ so that neither pays for compiling the sorter's numba kernels.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -119,4 +120,5 @@ def run(quick: bool = False) -> list[Row]:
             + ", ".join(f"SNR {s:.1f}: {a:.3f}" for s, a in zip(snr, acc_ours))),
     ]
     path.unlink(missing_ok=True)
+    shutil.rmtree(WORK_DIR / "sorting_si", ignore_errors=True)
     return rows
