@@ -17,6 +17,8 @@ from typing import Any
 from analysis.epochs import current_text
 from analysis.pipeline import AnalysisResult
 from analysis.tables import fit_doc
+from analysis.unit_quality import NARROW_MAX_MS
+from analysis.units import units_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
@@ -116,8 +118,8 @@ def _truth_rows(res: AnalysisResult) -> str:
 
 
 def units_section(res: AnalysisResult, figs: dict[str, dict[str, str]], out: Path) -> list[str]:
-    """Spikes and units: the electrode snippet, the units' features, one row per channel.
-    (Per-unit quality metrics, when the sorting provides them, belong here.)"""
+    """Spikes and units: the electrode snippet, the units' features, one row per channel, and one
+    row per separated unit with its quality metrics and cell type."""
     parts = ["<h2>Spikes and units</h2>",
              _figure(figs, "snippet", "electrode signal, threshold and detected spikes; waveforms", out),
              _figure(figs, "units", "waveform features of the separated units", out)]
@@ -127,6 +129,17 @@ def units_section(res: AnalysisResult, figs: dict[str, dict[str, str]], out: Pat
         rows.append([name, len(sp), sp.threshold * 1e6, sp.sigma * 1e6, clipped,
                      ", ".join(u.label for u in res.units.get(name, [])) or "—"])
     parts.append(_table(["channel", "spikes", "threshold µV", "noise σ µV", "clipped s", "units"], rows))
+    urows = units_table(res.units, res.rate_hz)
+    if urows:
+        parts.append(_table(["unit", "channels", "spikes", "rate Hz", "amplitude µV", "SNR", "ISI viol. ratio",
+                             "presence ratio", "amplitude cutoff", "trough-to-peak ms", "cell type"],
+                            [[r["label"], r["channels"], r["count"], r["mean_rate_hz"], r["amplitude_uV"],
+                              r["si_snr"], r["isi_violations_ratio"], r["presence_ratio"], r["amplitude_cutoff"],
+                              r["trough_to_peak_ms"], r["cell_type"]] for r in urows]))
+        parts.append(f"<p class='meta'>quality metrics: SpikeInterface (SNR, ISI violations ratio, presence "
+                     f"ratio, amplitude cutoff; blank where the recording is too short to compute one). Cell "
+                     f"type from the trough-to-peak width: narrow ≤ {NARROW_MAX_MS} ms (putative fast-spiking), "
+                     f"broad above (Siegle et al. 2021, Nature 592:86).</p>")
     return parts
 
 

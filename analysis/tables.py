@@ -6,7 +6,7 @@
     epochs.csv               one row per ejection epoch (windows, rates, % change, z, flags)
     fits.csv                 one row per fitted curve (EC50 and CI, Hill, top, bottom, SE, R², AICc, …)
     comparisons.csv          curve comparisons (EC50 ratio and CI, F tests)
-    units.csv                separated / imported units (count, amplitude, SNR, ISI violations)
+    units.csv                separated / imported units (count, amplitude, SNR, quality metrics, cell type)
     spikes-<channel>.csv     every spike: time, sample index, amplitude, unit
     rates.csv                ratemeter of the analysed spike train (and the smoothed rate)
     psth.csv                 PSTH per condition and current
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from analysis.pipeline import AnalysisResult, group_key
+from analysis.units import UNIT_TABLE_COLUMNS, units_table
 
 
 def clean(o: Any) -> Any:
@@ -144,12 +145,7 @@ def write_tables(res: AnalysisResult, out: Path) -> dict[str, Any]:
                                           ["curve_a", "curve_b", "ec50_ratio_b_over_a", "ratio_lo", "ratio_hi",
                                            "ci_level", "F_shared_ec50", "p_shared_ec50", "F_same_curve",
                                            "p_same_curve", "aicc_separate", "aicc_shared_ec50", "note"], rows))
-    rows = []
     for name, sp in res.detection.spikes.items():
-        for u in res.units.get(name, []):
-            d = u.as_dict(res.rate_hz, sp.index[u.spike_ids])
-            rows.append([d["label"], name, d["count"], d["mean_rate_hz"], d["amplitude_uV"], d["snr"],
-                         d["isi_violation_percent"], "separated"])
         unit_of = np.full(len(sp), "", dtype=object)
         for u in res.units.get(name, []):
             unit_of[u.spike_ids] = u.label
@@ -160,11 +156,16 @@ def write_tables(res: AnalysisResult, out: Path) -> dict[str, Any]:
             w.writerows(zip(np.round(sp.index / res.rate_hz, 7).tolist(), sp.index.tolist(),
                             np.round(sp.amplitude * 1e6, 3).tolist(), unit_of.tolist()))
         files["spikes"][name] = str(path)
+    # one row per unit: counts, ionto's amplitude and SNR, SpikeInterface's quality metrics and the
+    # cell type (analysis.units.units_table); units imported from a file have counts only
+    cols = ("unit", *UNIT_TABLE_COLUMNS[1:], "source")
+    rows = [[r["label"], *(r[k] for k in UNIT_TABLE_COLUMNS[1:]), "separated"]
+            for r in units_table(res.units, res.rate_hz)]
     for label, idx in res.imported.items():
-        rows.append([label, "", len(idx), len(idx) / res.duration_s, float("nan"), float("nan"), float("nan"),
-                     "imported"])
-    files["units"] = str(_write_csv(out / "units.csv", ["unit", "channel", "count", "mean_rate_hz", "amplitude_uV",
-                                                         "snr", "isi_violation_percent", "source"], rows))
+        known = {"unit": label, "count": len(idx), "mean_rate_hz": len(idx) / res.duration_s,
+                 "cell_type": "unknown", "source": "imported"}
+        rows.append([known.get(c, "" if c in ("channel", "channels") else float("nan")) for c in cols])
+    files["units"] = str(_write_csv(out / "units.csv", list(cols), rows))
     edges, rate = res.ratemeter
     ts, sm = res.smoothed
     smooth_at = np.interp(edges + res.params.bin_s / 2, ts, sm) if len(ts) else np.full(len(edges), np.nan)

@@ -93,6 +93,15 @@ def test_analyze_writes_tables_figures_and_report(recording, tmp_path, capsys):
         assert (out / name).exists(), name
     assert json.loads((out / "analysis.json").read_text())["fits"]["glu:glutamate"]["ec50"] == doc["fits"][
         "glu:glutamate"]["ec50"]
+    # every separated unit: its quality metrics and cell type, in units.csv and in the report
+    import csv
+    with (out / "units.csv").open() as fh:
+        units = list(csv.DictReader(fh))
+    assert [u["unit"] for u in units] == [u["label"] for u in sp["units"]]
+    for u in units:
+        assert u["source"] == "separated" and u["cell_type"] in ("narrow", "broad")
+        assert float(u["presence_ratio"]) > 0.5 and float(u["isi_violations_ratio"]) >= 0
+    assert "presence ratio" in html and "electrode:u0" in html and "Siegle et al. 2021" in html
 
 
 def test_analyze_errors_are_clear(tmp_path, recording, capsys):
