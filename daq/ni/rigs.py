@@ -14,19 +14,31 @@ def _on(physical: str, device: str) -> str:
     return f"{device}/{physical.strip().lstrip('/').split('/', 1)[-1]}"
 
 
-def rig_on_device(rig: RigConfig, device: str) -> RigConfig:
-    """The same rig with every physical channel (``sim/ai1``) renamed onto ``device`` (``Dev1/ai1``)."""
+def rig_on_device(rig: RigConfig, device: str, ao_device: str | None = None,
+                  line_device: str | None = None) -> RigConfig:
+    """The same rig with every physical channel (``sim/ai1``) renamed onto ``device``
+    (``Dev1/ai1``), keeping its number: electrodes, current and voltage monitors and the marker
+    are inputs (on ``device``), barrel commands outputs (on ``ao_device``, default ``device``:
+    a cDAQ's AO module), the interlock a digital line (on ``line_device``, default ``device``:
+    a chassis' own lines)."""
+    ao_device = ao_device or device
     electrodes = [e.model_copy(update={"physical": _on(e.physical, device)}) for e in rig.electrodes]
     barrels = []
     for b in rig.pipette.barrels:
         upd = {}
         if b.ao_channel:
-            upd["ao_channel"] = _on(b.ao_channel, device)
-        if b.monitor_channel:
-            upd["monitor_channel"] = _on(b.monitor_channel, device)
+            upd["ao_channel"] = _on(b.ao_channel, ao_device)
+        for field in ("monitor_channel", "voltage_monitor_channel"):
+            if getattr(b, field):
+                upd[field] = _on(getattr(b, field), device)
         barrels.append(b.model_copy(update=upd))
-    pipette = rig.pipette.model_copy(update={"barrels": tuple(barrels)})
-    return rig.model_copy(update={"electrodes": tuple(electrodes), "pipette": pipette})
+    update: dict = {"electrodes": tuple(electrodes),
+                    "pipette": rig.pipette.model_copy(update={"barrels": tuple(barrels)})}
+    if rig.marker is not None:
+        update["marker"] = rig.marker.model_copy(update={"physical": _on(rig.marker.physical, device)})
+    if rig.interlock is not None:
+        update["interlock"] = rig.interlock.model_copy(update={"line": _on(rig.interlock.line, line_device or device)})
+    return rig.model_copy(update=update)
 
 
 def check_rig_devices(rig: RigConfig, device: str, source: str) -> None:

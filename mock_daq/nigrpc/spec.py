@@ -321,26 +321,9 @@ def rig_on_spec(rig: RigConfig, spec: DeviceSpec) -> RigConfig:
     first module (or board) that has analog inputs, outputs onto the first that has analog
     outputs, keeping their numbers (``sim/ai3`` → ``cDAQ1Mod1/ai3``, ``sim/ao0`` →
     ``cDAQ1Mod2/ao0``) — what a rig file for that hardware says."""
+    from daq.ni.rigs import rig_on_device
+
     ai_dev = next((m.name for m in spec.modules if m.product.n_ai), spec.name)
     ao_dev = next((m.name for m in spec.modules if m.product.n_ao), spec.name)
-
-    def on(physical: str, dev: str) -> str:
-        return f"{dev}/{suffix(physical)}"
-
-    electrodes = tuple(e.model_copy(update={"physical": on(e.physical, ai_dev)}) for e in rig.electrodes)
-    barrels = []
-    for b in rig.pipette.barrels:
-        upd = {}
-        if b.ao_channel:
-            upd["ao_channel"] = on(b.ao_channel, ao_dev)
-        if b.monitor_channel:
-            upd["monitor_channel"] = on(b.monitor_channel, ai_dev)
-        barrels.append(b.model_copy(update=upd))
-    update: dict = {"electrodes": electrodes,
-                    "pipette": rig.pipette.model_copy(update={"barrels": tuple(barrels)})}
-    if getattr(rig, "marker", None) is not None:
-        update["marker"] = rig.marker.model_copy(update={"physical": on(rig.marker.physical, ai_dev)})
-    if rig.interlock is not None:
-        update["interlock"] = rig.interlock.model_copy(update={"line": on(rig.interlock.line, spec.name)}) \
-            if spec.do_lines else None
-    return rig.model_copy(update=update)
+    moved = rig_on_device(rig, ai_dev, ao_device=ao_dev, line_device=spec.name)
+    return moved if moved.interlock is None or spec.do_lines else moved.model_copy(update={"interlock": None})
