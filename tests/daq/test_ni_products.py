@@ -107,3 +107,38 @@ def test_a_scheduled_output_fifo_underflow_is_a_gap_and_the_run_goes_on(tmp_path
         assert code == 0, doc["error"]
         assert doc["error"] is None and doc["gaps"] == 1
         assert [k for k, _ in server.hardware.log].count("fault") == 1
+
+
+def source_balanced(rig):
+    """The rig with its balance barrel balanced by the current source (no AO of its own)."""
+    barrels = tuple(b.model_copy(update={"ao_channel": ""}) if b.role == "balance" else b
+                    for b in rig.pipette.barrels)
+    return rig.model_copy(update={"pipette": rig.pipette.model_copy(update={"barrels": barrels})})
+
+
+def test_a_source_that_balances_in_hardware_needs_no_output_for_the_balance_barrel(tmp_path, capsys):
+    """Five barrels on a 4-AO PCIe-6363 when the source balances: four outputs written, and the
+    balance barrel's monitor carries the negated sum of the others (the source's doing)."""
+    from daq.recording import Recording
+
+    prep = source_balanced(load_preset("cortex"))
+    with SimNIServer(prep, port=0, speed=1.0, seed=3, product="pcie-6363") as server:
+        wired = rig_on_spec(prep, server.spec).model_copy(update={"ao_lead_s": 0.5})
+        assert len(wired.acquisition_config().ao) == 4
+        code, doc, _ = run_short(server, wired, tmp_path, capsys)
+        assert code == 0, doc["error"]
+        assert doc["gaps"] == 0
+    with Recording(tmp_path / "rec.h5") as rec:
+        fs = rec.rate_hz
+        mons = {b.name: rec.physical(rec.monitor_channel(b.name)) for b in prep.pipette.barrels}
+
+        def mean(name: str, t0_s: float, t1_s: float) -> float:
+            return float(mons[name][int(t0_s * fs):int(t1_s * fs)].mean())
+
+        # baseline 0-2 s, 20 nA 2-4 s, recovery 4-6 s, 80 nA 6-8 s (the SHORT protocol)
+        d_glu = mean("glu", 6.5, 7.9) - mean("glu", 0.5, 1.9)
+        d_bal = mean("bal", 6.5, 7.9) - mean("bal", 0.5, 1.9)
+        assert d_glu == pytest.approx(-95.0, abs=2.0)  # retain +15 nA -> eject -80 nA
+        assert d_bal == pytest.approx(-d_glu, abs=2.0)
+        total = sum(mons.values())
+        assert abs(float(total[int(0.5 * fs):int(9.5 * fs)].mean())) < 1.0  # no net current at the tip
