@@ -17,15 +17,32 @@ Sources (ni.com; the numbers are the specification manuals' "Analog Input", "Ana
   (4 ch); 48 DIO lines (port 0: 32), 4 counters.
 * **NI 6341/6343 Specifications** (NI 374649): 32 SE / 16 DIFF AI, ranges ±0.2, ±1, ±5,
   ±10 V, input FIFO 4,095 samples; 4 AO, ±10 V, output FIFO 8,191 samples, 900 kS/s for one
-  channel (*confirm the per-channel figures for 2-4 channels on your sheet*); 48 DIO, 4
-  counters; USB (bulk transfers: errors -50405 / -200361 when the bus drops data).
+  channel (*confirm the per-channel figures for 2-4 channels on your sheet*: the sheet itself
+  could not be read here; NI-DAQmx reports AO.MaxRate 917,431 S/s = 100 MHz / 109 on a real
+  USB-6343, which bounds the one-channel figure but says nothing per channel count — see the
+  driver-query source below); 48 DIO, 4 counters; USB (bulk transfers: errors -50405 /
+  -200361 when the bus drops data).
 * **NI 6738/6739 Specifications** (NI 377968): 32 AO, ±10 V, 1 MS/s with one channel per
-  bank, 400 kS/s on all channels (*confirm*); no analog input; 4 counters; DIO.
+  bank, 400 kS/s on all channels (*confirm* the per-channel-count figures and the FIFO: the
+  sheet could not be read here); no analog input; 4 counters; DIO port 0: 2 lines
+  (hardware-timed), port 1: 8 lines.  The 32 AO, ±10 V, 1 MS/s maximum AO rate, 4 counters
+  and the 2 + 8 DIO lines are what NI-DAQmx itself reports for a real PCIe-6738 (driver query
+  below).
+* **Driver query** (NI-DAQmx device attributes read from real boards — AO.MaxRate, AI
+  rates, physical channels, DIO lines per port — published by the labscript suite in
+  ``labscript_devices/NI_DAQmx/models/capabilities.json``,
+  https://github.com/labscript-suite/labscript-devices): PCIe-6738 max AO rate 1,000,000
+  S/s, 32 AO, ±10 V, 4 CI, port0 2 lines, port1 8 lines; USB-6343 max AO rate 917,431 S/s,
+  32 AI, 4 AO, AI 500 kS/s single / 500 kS/s aggregate, ports 32 / 8 / 8; PCIe-6363 max AO
+  rate 2,857,143 S/s (the 2.86 MS/s one-channel figure), AI 2 MS/s / 1 MS/s.
 * **cDAQ-9185/9189 User Manual and Specifications** (NI 376942): 80 MHz, 20 MHz, 100 kHz
   timebases; watchdog with AO and DO expiration states.  **NI 9205** (NI 374188): 32 SE /
   16 DIFF (AI <i> with AI <i+8>), ±0.2, ±1, ±5, ±10 V, 250 kS/s aggregate, RSE / NRSE / DIFF.
   **NI 9264** (NI 374249): 16 AO, ±10 V, 25 kS/s/ch on all channels simultaneously.
-  **NI 9263**: 4 AO, ±10 V, 100 kS/s/ch.
+  **NI 9263**: 4 AO, ±10 V, 100 kS/s/ch.  The C Series FIFO sizes below (NI 9205 input
+  127 samples, NI 9264 / NI 9263 output 8,191 samples) are *confirm*: no NI sheet stating
+  them could be read here (on a cDAQ chassis the buffering NI-DAQmx reports is the chassis',
+  per module type).
 
 Where a figure could not be checked against the document here it says *confirm* (also in
 docs/ni-hardware.md).
@@ -103,10 +120,13 @@ USB_6343 = Product(
     ai_max_single_rate_hz=500e3, ai_max_multi_rate_hz=500e3, ao_max_rate_hz=(900e3, 840e3, 775e3, 719e3),
     ai_fifo_samples=4095, ao_fifo_samples=8191, n_do_lines=32, dio_ports=(32, 8, 8), n_ci=4, watchdog="dio", usb=True,
     unsupported=_X_UNSUPPORTED)
+# PCIe-6738: 1 MS/s and 32 AO from the driver query; 400 kS/s with 9+ channels and the
+# 8,191-sample FIFO are *confirm* (NI 377968 not read here); DIO 2 + 8 lines from the driver query.
 PCIE_6738 = Product(
     "PCIe-6738", category=K.CATEGORY_AO_SERIES, n_ai=0, n_ao=32, ao_ranges_V=(10.0,),
     ao_max_rate_hz=(1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 400e3), ao_fifo_samples=8191,
-    n_do_lines=8, dio_ports=(8, 8), n_ci=4, watchdog="dio", unsupported=frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING}))
+    n_do_lines=2, dio_ports=(2, 8), n_ci=4, watchdog="dio", unsupported=frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING}))
+# C Series FIFOs (127 / 8,191 samples): *confirm* (no NI sheet stating them read here).
 NI_9205 = Product(
     "NI 9205", category=K.CATEGORY_C_SERIES_MODULE, bus=K.BUS_TCPIP, n_ai=32, ai_ranges_V=(0.2, 1.0, 5.0, 10.0),
     ai_max_single_rate_hz=250e3, ai_max_multi_rate_hz=250e3, timebase_hz=80e6, ai_fifo_samples=127,
