@@ -41,8 +41,7 @@ Sources (ni.com; the numbers are the specification manuals' "Analog Input", "Ana
   **NI 9264** (NI 374249): 16 AO, ±10 V, 25 kS/s/ch on all channels simultaneously.
   **NI 9263**: 4 AO, ±10 V, 100 kS/s/ch.  The C Series FIFO sizes below (NI 9205 input
   127 samples, NI 9264 / NI 9263 output 8,191 samples) are *confirm*: no NI sheet stating
-  them could be read here (on a cDAQ chassis the buffering NI-DAQmx reports is the chassis',
-  per module type).
+  them could be read here.
 
 Where a figure could not be checked against the document here it says *confirm* (also in
 docs/ni-hardware.md).
