@@ -113,7 +113,9 @@ def test_ni_server_gone_mid_ejection(tmp_path, chassis):
         assert not happened("watchdog")
         assert held[rig.pipette.index("glu")] == pytest.approx(-0.4)  # what the message warns about
     with Recording(run.path) as rec:
-        assert rec.status == "closed" and rec.n_samples >= stop_at - 2 * rig.acquisition_config().block
+        # recorded up to the link's death (by sample index: on a starved machine the AO may run out
+        # first, and the engine's restart leaves a gap that has no rows)
+        assert rec.status == "closed" and rec.end_index >= stop_at - 2 * rig.acquisition_config().block
 
 
 def test_ni_input_overflow_in_a_recorded_run(tmp_path):
