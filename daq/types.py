@@ -163,6 +163,8 @@ class EventKind(StrEnum):
     TRIAL_START = "trial_start"  # a trial's stimulus came on; text: "trial=N code=C <name>=<value> ..."
     TRIAL_STOP = "trial_stop"  # its stimulus went off; text: "trial=N code=C"
     DRUG_BLOCK = "drug_block"  # a trial protocol's drug condition changed; text: "block=N state=on|off ..."
+    # alignment with other acquisition systems (docs/trials.md): a pulse of the sync train out rose
+    SYNC = "sync"  # text: "pulse=N" (N counts from 0 in the run)
 
 
 TRIAL_KINDS = frozenset({EventKind.TRIAL_START, EventKind.TRIAL_STOP, EventKind.DRUG_BLOCK})
