@@ -4,7 +4,9 @@ check the wiring, gains and barrels before the first cell.
 ``rig new`` asks for the board, the current source (a preset from
 ``daq/current_sources.yaml``), the barrels, their drugs and concentrations — on the terminal,
 or all as options for scripts — then writes the rig file and validates it by reading it back.
-It never overwrites a file without ``--force``.
+It never overwrites a file without ``--force``.  It ends with a commented ``subject:``
+section: the animal, which the NWB export needs for DANDI (``analysis.nwb_metadata``); uncomment
+it and fill it in per animal.
 
 ``rig check`` passes a small test current through each barrel in its retain direction (after
 the operator confirms, or ``--yes``), reads the current monitors back and says per barrel OK /
@@ -26,6 +28,31 @@ from app.cli.common import emit_json, say
 from daq.errors import ConfigError
 
 ORDER = 27
+
+# The commented subject section: every field analysis.nwb_metadata.SubjectMeta takes (the test
+# checks it is every one), an example value and what it must be.  The export refuses a file
+# without subject_id, species, sex and age or date_of_birth (DANDI's required fields).
+SUBJECT_EXAMPLE = (
+    ("subject_id", "R17", "required; no '/'"),
+    ("species", "Rattus norvegicus", "required; Latin binomial (or rat, mouse, ...)"),
+    ("sex", "M", "required; M, F, O or U"),
+    ("age", "P60D", "required (or date_of_birth); ISO 8601 duration, a range P8W/P10W, or P60D/"),
+    ("date_of_birth", "'2026-01-31'", "instead of age; ISO 8601 date, quoted"),
+    ("strain", "Wistar", "optional"),
+    ("genotype", "wild type", "optional"),
+    ("weight", "0.31 kg", "optional; number and unit"),
+    ("description", "anaesthetised, urethane", "optional"),
+)
+
+
+def subject_section() -> str:
+    """The commented ``subject:`` section ``rig new`` ends the rig file with."""
+    width = max(len(k) + len(v) for k, v, _ in SUBJECT_EXAMPLE) + 4
+    lines = ["# The animal: ionto export-nwb needs subject_id, species, sex and age (or date_of_birth) for",
+             "# DANDI. Uncomment and fill in (or give them with export-nwb --subject-id/--species/--sex/--age).",
+             "# subject:"]
+    lines += [f"#   {f'{k}: {v}':<{width}}# {why}" for k, v, why in SUBJECT_EXAMPLE]
+    return "\n".join(lines) + "\n"
 
 DRUG_POLARITY = {
     "glutamate": -1, "l-glutamate": -1, "nmda": -1, "kainate": -1, "quisqualate": -1, "ampa": -1,
@@ -217,6 +244,8 @@ def run_new(args: argparse.Namespace) -> int:
     text = "".join(f"# {line}\n" for note in notes for line in _wrap(note))
     text += "# written by 'ionto rig new'; check it with 'ionto rig check --device URL --rig " + out.name + "'\n"
     text += yaml.safe_dump(rig, sort_keys=False, allow_unicode=True, width=110)
+    if "subject" not in rig:
+        text += subject_section()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
