@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,87 @@ class InterlockConfig(FileModel):
                              description="the line drops to standby this long after ionto stops refreshing it")
 
 
+_PORT0_LINE = re.compile(r"(?:/?(?P<dev>[^/]+)/)?port0/line(?P<line>\d+)", re.IGNORECASE)
+
+
+def port0_line(line: str, field: str = "line") -> tuple[str, int]:
+    """``'Dev1/port0/line3'`` → ``('Dev1', 3)``; anything else is refused naming ``field``.
+    Hardware-timed digital I/O on X Series boards is on port 0 only (X Series User Manual,
+    "Digital I/O": "port 0 ... supports hardware-timed (buffered) digital I/O")."""
+    m = _PORT0_LINE.fullmatch(str(line).strip())
+    if not m:
+        raise ValueError(f"{field}: {line!r} is not a port 0 line (write e.g. Dev1/port0/line1)")
+    return m.group("dev") or "", int(m.group("line"))
+
+
+class TrialInputConfig(FileModel):
+    """Trial events in on port 0 lines sampled on the AI sample clock (docs/trials.md): a
+    rising edge on ``trial_line`` starts a trial, a falling edge ends it; the word on
+    ``code_lines`` (bit 0 first), latched at the rising edge of ``strobe_line`` (or read at
+    the trial's start without one), is its condition code; ``conditions`` says what each code
+    shows (``{3: {orientation_deg: 45}}``).  Decoded by ``daq.trials.DigitalTrialDecoder``."""
+
+    trial_line: str = Field(min_length=1, description="e.g. Dev1/port0/line0")
+    code_lines: tuple[str, ...] = Field(default=(), max_length=16, description="bit 0 first")
+    strobe_line: str | None = None
+    conditions: dict[int, dict[str, float]] = Field(default_factory=dict,
+                                                    description="code -> {name: value} of what it shows")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrialInputConfig:
+        lines = [port0_line(self.trial_line, "trial_line")]
+        lines += [port0_line(c, f"code_lines[{i}]") for i, c in enumerate(self.code_lines)]
+        if self.strobe_line is not None:
+            lines.append(port0_line(self.strobe_line, "strobe_line"))
+        if len({d for d, _ in lines}) > 1:
+            raise ValueError(f"trial input lines are on several devices {sorted({d for d, _ in lines})}; "
+                             "use lines of one board's port 0")
+        nums = [n for _, n in lines]
+        if len(set(nums)) != len(nums):
+            raise ValueError(f"trial input lines used twice: port0 lines {nums}")
+        top = 1 << len(self.code_lines)
+        bad = [c for c in self.conditions if not 0 <= c < top]
+        if bad:
+            raise ValueError(f"conditions: codes {bad} do not fit {len(self.code_lines)} code line(s) (0..{top - 1})")
+        return self
+
+    @property
+    def device(self) -> str:
+        return port0_line(self.trial_line)[0]
+
+    def line_numbers(self) -> tuple[int, tuple[int, ...], int | None]:
+        """(trial line, code lines, strobe line) as port 0 line numbers (= bit numbers of a port word)."""
+        return (port0_line(self.trial_line)[1], tuple(port0_line(c)[1] for c in self.code_lines),
+                None if self.strobe_line is None else port0_line(self.strobe_line)[1])
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return (self.trial_line, *self.code_lines, *((self.strobe_line,) if self.strobe_line else ()))
+
+
+class SyncOutConfig(FileModel):
+    """A sync pulse train out on a port 0 line so other acquisition systems can be aligned
+    offline (``ionto align``; docs/trials.md "Sync pulses out").  Intervals between rising
+    edges are pseudo-random, ``period_s × (1 ± jitter/2)``, repeating every ``cycle_pulses``
+    pulses: a few consecutive intervals identify a pulse, which a regular train cannot."""
+
+    line: str = Field(min_length=1, description="e.g. Dev1/port0/line7")
+    period_s: float = Field(default=1.0, ge=0.01, le=60.0, description="mean interval between rising edges")
+    width_s: float = Field(default=0.01, gt=0, le=1.0, description="how long each pulse stays high")
+    jitter: float = Field(default=0.5, ge=0, le=1.0, description="interval spread, a fraction of period_s")
+    cycle_pulses: int = Field(default=32, ge=2, le=4096, description="the interval pattern repeats after this many")
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> SyncOutConfig:
+        port0_line(self.line, "line")
+        shortest = self.period_s * (1 - self.jitter / 2)
+        if self.width_s >= shortest:
+            raise ValueError(f"width_s {self.width_s:g} s must be shorter than the shortest interval "
+                             f"{shortest:g} s (period_s x (1 - jitter/2))")
+        return self
+
+
 class RigConfig(FileModel):
     """A rig: sample rate, electrodes, pipette; ``simulation`` is read by the simulator only."""
 
@@ -80,6 +162,8 @@ class RigConfig(FileModel):
     pipette: Pipette
     marker: MarkerConfig | None = None
     interlock: InterlockConfig | None = None
+    trial_input: TrialInputConfig | None = Field(default=None, description="trial events in on digital lines")
+    sync_out: SyncOutConfig | None = Field(default=None, description="a sync pulse train out on a digital line")
     ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
     block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")
     subject: dict[str, str] | None = Field(
@@ -115,6 +199,11 @@ class RigConfig(FileModel):
             names.append(self.marker.name)
         if len(set(names)) != len(names):
             raise ValueError(f"electrode (and marker) names must be unique, got {names}")
+        dio = [*(self.trial_input.lines if self.trial_input else ()), *((self.sync_out.line,) if self.sync_out else ()),
+               *((self.interlock.line,) if self.interlock else ())]
+        nums = [port0_line(x)[1] for x in dio if _PORT0_LINE.fullmatch(x.strip())]
+        if len(set(nums)) != len(nums):
+            raise ValueError(f"digital lines used twice (trial_input, sync_out, interlock): {list(dio)}")
         broken = self.pipette.violations(self.pipette.safe_currents_nA())
         if broken:  # no schedule could even start
             raise ValueError("pipette: the safe currents (every drug barrel retaining) already exceed a limit: "
