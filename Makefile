@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test gui bench bench-quick fault soak lint clean install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml ndx-iontophoresis/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./ndx-iontophoresis
 	touch $(STAMP)
 
 install: $(STAMP)
