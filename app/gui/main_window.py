@@ -46,7 +46,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.gui import workspace_actions
+from app.gui import replay_bar, workspace_actions
 from app.gui.banner import BannerArea
 from app.gui.barrel_panel import BarrelPanel
 from app.gui.bridge import EngineBridge
@@ -62,6 +62,7 @@ from app.gui.palette import barrel_colour, channel_colours
 from app.gui.protocol_panel import ProtocolPanel
 from app.gui.raster_view import RateView
 from app.gui.recording_panel import DoseResponseView, RecordingPanel
+from app.gui.replay_bar import ReplayBar
 from app.gui.safety_strip import SafetyStrip
 from app.gui.stop_paths import GuiExceptionGuard, QtStopSignals
 from app.gui.traces_view import TracesView
@@ -73,6 +74,7 @@ from daq.errors import IontoError
 from daq.types import ChannelKind, EventKind, LogEvent
 
 if TYPE_CHECKING:
+    from app.gui.models.replay import ReplayControl
     from app.gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,10 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         cl.addWidget(self.splitter, 1)
+        self.replay_bar = ReplayBar()  # the overview and seek buttons, shown while replaying
+        self.replay_bar.hide()
+        cl.addWidget(self.replay_bar)
+        self.replay_control: ReplayControl | None = None
         self.setCentralWidget(central)
         self.traces.window_changed.connect(self._on_window_changed)
         self.traces.threshold_dragged.connect(self.set_threshold)
@@ -365,6 +371,7 @@ class MainWindow(QMainWindow):
             self._dispatch(ev)
         self.last_events = []
         self._bound = True
+        replay_bar.attach(self)
         if self.workspace is not None:
             self.apply_workspace(self.workspace)
         self.timer.start()
@@ -394,6 +401,8 @@ class MainWindow(QMainWindow):
             self._bound = False
             self.device_bar.set_connected(False)
             self.safety.unbind()
+            self.replay_bar.unbind()
+            self.replay_control = None
             self.protocol_panel.connected = False
             self.protocol_panel.refresh(0)
             self.recording_panel.set_recording(None)
@@ -627,6 +636,8 @@ class MainWindow(QMainWindow):
             self.barrels.refresh(now)
             self.safety.refresh()
         self.device_bar.show_status(self.session.status())
+        if self.replay_control is not None:
+            self.replay_control.refresh()  # -> the overview's position line and readout
         self.protocol_panel.refresh(now)
 
     def _refresh_rates(self, now: int) -> None:

@@ -94,6 +94,9 @@ def build_menus(win: MainWindow) -> Menus:
     d.addSeparator()
     _add(m, d, "retain_all", "ALL TO &RETAIN", win.all_retain, "Esc", APP,
          tip="Every barrel to its retaining current now, whatever has the focus")
+    d.addSeparator()
+    for name, text, keys in REPLAY_ACTIONS:
+        _add(m, d, f"replay_{name}", text, partial(replay_action, win, name), keys)
 
     p = m.menus["Protocol"] = bar.addMenu("&Protocol")
     _add(m, p, "open_protocol_2", "&Open…", partial(open_protocol_dialog, win))
@@ -135,7 +138,29 @@ def build_menus(win: MainWindow) -> Menus:
     return m
 
 
+REPLAY_ACTIONS = (  # (name, menu text, key): the replay bar's buttons (app.gui.replay_bar)
+    ("back", "Replay: &back a step", "Ctrl+Left"),
+    ("forward", "Replay: &forward a step", "Ctrl+Right"),
+    ("previous_ejection", "Replay: previous ejection", "PgUp"),
+    ("next_ejection", "Replay: &next ejection", "PgDown"),
+    ("previous_mark", "Replay: previous mark", "Ctrl+PgUp"),
+    ("next_mark", "Replay: next &mark", "Ctrl+PgDown"),
+    ("slower", "Replay: slower", "Ctrl+Down"),
+    ("faster", "Replay: faster", "Ctrl+Up"),
+    ("pause", "Replay: pause / play", "Ctrl+Space"),
+)
+
+
 # --- what the menus do (slots; the window's own methods do the rest) -----------------------------
+def replay_action(win: MainWindow, name: str) -> None:
+    """The replay keys: press the replay bar's button of that name (only while replaying)."""
+    if win.replay_control is None:
+        win.statusBar().showMessage("replay keys work while a recording is replayed (File > Open a recording)",
+                                    5000)
+        return
+    win.replay_bar.buttons[name].click()
+
+
 def typed_marker(win: MainWindow, digit: int) -> None:
     """Keys 0–9: a mark whose text is the digit (Spike2's keyboard markers)."""
     if win.session.running:

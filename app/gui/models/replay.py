@@ -233,6 +233,10 @@ class ReplayControl:
         self._anchor = None
         self.session.replay_seek_s(min(max(0.0, float(t_s)), self.overview.duration_s))
 
+    def step(self, delta_s: float) -> None:
+        """Seek ``delta_s`` from the current position (back if negative; clamped to the recording)."""
+        self.seek(self.position_s + float(delta_s))
+
     def faster(self) -> float:
         s = self.session.replay_faster()
         self.speed_changed.emit(s)
