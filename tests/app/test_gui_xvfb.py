@@ -1,5 +1,6 @@
 """Real windows: the rig window on an X server (Xvfb) with Qt's xcb platform, at a laptop's
-1366×768 and at 1920×1080, running the demo protocol (protocols/examples/dose_response.yaml).
+1280×720 (the smallest screen the layout is for), 1366×768, 1920×1080 and 4K
+(3840×2160), running the demo protocol (protocols/examples/dose_response.yaml).
 
 Before the run, once the protocol is loaded, during an ejection and after the end, the safety
 strip, every barrel's chip and ALL TO RETAIN must lie inside the screen and be whole
@@ -23,7 +24,7 @@ import pytest
 XVFB = shutil.which("Xvfb")
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PROTOCOL = ROOT / "protocols" / "examples" / "dose_response.yaml"
-SIZES = [(1366, 768), (1920, 1080)]
+SIZES = [(1280, 720), (1366, 768), (1920, 1080), (3840, 2160)]
 
 
 def _free_display() -> int:
