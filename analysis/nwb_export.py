@@ -35,6 +35,7 @@ from typing import Literal
 
 import numpy as np
 from hdmf.backends.hdf5 import H5DataIO
+from ndx_iontophoresis import CommandedCurrentSeries, MonitoredCurrentSeries
 from pynwb import NWBHDF5IO, NWBFile, TimeSeries
 from pynwb.ecephys import ElectricalSeries
 from pynwb.epoch import TimeIntervals
@@ -44,7 +45,9 @@ from analysis.detect import DetectionParams
 from analysis.detect_file import detect_recording
 from analysis.nwb_chunks import ChannelIterator, SharedRows, TimestampIterator
 from analysis.nwb_metadata import NwbMetadata, metadata_from_recording, resolve_subject
+from analysis.nwb_ndx import add_ejections, add_pipette, barrel_region
 from analysis.nwb_stimulus import commanded_currents, ejection_rows, pharmacology_text
+from analysis.nwb_trials import add_trials
 from daq.errors import RecordingError
 from daq.recording import Recording
 from daq.types import ChannelKind
@@ -82,6 +85,7 @@ class ExportSummary:
     electrodes: list[str]
     monitors: list[str]
     ejections: int
+    trials: int  # rows of the trials table (0: none written)
     units: dict[str, int]  # spikes per electrode channel
     gaps: int
     placeholders: list[str]  # fields the recording could not give (session_start_time: the file's mtime)
@@ -162,42 +166,49 @@ def _write(rec: Recording, path: Path, meta: NwbMetadata, opt: ExportOptions,
     if gapped:
         timing = {"timestamps": es}
 
-    def one_channel(i: int, name: str, unit: str, unit_factor: float, description: str, **extra: object):
+    def one_channel(i: int, name: str, unit: str, unit_factor: float, description: str, series: type = TimeSeries,
+                    **extra: object):
         kw = _scaling(rec, [i], unit_factor)
         it = ChannelIterator(rows, n, [i], rec.stream.dtype, chunk_rows=chunk_rows, buffer_rows=buffer_rows,
                              scale=kw.pop("_scale"), offset=kw.pop("_offset"), squeeze=True)
         kw.pop("channel_conversion", None)
-        return TimeSeries(name=name, data=_io(it, opt), unit=unit, description=description, **extra, **kw, **timing)
+        return series(name=name, data=_io(it, opt), unit=unit, description=description, **extra, **kw, **timing)
 
+    pip = rec.pipette
+    barrels = add_pipette(nwb, pip) if pip is not None else None  # the extension's pipette and barrels table
     monitors = []
     for i in rec.channel_indices(ChannelKind.CURRENT_MONITOR):
         c = rec.channels[i]
         in_nA = c.units == "nA"
+        region = barrel_region(barrels, c.barrel) if barrels is not None and c.barrel else None
+        typed = {"series": MonitoredCurrentSeries, "barrel": region} if region is not None else {}
         nwb.add_stimulus(one_channel(
             i, _name(f"monitored_current_{c.barrel or c.name}"), "A" if in_nA else c.units, 1e-9 if in_nA else 1.0,
             f"Current monitor of barrel {c.barrel!r} (input {c.physical}, {c.gain:g} V/{c.units}): the current "
-            "delivered", continuity="continuous"))
+            "delivered", continuity="continuous", **typed))
         monitors.append(c.name)
     for i in [*rec.channel_indices(ChannelKind.OTHER), *rec.channel_indices(ChannelKind.MARKER)]:
         c = rec.channels[i]
         nwb.add_acquisition(one_channel(i, _name(c.name), c.units or "V", 1.0, f"{c.kind} input {c.physical}"))
 
-    pip = rec.pipette
     n_ej = 0
-    if pip is not None:
+    if pip is not None and barrels is not None:
         for barrel, (times_s, cur_nA) in _commanded(rec).items():
-            nwb.add_stimulus(TimeSeries(
+            region = barrel_region(barrels, barrel)
+            series, typed = (TimeSeries, {}) if region is None else (CommandedCurrentSeries, {"barrel": region})
+            nwb.add_stimulus(series(
                 name=_name(f"commanded_current_{barrel}"), data=cur_nA, unit="A", conversion=1e-9, timestamps=times_s,
                 continuity="step", description=f"Current commanded on barrel {barrel!r} (nA × 1e-9 = A); each "
-                "value holds until the next timestamp (from the ionto event log)"))
-        n_ej = _iontophoresis(nwb, rec, pip)
+                "value holds until the next timestamp (from the ionto event log)", **typed))
+        n_ej = _iontophoresis(nwb, rec, pip, barrels)
+    n_trials = add_trials(nwb, rec)
     units = _units(nwb, rec, elec, opt.detection, progress) if opt.units else {}
 
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb, exhaust_dci=False)  # all sample datasets in step: one read of the source
     return {"source": str(rec.path), "duration_s": rec.duration_s, "n_samples": n,
             "electrodes": [rec.channels[i].name for i in elec], "monitors": monitors, "ejections": n_ej,
-            "units": units, "gaps": len(rec.gaps), "placeholders": placeholders}
+            "trials": n_trials, "units": units, "gaps": len(rec.gaps), "placeholders": placeholders}
 
 
 def _name(text: str) -> str:
@@ -272,10 +283,13 @@ def _electrodes(nwb: NWBFile, rec: Recording, elec: list[int], location: str):
     return nwb.create_electrode_table_region(list(range(len(elec))), "the electrode channels")
 
 
-def _iontophoresis(nwb: NWBFile, rec: Recording, pip) -> int:
+def _iontophoresis(nwb: NWBFile, rec: Recording, pip, barrels) -> int:
+    """The ejections twice: the plain ``iontophoresis`` table (for readers without the
+    extension) and the extension's typed ``iontophoresis_ejections`` (barrel as a reference)."""
     rows = ejection_rows(rec.events, pip, rec.rate_hz, rec.end_index, rec.gaps)
     if not rows:
         return 0
+    add_ejections(nwb, barrels, rows)
     table = TimeIntervals(name="iontophoresis", description="Drug and current-control ejections from the "
                           "multi-barrel pipette (from the ionto event log; times in s)")
     for col, desc in (("barrel", "barrel name"), ("drug", "drug or solution in the barrel"),

@@ -37,6 +37,7 @@ import numpy as np
 
 from analysis.nwb_clock import TimestampError, regular_clock
 from analysis.nwb_file import NwbFormatError, finite, is_nwb_file, open_nwb, series_path, text
+from analysis.nwb_ndx import is_ejections_table, pipette_from_barrels, read_barrels, read_ejections
 from analysis.nwb_stimulus import Ejection
 from daq.pipette import Barrel, Pipette
 from daq.recording import ProtocolInfo, Recording
@@ -316,6 +317,9 @@ class NwbSource:
                 raise NwbFormatError(f"{self.path}: no intervals table {self._intervals_name!r}; the file has "
                                      f"{sorted(tables)}")
             return self._intervals_name, tables[self._intervals_name]
+        typed = [(name, t) for name, t in tables.items() if is_ejections_table(t)]
+        if typed:  # the ndx-iontophoresis table: barrels by reference, with their pipette
+            return typed[0]
         if "iontophoresis" in tables:
             return "iontophoresis", tables["iontophoresis"]
         for name, t in tables.items():
@@ -334,6 +338,8 @@ class NwbSource:
         if found is None:
             return []
         name, t = found
+        if is_ejections_table(t):
+            return self._checked(name, read_ejections(t))
         n = len(t)
 
         def column(c: str, default: Any = None) -> list[Any]:
@@ -348,15 +354,18 @@ class NwbSource:
         currents = [float("nan") if c is None else float(c) for c in column("current_nA")]
         concs = [0.0 if c is None or not np.isfinite(c) else float(c) for c in column("concentration_mM")]
         starts, stops = np.asarray(t["start_time"][:], float), np.asarray(t["stop_time"][:], float)
-        bad = ~(np.isfinite(starts) & np.isfinite(stops) & (stops >= starts))
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise NwbFormatError(f"{self.path}: row {k} of the intervals table {name!r} runs from {starts[k]} to "
-                                 f"{stops[k]} s; start_time and stop_time must be finite, with stop ≥ start")
         out = [Ejection(float(a), float(b), barrel, drug, role, cur, abs(cur) * (float(b) - float(a)), conc, "")
                for a, b, barrel, drug, role, cur, conc in zip(starts, stops, barrels, drugs, roles, currents, concs)]
-        out.sort(key=lambda e: e.start_s)
-        return out
+        return self._checked(name, out)
+
+    def _checked(self, name: str, rows: list[Ejection]) -> list[Ejection]:
+        """``rows`` (in the table's order) in time order, or one line naming the first that does
+        not run forward in finite time."""
+        for k, e in enumerate(rows):
+            if not (math.isfinite(e.start_s) and math.isfinite(e.stop_s) and e.stop_s >= e.start_s):
+                raise NwbFormatError(f"{self.path}: row {k} of the intervals table {name!r} runs from {e.start_s} to "
+                                     f"{e.stop_s} s; start_time and stop_time must be finite, with stop ≥ start")
+        return sorted(rows, key=lambda e: e.start_s)
 
     @cached_property
     @reads("the intervals table")
@@ -365,6 +374,16 @@ class NwbSource:
         ej = self.ejections
         if not ej:
             return None
+        name, table = self._epoch_table or ("", None)
+        if table is not None and is_ejections_table(table):
+            try:
+                barrels = table["barrel"].table
+                return pipette_from_barrels(read_barrels(barrels), ej, f"from the NWB table {name!r} "
+                                            "(ndx-iontophoresis)",
+                                            getattr(barrels.parent, "max_total_current_nA", None))
+            except ValueError as exc:
+                raise NwbFormatError(f"{self.path}: the pipette's barrels table cannot be read as ionto barrels: "
+                                     f"{' '.join(str(exc).split())[:300]}") from None
         barrels = []
         for name in dict.fromkeys(e.barrel for e in ej):
             rows = [e for e in ej if e.barrel == name]
