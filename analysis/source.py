@@ -109,16 +109,25 @@ def electrode_channels(rec: RecordingLike, channels: Sequence[str | int] | None 
 
 
 def open_source(path: str | os.PathLike[str], series: str | None = None) -> AbstractContextManager[RecordingLike]:
-    """Open a recording for analysis: an ionto HDF5 file, or an NWB file (through the NWB
-    reader ``analysis.nwb.NWBRecording``; ``series`` names its ElectricalSeries when it has
+    """Open a recording for analysis: an ionto HDF5 file, an NWB file (through the NWB
+    reader ``analysis.nwb_source.NwbSource``; ``series`` names its ElectricalSeries when it has
     several, and is ignored for an ionto recording, which has one sample stream, so that a
-    batch of both can share it).  Use as a context manager."""
+    batch of both can share it), or another system's file or folder that Neo reads
+    (``analysis.neo_source.NeoSource``; ``series`` names its signal stream).  Use as a
+    context manager."""
     from analysis.nwb_source import NwbSource, is_nwb_file  # pynwb is imported only for NWB files
 
     p = Path(path)
     refuse_special_file(p)  # a FIFO would block the first read forever
     if p.suffix.lower() == ".nwb" or (p.is_file() and p.suffix.lower() not in (".h5", ".hdf5") and is_nwb_file(p)):
         return NwbSource(p, series=series)
+    from analysis.neo_source import (  # neo is imported only for other systems' files
+        NeoSource,
+        is_neo_path,
+    )
+
+    if is_neo_path(p):
+        return NeoSource(p, stream=series)
     return Recording(p)  # one sample stream: ``series`` (for NWB files) does not apply
 
 

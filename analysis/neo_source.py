@@ -1,0 +1,388 @@
+"""Other systems' recordings (Spike2, Axon, Open Ephys, Intan, Plexon, Blackrock, NIX, …) read
+through Neo's raw IO as an ionto recording.
+
+:class:`NeoSource` gives one signal stream of a file that ``neo.rawio`` reads the reading
+surface of ``daq.recording.Recording`` (what ``analysis.pipeline.analyze`` uses):
+
+* samples are read lazily, ``get_analogsignal_chunk`` per block of rows, in the stored dtype,
+  and converted with each channel's gain and offset and its units (µV, mV, V → volts);
+* the stream: the file's one stream, or the one named (``stream=``, ``--series``: its name or
+  number); with several, the highest-rate stream of voltage channels (the one with the most
+  channels; Open Ephys' separate ``ADC`` stream loses a tie); still a tie → refused with the list;
+* current monitors: channels in current units (pA, nA, µA, mA, A) of any stream sampled with the
+  chosen one, or channels named in ``monitors`` (``{channel: (barrel, drug, V_per_nA)}``), else
+  in a monitors CSV next to the file (``FILE.monitors.csv`` / ``FOLDER/monitors.csv``: columns
+  ``channel, barrel, drug, V_per_nA``);
+* ejection epochs (``analysis.neo_epochs``), from the first of: a sidecar CSV next to the
+  file, the file's event/epoch channels (markers), the current monitors;
+* one Neo block and one segment: a file of several sweeps or recordings is refused in one line
+  naming what it holds.
+
+Errors: ``NeoFormatError`` (a ``RecordingError``), one line naming the file.  Thread: the
+caller's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.neo_epochs import (
+    MonitorEpochs,
+    marker_ejections,
+    pipette_from,
+    read_monitors,
+    read_sidecar,
+    sidecar_for,
+)
+from analysis.nwb_stimulus import Ejection
+from daq.errors import RecordingError
+from daq.pipette import Pipette
+from daq.recording import ProtocolInfo, Recording
+from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
+
+VOLTS_PER_UNIT = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+NA_PER_UNIT = {"a": 1e9, "ma": 1e6, "ua": 1e3, "µa": 1e3, "μa": 1e3, "na": 1.0, "pa": 1e-3}
+BAND_LIMIT_OF_RATE = 0.45  # the detection filter's highest edge, × the rate (analysis.filters.Bandpass)
+IONTO_SUFFIXES = (".h5", ".hdf5", ".nwb")
+_MESSAGE_CHARS = 200
+
+
+class NeoFormatError(RecordingError):
+    """Another system's recording that ionto cannot read or analyse."""
+
+
+def rawio_classes(path: Path) -> list[type]:
+    """The Neo raw IO classes that may read ``path`` (most likely first); [] if none."""
+    from neo.rawio import get_rawio
+    from neo.rawio.openephysbinaryrawio import OpenEphysBinaryRawIO
+    from neo.rawio.openephysrawio import OpenEphysRawIO
+
+    if path.is_dir():
+        if any(path.rglob("structure.oebin")):
+            return [OpenEphysBinaryRawIO]
+        if any(path.glob("*.continuous")):
+            return [OpenEphysRawIO]
+    return list(get_rawio(path, exclusive_rawio=False) or [])
+
+
+def is_neo_path(path: Path) -> bool:
+    """Not an ionto/NWB file, and a Neo raw IO claims it (by extension, or an Open Ephys folder)."""
+    if path.suffix.lower() in IONTO_SUFFIXES or not path.exists():
+        return False
+    return bool(rawio_classes(path))
+
+
+def _short(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    return msg if len(msg) <= _MESSAGE_CHARS else msg[:_MESSAGE_CHARS] + "…"
+
+
+def open_rawio(path: Path) -> Any:
+    """A Neo raw IO with its header parsed; refused in one line when no reader of Neo takes it."""
+    if not path.exists():
+        raise NeoFormatError(f"{path}: no such file or folder")
+    classes = rawio_classes(path)
+    if not classes:
+        raise NeoFormatError(f"{path}: not a format ionto reads (ionto HDF5, NWB, or one Neo reads: .abf, .smr/.smrx, "
+                             ".rhd/.rhs, .pl2/.plx, .ns5/.nev, .nix, an Open Ephys folder, …)")
+    errors = []
+    for cls in classes:
+        kw = {"dirname": str(path)} if path.is_dir() else {"filename": str(path)}
+        try:
+            io = cls(**kw)
+            io.parse_header()
+            return io
+        except Exception as exc:  # Neo's readers raise anything on a file they cannot parse
+            errors.append(f"{cls.__name__}: {_short(exc)}")
+    raise NeoFormatError(f"{path}: Neo cannot read it ({'; '.join(errors)})")
+
+
+class NeoSource:
+    """One signal stream of a file Neo reads, read like an ionto ``Recording``.
+
+    ``stream`` picks the stream (name or number); ``monitors`` maps channel names to
+    ``(barrel, drug, V_per_nA)`` for current monitors recorded in volts; ``threshold_nA`` is how far a
+    monitored current must leave its resting level to count as an ejection;
+    ``ejections_csv`` overrides the sidecar found next to the file.  Use as a context manager."""
+
+    schema_version = 0
+    closed_cleanly = True
+    has_ground_truth = False
+    software: dict[str, str] = {}  # noqa: RUF012 (read-only, shared)
+    rig: dict[str, Any] = {}  # noqa: RUF012
+    truth_metadata: dict[str, Any] = {}  # noqa: RUF012
+    jitter_periods = 0.0
+
+    def __init__(self, path: str | os.PathLike[str], *, stream: str | None = None,
+                 monitors: dict[str, tuple[str, str, float]] | None = None, threshold_nA: float = 2.0,
+                 ejections_csv: str | os.PathLike[str] | None = None):
+        self.path = Path(path)
+        self._io = open_rawio(self.path)
+        if monitors is None:
+            found = sidecar_for(self.path, "monitors")
+            monitors = read_monitors(found) if found is not None else {}
+        self._monitor_spec = dict(monitors)
+        self.threshold_nA = float(threshold_nA)
+        self._sidecar = Path(ejections_csv) if ejections_csv else sidecar_for(self.path)
+        h = self._io.header
+        self.format = type(self._io).__name__.removesuffix("RawIO")
+        if h["nb_block"] != 1 or h["nb_segment"][0] != 1:
+            raise NeoFormatError(f"{self.path}: {self.format} file with {h['nb_block']} block(s) and "
+                                 f"{list(h['nb_segment'])} segment(s) (sweeps/recordings); ionto analyses one "
+                                 "continuous recording (one block, one segment)")
+        self._stream = self._pick_stream(stream)
+        self._setup()
+
+    # --- context manager ----------------------------------------------------------------------
+    def __enter__(self) -> NeoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass  # Neo's raw IOs hold memmaps or file handles they release when collected
+
+    # --- streams ------------------------------------------------------------------------------
+    def streams(self) -> list[dict[str, Any]]:
+        """Every signal stream: name, id, rate, samples, duration, channels with units."""
+        h = self._io.header
+        out = []
+        for k, (name, sid) in enumerate(zip(h["signal_streams"]["name"], h["signal_streams"]["id"])):
+            ch = h["signal_channels"][h["signal_channels"]["stream_id"] == sid]
+            n = int(self._io.get_signal_size(0, 0, k)) if len(ch) else 0
+            rate = float(ch["sampling_rate"][0]) if len(ch) else 0.0
+            out.append({"index": k, "name": str(name), "id": str(sid), "rate_hz": rate, "samples": n,
+                        "duration_s": n / rate if rate else 0.0,
+                        "channels": [{"name": str(c["name"]), "units": str(c["units"])} for c in ch]})
+        return out
+
+    def event_channels(self) -> list[dict[str, Any]]:
+        """Every event/epoch channel: name, type, number of events."""
+        h = self._io.header
+        return [{"name": str(c["name"]), "type": str(c["type"].decode() if isinstance(c["type"], bytes) else c["type"]),
+                 "count": int(self._io.event_count(0, 0, k))} for k, c in enumerate(h["event_channels"])]
+
+    def _pick_stream(self, name: str | None) -> dict[str, Any]:
+        streams = [s for s in self.streams() if s["channels"]]
+        listing = "; ".join(f"{s['index']}: {s['name']!r} ({s['rate_hz']:g} Hz, {len(s['channels'])} ch)"
+                            for s in streams)
+        if not streams:
+            raise NeoFormatError(f"{self.path}: {self.format} file with no analog signal stream")
+        if name is not None:
+            hit = [s for s in streams if s["name"] == name or s["id"] == name or str(s["index"]) == name]
+            if len(hit) != 1:
+                raise NeoFormatError(f"{self.path}: no single stream {name!r}; the file has {listing} — "
+                                     "choose one with --series NAME or NUMBER")
+            return hit[0]
+        if len(streams) == 1:
+            return streams[0]
+        volt = [s for s in streams if all(c["units"].lower() in VOLTS_PER_UNIT for c in s["channels"])] or streams
+        top = max(s["rate_hz"] for s in volt)
+        best = sorted((s for s in volt if s["rate_hz"] == top),
+                      key=lambda s: (-len(s["channels"]), "ADC" in s["name"]))
+        if len(best) > 1 and (len(best[0]["channels"]), "ADC" in best[0]["name"]) == (
+                len(best[1]["channels"]), "ADC" in best[1]["name"]):
+            raise NeoFormatError(f"{self.path}: {len(streams)} signal streams — {listing}; choose one with "
+                                 "--series NAME or NUMBER")
+        return best[0]
+
+    @property
+    def series_name(self) -> str:
+        return self._stream["name"]
+
+    def _setup(self) -> None:
+        s = self._stream
+        h = self._io.header
+        self.rate_hz = s["rate_hz"]
+        self.n_samples = s["samples"]
+        if not (self.rate_hz > 0 and math.isfinite(self.rate_hz)):
+            raise NeoFormatError(f"{self.path}: stream {s['name']!r} has sampling rate {self.rate_hz}")
+        t0 = float(self._io.get_signal_t_start(0, 0, s["index"]))
+        self.t_start_s = t0
+        self._segments = np.array([[0, round(t0 * self.rate_hz)]], dtype=np.int64)
+        self._drugs: dict[str, str] = {}
+        cols: list[tuple[int, int]] = []  # (stream index, channel index within the stream)
+        channels, scale, offset = [], [], []
+        others = [x for x in self.streams() if x["rate_hz"] == self.rate_hz and x["samples"] == self.n_samples]
+        for st in [s, *(x for x in others if x["index"] != s["index"])]:
+            sig = h["signal_channels"][h["signal_channels"]["stream_id"] == st["id"]]
+            for j, c in enumerate(sig):
+                name, units = str(c["name"]), str(c["units"]).strip().lower()
+                gain, off = float(c["gain"]), float(c["offset"])
+                if name in self._monitor_spec or units in NA_PER_UNIT:
+                    barrel, drug, v_per_nA = self._monitor_spec.get(name, (_barrel_of(name), "", None))
+                    self._drugs[barrel] = drug
+                    if v_per_nA is None:
+                        per = NA_PER_UNIT.get(units)
+                        if per is None:
+                            raise NeoFormatError(f"{self.path}: monitor channel {name!r} is in {units!r}; give its "
+                                                 "gain in V/nA")
+                    else:
+                        per = VOLTS_PER_UNIT.get(units, 1.0) / v_per_nA
+                    channels.append(AIChannel(f"I_{barrel}", name, ChannelKind.CURRENT_MONITOR, math.inf,
+                                              units="nA", barrel=barrel))
+                    scale.append(gain * per)
+                    offset.append(off * per)
+                elif st["index"] == s["index"]:
+                    per = VOLTS_PER_UNIT.get(units)
+                    if per is None:
+                        raise NeoFormatError(f"{self.path}: channel {name!r} of stream {s['name']!r} is in {units!r}; "
+                                             f"ionto reads electrode voltages in {sorted(VOLTS_PER_UNIT)}")
+                    channels.append(AIChannel(name, f"{s['name']}/{name}", ChannelKind.ELECTRODE, math.inf, units="V"))
+                    scale.append(gain * per)
+                    offset.append(off * per)
+                else:
+                    continue
+                cols.append((st["index"], j))
+        if not any(c.kind == ChannelKind.ELECTRODE for c in channels):
+            raise NeoFormatError(f"{self.path}: stream {s['name']!r} holds no voltage channel to analyse")
+        self._cols = cols
+        self.channels = tuple(channels)
+        dtypes = {np.dtype(h["signal_channels"][h["signal_channels"]["stream_id"] == x["id"]]["dtype"][0])
+                  for x in self.streams() if x["index"] in {c[0] for c in cols}}
+        self._dtype = np.result_type(*dtypes)
+        self.stream = StreamInfo(rate_hz=self.rate_hz, channels=self.channels, dtype=self._dtype,
+                                 scale_V=tuple(scale), offset_V=tuple(offset))
+
+    def require_band(self, band_hz: tuple[float, float]) -> None:
+        """Refuse a detection band above what the stream's rate holds (one line)."""
+        lo, hi = band_hz
+        top = BAND_LIMIT_OF_RATE * self.rate_hz
+        if hi > top:
+            raise NeoFormatError(f"{self.path}: stream {self.series_name!r} is sampled at {self.rate_hz:g} Hz, which "
+                                 f"holds frequencies up to {top:g} Hz; spike detection in {lo:g}–{hi:g} Hz needs "
+                                 f"{hi / BAND_LIMIT_OF_RATE:.0f} Hz — choose another stream (--series) or a lower "
+                                 f"--band")
+
+    # --- the Recording surface ----------------------------------------------------------------
+    segments = property(lambda self: self._segments, doc="(1, 2) [row, sample_index]: one gap-free run")
+    gaps = Recording.gaps
+    first_index = Recording.first_index
+    end_index = Recording.end_index
+    row_to_index = Recording.row_to_index
+    index_to_row = Recording.index_to_row
+    physical = Recording.physical
+    channel_indices = Recording.channel_indices
+    iter_rows = Recording.iter_rows
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.rate_hz
+
+    created = ""
+    notes = ""
+
+    @property
+    def protocol(self) -> ProtocolInfo:
+        return ProtocolInfo(text="", name="", format=self.format)
+
+    metadata: dict[str, Any] = {"subject": {}, "session": {}}  # noqa: RUF012
+
+    def raw(self, start: int = 0, stop: int | None = None, channels: list[int] | None = None) -> np.ndarray:
+        """Stored samples of rows ``start:stop`` as (rows, channels), read with
+        ``get_analogsignal_chunk`` (one call per stream involved)."""
+        stop = self.n_samples if stop is None else min(stop, self.n_samples)
+        start = max(0, min(start, stop))
+        wanted = list(range(len(self.channels))) if channels is None else list(channels)
+        out = np.empty((stop - start, len(wanted)), dtype=self._dtype)
+        if stop == start:
+            return out
+        by_stream: dict[int, list[tuple[int, int]]] = {}
+        for k, col in enumerate(wanted):
+            si, j = self._cols[col]
+            by_stream.setdefault(si, []).append((k, j))
+        for si, pairs in by_stream.items():
+            try:
+                chunk = self._io.get_analogsignal_chunk(0, 0, start, stop, si, channel_indexes=[j for _, j in pairs])
+            except Exception as exc:  # a truncated file surfaces as anything from Neo
+                raise NeoFormatError(f"{self.path}: cannot read rows {start}–{stop} ({_short(exc)})") from None
+            for n, (k, _) in enumerate(pairs):
+                out[:, k] = chunk[:, n]
+        return out
+
+    def truth_names(self) -> list[str]:
+        return []
+
+    def truth(self, name: str) -> np.ndarray:
+        raise KeyError(f"{self.path}: another system's recording holds no simulator ground truth ({name!r})")
+
+    # --- epochs -------------------------------------------------------------------------------
+    def _markers(self) -> list[tuple[float, float | None, str]]:
+        out = []
+        for k in range(len(self._io.header["event_channels"])):
+            ts, durs, labels = self._io.get_event_timestamps(0, 0, k)
+            if ts is None or len(ts) == 0:
+                continue
+            times = self._io.rescale_event_timestamp(ts, dtype="float64", event_channel_index=k)
+            d = (self._io.rescale_epoch_duration(durs, dtype="float64", event_channel_index=k)
+                 if durs is not None else [None] * len(times))
+            out.extend((float(t), None if x is None else float(x), str(lb)) for t, x, lb in zip(times, d, labels))
+        return out
+
+    @cached_property
+    def epochs_source(self) -> str:
+        """Where the ejections come from: ``sidecar FILE``, ``markers``, ``monitor CHANNELS`` or ``none``."""
+        return self._ejections_and_source[1]
+
+    @property
+    def ejections(self) -> list[Ejection]:
+        return self._ejections_and_source[0]
+
+    @cached_property
+    def _ejections_and_source(self) -> tuple[list[Ejection], str]:
+        end_s = self.t_start_s + self.duration_s
+        if self._sidecar is not None:
+            return read_sidecar(self._sidecar), f"sidecar {self._sidecar}"
+        found = marker_ejections(self._markers(), end_s)
+        if found:
+            return found, "markers"
+        mons = self.channel_indices(ChannelKind.CURRENT_MONITOR)
+        if mons:
+            return self._monitor_ejections(mons), "monitor " + ", ".join(self.channels[i].physical for i in mons)
+        return [], "none"
+
+    def _monitor_ejections(self, mons: list[int]) -> list[Ejection]:
+        block = max(1, int(self.rate_hz))  # one second of rows at a time: bounded memory
+        det = [MonitorEpochs(self.channels[i].barrel or self.channels[i].name, self.rate_hz, self.threshold_nA,
+                             self._drugs.get(self.channels[i].barrel or "", "")) for i in mons]
+        for pass_ in ("level", "runs"):
+            for start in range(0, self.n_samples, block):
+                data = self.raw(start, start + block, mons)
+                for k, i in enumerate(mons):
+                    cur = self.stream.to_physical(data[:, k], i)
+                    if pass_ == "level":
+                        det[k].add_level(cur)
+                    else:
+                        det[k].add_runs(start, cur)
+        return sorted((e for d in det for e in d.ejections(self.t_start_s)), key=lambda e: e.start_s)
+
+    @cached_property
+    def pipette(self) -> Pipette | None:
+        return pipette_from(self.ejections, f"from {self.epochs_source}")
+
+    @cached_property
+    def events(self) -> list[LogEvent]:
+        """An ejection event at each ejection's start and an off event at its end."""
+        out = []
+        for e in self.ejections:
+            on, off = round(e.start_s * self.rate_hz), round(e.stop_s * self.rate_hz)
+            out.append(LogEvent(on, EventKind.EJECT, e.barrel, e.current_nA, f"from {self.epochs_source}"))
+            out.append(LogEvent(off, EventKind.OFF, e.barrel, 0.0, f"from {self.epochs_source}"))
+        out.sort(key=lambda ev: ev.sample_index)
+        return out
+
+
+def _barrel_of(channel: str) -> str:
+    """A monitor channel's barrel: its name without an ``I_`` prefix or ``_mon`` suffix."""
+    name = channel.removeprefix("I_").removeprefix("i_")
+    return name.removesuffix("_mon").removesuffix("_monitor") or channel
+
+
+__all__ = ["NeoFormatError", "NeoSource", "is_neo_path"]
