@@ -1,5 +1,7 @@
 """``ionto info FILE``: what a recording holds (finished, still being written, or crashed); for an
-NWB file, its ElectricalSeries (to choose ``--series`` from) and the one that would be analysed."""
+NWB file, its ElectricalSeries (to choose ``--series`` from) and the one that would be analysed;
+for another system's file or folder that Neo reads, its streams, channels, rates, durations,
+event channels, and where the ejection epochs came from."""
 
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show what a recording holds",
                        description="Channels, rate, duration, committed samples, gaps, events, pipette, protocol, "
                                    "and whether the file was closed cleanly (or is still being written).")
-    p.add_argument("file", help="an ionto HDF5 recording, or an NWB file")
-    p.add_argument("--series", metavar="NAME", help="NWB files: the ElectricalSeries to describe (name or path)")
+    p.add_argument("file", help="an ionto HDF5 recording, an NWB file, or another system's file or folder that Neo "
+                   "reads (.abf, .smr, .rhd, .pl2, .ns5, .nix, an Open Ephys folder, …)")
+    p.add_argument("--series", metavar="NAME", help="NWB files: the ElectricalSeries to describe (name or path); "
+                   "other systems' files: the signal stream (name or number)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--events", type=int, default=200, metavar="N", help="list at most N events (default 200)")
     p.set_defaults(func=run)
@@ -35,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
     refuse_special_file(args.file)  # (Recording checks too) a FIFO would block forever
     if _is_nwb(Path(args.file)):
         return _nwb_info(Path(args.file), args)
+    from analysis.neo_source import is_neo_path
+
+    if is_neo_path(Path(args.file)):
+        from app.cli.info_neo import neo_info
+
+        return neo_info(Path(args.file), args)
     with Recording(args.file) as rec:
         s = rec.summary()
         events = rec.events
