@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,8 +47,8 @@ from pydantic import Field, model_validator
 
 from daq.errors import ConfigError
 from daq.pipette import FileModel
-from daq.trials import StimulusRequest
-from daq.types import LogEvent
+from daq.trials import StimulusRequest, parse_fields
+from daq.types import EventKind, LogEvent
 
 VALUE_NAMES = {"orientation": "orientation_deg", "contrast": "contrast"}
 
@@ -266,3 +267,47 @@ def stimulus_problems(stim: StimulusModel | None, drugs: list[str], barrel_drugs
             out.append(f"stimulus.modulation.drug: no drug barrel holds {m.drug!r}; "
                        f"drug barrels hold {barrel_drugs}")
     return out
+
+
+class TrialLines:
+    """The task computer's digital outputs wired to the board's port 0 (rig ``trial_input``):
+    from a trial's ``trial_start`` sample its condition code is on the code lines (bit 0 first)
+    with a strobe pulse of ``strobe_samples`` on the strobe line, and the trial line is high
+    until its ``trial_stop`` sample — the lines ``daq.trials.DigitalTrialDecoder`` reads back.
+    ``words`` renders the port words of consecutive sample ranges (state carries over)."""
+
+    def __init__(self, trial_line: int, code_lines: tuple[int, ...] = (), strobe_line: int | None = None,
+                 strobe_samples: int = 20):
+        self.trial_bit = 1 << trial_line
+        self.code_lines = code_lines
+        self.strobe_bit = 0 if strobe_line is None else 1 << strobe_line
+        self.code_mask = sum(1 << line for line in code_lines)
+        self.strobe_samples = max(1, strobe_samples)
+        self._word = 0
+        self._pending: list[tuple[int, int, int]] = []  # (sample, clear mask, set mask) not yet reached
+
+    def _code_bits(self, code: int) -> int:
+        return sum(((code >> i) & 1) << line for i, line in enumerate(self.code_lines))
+
+    def words(self, start: int, n: int, events: Sequence[LogEvent]) -> np.ndarray:
+        """Port words of samples ``start .. start+n-1``; ``events``: trial events not given before."""
+        for ev in events:
+            code = int(parse_fields(ev.text).get("code", 0))
+            if ev.kind == EventKind.TRIAL_START:
+                self._pending.append((ev.sample_index, self.code_mask,
+                                      self._code_bits(code) | self.trial_bit | self.strobe_bit))
+                if self.strobe_bit:
+                    self._pending.append((ev.sample_index + self.strobe_samples, self.strobe_bit, 0))
+            elif ev.kind == EventKind.TRIAL_STOP:
+                self._pending.append((ev.sample_index, self.trial_bit, 0))
+        self._pending.sort(key=lambda c: c[0])
+        out = np.empty(n, dtype=np.uint32)
+        pos = 0
+        while self._pending and self._pending[0][0] < start + n:
+            at, clear, put = self._pending.pop(0)
+            j = max(pos, at - start)
+            out[pos:j] = self._word
+            pos = j
+            self._word = (self._word & ~clear) | put
+        out[pos:] = self._word
+        return out

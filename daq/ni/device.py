@@ -52,6 +52,7 @@ from daq.errors import (
     OutputUnderflowError,
 )
 from daq.ni.connection import NIConnection
+from daq.ni.digital import SyncOutput, TrialInput
 from daq.ni.discovery import Capabilities, capabilities, check_config_against
 from daq.ni.errors import NI_ERRORS, close_tasks, translate
 from daq.ni.interlock import Interlock
@@ -100,7 +101,8 @@ class NIDevice:
     def __init__(self, device: str, conn: NIConnection | None = None, *, safe_volts: Sequence[float] | None = None,
                  ao_limits_V: Sequence[float] | None = None, ai_buffer_s: float = 2.0, ao_buffer_s: float = 2.0,
                  watchdog_timeout_s: float = 1.0, use_watchdog: bool = True, name: str | None = None,
-                 interlock: Any = None, take_over: bool = False, rig_path: str = ""):
+                 interlock: Any = None, take_over: bool = False, rig_path: str = "",
+                 trial_input: Any = None, sync_out: Any = None):
         self.device = device
         self.conn = conn or NIConnection()
         self.name = name or (f"ni+grpc://{self.conn.host}:{self.conn.port}/{device}" if self.conn.remote else f"ni:{device}")
@@ -129,6 +131,9 @@ class NIDevice:
         self.take_over = take_over
         self.rig_path = rig_path
         self._interlock: Interlock | None = None
+        # digital lines on the AI sample clock (daq.ni.digital): rig trial_input / sync_out
+        self._di = None if trial_input is None else TrialInput(self.conn, trial_input, self.name)
+        self._sync = None if sync_out is None else SyncOutput(self.conn, sync_out, self.name)
         self._keep: tuple[threading.Thread, threading.Event] | None = None
         self._safe_ok = False  # the safe levels were the last thing written to the outputs
         self.recovered: list[str] = []  # stale task names cleared at the last configure
@@ -253,6 +258,10 @@ class NIDevice:
                 self._ao.out_stream.output_buf_size = max(int(rate * self.ao_buffer_s), 4 * cfg.block)
                 self._writer = AnalogMultiChannelWriter(self._ao.out_stream, auto_start=False)
                 self._writer.verify_array_shape = False
+            if self._di is not None:
+                self._di.create(self._name("di"), self._terminal_device(), rate, ai_buf)
+            if self._sync is not None:
+                self._sync.create(self._name("sync"), self._terminal_device(), rate)
         except NI_ERRORS as exc:
             self._clear_tasks()
             raise translate(exc, self.name, "configuring the acquisition") from None
@@ -267,6 +276,10 @@ class NIDevice:
         if self._ao is not None and self._ao_write <= self._offset:
             raise DeviceError(f"{self.name}: write some AO before start (regeneration is off)")
         try:
+            if self._di is not None:
+                self._di.start()  # clocked by the AI sample clock: samples with AI from its first sample
+            if self._sync is not None:
+                self._sync.start(self._offset)
             if self._ao is not None:
                 self._ao.start()  # armed: waits for the AI start trigger
             self._ai.start()
@@ -293,6 +306,10 @@ class NIDevice:
         if self._keep is not None:  # the first block is in: from now on the engine's reads keep it alive
             self._keepalive_stop()
         self._keepalive()
+        if self._di is not None:
+            self._events.extend(self._di.read(self._offset + pos, n_samples, timeout_s))
+        if self._sync is not None:
+            self._events.extend(self._sync.events_before(self._offset + pos + n_samples))
         return Block(self._offset + pos, self._buf.T.astype(np.float32))
 
     @property
@@ -413,7 +430,8 @@ class NIDevice:
     def stop(self) -> None:
         self._running = False
         errors = []
-        for t in (self._ai, self._ao):
+        # the digital lines last (retain was written before any stop: write_safe)
+        for t in (self._ai, self._ao, *(d.task for d in (self._di, self._sync) if d is not None)):
             if t is None:
                 continue
             try:
@@ -440,6 +458,9 @@ class NIDevice:
             self._interlock.release(standby=not self._safe_ok)
             self._interlock = None
         close_tasks(tasks, self.name)
+        for d in (self._di, self._sync):  # after AI and AO
+            if d is not None:
+                d.close()
         self._ai = self._ao = None
         self._reader = self._writer = None
         if not keep_watchdog:

@@ -40,7 +40,7 @@ from daq.ni.errors import (
 
 log = logging.getLogger(__name__)
 
-ROLES = ("ai", "ao", "safe", "watchdog", "interlock", "interlock-watchdog")
+ROLES = ("ai", "ao", "safe", "watchdog", "interlock", "interlock-watchdog", "di", "sync")  # di, sync: daq.ni.digital
 LIVE_WINDOW_S = 0.3  # a running ionto reads every block (~50 ms): its read position moves within this
 
 
@@ -121,7 +121,7 @@ def clear_stale(conn: NIConnection, device: str, *, watchdog_devices: Sequence[s
                 "read); stop it first, or take over with `ionto safe`")
         rec.took_over = True
     # outputs first (they hold the ejection level), then the rest; watchdogs last
-    for role in ("ao", "safe", "ai", "interlock"):
+    for role in ("ao", "safe", "ai", "interlock", "di", "sync"):
         t = found.get(role)
         if t is None:
             continue

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import re
 
+from daq.rig import RigConfig
+from mock_daq.stimulus import TrialLines
+
 DEFAULT_INTERLOCK = "port0/line0"
 
 
@@ -62,3 +65,13 @@ class DigitalPort:
             return True  # no interlock, or its input never driven: unwired counts as enabled
         high = bool(self.levels[self.interlock])  # tristate reads low (pull-down)
         return high == self.enable_high
+
+
+def trial_lines_of(rig: RigConfig, strobe_s: float = 0.001) -> TrialLines | None:
+    """The simulated task computer's trial, code and strobe outputs, wired to the port 0 lines
+    the rig's ``trial_input`` reads (a 1 ms strobe pulse), or None when it has none."""
+    ti = rig.trial_input
+    if ti is None:
+        return None
+    trial, codes, strobe = ti.line_numbers()
+    return TrialLines(trial, codes, strobe, max(1, round(strobe_s * rig.rate_hz)))

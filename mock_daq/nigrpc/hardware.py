@@ -45,12 +45,12 @@ import numpy as np
 
 from daq.errors import IontoError
 from daq.rig import RigConfig
-from daq.types import StreamInfo
+from daq.types import EventKind, StreamInfo
 from mock_daq.device import SimDevice
 from mock_daq.model import SimConfig, parse_sim
 from mock_daq.nigrpc import constants as K
 from mock_daq.nigrpc import detached
-from mock_daq.nigrpc.digital import DEFAULT_INTERLOCK, DigitalPort, line_number
+from mock_daq.nigrpc.digital import DEFAULT_INTERLOCK, DigitalPort, line_number, trial_lines_of
 from mock_daq.nigrpc.sessions import SessionRepository
 from mock_daq.nigrpc.spec import DeviceSpec, NIError, device_of, rig_ai, rig_ao, suffix
 
@@ -62,7 +62,7 @@ _DO_LEVELS = {K.LEVEL_HIGH: True, K.LEVEL_LOW: False, K.LEVEL_TRISTATE: None}
 class Channel:
     name: str
     physical: str
-    kind: str  # "ai" | "ao" | "do"
+    kind: str  # "ai" | "ao" | "do" | "di"
     lo: float
     hi: float
     terminal: int = K.TERM_DEFAULT
@@ -75,7 +75,7 @@ class Channel:
     @property
     def resources(self) -> list[str]:
         """What the channel reserves: its physical channel, or each of its lines."""
-        if self.kind == "do":
+        if self.kind in ("do", "di"):
             return [f"port0/line{i}" for i in self.lines]
         return [self.physical]
 
@@ -198,6 +198,14 @@ class Hardware:
         self._volts = np.zeros((0, 0))  # generated, not yet read: (n_rig_ai, n)
         self._aov = np.zeros((0, 0))  # the AO volts generated with those samples: (n_rig_ao, n)
         self._volts_start = 0
+        # hardware-timed port 0 I/O on the AI clock (``dio.py``)
+        self._dio: list[Task] = []  # armed or running DI / DO tasks
+        self._words = np.zeros(0, dtype=np.uint32)  # port words generated, not yet read by a DI task
+        self._words_start = 0
+        self._lines_word: int | None = None  # the last port word generated
+        self.trial_lines = trial_lines_of(rig)  # the simulated task computer's outputs, if wired
+        self.trial_truth: list = []  # every trial event the simulated stimulus showed (this server)
+        self.line_rises: dict[int, list[int]] = {}  # port0 line -> samples where it rose (this run)
         self.runs = 0
         self.faults: list[ScheduledFault] = []
         self.log: list[tuple[str, int]] = []  # (what happened, sample index): overflow, underflow, expiry
@@ -278,10 +286,11 @@ class Hardware:
                               f"{mod.name}/ai{partner} is the negative input of {c.physical} (DIFF) and cannot "
                               "be measured in the same task.")
 
-    def add_do_channels(self, task: Task, lines_spec: str, name: str, grouping: int) -> None:
-        """DAQmxCreateDOChan: one channel per line, or one for all the lines."""
+    def add_do_channels(self, task: Task, lines_spec: str, name: str, grouping: int, kind: str = "do") -> None:
+        """DAQmxCreateDOChan / DAQmxCreateDIChan (``kind`` "di"): one channel per line, or one for
+        all the lines."""
         with self.lock:
-            self._check_configurable(task, "do")
+            self._check_configurable(task, kind)
             lines = self.spec.check_lines(lines_spec)
             have = {i for c in task.channels for i in c.lines}
             dup = sorted(have.intersection(lines))
@@ -292,12 +301,12 @@ class Hardware:
                 # unnamed, it takes its first line's name (a range like 'line1:7' would read, to
                 # nidaqmx's channel-name parser, as seven channels)
                 first = f"{self.spec.name}/port0/line{lines[0]}"
-                task.channels.append(Channel(names[0] if names else first, lines_spec.strip(), "do",
+                task.channels.append(Channel(names[0] if names else first, lines_spec.strip(), kind,
                                              0.0, 1.0, lines=tuple(lines)))
             else:
                 for k, i in enumerate(lines):
                     phys = f"{self.spec.name}/port0/line{i}"
-                    task.channels.append(Channel(names[k] if k < len(names) and names[k] else phys, phys, "do",
+                    task.channels.append(Channel(names[k] if k < len(names) and names[k] else phys, phys, kind,
                                                  0.0, 1.0, lines=(i,)))
 
     def _check_configurable(self, task: Task, kind: str) -> None:
@@ -388,6 +397,9 @@ class Hardware:
             if not task.channels:
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Create channels before configuring timing.")
             kind = task.kind
+            if kind in ("di", "do"):
+                self._cfg_dio_clock(task, source, rate_hz, mode, samps)
+                return
             if kind not in ("ai", "ao"):
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device clocks AI and AO only.")
             mod = self._module(task.channels[0])
@@ -416,6 +428,21 @@ class Hardware:
             if not from_divisor:
                 task.rate_asked_hz = rate_hz
             task.clock_source = src
+
+    def _cfg_dio_clock(self, task: Task, source: str, rate_hz: float, mode: int, samps: int) -> None:
+        """Hardware-timed port 0 I/O (X Series: port 0 only, on another subsystem's sample clock
+        or its own; here on the AI sample clock only, which is what correlated DIO on a rig
+        needs: X Series User Manual, "Digital Input/Output Timing Signals")."""
+        src = source.strip()
+        if suffix(src) != "ai/sampleclock":
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"Property: SampClk.Src\nRequested Value: {src}\n"
+                          f"This simulated device clocks digital I/O from /{self._terminal_device()}/ai/SampleClock "
+                          "only.")
+        if "/" in src.strip("/"):
+            self.spec.check_device(device_of(src))
+        task.timing, task.samp_mode, task.samps_per_chan = "sample_clock", mode, samps
+        task.rate_hz = task.rate_asked_hz = rate_hz
+        task.clock_source = src
 
     def _module(self, c: Channel):
         return self.spec.module_of(c.physical)
@@ -453,6 +480,8 @@ class Hardware:
             task.error = None
             if task.kind == "ai":
                 self._start_ai(task, attrs)
+            elif task.kind in ("di", "do") and task.timing == "sample_clock":
+                self._arm_dio(task, attrs)
             elif task.timing == "sample_clock":
                 if self._ai is not None:  # started after the clock: it would join at the current sample
                     raise NIError(K.INVALID_ATTRIBUTE_VALUE,
@@ -505,6 +534,9 @@ class Hardware:
         self._ai, task.state = task, "running"
         if self._ao is not None and self._ao.state == "armed":
             self._ao.state = "running"
+        for t in self._dio:
+            t.state, t.read_pos = "running", 0
+        self._words, self._words_start, self._lines_word = np.zeros(0, dtype=np.uint32), 0, None
         self.runs += 1
         # Generate the first samples now, before the clock starts (the samples, and the AO
         # they consume, are the same as if generated at the first read): the first
@@ -534,6 +566,8 @@ class Hardware:
                 self._sim = None
             if task is self._ao:
                 self._ao = None
+            if task in self._dio:
+                self._dio.remove(task)
             task.state = final
 
     def clear(self, task: Task) -> None:
@@ -861,11 +895,96 @@ class Hardware:
         ao_V[~self._enable_mask(start, n)] = 0.0
         self._sim.write_ao(start, ao_V)
         raw = self._sim.read(n, 1.0).data
+        self._generate_lines(start, n)
         s = self._stream
         volts = raw.astype(np.float64) * np.asarray(s.scale_V) + np.asarray(s.offset_V)
         self._volts = np.concatenate([self._volts, volts.T], axis=1)
         self._aov = np.concatenate([self._aov, ao_V.T], axis=1)
         self._sim_index += n
+
+    # --- hardware-timed port 0 I/O on the AI clock ---------------------------------------------
+    def _arm_dio(self, task: Task, attrs: dict[int, object]) -> None:
+        """A sample-clocked DI or DO task waits for the AI clock: sample *i* is AI sample *i*.
+        DO generates the samples written before the start, again and again (regeneration)."""
+        if self._ai is not None:  # started after the clock: it would join at the current sample
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE,
+                          "Start the digital task before the AI task whose sample clock it uses.")
+        if task.kind == "do":
+            if not task.queue:
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Write the digital output samples before starting "
+                              f"the task.\nTask Name: {task.name}")
+            if attrs.get(K.WRITE_REGEN_MODE) == K.REGEN_DONT_ALLOW:
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device generates buffered digital "
+                              "output with regeneration only.")
+            task.last = np.concatenate(list(task.queue))
+        task.state, task.read_pos = "armed", 0
+        self._dio.append(task)
+
+    def write_do_buffered(self, task: Task, words: np.ndarray) -> None:
+        """Port words into a sample-clocked DO task's buffer (before it starts)."""
+        with self.lock:
+            if task.state in ("running", "armed"):
+                raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device takes buffered digital output "
+                              "before the task starts only.", samps_written=0)
+            task.queue.append(np.asarray(words, dtype=np.uint32).copy())
+            task.written += len(words)
+
+    def _generate_lines(self, start: int, n: int) -> None:
+        """Port 0 at samples ``start .. start+n-1``: the levels held by on-demand writes, the
+        simulated task computer's trial lines, the sample-clocked DO tasks' patterns; each line's
+        rising edges are noted (``line_rises``) and a DI task's words kept until it reads them."""
+        assert self._sim is not None
+        events = [e for e in self._sim.drain_events() if e.kind in (EventKind.TRIAL_START, EventKind.TRIAL_STOP)]
+        self.trial_truth.extend(events)
+        if not self._dio:
+            return  # nothing samples the lines
+        base = sum(1 << i for i, level in enumerate(self.port.levels) if level)
+        words = np.full(n, base, dtype=np.uint32)
+        if self.trial_lines is not None:
+            words |= self.trial_lines.words(start, n, events)
+        for t in self._dio:
+            if t.kind == "do" and t.last is not None:
+                mask = np.uint32(sum(1 << i for c in t.channels for i in c.lines))
+                pattern = t.last[np.arange(start, start + n) % t.last.shape[0]]
+                words = (words & ~mask) | (pattern & mask)
+        prev = np.concatenate([[np.uint32(self._lines_word or 0)], words[:-1]])
+        rising = words & ~prev
+        if rising.any():
+            for line in range(max(self.spec.n_do_lines, 1)):
+                at = np.flatnonzero(rising & np.uint32(1 << line))
+                if at.size:
+                    self.line_rises.setdefault(line, []).extend((start + at).tolist())
+        self._lines_word = int(words[-1])
+        if any(t.kind == "di" for t in self._dio):
+            self._words = np.concatenate([self._words, words])
+
+    def read_di(self, task: Task, n: int, timeout_s: float) -> np.ndarray:
+        """Port words of a sample-clocked DI task (``n`` samples, -1: all available)."""
+        deadline = time.monotonic() + (timeout_s if timeout_s >= 0 else 1e9)
+        while True:
+            with self.lock:
+                if task.kind != "di" or task.state != "running" or self._ai is None:
+                    raise NIError(K.CANNOT_WRITE_NOT_RUNNING, f"The task is not running.\nTask Name: {task.name}")
+                self._poll()
+                if self._ai.error is not None:  # the clock stopped (overflow): the DI task stops with it
+                    raise NIError(self._ai.error, f"Task Name: {task.name}", samps_read=0)
+                avail = self._acquired() - task.read_pos
+                want = avail if n < 0 else n
+                if avail >= want:
+                    if self._sim_index < task.read_pos + want:
+                        self._generate(task.read_pos + want - self._sim_index)
+                    k = task.read_pos - self._words_start
+                    out = self._words[k:k + want].copy()
+                    task.read_pos += want
+                    drop = task.read_pos - self._words_start
+                    self._words, self._words_start = self._words[drop:], self._words_start + drop
+                    return out
+                wait = (want - avail) / (task.rate_hz * self.speed)
+            if time.monotonic() + wait > deadline:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                raise NIError(K.SAMPLES_NOT_YET_AVAILABLE, f"Attempted to read samples: {want}\n"
+                              f"Task Name: {task.name}", samps_read=0)
+            time.sleep(max(wait, 0.0005))
 
     # --- AO ---------------------------------------------------------------------------------
     def write(self, task: Task, data: np.ndarray, auto_start: bool, timeout_s: float, attrs: dict[int, object]) -> int:

@@ -406,8 +406,8 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             self._set_timing(self._task_from_key(key), attr, value)
         if "task" in key:
             t = self._task_from_key(key)
-            wrong = {K.BUF_OUTPUT_SIZE: "ao", K.BUF_INPUT_SIZE: "ai"}.get(attr)
-            if wrong and t.kind and t.kind != wrong:  # an output buffer on an input task, …
+            wrong = {K.BUF_OUTPUT_SIZE: ("ao", "do"), K.BUF_INPUT_SIZE: ("ai", "di")}.get(attr)
+            if wrong and t.kind and t.kind not in wrong:  # an output buffer on an input task, …
                 raise NIError(K.ATTR_NOT_SUPPORTED_IN_TASK_CONTEXT, f"Property: 0x{attr:X}\nTask Name: {t.name}")
             if t.state == "running" and attr in (K.BUF_INPUT_SIZE, K.BUF_OUTPUT_SIZE, K.WRITE_REGEN_MODE):
                 raise NIError(K.CAN_NOT_PERFORM_OP_WHILE_TASK_RUNNING)
@@ -749,6 +749,27 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         self.hw.add_do_channels(t, request.lines, request.name_to_assign_to_lines, grouping)
         return pb.CreateDOChanResponse()
 
+    @rpc
+    def CreateDIChan(self, request: Any, context: grpc.ServicerContext) -> Any:
+        t = self._task(request.task)
+        grouping = request.line_grouping_raw or request.line_grouping
+        self.hw.add_do_channels(t, request.lines, request.name_to_assign_to_lines, grouping, kind="di")
+        return pb.CreateDIChanResponse()
+
+    @rpc
+    def ReadDigitalU32(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Port words (bit k = line k of port 0) of a sample-clocked DI task with one channel."""
+        t = self._task(request.task)
+        if len(t.channels) != 1:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"This simulated device reads one digital channel per task; "
+                          f"the task has {len(t.channels)}.", samps_read=0)
+        words = self.hw.read_di(t, int(request.num_samps_per_chan), request.timeout)
+        if request.array_size_in_samps < words.size:
+            raise NIError(K.INVALID_ATTRIBUTE_VALUE, f"The read array holds {request.array_size_in_samps} "
+                          f"samples; {words.size} were read.", samps_read=0)
+        mask = np.uint32(sum(1 << i for i in t.channels[0].lines))  # only the channel's lines
+        return pb.ReadDigitalU32Response(read_array=(words & mask).tolist(), samps_per_chan_read=words.size)
+
     def _do_samples(self, t: Task, flat: np.ndarray, n: int, layout: int, per_chan: int) -> np.ndarray:
         """(n_channels, n, per_chan) from a flat write array."""
         nch = max(1, len(t.channels))
@@ -777,7 +798,9 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
         n = int(request.num_samps_per_chan)
         flat = np.asarray(request.write_array, dtype=np.uint32)
         data = self._do_samples(t, flat, n, request.data_layout_raw or request.data_layout, 1)
-        if n:
+        if t.timing == "sample_clock":  # a buffered (hardware-timed) DO task: its samples, one channel
+            self.hw.write_do_buffered(t, data[0, :, 0])
+        elif n:
             self.hw.write_do(t, [_bits(int(data[i, -1, 0]), c.lines) for i, c in enumerate(t.channels)],
                              request.auto_start)
         return pb.WriteDigitalU32Response(samps_per_chan_written=n)

@@ -1,0 +1,146 @@
+"""Digital lines on the AI sample clock: trial events in (rig ``trial_input:``) and the sync
+pulse train out (rig ``sync_out:``), docs/trials.md.
+
+* ``TrialInput``: a buffered DI task on the trial, code and strobe lines of port 0, clocked by
+  ``/DEV/ai/SampleClock`` and started before AI, so DI sample *i* is latched with AI sample *i*
+  (NI-DAQmx Help, "Synchronizing Tasks": a task clocked from another's sample clock terminal
+  samples on its edges; nidaqmx-python ``examples/digital_in/cont_read_dig_sample_clk.py`` and
+  ``timing.cfg_samp_clk_timing(source=...)``).  One channel for all its lines
+  (``LineGrouping.CHAN_FOR_ALL_LINES``), read as 32-bit port words (``DigitalSingleChannelReader
+  .read_many_sample_port_uint32``: bit *k* is line *k* of the port), after each AI block, the
+  same number of samples; ``daq.trials.DigitalTrialDecoder`` turns them into trial events at
+  the edge's sample.
+* ``SyncOutput``: a buffered DO task on one port 0 line, clocked by ``/DEV/ai/SampleClock``,
+  holding one cycle of ``daq.sync.SyncTrain`` with regeneration allowed: written once before
+  the task starts, it repeats for the whole run, so nothing is written while ionto runs and
+  nothing can underflow.  Its ``sync`` events come from the same schedule, logged once the AI
+  read passes their sample.
+
+Both tasks start before AI and stop after everything else: a stop writes the retain levels
+first (``NIDevice.write_safe``), these tasks play no part in that.
+
+Thread: the engine thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from nidaqmx.constants import AcquisitionType, LineGrouping, OverwriteMode, RegenerationMode
+from nidaqmx.stream_readers import DigitalSingleChannelReader
+from nidaqmx.stream_writers import DigitalSingleChannelWriter
+
+from daq.errors import DeviceError
+from daq.ni.connection import NIConnection
+from daq.ni.errors import NI_ERRORS, close_tasks, translate
+from daq.rig import port0_line
+from daq.sync import SyncTrain
+from daq.trials import DigitalTrialDecoder
+from daq.types import EventKind, LogEvent
+
+log = logging.getLogger(__name__)
+
+WRITE_CHUNK = 65536  # samples per DO write (a gRPC message stays well under its 4 MB default)
+
+
+class TrialInput:
+    """The trial lines of ``config`` (a ``daq.rig.TrialInputConfig``).  The decoder lives as long
+    as the device, across restarts (a trial open at an overflow stays open)."""
+
+    def __init__(self, conn: NIConnection, config: Any, where: str):
+        self.conn = conn
+        self.config = config
+        self.where = where
+        trial, codes, strobe = config.line_numbers()
+        self.decoder = DigitalTrialDecoder(trial, codes, strobe,
+                                           {int(k): dict(v) for k, v in config.conditions.items()})
+        self.task: Any = None
+        self._reader: DigitalSingleChannelReader | None = None
+        self._buf = np.zeros(0, dtype=np.uint32)
+
+    def create(self, name: str, terminal_device: str, rate_hz: float, buffer_samples: int) -> None:
+        self.task = self.conn.task(name)
+        self.task.di_channels.add_di_chan(",".join(self.config.lines), name_to_assign_to_lines="trials",
+                                          line_grouping=LineGrouping.CHAN_FOR_ALL_LINES)
+        self.task.timing.cfg_samp_clk_timing(rate_hz, source=f"/{terminal_device}/ai/SampleClock",
+                                             sample_mode=AcquisitionType.CONTINUOUS, samps_per_chan=buffer_samples)
+        self.task.in_stream.input_buf_size = buffer_samples
+        self.task.in_stream.overwrite = OverwriteMode.DO_NOT_OVERWRITE_UNREAD_SAMPLES
+        self._reader = DigitalSingleChannelReader(self.task.in_stream)
+        self._reader.verify_array_shape = False
+
+    def start(self) -> None:
+        self.task.start()
+
+    def read(self, first_index: int, n_samples: int, timeout_s: float) -> list[LogEvent]:
+        """The words of the samples the AI block just read (``first_index`` = its first sample)
+        → trial events."""
+        if self._reader is None:
+            return []
+        if self._buf.shape[0] != n_samples:
+            self._buf = np.zeros(n_samples, dtype=np.uint32)
+        try:
+            got = self._reader.read_many_sample_port_uint32(self._buf, n_samples, timeout_s)
+        except NI_ERRORS as exc:
+            raise translate(exc, self.where, "reading the trial input lines") from None
+        if got != n_samples:
+            raise DeviceError(f"{self.where}: asked the trial input lines for {n_samples} samples, got {got}")
+        return self.decoder.feed(first_index, self._buf)
+
+    def close(self) -> None:
+        close_tasks([self.task], self.where, "the trial input task")
+        self.task, self._reader = None, None
+
+
+class SyncOutput:
+    """The sync train of ``config`` (a ``daq.rig.SyncOutConfig``) on its line."""
+
+    def __init__(self, conn: NIConnection, config: Any, where: str):
+        self.conn = conn
+        self.config = config
+        self.where = where
+        self.train: SyncTrain | None = None
+        self.task: Any = None
+        self._origin = 0  # the sample index of the task's sample 0
+        self._pulse_base = 0  # pulses of earlier tasks of this run (restarts)
+        self._logged_to = 0  # sync events are logged for samples below this
+
+    def create(self, name: str, terminal_device: str, rate_hz: float) -> None:
+        self.train = SyncTrain(self.config, rate_hz)
+        words = self.train.cycle_levels().astype(np.uint32) << np.uint32(port0_line(self.config.line)[1])
+        self.task = self.conn.task(name)
+        self.task.do_channels.add_do_chan(self.config.line, name_to_assign_to_lines="sync",
+                                          line_grouping=LineGrouping.CHAN_FOR_ALL_LINES)
+        self.task.timing.cfg_samp_clk_timing(rate_hz, source=f"/{terminal_device}/ai/SampleClock",
+                                             sample_mode=AcquisitionType.CONTINUOUS, samps_per_chan=words.size)
+        self.task.out_stream.regen_mode = RegenerationMode.ALLOW_REGENERATION
+        self.task.out_stream.output_buf_size = words.size
+        writer = DigitalSingleChannelWriter(self.task.out_stream, auto_start=False)
+        writer.verify_array_shape = False
+        for a in range(0, words.size, WRITE_CHUNK):
+            writer.write_many_sample_port_uint32(np.ascontiguousarray(words[a:a + WRITE_CHUNK]), timeout=10.0)
+
+    def start(self, first_index: int) -> None:
+        """``first_index``: the sample index of the task's sample 0 (the AI's; restarts go on)."""
+        self._origin = first_index
+        self._logged_to = max(self._logged_to, first_index)
+        self.task.start()
+
+    def events_before(self, stop_index: int) -> list[LogEvent]:
+        """``sync`` events of the rises below ``stop_index`` not logged yet (after an AI read)."""
+        if self.train is None or stop_index <= self._logged_to:
+            return []
+        rises = self.train.rises(self._logged_to - self._origin, stop_index - self._origin)
+        self._logged_to = stop_index
+        return [LogEvent(self._origin + at, EventKind.SYNC, text=f"pulse={self._pulse_base + k}") for k, at in rises]
+
+    def close(self) -> None:
+        """Close the task; pulses keep their numbers across a restart (the new task's pattern
+        begins at its pulse 0, which is the next number of the run)."""
+        if self.train is not None:
+            self._pulse_base += len(self.train.rises(0, max(0, self._logged_to - self._origin)))
+            self.train = None
+        close_tasks([self.task], self.where, "the sync output task")
+        self.task = None
