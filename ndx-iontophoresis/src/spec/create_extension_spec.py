@@ -1,5 +1,5 @@
 """Writes the ndx-iontophoresis spec (../../spec/*.yaml) with pynwb's spec builders, as the
-ndx-template does: ``python src/spec/create_extension_spec.py`` from the package folder.
+ndx-template does: ``python src/spec/create_extension_spec.py [OUTPUT_DIR]`` from the package folder.
 
 The types (names and units follow ionto's vocabulary: units in the column names):
 
@@ -15,6 +15,7 @@ The types (names and units follow ionto's vocabulary: units in the column names)
   (the current the source's monitor reported).
 """
 
+import sys
 from pathlib import Path
 
 from hdmf.spec.write import export_spec
@@ -81,7 +82,8 @@ def data_types() -> list[NWBGroupSpec]:
     return [barrels, pipette, ejections, series, commanded, monitored]
 
 
-def main() -> None:
+def main(output_dir: str | None = None) -> None:
+    """Write the namespace and extensions YAML into ``output_dir`` (default: the package's spec/)."""
     ns = NWBNamespaceBuilder(
         doc="Microiontophoresis: the multi-barrel pipette and its barrels, ejections, and the barrels' commanded "
             "and monitored currents.",
@@ -90,8 +92,8 @@ def main() -> None:
         ns.include_type(t, namespace="hdmf-common")
     for t in ("Device", "TimeIntervals", "TimeSeries"):
         ns.include_type(t, namespace="core")
-    export_spec(ns, data_types(), str(Path(__file__).resolve().parents[2] / "spec"))
+    export_spec(ns, data_types(), output_dir or str(Path(__file__).resolve().parents[2] / "spec"))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else None)
