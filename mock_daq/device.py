@@ -41,6 +41,7 @@ from daq.errors import (
     OutputUnderflowError,
 )
 from daq.rig import RigConfig
+from daq.sync import SyncTrain
 from daq.trials import StimulusRequest
 from daq.types import AcquisitionConfig, Block, DeviceDescription, EventKind, LogEvent, StreamInfo
 from mock_daq.electrode import adc_scale_V
@@ -70,6 +71,7 @@ class SimDevice:
         self.name = name
         self.timeline = FaultTimeline(rig.rate_hz, rig.pipette.names, self.sim.faults)
         self._sim: Simulation | None = None
+        self._sync: SyncTrain | None = None
         self._config: AcquisitionConfig | None = None
         self._ao_chunks: list[tuple[int, np.ndarray]] = []
         self._ao_write = 0
@@ -162,6 +164,8 @@ class SimDevice:
         self._running = False
         self.timeline = FaultTimeline(self.rig.rate_hz, self.rig.pipette.names, tuple(self.timeline.faults))
         self._sim = Simulation(self.rig, self.sim, config.ai, seed=self.seed, faults=self.timeline)
+        # the rig's sync pulse train out (daq.sync): each rise logged as a sync event with its block
+        self._sync = None if self.rig.sync_out is None else SyncTrain(self.rig.sync_out, config.rate_hz)
         n = len(config.ai)
         return StreamInfo(
             rate_hz=config.rate_hz, channels=config.ai, dtype=np.dtype(np.int16),
@@ -258,10 +262,14 @@ class SimDevice:
             if overflow.report == "error":
                 raise InputOverflowError(f"{self.name}: {text}", code=OVERFLOW_CODE, lost_samples=lost)
             self._events.append(LogEvent(start - lost, EventKind.NOTE, text=text))
-        self._pace(start + n_samples, timeout_s)
         currents = self._take_ao(start, n_samples)
         data = np.ascontiguousarray(self._sim.generate_cm(start, currents).T)
+        # computed first, then held until its last sample is due: a block arrives when a board
+        # would deliver it, not a computation later (daq.clock_fit times the arrivals)
+        self._pace(start + n_samples, timeout_s)
         self._read = start + n_samples
+        if self._sync is not None:
+            self._events.extend(self._sync.events(start, start + n_samples))
         return Block(start, data)
 
     def write_safe(self, volts: Sequence[float]) -> None:
