@@ -14,7 +14,9 @@ A trial is *valid* when it is complete (its stop is logged), no samples were los
 pause came during it, the drug condition and the drug barrel's current did not change during
 it, the barrel was ejecting in an on block and not in an off block (a pause retains every
 barrel, and resuming does not eject again), it started at least ``settle_s`` after its
-block's drug change, and it is not among the first ``discard`` trials after that.  Validity is
+block's drug change, and it is not among the first ``discard`` trials after that.  A block
+may hold a single trial: an interleaved design logs a ``drug_block`` before every trial, and
+the same rules then apply trial by trial.  Validity is
 decided here, from the log, never at run time (DESIGN.md §8).
 """
 
@@ -96,6 +98,7 @@ class Trial:
     block: int = 0
     drug_state: str = "off"
     drug_current_nA: float = 0.0  # the drug barrel's commanded current at the trial's start (from the log)
+    condition_nA: float = 0.0  # the drug condition's current: its block's (design) current, 0 when off
     valid: bool = True
     reason: str = ""  # why not valid: incomplete, gap, paused, drug changed, drug not on/off, settling, discarded
 
@@ -189,7 +192,9 @@ def trials_from_events(events: Iterable[LogEvent], rate_hz: float, *, drug_barre
                 reason = "discarded"
         out.append(Trial(number=n, start_index=a, stop_index=z, code=int(_number(f, "code", 0)), stimulus=stim,
                          block=blk.block, drug_state=blk.state,
-                         drug_current_nA=current_at[ci][1] if ci >= 0 else 0.0, valid=not reason, reason=reason))
+                         drug_current_nA=current_at[ci][1] if ci >= 0 else 0.0,
+                         condition_nA=abs(blk.current_nA) if blk.state == "on" else 0.0, valid=not reason,
+                         reason=reason))
     return out
 
 

@@ -12,7 +12,17 @@ carries every barrel current, so each trial's drug current is in the log.
 
 A dry run has no trial input: a block then lasts the time the design needs at the task's
 nominal trial period (``trial_period_s``), so the dry run shows the design and its
-duration.  Thread: plans run on the engine thread (or in a dry run).
+duration.
+
+An *interleaved* design changes the drug condition trial by trial: each trial's condition
+(off, or on at one of the currents) and stimulus are drawn at random (seeded), every
+stimulus × drug condition equally often; before a trial whose condition differs from the
+last one's the drug changes and the trial waits ``lead_s`` (drug on) or ``washout_s`` (drug
+off).  Every trial is its own ``drug_block`` (``interleaved_trials``), so the log says each
+trial's condition and current and ``daq.trials`` judges each trial by the same rules.  Only
+a protocol that shows the stimuli can interleave (it must know when the next trial comes).
+
+Thread: plans run on the engine thread (or in a dry run).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from protocols.commands import Checkpoint, Eject, Mark, Plan, PlanContext, Retai
 from protocols.stubs import wait_until
 
 DESIGNS = ("blocked", "randomised")
+"""Block designs (``block_currents``); ``interleaved`` is trial by trial (``interleaved_sequence``)."""
 
 
 @dataclass(frozen=True)
@@ -154,3 +165,68 @@ def design_text(barrel: str, blocks: Sequence[float], conditions: int, trials_pe
             f"about {math.ceil(per):d} s per block at {trial_period_s:g} s per trial"
             + (f"; ionto shows {shown}" if shown else "; the task shows the stimuli"))
 
+
+
+def interleaved_sequence(currents_nA: Sequence[float], n_values: int, trials_per_condition: int,
+                         seed: int | None) -> list[tuple[float, int]]:
+    """The (drug current, stimulus index) of each trial of an interleaved design: the drug
+    conditions are off (0) and each current; each repetition shows every stimulus × drug
+    condition once, shuffled (seeded), ``trials_per_condition`` repetitions."""
+    rng = random.Random(seed)
+    cells = [(c, v) for c in [0.0, *(float(x) for x in currents_nA)] for v in range(n_values)]
+    out: list[tuple[float, int]] = []
+    for _ in range(trials_per_condition):
+        rep = list(cells)
+        rng.shuffle(rep)
+        out += rep
+    return out
+
+
+def interleaved_settles(sequence: Sequence[tuple[float, int]], lead_s: float, washout_s: float) -> list[float]:
+    """The wait before each trial: ``lead_s`` when the drug goes on or changes current,
+    ``washout_s`` when it goes off, 0 when the condition stays (every barrel starts on retain)."""
+    out, before = [], 0.0
+    for cur, _ in sequence:
+        out.append(0.0 if cur == before else (lead_s if cur > 0 else washout_s))
+        before = cur
+    return out
+
+
+def interleaved_trials(barrel: str, sequence: Sequence[tuple[float, int]], stim: DrivenStimulus, lead_s: float,
+                       washout_s: float) -> Plan:
+    """Show the trials of an interleaved design (``interleaved_sequence``): before each, change
+    the drug if its condition differs from the last one's (eject at the current, or retain)
+    and wait ``lead_s`` / ``washout_s``; log every trial's ``drug_block`` (block = trial
+    number, ``settle_s`` = that wait, no discard); then show the stimulus and wait one period."""
+    before = 0.0
+    for (cur, vi), settle_s in zip(sequence, interleaved_settles(sequence, lead_s, washout_s), strict=True):
+        state = "on" if cur > 0 else "off"
+        if cur != before:
+            yield Eject(barrel, cur) if cur > 0 else Retain(barrel)
+            before = cur
+        k = stim.next_trial[0]
+        stim.next_trial[0] += 1
+        yield DrugBlock(k, 0, state, barrel, cur, settle_s, 0)
+        if settle_s > 0:
+            yield Wait(settle_s)
+        v = stim.values[vi]
+        yield ShowStimulus(k, vi + 1, stim.stimulus_s, ((stim.name, float(v)),))
+        yield Wait(stim.period_s)
+
+
+def interleaved_text(barrel: str, sequence: Sequence[tuple[float, int]], stim: DrivenStimulus,
+                     trials_per_condition: int, lead_s: float, washout_s: float, seed: int | None) -> str:
+    """One line describing an interleaved design and its duration (logged as a mark; shown
+    by the dry run), with every trial's drug condition in order."""
+    currents = sorted({c for c, _ in sequence if c > 0})
+    settles = interleaved_settles(sequence, lead_s, washout_s)
+    total_s = sum(settles) + len(sequence) * stim.period_s
+    changes = sum(s > 0 for s in settles)
+    order = " ".join("off" if c == 0 else f"{c:g}" for c, _ in sequence)
+    drawn = "unseeded" if seed is None else f"seed {seed}"
+    return (f"interleaved drug x stimulus trials on {barrel}: {len(sequence)} trials, each off or on at "
+            f"{', '.join(f'{c:g}' for c in currents)} nA with {stim.name} "
+            f"{', '.join(f'{v:g}' for v in stim.values)}, {trials_per_condition} per stimulus x drug condition, "
+            f"drawn at random ({drawn}); {stim.stimulus_s:g} s on, {stim.iti_s:g} s off; the ejection starts "
+            f"{lead_s:g} s before a drug trial after a change, {washout_s:g} s washout after the drug goes off "
+            f"({changes} changes); {math.ceil(total_s):d} s; conditions in order (nA): {order}")

@@ -81,7 +81,7 @@ def test_a_block_timeout_shorter_than_the_design_needs_is_refused_when_the_file_
 
 
 def test_an_unknown_design_is_refused_naming_the_field_and_the_choices():
-    with pytest.raises(ConfigError, match=r"params\.design.*'blocked' or 'randomised'"):
+    with pytest.raises(ConfigError, match=r"params\.design.*'blocked', 'randomised' or 'interleaved'"):
         load_yaml_string('plan: drug_trials\nparams: {barrel: ach, currents_nA: [60], conditions: 8, '
                          'design: latin}\n', "t.yaml")
 
