@@ -19,8 +19,8 @@ def rig_on_device(rig: RigConfig, device: str, ao_device: str | None = None,
     """The same rig with every physical channel (``sim/ai1``) renamed onto ``device``
     (``Dev1/ai1``), keeping its number: electrodes, current and voltage monitors and the marker
     are inputs (on ``device``), barrel commands outputs (on ``ao_device``, default ``device``:
-    a cDAQ's AO module), the interlock a digital line (on ``line_device``, default ``device``:
-    a chassis' own lines)."""
+    a cDAQ's AO module), the interlock, trial input and sync lines digital lines (on
+    ``line_device``, default ``device``: a chassis' own lines)."""
     ao_device = ao_device or device
     electrodes = [e.model_copy(update={"physical": _on(e.physical, device)}) for e in rig.electrodes]
     barrels = []
@@ -38,6 +38,14 @@ def rig_on_device(rig: RigConfig, device: str, ao_device: str | None = None,
         update["marker"] = rig.marker.model_copy(update={"physical": _on(rig.marker.physical, device)})
     if rig.interlock is not None:
         update["interlock"] = rig.interlock.model_copy(update={"line": _on(rig.interlock.line, line_device or device)})
+    lines = line_device or device
+    if rig.trial_input is not None:  # trial and sync lines: port 0 of the board (daq.ni.digital)
+        ti = rig.trial_input
+        update["trial_input"] = ti.model_copy(update={
+            "trial_line": _on(ti.trial_line, lines), "code_lines": tuple(_on(c, lines) for c in ti.code_lines),
+            "strobe_line": None if ti.strobe_line is None else _on(ti.strobe_line, lines)})
+    if rig.sync_out is not None:
+        update["sync_out"] = rig.sync_out.model_copy(update={"line": _on(rig.sync_out.line, lines)})
     return rig.model_copy(update=update)
 
 

@@ -17,8 +17,8 @@ from mock_daq.nigrpc import SimNIServer
 from tests.daq.conftest import make_device
 from tests.daq.test_ni_backend import Collect
 
-TRIALS = {"trial_line": "Dev1/port0/line1", "code_lines": [f"Dev1/port0/line{i}" for i in (2, 3, 4, 5)],
-          "strobe_line": "Dev1/port0/line6"}
+TRIALS = {"trial_line": "sim/port0/line1", "code_lines": [f"sim/port0/line{i}" for i in (2, 3, 4, 5)],
+          "strobe_line": "sim/port0/line6"}  # on Dev1 through rig_on_device, like the other channels
 
 
 def trial_rig(block_s: float = 0.05, **trial_input):
@@ -67,9 +67,10 @@ def test_without_a_strobe_the_code_is_read_at_the_trial_start():
 
 @pytest.mark.parametrize("bad, says", [
     ({"trial_line": "Dev1/ai0"}, "trial_line: 'Dev1/ai0' is not a port 0 line"),
-    ({"code_lines": ["Dev1/port0/line1"]}, "used twice"),
+    ({"code_lines": ["sim/port0/line1"]}, "used twice"),
     ({"conditions": {40: {"orientation_deg": 0}}}, "codes [40] do not fit 4 code line(s)"),
     ({"strobe_line": "Dev2/port0/line6"}, "on several devices"),
+    ({"code_lines": ["sim/port0/line1:3"]}, "code_lines[0]: 'sim/port0/line1:3' is not a port 0 line"),
 ])
 def test_bad_trial_input_lines_are_one_line_naming_the_field(bad, says):
     rig = load_preset("gain")
