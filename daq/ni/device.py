@@ -430,8 +430,8 @@ class NIDevice:
     def stop(self) -> None:
         self._running = False
         errors = []
-        # the digital lines last (retain was written before any stop: write_safe)
-        for t in (self._ai, self._ao, *(d.task for d in (self._di, self._sync) if d is not None)):
+        # not the digital lines: the engine writes retain after this; they close in ``close``
+        for t in (self._ai, self._ao):
             if t is None:
                 continue
             try:
@@ -458,7 +458,7 @@ class NIDevice:
             self._interlock.release(standby=not self._safe_ok)
             self._interlock = None
         close_tasks(tasks, self.name)
-        for d in (self._di, self._sync):  # after AI and AO
+        for d in (self._di, self._sync):  # after AI and AO, and after retain (engine: stop, write_safe, close)
             if d is not None:
                 d.close()
         self._ai = self._ao = None
