@@ -5,7 +5,8 @@ protocol's closed loop use; docs/trials.md).
 Columns besides ``start_time`` / ``stop_time`` (s): ``trial`` (number), ``code`` (condition
 code), one float column per stimulus value the trials name (e.g. ``orientation_deg``; NaN in
 a trial that does not name it), ``drug_block``, ``drug_state`` (``on``/``off``),
-``drug_current_nA`` (the drug barrel's commanded current at the trial's start), ``valid`` and
+``drug_current_nA`` (the drug barrel's commanded current at the trial's start; its retaining
+current in an off block), ``condition_nA`` (the block's design current, 0 when off), ``valid`` and
 ``invalid_reason`` (empty when valid: otherwise incomplete, gap, paused, drug changed,
 settling, discarded, ...).  A trial whose stop was never logged ends with the recording and
 is not valid.
@@ -21,13 +22,14 @@ from typing import Any
 from daq.trials import Trial, trials_from_events
 
 RESERVED = frozenset({"start_time", "stop_time", "tags", "timeseries", "id", "trial", "code", "drug_block",
-                      "drug_state", "drug_current_nA", "valid", "invalid_reason"})
+                      "drug_state", "drug_current_nA", "condition_nA", "valid", "invalid_reason"})
 FIXED_COLUMNS = (
     ("trial", "trial number (as the event log numbers them)"),
     ("code", "condition code of the trial (the strobe word, or the protocol's condition number)"),
     ("drug_block", "drug block the trial is in (numbered from 0 in the order of the drug changes)"),
     ("drug_state", "drug condition of the block: 'on' (the drug barrel ejecting) or 'off'"),
     ("drug_current_nA", "the drug barrel's commanded current at the trial's start, nA (signed)"),
+    ("condition_nA", "the drug condition's current: its block's design current, nA (0 when off)"),
     ("valid", "whether the trial counts (complete, no lost samples or pause, drug unchanged, settled, not "
               "discarded after a drug change)"),
     ("invalid_reason", "why the trial does not count (empty when valid)"),
@@ -64,5 +66,5 @@ def add_trials(nwb: Any, rec: Any) -> int:
         values = {stimulus_column(k): float(t.stimulus.get(k, math.nan)) for k in keys}
         nwb.add_trial(start_time=start, stop_time=max(start, stop), trial=int(t.number), code=int(t.code),
                       drug_block=int(t.block), drug_state=t.drug_state, drug_current_nA=float(t.drug_current_nA),
-                      valid=bool(t.valid), invalid_reason=t.reason, **values)
+                      condition_nA=float(t.condition_nA), valid=bool(t.valid), invalid_reason=t.reason, **values)
     return len(trials)
