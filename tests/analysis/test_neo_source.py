@@ -1,0 +1,187 @@
+"""Other systems' recordings through Neo: one ionto recording written again by real writers
+(pyabf's ABF writer, an Open Ephys binary folder in its published layout, Neo's NixIO) gives
+the same spikes and the same ejection epochs as the ionto HDF5 — each with its epochs from a
+different place (sidecar CSV, current monitor, markers); ``ionto info``/``analyze`` read them;
+odd files give one line.
+
+Tolerance: none — the spike sample indices are identical.  The ABF and Open Ephys files hold
+the very int16 counts of the HDF5 (pyabf stores int(value × 32768) for |value| < 1, exact for
+value = counts / 32768; Open Ephys stores the counts with their µV per count), and the NIX file
+the float64 volts ionto computes from them; the detector's MAD threshold is scale-invariant,
+so the ABF's different units per count (pyabf picks its scale from powers of ten) change the
+µV figures but not which samples cross.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import synth
+from hypothesis import given
+from hypothesis import strategies as st
+from neo_writers import write_abf, write_nix, write_open_ephys
+
+from analysis.neo_epochs import EpochSourceError, MonitorEpochs, parse_marker
+from analysis.neo_source import NeoFormatError, NeoSource
+from analysis.pipeline import AnalysisParams, analyze
+from analysis.source import open_source
+from app.cli.main import main
+from daq.recording import Recording
+
+PARAMS = AnalysisParams(baseline_s=10.0, response_s=5.0)
+CURRENTS_NA = [10, 30, 90]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """One ionto recording (glutamate at 10, 30, 90 nA) and the same samples by three writers."""
+    d = tmp_path_factory.mktemp("neo")
+    s = synth.Synth(duration_s=100, ejections=synth.dose_series("glu", CURRENTS_NA, eject_s=10, gap_s=15,
+                                                                start_s=20))
+    synth.write(d / "rec.h5", s)
+    with Recording(d / "rec.h5") as rec:
+        out = {"h5": d / "rec.h5", "abf": write_abf(rec, d / "rec.abf"),
+               "open_ephys": write_open_ephys(rec, d / "oe", "glu"), "nix": write_nix(rec, d / "rec.nix")}
+        ref = analyze(rec, PARAMS)
+    return out, ref
+
+
+def _epoch_key(e):
+    return (e.barrel, e.drug, e.role, e.current_nA, e.onset, e.offset, tuple(e.flags))
+
+
+@pytest.mark.parametrize(("fmt", "epochs_from"), [("abf", "sidecar"), ("open_ephys", "monitor ADC1"),
+                                                  ("nix", "markers")])
+def test_the_same_recording_from_another_writer_gives_the_same_spikes_and_epochs(files, fmt, epochs_from):
+    paths, ref = files
+    with open_source(paths[fmt]) as src:
+        assert isinstance(src, NeoSource)
+        assert src.epochs_source.startswith(epochs_from)
+        res = analyze(src, PARAMS)
+    assert len(ref.spike_index) > 500
+    np.testing.assert_array_equal(res.spike_index, ref.spike_index)
+    assert [e.current_nA for e in ref.epochs] == [-c for c in CURRENTS_NA]
+    assert [_epoch_key(e) for e in res.epochs] == [_epoch_key(e) for e in ref.epochs]
+    for a, b in zip(res.epochs, ref.epochs):
+        assert a.percent_change == pytest.approx(b.percent_change)
+    assert set(res.fits) == set(ref.fits) == {"glu:glutamate"}
+    assert res.fits["glu:glutamate"].ec50 == pytest.approx(ref.fits["glu:glutamate"].ec50, rel=1e-9)
+
+
+def test_samples_are_read_in_chunks_equal_to_the_whole(files):
+    paths, _ = files
+    with NeoSource(paths["open_ephys"]) as src, Recording(paths["h5"]) as rec:
+        whole = src.raw()
+        np.testing.assert_array_equal(whole, rec.raw(channels=[0, rec.stream.index_of("glu_mon")]))
+        parts = np.concatenate([b for _, b in src.iter_rows(7777)])
+        np.testing.assert_array_equal(parts, whole)
+        # the same counts × (µV per count × 1e-6) instead of × (V per count / gain): within 1 ulp
+        np.testing.assert_allclose(src.physical(0), rec.physical(0), rtol=1e-15, atol=0)
+
+
+def test_cli_info_says_what_was_found(files, capsys):
+    paths, _ = files
+    assert main(["info", str(paths["open_ephys"]), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "OpenEphysBinary"
+    assert [len(s["channels"]) for s in doc["streams"]] == [1, 1]  # Neo splits the ADC channels off
+    assert doc["analysed"]["epochs_source"] == "monitor ADC1"
+    assert [(e["barrel"], e["current_nA"], e["start_s"]) for e in doc["analysed"]["ejections"]] == [
+        ("glu", -10.0, 20.0), ("glu", -30.0, 45.0), ("glu", -90.0, 70.0)]
+    assert main(["info", str(paths["nix"])]) == 0
+    text = capsys.readouterr().out
+    assert "event channel 'ejections' (epoch): 3 events" in text and "epochs from: markers" in text
+
+
+def test_cli_analyze_reads_an_abf_with_its_sidecar(files, tmp_path, capsys):
+    paths, _ = files
+    assert main(["analyze", str(paths["abf"]), "--out", str(tmp_path), "--baseline-s", "10", "--response-s", "5",
+                 "--json", "--no-progress"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["epochs"]) == 3 and "glu:glutamate" in doc["fits"]
+
+
+def test_stream_choice_and_ambiguous_streams(files):
+    paths, _ = files
+    with NeoSource(paths["open_ephys"], stream="1", monitors={}) as src:  # the ADC stream, read as voltage
+        assert [c.name for c in src.channels] == ["ADC1"]
+    with pytest.raises(NeoFormatError, match=r"no single stream 'nope'; the file has 0: .*choose one with --series"):
+        NeoSource(paths["open_ephys"], stream="nope")
+
+
+def test_odd_files_give_one_line(tmp_path, files, capsys):
+    paths, _ = files
+    (tmp_path / "notes.xyz").write_text("hello")
+    with pytest.raises(NeoFormatError, match="not a format ionto reads"):
+        NeoSource(tmp_path / "notes.xyz")
+    bad = tmp_path / "broken.abf"
+    bad.write_bytes(b"ABF " + b"\0" * 40)
+    assert main(["analyze", str(bad), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "broken.abf: Neo cannot read it (AxonRawIO:" in err[0]
+    from pyabf.abfWriter import writeABF1
+
+    writeABF1(np.zeros((1, 20000)), str(tmp_path / "clamp.abf"), 20000.0)  # pyabf's default units: pA
+    with pytest.raises(NeoFormatError, match=r"clamp.abf: stream 'Signals' holds no voltage channel to analyse"):
+        NeoSource(tmp_path / "clamp.abf")
+    _two_segment_nix(tmp_path / "sweeps.nix")
+    with pytest.raises(NeoFormatError, match=r"1 block\(s\) and \[2\] segment\(s\).*one continuous recording"):
+        NeoSource(tmp_path / "sweeps.nix")
+    abf = tmp_path / "copy.abf"
+    abf.write_bytes(paths["abf"].read_bytes())
+    (tmp_path / "copy.abf.ejections.csv").write_text("barrel,drug,current_nA,start_s,end_s\nglu,glutamate,-10,5,abc\n")
+    with pytest.raises(EpochSourceError, match=r"copy.abf.ejections.csv: line 2: current_nA, start_s and end_s must be numbers"):
+        with NeoSource(abf) as src:
+            _ = src.ejections
+    assert main(["info", str(abf)]) == 0
+    text = capsys.readouterr().out  # the samples are fine: info lists them, and says what is wrong in one line
+    assert "stream 0: 'Signals'  20000 Hz, 2000000 samples" in text
+    assert "not analysable as it is: " in text and "line 2: current_nA, start_s and end_s must be numbers" in text
+    (tmp_path / "copy.abf.ejections.csv").write_text("barrel,current_nA,start_s,end_s\nglu,-10,5,6\n")
+    with pytest.raises(EpochSourceError, match=r"missing column\(s\) \['drug'\]"):
+        NeoSource(abf).ejections  # noqa: B018
+
+
+def _two_segment_nix(path):
+    import quantities as pq
+    from neo import AnalogSignal, Block, Segment
+    from neo.io import NixIO
+
+    blk = Block()
+    for _ in range(2):
+        seg = Segment()
+        seg.analogsignals.append(AnalogSignal(np.zeros((100, 1)), units="V", sampling_rate=1000 * pq.Hz))
+        blk.segments.append(seg)
+    with NixIO(str(path), mode="ow") as io:
+        io.write_block(blk)
+
+
+@given(barrel=st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,7}", fullmatch=True),
+       drug=st.from_regex(r"[A-Za-z][A-Za-z0-9\-]{0,11}", fullmatch=True),
+       current=st.floats(-500, 500, allow_nan=False).filter(lambda c: c != 0).map(lambda c: round(c, 1)))
+def test_a_marker_label_reads_back(barrel, drug, current):
+    assert parse_marker(f"{barrel}:{drug} {current:g} nA") == (barrel, drug, current)
+    assert parse_marker(f"{barrel} off") == (barrel, "", 0.0)
+    assert parse_marker(f"stimulus {barrel}") is None
+
+
+@given(runs=st.lists(st.tuples(st.integers(0, 5000), st.integers(300, 2000), st.sampled_from([-40.0, 15.0, 90.0])),
+                     max_size=5),
+       block=st.integers(50, 3000))
+def test_monitor_epochs_do_not_depend_on_the_block_size(runs, block):
+    """Runs that straddle block edges are joined: the ejections found block by block equal those
+    of the whole trace at once."""
+    n = 8000
+    cur = np.full(n, 10.0)  # the retain current: the resting level
+    for a, ln, c in runs:
+        cur[a:a + ln] = c
+    whole, parts = MonitorEpochs("b", 1000.0), MonitorEpochs("b", 1000.0)
+    whole.add_level(cur)
+    whole.add_runs(0, cur)
+    for s in range(0, n, block):
+        parts.add_level(cur[s:s + block])
+    for s in range(0, n, block):
+        parts.add_runs(s, cur[s:s + block])
+    assert whole.ejections(0.0) == parts.ejections(0.0)
