@@ -1,7 +1,9 @@
-"""A default ``ionto export-nwb`` of the demo recording is DANDI-clean: ``nwbinspector --config
-dandi`` reports nothing above a best-practice suggestion and ``dandi validate`` (after ``dandi
-organize``, as a DANDI upload goes) finds no error.  Both tools run as a user runs them, from
-the environment's command line."""
+"""A default ``ionto export-nwb`` of the demo recording — which holds the ndx-iontophoresis
+extension's pipette, barrels, typed ejections and barrel current series, its spec cached in
+the file — is DANDI-clean: ``nwbinspector --config dandi`` reports nothing above a
+best-practice suggestion and ``dandi validate`` (after ``dandi organize``, as a DANDI upload
+goes) finds no error; so is the export of a drug × stimulus run with its trials table.  Both
+tools run as a user runs them, from the environment's command line."""
 
 from __future__ import annotations
 
@@ -39,6 +41,18 @@ def demo_export(tmp_path_factory) -> Path:
     return d / "demo.nwb"
 
 
+def test_the_demo_export_holds_the_extension_with_its_spec_cached(demo_export):
+    import h5py
+
+    with h5py.File(demo_export, "r") as f:
+        assert "ndx-iontophoresis" in f["specifications"]
+        types = {g.attrs.get("neurodata_type") for g in (f["general/devices/pipette"], f["general/devices/pipette/barrels"],
+                                                         f["intervals/iontophoresis_ejections"])}
+        assert types == {"IontophoresisPipette", "IontophoresisBarrelsTable", "IontophoresisEjectionsTable"}
+        assert f["stimulus/presentation/commanded_current_glu"].attrs["neurodata_type"] == "CommandedCurrentSeries"
+        assert f["stimulus/presentation/monitored_current_glu"].attrs["neurodata_type"] == "MonitoredCurrentSeries"
+
+
 def test_nwbinspector_with_the_dandi_config_finds_only_suggestions(demo_export):
     r = tool("nwbinspector", "--config", "dandi", str(demo_export), cwd=demo_export.parent)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -73,3 +87,44 @@ def test_dandi_validate_refuses_an_export_whose_subject_lost_its_species(demo_ex
         del f["general/subject/species"]
     r = tool("dandi", "validate", str(dandiset), cwd=tmp_path)
     assert r.returncode == 1 and "check_subject_species_exists" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def trials_export(tmp_path_factory) -> Path:
+    """A short drug x stimulus run on the simulated gain rig, exported with its trials table."""
+    import yaml
+
+    from mock_daq import load_preset
+
+    d = tmp_path_factory.mktemp("dandi_trials")
+    doc = load_preset("gain").model_dump(mode="json", exclude_none=True)
+    doc["simulation"]["stimulus"]["mode"] = "driven"
+    (d / "rig.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (d / "p.yaml").write_text("plan: drug_trials\nparams: {barrel: ach, currents_nA: [60], trials_per_condition: 2, "
+                              "discard_trials: 1, lead_s: 1, washout_s: 1, seed: 3, stimulus_values: [0, 90], "
+                              "stimulus_s: 0.5, iti_s: 0.25}\n", encoding="utf-8")
+    loaded = load_any_protocol(d / "p.yaml")
+    res = run_protocol(loaded.factory(), loaded.info, d / "t.h5", device_url="sim:gain", rig_path=d / "rig.yaml",
+                       speed=None, seed=1)
+    assert res.error is None
+    assert main(["export-nwb", str(d / "t.h5"), str(d / "t.nwb")]) == 0
+    return d / "t.nwb"
+
+
+def test_the_trials_export_passes_nwbinspector_and_dandi_validate(trials_export, tmp_path):
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(trials_export), "r") as io:
+        assert len(io.read().trials) > 0
+    r = tool("nwbinspector", "--config", "dandi", str(trials_export), cwd=trials_export.parent)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for level in ("CRITICAL", "BEST_PRACTICE_VIOLATION", "PYNWB_VALIDATION", "ERROR"):
+        assert f"- {level}" not in r.stdout, r.stdout
+    dandiset = tmp_path / "dandiset"
+    dandiset.mkdir()
+    (dandiset / "dandiset.yaml").write_text(DANDISET_YAML)
+    r = tool("dandi", "organize", "-d", str(dandiset), "--files-mode", "copy", str(trials_export), cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(list(dandiset.rglob("*.nwb"))) == 1
+    r = tool("dandi", "validate", str(dandiset), cwd=tmp_path)
+    assert r.returncode == 0 and "No errors found." in r.stdout + r.stderr, r.stdout + r.stderr
