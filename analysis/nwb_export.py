@@ -9,9 +9,15 @@ What goes where (docs/nwb.md has the full table):
   device channel, amplifier gain, ADC range), in an electrode group on the rig's device.
 * ``/intervals/iontophoresis``: one row per ejection: barrel, drug, role, current (nA,
   signed), charge (nC), concentration (mM), flags.
+* ``/general/devices/pipette`` and ``/intervals/iontophoresis_ejections``: the pipette with
+  its barrels table and the ejections again, in the ndx-iontophoresis extension's types
+  (``analysis.nwb_ndx``; the plain table above stays for readers without the extension).
 * ``/stimulus/presentation/commanded_current_<barrel>``: each barrel's commanded current
   as a step function (from the event log; the balance barrel's is the negated sum), and
-  ``monitored_current_<barrel>``: each current-monitor channel (counts with a conversion to A).
+  ``monitored_current_<barrel>``: each current-monitor channel (counts with a conversion to A);
+  both the extension's ``CommandedCurrentSeries`` / ``MonitoredCurrentSeries`` (TimeSeries that
+  refer to their barrel's row).
+* ``/intervals/trials``: the trials of a drug × stimulus run (``analysis.nwb_trials``).
 * ``/units``: threshold crossings per electrode channel (detection as in ``ionto analyze``),
   with the threshold and noise level, and ``obs_intervals`` = the recorded (gap-free) spans.
 * ``/general/subject`` (subject_id, species, sex and age required: DANDI-clean by default)

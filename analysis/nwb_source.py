@@ -16,10 +16,12 @@ other rigs go through the same analysis:
   recording);
 * the detection band must fit the rate (``require_band``): a series sampled too slowly for
   spikes (an LFP) is refused, never analysed with its band silently cut;
-* epochs: from an intervals table — ``iontophoresis`` (what ``ionto export-nwb`` writes) or
-  any table with a ``barrel``, ``drug`` or ``current_nA`` column, else an ``epochs`` table
-  whose tags name the drug.  Each row becomes an ejection (onset, offset, current) of a
-  barrel described by the table's columns.
+* epochs: from an intervals table — the ndx-iontophoresis ``IontophoresisEjectionsTable``
+  when present (barrels and the pipette from the barrels table it refers to;
+  ``analysis.nwb_ndx``), else ``iontophoresis`` (ionto's plain table) or any table with a
+  ``barrel``, ``drug`` or ``current_nA`` column, else an ``epochs`` table whose tags name the
+  drug.  Each row becomes an ejection (onset, offset, current) of a barrel described by the
+  table's columns.
 
 Opening the file and its one-line errors: ``analysis.nwb_file``; sorted units:
 ``analysis.nwb_units``.

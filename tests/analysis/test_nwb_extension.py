@@ -157,3 +157,21 @@ def test_a_barrels_table_ionto_cannot_hold_is_one_line_naming_the_file(export, t
         _ = src.pipette
     msg = str(err.value)
     assert "\n" not in msg and str(bad) in msg and "polarity" in msg
+
+
+def test_the_docs_example_reads_barrels_ejections_and_traces_without_the_package(export):
+    """docs/nwb.md's example for other tools, run as written on an export (package blocked)."""
+    import re
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "nwb.md").read_text()
+    at = docs.index("Reading the barrels and ejections from another tool")
+    example = re.search(r"```python\n(.*?)```", docs[at:], re.S).group(1)
+    code = "import sys; sys.modules['ndx_iontophoresis'] = None\n" + example.replace('"rec.nwb"', repr(str(export[1])))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert [ln.split("s  ")[1] for ln in lines[:3]] == ["glu (glutamate, drug) -20 nA, 50 nC",
+                                                       "gaba (GABA, drug) +40 nA, 60 nC",
+                                                       "nacl (NaCl, control) +30 nA, 30 nC"]
+    assert "commanded_current_glu CommandedCurrentSeries glu glutamate" in lines
+    assert "monitored_current_bal MonitoredCurrentSeries bal NaCl" in lines
