@@ -16,9 +16,12 @@ from analysis.detect_file import detect_recording
 from analysis.gain import GainFit, fit_gain
 from analysis.source import RecordingLike
 from analysis.trials import (
+    OFF,
     Condition,
     ConditionStats,
     auroc,
+    condition_label,
+    condition_order,
     condition_stats,
     modulation_index,
     psth,
@@ -38,6 +41,23 @@ class NoTrialsError(IontoError):
 
 
 @dataclass
+class ConditionCurve:
+    """One drug condition's tuning curve (``off``, or on at one current: ``60 nA``): the
+    valid trials' responses per stimulus value, the fitted tuning curve, and — for a drug
+    condition — the gain model against control (``analysis.gain``), AUROC and modulation
+    index against control per value."""
+
+    label: str
+    current_nA: float  # 0 when off
+    points: list[ConditionStats]  # one per stimulus value, by value
+    tuning: TuningFit | None = None
+    gain: GainFit | None = None  # drug conditions only
+    gain_error: str = ""  # why a drug condition has no gain fit
+    auroc: dict[float, float] = field(default_factory=dict)
+    modulation_index: dict[float, float] = field(default_factory=dict)
+
+
+@dataclass
 class GainAnalysis:
     """Everything ``analyze_gain`` found (drug states "off" = control, "on" = drug)."""
 
@@ -53,6 +73,7 @@ class GainAnalysis:
     auroc: dict[float, float]
     modulation_index: dict[float, float]
     psth: dict[Condition, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    curves: dict[str, ConditionCurve] = field(default_factory=dict)  # per drug condition, off first, by current
 
     @property
     def n_valid(self) -> int:
@@ -112,7 +133,45 @@ def analyze_gain(rec: RecordingLike, spike_index: np.ndarray | None = None, *, w
     for key in cstats:
         sel = [trials[i] for i in ok if (trials[i].drug_state, stimulus_value(trials[i], name if name != "code" else None)) == key]
         ps[key] = psth(sel, spike_index, rec.rate_hz, post_s=post_s, bin_s=psth_bin_s)
-    return GainAnalysis(str(rec.path), name, kind, trials, counts, dur, cstats, tuning, gain, aur, mi, ps)
+    curves = condition_curves(trials, counts, dur, ok, name if name != "code" else None, kind, gain, n_boot, seed)
+    return GainAnalysis(str(rec.path), name, kind, trials, counts, dur, cstats, tuning, gain, aur, mi, ps, curves)
+
+
+def condition_curves(trials: list[Trial], counts: np.ndarray, dur: np.ndarray, ok: list[int], value_name: str | None,
+                     kind: str | None, pooled: GainFit, n_boot: int, seed: int) -> dict[str, ConditionCurve]:
+    """The tuning curve of each drug condition (each current apart); with one drug current its
+    gain is the pooled fit ``pooled`` (the same trials), with several each is fitted against
+    control on its own."""
+    labels = condition_order(condition_label(trials[i]) for i in ok)
+    stats = condition_stats(trials, counts, dur, value_name, by_current=True)
+    control = {k[1]: s for k, s in stats.items() if k[0] == OFF}
+    drugs = [lb for lb in labels if lb != OFF]
+    curves: dict[str, ConditionCurve] = {}
+    for label in labels:
+        sel = [i for i in ok if condition_label(trials[i]) == label]
+        values = np.array([stimulus_value(trials[i], value_name) for i in sel])
+        rates = counts[sel] / dur[sel]
+        cur = 0.0 if label == OFF else trials[sel[0]].condition_nA
+        c = ConditionCurve(label, cur, [s for k, s in stats.items() if k[0] == label])
+        if kind is not None:
+            c.tuning = fit_tuning(kind, values, rates)
+        if label != OFF and control:
+            if len(drugs) == 1:
+                c.gain = pooled
+            else:
+                both = [i for i in ok if condition_label(trials[i]) in (OFF, label)]
+                try:
+                    c.gain = fit_gain(np.array([stimulus_value(trials[i], value_name) for i in both]),
+                                      np.array([trials[i].drug_state == "on" for i in both]),
+                                      counts[both] / dur[both], n_boot=n_boot, seed=seed)
+                except ValueError as exc:  # too few stimulus values with both control and drug trials
+                    c.gain_error = str(exc)
+            for p in c.points:
+                if p.value in control:
+                    c.auroc[p.value] = auroc(p.rates_hz, control[p.value].rates_hz)
+                    c.modulation_index[p.value] = modulation_index(p.mean_rate_hz, control[p.value].mean_rate_hz)
+        curves[label] = c
+    return curves
 
 
 def _num(x: float) -> float | None:
@@ -150,11 +209,8 @@ def gain_doc(res: GainAnalysis) -> dict[str, Any]:
 def gain_figure(res: GainAnalysis, path: str | os.PathLike[str]) -> str:
     """Tuning curves per drug condition (means ± SEM, fitted curves), drug vs control
     responses with the fitted gain line, and the PSTHs at the stimulus with the largest
-    control response; written as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    control response; written as PNG (300 dpi, like every report figure)."""
+    from analysis.report import PRINT_DPI, plt
 
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4))
     colours = {"off": "k", "on": "tab:red"}
@@ -196,6 +252,6 @@ def gain_figure(res: GainAnalysis, path: str | os.PathLike[str]) -> str:
         ax3.set_ylabel("rate (Hz)")
         ax3.legend(frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=PRINT_DPI)
     plt.close(fig)
     return str(path)

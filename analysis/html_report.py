@@ -10,54 +10,18 @@ Self-contained apart from the figure files next to it; no JavaScript.
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 from typing import Any
 
 from analysis.epochs import current_text
+from analysis.html_parts import CSS
+from analysis.html_parts import figure as _figure
+from analysis.html_parts import fmt as _f
+from analysis.html_parts import table as _table
 from analysis.pipeline import AnalysisResult
 from analysis.tables import fit_doc
 from analysis.unit_quality import NARROW_MAX_MS
 from analysis.units import units_table
-
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
-h1{font-size:1.4em;margin-bottom:.2em} h2{font-size:1.1em;border-bottom:1px solid #ccc;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.82em;margin:.5em 0} td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
-th{background:#f3f3f3} td.l,th.l{text-align:left} tr.bad td{color:#999} .warn{color:#a40}
-img{max-width:100%;border:1px solid #eee} .meta{color:#555;font-size:.9em} figure{margin:1em 0}
-figcaption{font-size:.85em;color:#555}
-"""
-
-
-def _f(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return "∞" if v == math.inf else "—"
-        return f"{v:.{digits}g}"
-    return html.escape(str(v))
-
-
-def _table(header: list[str], rows: list[list[Any]], bad: list[bool] | None = None, left: int = 1) -> str:
-    th = "".join(f"<th class='l'>{html.escape(h)}</th>" if i < left else f"<th>{html.escape(h)}</th>"
-                 for i, h in enumerate(header))
-    body = []
-    for k, r in enumerate(rows):
-        cls = " class='bad'" if bad and bad[k] else ""
-        tds = "".join(f"<td class='l'>{_f(v)}</td>" if i < left else f"<td>{_f(v)}</td>" for i, v in enumerate(r))
-        body.append(f"<tr{cls}>{tds}</tr>")
-    return f"<table><tr>{th}</tr>{''.join(body)}</table>"
-
-
-def _figure(figs: dict[str, dict[str, str]], name: str, caption: str, out: Path) -> str:
-    if name not in figs:
-        return ""
-    png = Path(figs[name]["png"]).relative_to(out)
-    svg = Path(figs[name]["svg"]).relative_to(out)
-    return (f"<figure><a href='{svg}'><img src='{png}' alt='{html.escape(caption)}'></a>"
-            f"<figcaption>{html.escape(caption)} (<a href='{svg}'>SVG</a>)</figcaption></figure>")
 
 
 def _date(iso: str) -> str:
@@ -143,7 +107,9 @@ def units_section(res: AnalysisResult, figs: dict[str, dict[str, str]], out: Pat
     return parts
 
 
-def write_html(res: AnalysisResult, out: Path, figs: dict[str, dict[str, str]], files: dict[str, Any]) -> Path:
+def write_html(res: AnalysisResult, out: Path, figs: dict[str, dict[str, str]], files: dict[str, Any],
+               trials: list[str] | None = None) -> Path:
+    """The page; ``trials``: the trials section (``analysis.gain_html.trials_section``), if any."""
     p = res.params
     det = p.detection
     conf = f"{100 * p.conf:g} %"
@@ -173,6 +139,7 @@ def write_html(res: AnalysisResult, out: Path, figs: dict[str, dict[str, str]], 
     parts.append("<h2>Firing rate</h2>")
     parts.append(_figure(figs, "ratemeter", "ratemeter with ejection bars (hatched: current controls)", out))
     parts.append(_figure(figs, "raster", "spikes aligned to each ejection onset, and the PSTH per current", out))
+    parts += trials or []
     parts.append("<h2>Epochs</h2>")
     rows = [[ep.barrel, ep.condition, current_text(ep.current_nA), ep.measured_current_nA, ep.duration_s,
              ep.charge_nC, ep.baseline_rate_hz, ep.response_rate_hz, ep.percent_change, ep.z_score,
@@ -193,16 +160,25 @@ def write_html(res: AnalysisResult, out: Path, figs: dict[str, dict[str, str]], 
 
 
 def write_report(res: AnalysisResult, out: Path) -> dict[str, Any]:
-    """Tables (CSV, JSON), figures (PNG, SVG) and the HTML page; returns the file map."""
+    """Tables (CSV, JSON), figures (PNG, SVG) and the HTML page; returns the file map.  A
+    recording with trials also gets the tuning per drug condition and the gain of each spike
+    train (``analysis.gain_html``): a figure each, ``tuning.csv``, ``tuning_fits.csv``, ``gain.csv``."""
+    from analysis.gain_html import report_cells, trials_section, write_cell_figures
+    from analysis.gain_tables import write_gain_tables
     from analysis.report import write_figures
     from analysis.tables import write_json, write_tables
 
     out = Path(out)
     files = write_tables(res, out)
     figs = write_figures(res, out)
+    cells, problems = report_cells(res)
+    trial_figs = write_cell_figures(cells, out) if cells else {}
+    if cells:
+        files.update(write_gain_tables(cells, out))
+        files["tuning_figures"] = trial_figs
     files["figures"] = figs
     files["html"] = str(out / "report.html")
     files["json"] = str(out / "analysis.json")
-    write_html(res, out, figs, files)
+    write_html(res, out, figs, files, trials_section(cells, trial_figs, out, problems))
     write_json(res, out, files)
     return files

@@ -16,11 +16,28 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from analysis.epochs import current_text
 from analysis.source import RecordingLike
 from daq.trials import Trial, trials_from_events
 
 Condition = tuple[str, float]
-"""(drug state "on"/"off", stimulus value)."""
+"""(drug state "on"/"off" — or, per current, the drug condition's label — , stimulus value)."""
+
+OFF = "off"
+
+
+def condition_label(trial: Trial) -> str:
+    """A trial's drug condition: ``off``, or its condition's current as ionto writes currents
+    everywhere (``60 nA``, ``analysis.epochs.current_text``)."""
+    return OFF if trial.drug_state != "on" else current_text(trial.condition_nA)
+
+
+def condition_order(labels: Iterable[str]) -> list[str]:
+    """Drug conditions in order: off first, then by current."""
+    def key(label: str) -> tuple[int, float]:
+        return (0, 0.0) if label == OFF else (1, float(label.split()[0]) if label.split()[0] != "?" else math.inf)
+
+    return sorted(set(labels), key=key)
 
 
 def recording_trials(rec: RecordingLike, *, drug_barrel: str | None = None, settle_s: float = 0.0,
@@ -97,6 +114,7 @@ class ConditionStats:
     sem_rate_hz: float
     fano: float  # variance / mean of the spike counts (nan without spikes or with < 2 trials)
     rates_hz: tuple[float, ...]
+    condition: str = ""  # the drug condition's label when grouped per current ("off", "60 nA")
 
 
 def fano_factor(counts: np.ndarray) -> float:
@@ -108,19 +126,22 @@ def fano_factor(counts: np.ndarray) -> float:
 
 
 def condition_stats(trials: Sequence[Trial], counts: np.ndarray, durations_s: np.ndarray,
-                    value_name: str | None = None) -> dict[Condition, ConditionStats]:
-    """Per (drug state, value): the valid trials' rates, their mean, SEM and Fano factor."""
+                    value_name: str | None = None, by_current: bool = False) -> dict[Condition, ConditionStats]:
+    """Per (drug state, value) — with ``by_current``, per (drug condition label, value), each
+    current apart — the valid trials' rates, their mean, SEM and Fano factor."""
     groups: dict[Condition, list[int]] = {}
     for i, t in enumerate(trials):
         if t.valid and durations_s[i] > 0:
-            groups.setdefault((t.drug_state, stimulus_value(t, value_name)), []).append(i)
+            label = condition_label(t) if by_current else t.drug_state
+            groups.setdefault((label, stimulus_value(t, value_name)), []).append(i)
     out = {}
     for key in sorted(groups):
         idx = groups[key]
         r = counts[idx] / durations_s[idx]
         sem = float(r.std(ddof=1) / math.sqrt(r.size)) if r.size > 1 else math.nan
-        out[key] = ConditionStats(key[0], key[1], r.size, float(r.mean()), sem, fano_factor(counts[idx]),
-                                  tuple(float(x) for x in r))
+        state = "off" if key[0] == OFF else "on"
+        out[key] = ConditionStats(state, key[1], r.size, float(r.mean()), sem, fano_factor(counts[idx]),
+                                  tuple(float(x) for x in r), condition=key[0])
     return out
 
 

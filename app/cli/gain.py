@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default 0)")
     p.add_argument("--window-start-s", type=float, default=0.05, help="the response window starts this long "
                    "after stimulus onset and ends as long after its offset (default 0.05)")
-    p.add_argument("--out", help="directory for a figure per recording (PNG) and cells.csv")
+    p.add_argument("--out", help="directory for the report: report.html with the tuning per drug condition of "
+                   "each recording (PNG at 300 dpi and SVG), cells.csv, tuning.csv, tuning_fits.csv, gain.csv")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.set_defaults(func=run)
 
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     cells: list[dict[str, Any]] = []
     rows = []
+    analysed = []
     for path, cell_type in zip(args.files, types):
         with open_source(path) as rec:
             try:
@@ -78,10 +80,20 @@ def run(args: argparse.Namespace) -> int:
             doc["figure"] = gain_figure(res, out / f"{Path(path).stem}-gain.png")
         cells.append(doc)
         rows.append(cell_row(Path(path).stem, cell_type, res))
+        analysed.append((Path(path).stem, res))
     summary = [s.__dict__ for s in summarize(rows)]
     table = write_csv(rows, out / "cells.csv") if out is not None else None
+    extra: dict[str, Any] = {}
+    if out is not None:
+        from analysis.gain_html import write_gain_report
+
+        files: dict[str, Any] = {"cells": table}
+        extra["report"] = str(write_gain_report(analysed, out, files))
+        extra["tables"] = {k: files[k] for k in ("tuning", "tuning_fits", "gain")}
+        for c, (name, _) in zip(cells, analysed):
+            c["tuning_figure"] = files["figures"][name]
     if args.json:
-        emit_json({"cells": cells, "summary": summary, "table": table})
+        emit_json({"cells": cells, "summary": summary, "table": table, **extra})
         return 0
     for c in cells:
         f = c["fit"]
@@ -100,5 +112,5 @@ def run(args: argparse.Namespace) -> int:
                 f"{s['offset_median_hz']:+.2f} Hz, preferred: "
                 + ", ".join(f"{m} {n}" for m, n in s["preferred_models"].items() if n))
     if table:
-        say(f"\ncells: {table}")
+        say(f"\ncells: {table}\nreport: {extra['report']}")
     return 0
