@@ -12,6 +12,9 @@ extension use:
   from pynwb's objects of a file that has them (pynwb builds the classes from the spec cached
   in the file, so this works without the package installed too).
 
+pynwb and the extension's package are imported by the writers only: ``analysis.nwb_source``
+imports this module, and pynwb is imported only for NWB files.
+
 Thread: the caller's.
 """
 
@@ -20,9 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import ndx_iontophoresis as ndx
-from hdmf.common import DynamicTableRegion
-
+from analysis.nwb_file import NwbFormatError
 from analysis.nwb_stimulus import Ejection
 from daq.pipette import Pipette
 
@@ -34,6 +35,8 @@ BARRELS_TYPE = "IontophoresisBarrelsTable"
 
 def add_pipette(nwb: Any, pipette: Pipette) -> Any:
     """The pipette and its barrels table, added to ``nwb``'s devices; returns the table."""
+    import ndx_iontophoresis as ndx
+
     table = ndx.IontophoresisBarrelsTable(name="barrels", description="The barrels of the pipette, as the rig "
                                           "file gave them to ionto")
     table.add_column(name="max_eject_nA", description="largest ejecting current the rig allows on the barrel, nA")
@@ -54,8 +57,11 @@ def row_of(table: Any, barrel: str) -> int | None:
     return names.index(barrel) if barrel in names else None
 
 
-def barrel_region(table: Any, barrel: str) -> DynamicTableRegion | None:
-    """The ``barrel`` reference of a current series (None for a barrel not in the table)."""
+def barrel_region(table: Any, barrel: str) -> Any:
+    """The ``barrel`` reference of a current series, a ``DynamicTableRegion`` (None for a
+    barrel not in the table)."""
+    from hdmf.common import DynamicTableRegion
+
     row = row_of(table, barrel)
     if row is None:
         return None
@@ -64,6 +70,8 @@ def barrel_region(table: Any, barrel: str) -> DynamicTableRegion | None:
 
 def add_ejections(nwb: Any, table: Any, rows: list[Ejection]) -> int:
     """The typed ejections table (rows of barrels the pipette has); returns the rows written."""
+    import ndx_iontophoresis as ndx
+
     typed = [(r, row_of(table, r.barrel)) for r in rows]
     typed = [(r, k) for r, k in typed if k is not None]
     if not typed:
@@ -98,11 +106,17 @@ def read_barrels(table: Any) -> list[dict[str, Any]]:
     return out
 
 
-def read_ejections(t: Any) -> list[Ejection]:
+def read_ejections(t: Any, where: str) -> list[Ejection]:
     """An ``IontophoresisEjectionsTable`` as ejections (barrel, drug, role and concentration from
-    the barrels table its ``barrel`` column refers to)."""
+    the barrels table its ``barrel`` column refers to); a reference outside that table is
+    ``NwbFormatError`` naming ``where`` (the file)."""
     barrels = read_barrels(t["barrel"].table)
     rows = list(t["barrel"].data[:])
+    outside = [(i, int(k)) for i, k in enumerate(rows) if not 0 <= int(k) < len(barrels)]
+    if outside:
+        i, k = outside[0]
+        raise NwbFormatError(f"{where}: row {i} of the ejections table {t.name!r} refers to barrel row {k}, but the "
+                             f"barrels table has {len(barrels)} row(s); each ejection must name a row of it")
     flags = list(t["flags"].data[:]) if "flags" in t.colnames else [""] * len(rows)
     out = []
     for a, z, k, cur, q, fl in zip(t["start_time"].data[:], t["stop_time"].data[:], rows, t["current_nA"].data[:],

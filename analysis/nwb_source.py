@@ -341,7 +341,7 @@ class NwbSource:
             return []
         name, t = found
         if is_ejections_table(t):
-            return self._checked(name, read_ejections(t))
+            return self._checked(name, read_ejections(t, str(self.path)))
         n = len(t)
 
         def column(c: str, default: Any = None) -> list[Any]:

@@ -175,3 +175,15 @@ def test_the_docs_example_reads_barrels_ejections_and_traces_without_the_package
                                                        "nacl (NaCl, control) +30 nA, 30 nC"]
     assert "commanded_current_glu CommandedCurrentSeries glu glutamate" in lines
     assert "monitored_current_bal MonitoredCurrentSeries bal NaCl" in lines
+
+
+def test_an_ejection_referring_to_a_barrel_row_outside_the_table_is_one_line(export, tmp_path):
+    _, nwb_path = export
+    bad = tmp_path / "outside.nwb"
+    bad.write_bytes(nwb_path.read_bytes())
+    with h5py.File(bad, "a") as f:
+        f["intervals/iontophoresis_ejections/barrel"][1] = 9  # the pipette has 5 barrels
+    with NwbSource(bad) as src, pytest.raises(NwbFormatError) as err:
+        _ = src.ejections
+    assert str(err.value) == (f"{bad}: row 1 of the ejections table 'iontophoresis_ejections' refers to barrel row 9, "
+                              "but the barrels table has 5 row(s); each ejection must name a row of it")
