@@ -109,6 +109,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     units = ", ".join(f"{ch}: {n} spikes" for ch, n in summary.units.items()) or "none"
     say(f"{summary.path}: {summary.duration_s:.1f} s, {len(summary.electrodes)} electrode channel(s), "
-        f"{len(summary.monitors)} current monitor(s), {summary.ejections} ejection(s), units: {units}; "
+        f"{len(summary.monitors)} current monitor(s), {summary.ejections} ejection(s), {summary.trials} trial(s), units: {units}; "
         f"{summary.size_bytes / 1e6:.1f} MB in {summary.elapsed_s:.1f} s")
     return 0
