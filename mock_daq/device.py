@@ -286,6 +286,13 @@ class SimDevice:
         self._running = False
         self.closed = True
 
+    def samples_acquired(self) -> int:
+        """Samples acquired so far at this moment (NI: ``TotalSampPerChanAcquired``); at real
+        time or a multiple, the pace's clock; as fast as possible, what was read.  Engine thread."""
+        if not self.speed or not self._running:
+            return self._read
+        return max(self._read, int((time.monotonic() - self._t0) * self.rig.rate_hz * self.speed))
+
     # --- StimulusOutput -----------------------------------------------------------------
     def show_stimulus(self, request: StimulusRequest) -> None:
         """Show a trial's stimulus (the simulated task in driven mode); engine thread."""
