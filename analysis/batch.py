@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.neo_source import is_open_ephys_folder
 from analysis.pipeline import AnalysisParams, analyze
 from analysis.population import (
     Cell,
@@ -61,7 +62,9 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
     out: dict[Path, None] = {}
     for item in items:
         p = Path(item)
-        if p.is_dir():
+        if p.is_dir() and is_open_ephys_folder(p):  # one recording (analysis/neo_source.py)
+            found = [p]
+        elif p.is_dir():
             found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in SUFFIXES)
         elif p.exists():
             found = [p]

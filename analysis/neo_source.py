@@ -57,6 +57,15 @@ class NeoFormatError(RecordingError):
     """Another system's recording that ionto cannot read or analyse."""
 
 
+OPEN_EPHYS_LAYOUTS = ("structure.oebin", "experiment*/recording*/structure.oebin",
+                      "*/experiment*/recording*/structure.oebin")  # recording, Record Node, or root folder
+
+
+def is_open_ephys_folder(path: Path) -> bool:
+    """An Open Ephys binary folder: its root, a Record Node folder, or one recording folder."""
+    return path.is_dir() and any(next(path.glob(p), None) is not None for p in OPEN_EPHYS_LAYOUTS)
+
+
 def rawio_classes(path: Path) -> list[type]:
     """The Neo raw IO classes that may read ``path`` (most likely first); [] if none."""
     from neo.rawio import get_rawio
@@ -64,7 +73,7 @@ def rawio_classes(path: Path) -> list[type]:
     from neo.rawio.openephysrawio import OpenEphysRawIO
 
     if path.is_dir():
-        if any(path.rglob("structure.oebin")):
+        if is_open_ephys_folder(path):
             return [OpenEphysBinaryRawIO]
         if any(path.glob("*.continuous")):
             return [OpenEphysRawIO]

@@ -20,7 +20,8 @@ ORDER = 50
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``analyze`` (and usable by other verbs that run the analysis)."""
     p.add_argument("--series", metavar="NAME", help="NWB files: the ElectricalSeries to analyse (its name or path, "
-                   "e.g. ElectricalSeriesAP or processing/ecephys/LFP/ElectricalSeriesLFP) when the file has several")
+                   "e.g. ElectricalSeriesAP or processing/ecephys/LFP/ElectricalSeriesLFP) when the file has several; "
+                   "other systems' files (read through Neo): the signal stream, by name or number (see ionto info)")
     g = p.add_argument_group("spike detection")
     g.add_argument("--channel", action="append", dest="channels", metavar="NAME",
                    help="electrode channel to analyse (repeatable; default: every electrode channel)")
@@ -81,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "dose–response of each drug barrel (4PL, profile-likelihood CI), compare curves with and "
                        "without a concurrent antagonist, and write tables (CSV, JSON), figures (PNG, SVG) and "
                        "report.html.")
-    p.add_argument("file", help="an ionto HDF5 recording (or an NWB file with an ElectricalSeries)")
+    p.add_argument("file", help="an ionto HDF5 recording, an NWB file with an ElectricalSeries, or another system's "
+                   "file or folder that Neo reads (.abf, .smr, .rhd, .pl2, .ns5, .nix, Open Ephys; docs/other-systems.md)")
     p.add_argument("--out", help="output directory (default: FILE-analysis next to the file)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "each file's analysis (files/*.json).  A file that "
         "fails is reported in the table and does not stop the batch.",
         epilog="Exit status: 0 when every file was analysed, 1 when any failed (the summary is written either way).")
-    p.add_argument("paths", nargs="+", help="files, directories (their .h5/.hdf5/.nwb files) or glob patterns "
+    p.add_argument("paths", nargs="+", help="files (ionto .h5, .nwb, or any other system's file Neo reads: .abf, "
+                   ".smr, .rhd, ...), Open Ephys folders, directories (their .h5/.hdf5/.nwb files) or glob patterns "
                    "(quote them: 'data/**/*.h5')")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                    "(default: a local cluster); its workers must see the files at the same paths")

@@ -103,6 +103,18 @@ def test_cli_analyze_reads_an_abf_with_its_sidecar(files, tmp_path, capsys):
     assert len(doc["epochs"]) == 3 and "glu:glutamate" in doc["fits"]
 
 
+def test_a_batch_takes_an_open_ephys_folder_as_one_recording(files):
+    from analysis.batch import analyze_file, expand_inputs
+
+    paths, ref = files
+    assert expand_inputs([str(paths["open_ephys"]), str(paths["abf"])]) == [paths["open_ephys"].resolve(),
+                                                                           paths["abf"].resolve()]
+    doc = analyze_file(str(paths["open_ephys"]), PARAMS)
+    assert doc["status"] == "ok", doc
+    assert doc["analyses"][0]["spikes"]["CH1"]["count"] == len(ref.spike_index)
+    assert len(doc["analyses"]) == 1 and len(doc["analyses"][0]["epochs"]) == len(ref.epochs)
+
+
 def test_stream_choice_and_ambiguous_streams(files):
     paths, _ = files
     with NeoSource(paths["open_ephys"], stream="1", monitors={}) as src:  # the ADC stream, read as voltage
