@@ -260,11 +260,13 @@ def run_protocol(
     overwrite: bool = False,
     on_event: Callable[[EngineEvent], None] | None = None,
     runner: PlanRunner | None = None,
+    wrap_device: Callable[[Device], Device] | None = None,
 ) -> RunResult:
     """Run a plan on a device to its end, recording to ``out``.  Runs the engine on its own
     thread and waits on its ``stopped`` event; ``on_event`` is called on the engine thread.
     ``runner``: a ``PlanRunner`` already built around ``plan`` (to answer its prompts, read
-    its status); by default one is made.
+    its status); by default one is made.  ``wrap_device``: wraps the opened device (a
+    network trial input, ``daq.network_input.with_trial_input``).
 
     SIGINT, SIGTERM and SIGHUP (on the main thread) abort the protocol safely: every barrel
     to retain, the recording closed; the result says which signal came and whether the
@@ -272,6 +274,8 @@ def run_protocol(
     out = Path(out)
     check_recording_target(out, overwrite)
     device, rig = open_device(device_url, rig_path, seed=seed, speed=speed)
+    if wrap_device is not None:
+        device = wrap_device(device)
     config = rig.acquisition_config()
     rig_doc = rig_document(rig, rig_path)  # with the last 'ionto rig check' of the rig file, if any
     try:

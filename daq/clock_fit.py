@@ -18,7 +18,8 @@ through the windows' estimates (least squares; its slope is the drift) maps host
 sample index.  Load only widens single brackets; the tightest of each window stays tight.
 
 ``error_bound_s``: the largest distance of a window's estimate from the line plus the half
-width of the widest bracket used — how well the mapping is pinned down.  The error against
+width of the widest bracket used plus one sample period — how well the mapping is pinned
+down.  The error against
 the truth is measured in tests/daq/test_network_input.py.
 
 Thread: whoever owns it (the engine thread, through ``daq.network_input``).
@@ -89,7 +90,9 @@ class SampleClockFit:
             else:
                 b, t0 = np.polyfit(p[:, 0], p[:, 1], 1)
             resid = p[:, 1] - (t0 + b * p[:, 0])
-            self._line = (float(t0), float(b), float(np.max(np.abs(resid)) + p[:, 2].max()))
+            # + one sample period: a sample is taken somewhere within its period
+            bound = float(np.max(np.abs(resid)) + p[:, 2].max()) + 1.0 / self.rate_hz
+            self._line = (float(t0), float(b), bound)
         return self._line
 
     def sample_at(self, host_s: float) -> float:

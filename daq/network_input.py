@@ -56,6 +56,14 @@ class TrialMessage:
         return self.sender_s + self.correction_s
 
 
+def open_trial_input(spec: str, *, resolve_timeout_s: float = 5.0) -> LslTrialInput:
+    """The trial input a ``--trials-from`` value names (``lsl:STREAMNAME``)."""
+    scheme, _, name = spec.partition(":")
+    if scheme != "lsl" or not name:
+        raise ConfigError(f"--trials-from {spec!r}: expected lsl:STREAMNAME (a Lab Streaming Layer marker stream)")
+    return LslTrialInput(name, resolve_timeout_s=resolve_timeout_s)
+
+
 def parse_message(raw: str, source: str) -> tuple[EventKind, str]:
     """``"trial_start trial=3 code=5 ..."`` → (kind, text); one line naming what is accepted."""
     word, _, rest = raw.strip().partition(" ")

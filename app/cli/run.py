@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompts", choices=("terminal", "auto"), default=None,
                    help="answer operator prompts on the terminal, or acknowledge them at once "
                         "(default: terminal if stdin is a terminal, else auto)")
+    p.add_argument("--trials-from", metavar="lsl:STREAM", default=None,
+                   help="trial events from task software: an LSL marker stream, aligned to the sample clock "
+                        "(docs/trials.md, 'Network input'); needs --speed realtime")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.set_defaults(func=run)
@@ -76,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
         runner.on_prompt = _TerminalPrompts(runner)
     bound = " at most" if report.dry.closed_loop else ""
     say(f"running {proto.name!r} on {device} ({planned_s:.0f} s{bound} of protocol) → {out}")
+    trial_input, wrap = _trial_input(args.trials_from, speed)
     progress = EngineProgress(planned_s, rig.rate_hz, desc=proto.name[:30])
     try:
         res = run_protocol(inst.plan, proto.info, out, device_url=device, rig_path=args.rig, speed=speed,
-                           seed=args.seed, overwrite=args.overwrite, on_event=progress, runner=runner)
+                           seed=args.seed, overwrite=args.overwrite, on_event=progress, runner=runner,
+                           wrap_device=wrap)
     finally:
         progress.close()
     status = runner.status
@@ -90,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
            "warnings": warnings, "interrupted_by": res.interrupted_by or None,
            "safe_levels_confirmed": res.safe_confirmed,
            "protocol": {"name": proto.name, "ended": status.step, "planned_duration_s": planned_s,
-                        "planned_duration_is_upper_bound": report.dry.closed_loop}}
+                        "planned_duration_is_upper_bound": report.dry.closed_loop},
+           "trial_input": trial_input.summary() if trial_input is not None else None}
     for w in warnings:
         print(f"ionto run: warning: {w}", file=sys.stderr)
     if args.json:
@@ -105,6 +111,19 @@ def run(args: argparse.Namespace) -> int:
                   f"{res.path} closed", file=sys.stderr)
         return res.exit_status or 1
     return 1 if error or not res.safe_confirmed else 0
+
+
+def _trial_input(spec: str | None, speed: float | None):
+    """The network trial input ``--trials-from`` names, and the device wrapper that feeds it."""
+    if spec is None:
+        return None, None
+    if speed != 1.0:
+        raise IontoError("--trials-from aligns the task's clock to the sample clock as it runs: it needs "
+                         "--speed realtime")
+    from daq.network_input import open_trial_input, with_trial_input
+
+    trial_input = open_trial_input(spec)
+    return trial_input, lambda device: with_trial_input(device, trial_input)
 
 
 def _current_warnings(path: Path) -> list[str]:

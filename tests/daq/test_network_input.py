@@ -119,3 +119,27 @@ def test_a_realtime_run_places_every_network_trial_within_1_ms_of_the_true_onset
     assert inp.summary()["messages_aligned"] == len(trials)
     # the device's own trial events were not logged as well: one event per sent message
     assert len(trials) == len(set(got))
+
+
+def test_ionto_run_with_a_missing_trial_stream_says_so_in_one_line_before_any_current(tmp_path, capsys):
+    from app.cli.main import main
+
+    out = tmp_path / "r.h5"
+    code = main(["run", "protocols/examples/drug_trials.yaml", "--speed", "realtime", "--out", str(out),
+                 "--trials-from", "lsl:no-such-task-ionto"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and not out.exists()
+    assert len(err) == 1 and "lsl:no-such-task-ionto" in err[0] and "no Lab Streaming Layer stream" in err[0], err
+
+
+@pytest.mark.parametrize("spec, speed, words", [
+    ("zmq:task", "realtime", "expected lsl:STREAMNAME"),
+    ("lsl:task", "max", "needs --speed realtime"),
+])
+def test_ionto_run_refuses_a_trial_input_it_cannot_use_in_one_line(tmp_path, capsys, spec, speed, words):
+    from app.cli.main import main
+
+    code = main(["run", "protocols/examples/drug_trials.yaml", "--speed", speed, "--out", str(tmp_path / "r.h5"),
+                 "--trials-from", spec])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and words in err[0], err
