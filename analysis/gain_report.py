@@ -179,7 +179,8 @@ def _num(x: float) -> float | None:
 
 
 def gain_doc(res: GainAnalysis) -> dict[str, Any]:
-    """A JSON-ready summary (``fit.gain``, ``fit.offset``, ``preferred_model``, …)."""
+    """A JSON-ready summary (``fit.gain``, ``fit.offset``, ``preferred_model``, …): the pooled
+    drug trials against control, and ``curves``: each drug condition (each current) apart."""
     g = res.gain
     reasons: dict[str, int] = {}
     for t in res.trials:
@@ -195,14 +196,34 @@ def gain_doc(res: GainAnalysis) -> dict[str, Any]:
         "models": {m.name: {"gain": m.gain, "offset": m.offset_hz, "rss": m.rss, "k": m.k, "aic": m.aic,
                             "f_test_p": _num(m.f_p_value) if m.f_p_value is not None else None}
                    for m in g.models.values()},
-        "tuning": {state: {"kind": f.kind, "params": {k: _num(v) for k, v in f.params.items()},
-                           "stderr": {k: _num(v) for k, v in f.stderr.items()}, "rmse_hz": _num(f.rmse_hz),
-                           "error": f.error or None}
-                   for state, f in res.tuning.items()},
+        "tuning": {state: _fit_doc(f) for state, f in res.tuning.items()},
         "conditions": [{"drug_state": s.drug_state, res.value_name: s.value, "n": s.n, "mean_rate_hz": s.mean_rate_hz,
                         "sem_rate_hz": _num(s.sem_rate_hz), "fano": _num(s.fano)} for s in res.stats.values()],
         "auroc": [{res.value_name: v, "auroc": _num(a)} for v, a in res.auroc.items()],
         "modulation_index": [{res.value_name: v, "mi": _num(m)} for v, m in res.modulation_index.items()],
+        "curves": {label: _curve_doc(c, res.value_name) for label, c in res.curves.items()},
+    }
+
+
+def _fit_doc(f: TuningFit | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    return {"kind": f.kind, "params": {k: _num(v) for k, v in f.params.items()},
+            "stderr": {k: _num(v) for k, v in f.stderr.items()}, "rmse_hz": _num(f.rmse_hz), "error": f.error or None}
+
+
+def _curve_doc(c: ConditionCurve, value_name: str) -> dict[str, Any]:
+    """One drug condition's curve: points, tuning fit, gain against control, AUROC and MI."""
+    g = c.gain
+    return {
+        "current_nA": c.current_nA,
+        "points": [{value_name: p.value, "n": p.n, "mean_rate_hz": p.mean_rate_hz, "sem_rate_hz": _num(p.sem_rate_hz),
+                    "fano": _num(p.fano), "auroc": _num(c.auroc.get(p.value, math.nan)),
+                    "mi": _num(c.modulation_index.get(p.value, math.nan))} for p in c.points],
+        "tuning": _fit_doc(c.tuning),
+        "gain": None if g is None else {"gain": g.gain, "offset": g.offset_hz, "gain_ci95": list(g.gain_ci),
+                                        "offset_ci95": list(g.offset_ci), "preferred_model": g.preferred_model},
+        "gain_error": c.gain_error or None,
     }
 
 

@@ -101,10 +101,15 @@ def run(args: argparse.Namespace) -> int:
             f"g {f['gain']:.3f} [{f['gain_ci95'][0]:.3f}, {f['gain_ci95'][1]:.3f}], "
             f"a {f['offset']:+.2f} Hz [{f['offset_ci95'][0]:+.2f}, {f['offset_ci95'][1]:+.2f}]; "
             f"preferred model: {c['preferred_model']}")
-        for state, t in c["tuning"].items():
-            label = "control" if state == "off" else "drug"
-            say(f"  tuning ({label}): " + (t["error"] or ", ".join(f"{k} {v:.3g}" for k, v in t["params"].items()
-                                                                   if v is not None)))
+        for label, curve in c["curves"].items():
+            t, g = curve["tuning"], curve["gain"]
+            line = f"  {'control (off)' if label == 'off' else label}: "
+            if t is not None:
+                line += "tuning " + (t["error"] or ", ".join(f"{k} {v:.3g}" for k, v in t["params"].items()
+                                                          if v is not None))
+            if g is not None and len(c["curves"]) > 2:  # several currents: each one's gain against control
+                line += f"; g {g['gain']:.3f}, a {g['offset']:+.2f} Hz ({g['preferred_model']})"
+            say(line)
     if len(rows) > 1:
         say("")
         for s in summary:

@@ -68,6 +68,10 @@ def test_ionto_gain_writes_a_report_with_the_tuning_curve_of_every_drug_conditio
     assert main(["gain", str(recording), "--out", str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["report"] == str(out / "report.html")
+    curves = doc["cells"][0]["curves"]
+    assert list(curves) == CONDITIONS and curves["off"]["gain"] is None
+    assert all(len(c["points"]) == len(VALUES) for c in curves.values())
+    assert [curves[c]["current_nA"] for c in CONDITIONS] == [0, 30, 60]
     figure = Path(doc["cells"][0]["tuning_figure"]["png"])
     check_tuning_report(out, figure, "r")
 
