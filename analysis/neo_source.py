@@ -24,6 +24,7 @@ caller's.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from functools import cached_property
@@ -102,7 +103,15 @@ def open_rawio(path: Path) -> Any:
                              ".rhd/.rhs, .pl2/.plx, .ns5/.nev, .nix, an Open Ephys folder, …)")
     errors = []
     for cls in classes:
-        kw = {"dirname": str(path)} if path.is_dir() else {"filename": str(path)}
+        if cls.__name__ == "Plexon2RawIO":  # it downloads and runs Plexon's Windows DLL (under Wine): refused
+            errors.append("Plexon2RawIO: .pl2 needs Plexon's PL2FileReader.dll, which ionto does not fetch; export the "
+                          "file to .plx or NWB with Plexon's tools")
+            continue
+        params = inspect.signature(cls.__init__).parameters
+        if "filename" in params and not path.is_dir():
+            kw = {"filename": str(path)}
+        else:  # a reader of folders (Open Ephys legacy: FOLDER/*.continuous)
+            kw = {"dirname": str(path if path.is_dir() else path.parent)}
         try:
             io = cls(**kw)
             io.parse_header()

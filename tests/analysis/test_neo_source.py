@@ -128,6 +128,9 @@ def test_odd_files_give_one_line(tmp_path, files, capsys):
     (tmp_path / "notes.xyz").write_text("hello")
     with pytest.raises(NeoFormatError, match="not a format ionto reads"):
         NeoSource(tmp_path / "notes.xyz")
+    (tmp_path / "rig.pl2").write_bytes(b"\0" * 64)  # Neo's reader would download and run a Windows DLL
+    with pytest.raises(NeoFormatError, match=r"rig.pl2: Neo cannot read it \(Plexon2RawIO: .pl2 needs Plexon's "):
+        NeoSource(tmp_path / "rig.pl2")
     bad = tmp_path / "broken.abf"
     bad.write_bytes(b"ABF " + b"\0" * 40)
     assert main(["analyze", str(bad), "--no-progress"]) == 1
