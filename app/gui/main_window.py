@@ -46,7 +46,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.gui import replay_bar, workspace_actions
+from app.gui import replay_bar, trial_view, workspace_actions
 from app.gui.banner import BannerArea
 from app.gui.barrel_panel import BarrelPanel
 from app.gui.bridge import EngineBridge
@@ -66,6 +66,7 @@ from app.gui.replay_bar import ReplayBar
 from app.gui.safety_strip import SafetyStrip
 from app.gui.stop_paths import GuiExceptionGuard, QtStopSignals
 from app.gui.traces_view import TracesView
+from app.gui.trial_view import TrialView
 from app.live import LiveSession
 from app.session import resolve_rig
 from app.stopping import CHECK_BY_HAND, STOP_WAIT_S
@@ -75,6 +76,7 @@ from daq.types import ChannelKind, EventKind, LogEvent
 
 if TYPE_CHECKING:
     from app.gui.models.replay import ReplayControl
+    from app.gui.models.trials import TrialModel
     from app.gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -179,7 +181,12 @@ class MainWindow(QMainWindow):
         self.protocol_dock = self._dock("Protocol", self.protocol_panel, right, scroll=False)
         self.recording_dock = self._dock("Recording", self.recording_panel, right)
         self.dose_dock = self._dock("Dose–response", self.dose_view, right, scroll=False)
-        self.docks = [self.barrel_dock, self.protocol_dock, self.recording_dock, self.dose_dock]
+        self.trial_view = TrialView()  # shown when the device reports its first trial (issue 17)
+        self.trial_dock = self._dock("Trials", self.trial_view, right, scroll=False)
+        self.trial_model: TrialModel | None = None
+        self.docks = [self.barrel_dock, self.protocol_dock, self.recording_dock, self.dose_dock, self.trial_dock]
+        self.tabifyDockWidget(self.dose_dock, self.trial_dock)
+        self.trial_dock.hide()
         self.tabifyDockWidget(self.protocol_dock, self.recording_dock)
         self.protocol_dock.raise_()
         self._default_state = self.saveState()  # View > Reset the layout
@@ -354,6 +361,7 @@ class MainWindow(QMainWindow):
         self.dose_model = DoseResponseModel(pipette, st.rate_hz)
         self._dose_spikes: tuple[np.ndarray, int, int] = (np.zeros(0, dtype=np.int64), 0, 0)
         self.dose_view.bind(self.dose_model, lambda: self._dose_spikes)
+        trial_view.attach(self)  # (before the events that came before the stream: the first trials)
         self.protocol_model.rate_hz = st.rate_hz
         self.protocol_panel.colour_lanes = colour_lanes
         self.protocol_panel.connected = True
@@ -427,7 +435,7 @@ class MainWindow(QMainWindow):
         self._dispatch(ev)
 
     def _dispatch(self, ev: LogEvent) -> None:
-        for m in (self.barrel_model, self.rate_model, self.dose_model):
+        for m in (self.barrel_model, self.rate_model, self.dose_model, self.trial_model):
             if m is not None:
                 m.on_event(ev)
         self.protocol_model.on_event(ev)
@@ -658,6 +666,7 @@ class MainWindow(QMainWindow):
             since = max(0, now - int(keep * self.rate_model.rate_hz))
             self._dose_spikes = (self.session.spike_indices(since), since, now)  # the fits' spikes
             self.dose_model.update(spikes, now, since)  # -> points_changed -> the view refits
+            trial_view.refresh(self, now)
 
     def _show_trace_bars(self, now: int) -> None:
         """The ejections of the scroll-back history as bars on the traces (at once when a
