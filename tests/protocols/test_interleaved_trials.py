@@ -134,3 +134,22 @@ def test_on_the_simulated_rig_every_valid_trial_ran_at_the_current_its_condition
             monitored = rec.physical(ch, int(rows[0]), int(rows[1]))
             want = cur if cur > 0 else -retain_nA  # the current source's monitor, not the command
             assert np.all(np.abs(monitored - want) < 1.0), (t.number, cur, monitored.min(), monitored.max())
+
+
+def test_the_python_example_composes_an_interleaved_design_and_an_off_block_whose_trials_count():
+    from protocols.loader import load_python
+
+    path = Path(__file__).parents[2] / "protocols" / "examples" / "drug_trials_interleaved.py"
+    protocol = load_python(path, {"reps": 2, "seed": 4})
+    report = check_protocol(protocol, GAIN_RIG)
+    assert report.ok, report.problems
+    dr = dry_run_rig(protocol.factory(), GAIN_RIG)
+    trials = trials_from_events(dr.events, GAIN_RIG.rate_hz)
+    seq = interleaved_sequence([25.0, 50.0], 6, 2, 4)
+    interleaved, off_block = trials[:len(seq)], trials[len(seq):]
+    assert [(t.condition_nA, t.code - 1) for t in interleaved] == seq and all(t.valid for t in interleaved)
+    # the off block: the trials of its 2-s washout do not count, then 2 repetitions of the 6 orientations do
+    assert {t.reason for t in off_block if not t.valid} == {"settling"}
+    counted = collections.Counter(t.stimulus["orientation_deg"] for t in off_block if t.valid)
+    assert counted == dict.fromkeys([0.0, 30.0, 60.0, 90.0, 120.0, 150.0], 2)
+    assert {t.drug_state for t in off_block} == {"off"}
