@@ -78,6 +78,9 @@ def rawio_classes(path: Path) -> list[type]:
             return [OpenEphysBinaryRawIO]
         if any(path.glob("*.continuous")):
             return [OpenEphysRawIO]
+        # a folder is a recording only to Neo's readers of folders (Neuralynx, SpikeGLX, TDT, ...)
+        return [c for c in get_rawio(path, exclusive_rawio=False) or []
+                if "dirname" in inspect.signature(c.__init__).parameters]
     return list(get_rawio(path, exclusive_rawio=False) or [])
 
 
@@ -119,6 +122,28 @@ def open_rawio(path: Path) -> Any:
         except Exception as exc:  # Neo's readers raise anything on a file they cannot parse
             errors.append(f"{cls.__name__}: {_short(exc)}")
     raise NeoFormatError(f"{path}: Neo cannot read it ({'; '.join(errors)})")
+
+
+def streams(io: Any) -> list[dict[str, Any]]:
+    """Every signal stream of a parsed Neo raw IO: number, name, id, rate, samples, duration,
+    channels with their units."""
+    h = io.header
+    out = []
+    for k, (name, sid) in enumerate(zip(h["signal_streams"]["name"], h["signal_streams"]["id"])):
+        ch = h["signal_channels"][h["signal_channels"]["stream_id"] == sid]
+        n = int(io.get_signal_size(0, 0, k)) if len(ch) else 0
+        rate = float(ch["sampling_rate"][0]) if len(ch) else 0.0
+        out.append({"index": k, "name": str(name), "id": str(sid), "rate_hz": rate, "samples": n,
+                    "duration_s": n / rate if rate else 0.0,
+                    "channels": [{"name": str(c["name"]), "units": str(c["units"])} for c in ch]})
+    return out
+
+
+def event_channels(io: Any) -> list[dict[str, Any]]:
+    """Every event/epoch channel of a parsed Neo raw IO: name, type, number of events."""
+    h = io.header
+    return [{"name": str(c["name"]), "type": str(c["type"].decode() if isinstance(c["type"], bytes) else c["type"]),
+             "count": int(io.event_count(0, 0, k))} for k, c in enumerate(h["event_channels"])]
 
 
 class NeoSource:
@@ -169,23 +194,12 @@ class NeoSource:
 
     # --- streams ------------------------------------------------------------------------------
     def streams(self) -> list[dict[str, Any]]:
-        """Every signal stream: name, id, rate, samples, duration, channels with units."""
-        h = self._io.header
-        out = []
-        for k, (name, sid) in enumerate(zip(h["signal_streams"]["name"], h["signal_streams"]["id"])):
-            ch = h["signal_channels"][h["signal_channels"]["stream_id"] == sid]
-            n = int(self._io.get_signal_size(0, 0, k)) if len(ch) else 0
-            rate = float(ch["sampling_rate"][0]) if len(ch) else 0.0
-            out.append({"index": k, "name": str(name), "id": str(sid), "rate_hz": rate, "samples": n,
-                        "duration_s": n / rate if rate else 0.0,
-                        "channels": [{"name": str(c["name"]), "units": str(c["units"])} for c in ch]})
-        return out
+        """Every signal stream of the file (see :func:`streams`)."""
+        return streams(self._io)
 
     def event_channels(self) -> list[dict[str, Any]]:
-        """Every event/epoch channel: name, type, number of events."""
-        h = self._io.header
-        return [{"name": str(c["name"]), "type": str(c["type"].decode() if isinstance(c["type"], bytes) else c["type"]),
-                 "count": int(self._io.event_count(0, 0, k))} for k, c in enumerate(h["event_channels"])]
+        """Every event/epoch channel of the file (see :func:`event_channels`)."""
+        return event_channels(self._io)
 
     def _pick_stream(self, name: str | None) -> dict[str, Any]:
         streams = [s for s in self.streams() if s["channels"]]

@@ -13,14 +13,20 @@ from app.cli.common import emit_json, say
 
 
 def neo_info(path: Path, args: argparse.Namespace) -> int:
-    from analysis.neo_source import NeoFormatError, NeoSource, open_rawio
+    from analysis.neo_source import NeoSource, event_channels, open_rawio, streams
     from daq.errors import IontoError
 
     io = open_rawio(path)  # one line if Neo cannot read it
     doc: dict[str, Any] = {"path": str(path), "format": type(io).__name__.removesuffix("RawIO")}
+    try:  # what the file holds, even when it cannot be analysed as it is
+        if io.header["nb_block"] == 1 and io.header["nb_segment"][0] == 1:
+            doc["streams"], doc["event_channels"] = streams(io), event_channels(io)
+        else:
+            doc["blocks"], doc["segments"] = int(io.header["nb_block"]), [int(n) for n in io.header["nb_segment"]]
+    except Exception as exc:  # Neo's readers raise anything on a file they half-parse
+        doc["streams_error"] = f"{type(exc).__name__}: {exc}"
     try:
         with NeoSource(path, stream=args.series) as src:
-            doc["streams"], doc["event_channels"] = src.streams(), src.event_channels()
             doc["analysed"] = {
                 "stream": src.series_name, "rate_hz": src.rate_hz, "samples": src.n_samples,
                 "duration_s": src.duration_s, "t_start_s": src.t_start_s,
@@ -28,7 +34,7 @@ def neo_info(path: Path, args: argparse.Namespace) -> int:
                 "epochs_source": src.epochs_source,
                 "ejections": [{"barrel": e.barrel, "drug": e.drug, "current_nA": e.current_nA, "start_s": e.start_s,
                                "end_s": e.stop_s} for e in src.ejections]}
-    except (NeoFormatError, IontoError) as exc:
+    except IontoError as exc:
         doc["analysed"] = None
         doc["not_analysable"] = str(exc)
     if args.json:
