@@ -1,5 +1,6 @@
 """The one-page HTML report: what was recorded (date, protocol, pipette, drugs, software),
-figures (PNG at 300 dpi, linking to the SVG), fits with their status, epochs, units, flags.
+figures (PNG at 300 dpi, linking to the SVG), fits with their status, epochs, units, flags;
+for a recording with trials, the tuning per drug condition and the gain (``analysis.gain_html``).
 
 A not-determinable EC50 is the words "not determinable" and its reasons, never a number;
 every CI is named with its level; an ejection's current is written as ``current_text``.
