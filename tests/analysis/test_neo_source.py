@@ -23,7 +23,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from neo_writers import write_abf, write_nix, write_open_ephys
 
-from analysis.neo_epochs import EpochSourceError, MonitorEpochs, parse_marker
+from analysis.neo_epochs import (
+    EpochSourceError,
+    MonitorEpochs,
+    marker_ejections,
+    parse_marker,
+    read_sidecar,
+)
 from analysis.neo_source import NeoFormatError, NeoSource
 from analysis.pipeline import AnalysisParams, analyze
 from analysis.source import open_source
@@ -200,3 +206,50 @@ def test_monitor_epochs_do_not_depend_on_the_block_size(runs, block):
     for s in range(0, n, block):
         parts.add_runs(s, cur[s:s + block])
     assert whole.ejections(0.0) == parts.ejections(0.0)
+
+
+def test_event_markers_pair_on_and_off_per_barrel():
+    markers = [(10.0, None, "glu:glutamate -20 nA"), (12.0, None, "gaba:GABA 15 nA"), (15.0, None, "glu off"),
+               (16.0, None, "stimulus on"), (18.0, None, "gaba 0 nA"), (20.0, None, "glu:glutamate -40 nA"),
+               (25.0, None, "glu:glutamate -80 nA"), (28.0, None, "nacl:NaCl 30 nA")]
+    got = [(e.barrel, e.drug, e.role, e.current_nA, e.start_s, e.stop_s) for e in marker_ejections(markers, 30.0)]
+    assert got == [("glu", "glutamate", "drug", -20.0, 10.0, 15.0), ("gaba", "GABA", "drug", 15.0, 12.0, 18.0),
+                   ("glu", "glutamate", "drug", -40.0, 20.0, 25.0), ("glu", "glutamate", "drug", -80.0, 25.0, 30.0),
+                   ("nacl", "NaCl", "control", 30.0, 28.0, 30.0)]
+
+
+def test_a_monitor_channel_in_nA_gives_the_epochs_without_any_sidecar(files, tmp_path):
+    """Neo's NixIO writes the electrode and the glutamate monitor in nA; no markers, no CSV."""
+    import quantities as pq
+    from neo import AnalogSignal, Block, Segment
+    from neo.io import NixIO
+
+    paths, ref = files
+    with Recording(paths["h5"]) as rec:
+        seg = Segment()
+        seg.analogsignals.append(AnalogSignal(np.column_stack([rec.physical(0)]), units="V",
+                                              sampling_rate=rec.rate_hz * pq.Hz, name="electrode"))
+        seg.analogsignals.append(AnalogSignal(rec.physical("glu_mon")[:, None], units="nA",
+                                              sampling_rate=rec.rate_hz * pq.Hz, name="I_glu"))
+    blk = Block()
+    blk.segments.append(seg)
+    with NixIO(str(tmp_path / "mon.nix"), mode="ow") as io:
+        io.write_block(blk)
+    with NeoSource(tmp_path / "mon.nix") as src:
+        assert src.epochs_source == "monitor I_glu"
+        res = analyze(src, PARAMS)
+    np.testing.assert_array_equal(res.spike_index, ref.spike_index)
+    assert [(e.barrel, e.current_nA, e.onset, e.offset) for e in res.epochs] == [
+        (e.barrel, e.current_nA, e.onset, e.offset) for e in ref.epochs]
+
+
+@given(st.text(max_size=300))
+def test_any_sidecar_text_is_read_or_refused_in_one_line(tmp_path_factory, text):
+    p = tmp_path_factory.mktemp("csv") / "x.ejections.csv"
+    p.write_text("barrel,drug,current_nA,start_s,end_s\n" + text, encoding="utf-8")
+    try:
+        rows = read_sidecar(p)
+    except EpochSourceError as exc:
+        assert "\n" not in str(exc) and str(p) in str(exc)
+    else:
+        assert all(r.stop_s > r.start_s and r.barrel for r in rows)
