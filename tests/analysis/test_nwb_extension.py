@@ -13,6 +13,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pynwb import NWBHDF5IO
 
 from analysis.nwb_export import export_nwb
@@ -20,6 +22,7 @@ from analysis.nwb_file import NwbFormatError
 from analysis.nwb_source import NwbSource
 from analysis.nwb_stimulus import ejection_rows
 from app.session import load_any_protocol, run_protocol
+from daq.pipette import Barrel, Pipette
 from daq.recording import Recording
 
 NDX = Path(__file__).resolve().parents[2] / "ndx-iontophoresis"
@@ -187,3 +190,44 @@ def test_an_ejection_referring_to_a_barrel_row_outside_the_table_is_one_line(exp
         _ = src.ejections
     assert str(err.value) == (f"{bad}: row 1 of the ejections table 'iontophoresis_ejections' refers to barrel row 9, "
                               "but the barrels table has 5 row(s); each ejection must name a row of it")
+
+
+barrel_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(str.strip)
+
+
+@st.composite
+def pipettes(draw):
+    names = draw(st.lists(barrel_text, min_size=1, max_size=7, unique=True))
+    barrels = []
+    for k, name in enumerate(names):
+        role = "drug" if k == 0 else draw(st.sampled_from(["drug", "control", "balance"] if k == 1 else
+                                                          ["drug", "control"]))
+        top = draw(st.floats(1.0, 1000.0))
+        barrels.append(Barrel(
+            name=name, drug=draw(barrel_text), role=role, polarity=draw(st.sampled_from([-1, 1])) if role == "drug" else 0,
+            concentration_mM=draw(st.floats(0.0, 2000.0)), max_eject_nA=top,
+            retain_nA=draw(st.floats(0.0, 50.0)) if role == "drug" else 0.0, command_gain_nA_per_V=max(100.0, top / 10)))
+    return Pipette(barrels=tuple(barrels), max_total_nA=draw(st.floats(1.0, 5000.0)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pip=pipettes())
+def test_any_pipette_round_trips_through_the_barrels_table_and_back_to_ionto(pip, tmp_path):
+    import datetime as dt
+
+    from pynwb import NWBFile
+
+    from analysis.nwb_ndx import add_pipette, pipette_from_barrels, read_barrels
+
+    nwb = NWBFile(session_description="t", identifier="t", session_start_time=dt.datetime.now(dt.UTC))
+    add_pipette(nwb, pip)
+    path = tmp_path / "p.nwb"
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    with NWBHDF5IO(str(path), "r") as io:
+        dev = io.read().devices["pipette"]
+        back = pipette_from_barrels(read_barrels(dev.barrels), [], "back", dev.max_total_current_nA)
+    assert back.max_total_nA == pip.max_total_nA
+    keep = ("name", "drug", "role", "polarity", "concentration_mM", "retain_nA", "max_eject_nA")
+    assert [tuple(getattr(b, k) for k in keep) for b in back.barrels] == \
+        [tuple(getattr(b, k) for k in keep) for b in pip.barrels]

@@ -8,12 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pynwb import NWBHDF5IO
 
 from analysis.nwb_export import ExportOptions, export_nwb
 from analysis.nwb_trials import recording_trials
 from app.session import load_any_protocol, run_protocol
 from daq.recording import Recording
+from daq.trials import trials_from_events
+from daq.types import EventKind, LogEvent
 from mock_daq import load_preset
 
 PROTOCOL = ("name: nwb trials\nplan: drug_trials\nparams: {barrel: ach, currents_nA: [60], trials_per_condition: 3, "
@@ -134,3 +138,54 @@ def test_evenly_spaced_current_steps_are_written_with_a_rate_and_read_back_at_th
         assert ts.timestamps is None and ts.rate == pytest.approx(1 / 7.5)
         np.testing.assert_allclose(ts.get_timestamps(), times_s)
         np.testing.assert_allclose(ts.data[:], cur_nA)
+
+
+@st.composite
+def trial_logs(draw):
+    """Trial events as a device logs them: increasing onsets, some trials never stopped,
+    stimulus values from a few names, drug blocks on and off; and lost-sample gaps."""
+    events, at = [], 0
+    for n in range(draw(st.integers(1, 12))):
+        at += draw(st.integers(1, 500))
+        if draw(st.booleans()):
+            state = draw(st.sampled_from(["on", "off"]))
+            events.append(LogEvent(at, EventKind.DRUG_BLOCK, "ach", 50.0 if state == "on" else 0.0,
+                                   f"block={n} state={state} barrel=ach current_nA=50 settle_s=0 discard=0"))
+        values = draw(st.dictionaries(st.sampled_from(["orientation_deg", "contrast", "code", "valid"]),
+                                      st.floats(-1e3, 1e3), max_size=2))
+        text = " ".join([f"trial={n} code={n % 3}", *(f"{k}={v:g}" for k, v in values.items() if k != "code")])
+        events.append(LogEvent(at, EventKind.TRIAL_START, text=text))
+        length = draw(st.integers(1, 300))
+        if draw(st.integers(0, 5)):  # one in six never stops
+            events.append(LogEvent(at + length, EventKind.TRIAL_STOP, text=f"trial={n} code={n % 3}"))
+        at += length
+    gaps = draw(st.lists(st.tuples(st.integers(0, at), st.integers(1, 50)), max_size=2, unique_by=lambda g: g[0]))
+    return events, sorted(gaps), at + 10
+
+
+@settings(max_examples=40, deadline=None)
+@given(log=trial_logs())
+def test_any_trial_log_gives_one_row_per_trial_with_its_values_and_validity(log):
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from pynwb import NWBFile
+
+    from analysis.nwb_trials import add_trials, stimulus_column
+
+    events, gaps, end = log
+    fs = 1000.0
+    rec = SimpleNamespace(events=events, rate_hz=fs, gaps=gaps, end_index=end)
+    expected = trials_from_events(events, fs, gaps=[(a, a + n) for a, n in gaps])
+    nwb = NWBFile(session_description="t", identifier="t", session_start_time=dt.datetime.now(dt.UTC))
+    assert add_trials(nwb, rec) == len(expected)
+    t = nwb.trials.to_dataframe()
+    np.testing.assert_allclose(t["start_time"], [x.start_index / fs for x in expected])
+    np.testing.assert_allclose(t["stop_time"], [(end if x.stop_index is None else x.stop_index) / fs for x in expected])
+    assert list(t["valid"]) == [x.valid for x in expected]
+    assert list(t["invalid_reason"]) == [x.reason for x in expected]
+    assert list(t["drug_state"]) == [x.drug_state for x in expected]
+    assert all(x.reason == "incomplete" for x in expected if x.stop_index is None)
+    for key in {k for x in expected for k in x.stimulus}:
+        np.testing.assert_allclose(t[stimulus_column(key)], [x.stimulus.get(key, np.nan) for x in expected])
+    assert "stimulus_valid" in t.columns or not any("valid" in x.stimulus for x in expected)
