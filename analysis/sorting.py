@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,13 +46,17 @@ DUPLICATE_SHARE = 0.8  # two units sharing more than this share of spikes (±0.4
 class SortingParams:
     """How units are sorted.  ``groups``: channel names sorted jointly (each a tuple of two or
     more names); ``sorter``: the SpikeInterface sorter for groups; ``max_units``: at most this
-    many units per single channel; ``quality``: compute SpikeInterface's quality metrics."""
+    many units per single channel; ``quality``: compute SpikeInterface's quality metrics;
+    ``seed``: every random choice of the sorter and the metrics; ``positions_um``: each
+    grouped channel's contact position ``(x, y)`` in µm (the probe's geometry), when the file
+    does not give it (see ``group_positions``)."""
 
     groups: tuple[tuple[str, ...], ...] | None = None
     sorter: str = DEFAULT_SORTER
     max_units: int = 8
     quality: bool = True
     seed: int = 0
+    positions_um: Mapping[str, tuple[float, float]] | None = None
 
     def __post_init__(self) -> None:
         if self.sorter not in SORTERS:
@@ -67,6 +71,9 @@ class SortingParams:
             if twice:
                 raise ValueError(f"channel {sorted(twice)[0]!r} is in two channel groups")
             seen.update(g)
+        for name, xy in (self.positions_um or {}).items():
+            if len(xy) != 2 or not all(np.isfinite(float(v)) for v in xy):
+                raise ValueError(f"position of channel {name!r} must be two finite numbers (x, y) in µm, got {xy!r}")
 
 
 def parse_group(text: str) -> tuple[str, ...]:
@@ -163,23 +170,65 @@ def _quality(rec: RecordingLike, group: tuple[str, ...], trains: list[np.ndarray
     return [q.get(i) for i in range(len(trains))]
 
 
+def nwb_positions(rec: RecordingLike) -> dict[str, tuple[float, float]]:
+    """Contact positions (µm) from an NWB file's electrodes table: ``rel_x``/``rel_y`` (the
+    position on the probe, NWB's electrodes columns), else ``x``/``y`` when finite.  Empty for
+    an ionto recording or when the table holds no positions."""
+    es = getattr(rec, "_es", None)  # analysis.nwb_source.NwbSource's ElectricalSeries
+    if es is None or getattr(es, "electrodes", None) is None:
+        return {}
+    try:
+        table, rows = es.electrodes.table, np.asarray(es.electrodes.data[:], dtype=np.int64)
+        for cx, cy in (("rel_x", "rel_y"), ("x", "y")):
+            if cx in table.colnames and cy in table.colnames:
+                xy = np.array([[float(table[cx][int(r)]), float(table[cy][int(r)])] for r in rows])
+                if len(xy) == len(rec.channels) and np.all(np.isfinite(xy)):
+                    return {ch.name: (float(x), float(y)) for ch, (x, y) in zip(rec.channels, xy)}
+    except (KeyError, IndexError, ValueError, TypeError):
+        return {}
+    return {}
+
+
+def group_positions(rec: RecordingLike, group: tuple[str, ...], params: SortingParams) -> np.ndarray | None:
+    """The group's contact positions, (channels, 2) in µm, from ``params.positions_um`` or the
+    NWB electrodes table; ``None`` when neither gives every channel of the group a position (then
+    ``analysis.sorting_input`` lays the group out as a tetrode).  Two channels at one position
+    are refused (``ValueError`` naming them): a sorter's neighbourhoods need distinct contacts."""
+    given = dict(params.positions_um or {}) or nwb_positions(rec)
+    if not all(n in given for n in group):
+        missing = [n for n in group if n not in given]
+        if params.positions_um:
+            raise ValueError(f"{rec.path}: channel group {','.join(group)!r}: no position for {missing}; "
+                             f"give every channel of the group a position (x, y) in µm")
+        return None
+    xy = np.array([given[n] for n in group], dtype=np.float64)
+    for i in range(len(group)):
+        for j in range(i):
+            if np.allclose(xy[i], xy[j]):
+                raise ValueError(f"{rec.path}: channels {group[j]!r} and {group[i]!r} are at the same position "
+                                 f"{tuple(xy[i])} µm; each contact needs its own position")
+    return xy
+
+
 def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
                 params: SortingParams) -> dict[str, list[Unit]]:
     """Sort one group with the SpikeInterface sorter; units keyed by their largest channel."""
     import spikeinterface.sorters as ss
     from spikeinterface.curation import remove_redundant_units
 
-    from analysis.sorting_input import IontoRecording
+    from analysis.sorting_input import IontoRecording, sorter_input
 
     cols = [rec.stream.index_of(n) for n in group]
     tmp = Path(tempfile.mkdtemp(prefix="ionto-sort-"))
     try:
-        binary = IontoRecording(rec, cols).save(folder=tmp / "group", format="binary", n_jobs=1, chunk_duration="10s",
-                                                progress_bar=False, verbose=False)
+        si_rec = IontoRecording(rec, cols, group_positions(rec, group, params))
+        binary, preprocessed = sorter_input(si_rec, params.sorter, params.seed, tmp / "group")
         sorting = ss.run_sorter(params.sorter, binary, folder=tmp / "sorter", remove_existing_folder=True,
-                                verbose=False, raise_error=True, **sorter_params(params.sorter, params.seed))
-        # a sorter may return one neuron twice (tridesclous2 on 16 channels did: pairs of units sharing
-        # > 95 % of their spikes); SpikeInterface's curation keeps the one with more spikes
+                                verbose=False, raise_error=True,
+                                **sorter_params(params.sorter, params.seed, preprocessed))
+        # a sorter may return one neuron twice (tridesclous2 on 16 channels laid out in the wrong
+        # geometry did: pairs of units sharing > 95 % of their spikes); SpikeInterface's curation
+        # keeps the one with more spikes
         sorting = remove_redundant_units(sorting, align=False, duplicate_threshold=DUPLICATE_SHARE,
                                          remove_strategy="max_spikes")
         trains_rows = [np.asarray(sorting.get_unit_spike_train(u), dtype=np.int64) for u in sorting.unit_ids]
@@ -204,11 +253,16 @@ def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
     return out
 
 
-def sorter_params(sorter: str, seed: int = 0) -> dict:
+def sorter_params(sorter: str, seed: int = 0, preprocessed: bool = False) -> dict:
     """The parameters ionto gives a sorter: one job, no progress bars, a fixed seed where it
-    takes one; everything else at the sorter's defaults."""
+    takes one; ``preprocessed``: the input is already filtered and whitened the sorter's way
+    (``analysis.sorting_input.sorter_input``), so the sorter must not do it again; everything
+    else at the sorter's defaults."""
     if sorter in ("tridesclous2", "spykingcircus2"):
-        return {"job_kwargs": {"n_jobs": 1, "progress_bar": False}, "seed": seed}
+        out = {"job_kwargs": {"n_jobs": 1, "progress_bar": False}, "seed": seed}
+        if preprocessed:
+            out["apply_preprocessing"] = False
+        return out
     return {"n_jobs": 1, "whitening_seed": seed}
 
 

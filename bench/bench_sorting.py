@@ -5,8 +5,8 @@ Data: SpikeInterface ground truth (``generate_ground_truth_recording`` with temp
 units at 15 Hz with peak SNR 6–16, 5 µV noise, 30 kHz, written once as int16 (0.25 µV per
 count) to ``bench/_work``.  Ours: ``analysis.sorting.sort_units`` on the recording seen as an
 ionto ``ArrayRecording`` over a memory map of that file — the 16 channels as one group,
-SpikeInterface's tridesclous2 with one job (channels on ionto's default line, 20 µm apart,
-as for any group whose layout the file does not give), then SpikeInterface's quality metrics and cell
+SpikeInterface's tridesclous2 with one job (given the probe's contact positions, as a user
+gives their probe's), then SpikeInterface's quality metrics and cell
 type for every unit (timed; detection is not: ``bench_detect`` times it).  Reference:
 ``spikeinterface.sorters.run_sorter("tridesclous2", …, n_jobs=1)`` on the same file read
 by SpikeInterface's ``BinaryRecordingExtractor`` with the same channel positions.  Full: 1 h (target: ours ≤ 10 min);
@@ -31,7 +31,8 @@ N_CH, N_UNITS = 16, 10
 
 
 def make_data(seconds: float, path: Path):
-    """Write the ground truth's samples to ``path`` (int16, (samples, 16)); return (sorting, snr)."""
+    """Write the ground truth's samples to ``path`` (int16, (samples, 16)); return (sorting, snr,
+    contact positions in µm)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "analysis"))
     from si_truth import ground_truth
 
@@ -44,10 +45,10 @@ def make_data(seconds: float, path: Path):
         out[a:a + len(x)] = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
     out.flush()
     del out
-    return truth, snr
+    return truth, snr, rec.get_channel_locations()
 
 
-def run_ours(path: Path, seconds: float | None = None):
+def run_ours(path: Path, positions_um: np.ndarray, seconds: float | None = None):
     from analysis.detect import DetectionParams
     from analysis.detect_file import detect_recording
     from analysis.sorting import SortingParams, sort_units
@@ -59,16 +60,14 @@ def run_ours(path: Path, seconds: float | None = None):
     names = [f"e{i}" for i in range(N_CH)]
     rec = ArrayRecording(data, FS, names, volts_per_count=UV_PER_COUNT * 1e-6)
     det = detect_recording(rec, DetectionParams(), None, None)
-    params = SortingParams(groups=(tuple(names),))
+    params = SortingParams(groups=(tuple(names),), positions_um=dict(zip(names, map(tuple, positions_um.tolist()))))
     t, units = timed(lambda: sort_units(rec, det, params))
     return t, {u.label: u.index for us in units.values() for u in us}
 
 
-def run_si(path: Path, seconds: float | None = None):
+def run_si(path: Path, positions_um: np.ndarray, seconds: float | None = None):
     import spikeinterface.sorters as ss
     from spikeinterface.core import BinaryRecordingExtractor
-
-    from analysis.sorting_input import PITCH_UM
 
     data = np.load(path, mmap_mode="r")
     offset = data.offset
@@ -77,8 +76,7 @@ def run_si(path: Path, seconds: float | None = None):
     rec = BinaryRecordingExtractor(path, FS, "int16", num_channels=N_CH, file_offset=offset,
                                    gain_to_uV=UV_PER_COUNT, offset_to_uV=0.0)
     rec = rec.frame_slice(0, n if seconds is None else int(seconds * FS))
-    # the channel positions ionto gives a group whose layout it does not know (analysis/sorting_input.py)
-    rec.set_dummy_probe_from_locations(np.column_stack([np.zeros(N_CH), PITCH_UM * np.arange(N_CH)]))
+    rec.set_dummy_probe_from_locations(positions_um)  # the same contact positions as ours
     folder = WORK_DIR / "sorting_si"
     return timed(lambda: ss.run_sorter("tridesclous2", rec, folder=folder, remove_existing_folder=True,
                                        verbose=False, job_kwargs={"n_jobs": 1, "progress_bar": False}, seed=0))
@@ -97,12 +95,12 @@ def run(quick: bool = False) -> list[Row]:
     seconds = 60.0 if quick else 3600.0
     WORK_DIR.mkdir(exist_ok=True)
     path = WORK_DIR / f"sorting_{int(seconds)}s.npy"
-    truth, snr = make_data(seconds, path)
-    run_ours(path, 10.0)  # compile every numba kernel of both paths (tridesclous2's, the metrics') before timing
-    run_si(path, 10.0)
+    truth, snr, positions_um = make_data(seconds, path)
+    run_ours(path, positions_um, 10.0)  # compile every numba kernel of both paths (tridesclous2's, the metrics')
+    run_si(path, positions_um, 10.0)
     with PeakMemory() as mem:
-        t_ours, found = run_ours(path)
-    t_si, si_sorting = run_si(path)
+        t_ours, found = run_ours(path, positions_um)
+    t_si, si_sorting = run_si(path, positions_um)
     acc_ours, acc_si = agreement(found, truth), agreement(si_sorting, truth)
     good = snr >= 8
     cmd = command("bench_sorting", quick)

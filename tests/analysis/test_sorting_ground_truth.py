@@ -3,8 +3,10 @@
 Recordings from ``si_truth.ground_truth`` (SpikeInterface's generators, peak SNR 6–16)
 are analysed as ionto analyses any recording: ``detect_recording`` then ``sort_units``
 (single channel: isosplit6 on the detector's features; a tetrode or 16 channels: one group
-sorted by SpikeInterface's tridesclous2).  Every ground-truth unit with SNR ≥ 8 must be
-found with agreement ≥ 0.9 (SpikeInterface's ``compare_sorter_to_ground_truth``, 0.5 ms).
+sorted by SpikeInterface's tridesclous2, given the generator's probe positions as a user
+gives their probe's).  Every ground-truth unit with SNR ≥ 8 must be found with agreement
+≥ 0.9 (SpikeInterface's ``compare_sorter_to_ground_truth``, 0.5 ms) and no neuron twice, on
+several generator seeds (``sorting_seeds.py`` measures more).
 """
 
 import numpy as np
@@ -19,13 +21,17 @@ from analysis.source import ArrayRecording
 RATE_HZ = 30000.0
 
 
-def sort_truth(n_channels: int, n_units: int, duration_s: float, seed: int = 0, quality: bool = True):
+def sort_truth(n_channels: int, n_units: int, duration_s: float, seed: int = 0, quality: bool = True,
+               positions: bool = True):
+    """ionto's units on SpikeInterface ground truth; ``positions``: give the sorter the probe's
+    contact positions (else the default layout of a file without them)."""
     rec, truth, snr = ground_truth(n_channels, n_units, duration_s=duration_s, rate_hz=RATE_HZ, seed=seed)
     names = [f"e{i}" for i in range(n_channels)]
     arr = ArrayRecording(rec.get_traces().astype(np.float64) * 1e-6, RATE_HZ, names)  # µV → V
     det = detect_recording(arr, DetectionParams(), None, None)
     groups = (tuple(names),) if n_channels > 1 else None
-    units = sort_units(arr, det, SortingParams(groups=groups, quality=quality))
+    positions = dict(zip(names, map(tuple, rec.get_channel_locations().tolist()))) if n_channels > 1 and positions else None
+    units = sort_units(arr, det, SortingParams(groups=groups, quality=quality, positions_um=positions))
     return units, truth, snr
 
 
@@ -47,8 +53,9 @@ def assert_found(units, truth, snr) -> None:
     assert cmp.count_redundant_units() == 0, cmp.get_redundant_units()
 
 
-def test_three_units_on_one_channel_are_three_units_with_quality_and_cell_type():
-    units, truth, snr = sort_truth(1, 3, duration_s=30.0)
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_three_units_on_one_channel_are_three_units_with_quality_and_cell_type(seed):
+    units, truth, snr = sort_truth(1, 3, duration_s=30.0, seed=seed)
     assert_found(units, truth, snr)
     (us,) = units.values()
     assert [u.label for u in us] == ["e0:u0", "e0:u1", "e0:u2"]  # u0 the largest
@@ -63,13 +70,15 @@ def test_three_units_on_one_channel_are_three_units_with_quality_and_cell_type()
 
 
 @pytest.mark.slow
-def test_five_units_on_a_tetrode_are_found_by_sorting_the_tetrode_jointly():
-    units, truth, snr = sort_truth(4, 5, duration_s=30.0, quality=False)
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_five_units_on_a_tetrode_are_found_by_sorting_the_tetrode_jointly(seed):
+    units, truth, snr = sort_truth(4, 5, duration_s=30.0, seed=seed, quality=False)
     assert_found(units, truth, snr)
     assert all(u.channels == ("e0", "e1", "e2", "e3") for us in units.values() for u in us)
 
 
 @pytest.mark.slow
-def test_ten_units_on_16_channels_are_found_once_each():
-    units, truth, snr = sort_truth(16, 10, duration_s=30.0, quality=False)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ten_units_on_16_channels_are_found_once_each(seed):
+    units, truth, snr = sort_truth(16, 10, duration_s=30.0, seed=seed, quality=False)
     assert_found(units, truth, snr)
