@@ -76,8 +76,8 @@ _PORT0_LINE = re.compile(r"(?:/?(?P<dev>[^/]+)/)?port0/line(?P<line>\d+)", re.IG
 
 def port0_line(line: str, field: str = "line") -> tuple[str, int]:
     """``'Dev1/port0/line3'`` → ``('Dev1', 3)``; anything else is refused naming ``field``.
-    Hardware-timed digital I/O on X Series boards is on port 0 only (X Series User Manual,
-    "Digital I/O": "port 0 ... supports hardware-timed (buffered) digital I/O")."""
+    Sample-clocked (buffered) digital I/O on X Series boards is on port 0 only (X Series User
+    Manual, "Digital I/O"; check your board's manual)."""
     m = _PORT0_LINE.fullmatch(str(line).strip())
     if not m:
         raise ValueError(f"{field}: {line!r} is not a port 0 line (write e.g. Dev1/port0/line1)")

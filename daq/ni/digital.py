@@ -3,9 +3,11 @@ pulse train out (rig ``sync_out:``), docs/trials.md.
 
 * ``TrialInput``: a buffered DI task on the trial, code and strobe lines of port 0, clocked by
   ``/DEV/ai/SampleClock`` and started before AI, so DI sample *i* is latched with AI sample *i*
-  (NI-DAQmx Help, "Synchronizing Tasks": a task clocked from another's sample clock terminal
-  samples on its edges; nidaqmx-python ``examples/digital_in/cont_read_dig_sample_clk.py`` and
-  ``timing.cfg_samp_clk_timing(source=...)``).  One channel for all its lines
+  (NI, "DI Sample Clock Signal", e.g. ni.com/docs/en-US/bundle/cdaq-9183/page/
+  di-sample-clock-signal.html and the S Series Help: AI Sample Clock is one of its internal
+  sources, and the same clock for AI and DI correlates their samples in time; the task as in
+  nidaqmx-python ``examples/digital_in/cont_acq_dig_lines_int_clk.py`` with
+  ``timing.cfg_samp_clk_timing(source="/DEV/ai/SampleClock")``).  One channel for all its lines
   (``LineGrouping.CHAN_FOR_ALL_LINES``), read as 32-bit port words (``DigitalSingleChannelReader
   .read_many_sample_port_uint32``: bit *k* is line *k* of the port), after each AI block, the
   same number of samples; ``daq.trials.DigitalTrialDecoder`` turns them into trial events at
