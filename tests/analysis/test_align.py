@@ -134,3 +134,24 @@ def test_ionto_align_names_a_missing_channel_in_one_line(hour, capsys):
     assert main(["align", str(d / "other.abf"), str(d / "ionto.h5"), "--channel", "nope"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no channel 'nope'" in err[0], err
+
+
+def test_pulses_from_an_event_channel_written_by_neos_nixio_align_like_an_analog_channel(tmp_path):
+    import neo
+    import quantities as pq
+    from neo.io import NixIO
+
+    rng = np.random.default_rng(6)
+    pulses = _pulses(rng, 600)
+    seg = neo.Segment()
+    seg.analogsignals.append(neo.AnalogSignal(np.zeros((1000, 1)), units="V", sampling_rate=1 * pq.kHz, name="lfp"))
+    seg.events.append(neo.Event(_other_clock(pulses[3:]) * pq.s, name="sync"))
+    block = neo.Block()
+    block.segments.append(seg)
+    with NixIO(str(tmp_path / "other.nix"), mode="ow") as io:
+        io.write_block(block)
+    b, fs, what = other_pulses(tmp_path / "other.nix", channel="sync")
+    assert fs == 0.0 and "sync" in what
+    fit = fit_clock(pulses, b)
+    assert fit.n_matched == len(pulses) - 3
+    assert abs(fit.offset_s - OFFSET_S) < 1e-6 and abs(fit.drift - DRIFT) < 1e-8
