@@ -51,8 +51,9 @@ def write_abf(rec: Recording, path: Path) -> Path:
     return path
 
 
-def write_open_ephys(rec: Recording, root: Path, monitor: str) -> Path:
-    """An Open Ephys binary folder of the electrode (µV) and the monitor of barrel ``monitor`` (V)."""
+def write_open_ephys(rec: Recording, root: Path, monitor: str, first_sample: int = 0) -> Path:
+    """An Open Ephys binary folder of the electrode (µV) and the monitor of barrel ``monitor`` (V);
+    its sample numbers start at ``first_sample`` (the acquisition board's count when recording began)."""
     e, m = rec.channel_indices(rec.channels[0].kind)[0], rec.stream.index_of(f"{monitor}_mon")
     folder = "Acquisition_Board-100.Rhythm Data"
     rec_dir = root / "Record Node 101" / "experiment1" / "recording1"
@@ -60,8 +61,9 @@ def write_open_ephys(rec: Recording, root: Path, monitor: str) -> Path:
     cont.mkdir(parents=True)
     data = rec.raw(channels=[e, m]).astype(np.int16)
     data.tofile(cont / "continuous.dat")  # (samples, channels) interleaved, little-endian int16
-    np.save(cont / "sample_numbers.npy", np.arange(rec.n_samples, dtype=np.int64))
-    np.save(cont / "timestamps.npy", np.arange(rec.n_samples, dtype=np.float64) / rec.rate_hz)
+    numbers = first_sample + np.arange(rec.n_samples, dtype=np.int64)
+    np.save(cont / "sample_numbers.npy", numbers)
+    np.save(cont / "timestamps.npy", numbers / rec.rate_hz)
     ch_e, ch_m = rec.channels[e], rec.channels[m]
     uv_per_count = rec.stream.scale_V[e] / ch_e.gain * 1e6  # volts at the electrode, in µV
     v_per_count = rec.stream.scale_V[m]  # volts at the ADC

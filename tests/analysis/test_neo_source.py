@@ -76,6 +76,21 @@ def test_the_same_recording_from_another_writer_gives_the_same_spikes_and_epochs
     assert res.fits["glu:glutamate"].ec50 == pytest.approx(ref.fits["glu:glutamate"].ec50, rel=1e-9)
 
 
+def test_a_recording_that_starts_later_on_the_board_clock_keeps_its_sample_numbers(files, tmp_path):
+    """Open Ephys numbers samples from the board's count when recording began: spikes and epochs
+    are on that clock (the monitor's ejections too), shifted by exactly the first sample number."""
+    paths, ref = files
+    first = 123_457
+    with Recording(paths["h5"]) as rec:
+        root = write_open_ephys(rec, tmp_path / "late", "glu", first_sample=first)
+    with NeoSource(root) as src:
+        assert src.first_index == first
+        res = analyze(src, PARAMS)
+    np.testing.assert_array_equal(res.spike_index, ref.spike_index + first)
+    assert [(e.current_nA, e.onset, e.offset) for e in res.epochs] == [
+        (e.current_nA, e.onset + first, e.offset + first) for e in ref.epochs]
+
+
 def test_samples_are_read_in_chunks_equal_to_the_whole(files):
     paths, _ = files
     with NeoSource(paths["open_ephys"]) as src, Recording(paths["h5"]) as rec:
