@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli.common import emit_json, say
+from app.cli.neo_options import add_neo_options
 from daq.errors import IontoError
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_analysis_options(p)
+    add_neo_options(p)
     p.set_defaults(func=run)
 
 
@@ -95,10 +97,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from analysis.html_report import write_report
-    from analysis.pipeline import analyze_recording
     from analysis.report import epoch_table, fit_table
     from analysis.tables import result_json
-    from app.sim_truth import model_truths
     from daq.recording import refuse_special_file
 
     path = Path(args.file)
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        res = analyze_recording(path, params, progress, truth_model=model_truths)
+        res = _analyze_path(path, params, progress, args)
     except ValueError as exc:
         raise IontoError(str(exc)) from None
     finally:
@@ -136,3 +136,16 @@ def run(args: argparse.Namespace) -> int:
     say(fit_table(res))
     say(f"report: {files['html']}\ntables: {out}")
     return 0
+
+
+def _analyze_path(path: Path, params: AnalysisParams, progress, args: argparse.Namespace):
+    """``analyze_recording``; another system's file is opened with the Neo options given."""
+    from analysis.neo_source import NeoSource, is_neo_path
+    from analysis.pipeline import analyze, analyze_recording
+    from app.cli.neo_options import neo_kwargs
+    from app.sim_truth import model_truths
+
+    if is_neo_path(path):
+        with NeoSource(path, **neo_kwargs(args)) as src:
+            return analyze(src, params, progress, truth_model=model_truths)
+    return analyze_recording(path, params, progress, truth_model=model_truths)

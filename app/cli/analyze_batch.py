@@ -8,6 +8,7 @@ import sys
 
 from app.cli import analyze as analyze_cli
 from app.cli.common import emit_json, say
+from app.cli.neo_options import DESTS as NEO_DESTS
 
 ORDER = 52
 
@@ -44,7 +45,7 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     analyze_cli.register(scratch)
     group = p.add_argument_group("analysis (as in ionto analyze)")
     for action in scratch.choices["analyze"]._actions:
-        if action.option_strings and action.dest not in ("help", "out", "json"):
+        if action.option_strings and action.dest not in ("help", "out", "json", *NEO_DESTS):  # Neo's: per file
             group._add_action(action)
 
 

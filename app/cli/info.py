@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from app.cli.common import emit_json, say
+from app.cli.neo_options import add_neo_options
 
 ORDER = 40
 
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "other systems' files: the signal stream (name or number)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--events", type=int, default=200, metavar="N", help="list at most N events (default 200)")
+    add_neo_options(p)
     p.set_defaults(func=run)
 
 

@@ -14,6 +14,7 @@ from app.cli.common import emit_json, say
 
 def neo_info(path: Path, args: argparse.Namespace) -> int:
     from analysis.neo_source import NeoSource, event_channels, open_rawio, streams
+    from app.cli.neo_options import neo_kwargs
     from daq.errors import IontoError
 
     io = open_rawio(path)  # one line if Neo cannot read it
@@ -26,7 +27,7 @@ def neo_info(path: Path, args: argparse.Namespace) -> int:
     except Exception as exc:  # Neo's readers raise anything on a file they half-parse
         doc["streams_error"] = f"{type(exc).__name__}: {exc}"
     try:
-        with NeoSource(path, stream=args.series) as src:
+        with NeoSource(path, **neo_kwargs(args)) as src:
             doc["analysed"] = {
                 "stream": src.series_name, "rate_hz": src.rate_hz, "samples": src.n_samples,
                 "duration_s": src.duration_s, "t_start_s": src.t_start_s,

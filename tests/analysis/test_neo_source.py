@@ -124,6 +124,28 @@ def test_cli_analyze_reads_an_abf_with_its_sidecar(files, tmp_path, capsys):
     assert len(doc["epochs"]) == 3 and "glu:glutamate" in doc["fits"]
 
 
+def test_cli_options_say_where_the_epochs_are_when_no_sidecar_does(files, tmp_path, capsys):
+    import shutil
+
+    paths, ref = files
+    oe = tmp_path / "oe"
+    shutil.copytree(paths["open_ephys"], oe)
+    (oe / "monitors.csv").unlink()
+    assert main(["info", str(oe), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["analysed"]["epochs_source"] == "none"
+    assert main(["analyze", str(oe), "--monitor", "ADC1:glu:glutamate:0.05", "--out", str(tmp_path / "a"),
+                 "--baseline-s", "10", "--response-s", "5", "--json", "--no-progress"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(e["barrel"], e["drug"], e["current_nA"]) for e in doc["epochs"]] == [
+        (e.barrel, e.drug, e.current_nA) for e in ref.epochs]
+    assert main(["info", str(oe), "--ejections", f"{paths['abf']}.ejections.csv", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["analysed"]["epochs_source"].startswith("sidecar ")
+    assert main(["analyze", str(oe), "--monitor", "ADC1:glu:0", "--no-progress"]) == 1
+    assert "--monitor 'ADC1:glu:0': V_PER_NA must be a finite, non-zero number" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # per-file options: a batch takes them from sidecar files
+        main(["analyze-batch", str(oe), "--monitor", "ADC1:glu:glutamate:0.05"])
+
+
 def test_a_batch_takes_an_open_ephys_folder_as_one_recording(files):
     from analysis.batch import analyze_file, expand_inputs
 
