@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.gain import fit_gain
@@ -87,6 +87,7 @@ def test_a_tuning_fit_with_too_few_values_says_why():
     assert "needs at least 4" in f.error and math.isnan(f.params["kappa"])
 
 
+@settings(deadline=None)  # a busy 2-core machine: no per-example time limit
 @given(st.lists(st.integers(0, 5), min_size=1, max_size=15), st.lists(st.integers(0, 5), min_size=1, max_size=15))
 def test_auroc_is_the_probability_that_a_drug_trial_beats_a_control_trial(drug, control):
     want = np.mean([(d > c) + 0.5 * (d == c) for d in drug for c in control])

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
@@ -23,6 +23,7 @@ def test_auroc_of_a_hand_computed_case():
     assert auroc([1, 2], [3, 4]) == 0.0 and auroc([3, 4], [1, 2]) == 1.0
 
 
+@settings(deadline=None)  # a busy 2-core machine: no per-example time limit
 @given(rates, rates)
 def test_auroc_equals_scikit_learns_roc_auc_score_with_drug_as_the_positive_class(drug, control):
     labels = np.r_[np.ones(len(drug)), np.zeros(len(control))]
@@ -40,6 +41,7 @@ def test_fano_factor_of_a_hand_computed_case():
     assert fano_factor(np.array([1, 1, 4])) == pytest.approx(3.0 / 2.0)  # mean 2, variance (1 + 1 + 4) / 2 = 3
 
 
+@settings(deadline=None)  # a busy 2-core machine: no per-example time limit
 @given(st.floats(0, 500), st.floats(0, 500))
 def test_modulation_index_is_the_normalised_difference_and_antisymmetric(drug, control):
     mi = modulation_index(drug, control)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daq.errors import ConfigError
@@ -29,6 +29,7 @@ PARAMS = {"barrel": "ach", "currents_nA": [30.0, 60.0], "design": "interleaved",
           "lead_s": 0.3, "washout_s": 0.2, "stimulus_values": VALUES, "stimulus_s": 0.3, "iti_s": 0.1}
 
 
+@settings(deadline=None)  # a busy 2-core machine: no per-example time limit
 @given(st.lists(st.sampled_from([5.0, 10.0, 30.0, 60.0]), min_size=1, max_size=3, unique=True),
        st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**31))
 def test_an_interleaved_sequence_shows_every_stimulus_x_drug_condition_equally_often(currents, n_values, tpc, seed):
