@@ -154,3 +154,27 @@ def test_the_python_example_composes_an_interleaved_design_and_an_off_block_whos
     counted = collections.Counter(t.stimulus["orientation_deg"] for t in off_block if t.valid)
     assert counted == dict.fromkeys([0.0, 30.0, 60.0, 90.0, 120.0, 150.0], 2)
     assert {t.drug_state for t in off_block} == {"off"}
+
+
+def test_per_trial_drug_blocks_judge_each_trial_by_its_own_settle_time_and_drug_change():
+    from daq.trials import StimulusRequest
+    from daq.types import LogEvent
+
+    fs = 1000.0
+
+    def trial(k, a, z):
+        req = StimulusRequest(k, a, z, 1, (("orientation_deg", 0.0),))
+        return [req.start_event(), req.stop_event()]
+
+    events = [DrugBlock(0, 0, "on", "ach", 30.0, 0.1, 0).event(), LogEvent(0, EventKind.EJECT, "ach", 30.0),
+              *trial(0, 50, 90),  # shown before its 0.1-s lead ended
+              DrugBlock(1, 100, "on", "ach", 30.0, 0.0, 0).event(), *trial(1, 100, 300),  # the drug went off during it
+              DrugBlock(2, 250, "off", "ach", 0.0, 0.1, 0).event(), LogEvent(250, EventKind.RETAIN, "ach", -15.0),
+              *trial(2, 350, 450),
+              DrugBlock(3, 500, "on", "ach", 60.0, 0.1, 0).event(), LogEvent(500, EventKind.EJECT, "ach", 60.0),
+              *trial(3, 600, 700)]
+    trials = trials_from_events(events, fs)
+    assert [(t.block, t.valid, t.reason) for t in trials] == [
+        (0, False, "settling"), (1, False, "drug changed"), (2, True, ""), (3, True, "")]
+    assert [t.condition_nA for t in trials] == [30.0, 30.0, 0.0, 60.0]
+    assert [t.drug_current_nA for t in trials] == [30.0, 30.0, -15.0, 60.0]
