@@ -37,7 +37,8 @@ STEP_S = 5.0  # back / forward by this much (s of the recording)
 PRE_ROLL_S = 2.0  # a jump lands this long before the ejection or mark (its baseline on screen)
 OVERVIEW_BINS = 2000  # min/max bins over the whole recording (about a bin per pixel on a wide screen)
 PLOT_HEIGHT_PX = 64
-SPAN_ALPHA = 70  # of 255: the ejection spans show the envelope through them
+SPAN_ALPHA = 110  # of 255: the ejection spans show the envelope through them
+ENVELOPE_ALPHA = 90
 MARK_COLOUR = "#555555"
 
 
@@ -52,6 +53,7 @@ class OverviewPlot(pg.PlotWidget):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # never widens the window
         pi = self.getPlotItem()
         pi.hideAxis("left")
+        pi.getAxis("bottom").showLabel(False)  # (the tick labels say s or m:ss)
         pi.setMenuEnabled(False)
         pi.hideButtons()
         pi.setMouseEnabled(x=False, y=False)
@@ -78,19 +80,21 @@ class OverviewPlot(pg.PlotWidget):
             hi = pg.PlotCurveItem(t, ov.hi, stepMode="center", pen=pg.mkPen(ELECTRODE_COLOUR))
             pi.addItem(lo)
             pi.addItem(hi)
-            pi.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(ELECTRODE_COLOUR)))
+            fill = QColor(ELECTRODE_COLOUR)
+            fill.setAlpha(ENVELOPE_ALPHA)  # light, so the ejection spans over it show their colour
+            pi.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(fill)))
         for m in ov.ejections():
             c = QColor(colours.get(m.barrel, MARK_COLOUR))
             c.setAlpha(SPAN_ALPHA)
             span = pg.LinearRegionItem((m.t_s, max(m.end_s, m.t_s)), movable=False, brush=pg.mkBrush(c),
                                        pen=pg.mkPen(colours.get(m.barrel, MARK_COLOUR)))
             span.setToolTip(f"{m.label}, {mmss(m.t_s)}–{mmss(m.end_s)}")
-            span.setZValue(-5)
+            span.setZValue(5)  # over the envelope
             pi.addItem(span)
             self.spans.append(span)
         for m in ov.marks():
-            line = pg.InfiniteLine(m.t_s, angle=90, pen=pg.mkPen(MARK_COLOUR, style=Qt.PenStyle.DashLine),
-                                   label=m.label, labelOpts={"position": 0.85, "color": MARK_COLOUR})
+            line = pg.InfiniteLine(m.t_s, angle=90, pen=pg.mkPen(MARK_COLOUR, style=Qt.PenStyle.DashLine))
+            line.setToolTip(f"{m.label} at {mmss(m.t_s)}")  # (a label on each would overlap the next)
             pi.addItem(line)
             self.mark_lines.append(line)
         pi.addItem(self.position_line)
@@ -165,6 +169,7 @@ class ReplayBar(QWidget):
             b = QPushButton(text)
             b.setToolTip(tip)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Esc and the window's keys stay with the window
+            b.setStyleSheet("QPushButton{padding:3px 7px;}")  # (no style's 80-px minimum: fits 1280 px)
             b.setEnabled(False)
             row.addWidget(b)
             self.buttons[name] = b

@@ -71,7 +71,7 @@ class TrialView(QWidget):
         for p in (self.raster_plot, self.psth_plot, self.tuning_plot):
             p.setMenuEnabled(False)
             p.hideButtons()
-        self.tuning_plot.addLegend(offset=(5, 5))
+        self.tuning_plot.addLegend(offset=(-5, 5))  # top right: the curves peak mid-range
         self.colours = {"off": OFF_COLOUR, "on": barrel_colour(0)}
         self.model: TrialModel | None = None
         self.shown_value: float | None = None

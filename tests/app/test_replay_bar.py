@@ -76,7 +76,7 @@ def test_the_overview_draws_each_ejection_in_its_barrels_colour_and_each_mark(qt
     spans = [(s.getRegion(), s.brush.color().name()) for s in plot.spans]
     assert spans == [((2.0, 3.0), barrel_colour(index["glu"])), ((6.0, 8.0), barrel_colour(index["glu"])),
                      ((9.0, 10.0), barrel_colour(index["gaba"]))]
-    assert [(m.value(), m.label.format) for m in plot.mark_lines] == [(4.5, "drug wash")]
+    assert [(m.value(), m.toolTip()) for m in plot.mark_lines] == [(4.5, "drug wash at 0:04")]
     assert plot.overview.duration_s == pytest.approx(SECONDS)
     # the position line follows the replay
     _pause(qtbot, win)
