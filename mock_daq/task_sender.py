@@ -10,14 +10,20 @@ and conditions, and the moment sample *i* is generated on this host is
 ``delay_s`` is how long after the event the message is sent (a task's own latency); the
 timestamp is the event's time, as LSL senders stamp it.
 
-One host: the sender's LSL clock is ionto's (LSL's clock correction measures ≈ 0 here); a
-sender on another machine differs by the offset liblsl measures.
+In-process, the sender's LSL clock is ionto's (LSL's clock correction measures ≈ 0). Run as
+a program (``python -m mock_daq.task_sender``) in a Linux time namespace with its monotonic
+clock shifted (``unshare --user --time --fork --monotonic 7``), it is a sender with a
+clock of its own, as on another computer: LSL measures the offset, and the test checks that
+the trials still land on their samples (tests/daq/test_network_input.py).
 
 Thread: ``start`` runs the sender on its own thread; ``close`` stops it.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import threading
 import time
 
@@ -73,3 +79,31 @@ class TaskSender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A sender process: publishes the stream, prints ``ready``, reads one JSON line
+    ``{"t0_s": ...}`` (sample 0 on *this process's* LSL clock) from stdin, sends the task's
+    events before ``--until`` and prints ``done``."""
+    from mock_daq.stimulus import StimulusModel
+
+    p = argparse.ArgumentParser(prog="python -m mock_daq.task_sender")
+    p.add_argument("name")
+    p.add_argument("--stimulus", required=True, help="the simulation.stimulus mapping, as JSON")
+    p.add_argument("--rate-hz", type=float, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--until", type=int, required=True, help="send the events before this sample")
+    args = p.parse_args(argv)
+    sender = TaskSender(args.name, StimulusModel.model_validate(json.loads(args.stimulus)), args.rate_hz, args.seed)
+    print("ready", flush=True)
+    t0_s = float(json.loads(sys.stdin.readline())["t0_s"])
+    sender.start(t0_s, args.until)
+    assert sender._thread is not None
+    sender._thread.join()
+    time.sleep(0.5)  # let the inlet take the last samples before the outlet goes
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

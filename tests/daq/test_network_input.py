@@ -7,7 +7,11 @@ sample index with the simulated stimulus' true onset (issue 17: every |error| < 
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,13 +83,16 @@ def _task_rig():
     return rig.model_copy(update={"simulation": sim})
 
 
-def test_a_realtime_run_places_every_network_trial_within_1_ms_of_the_true_onset():
+def _network_run(seed: int, seconds: float, start_sender, make_sender=None):
+    """A realtime run of the simulated task whose trials come over LSL: the sender is made
+    (before the input looks for its stream) and started with the device's start time on this
+    host's clock.  Returns the trial events' errors (ms) against the true onsets, the logged
+    events, the input and the stream name."""
     rig = _task_rig()
-    seed, seconds = 5, 10.0
     n = round(seconds * rig.rate_hz)
     model = parse_sim(rig.simulation, rig=rig).stimulus
     name = _stream_name()
-    sender = TaskSender(name, model, rig.rate_hz, seed)
+    sender = make_sender(name, model, rig.rate_hz, seed, n)
     inp = LslTrialInput(name)
     dev = SimDevice(rig, seed=seed, speed=1.0)
     device = with_trial_input(dev, inp)
@@ -95,30 +102,81 @@ def test_a_realtime_run_places_every_network_trial_within_1_ms_of_the_true_onset
     try:
         eng.start()
         wait_until(lambda: dev._running, 30.0, what="the simulated device started")
-        sender.start(dev._t0, n)
+        start_sender(sender, dev._t0, n)
         assert eng.wait_stopped(seconds * 10 + 30), "the run did not stop"
     finally:
         sender.close()
         device.close()
     assert eng.error is None, eng.error
     trials = [e for e in logged if e.kind in (EventKind.TRIAL_START, EventKind.TRIAL_STOP)]
-    truth = {text: index for index, text in sender.sent}
-    # what the simulated stimulus really did (its own events, the same generator and seed)
+    # what the simulated stimulus really did (the same generator, model and seed)
     true_index = {text: index for index, text in TaskSender(_stream_name(), model, rig.rate_hz, seed).trials_until(n)}
-    assert truth  # the sender sent trials
-    last_read = max(e.sample_index for e in logged)
-    expected = [t for t, i in true_index.items() if i < n - rig.rate_hz * 0.1 and t in truth]
+    expected = [t for t, i in true_index.items() if i < n - rig.rate_hz * 0.1]  # sent before the run's end
     got = {f"{e.kind.value} {e.text}": e.sample_index for e in trials}
-    assert len(expected) >= 30 and set(expected) <= set(got), (sorted(set(expected) - set(got)), last_read)
+    assert len(expected) >= 30 and set(expected) <= set(got), sorted(set(expected) - set(got))
+    assert len(trials) == len(got)  # one event per message: the device's own trial events were not logged too
     err_ms = np.array([(got[t] - true_index[t]) / rig.rate_hz * 1e3 for t in expected])
-    print(f"network trial alignment over {len(err_ms)} events: max |error| {np.abs(err_ms).max():.3f} ms, "
-          f"mean {err_ms.mean():.3f} ms; reported bound {inp.summary()['max_fit_error_bound_ms']:.3f} ms")
-    assert np.all(np.abs(err_ms) < 1.0), err_ms
     notes = [e for e in logged if e.kind == EventKind.NOTE and f"lsl:{name}" in e.text]
     assert len(notes) == len(trials) and all("sample clock fit within" in e.text for e in notes)
     assert inp.summary()["messages_aligned"] == len(trials)
-    # the device's own trial events were not logged as well: one event per sent message
-    assert len(trials) == len(set(got))
+    return err_ms, inp
+
+
+def _in_process(name, model, rate_hz, seed, n):
+    return TaskSender(name, model, rate_hz, seed)
+
+
+def test_a_realtime_run_places_every_network_trial_within_1_ms_of_the_true_onset():
+    err_ms, inp = _network_run(5, 10.0, lambda sender, t0, n: sender.start(t0, n), _in_process)
+    print(f"network trial alignment over {len(err_ms)} events: max |error| {np.abs(err_ms).max():.3f} ms, "
+          f"mean {err_ms.mean():.3f} ms; reported bound {inp.summary()['max_fit_error_bound_ms']:.3f} ms")
+    assert np.all(np.abs(err_ms) < 1.0), err_ms
+
+
+CLOCK_OFFSET_S = 7  # whole seconds: what unshare --monotonic takes
+
+
+def _unshare_works() -> bool:
+    try:
+        return subprocess.run(["unshare", "--user", "--time", "--fork", "--monotonic", "1", "true"],
+                              capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class _SenderProcess:
+    """mock_daq.task_sender as a program in a time namespace whose monotonic clock (LSL's
+    clock) is CLOCK_OFFSET_S ahead of ours: a task computer with a clock of its own."""
+
+    def __init__(self, name, model, rate_hz, seed, n):
+        self.proc = subprocess.Popen(
+            ["unshare", "--user", "--time", "--fork", "--monotonic", str(CLOCK_OFFSET_S), sys.executable, "-m",
+             "mock_daq.task_sender", name, "--stimulus", json.dumps(model.model_dump(mode="json")),
+             "--rate-hz", str(rate_hz), "--seed", str(seed), "--until", str(n)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def start(self, t0_host_s: float, n: int) -> None:
+        # the sender's task runs on its own clock: sample 0 is at t0 + the offset there
+        self.proc.stdin.write(json.dumps({"t0_s": t0_host_s + CLOCK_OFFSET_S}) + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs unprivileged Linux time namespaces (unshare --time)")
+def test_a_sender_whose_clock_is_7_s_ahead_still_places_every_trial_within_1_ms():
+    err_ms, inp = _network_run(6, 10.0, lambda sender, t0, n: sender.start(t0, n), _SenderProcess)
+    correction_ms = inp.summary()["lsl_clock_correction_ms"]
+    print(f"sender clock {CLOCK_OFFSET_S} s ahead: LSL correction {correction_ms:.3f} ms; max |error| "
+          f"{np.abs(err_ms).max():.3f} ms over {len(err_ms)} events")
+    assert abs(correction_ms + CLOCK_OFFSET_S * 1e3) < 1.0, correction_ms
+    assert np.all(np.abs(err_ms) < 1.0), err_ms
 
 
 def test_ionto_run_with_a_missing_trial_stream_says_so_in_one_line_before_any_current(tmp_path, capsys):
