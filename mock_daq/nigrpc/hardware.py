@@ -116,7 +116,8 @@ class Task:
     do_expir_states: dict[int, int] = field(default_factory=dict)  # port0 line -> K.LEVEL_*
     expired: bool = False
     last_reset: float = 0.0
-    reset_arrived: float = 0.0  # when the latest reset request reached the server (maybe still waiting for the lock)
+    reset_arrived: float = 0.0  # when the latest reset request reached the server
+    resets_waiting: int = 0  # reset requests that reached the server and still wait for its lock
 
     @property
     def kind(self) -> str:
@@ -665,12 +666,16 @@ class Hardware:
             self._hold_ao(ao.written)  # the outputs hold the last sample generated
         for t in self.tasks.values():
             if t.kind == "watchdog" and t.state == "running" and not t.expired and t.watchdog_timeout_s >= 0:
-                # a reset that arrived in time counts from its arrival, even if it still waits for
-                # the lock (the server held it, e.g. starting a simulation): a real chassis's timer
-                # would have been reset then
+                now = time.monotonic()
                 if t.last_reset < t.reset_arrived <= t.last_reset + t.watchdog_timeout_s:
-                    t.last_reset = t.reset_arrived
-                if time.monotonic() - t.last_reset > t.watchdog_timeout_s:
+                    # A reset that reached the server in time counts, even while it waits for the
+                    # lock: the simulated server, not the client, is slow then (it holds the lock
+                    # building a simulation, which a busy machine can stretch to seconds).  A real
+                    # chassis resets its timer in hardware when the request arrives and answers at
+                    # once, so the client's next reset follows; here the client waits for the
+                    # answer, so the reset still waiting holds the timer until it is served.
+                    t.last_reset = now if t.resets_waiting else t.reset_arrived
+                if now - t.last_reset > t.watchdog_timeout_s:
                     self._expire(t, now_index)
 
     def poll(self) -> None:
@@ -1156,25 +1161,39 @@ class Hardware:
             self._poll()
             task.watchdog_timeout_s, task.last_reset = timeout_s, time.monotonic()
 
-    def watchdog_control(self, task: Task, action: int) -> None:
-        """DAQmxControlWatchdogTask.  Clear expiration: X Series boards then accept writes to the
-        watched lines again, which keep their expiration states until written (X Series User
-        Manual, "Watchdog Timer"); a cDAQ-9185/9189 chassis stays expired "until the cDAQ chassis
-        is reset" (its User Manual), so there it fails with -201478, whose text says so."""
-        if action == K.WATCHDOG_RESET_TIMER:
-            task.reset_arrived = time.monotonic()  # before the lock (see ``_poll``)
-        with self.lock:
-            self._watchdog(task)
-            self._poll()
-            if action == K.WATCHDOG_RESET_TIMER:
-                if task.expired:
-                    raise NIError(K.CANT_RESET_EXPIRED_WATCHDOG, f"Task Name: {task.name}")
-                task.last_reset = time.monotonic()
-            elif action == K.WATCHDOG_CLEAR_EXPIRATION:
-                if task.expired and task.watchdog_device == self.spec.chassis and self.spec.chassis:
-                    raise NIError(K.CHASSIS_WATCHDOG_TIMER_EXPIRED, f"Device: {self.spec.chassis}")
-                task.expired = False
-                task.last_reset = time.monotonic()
+    def watchdog_control(self, session: str, action: int) -> None:
+        """DAQmxControlWatchdogTask on the task of ``session`` (a gRPC server thread).
+
+        Reset timer: the request's arrival is stamped BEFORE waiting for the lock (the session is
+        looked up without it: one dict read), so a reset sent in time keeps the watchdog alive
+        while the server is busy (see ``_poll``).  Clear expiration: X Series boards then accept
+        writes to the watched lines again, which keep their expiration states until written (X
+        Series User Manual, "Watchdog Timer"); a cDAQ-9185/9189 chassis stays expired "until the
+        cDAQ chassis is reset" (its User Manual), so there it fails with -201478, whose text says
+        so."""
+        waiting = self.sessions.get(session) if action == K.WATCHDOG_RESET_TIMER else None
+        if waiting is not None:
+            waiting.reset_arrived = time.monotonic()
+            waiting.resets_waiting += 1
+        try:
+            with self.lock:
+                task = self._watchdog(self.task(session))
+                self._poll()
+                if waiting is not None:
+                    waiting.resets_waiting -= 1
+                    waiting = None
+                if action == K.WATCHDOG_RESET_TIMER:
+                    if task.expired:
+                        raise NIError(K.CANT_RESET_EXPIRED_WATCHDOG, f"Task Name: {task.name}")
+                    task.last_reset = time.monotonic()
+                elif action == K.WATCHDOG_CLEAR_EXPIRATION:
+                    if task.expired and task.watchdog_device == self.spec.chassis and self.spec.chassis:
+                        raise NIError(K.CHASSIS_WATCHDOG_TIMER_EXPIRED, f"Device: {self.spec.chassis}")
+                    task.expired = False
+                    task.last_reset = time.monotonic()
+        finally:
+            if waiting is not None:  # refused before it was served (not a watchdog task)
+                waiting.resets_waiting -= 1
 
     # --- what a test can look at -------------------------------------------------------------
     def output_levels(self) -> np.ndarray:

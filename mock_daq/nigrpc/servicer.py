@@ -737,8 +737,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
 
     @rpc
     def ControlWatchdogTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        t = self._task(request.task)
-        self.hw.watchdog_control(t, request.action_raw or request.action)
+        self.hw.watchdog_control(request.task.name, request.action_raw or request.action)
         return pb.ControlWatchdogTaskResponse()
 
     # --- digital output (software-timed) ------------------------------------------------------

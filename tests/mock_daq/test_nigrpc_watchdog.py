@@ -144,3 +144,42 @@ def test_watchdog_on_the_module_asks_for_the_chassis(server, channel):
     with pytest.raises(DaqError) as info:
         WatchdogTask("Dev1", "wd", 1.0, grpc_options=opts(channel, "wd"))
     assert info.value.error_code == -200662 and "specify the chassis name" in str(info.value)
+
+
+def test_a_reset_that_arrives_while_the_server_is_busy_counts(server, channel):
+    """The simulated server holds its lock while it builds a simulation, which a busy machine can
+    stretch past the watchdog timeout; a reset sent in time then waits for the lock.  A real
+    chassis resets its timer when the request arrives, so the waiting reset must keep the
+    watchdog alive (the CI failure of 2026-12-06: an expired chassis after a slow start)."""
+    import threading
+
+    timeout_s = 0.5
+    wd = watchdog(channel, timeout_s, [0.0])
+    wd.start()
+    wd.reset_timer()
+    task = next(t for t in server.hardware.tasks.values() if t.name == "wd")
+    hw = server.hardware
+    with hw.lock:
+        sender = threading.Thread(target=wd.reset_timer)
+        sender.start()
+        assert wait_for(lambda: task.resets_waiting == 1, 30.0), "the reset never reached the server"
+        time.sleep(3 * timeout_s)  # the server stays busy well past the timeout
+    sender.join(30.0)
+    assert not sender.is_alive()
+    assert not hw.watchdog_expired()
+    wd.reset_timer()  # and the client goes on resetting it
+    assert not hw.watchdog_expired()
+    wd.close()
+
+
+def test_a_client_that_stops_resetting_while_the_server_is_busy_expires(server, channel):
+    """The other side of the rule above: no reset in flight, so the busy time counts."""
+    timeout_s = 0.5
+    wd = watchdog(channel, timeout_s, [0.0])
+    wd.start()
+    wd.reset_timer()
+    hw = server.hardware
+    with hw.lock:
+        time.sleep(3 * timeout_s)
+    assert wait_for(hw.watchdog_expired, 30.0)
+    wd.close()
