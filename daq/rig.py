@@ -132,14 +132,13 @@ class TrialInputConfig(FileModel):
 class SyncOutConfig(FileModel):
     """A sync pulse train out on a port 0 line so other acquisition systems can be aligned
     offline (``ionto align``; docs/trials.md "Sync pulses out").  Intervals between rising
-    edges are pseudo-random, ``period_s × (1 ± jitter/2)``, repeating every ``cycle_pulses``
-    pulses: a few consecutive intervals identify a pulse, which a regular train cannot."""
+    edges are pseudo-random, ``period_s × (1 ± jitter/2)`` (``daq.sync``): a few consecutive
+    intervals identify a pulse, which a regular train cannot."""
 
     line: str = Field(min_length=1, description="e.g. Dev1/port0/line7")
     period_s: float = Field(default=1.0, ge=0.01, le=60.0, description="mean interval between rising edges")
     width_s: float = Field(default=0.01, gt=0, le=1.0, description="how long each pulse stays high")
     jitter: float = Field(default=0.5, ge=0, le=1.0, description="interval spread, a fraction of period_s")
-    cycle_pulses: int = Field(default=32, ge=2, le=4096, description="the interval pattern repeats after this many")
     seed: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")

@@ -309,7 +309,7 @@ class NIDevice:
         if self._di is not None:
             self._events.extend(self._di.read(self._offset + pos, n_samples, timeout_s))
         if self._sync is not None:
-            self._events.extend(self._sync.events_before(self._offset + pos + n_samples))
+            self._events.extend(self._sync.after_read(self._offset + pos + n_samples))
         return Block(self._offset + pos, self._buf.T.astype(np.float32))
 
     @property

@@ -13,10 +13,10 @@ pulse train out (rig ``sync_out:``), docs/trials.md.
   same number of samples; ``daq.trials.DigitalTrialDecoder`` turns them into trial events at
   the edge's sample.
 * ``SyncOutput``: a buffered DO task on one port 0 line, clocked by ``/DEV/ai/SampleClock``,
-  holding one cycle of ``daq.sync.SyncTrain`` with regeneration allowed: written once before
-  the task starts, it repeats for the whole run, so nothing is written while ionto runs and
-  nothing can underflow.  Its ``sync`` events come from the same schedule, logged once the AI
-  read passes their sample.
+  regeneration off, written ``LEAD_S`` ahead of the AI read after every read (like AO; the
+  train never repeats, so it cannot be a regenerated buffer); running out is an output
+  underflow, which the engine handles as for AO (restart, gap).  Its ``sync`` events come
+  from the same schedule (``daq.sync.SyncTrain``), logged once the AI read passes their sample.
 
 Both tasks start before AI and stop after everything else: a stop writes the retain levels
 first (``NIDevice.write_safe``), these tasks play no part in that.
@@ -26,7 +26,6 @@ Thread: the engine thread.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -40,11 +39,9 @@ from daq.ni.errors import NI_ERRORS, close_tasks, translate
 from daq.rig import port0_line
 from daq.sync import SyncTrain
 from daq.trials import DigitalTrialDecoder
-from daq.types import EventKind, LogEvent
+from daq.types import LogEvent
 
-log = logging.getLogger(__name__)
-
-WRITE_CHUNK = 65536  # samples per DO write (a gRPC message stays well under its 4 MB default)
+LEAD_S = 1.0  # the sync line is written this far ahead of the AI read
 
 
 class TrialInput:
@@ -97,52 +94,70 @@ class TrialInput:
 
 
 class SyncOutput:
-    """The sync train of ``config`` (a ``daq.rig.SyncOutConfig``) on its line."""
+    """The sync train of ``config`` (a ``daq.rig.SyncOutConfig``) on its line.  One train for
+    the run, on run sample indices: after a restart the task goes on with the train where the
+    run is (the pulses of the gap are neither generated nor logged), so a pulse number is
+    never reused."""
 
-    def __init__(self, conn: NIConnection, config: Any, where: str):
+    def __init__(self, conn: NIConnection, config: Any, where: str, lead_s: float = LEAD_S):
         self.conn = conn
         self.config = config
         self.where = where
+        self.lead_s = lead_s
         self.train: SyncTrain | None = None
         self.task: Any = None
-        self._origin = 0  # the sample index of the task's sample 0
-        self._pulse_base = 0  # pulses of earlier tasks of this run (restarts)
-        self._logged_to = 0  # sync events are logged for samples below this
+        self._writer: DigitalSingleChannelWriter | None = None
+        self._shift = np.uint32(port0_line(config.line)[1])
+        self._lead = 0
+        self._origin = 0  # the run's sample index of the task's sample 0
+        self._written = 0  # task samples written
+        self._logged_to = 0  # sync events are logged for run samples below this
 
     def create(self, name: str, terminal_device: str, rate_hz: float) -> None:
-        self.train = SyncTrain(self.config, rate_hz)
-        words = self.train.cycle_levels().astype(np.uint32) << np.uint32(port0_line(self.config.line)[1])
+        if self.train is None or self.train.rate_hz != rate_hz:
+            self.train = SyncTrain(self.config, rate_hz)
+        self._lead = max(1000, round(self.lead_s * rate_hz))
         self.task = self.conn.task(name)
         self.task.do_channels.add_do_chan(self.config.line, name_to_assign_to_lines="sync",
                                           line_grouping=LineGrouping.CHAN_FOR_ALL_LINES)
         self.task.timing.cfg_samp_clk_timing(rate_hz, source=f"/{terminal_device}/ai/SampleClock",
-                                             sample_mode=AcquisitionType.CONTINUOUS, samps_per_chan=words.size)
-        self.task.out_stream.regen_mode = RegenerationMode.ALLOW_REGENERATION
-        self.task.out_stream.output_buf_size = words.size
-        writer = DigitalSingleChannelWriter(self.task.out_stream, auto_start=False)
-        writer.verify_array_shape = False
-        for a in range(0, words.size, WRITE_CHUNK):
-            writer.write_many_sample_port_uint32(np.ascontiguousarray(words[a:a + WRITE_CHUNK]), timeout=10.0)
+                                             sample_mode=AcquisitionType.CONTINUOUS, samps_per_chan=3 * self._lead)
+        self.task.out_stream.regen_mode = RegenerationMode.DONT_ALLOW_REGENERATION
+        self.task.out_stream.output_buf_size = 3 * self._lead
+        self._writer = DigitalSingleChannelWriter(self.task.out_stream, auto_start=False)
+        self._writer.verify_array_shape = False
+        self._written = 0
 
     def start(self, first_index: int) -> None:
-        """``first_index``: the sample index of the task's sample 0 (the AI's; restarts go on)."""
+        """``first_index``: the run's sample index of the task's sample 0 (the AI's); the line's
+        first ``lead_s`` are written before the start."""
         self._origin = first_index
         self._logged_to = max(self._logged_to, first_index)
+        self._write_to(self._lead)
         self.task.start()
 
-    def events_before(self, stop_index: int) -> list[LogEvent]:
-        """``sync`` events of the rises below ``stop_index`` not logged yet (after an AI read)."""
+    def _write_to(self, task_samples: int) -> None:
+        n = task_samples - self._written
+        if n <= 0 or self.train is None or self._writer is None:
+            return
+        words = self.train.levels(self._origin + self._written, n, since=self._origin).astype(np.uint32) \
+            << self._shift
+        try:
+            self._writer.write_many_sample_port_uint32(words, timeout=10.0)
+        except NI_ERRORS as exc:
+            raise translate(exc, self.where, "writing the sync output line") from None
+        self._written += n
+
+    def after_read(self, stop_index: int) -> list[LogEvent]:
+        """After an AI read up to ``stop_index``: keep the line written ``lead_s`` ahead, and
+        the ``sync`` events of the rises below ``stop_index`` not logged yet."""
         if self.train is None or stop_index <= self._logged_to:
             return []
-        rises = self.train.rises(self._logged_to - self._origin, stop_index - self._origin)
+        self._write_to(stop_index - self._origin + self._lead)
+        out = self.train.events(self._logged_to, stop_index)
         self._logged_to = stop_index
-        return [LogEvent(self._origin + at, EventKind.SYNC, text=f"pulse={self._pulse_base + k}") for k, at in rises]
+        return out
 
     def close(self) -> None:
-        """Close the task; pulses keep their numbers across a restart (the new task's pattern
-        begins at its pulse 0, which is the next number of the run)."""
-        if self.train is not None:
-            self._pulse_base += len(self.train.rises(0, max(0, self._logged_to - self._origin)))
-            self.train = None
         close_tasks([self.task], self.where, "the sync output task")
-        self.task = None
+        self.task, self._writer = None, None

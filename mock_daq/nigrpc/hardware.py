@@ -206,7 +206,7 @@ class Hardware:
         self._lines_word: int | None = None  # the last port word generated
         self.trial_lines = trial_lines_of(rig)  # the simulated task computer's outputs, if wired
         self.trial_truth: list = []  # every trial event the simulated stimulus showed (this server)
-        self.line_rises: dict[int, list[int]] = {}  # port0 line -> samples where it rose (this run)
+        self.line_rises: dict[int, list[int]] = {}  # port0 line -> samples where it rose (the last AI run)
         self.runs = 0
         self.faults: list[ScheduledFault] = []
         self.log: list[tuple[str, int]] = []  # (what happened, sample index): overflow, underflow, expiry
@@ -538,6 +538,7 @@ class Hardware:
         for t in self._dio:
             t.state, t.read_pos = "running", 0
         self._words, self._words_start, self._lines_word = np.zeros(0, dtype=np.uint32), 0, None
+        self.line_rises = {}
         self.runs += 1
         # Generate the first samples now, before the clock starts (the samples, and the AO
         # they consume, are the same as if generated at the first read): the first
@@ -664,6 +665,10 @@ class Hardware:
             ao.halted_at, ao.error = ao.written, K.GEN_STOPPED_TO_PREVENT_REGEN
             self.log.append(("underflow", ao.written))
             self._hold_ao(ao.written)  # the outputs hold the last sample generated
+        for t in self._dio:  # a buffered DO task that ran out (regeneration off)
+            if t.kind == "do" and t.state == "running" and t.halted_at is None and now_index > t.written:
+                t.halted_at, t.error = t.written, K.GEN_STOPPED_TO_PREVENT_REGEN
+                self.log.append(("do underflow", t.written))
         for t in self.tasks.values():
             if t.kind == "watchdog" and t.state == "running" and not t.expired and t.watchdog_timeout_s >= 0:
                 now = time.monotonic()
@@ -910,7 +915,8 @@ class Hardware:
     # --- hardware-timed port 0 I/O on the AI clock ---------------------------------------------
     def _arm_dio(self, task: Task, attrs: dict[int, object]) -> None:
         """A sample-clocked DI or DO task waits for the AI clock: sample *i* is AI sample *i*.
-        DO generates the samples written before the start, again and again (regeneration)."""
+        DO generates the samples written (regeneration off: written before the start, then
+        kept ahead; running out stops it with -200290 and the lines hold their last level)."""
         if self._ai is not None:  # started after the clock: it would join at the current sample
             raise NIError(K.INVALID_ATTRIBUTE_VALUE,
                           "Start the digital task before the AI task whose sample clock it uses.")
@@ -918,19 +924,19 @@ class Hardware:
             if not task.queue:
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, "Write the digital output samples before starting "
                               f"the task.\nTask Name: {task.name}")
-            if attrs.get(K.WRITE_REGEN_MODE) == K.REGEN_DONT_ALLOW:
+            if attrs.get(K.WRITE_REGEN_MODE) != K.REGEN_DONT_ALLOW:
                 raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device generates buffered digital "
-                              "output with regeneration only.")
-            task.last = np.concatenate(list(task.queue))
+                              "output with regeneration off only (Write.RegenMode DontAllowRegen).")
+            task.generated, task.halted_at, task.error = 0, None, None
         task.state, task.read_pos = "armed", 0
         self._dio.append(task)
 
     def write_do_buffered(self, task: Task, words: np.ndarray) -> None:
-        """Port words into a sample-clocked DO task's buffer (before it starts)."""
+        """Port words into a sample-clocked DO task's buffer (the buffer's size is not enforced)."""
         with self.lock:
-            if task.state in ("running", "armed"):
-                raise NIError(K.INVALID_ATTRIBUTE_VALUE, "This simulated device takes buffered digital output "
-                              "before the task starts only.", samps_written=0)
+            self._poll()
+            if task.error is not None:
+                raise NIError(task.error, f"Task Name: {task.name}", samps_written=0)
             task.queue.append(np.asarray(words, dtype=np.uint32).copy())
             task.written += len(words)
 
@@ -948,10 +954,9 @@ class Hardware:
         if self.trial_lines is not None:
             words |= self.trial_lines.words(start, n, events)
         for t in self._dio:
-            if t.kind == "do" and t.last is not None:
+            if t.kind == "do":
                 mask = np.uint32(sum(1 << i for c in t.channels for i in c.lines))
-                pattern = t.last[np.arange(start, start + n) % t.last.shape[0]]
-                words = (words & ~mask) | (pattern & mask)
+                words = (words & ~mask) | (self._take_do(t, start, n) & mask)
         prev = np.concatenate([[np.uint32(self._lines_word or 0)], words[:-1]])
         rising = words & ~prev
         if rising.any():
@@ -962,6 +967,29 @@ class Hardware:
         self._lines_word = int(words[-1])
         if any(t.kind == "di" for t in self._dio):
             self._words = np.concatenate([self._words, words])
+
+    def _take_do(self, task: Task, start: int, n: int) -> np.ndarray:
+        """A buffered DO task's words for samples ``start .. start+n-1`` (consumed); past the
+        written samples it stops (-200290) and holds its last word."""
+        out = np.empty(n, dtype=np.uint32)
+        k = 0
+        while k < n and task.queue and (task.halted_at is None or start + k < task.halted_at):
+            chunk = task.queue[0]
+            m = min(chunk.shape[0], n - k, (task.halted_at or start + n) - start - k)
+            out[k:k + m] = chunk[:m]
+            task.last = chunk[m - 1:m].copy()
+            if m == chunk.shape[0]:
+                task.queue.popleft()
+            else:
+                task.queue[0] = chunk[m:]
+            task.generated += m
+            k += m
+        if k < n:
+            if task.halted_at is None:
+                task.halted_at, task.error = start + k, K.GEN_STOPPED_TO_PREVENT_REGEN
+                self.log.append(("do underflow", start + k))
+            out[k:] = 0 if task.last is None else task.last[0]
+        return out
 
     def read_di(self, task: Task, n: int, timeout_s: float) -> np.ndarray:
         """Port words of a sample-clocked DI task (``n`` samples, -1: all available)."""
