@@ -1,7 +1,8 @@
 """Where the safety-critical parts of the rig window are on the screen, and whether any is cut.
 
 ``layout_report(win)`` says, in screen coordinates, where the window, the safety strip, every
-barrel's chip and the ALL TO RETAIN button are, and lists ``problems``: a part outside the
+barrel's chip and the ALL TO RETAIN button are (and, while replaying, the replay bar's
+overview, buttons and position readout), and lists ``problems``: a part outside the
 available screen area, hidden, clipped by its parents (its visible region smaller than itself),
 or narrower than its text needs.  The real-window tests (tests/app/test_gui_xvfb.py) and
 ``python -m app.gui.screenshot --layout-report`` use it; ``fit_rect`` pulls a saved window
@@ -57,6 +58,10 @@ def layout_report(win: MainWindow) -> dict:
     screen = win.available_geometry()
     parts: dict[str, QWidget] = {"safety strip": win.safety, "ALL TO RETAIN": win.safety.retain_all}
     parts.update({f"barrel {name}": chip for name, chip in win.safety.chips.items()})
+    if win.replay_control is not None:  # replaying: the seek buttons and the position must be whole too
+        parts.update({f"replay {name}": b for name, b in win.replay_bar.buttons.items()})
+        parts["replay overview"] = win.replay_bar.plot.viewport()  # (the view itself is all covered by it)
+        parts["replay position"] = win.replay_bar.readout
     problems = []
     frame = win.frameGeometry()
     if not screen.contains(frame):

@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         pump(lambda: win.protocol_model.progress(win.trace_model.end_index).elapsed_s >= args.at_protocol)
     else:
         pump(lambda: win.trace_model.end_index >= args.at * rate)
+    if win.session.is_replay and not pump(lambda: win.replay_control is not None):
+        print("the replay overview never came", file=sys.stderr)
+        return 1
     settle()
     reports["during"] = layout_report(win)
     reports["during"]["ejecting"] = [r.name for r in win.barrel_model.rows if r.ejecting]

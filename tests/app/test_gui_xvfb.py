@@ -85,6 +85,34 @@ def test_safety_strip_and_every_barrel_stay_on_screen_and_whole_through_the_demo
     assert g_ > r_ + 40 and g_ > b_ + 40, hex(px)  # the retain green (#2e7d32), not covered
 
 
+@pytest.mark.parametrize("xserver", [(1280, 720), (3840, 2160)], ids=["1280x720", "3840x2160"], indirect=True)
+def test_replay_bar_and_safety_strip_stay_on_screen_and_whole_while_replaying(xserver, tmp_path):
+    """A replayed recording at the smallest and the largest screen: the overview, every seek
+    button and the position readout are whole, and so are the strip and its barrels."""
+    from app.session import load_any_protocol, run_protocol
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from gui_helpers import write_protocol
+
+    plan = load_any_protocol(write_protocol(tmp_path, eject_s=0.5, recovery_s=0.5, baseline_s=0.5))
+    rec = tmp_path / "to_replay.h5"
+    assert run_protocol(plan.factory(), plan.info, rec, device_url="sim", seed=3, speed=None).error is None
+    display, (w, h) = xserver
+    out, report = tmp_path / "window.png", tmp_path / "layout.json"
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    p = subprocess.run([sys.executable, "-m", "app.gui.screenshot", str(out), "--screen", "--device",
+                        f"replay:{rec}?loop", "--speed", "4", "--at", "2", "--layout-report", str(report),
+                        "--timeout", "300"], capture_output=True, text=True, env=env, timeout=400, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    r = json.loads(report.read_text())["during"]
+    assert r["problems"] == [], r["problems"]
+    replay_parts = {k for k in r["parts"] if k.startswith("replay ")}
+    assert {"replay overview", "replay position", "replay next_ejection", "replay pause"} <= replay_parts
+    assert r["barrels"] == ["glu", "gaba", "bic", "nacl", "bal"]
+    x, y, ww, hh = r["window"]
+    assert 0 <= x and 0 <= y and x + ww <= w and y + hh <= h
+
+
 def test_real_window_shows_traces_spikes_and_the_retain_button(tmp_path):
     """The screen shows the window's colours: the electrode trace, the spike marks, the retain
     button (a smoke test of the xcb window at 1600×1000)."""
