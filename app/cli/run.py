@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
         emit_json(doc)
     elif not res.interrupted_by:
         say(f"recorded {res.duration_s:.1f} s ({res.samples} samples, {res.gaps} gaps) to {res.path}")
+        if trial_input is not None:
+            t = trial_input.summary()
+            say(f"{t['source']}: {t['messages_aligned']} trial messages aligned to the sample clock (fit within "
+                f"{t['max_fit_error_bound_ms']:.3f} ms; LSL clock correction {t['lsl_clock_correction_ms']:.3f} ms)")
         if error:
             say(f"the run stopped with an error: {error}")
     if res.interrupted_by:

@@ -201,3 +201,51 @@ def test_ionto_run_refuses_a_trial_input_it_cannot_use_in_one_line(tmp_path, cap
                  "--trials-from", spec])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and words in err[0], err
+
+
+def test_ionto_run_trials_from_lsl_logs_the_tasks_trials_and_reports_the_alignment(tmp_path, capsys, monkeypatch):
+    """The whole CLI path: ``ionto run --trials-from lsl:NAME`` on the simulated task (sim:gain),
+    the sender started when the device has started."""
+    import threading
+
+    import daq.network_input as network_input
+    from app.cli.main import main
+    from daq.recording import Recording
+
+    rig = load_preset("gain")
+    model = parse_sim(rig.simulation, rig=rig).stimulus
+    name, seed, seconds = _stream_name(), 3, 8.0
+    sender = TaskSender(name, model, rig.rate_hz, seed)
+    wrapped = []
+    real = network_input.with_trial_input
+
+    def spy(device, trial_input, clock=None):
+        wrapped.append(device)
+        return real(device, trial_input, clock)
+
+    monkeypatch.setattr(network_input, "with_trial_input", spy)
+
+    def start_sender():
+        dev = wait_until(lambda: wrapped and wrapped[0]._running and wrapped[0], 60.0, what="the device started")
+        sender.start(dev._t0, round(seconds * rig.rate_hz))
+
+    proto = tmp_path / "p.yaml"
+    proto.write_text(f"name: network trials\nrig: sim:gain\nsteps:\n  - wait: {seconds}\n")
+    out = tmp_path / "r.h5"
+    t = threading.Thread(target=start_sender, daemon=True)
+    t.start()
+    try:
+        code = main(["run", str(proto), "--speed", "realtime", "--seed", str(seed), "--out", str(out),
+                     "--trials-from", f"lsl:{name}", "--json"])
+    finally:
+        t.join(timeout=60)
+        sender.close()
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0, doc
+    with Recording(out) as rec:
+        trials = [e for e in rec.events if e.kind in (EventKind.TRIAL_START, EventKind.TRIAL_STOP)]
+        end = rec.end_index
+    truth = dict((text, i) for i, text in TaskSender(_stream_name(), model, rig.rate_hz, seed).trials_until(end))
+    assert len(trials) >= 6 and doc["trial_input"]["messages_aligned"] == len(trials)
+    for e in trials:
+        assert abs(e.sample_index - truth[f"{e.kind.value} {e.text}"]) < 0.001 * rig.rate_hz, e
