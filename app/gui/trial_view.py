@@ -55,6 +55,8 @@ class TrialView(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setToolTip("Fitted live as ionto analyze fits; the gain model without its bootstrap "
+                                "(ionto analyze gives the confidence intervals)")
         lay.addWidget(self.summary)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setMinimumHeight(150)
@@ -71,7 +73,7 @@ class TrialView(QWidget):
         for p in (self.raster_plot, self.psth_plot, self.tuning_plot):
             p.setMenuEnabled(False)
             p.hideButtons()
-        self.tuning_plot.addLegend(offset=(-5, 5))  # top right: the curves peak mid-range
+        self.tuning_plot.addLegend(offset=(5, 5))  # top left: the curves peak mid-range
         self.colours = {"off": OFF_COLOUR, "on": barrel_colour(0)}
         self.model: TrialModel | None = None
         self.shown_value: float | None = None
@@ -174,8 +176,7 @@ def summary_text(snap: TrialSnapshot, v: float | None) -> str:
             parts.append(f"{state}: Rmax {fit.params['rmax_hz']:.1f} Hz, c50 {fit.params['c50']:.2f}")
     g = snap.gain
     if g is not None and math.isfinite(g.gain):
-        parts.append(f"gain g = {g.gain:.2f}, offset a = {g.offset_hz:+.1f} Hz ({g.preferred_model}; "
-                     "ionto analyze gives the CIs)")
+        parts.append(f"gain g = {g.gain:.2f}, offset a = {g.offset_hz:+.1f} Hz ({g.preferred_model})")
     elif snap.gain_message:
         parts.append(snap.gain_message)
     return "; ".join(parts)
