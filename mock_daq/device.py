@@ -23,6 +23,9 @@ Device-level faults (see ``mock_daq.faults``):
 A balance barrel without an analog output is balanced by the current source itself (as the
 Neurophore BH-2 and the npi MVCS do): it carries the negated sum of the other barrels' currents.
 
+A rig with ``sync_out`` sends its sync pulse train (``daq.sync.SyncTrain``): each rising edge
+is a ``sync`` event (``pulse=N``) at its sample, returned with the block it falls in.
+
 Thread: engine thread only (``describe`` from any thread).
 """
 
