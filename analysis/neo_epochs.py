@@ -10,7 +10,8 @@
 * a recorded **current monitor** (threshold and level): a barrel ejects while its monitored
   current differs from its resting level (the retain current: the histogram mode of the whole
   channel) by more than ``threshold_nA``; the ejection's current is the mean over the run,
-  rounded to 0.1 nA; see :class:`MonitorEpochs`.
+  rounded to 0.1 nA (runs shorter than 10 ms are noise; runs less than 10 ms apart are one
+  ejection); see :class:`MonitorEpochs`.
 
 Thread: the caller's.
 """
@@ -198,13 +199,23 @@ class MonitorEpochs:
             self._open = None
 
     def ejections(self, t0_s: float) -> list[Ejection]:
-        """The runs as ejections (times in the recording's seconds, ``t0_s`` at row 0)."""
+        """The runs as ejections (times in the recording's seconds, ``t0_s`` at row 0): runs
+        shorter than ``min_duration_s`` are dropped (noise crossing the threshold), then runs
+        less than ``min_duration_s`` apart are one ejection (noise dipping back across it)."""
         self._close()
-        out = []
+        merged: list[list[float]] = []
+        gap_rows = self.min_duration_s * self.rate_hz
         for a, b, s in self._runs:
-            if (b - a) / self.rate_hz < self.min_duration_s:
+            if b - a < gap_rows:
                 continue
-            cur = round(s / (b - a) / CURRENT_RESOLUTION_NA) * CURRENT_RESOLUTION_NA
+            if merged and a - merged[-1][1] < gap_rows:
+                last = merged[-1]
+                last[1], last[2], last[3] = b, last[2] + s, last[3] + (b - a)
+            else:
+                merged.append([a, b, s, b - a])
+        out = []
+        for a, b, s, n in merged:
+            cur = round(s / n / CURRENT_RESOLUTION_NA) * CURRENT_RESOLUTION_NA
             out.append(_ejection(t0_s + a / self.rate_hz, t0_s + b / self.rate_hz, self.barrel, self.drug, round(cur, 6)))
         return out
 

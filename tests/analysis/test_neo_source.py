@@ -290,3 +290,22 @@ def test_any_sidecar_text_is_read_or_refused_in_one_line(tmp_path_factory, text)
         assert "\n" not in str(exc) and str(p) in str(exc)
     else:
         assert all(r.stop_s > r.start_s and r.barrel for r in rows)
+
+
+def test_a_noisy_monitor_gives_one_ejection_per_step():
+    """A monitor with 0.7-nA noise around a +10 nA retain current and two ejections (−20 nA for
+    2 s, −60 nA for 1 s) at 10 kHz: the noise crosses the 2-nA threshold now and then (dropped:
+    shorter than 10 ms) and the steps are found to within a sample, with their currents."""
+    rng = np.random.default_rng(3)
+    fs = 10_000.0
+    cur = np.full(int(10 * fs), 10.0)
+    cur[int(2 * fs):int(4 * fs)] = -20.0
+    cur[int(6 * fs):int(7 * fs)] = -60.0
+    cur += rng.normal(0, 0.7, len(cur))
+    m = MonitorEpochs("glu", fs)
+    for pass_ in ("level", "runs"):
+        for s in range(0, len(cur), 4096):
+            m.add_level(cur[s:s + 4096]) if pass_ == "level" else m.add_runs(s, cur[s:s + 4096])
+    got = m.ejections(0.0)
+    assert [(e.current_nA, round(e.start_s * fs), round(e.stop_s * fs)) for e in got] == [
+        (-20.0, 20000, 40000), (-60.0, 60000, 70000)]
