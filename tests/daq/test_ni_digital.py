@@ -1,15 +1,21 @@
 """Trial events from NI digital input lines (rig ``trial_input``) over ``ni+grpc``: the simulated
 board's task computer drives the trial, code and strobe lines of port 0 from its stimulus; the
 NI backend's DI task on the AI sample clock and ``DigitalTrialDecoder`` must put every trial at
-the sample the stimulus came on, whatever the block size."""
+the sample the stimulus came on, whatever the block size; ``ionto run`` records them (and the
+sync pulses) from the rig file."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+import yaml
+
+from app.cli.main import main
 from daq.engine import Engine, EngineState
 from daq.errors import ConfigError
 from daq.ni.rigs import rig_on_device
+from daq.recording.reader import Recording
 from daq.rig import parse_rig
 from daq.types import EventKind
 from mock_daq import load_preset
@@ -80,3 +86,29 @@ def test_bad_trial_input_lines_are_one_line_naming_the_field(bad, says):
         parse_rig(data, "rig.yaml")
     msg = str(err.value)
     assert says in msg and "rig.yaml" in msg and "\n" not in msg.strip()
+
+
+def test_ionto_run_over_ni_grpc_records_the_trials_and_sync_pulses_of_the_rig_file(tmp_path, capsys):
+    rig = trial_rig()
+    data = rig.model_dump(mode="json", exclude_none=True)
+    data["sync_out"] = {"line": "sim/port0/line7", "period_s": 0.1, "width_s": 0.01}
+    rig = parse_rig(data, "test rig")
+    proto = tmp_path / "wait.yaml"
+    proto.write_text("name: wait\nsteps:\n  - wait: 3\n")
+    rig_file = tmp_path / "rig.yaml"
+    rig_file.write_text(yaml.safe_dump(rig_on_device(rig, "Dev1").model_dump(mode="json", exclude_none=True)))
+    out = tmp_path / "run.h5"
+    with SimNIServer(rig, port=0, speed=2.0, seed=11, preset="gain") as server:
+        code = main(["run", str(proto), "--device", server.url(), "--rig", str(rig_file), "--out", str(out), "--json"])
+        doc = json.loads(capsys.readouterr().out)
+        assert code == 0 and doc["error"] is None and doc["gaps"] == 0, doc
+        truth = [(e.sample_index, e.kind, e.text) for e in server.hardware.trial_truth]
+        rose = server.hardware.line_rises.get(7, [])
+    with Recording(out) as rec:
+        end = rec.n_samples
+        events = list(rec.events)
+    logged = [(e.sample_index, e.kind, e.text) for e in events if e.kind in (EventKind.TRIAL_START,
+                                                                              EventKind.TRIAL_STOP)]
+    assert len(logged) >= 30 and logged == [t for t in truth if t[0] < end]
+    sync = [(e.sample_index, e.text) for e in events if e.kind == EventKind.SYNC]
+    assert len(sync) >= 25 and sync == [(at, f"pulse={k}") for k, at in enumerate(rose) if at < end]
