@@ -155,3 +155,23 @@ def test_pulses_from_an_event_channel_written_by_neos_nixio_align_like_an_analog
     fit = fit_clock(pulses, b)
     assert fit.n_matched == len(pulses) - 3
     assert abs(fit.offset_s - OFFSET_S) < 1e-6 and abs(fit.drift - DRIFT) < 1e-8
+
+
+def test_ionto_align_refuses_a_file_neo_does_not_read_and_a_recording_without_pulses_in_one_line(hour, tmp_path,
+                                                                                                    capsys):
+    from app.cli.main import main
+
+    d, _, _, _ = hour
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a recording\n")
+    assert main(["align", str(junk), str(d / "ionto.h5")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "notes.txt" in err[0] and "Neo" in err[0], err
+    empty = tmp_path / "empty.h5"
+    rec = Recorder(empty, pipette=load_preset("cortex").pipette, rig={"name": "t"})
+    rec.start(StreamInfo(IONTO_HZ, (AIChannel("e", "x/ai0"),), np.dtype(np.int16), (1 / 32768,), (0.0,)))
+    rec.on_block(Block(0, np.zeros((100, 1), np.int16)))
+    rec.stop()
+    assert main(["align", str(d / "other.abf"), str(empty)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no sync pulses" in err[0], err
