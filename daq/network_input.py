@@ -28,10 +28,13 @@ Threads: a reader thread pulls the LSL inlet (blocking pulls never reach the eng
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from daq.clock_fit import SampleClockFit
 from daq.errors import ConfigError
@@ -56,6 +59,19 @@ class TrialMessage:
         return self.sender_s + self.correction_s
 
 
+def _quiet_liblsl() -> None:
+    """liblsl logs INFO lines to stderr; with no LSL configuration of the user's (liblsl reads
+    $LSLAPICFG, ./lsl_api.cfg, ~/lsl_api/lsl_api.cfg, /etc/lsl_api/lsl_api.cfg, in this order),
+    point it at one that logs errors only.  Before pylsl loads liblsl."""
+    places = [Path("lsl_api.cfg"), Path.home() / "lsl_api" / "lsl_api.cfg", Path("/etc/lsl_api/lsl_api.cfg")]
+    if "LSLAPICFG" in os.environ or any(p.is_file() for p in places):
+        return
+    cfg = Path(tempfile.gettempdir()) / f"ionto-lsl-{os.getuid() if hasattr(os, 'getuid') else 0}.cfg"
+    if not cfg.is_file():
+        cfg.write_text("[log]\nlevel = -2\n")
+    os.environ["LSLAPICFG"] = str(cfg)
+
+
 def open_trial_input(spec: str, *, resolve_timeout_s: float = 5.0) -> LslTrialInput:
     """The trial input a ``--trials-from`` value names (``lsl:STREAMNAME``)."""
     scheme, _, name = spec.partition(":")
@@ -78,6 +94,7 @@ class LslTrialInput:
     found within ``resolve_timeout_s``.  ``close()`` stops the thread."""
 
     def __init__(self, stream_name: str, *, resolve_timeout_s: float = 5.0, correction_every_s: float = 2.0):
+        _quiet_liblsl()
         import pylsl
 
         self._lsl = pylsl
