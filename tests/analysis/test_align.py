@@ -14,6 +14,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.align import fit_clock, match_pulses, other_pulses
 from daq.errors import ConfigError
@@ -175,3 +177,20 @@ def test_ionto_align_refuses_a_file_neo_does_not_read_and_a_recording_without_pu
     assert main(["align", str(d / "other.abf"), str(empty)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no sync pulses" in err[0], err
+
+
+@settings(max_examples=30, deadline=None)
+@given(offset=st.floats(-1e4, 1e4), drift_ppm=st.floats(-100, 100), lost=st.floats(0, 0.1),
+       extra=st.integers(0, 10), seed=st.integers(0, 2**32 - 1))
+def test_every_kept_pulse_is_matched_whatever_the_offset_drift_losses_and_extras(offset, drift_ppm, lost, extra, seed):
+    rng = np.random.default_rng(seed)
+    a = _pulses(rng, 400)
+    keep = rng.random(a.size) >= lost
+    keep[:2] = True
+    real = offset + (1 + drift_ppm * 1e-6) * a[keep]
+    noise = rng.uniform(real[0], real[-1], extra)
+    noise = noise[np.min(np.abs(noise[:, None] - real[None, :]), axis=1) > 0.02]  # not on a real pulse
+    b = np.sort(np.concatenate([real, noise]))
+    ia, ib = match_pulses(a, b)
+    assert np.array_equal(ia, np.flatnonzero(keep))
+    assert np.allclose(b[ib], real)
