@@ -54,6 +54,7 @@ from analysis.nwb_metadata import NwbMetadata, metadata_from_recording, resolve_
 from analysis.nwb_ndx import add_ejections, add_pipette, barrel_region
 from analysis.nwb_stimulus import commanded_currents, ejection_rows, pharmacology_text
 from analysis.nwb_trials import add_trials
+from analysis.source import open_source
 from daq.errors import RecordingError
 from daq.recording import Recording
 from daq.types import ChannelKind
@@ -122,7 +123,10 @@ def export_nwb(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
         raise NwbExportError(f"{out}: file exists; choose another name or pass --overwrite")
     if out.suffix.lower() != ".nwb":
         raise NwbExportError(f"{out}: an NWB file name must end in .nwb")
-    with Recording(src) as rec:
+    if Path(src).suffix.lower() == ".nwb":
+        raise NwbExportError(f"{src}: already an NWB file; export-nwb takes an ionto recording (.h5) or another "
+                             "system's file that Neo reads (docs/other-systems.md)")
+    with open_source(src) as rec:  # an ionto HDF5, or another system's file through Neo
         if rec.n_samples == 0:
             raise NwbExportError(f"{rec.path}: the recording holds no committed samples; nothing to export")
         meta = (metadata or NwbMetadata()).merged_over(metadata_from_recording(rec))

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="Metadata file (YAML or JSON): 'subject:' with subject_id, species, sex, age or date_of_birth, "
         "strain, genotype, weight, description; 'session:' with session_description, session_id, experimenter, "
         "lab, institution, experiment_description, keywords, related_publications, electrode_location.")
-    p.add_argument("file", help="an ionto HDF5 recording")
+    p.add_argument("file", help="an ionto HDF5 recording, or another system's file or folder that Neo reads "
+                   "(docs/other-systems.md)")
     p.add_argument("out", help="the NWB file to write (.nwb)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--metadata", metavar="FILE", help="subject/session metadata (YAML or JSON)")
