@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from daq.trials import Trial, trials_from_events
+from analysis.trials import recording_trials
 
 RESERVED = frozenset({"start_time", "stop_time", "tags", "timeseries", "id", "trial", "code", "drug_block",
                       "drug_state", "drug_current_nA", "condition_nA", "valid", "invalid_reason"})
@@ -39,12 +39,6 @@ FIXED_COLUMNS = (
 def stimulus_column(key: str) -> str:
     """A stimulus value's column name (prefixed where it would clash with another column)."""
     return f"stimulus_{key}" if key in RESERVED else key
-
-
-def recording_trials(rec: Any) -> list[Trial]:
-    """The trials of a recording's event log, with its gaps as lost sample ranges."""
-    gaps = [(at, at + n) for at, n in rec.gaps]  # the reader's (index, samples lost) -> [start, stop)
-    return trials_from_events(rec.events, rec.rate_hz, gaps=gaps)
 
 
 def add_trials(nwb: Any, rec: Any) -> int:

@@ -42,9 +42,12 @@ def condition_order(labels: Iterable[str]) -> list[str]:
 
 def recording_trials(rec: RecordingLike, *, drug_barrel: str | None = None, settle_s: float = 0.0,
                      discard: int = 0) -> list[Trial]:
-    """The trials of a recording (``daq.trials.trials_from_events`` on its event log and gaps)."""
+    """The trials of a recording (``daq.trials.trials_from_events`` on its event log and gaps).
+    The reader's gaps are (sample index where samples went missing, number lost); trial validity
+    takes them as lost sample ranges [start, stop)."""
+    gaps = [(at, at + n) for at, n in rec.gaps]
     return trials_from_events(rec.events, rec.rate_hz, drug_barrel=drug_barrel, settle_s=settle_s,
-                              discard=discard, gaps=rec.gaps)
+                              discard=discard, gaps=gaps)
 
 
 def stimulus_value(trial: Trial, name: str | None = None) -> float:

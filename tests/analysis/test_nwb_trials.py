@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pynwb import NWBHDF5IO
 
 from analysis.nwb_export import ExportOptions, export_nwb
-from analysis.nwb_trials import recording_trials
+from analysis.trials import recording_trials
 from app.session import load_any_protocol, run_protocol
 from daq.recording import Recording
 from daq.trials import trials_from_events
