@@ -92,13 +92,14 @@ def test_ionto_run_over_ni_grpc_records_the_trials_and_sync_pulses_of_the_rig_fi
     rig = trial_rig()
     data = rig.model_dump(mode="json", exclude_none=True)
     data["sync_out"] = {"line": "sim/port0/line7", "period_s": 0.1, "width_s": 0.01}
+    data["ao_lead_s"] = 1.0  # margin against a loaded machine (a lost block would be a gap)
     rig = parse_rig(data, "test rig")
     proto = tmp_path / "wait.yaml"
     proto.write_text("name: wait\nsteps:\n  - wait: 3\n")
     rig_file = tmp_path / "rig.yaml"
     rig_file.write_text(yaml.safe_dump(rig_on_device(rig, "Dev1").model_dump(mode="json", exclude_none=True)))
     out = tmp_path / "run.h5"
-    with SimNIServer(rig, port=0, speed=2.0, seed=11, preset="gain") as server:
+    with SimNIServer(rig, port=0, speed=1.0, seed=11, preset="gain") as server:
         code = main(["run", str(proto), "--device", server.url(), "--rig", str(rig_file), "--out", str(out), "--json"])
         doc = json.loads(capsys.readouterr().out)
         assert code == 0 and doc["error"] is None and doc["gaps"] == 0, doc
