@@ -231,8 +231,9 @@ class StimulusRequest:
 
 class DigitalTrialDecoder:
     """Trial events from digital input lines sampled on the AI sample clock — what the NI
-    backend will feed from port 0 (a buffered DI task on ``ai/SampleClock``: one word per
-    sample) or from change detection (the samples where the word changed).
+    backend feeds from port 0 (``daq.ni.digital``: a buffered DI task on ``ai/SampleClock``, one
+    word per sample); ``feed_changes`` takes change-detection samples (the samples where the
+    word changed), which no backend uses yet.
 
     A rising edge on ``trial_line`` starts a trial, a falling edge ends it.  The condition
     code is the word on ``code_lines`` (bit 0 first) — latched at the last rising edge of
