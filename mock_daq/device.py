@@ -291,10 +291,11 @@ class SimDevice:
 
     def samples_acquired(self) -> int:
         """Samples acquired so far at this moment (NI: ``TotalSampPerChanAcquired``); at real
-        time or a multiple, the pace's clock; as fast as possible, what was read.  Engine thread."""
+        time or a multiple, the pace's clock (sample i is clocked at t0 + i / rate); as fast as
+        possible, what was read.  Engine thread."""
         if not self.speed or not self._running:
             return self._read
-        return max(self._read, int((time.monotonic() - self._t0) * self.rig.rate_hz * self.speed))
+        return max(self._read, int((time.monotonic() - self._t0) * self.rig.rate_hz * self.speed) + 1)
 
     # --- StimulusOutput -----------------------------------------------------------------
     def show_stimulus(self, request: StimulusRequest) -> None:
