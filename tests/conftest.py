@@ -6,9 +6,29 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+
 import pytest
 
 from daq.pipette import Barrel, Pipette
+
+
+def _lsl_on_this_machine_only() -> None:
+    """Lab Streaming Layer (the network trial input's tests) finds streams by multicast, which a
+    CI container may not route.  Before pylsl loads liblsl, point it at a configuration that
+    also asks this machine directly (``KnownPeers``), keeps discovery on this machine, uses
+    IPv4 only and logs errors only (liblsl's configuration file keys: ``[lab] KnownPeers``,
+    ``[multicast] ResolveScope``, ``[ports] IPv6``, ``[log] level``).  The sender subprocesses
+    the tests start inherit it."""
+    import tempfile
+    from pathlib import Path
+
+    cfg = Path(tempfile.mkdtemp(prefix="ionto-lsl-")) / "lsl_api.cfg"
+    cfg.write_text("[ports]\nIPv6 = disable\n\n[multicast]\nResolveScope = machine\n\n"
+                   "[lab]\nKnownPeers = {127.0.0.1}\n\n[log]\nlevel = -2\n")
+    os.environ["LSLAPICFG"] = str(cfg)
+
+
+_lsl_on_this_machine_only()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
