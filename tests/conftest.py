@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-
 import pytest
 
 from daq.pipette import Barrel, Pipette
@@ -22,7 +21,7 @@ def _lsl_on_this_machine_only() -> None:
     import tempfile
     from pathlib import Path
 
-    cfg = Path(tempfile.mkdtemp(prefix="ionto-lsl-")) / "lsl_api.cfg"
+    cfg = Path(tempfile.gettempdir()) / f"ionto-tests-lsl-{os.getuid()}.cfg"
     cfg.write_text("[ports]\nIPv6 = disable\n\n[multicast]\nResolveScope = machine\n\n"
                    "[lab]\nKnownPeers = {127.0.0.1}\n\n[log]\nlevel = -2\n")
     os.environ["LSLAPICFG"] = str(cfg)
