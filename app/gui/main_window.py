@@ -185,8 +185,8 @@ class MainWindow(QMainWindow):
         self.trial_dock = self._dock("Trials", self.trial_view, right, scroll=False)
         self.trial_model: TrialModel | None = None
         self.docks = [self.barrel_dock, self.protocol_dock, self.recording_dock, self.dose_dock, self.trial_dock]
-        self.tabifyDockWidget(self.dose_dock, self.trial_dock)
-        self.trial_dock.hide()
+        self.trial_dock.hide()  # until the first trial; then a tab beside the dose-response (tabified
+        # here, before the first show, it fixed the window at its minimum width, wider than a small screen)
         self.tabifyDockWidget(self.protocol_dock, self.recording_dock)
         self.protocol_dock.raise_()
         self._default_state = self.saveState()  # View > Reset the layout

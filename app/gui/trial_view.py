@@ -195,6 +195,8 @@ def attach(win: MainWindow) -> None:
     win.trial_view.bind(model, barrel_colour(index.get(model.drug_barrel or "", 0)))
 
     def first_trial() -> None:
+        if win.dose_dock.isVisible() and win.trial_dock not in win.tabifiedDockWidgets(win.dose_dock):
+            win.tabifyDockWidget(win.dose_dock, win.trial_dock)  # a tab beside the dose-response
         win.trial_dock.show()
         win.trial_dock.raise_()
 
