@@ -48,6 +48,9 @@ class SampleClockFit:
         self._at_s = 0.0
         self._in_window = 0
         self.blocks = 0
+        self.counts = 0  # acquisition-count brackets taken (add_count)
+        self.count_width_s_sum = 0.0  # their widths (answered - asked), summed: the query's round trip
+        self.count_width_s_max = 0.0
         self._line: tuple[float, float, float] | None = None
 
     def _bounds(self, index: int, lo: float, hi: float) -> None:
@@ -64,6 +67,9 @@ class SampleClockFit:
     def add_count(self, acquired: int, asked_s: float, answered_s: float) -> None:
         """The device said ``acquired`` samples had been taken, asked at ``asked_s`` and
         answered at ``answered_s`` (host clock)."""
+        self.counts += 1
+        self.count_width_s_sum += answered_s - asked_s
+        self.count_width_s_max = max(self.count_width_s_max, answered_s - asked_s)
         self._bounds(acquired, asked_s - acquired / self.rate_hz, answered_s - (acquired - 1) / self.rate_hz)
 
     def _count_call(self) -> None:

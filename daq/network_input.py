@@ -117,6 +117,7 @@ class LslTrialInput:
         self.problems: list[str] = []
         self.aligned = 0
         self.max_bound_s = 0.0
+        self._fit: SampleClockFit | None = None  # the fit of the last alignment (for the summary)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pull, name=f"{self.source} reader", daemon=True)
         self._thread.start()
@@ -154,6 +155,7 @@ class LslTrialInput:
             self._received.clear()
             problems, self.problems = self.problems, []
         out = [LogEvent(max(read_end - 1, 0), EventKind.WARNING, text=p) for p in problems]
+        self._fit = fit
         if not self._held or fit.blocks < fit.window_blocks:  # the first blocks may come late (start-up)
             return out
         keep: list[TrialMessage] = []
@@ -174,9 +176,15 @@ class LslTrialInput:
         return out
 
     def summary(self) -> dict:
-        """For the run summary: messages aligned, the largest fit spread, the last correction."""
+        """For the run summary: messages aligned, the largest fit spread, the last correction,
+        and how many acquisition-count brackets the fit took (0: block arrivals alone bound the
+        clock) with their mean width (the count query's round trip)."""
+        fit = self._fit
+        counts = fit.counts if fit is not None else 0
         return {"source": self.source, "messages_aligned": self.aligned, "held": len(self._held),
-                "max_fit_error_bound_ms": self.max_bound_s * 1e3, "lsl_clock_correction_ms": self.correction_s * 1e3}
+                "max_fit_error_bound_ms": self.max_bound_s * 1e3, "lsl_clock_correction_ms": self.correction_s * 1e3,
+                "count_brackets": counts,
+                "count_round_trip_ms_mean": fit.count_width_s_sum / counts * 1e3 if counts else None}
 
     def close(self) -> None:
         self._stop.set()
@@ -190,8 +198,7 @@ class TrialInputDevice:
     Forwards the ``Device`` protocol to ``inner``; stamps each block's arrival on the host
     clock (``clock``, by default LSL's ``local_clock``) for the sample clock fit, with the
     device's live acquisition count when it has one (``samples_acquired()``: the simulated
-    rig; on NI, ``TotalSampPerChanAcquired`` — not wired yet, so NI uses the arrivals
-    alone); drains the
+    rig's pace; on NI, ``TotalSampPerChanAcquired``, ``daq.ni.device.NIDevice``); drains the
     inner device's events (except its trial events) and the input's aligned events.  Build it
     with ``with_trial_input`` so that the inner device's optional protocols stay visible.
     All methods: the engine thread."""

@@ -359,6 +359,18 @@ class NIDevice:
         except NI_ERRORS as exc:
             raise translate(exc, self.name, "querying AO progress") from None
 
+    def samples_acquired(self) -> int:
+        """Samples per channel the AI clock has acquired so far, on ionto's sample index: the
+        NI-DAQmx property "Total Samples Acquired Per Channel" (``DAQmx_Read_TotalSampPerChanAcquired``,
+        nidaqmx ``in_stream.total_samp_per_chan_acquired``), live while the task runs.  The
+        network trial input brackets the sample clock with it (``daq.network_input``).  Engine thread."""
+        if self._ai is None or not self._running:
+            raise DeviceError(f"{self.name}: samples_acquired while not running")
+        try:
+            return self._offset + int(self._ai.in_stream.total_samp_per_chan_acquired)
+        except NI_ERRORS as exc:
+            raise translate(exc, self.name, "querying the samples acquired") from None
+
     def ao_space(self) -> int:
         """Samples per channel that fit in the AO buffer now."""
         if self._ao is None:
