@@ -28,18 +28,20 @@ SNR 5, k = 5).
 
 from __future__ import annotations
 
+import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
-from analysis.filters import Bandpass, CausalFilter, zero_phase
+from analysis.filters import Bandpass, CausalFilter, band_limit_hz, fitting_band, zero_phase
 from analysis.peaks import PeakFinder
 from analysis.waveforms import SnippetCutter, WaveformStore, align_subsample
 from daq.types import Block, ChannelKind, LogEvent, StreamInfo
 
 MAD_TO_SIGMA = 1 / 0.6745
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,24 @@ class DetectionParams:
             raise ValueError(f"snippet_ms must be (before ≥ 0, after > 0) ms, got {self.snippet_ms}")
 
     def bandpass(self, rate_hz: float) -> Bandpass:
+        """The band-pass of exactly ``band_hz`` at ``rate_hz``; ``BandError`` (one line) when
+        the rate cannot hold the band (``analysis.filters.check_band``)."""
         return Bandpass(rate_hz, self.band_hz, self.order)
+
+    def for_rate(self, rate_hz: float) -> tuple[DetectionParams, str]:
+        """For live use (the online detector, the GUI's spike lanes), where a run must not fail
+        on a rig's rate: these settings with the band lowered to what ``rate_hz`` holds, and a
+        one-line note saying so (empty when the band fits as asked).  The offline analysis
+        never does this: it refuses a band that does not fit (``detect_file.require_band``)."""
+        fit = fitting_band(rate_hz, self.band_hz)
+        if fit is None:  # not even the low edge fits: the widest band the rate holds, from 1/10 of it
+            top = band_limit_hz(rate_hz)
+            fit = fitting_band(rate_hz, (top / 10, top)) or (top / 10, top)
+        if fit == self.band_hz:
+            return self, ""
+        note = (f"spike band {fit[0]:g}–{fit[1]:g} Hz, not {self.band_hz[0]:g}–{self.band_hz[1]:g} Hz: "
+                f"a signal sampled at {rate_hz:g} Hz holds frequencies up to {band_limit_hz(rate_hz):g} Hz")
+        return replace(self, band_hz=fit), note
 
     def dead_samples(self, rate_hz: float) -> int:
         return max(1, round(self.dead_time_ms * 1e-3 * rate_hz))
@@ -210,13 +229,20 @@ class StreamingDetector:
     A gap in the sample indices restarts the filter and the peak rule.
 
     Thread: ``start``/``on_block``/``on_events``/``stop`` run on the engine thread;
-    ``rate_hz``, ``recent_spikes``, ``threshold``, ``sigma`` and ``set_threshold`` may be
-    called from any thread.
+    ``rate_hz``, ``recent_spikes``, ``threshold``, ``sigma``, ``band_note`` and
+    ``set_threshold`` may be called from any thread.
+
+    A rig sampling too slowly for the asked band (a 10 kHz rig and 300–6000 Hz) does not fail
+    the run: ``start`` lowers the band to what the rate holds (``DetectionParams.for_rate``),
+    sets ``params`` to the settings used and ``band_note`` to the one line saying so, and logs
+    it as a warning (``analysis.detect``).
     """
 
     def __init__(self, params: DetectionParams = DetectionParams(), channel: str | None = None,
                  calibrate_s: float = 2.0, recalibrate_s: float = 10.0, keep_s: float = 600.0):
-        self.params = params
+        self.asked = params  # the settings asked for
+        self.params = params  # the settings used (the band fitted to the rate at start)
+        self.band_note = ""
         self.channel_name = channel
         self.calibrate_s = calibrate_s
         self.recalibrate_s = recalibrate_s
@@ -237,6 +263,9 @@ class StreamingDetector:
         else:
             self.ch = stream.index_of(self.channel_name)
         self.fs = stream.rate_hz
+        self.params, self.band_note = self.asked.for_rate(self.fs)
+        if self.band_note:
+            log.warning("online detector: %s", self.band_note)
         ch = stream.channels[self.ch]
         gain = stream.scale_V[self.ch] / ch.gain
         offset = stream.offset_V[self.ch] / ch.gain

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.detect import DetectionParams, DetectorCore, Spikes, mad_sigma
-from analysis.filters import ZeroPhaseFilter, clipped_blocks
+from analysis.filters import ZeroPhaseFilter, check_band, clipped_blocks
 from analysis.source import RecordingLike, electrode_channels
 
 CLIP_BLOCK = 256  # rows per clipping flag
@@ -131,13 +131,23 @@ class _Group:
         self.seg_row = next_row
 
 
+def require_band(rec: RecordingLike, band_hz: tuple[float, float]) -> None:
+    """The band rule (``analysis.filters.check_band``) for a recording of any source: one line
+    naming the file (and its series or stream), its rate and the ``--band`` that would fit."""
+    series = getattr(rec, "series_name", None)  # an NWB ElectricalSeries or a Neo stream
+    what = f"{rec.path}: series {series!r}" if series else str(rec.path)
+    check_band(rec.rate_hz, band_hz, what, "choose a series sampled for spikes with --series" if series else "")
+
+
 def detect_recording(rec: RecordingLike, params: DetectionParams | None = None,
                      channels: Sequence[str | int] | None = None, progress: Progress | None = None,
                      chunk_rows: int | None = None, threads: int = 2,
                      noise_windows: int = 20, noise_window_s: float = 0.5,
                      min_group_channels: int = 16) -> Detection:
-    """Detect spikes on the electrode channels (or the named ones) of a recording."""
+    """Detect spikes on the electrode channels (or the named ones) of a recording.  A band its
+    rate cannot hold is refused (``require_band``), never narrowed."""
     params = params or DetectionParams()
+    require_band(rec, params.band_hz)
     cols = electrode_channels(rec, channels)
     names = [rec.channels[c].name for c in cols]
     if rec.n_samples == 0:

@@ -17,6 +17,13 @@ so a DC offset does not ring at the start.  The kernels are compiled with numba
 one pass over the chunk, which with 16 channels and order 3 is 1.3× faster than one pass
 per section).
 
+The band rule (one, for every source: ionto recordings, NWB, Neo, arrays, the live
+detector): the band's high edge must be at most ``BAND_LIMIT_OF_RATE`` × the sampling
+rate.  ``Bandpass`` filters exactly the band it is given or raises ``BandError`` (one
+line); nothing caps a band silently.  ``check_band`` words the refusal for a named file
+with the ``--band`` that would fit; ``fitting_band`` is the band a live display or
+detector uses instead, and says so.
+
 Thread: a filter object is used by one thread at a time; the kernels release the GIL.
 """
 
@@ -27,6 +34,63 @@ import math
 import numba
 import numpy as np
 from scipy.signal import butter, sosfilt_zi
+
+from daq.errors import IontoError
+
+# The highest band edge the detection filter takes, × the sampling rate: below Nyquist
+# (0.5) with room for the Butterworth's roll-off above the edge (at 0.5 × the rate the
+# bilinear transform puts the response's zero, so an edge there is no band-pass at all).
+BAND_LIMIT_OF_RATE = 0.45
+
+
+class BandError(IontoError, ValueError):
+    """A detection band that is not (low, high) with 0 < low < high ≤ 0.45 × the rate."""
+
+
+def band_limit_hz(rate_hz: float) -> float:
+    """The highest band edge a signal sampled at ``rate_hz`` holds (``BAND_LIMIT_OF_RATE`` × rate)."""
+    return BAND_LIMIT_OF_RATE * float(rate_hz)
+
+
+def _edge(top_hz: float) -> float:
+    """``top_hz`` rounded down to a value that prints exactly with ``:g`` and is ≤ ``top_hz``."""
+    for digits in (0, 1, 2, 3):
+        v = math.floor(top_hz * 10 ** digits) / 10 ** digits
+        if v > 0 and float(f"{v:g}") == v:
+            return v
+    return top_hz
+
+
+def fitting_band(rate_hz: float, band_hz: tuple[float, float]) -> tuple[float, float] | None:
+    """The band to use at ``rate_hz``: ``band_hz`` if it fits, else its high edge lowered to the
+    rate's limit (rounded down to a printable value); None when not even that leaves a band."""
+    lo, hi = float(band_hz[0]), float(band_hz[1])
+    top = band_limit_hz(rate_hz)
+    if hi <= top:
+        return lo, hi
+    edge = _edge(top)
+    return (lo, edge) if lo < edge else None
+
+
+def check_band(rate_hz: float, band_hz: tuple[float, float], what: str = "the signal",
+               other: str = "") -> None:
+    """Raise ``BandError``, one line naming ``what`` (the file, series or stream), its rate and
+    the ``--band`` that would fit, unless ``band_hz`` is a valid band at ``rate_hz``.
+    ``other`` is appended as a further way out (e.g. "choose another series with --series")."""
+    lo, hi = band_hz
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise BandError(f"band {lo:g}–{hi:g} Hz: a band is (low, high) in Hz with 0 < low < high")
+    if not (math.isfinite(rate_hz) and rate_hz > 0):
+        raise BandError(f"{what}: sampling rate {rate_hz} Hz; a band-pass needs a positive, finite rate")
+    top = band_limit_hz(rate_hz)
+    if hi <= top:
+        return
+    fit = fitting_band(rate_hz, band_hz)
+    way = (f"analyse it with --band {fit[0]:g} {fit[1]:g}" if fit is not None
+           else f"no band from {lo:g} Hz fits at this rate")
+    raise BandError(f"{what} is sampled at {rate_hz:g} Hz, which holds frequencies up to {top:g} Hz; spike "
+                    f"detection in {lo:g}–{hi:g} Hz needs at least {hi / BAND_LIMIT_OF_RATE:.0f} Hz — {way}"
+                    + (f", or {other}" if other else ""))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -99,19 +163,16 @@ def _clipped_blocks(x, lo, hi, block, out):  # pragma: no cover - compiled
 class Bandpass:
     """A Butterworth band-pass as second-order sections.
 
-    ``band_hz`` = (low, high); the high edge is capped at 0.45 × ``rate_hz`` so that any
-    sampling rate gives a valid filter.  ``margin`` (samples) is how far the backward pass
-    must start beyond a chunk for its start-up transient to decay below 1e-9."""
+    ``band_hz`` = (low, high), filtered exactly as given: a high edge above
+    ``BAND_LIMIT_OF_RATE`` × ``rate_hz`` raises ``BandError`` (``check_band``), never a
+    quietly narrower filter.  ``margin`` (samples) is how far the backward pass must start
+    beyond a chunk for its start-up transient to decay below 1e-9."""
 
     def __init__(self, rate_hz: float, band_hz: tuple[float, float] = (300.0, 6000.0), order: int = 3):
-        lo, hi = band_hz
-        if not 0 < lo < hi:
-            raise ValueError(f"band_hz must be (low, high) with 0 < low < high, got {band_hz}")
+        lo, hi = float(band_hz[0]), float(band_hz[1])
         if order < 1 or order > 8:
             raise ValueError(f"filter order must be 1–8, got {order}")
-        hi = min(hi, 0.45 * rate_hz)
-        if lo >= hi:
-            raise ValueError(f"band {band_hz} Hz does not fit below 0.45 × the sampling rate {rate_hz} Hz")
+        check_band(rate_hz, (lo, hi), "a signal")
         self.rate_hz = float(rate_hz)
         self.band_hz = (float(lo), float(hi))
         self.order = order

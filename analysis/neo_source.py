@@ -56,7 +56,6 @@ from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 VOLTS_PER_UNIT = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
 NA_PER_UNIT = {"a": 1e9, "ma": 1e6, "ua": 1e3, "µa": 1e3, "μa": 1e3, "na": 1.0, "pa": 1e-3}
-BAND_LIMIT_OF_RATE = 0.45  # the detection filter's highest edge, × the rate (analysis.filters.Bandpass)
 class NeoSource:
     """One signal stream of a file Neo reads, read like an ionto ``Recording``.
 
@@ -193,16 +192,6 @@ class NeoSource:
         self._dtype = np.result_type(*dtypes)
         self.stream = StreamInfo(rate_hz=self.rate_hz, channels=self.channels, dtype=self._dtype,
                                  scale_V=tuple(scale), offset_V=tuple(offset))
-
-    def require_band(self, band_hz: tuple[float, float]) -> None:
-        """Refuse a detection band above what the stream's rate holds (one line)."""
-        lo, hi = band_hz
-        top = BAND_LIMIT_OF_RATE * self.rate_hz
-        if hi > top:
-            raise NeoFormatError(f"{self.path}: stream {self.series_name!r} is sampled at {self.rate_hz:g} Hz, which "
-                                 f"holds frequencies up to {top:g} Hz; spike detection in {lo:g}–{hi:g} Hz needs "
-                                 f"{hi / BAND_LIMIT_OF_RATE:.0f} Hz — choose another stream (--series) or a lower "
-                                 f"--band")
 
     # --- the Recording surface ----------------------------------------------------------------
     segments = property(lambda self: self._segments, doc="(1, 2) [row, sample_index]: one gap-free run")

@@ -14,8 +14,9 @@ other rigs go through the same analysis:
 * time: ``starting_time`` + ``rate``, or ``timestamps`` within ±0.25 sample period of one
   regular clock (``analysis.nwb_clock``; a jump of samples becomes a gap, as in an ionto
   recording);
-* the detection band must fit the rate (``require_band``): a series sampled too slowly for
-  spikes (an LFP) is refused, never analysed with its band silently cut;
+* the detection band must fit the rate (the one band rule of every source,
+  ``analysis.detect_file.require_band``): a series sampled too slowly for spikes (an LFP) is
+  refused, never analysed with its band silently cut;
 * epochs: from an intervals table — the ndx-iontophoresis ``IontophoresisEjectionsTable``
   when present (barrels and the pipette from the barrels table it refers to;
   ``analysis.nwb_ndx``), else ``iontophoresis`` (ionto's plain table) or any table with a
@@ -47,7 +48,6 @@ from daq.recording.damage import DAMAGE_ERRORS, reads
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
-BAND_LIMIT_OF_RATE = 0.45  # the detection filter's highest edge, × the rate (analysis.filters.Bandpass)
 
 
 class NwbSource:
@@ -228,21 +228,6 @@ class NwbSource:
         if len(set(names)) != len(names):
             names = [f"{nm}#{k}" for k, nm in enumerate(names)]
         return names
-
-    def require_band(self, band_hz: tuple[float, float]) -> None:
-        """Refuse (``NwbFormatError``, one line) a detection band that this series' rate cannot
-        hold: the filter would otherwise cut the band at 0.45 × the rate while the report
-        states the band asked for."""
-        lo, hi = band_hz
-        top = BAND_LIMIT_OF_RATE * self.rate_hz
-        if hi <= top:
-            return
-        need = hi / BAND_LIMIT_OF_RATE
-        fits = f"a band below {top:g} Hz (--band {lo:g} {top:g})" if lo < top else "no detection band"
-        raise NwbFormatError(
-            f"{self.path}: ElectricalSeries {self.series_name!r} is sampled at {self.rate_hz:g} Hz, which holds "
-            f"frequencies up to {top:g} Hz; spike detection in {lo:g}–{hi:g} Hz needs at least {need:.0f} Hz — "
-            f"choose a series sampled for spikes (--series) or {fits}")
 
     # --- the Recording surface ------------------------------------------------------------
     segments = property(lambda self: self._segments, doc="(k, 2) [row, sample_index] of each gap-free run")

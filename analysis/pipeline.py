@@ -156,8 +156,6 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
             progress: Progress | None = None, truth_model: TruthModel | None = None) -> AnalysisResult:
     if rec.n_samples == 0:
         raise ValueError(f"{rec.path}: the recording holds no committed samples")
-    if hasattr(rec, "require_band"):  # an NWB series from another rig: refuse a band its rate cannot hold
-        rec.require_band(params.detection.band_hz)
     det = detect_recording(rec, params.detection, params.channels, progress, threads=params.threads)
     units: dict[str, list[Unit]] = {}
     want_unit_channel = params.unit.split(":")[0] if params.unit and ":u" in params.unit else None

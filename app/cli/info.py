@@ -108,8 +108,9 @@ def _nwb_info(path: Path, args: argparse.Namespace) -> int:
     """The file's ElectricalSeries, and what the analysis would read: the chosen (or only)
     series' rate, samples, channels, gaps and clock jitter, and its ejections — or why not."""
     from analysis.detect import DetectionParams
+    from analysis.filters import BAND_LIMIT_OF_RATE
     from analysis.nwb_file import electrical_series
-    from analysis.nwb_source import BAND_LIMIT_OF_RATE, NwbSource
+    from analysis.nwb_source import NwbSource
     from daq.errors import IontoError
 
     doc: dict = {"path": str(path), "format": "nwb", "electrical_series": electrical_series(path)}

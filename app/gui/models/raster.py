@@ -200,7 +200,7 @@ def spike_waveforms(trace_uV: np.ndarray, start_index: int, spikes: np.ndarray, 
     from analysis.detect import DetectionParams
     from analysis.filters import CausalFilter
 
-    bp = (detection if detection is not None else DetectionParams()).bandpass(rate_hz)
+    bp = (detection if detection is not None else DetectionParams()).for_rate(rate_hz)[0].bandpass(rate_hz)
     y = CausalFilter(bp, np.ones(1))(np.asarray(trace_uV, dtype=np.float64))[:, 0]
     idx = rel[:, None] + np.arange(-pre, post)[None, :]
     return t_ms, y[idx]

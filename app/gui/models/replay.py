@@ -113,7 +113,7 @@ class ReplayOverview:
             ch = elec[0]
             c = st.channels[ch]
             gain = st.scale_V[ch] / c.gain * 1e6  # raw -> µV (an electrode's physical unit is V)
-            filt = CausalFilter((detection or DetectionParams()).bandpass(rate), np.array([gain]),
+            filt = CausalFilter((detection or DetectionParams()).for_rate(rate)[0].bandpass(rate), np.array([gain]),
                                 np.array([st.offset_V[ch] / c.gain * 1e6]))
             edges = np.linspace(0, n, n_bins + 1).astype(np.int64)
             lo = np.full(n_bins, np.inf)

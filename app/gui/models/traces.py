@@ -110,7 +110,8 @@ class TraceModel:
         from analysis.detect import DetectionParams
         from analysis.filters import CausalFilter
 
-        self.detection = detection if detection is not None else DetectionParams()
+        # the detector's band at this rate (lowered, with a note, when the rate cannot hold it)
+        self.detection, self.band_note = (detection if detection is not None else DetectionParams()).for_rate(self.rate_hz)
         self._filt_cols = [i for i, v in enumerate(self.channels) if v.filtered]
         self._filter = CausalFilter(self.detection.bandpass(self.rate_hz), self._a[self._filt_cols],
                                     self._b[self._filt_cols])
