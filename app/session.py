@@ -157,7 +157,8 @@ def _open_ni(spec: DeviceURL, url: str, rig_path: str | os.PathLike[str] | None)
     pipette = rig.pipette
     device = NIDevice(spec.target, conn, safe_volts=pipette.safe_volts(), ao_limits_V=pipette.ao_limits_V(),
                       name=url, interlock=rig.interlock, rig_path=str(rig_path or ""),
-                      trial_input=rig.trial_input, sync_out=rig.sync_out)
+                      trial_input=rig.trial_input if rig.trial_input and rig.trial_input.digital else None,
+                      sync_out=rig.sync_out)
     return device, rig
 
 

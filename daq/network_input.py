@@ -72,12 +72,27 @@ def _quiet_liblsl() -> None:
     os.environ["LSLAPICFG"] = str(cfg)
 
 
-def open_trial_input(spec: str, *, resolve_timeout_s: float = 5.0) -> LslTrialInput:
-    """The trial input a ``--trials-from`` value names (``lsl:STREAMNAME``)."""
-    scheme, _, name = spec.partition(":")
-    if scheme != "lsl" or not name:
-        raise ConfigError(f"--trials-from {spec!r}: expected lsl:STREAMNAME (a Lab Streaming Layer marker stream)")
-    return LslTrialInput(name, resolve_timeout_s=resolve_timeout_s)
+def network_stream_name(spec: str) -> str:
+    """``"lsl:STREAMNAME"`` → ``"STREAMNAME"``: the one form a network trial input is written in
+    (``--trials-from``, and the rig file's ``trial_input: {network: ...}``); ``ValueError`` (one
+    line saying what is accepted; the caller names the value) for anything else."""
+    scheme, _, name = str(spec).strip().partition(":")
+    if scheme != "lsl" or not name.strip():
+        raise ValueError("expected lsl:STREAMNAME (a Lab Streaming Layer marker stream)")
+    return name.strip()
+
+
+def open_trial_input(spec: str, *, resolve_timeout_s: float = 5.0, where: str = "--trials-from") -> LslTrialInput:
+    """The trial input ``spec`` names (``lsl:STREAMNAME``); ``where`` says where it was written
+    (the option, or the rig file's field) in the one-line error."""
+    try:
+        name = network_stream_name(spec)
+    except ValueError as exc:
+        raise ConfigError(f"{where} {spec!r}: {exc}") from None
+    try:
+        return LslTrialInput(name, resolve_timeout_s=resolve_timeout_s)
+    except ConfigError as exc:  # no such stream, or not a marker stream: say where it was named
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def parse_message(raw: str, source: str) -> tuple[EventKind, str]:

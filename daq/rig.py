@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from daq.config_file import load_config_file
 from daq.errors import ConfigError
+from daq.network_input import network_stream_name
 from daq.pipette import FileModel, Pipette, format_validation_error
 from daq.types import TERMINAL_CONFIGS, AcquisitionConfig, AIChannel, AOChannel, ChannelKind
 
@@ -85,20 +86,42 @@ def port0_line(line: str, field: str = "line") -> tuple[str, int]:
 
 
 class TrialInputConfig(FileModel):
-    """Trial events in on port 0 lines sampled on the AI sample clock (docs/trials.md): a
-    rising edge on ``trial_line`` starts a trial, a falling edge ends it; the word on
-    ``code_lines`` (bit 0 first), latched at the rising edge of ``strobe_line`` (or read at
-    the trial's start without one), is its condition code; ``conditions`` says what each code
-    shows (``{3: {orientation_deg: 45}}``).  Decoded by ``daq.trials.DigitalTrialDecoder``."""
+    """Where a run's trial events come from (docs/trials.md): digital lines *or* the network,
+    never both (a run has one trial source; the file is refused in one line).
 
-    trial_line: str = Field(min_length=1, description="e.g. Dev1/port0/line0")
+    Digital: port 0 lines sampled on the AI sample clock: a rising edge on ``trial_line``
+    starts a trial, a falling edge ends it; the word on ``code_lines`` (bit 0 first), latched
+    at the rising edge of ``strobe_line`` (or read at the trial's start without one), is its
+    condition code; ``conditions`` says what each code shows (``{3: {orientation_deg: 45}}``).
+    Decoded by ``daq.trials.DigitalTrialDecoder``.
+
+    Network: ``network: lsl:STREAM``, the task software's LSL marker stream, aligned to the
+    sample clock (``daq.network_input``); ``ionto run --trials-from`` overrides it."""
+
+    trial_line: str | None = Field(default=None, min_length=1, description="e.g. Dev1/port0/line0")
     code_lines: tuple[str, ...] = Field(default=(), max_length=16, description="bit 0 first")
     strobe_line: str | None = None
     conditions: dict[int, dict[str, float]] = Field(default_factory=dict,
                                                     description="code -> {name: value} of what it shows")
+    network: str | None = Field(default=None, description="lsl:STREAM, a task's LSL marker stream")
+
+    @field_validator("network")
+    @classmethod
+    def _network_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            network_stream_name(value)  # ValueError: one line naming the value and the form accepted
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> TrialInputConfig:
+        if self.network is not None:
+            digital = [f for f in ("trial_line", "code_lines", "strobe_line", "conditions") if getattr(self, f)]
+            if digital:
+                raise ValueError(f"network {self.network!r} and digital lines ({', '.join(digital)}) both given: a run "
+                                 "takes its trials from one source; keep network or the lines")
+            return self
+        if self.trial_line is None:
+            raise ValueError("give trial_line (digital lines) or network (lsl:STREAM)")
         lines = [port0_line(self.trial_line, "trial_line")]
         lines += [port0_line(c, f"code_lines[{i}]") for i, c in enumerate(self.code_lines)]
         if self.strobe_line is not None:
@@ -116,17 +139,42 @@ class TrialInputConfig(FileModel):
         return self
 
     @property
+    def digital(self) -> bool:
+        """Trial events from digital lines (else from the network)."""
+        return self.trial_line is not None
+
+    @property
     def device(self) -> str:
-        return port0_line(self.trial_line)[0]
+        return port0_line(self.trial_line or "")[0]
 
     def line_numbers(self) -> tuple[int, tuple[int, ...], int | None]:
         """(trial line, code lines, strobe line) as port 0 line numbers (= bit numbers of a port word)."""
-        return (port0_line(self.trial_line)[1], tuple(port0_line(c)[1] for c in self.code_lines),
+        return (port0_line(self.trial_line or "")[1], tuple(port0_line(c)[1] for c in self.code_lines),
                 None if self.strobe_line is None else port0_line(self.strobe_line)[1])
 
     @property
     def lines(self) -> tuple[str, ...]:
+        """The digital lines (none for a network input)."""
+        if self.trial_line is None:
+            return ()
         return (self.trial_line, *self.code_lines, *((self.strobe_line,) if self.strobe_line else ()))
+
+
+def trial_source(ti: TrialInputConfig | None, trials_from: str | None = None) -> str:
+    """What a run listens to for trial events, in one line (``ionto run``, ``rig check``,
+    ``protocol check``): ``trials_from`` (``--trials-from``) wins over the rig file's
+    ``trial_input``."""
+    aligned = "aligned to the sample clock; needs --speed realtime"
+    if trials_from:
+        over = "; overrides the rig file's trial_input" if ti is not None else ""
+        return f"LSL marker stream {network_stream_name(trials_from)!r} (--trials-from {trials_from}{over}), {aligned}"
+    if ti is None:
+        return "none in the rig file (a simulated rig's own task still logs its trials)"
+    if ti.network is not None:
+        return f"LSL marker stream {network_stream_name(ti.network)!r} (rig trial_input.network), {aligned}"
+    code = f", code lines {', '.join(ti.code_lines)}" if ti.code_lines else ""
+    strobe = f", strobe {ti.strobe_line}" if ti.strobe_line else ""
+    return f"digital lines on the AI sample clock: trial line {ti.trial_line}{code}{strobe}"
 
 
 class SyncOutConfig(FileModel):
@@ -161,7 +209,7 @@ class RigConfig(FileModel):
     pipette: Pipette
     marker: MarkerConfig | None = None
     interlock: InterlockConfig | None = None
-    trial_input: TrialInputConfig | None = Field(default=None, description="trial events in on digital lines")
+    trial_input: TrialInputConfig | None = Field(default=None, description="trial events in: digital lines or network")
     sync_out: SyncOutConfig | None = Field(default=None, description="a sync pulse train out on a digital line")
     ao_lead_s: float = Field(default=0.25, gt=0, le=5.0, description="how far AO is written ahead")
     block_s: float = Field(default=0.05, gt=0, le=1.0, description="engine block length")

@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from app.session import resolve_rig
+    from daq.rig import trial_source
     from protocols.check import check_protocol
     from protocols.loader import load, parse_overrides
 
@@ -55,10 +56,12 @@ def run_check(args: argparse.Namespace) -> int:
     device = args.device or proto.rig_hint or "sim"
     rig = resolve_rig(device, args.rig)
     report = check_protocol(proto, rig, device if not args.rig else f"{device} with {args.rig}")
+    listens = trial_source(rig.trial_input)  # what a run will listen to for trial events (daq.rig)
     if args.json:
-        emit_json(report.to_json())
+        emit_json({**report.to_json(), "trial_input": listens})
     else:
         _print_report(report, args.full_timeline)
+        say(f"trial events from: {listens}")
     return 0 if report.ok else 1
 
 

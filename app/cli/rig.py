@@ -274,6 +274,7 @@ def _wrap(text: str, width: int = 100) -> list[str]:
 # --- rig check --------------------------------------------------------------------------------
 def run_check(args: argparse.Namespace) -> int:
     from app.session import open_device, parse_device_url, resolve_rig
+    from daq.rig import trial_source
     from daq.rig_check import DEFAULT_TEST_nA, RigCheck
 
     url = args.device.strip()
@@ -289,6 +290,8 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"rig check: {b.name} ({b.drug}): 0, {t / 2:+g}, {t:+g} nA (retain direction), then back to retain",
                   file=sys.stderr)
     print(f"rig check: {plan.duration_s:.1f} s on {url}; every other barrel stays on retain", file=sys.stderr)
+    listens = trial_source(rig.trial_input)
+    print(f"rig check: a run will take trial events from: {listens}", file=sys.stderr)
     _confirm(args)
     device, rig = open_device(url, args.rig, speed=None if spec.scheme == "sim" else 1.0)
     check = RigCheck(rig.pipette, rig.rate_hz, test_nA=test_nA)
@@ -301,7 +304,7 @@ def run_check(args: argparse.Namespace) -> int:
         from daq.rig_check import save_report
 
         saved = save_report(report, args.rig)
-    doc = {**report.as_dict(), "saved_to": str(saved) if saved else None, "error": outcome["error"],
+    doc = {**report.as_dict(), "trial_input": listens, "saved_to": str(saved) if saved else None, "error": outcome["error"],
            "interrupted_by": outcome["signal"] or None, "safe_levels_confirmed": outcome["safe"]}
     if args.json:
         emit_json(doc)

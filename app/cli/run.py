@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: terminal if stdin is a terminal, else auto)")
     p.add_argument("--trials-from", metavar="lsl:STREAM", default=None,
                    help="trial events from task software: an LSL marker stream, aligned to the sample clock "
-                        "(docs/trials.md, 'Network input'); needs --speed realtime")
+                        "(docs/trials.md, 'Network input'); needs --speed realtime; overrides the rig file's "
+                        "trial_input")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.set_defaults(func=run)
@@ -56,15 +57,17 @@ def run(args: argparse.Namespace) -> int:
         resolve_rig,
         run_protocol,
     )
+    from daq.rig import trial_source
     from protocols.check import check_protocol
     from protocols.loader import load, parse_overrides
     from protocols.runner import PlanRunner
 
     proto = load(args.protocol, parse_overrides(args.param))
     device = args.device or proto.rig_hint or "sim"
-    speed = parse_speed(args.speed or ("max" if device.startswith("sim") else "realtime"))
     # check and dry-run first: limits and duration are known before any current flows
     rig = resolve_rig(device, args.rig)
+    network, where = _network_source(args, rig)
+    speed = parse_speed(args.speed or ("max" if device.startswith("sim") and not network else "realtime"))
     report = check_protocol(proto, rig, device)
     if not report.ok:
         raise IontoError(f"{args.protocol}: the protocol cannot run on this rig:\n  " + "\n  ".join(report.problems))
@@ -79,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         runner.on_prompt = _TerminalPrompts(runner)
     bound = " at most" if report.dry.closed_loop else ""
     say(f"running {proto.name!r} on {device} ({planned_s:.0f} s{bound} of protocol) → {out}")
-    trial_input, wrap = _trial_input(args.trials_from, speed)
+    trial_input, wrap = _trial_input(network, where, speed)
+    if trial_input is not None:
+        say(f"trial events from: {trial_source(rig.trial_input, args.trials_from)}")
     progress = EngineProgress(planned_s, rig.rate_hz, desc=proto.name[:30])
     try:
         res = run_protocol(inst.plan, proto.info, out, device_url=device, rig_path=args.rig, speed=speed,
@@ -117,16 +122,28 @@ def run(args: argparse.Namespace) -> int:
     return 1 if error or not res.safe_confirmed else 0
 
 
-def _trial_input(spec: str | None, speed: float | None):
-    """The network trial input ``--trials-from`` names, and the device wrapper that feeds it."""
+def _network_source(args: argparse.Namespace, rig) -> tuple[str | None, str]:
+    """The network trial input of the run and where it was given: ``--trials-from`` wins over
+    the rig file's ``trial_input: {network: ...}`` (and over its digital lines, whose trial
+    events the wrapper then drops; docs/trials.md)."""
+    if args.trials_from is not None:
+        return args.trials_from, "--trials-from"
+    ti = rig.trial_input
+    if ti is not None and ti.network is not None:
+        return ti.network, f"{args.rig or 'the rig'}: trial_input.network"
+    return None, ""
+
+
+def _trial_input(spec: str | None, where: str, speed: float | None):
+    """The network trial input ``spec`` names, and the device wrapper that feeds it."""
     if spec is None:
         return None, None
     if speed != 1.0:
-        raise IontoError("--trials-from aligns the task's clock to the sample clock as it runs: it needs "
-                         "--speed realtime")
+        raise IontoError(f"{where} {spec}: a network trial input aligns the task's clock to the sample clock as "
+                         "it runs: it needs --speed realtime")
     from daq.network_input import open_trial_input, with_trial_input
 
-    trial_input = open_trial_input(spec)
+    trial_input = open_trial_input(spec, where=where)
     return trial_input, lambda device: with_trial_input(device, trial_input)
 
 

@@ -39,7 +39,7 @@ def rig_on_device(rig: RigConfig, device: str, ao_device: str | None = None,
     if rig.interlock is not None:
         update["interlock"] = rig.interlock.model_copy(update={"line": _on(rig.interlock.line, line_device or device)})
     lines = line_device or device
-    if rig.trial_input is not None:  # trial and sync lines: port 0 of the board (daq.ni.digital)
+    if rig.trial_input is not None and rig.trial_input.digital:  # trial and sync lines: port 0 (daq.ni.digital)
         ti = rig.trial_input
         update["trial_input"] = ti.model_copy(update={
             "trial_line": _on(ti.trial_line, lines), "code_lines": tuple(_on(c, lines) for c in ti.code_lines),

@@ -71,7 +71,7 @@ def trial_lines_of(rig: RigConfig, strobe_s: float = 0.001) -> TrialLines | None
     """The simulated task computer's trial, code and strobe outputs, wired to the port 0 lines
     the rig's ``trial_input`` reads (a 1 ms strobe pulse), or None when it has none."""
     ti = rig.trial_input
-    if ti is None:
+    if ti is None or not ti.digital:  # a network trial input: the task computer drives no lines
         return None
     trial, codes, strobe = ti.line_numbers()
     return TrialLines(trial, codes, strobe, max(1, round(strobe_s * rig.rate_hz)))
