@@ -72,6 +72,7 @@ def result_json(res: AnalysisResult, files: dict[str, Any] | None = None) -> dic
         spikes[name] = {
             "count": len(sp), "threshold_uV": sp.threshold * 1e6, "noise_sigma_uV": sp.sigma * 1e6,
             "k": res.params.detection.k, "polarity": res.params.detection.polarity,
+            "band_hz": list(res.detection.params.band_hz),  # the band-pass the detector used
             "clipped_s": sum(b - a for a, b in res.detection.clipped.get(name, [])) / res.rate_hz,
             "times_file": files.get("spikes", {}).get(name),
             "units": [u.as_dict(res.rate_hz, sp.index[u.spike_ids]) for u in res.units.get(name, [])],
