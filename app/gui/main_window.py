@@ -26,6 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.gui import replay_bar, trial_view, workspace_actions
+from app.gui import recording_actions, replay_bar, trial_view, workspace_actions
 from app.gui.banner import BannerArea
 from app.gui.barrel_panel import BarrelPanel
 from app.gui.bridge import EngineBridge
@@ -56,7 +57,7 @@ from app.gui.menus import EscapeEverywhere, KeySheet, build_menus
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import LoadResult, ProtocolModel, load
 from app.gui.models.raster import RateModel, spike_waveforms
-from app.gui.models.recording import DoseResponseModel, render_template
+from app.gui.models.recording import DoseResponseModel
 from app.gui.models.traces import TraceModel
 from app.gui.palette import barrel_colour, channel_colours
 from app.gui.protocol_panel import ProtocolPanel
@@ -89,7 +90,6 @@ DOCK_FRACTION = 0.40  # of the window's width, for the docks on first show (no s
 STEP_KINDS = {EventKind.STEP: "step", EventKind.PAUSE: "pause", EventKind.RESUME: "resume",
               EventKind.ABORT: "abort", EventKind.PROTOCOL_START: "start", EventKind.PROTOCOL_END: "end"}
 CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)
-
 
 
 def _confirm(parent: QWidget, title: str, text: str) -> bool:
@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         self.recording_panel.start_requested.connect(self.start_recording)
         self.recording_panel.stop_requested.connect(self.stop_recording)
         self.recording_panel.mark_requested.connect(lambda text: self.submit(AddMark(text)))
-        self.recording_panel.note_added.connect(self._add_note)
+        self.recording_panel.note_added.connect(partial(recording_actions.add_note, self))
         self.dose_view = DoseResponseView()
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.barrel_dock = self._dock("Barrels", self.barrels, right)
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
         self.bridge.warning.connect(self._on_engine_warning)
         self.bridge.event_logged.connect(self._on_log_event)
 
-        self.bridge.recording_changed.connect(self._on_recording_changed)
+        self.bridge.recording_changed.connect(partial(recording_actions.on_recording_changed, self))
 
         # stop paths: how the window ends (closeEvent, stop_on_signal, on_internal_error)
         self.stop_wait_s = STOP_WAIT_S  # how long closing waits for the engine to confirm the safe levels
@@ -514,56 +514,13 @@ class MainWindow(QMainWindow):
         """The trace model rebuilt its columns (a new window length): re-read recent history."""
         self._reingest = True
 
-    # --- recording ----------------------------------------------------------------------------------
+    # --- recording (app.gui.recording_actions) -------------------------------------------------------
     def start_recording(self, path: str | os.PathLike[str] | None = None) -> None:
-        """Ask the engine to record (to ``path``, else the panel's template).  The panel says
-        "recording" only once the engine has started the file (``_on_recording_changed``);
-        if it cannot, its error arrives as a banner."""
-        p = self.recording_panel
-        try:
-            if path is None:
-                name = self.protocol_model.loaded.plan.info.name if (
-                    self.protocol_model.loaded and self.protocol_model.loaded.plan) else "manual"
-                path = render_template(p.template.text(), p.directory.text() or ".", protocol=name,
-                                       device=self.session.device_url.split(":")[0])
-            self.session.start_recording(path, notes=p.notes.toPlainText())
-        except (IontoError, ValueError) as exc:
-            self.banners.show_message("error", "could not start recording", str(exc))
-            return
-        self._show_recording_state()
-        if self.session.recording_starting:
-            self.statusBar().showMessage(f"starting the recording to {path} ...", 10000)
+        recording_actions.start_recording(self, path)
 
     def stop_recording(self) -> None:
         self.session.stop_recording()
-        self._show_recording_state()
-
-    def _show_recording_state(self) -> None:
-        """The panel shows what the session holds: the recording the engine confirmed, if any."""
-        rec = self.session.recorder
-        if (rec is not None) != self.recording_panel.recording:
-            self.recording_panel.set_recording(str(rec.path) if rec is not None else None)
-
-    def _on_recording_changed(self, recording: bool, path: str) -> None:
-        """GUI thread (bridge): the engine started or closed the file."""
-        self._show_recording_state()
-        if not recording:
-            self.statusBar().showMessage(f"saved {path}", 10000)
-
-    def _add_note(self, text: str) -> None:
-        """Add the notes to the running file; drawn on the traces where they were added (the
-        recorder keeps notes as text, not as logged events)."""
-        if not self.session.recording or not text.strip():
-            self.statusBar().showMessage("notes go into a running recording: start recording first", 5000)
-            return
-        try:
-            self.session.add_note(text)
-        except RuntimeError as exc:
-            self.banners.show_message("warning", str(exc))
-            return
-        m, ann = self.trace_model, self.traces.annotations
-        if m is not None and ann is not None:
-            ann.add(m.end_index / m.rate_hz, "note", text)
+        recording_actions.show_state(self)
 
     # --- protocol ----------------------------------------------------------------------------------
     def open_protocol(self, path: str, run_when_loaded: bool = False) -> None:

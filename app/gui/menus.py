@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.gui import recording_actions
 from daq.engine import Abort, AddMark, Pause, Resume
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def toggle_recording(win: MainWindow) -> None:
 
 def add_notes(win: MainWindow) -> None:
     """Recording > Add the notes to the file."""
-    win._add_note(win.recording_panel.notes.toPlainText())
+    recording_actions.add_note(win, win.recording_panel.notes.toPlainText())
 
 
 def show_vertical_cursors(win: MainWindow, on: bool) -> None:
