@@ -9,7 +9,8 @@ follows the preferred one (the largest control response) until the operator pick
 
 ``attach(win)`` makes the connection's model (on every connection; the analysis modules are
 imported then, not before the window's first paint), ``refresh(win, now)`` updates it from
-the detector's spikes (the window's frame timer, about once a second).  The dock stays
+the detector's spikes (the window's frame timer, about once a second; the numbers are worked
+out on a worker thread).  The dock stays
 hidden until the first trial starts.
 
 Thread: GUI thread only.
@@ -204,11 +205,21 @@ def attach(win: MainWindow) -> None:
 
 
 def refresh(win: MainWindow, now: int) -> None:
-    """Update the model with the detector's kept spikes (frame timer, GUI thread)."""
+    """Recompute the model from the detector's kept spikes on a worker (one at a time; frame
+    timer, GUI thread); the view redraws when its snapshot is back."""
     m = win.trial_model
-    if m is None or not m.has_trials:
+    if m is None or not m.has_trials or m.busy:
         return
     det = win.session.detector
     keep_s = det.keep_s if det is not None else 0.0
     since = max(0, now - int(keep_s * m.rate_hz))
-    m.update(win.session.spike_indices(since), since)
+
+    def done(snap: TrialSnapshot | None, exc: BaseException | None) -> None:
+        m.busy = False
+        if exc is not None:
+            win.statusBar().showMessage(f"trial view: {type(exc).__name__}: {exc}", 10000)
+        elif snap is not None and win.trial_model is m:
+            m.accept(snap)
+
+    m.busy = True
+    win.bridge.run_in_worker(m.job(win.session.spike_indices(since), since), done, name="ionto-trials")

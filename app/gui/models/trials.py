@@ -15,8 +15,10 @@ drug barrel.  Spikes are the live detector's, which keeps the last ``keep_s``: a
 started before the oldest kept spike is left out (it would count as silent).
 
 Events (psygnal): ``first_trial()`` when the first trial starts (the window shows its dock),
-``changed(snapshot)`` after each ``update``.  Thread: ``on_event`` and ``update`` on the GUI
-thread (the window's frame timer); Qt-free.
+``changed(snapshot)`` after each ``update`` / ``accept``.  Thread: ``on_event``, ``job``,
+``accept`` and ``update`` on the GUI thread; the function ``job`` returns runs on any thread
+(the window runs it on a worker: with 800 trials it takes ~130 ms, too long for a frame);
+Qt-free.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +96,7 @@ class TrialModel:
         self.events: list[LogEvent] = []
         self.gaps: list[tuple[int, int]] = []
         self.snapshot: TrialSnapshot | None = None
+        self.busy = False  # a job is running on a worker (the window starts one at a time)
         self._seen_trial = False
 
     @property
@@ -110,17 +114,34 @@ class TrialModel:
                 self._seen_trial = True
                 self.first_trial.emit()
 
-    def update(self, spike_index: np.ndarray, since_index: int = 0) -> TrialSnapshot | None:
-        """Recompute from the events so far and the detector's spikes (kept from ``since_index``
-        on); emits ``changed``.  None (and no event) before the first trial."""
-        if not self._seen_trial:
-            return None
-        all_trials = trials_from_events(self.events, self.rate_hz, drug_barrel=self.drug_barrel, gaps=self.gaps)
-        trials = [t for t in all_trials if t.start_index - round(PRE_S * self.rate_hz) >= since_index]
-        snap = analyse(trials, np.asarray(spike_index, dtype=np.int64), self.rate_hz)
-        snap.left_out = len(all_trials) - len(trials)
+    def job(self, spike_index: np.ndarray, since_index: int = 0) -> Callable[[], TrialSnapshot]:
+        """The recomputation from the events so far and the detector's spikes (kept from
+        ``since_index`` on), on copies taken now: call the result on any thread, then hand its
+        snapshot to ``accept``."""
+        events, gaps = list(self.events), list(self.gaps)
+        spikes = np.array(spike_index, dtype=np.int64)
+        rate, drug = self.rate_hz, self.drug_barrel
+
+        def run() -> TrialSnapshot:
+            all_trials = trials_from_events(events, rate, drug_barrel=drug, gaps=gaps)
+            trials = [t for t in all_trials if t.start_index - round(PRE_S * rate) >= since_index]
+            snap = analyse(trials, spikes, rate)
+            snap.left_out = len(all_trials) - len(trials)
+            return snap
+
+        return run
+
+    def accept(self, snap: TrialSnapshot) -> None:
+        """Take a job's snapshot (GUI thread); emits ``changed``."""
         self.snapshot = snap
         self.changed.emit(snap)
+
+    def update(self, spike_index: np.ndarray, since_index: int = 0) -> TrialSnapshot | None:
+        """``job`` and ``accept`` at once, on this thread.  None (and no event) before the first trial."""
+        if not self._seen_trial:
+            return None
+        snap = self.job(spike_index, since_index)()
+        self.accept(snap)
         return snap
 
 
