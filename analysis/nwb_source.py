@@ -9,8 +9,12 @@ other rigs go through the same analysis:
 * the series: the file's one ElectricalSeries, or the one named (``series=``, ``--series``:
   its name or its path such as ``processing/ecephys/LFP/ElectricalSeriesLFP``); a file with
   several and no choice is refused with the list;
-* shape: (samples, channels) with one electrode per column; data stored (channels, samples),
-  or an electrodes region longer or shorter than the columns, is refused;
+* shape: (samples, channels) with one electrode per column; data stored (channels, samples)
+  — one row per electrode, the other axis as long as the timestamps or longer than the
+  electrodes are many — is read transposed, a slab ``data[:, a:b].T`` per read (bounded
+  memory), and said so once (``read_notes``: ``ionto info``, analysis.json); a square
+  (as many samples as electrodes) or an electrodes region longer or shorter than the
+  columns is refused;
 * time: ``starting_time`` + ``rate``, or ``timestamps`` within ±0.25 sample period of one
   regular clock (``analysis.nwb_clock``; a jump of samples becomes a gap, as in an ionto
   recording);
@@ -136,9 +140,12 @@ class NwbSource:
             raise NwbFormatError(f"{what} holds {es.data.dtype} data shaped {shape}; "
                                  "ionto reads numbers shaped (samples,) or (samples, channels)")
         self._one_d = len(shape) == 1
-        n_ch = 1 if self._one_d else int(shape[1])
-        self.n_samples = int(shape[0])
         rows = self._electrode_rows(what, shape)
+        self._transposed = self._channels_first(what, shape, len(rows))
+        n_ch = 1 if self._one_d else int(shape[0] if self._transposed else shape[1])
+        self.n_samples = int(shape[1] if self._transposed else shape[0])
+        self.read_notes: tuple[str, ...] = ((f"{self.series_name}: stored channels-first ({shape[0]} channels × "
+                                             f"{shape[1]} samples); read transposed",) if self._transposed else ())
         names = self._channel_names(rows)
         conversion = finite(es.conversion, f"{what}: conversion", nonzero=True)
         cc = (np.ones(n_ch) if es.channel_conversion is None
@@ -193,14 +200,34 @@ class NwbSource:
             raise NwbFormatError(f"{what}: its electrodes region lists rows {rows[:8].tolist()} but the electrodes "
                                  f"table has rows 0–{n_table - 1}")
         n_cols = 1 if len(shape) == 1 else shape[1]
-        if n_cols == len(rows):
+        if n_cols == len(rows) or (len(shape) == 2 and shape[0] == len(rows)):  # (channels, samples): _channels_first
             return rows
-        if len(shape) == 2 and shape[0] == len(rows):
-            raise NwbFormatError(f"{what} holds data shaped {shape[0]}×{shape[1]} for {len(rows)} electrodes: "
-                                 f"stored (channels, samples); NWB stores (samples, channels) — write the data "
-                                 "transposed")
         raise NwbFormatError(f"{what} has {n_cols} data column(s) but its electrodes region lists {len(rows)} "
                              "electrode(s); NWB needs exactly one electrode per column")
+
+    def _channels_first(self, what: str, shape: tuple[int, ...], n_electrodes: int) -> bool:
+        """True when the data is stored (channels, samples) — one row per electrode, as pynwb
+        warns "Data is oriented incorrectly and should be transposed" — and its second axis is
+        clearly the samples: as long as the timestamps, or (without timestamps) longer than the
+        electrodes are many.  A square (as many samples as electrodes) is refused: which axis
+        is time cannot be told."""
+        if len(shape) != 2 or shape[0] != n_electrodes:
+            return False
+        ts = self._es.timestamps
+        if shape[1] == n_electrodes:
+            raise NwbFormatError(f"{what} holds {shape[0]}×{shape[1]} data for {n_electrodes} electrodes: as many "
+                                 "samples as channels, so which axis is time cannot be told; NWB stores (samples, "
+                                 "channels)")
+        n_ts = None if ts is None else len(ts)
+        if n_ts is not None and n_ts != shape[1]:
+            raise NwbFormatError(f"{what} holds {shape[0]}×{shape[1]} data for {n_electrodes} electrodes and "
+                                 f"{n_ts} timestamps: neither axis is both the samples and one column per "
+                                 "electrode; NWB stores (samples, channels) with one timestamp per sample")
+        if n_ts is None and shape[1] < shape[0]:
+            raise NwbFormatError(f"{what} holds {shape[0]}×{shape[1]} data for {n_electrodes} electrodes: fewer "
+                                 "samples than channels if stored (channels, samples); NWB stores (samples, "
+                                 "channels)")
+        return True
 
     def _monitor_series(self, es: Any) -> list[tuple[str, Any]]:
         """The barrels' monitored currents (``monitored_current_<barrel>`` in A, as ionto exports
@@ -211,7 +238,7 @@ class NwbSource:
                 continue
             same_time = ts.timestamps is es or (ts.timestamps is None and es.timestamps is None
                                                  and ts.rate == es.rate and ts.starting_time == es.starting_time)
-            if same_time and ts.data.shape[0] == es.data.shape[0] and ts.data.dtype == es.data.dtype:
+            if same_time and ts.data.shape[0] == self.n_samples and ts.data.dtype == es.data.dtype:
                 out.append((name.removeprefix("monitored_current_"), ts))
         return out
 
@@ -265,7 +292,10 @@ class NwbSource:
         n_elec = len(self.channels) - len(self._monitors)
         wanted = range(len(self.channels)) if channels is None else channels
         need_mon = [k - n_elec for k in wanted if k >= n_elec]
-        data = np.asarray(self._es.data[start:stop])
+        if self._transposed:  # (channels, samples) on disk: a slab of all channels, transposed in memory
+            data = np.ascontiguousarray(np.asarray(self._es.data[:, start:stop]).T)
+        else:
+            data = np.asarray(self._es.data[start:stop])
         if self._one_d:
             data = data[:, None]
         if need_mon:

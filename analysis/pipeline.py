@@ -149,7 +149,8 @@ def recording_meta(rec: RecordingLike) -> dict[str, Any]:
          "polarity": b.polarity} for b in pip.barrels if b.role != "balance"]
     return {"date": str(getattr(rec, "created", "") or ""), "protocol": getattr(proto, "name", "") or "",
             "pipette": "" if pip is None else (pip.name or f"{len(pip.barrels)}-barrel pipette"),
-            "drugs": drugs, "recorded_with": str(software.get("ionto", "")), "analysed_with": daq.__version__}
+            "drugs": drugs, "recorded_with": str(software.get("ionto", "")), "analysed_with": daq.__version__,
+            "read_notes": list(getattr(rec, "read_notes", ()))}  # how the file was read (NWB: channels-first)
 
 
 def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),

@@ -121,6 +121,7 @@ def _nwb_info(path: Path, args: argparse.Namespace) -> int:
                 "duration_s": src.duration_s, "channels": [c.name for c in src.channels],
                 "gaps": [{"sample_index": a, "lost_samples": n} for a, n in src.gaps],
                 "timestamp_jitter_periods": src.jitter_periods, "ejections": len(src.ejections),
+                "read_notes": list(src.read_notes),
                 "subject": {k: str(v) for k, v in src.metadata["subject"].items()},
                 "band_limit_hz": BAND_LIMIT_OF_RATE * src.rate_hz, "default_band_hz": list(DetectionParams().band_hz)}
     except IontoError as exc:
@@ -140,6 +141,8 @@ def _nwb_info(path: Path, args: argparse.Namespace) -> int:
         return 0
     say(f"  analysed: {a['series']}: {a['rate_hz']:g} Hz, {a['samples']} samples = {a['duration_s']:.2f} s, "
         f"channels {a['channels']}")
+    for note in a["read_notes"]:
+        say(f"  warning: {note}")
     if a["timestamp_jitter_periods"]:
         say(f"  timestamps: within ±{a['timestamp_jitter_periods']:.2g} sample period of one regular clock")
     say(f"  gaps: {len(a['gaps'])}" + "".join(f"; {g['lost_samples']} samples lost at sample {g['sample_index']}"

@@ -111,13 +111,35 @@ def two_series(path: Path) -> Path:
     return _neuroconv_write(path, (ap, "ElectricalSeriesAP", "raw"), (lfp, "ElectricalSeriesLFP", "lfp"))
 
 
-def channels_first(path: Path, n_ch: int = 4) -> Path:
-    """Data stored (channels, samples), against NWB's (samples, channels)."""
+def channels_first(path: Path, n_ch: int = 4, transposed: bool = True, timestamps: bool = False,
+                   seconds: float = SECONDS) -> Path:
+    """Data stored (channels, samples), against NWB's (samples, channels) — or, with
+    ``transposed=False``, the same samples stored as NWB wants them; on ``rate`` or on
+    ``timestamps``.  HDF5 chunks of 3000 samples × every channel."""
+    from hdmf.backends.hdf5 import H5DataIO
+
     nwb = nwbfile(n_ch)
-    data = np.ascontiguousarray(volts(n_ch).T.astype(np.float32))
-    nwb.add_acquisition(ElectricalSeries(name="ElectricalSeries", data=data, electrodes=region(nwb, list(range(n_ch))),
-                                         rate=RATE_HZ))
-    return write(nwb, path)
+    x = volts(n_ch, seconds=seconds).astype(np.float32)
+    on_disk = transposed and not timestamps  # pynwb refuses to build it with timestamps: transposed below
+    data = np.ascontiguousarray(x.T) if on_disk else x
+    chunks = (n_ch, min(3000, len(x))) if on_disk else (min(3000, len(x)), n_ch)
+    clock = {"timestamps": np.arange(len(x)) / RATE_HZ} if timestamps else {"rate": RATE_HZ}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pynwb: "Data is oriented incorrectly and should be transposed"
+        nwb.add_acquisition(ElectricalSeries(name="ElectricalSeries", data=H5DataIO(data, chunks=chunks),
+                                             electrodes=region(nwb, list(range(n_ch))), **clock))
+        write(nwb, path)
+    if transposed and not on_disk:  # as an older writer left it: the dataset replaced by its transpose
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            ds = f["acquisition/ElectricalSeries/data"]
+            attrs = dict(ds.attrs)
+            del f["acquisition/ElectricalSeries/data"]
+            new = f["acquisition/ElectricalSeries"].create_dataset("data", data=np.ascontiguousarray(x.T),
+                                                                   chunks=(n_ch, min(3000, len(x))))
+            new.attrs.update(attrs)
+    return path
 
 
 def region_mismatch(path: Path, n_rows: int) -> Path:

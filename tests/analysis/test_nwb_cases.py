@@ -30,6 +30,8 @@ def files(tmp_path_factory):
         "uint16": cases.uint16_with_offset(d / "intan.nwb"),
         "lfp": cases.lfp_only(d / "lfp.nwb"),
         "channels_first": cases.channels_first(d / "transposed.nwb"),
+        "channels_first_ts": cases.channels_first(d / "transposed-ts.nwb", timestamps=True),
+        "samples_first": cases.channels_first(d / "samples-first.nwb", transposed=False),
         "two": cases.two_series(d / "spikeglx.nwb"),
         "jittered": cases.jittered(d / "jittered.nwb", 0.2),
         "jittered_gap": cases.jittered(d / "jittered-gap.nwb", 0.2, gap_at_s=1.5),
@@ -70,11 +72,40 @@ def test_an_lfp_only_series_is_refused_not_analysed_with_a_cut_band(files, tmp_p
     assert not (tmp_path / "a").exists()  # no report claiming a band that was not used
 
 
-def test_data_stored_channels_first_is_refused(files, tmp_path, capsys):
-    with pytest.raises(NwbFormatError, match=r"data shaped 4×90000 for 4 electrodes: stored \(channels, samples\)"):
-        NwbSource(files["channels_first"])
-    one_line_error(capsys, ["analyze", str(files["channels_first"]), "--out", str(tmp_path / "a"), "--no-progress"],
-                   files["channels_first"])
+def test_data_stored_channels_first_is_read_transposed_with_the_same_spikes(files, tmp_path, capsys):
+    """(channels, samples) on disk: read as (samples, channels), the same samples, spikes and
+    analysis as the file stored the NWB way; said once in ionto info and analysis.json."""
+    with NwbSource(files["channels_first"]) as t, NwbSource(files["samples_first"]) as ref:
+        assert (t.n_samples, len(t.channels)) == (ref.n_samples, len(ref.channels)) == (90000, 4)
+        assert [c.name for c in t.channels] == [c.name for c in ref.channels]
+        assert np.array_equal(t.raw(), ref.raw())
+        assert np.array_equal(t.raw(1234, 56789, [2, 0]), ref.raw(1234, 56789, [2, 0]))
+        assert t.read_notes == ("acquisition/ElectricalSeries: stored channels-first (4 channels × 90000 samples); "
+                                "read transposed",) and ref.read_notes == ()
+    got, want = analyze_recording(files["channels_first"], PARAMS), analyze_recording(files["samples_first"], PARAMS)
+    assert found_the_spikes(got.spike_index)
+    assert {n: sp.index.tolist() for n, sp in got.detection.spikes.items()} == {
+        n: sp.index.tolist() for n, sp in want.detection.spikes.items()}
+    with NwbSource(files["channels_first_ts"]) as t:  # on timestamps: their count names the sample axis
+        assert t.n_samples == 90000 and t.read_notes
+    out = tmp_path / "a"
+    assert main(["analyze", str(files["channels_first"]), "--out", str(out), "--no-progress", "--baseline-s", "0.4",
+                 "--response-s", "0.3"]) == 0
+    capsys.readouterr()
+    import json
+
+    assert json.loads((out / "analysis.json").read_text())["recording"]["read_notes"] == list(t.read_notes)
+    assert main(["info", str(files["channels_first"])]) == 0
+    assert ("warning: acquisition/ElectricalSeries: stored channels-first (4 channels × 90000 samples); read "
+            "transposed") in capsys.readouterr().out
+
+
+def test_a_square_series_is_refused_as_ambiguous(tmp_path, capsys):
+    path = cases.channels_first(tmp_path / "square.nwb", n_ch=4, seconds=4 / cases.RATE_HZ)
+    with pytest.raises(NwbFormatError, match=r"holds 4×4 data for 4 electrodes: as many samples as channels, so "
+                       "which axis is time cannot be told"):
+        NwbSource(path)
+    one_line_error(capsys, ["analyze", str(path), "--out", str(tmp_path / "a"), "--no-progress"], path)
     assert not (tmp_path / "a").exists()
 
 

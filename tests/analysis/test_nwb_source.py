@@ -14,6 +14,7 @@ from pynwb.ecephys import ElectricalSeries
 from pynwb.file import Subject
 
 from analysis.detect import DetectionParams
+from analysis.filters import BandError
 from analysis.nwb import NWBRecording, read_units
 from analysis.nwb_export import export_nwb
 from analysis.nwb_source import NwbFormatError, NwbSource
@@ -139,7 +140,7 @@ def test_a_file_from_another_rig(tmp_path):
         assert np.isnan(src.ejections[0].current_nA)  # the epochs table gives no current
         assert src.metadata["subject"]["subject_id"] == "M9"
     # sampled at 10 kHz: the default 300–6000 Hz band does not fit, a 300–4000 Hz band does
-    with pytest.raises(NwbFormatError, match=r"sampled at 10000 Hz, which holds frequencies up to 4500 Hz"):
+    with pytest.raises(BandError, match=r"sampled at 10000 Hz, which holds frequencies up to 4500 Hz"):
         analyze_path(path, AnalysisParams(baseline_s=0.4, response_s=0.3))
     res = analyze_path(path, AnalysisParams(baseline_s=0.4, response_s=0.3,
                                             detection=DetectionParams(band_hz=(300.0, 4000.0))))
