@@ -20,7 +20,9 @@ sample index.  Load only widens single brackets; the tightest of each window sta
 ``error_bound_s``: the largest distance of a window's estimate from the line plus the half
 width of the widest bracket used plus one sample period — how well the mapping is pinned
 down.  The error against
-the truth is measured in tests/daq/test_network_input.py.
+the truth is measured in tests/daq/test_network_input.py (simulated rig) and
+tests/daq/test_ni_network_input.py (``ni+grpc``); ``counts`` says how many count brackets
+were taken.
 
 Thread: whoever owns it (the engine thread, through ``daq.network_input``).
 """

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     device = args.device or proto.rig_hint or "sim"
     # check and dry-run first: limits and duration are known before any current flows
     rig = resolve_rig(device, args.rig)
-    network, where = _network_source(args, rig)
+    network, where = _network_source(args, rig, replay=device.startswith("replay:"))
     speed = parse_speed(args.speed or ("max" if device.startswith("sim") and not network else "realtime"))
     report = check_protocol(proto, rig, device)
     if not report.ok:
@@ -122,14 +122,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if error or not res.safe_confirmed else 0
 
 
-def _network_source(args: argparse.Namespace, rig) -> tuple[str | None, str]:
+def _network_source(args: argparse.Namespace, rig, replay: bool = False) -> tuple[str | None, str]:
     """The network trial input of the run and where it was given: ``--trials-from`` wins over
     the rig file's ``trial_input: {network: ...}`` (and over its digital lines, whose trial
-    events the wrapper then drops; docs/trials.md)."""
+    events the wrapper then drops; docs/trials.md).  A replay plays the recorded trials: the
+    stored rig's network input is not listened to again."""
     if args.trials_from is not None:
         return args.trials_from, "--trials-from"
     ti = rig.trial_input
-    if ti is not None and ti.network is not None:
+    if ti is not None and ti.network is not None and not replay:
         return ti.network, f"{args.rig or 'the rig'}: trial_input.network"
     return None, ""
 

@@ -150,3 +150,8 @@ def test_ionto_run_takes_its_trials_from_the_rig_files_stream_or_the_option_over
     assert len(trials) >= 4 and doc["trial_input"]["messages_aligned"] == len(trials)
     for e in trials:
         assert abs(e.sample_index - truth[f"{e.kind.value} {e.text}"]) < 0.001 * rig.rate_hz, e
+    if not option:  # a replay of it plays the recorded trials and does not listen to the stored rig's stream
+        again = tmp_path / "again.h5"
+        code = main(["run", str(proto), "--device", f"replay:{out}", "--speed", "max", "--out", str(again), "--json"])
+        cap = capsys.readouterr()
+        assert code == 0 and json.loads(cap.out)["trial_input"] is None, cap.err
