@@ -34,7 +34,9 @@ def test_the_hdf5_reader_is_recording_like(tiny_recording):
 def test_an_array_in_memory_goes_through_the_whole_pipeline():
     from synth import pipette, waveform
 
-    from analysis.pipeline import analyze
+    from analysis.detect import DetectionParams
+    from analysis.filters import BandError
+    from analysis.pipeline import AnalysisParams, analyze
     from analysis.source import ArrayRecording
     from daq.types import EventKind, LogEvent
 
@@ -56,6 +58,9 @@ def test_an_array_in_memory_goes_through_the_whole_pipeline():
                    LogEvent(int((on + 15) * fs), EventKind.RETAIN, "glu", 10.0)]
     rec = ArrayRecording(x, fs, ["electrode"], events=events, pipette=pipette())
     assert isinstance(rec, RecordingLike)
-    res = analyze(rec)
+    with pytest.raises(BandError, match="<array> is sampled at 10000 Hz"):  # the default band needs 13.3 kHz
+        analyze(rec)
+    res = analyze(rec, AnalysisParams(detection=DetectionParams(band_hz=(300.0, 4500.0))))
+    assert res.detection.params.band_hz == (300.0, 4500.0)
     assert [round(ep.percent_change, -1) for ep in res.epochs] == pytest.approx([0, 100, 200], abs=40)
     assert len(res.spike_index) == pytest.approx(len(spikes), rel=0.02)
