@@ -11,6 +11,10 @@
   template matching; installs from PyPI with ``hdbscan``, runs on CPU); a unit the sorter
   returns twice (sharing > 80 % of its spikes with another) is kept once
   (SpikeInterface's ``remove_redundant_units``).
+  The group is sorted at its contacts' positions (``group_positions``: the caller's
+  ``positions_um``, else the NWB electrodes table's ``rel_x``/``rel_y``), else as one compact
+  neighbourhood (``analysis.sorting_input.default_positions``), and preprocessed with a
+  seeded whitening so that a group sorts the same every run (``sorting_input.sorter_input``).
 
 Groups come, in this order, from ``SortingParams.groups`` (the CLI's ``--group A,B,C,D``),
 from the NWB electrodes table's ``group_name`` (electrodes of one ElectrodeGroup are one
