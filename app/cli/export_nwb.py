@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--electrode-location", help="brain area of the recording electrode")
     p.add_argument("--no-units", action="store_true", help="skip spike detection (no Units table)")
     p.add_argument("--k", type=float, default=5.0, help="detection threshold in MAD noise units (default 5)")
+    p.add_argument("--band", type=float, nargs=2, default=(300.0, 6000.0), metavar=("LOW", "HIGH"),
+                   help="detection band-pass in Hz (default 300 6000; HIGH at most 0.45 × the sampling rate)")
     p.add_argument("--compression", choices=COMPRESSIONS, default="gzip",
                    help="sample compression: gzip (default, readable everywhere), lzf (faster; h5py only), none")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -83,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
     if args.metadata:
         refuse_special_file(args.metadata, IontoError)
     meta = metadata_from_args(args)
-    options = ExportOptions(units=not args.no_units, detection=DetectionParams(k=args.k),
+    try:
+        detection = DetectionParams(k=args.k, band_hz=tuple(args.band))
+    except ValueError as exc:
+        raise IontoError(str(exc)) from None
+    options = ExportOptions(units=not args.no_units, detection=detection,
                             compression=args.compression, overwrite=args.overwrite)
     bar: tqdm | None = None
     phases = ["detecting spikes", "writing"] if options.units else ["writing"]

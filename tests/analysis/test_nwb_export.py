@@ -192,7 +192,7 @@ def test_spikeinterface_reads_the_export(sim_recording, exported):
     np.testing.assert_array_equal(s.get_unit_spike_train(s.unit_ids[0]), analyze_path(sim_recording).spike_index)
 
 
-def _synthetic(path, *, gaps=False, offsets=(0.0, 0.0), rate=10000.0, seconds=3.0, spikes=True):
+def _synthetic(path, *, gaps=False, offsets=(0.0, 0.0), rate=20000.0, seconds=3.0, spikes=True):
     """A two-electrode recording written with the Recorder: optional gaps, per-channel offsets;
     with ``spikes``, e0 has a -3000-count spike every 50 ms."""
     chans = (AIChannel("e0", "x/ai0", ChannelKind.ELECTRODE, 5.0, gain=1000.0),
@@ -211,7 +211,7 @@ def _synthetic(path, *, gaps=False, offsets=(0.0, 0.0), rate=10000.0, seconds=3.
             index += 1234  # samples lost
         data = rng.normal(0, 300, size=(block, 3)).astype(np.int16)
         if spikes:
-            data[250::500, 0] = -3000
+            data[int(rate * 0.025)::int(rate * 0.05), 0] = -3000  # every 50 ms
         rec.on_block(Block(index, data))
         if k == 5:
             rec.on_events([LogEvent(index, EventKind.EJECT, "glu", -30.0)])

@@ -71,7 +71,7 @@ def test_fit_errors_are_one_clear_line(tmp_path, capsys, content, args, message)
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "rec.h5"
-    write(path, Synth(duration_s=190, ejections=dose_series("glu", [10, 20, 40, 80], 12, 32, 32), seed=6, fs=10000.0))
+    write(path, Synth(duration_s=190, ejections=dose_series("glu", [10, 20, 40, 80], 12, 32, 32), seed=6, fs=15000.0))  # 0.45 × 15 kHz holds the default 300–6000 Hz band
     return path
 
 
