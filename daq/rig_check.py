@@ -130,6 +130,13 @@ class _Window:
     level: int  # 0, 1, 2: 0 nA, T/2, T
     start: int  # first sample measured
     stop: int
+    attempt: int = 0  # 0 first; 1, 2 … a barrel stepped again after samples were lost
+
+
+MAX_ATTEMPTS = 3
+"""How often a barrel is stepped when lost samples spoil its windows (an input overflow or an
+output underflow restarts acquisition on safe levels: DESIGN.md §7) before it is reported as
+not measured."""
 
 
 def probe_current_nA(barrel: Barrel, pipette: Pipette, test_nA: float = DEFAULT_TEST_nA) -> float:
@@ -163,6 +170,9 @@ class _Collector:
         self.sums_V: np.ndarray = np.zeros((0, 0))
         self.counts: np.ndarray = np.zeros(0)
         self.over_limit: str = ""
+        self.spoiled: set[int] = set()  # windows that lost samples (or their settling) to a gap
+        self._next_index: int | None = None  # where the next block should start
+        self.lookback = 0  # samples before a gap whose currents may not be the schedule's (set by the check)
 
     def start(self, stream: StreamInfo) -> None:
         self.stream = stream
@@ -176,9 +186,33 @@ class _Collector:
         self.sums_V = np.zeros((len(self.check.windows), len(names)))
         self.counts = np.zeros(len(self.check.windows))
 
+    def grow(self) -> None:
+        """Room for the windows the check added (a barrel stepped again)."""
+        extra = len(self.check.windows) - len(self.counts)
+        if extra > 0:
+            self.sums = np.vstack([self.sums, np.zeros((extra, self.sums.shape[1]))])
+            self.sums_V = np.vstack([self.sums_V, np.zeros((extra, self.sums_V.shape[1]))])
+            self.counts = np.concatenate([self.counts, np.zeros(extra)])
+
+    def _note_gap(self, lost_from: int, resumed_at: int) -> None:
+        """Samples ``lost_from .. resumed_at`` were lost.  Before them the outputs may already
+        have stopped following the schedule (an output underflow holds the last value until the
+        engine notices, then it writes the safe levels while the input still runs: up to the AO
+        lead and a block, ``lookback``); after them the currents settle again.  A window that
+        overlaps any of that measured nothing it can trust."""
+        suspect_from = lost_from - self.lookback
+        settled = resumed_at + self.check.settle
+        for k, w in enumerate(self.check.windows):
+            if w.start < settled and w.stop > suspect_from and k not in self.spoiled:
+                self.spoiled.add(k)
+                self.sums[k], self.sums_V[k], self.counts[k] = 0.0, 0.0, 0
+
     def on_block(self, block: Block) -> None:
         if self.stream is None:
             return
+        if self._next_index is not None and block.start_index > self._next_index:
+            self._note_gap(self._next_index, block.start_index)
+        self._next_index = block.end_index
         physical = {b: self.stream.to_physical(block.data[:, c], c) for b, c in self.columns.items()}
         volts = {b: self.stream.to_physical(block.data[:, c], c) for b, c in self.volt_columns.items()}
         for b, nA in physical.items():
@@ -189,7 +223,7 @@ class _Collector:
                                    f"{barrel.max_abs_nA:g} nA")
         for k, w in enumerate(self.check.windows):
             a, z = max(w.start, block.start_index), min(w.stop, block.end_index)
-            if a >= z:
+            if a >= z or k in self.spoiled:
                 continue
             for b, nA in physical.items():
                 self.sums[k, b] += float(np.sum(nA[a - block.start_index:z - block.start_index]))
@@ -246,6 +280,40 @@ class RigCheck:
         self.windows = [_Window(b, k, first + (3 * n + k) * hold + self.settle, first + (3 * n + k + 1) * hold)
                         for n, b in enumerate(self.stepped) for k in range(3)]
         self.end_index = first + 3 * len(self.stepped) * hold
+        self._retried: dict[int, int] = {}  # barrel -> attempts scheduled after the first
+
+    def _schedule(self, control: EngineControl, barrels: list[int], first: int, attempt: int) -> None:
+        """Step each of ``barrels`` 0 → T/2 → T from sample ``first`` on, then back to safe."""
+        names = self.pipette.names
+        hold = self.settle + self.measure
+        for n, b in enumerate(barrels):
+            name, t = names[b], self.test[names[b]]
+            for k, level in enumerate((0.0, t / 2, t)):
+                control.set_currents({name: level}, first + (3 * n + k) * hold, f"rig check {name}")
+            control.set_currents({name: self.pipette.barrels[b].safe_current_nA}, first + (3 * n + 3) * hold,
+                                 f"rig check {name} done")
+            if attempt:
+                self.windows.extend(_Window(b, k, first + (3 * n + k) * hold + self.settle,
+                                            first + (3 * n + k + 1) * hold, attempt) for k in range(3))
+        self.end_index = max(self.end_index, first + 3 * len(barrels) * hold)
+
+    def _step_again(self, control: EngineControl) -> None:
+        """Barrels whose latest windows lost samples are stepped again after the schedule's end
+        (at most ``MAX_ATTEMPTS`` times each)."""
+        latest = {w.barrel: w.attempt for w in self.windows}
+        again = sorted({w.barrel for k, w in enumerate(self.windows)
+                        if k in self.sink.spoiled and w.attempt == latest[w.barrel]
+                        and latest[w.barrel] + 1 < MAX_ATTEMPTS})
+        if not again:
+            return
+        first = max(self.end_index, control.write_index + round(0.1 * self.rate_hz))
+        for b in again:
+            self._retried[b] = latest[b] + 1
+        for attempt in sorted({self._retried[b] for b in again}):
+            group = [b for b in again if self._retried[b] == attempt]
+            self._schedule(control, group, first, attempt)
+            first = self.end_index
+        self.sink.grow()
 
     @property
     def duration_s(self) -> float:
@@ -255,14 +323,7 @@ class RigCheck:
     def on_start(self, control: EngineControl) -> None:
         first = control.write_index + round(0.1 * self.rate_hz)
         self._place_windows(first)
-        names = self.pipette.names
-        hold = self.settle + self.measure
-        for n, b in enumerate(self.stepped):
-            name, t = names[b], self.test[names[b]]
-            for k, level in enumerate((0.0, t / 2, t)):
-                control.set_currents({name: level}, first + (3 * n + k) * hold, f"rig check {name}")
-            control.set_currents({name: self.pipette.barrels[b].safe_current_nA}, first + (3 * n + 3) * hold,
-                                 f"rig check {name} done")
+        self._schedule(control, self.stepped, first, 0)
 
     def on_block(self, block: Block, control: EngineControl) -> None:
         if self._finished:
@@ -272,7 +333,11 @@ class RigCheck:
             control.safe_all(control.write_index, "rig check stopped")
             control.request_stop()
             self._finished = True
-        elif control.read_index >= self.end_index:
+            return
+        self.sink.lookback = max(self.sink.lookback, control.write_index - control.read_index + block.n_samples)
+        if self.sink.spoiled:
+            self._step_again(control)
+        if control.read_index >= self.end_index:
             self._finished = True
 
     def pause(self, control: EngineControl) -> None:
@@ -295,7 +360,7 @@ class RigCheck:
                compliance_V: dict[str, float] | None = None) -> RigCheckReport:
         """Per barrel a ``BarrelResult``.  ``compliance_V`` (per barrel, when known) turns a
         compliance-limited current into a lower bound of the barrel's resistance."""
-        complete = not self.stopped_because and bool(np.all(self.sink.counts > 0))
+        complete = not self.stopped_because and all(self._attempt(b) is not None for b in self.stepped)
         why = self.stopped_because or ("" if complete else "stopped before every barrel was measured")
         results = [self._judge(i, compliance_V or {}) for i, b in enumerate(self.pipette.barrels)
                    if b.role != "balance"]
@@ -309,14 +374,28 @@ class RigCheck:
             completed=complete, stopped_because=why,
             test_currents_nA={k: v for k, v in self.test.items() if v}, thresholds=asdict(self.thresholds))
 
+    def _attempt(self, barrel: int) -> int | None:
+        """The latest attempt at ``barrel`` whose three windows measured samples, untouched by a
+        gap (None: none did)."""
+        good = [a for a in sorted({w.attempt for w in self.windows if w.barrel == barrel}, reverse=True)
+                if all(self.sink.counts[k] > 0 and k not in self.sink.spoiled
+                       for k, w in enumerate(self.windows) if w.barrel == barrel and w.attempt == a)]
+        return good[0] if good else None
+
     def _window(self, barrel: int, level: int) -> int:
-        return next(k for k, w in enumerate(self.windows) if w.barrel == barrel and w.level == level)
+        """The window of ``barrel``'s step ``level`` in its latest whole attempt (LookupError:
+        none)."""
+        a = self._attempt(barrel)
+        found = [k for k, w in enumerate(self.windows) if w.barrel == barrel and w.level == level and w.attempt == a]
+        if a is None or not found:
+            raise LookupError(f"no whole measurement of barrel {barrel}")
+        return found[0]
 
     def _steps(self, stepped: int, monitor: int) -> tuple[float, float] | None:
         """(first half-step, whole step) of ``monitor``'s barrel while ``stepped`` stepped."""
         try:
             m = [self.sink.mean_nA(self._window(stepped, k), monitor) for k in range(3)]
-        except StopIteration:
+        except LookupError:
             return None
         if any(x is None for x in m):
             return None
@@ -331,8 +410,12 @@ class RigCheck:
             res.message = ("not checked: no analog output" if not b.ao_channel
                            else "not checked: no test current fits within its limits")
             return res
-        if not all(self.sink.counts[k] > 0 for k, w in enumerate(self.windows) if w.barrel == i):
-            res.message = "not measured: the check stopped before this barrel"
+        if self._attempt(i) is None:
+            if any(k in self.sink.spoiled for k, w in enumerate(self.windows) if w.barrel == i):
+                res.message = (f"not measured: samples were lost during its steps {MAX_ATTEMPTS} times (the board "
+                               "could not keep up: see the warnings); run the check again")
+            else:
+                res.message = "not measured: the check stopped before this barrel"
             return res
         own = self._steps(i, i)
         # another commanded barrel's monitor answering this barrel's command
@@ -401,7 +484,7 @@ class RigCheck:
         """How far barrel ``i``'s voltage moved over its own step 0 → T (None: no voltage output)."""
         try:
             v0, v2 = (self.sink.mean_V(self._window(i, k), i) for k in (0, 2))
-        except StopIteration:
+        except LookupError:
             return None
         return None if v0 is None or v2 is None else v2 - v0
 

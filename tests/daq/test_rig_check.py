@@ -199,3 +199,103 @@ def test_a_rig_without_any_current_monitor_is_not_ok_because_nothing_was_checked
         b["monitor_channel"] = None
     report, _ = _check(parse_rig(d, "no monitors"))
     assert report.completed and not report.checked and not report.ok
+
+
+# --- samples lost during the check (an input overflow or output underflow restarts acquisition) ---
+class _Control:
+    """The engine's side of a check, in samples: what it scheduled, where it reads and writes."""
+
+    def __init__(self, pipette, lead: int):
+        self.pipette, self.lead = pipette, lead
+        self.read_index = 0
+        self.changes: list[tuple[int, str, float]] = []  # (sample, barrel, nA)
+
+    @property
+    def write_index(self) -> int:
+        return self.read_index + self.lead
+
+    def set_currents(self, currents, index, text=""):
+        assert index >= self.write_index, "a current change must come after what the AO already holds"
+        self.changes.extend((index, b, float(c)) for b, c in currents.items())
+
+    def safe_all(self, index, text=""):
+        self.changes.extend((index, b.name, b.safe_current_nA) for b in self.pipette.barrels)
+
+    def request_stop(self):
+        pass
+
+    def currents(self, start: int, n: int) -> np.ndarray:
+        """Each barrel's scheduled current at samples start .. start+n-1 (the balance barrel
+        carrying the negated sum), as a perfect source and monitor would show it."""
+        names = self.pipette.names
+        out = np.tile(self.pipette.safe_currents_nA(), (n, 1)).astype(float)
+        idx = np.arange(start, start + n)
+        for at, b, nA in sorted(self.changes):
+            out[idx >= at, names.index(b)] = nA
+        bal = self.pipette.balance_index
+        if bal is not None:
+            out[:, bal] = -np.delete(out, bal, axis=1).sum(axis=1)
+        return out
+
+
+def _stream(pipette, rate_hz):
+    from daq.types import AIChannel, ChannelKind, StreamInfo
+
+    chans = tuple(AIChannel(f"{b.name}_mon", f"x/ai{i}", ChannelKind.CURRENT_MONITOR, units="nA", barrel=b.name)
+                  for i, b in enumerate(pipette.barrels))
+    n = len(chans)
+    return StreamInfo(rate_hz=rate_hz, channels=chans, dtype=np.dtype(np.float64), scale_V=(1.0,) * n,
+                      offset_V=(0.0,) * n)
+
+
+def _run_with_lost_samples(spoil_window: int | None):
+    """A whole check on a perfect rig, block by block; if ``spoil_window`` is given, the outputs
+    go to the safe levels in the middle of that window (an output underflow, then the engine's
+    safe levels while it restarts), 0.3 s of samples are lost, and the currents take the
+    settling time to come back — what a restart on a real board does to the monitors."""
+    from daq.types import Block
+
+    rig = load_preset("cortex")
+    fs, block = 10_000.0, 500
+    check = RigCheck(rig.pipette, fs)
+    ctl = _Control(rig.pipette, lead=4 * block)
+    check.sink.start(_stream(rig.pipette, fs))
+    check.on_start(ctl)
+    halt = lost = None
+    settle_until = 0
+    if spoil_window is not None:
+        w = check.windows[spoil_window]
+        halt = (w.start + w.stop) // 2
+        lost = round(0.3 * fs)
+    pos = 0
+    while not check.finished:
+        data = ctl.currents(pos, block)
+        if halt is not None and pos <= halt < pos + block:  # the outputs fall to safe, then samples are lost
+            data[halt - pos:] = rig.pipette.safe_currents_nA()
+            check.sink.on_block(Block(pos, data))
+            ctl.read_index = pos + block
+            check.on_block(Block(pos, data), ctl)
+            pos += block + lost
+            settle_until, halt = pos + check.settle, None
+            continue
+        if lost is not None and pos < settle_until:  # settling back: still near the safe levels
+            data[: max(0, settle_until - pos)] = rig.pipette.safe_currents_nA()
+        b = Block(pos, data)
+        check.sink.on_block(b)
+        ctl.read_index = pos + block
+        check.on_block(b, ctl)
+        pos += block
+        assert pos < 10 * 60 * fs, "the check never ended"
+    return check.report()
+
+
+def test_a_perfect_rig_is_ok_through_the_harness():
+    report = _run_with_lost_samples(None)
+    assert report.completed and all(r.status == OK for r in report.barrels), [r.message for r in report.barrels]
+
+
+@pytest.mark.parametrize("window", [2, 5, 7])  # glu's full step, gaba's full step, bic's half step
+def test_a_barrel_whose_steps_lost_samples_is_stepped_again_and_judged_on_the_clean_steps(window):
+    report = _run_with_lost_samples(window)
+    assert report.completed, report.stopped_because
+    assert all(r.status == OK for r in report.barrels), [r.message for r in report.barrels]
