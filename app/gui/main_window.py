@@ -330,6 +330,20 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         self.disconnect_device()
 
+    def _show_band_note(self, note: str) -> None:
+        """A rate too low for the spike band: the band the traces and the detector use instead,
+        kept in the status bar (state messages come and go beside it)."""
+        from PyQt6.QtWidgets import QLabel
+
+        label = getattr(self, "_band_label", None)
+        if label is None:
+            label = self._band_label = QLabel()
+            label.setObjectName("band_note")
+            self.statusBar().addPermanentWidget(label)
+        label.setText(note)
+        label.setToolTip(note)
+        label.setVisible(bool(note))
+
     def _bind(self) -> None:
         st = self.session.stream
         rig = self.session.rig
@@ -346,6 +360,7 @@ class MainWindow(QMainWindow):
             elec = self.session.detector.ch
         self.trace_model.columns_reset.connect(self._on_columns_reset)
         self.traces.bind(self.trace_model, elec, channel_colours(st, pipette))
+        self._show_band_note(self.trace_model.band_note)
         self.current_max_nA = {b.name: abs(b.safe_current_nA) for b in pipette.barrels}
         self._plan_current_ranges()
         det = self.session.detector

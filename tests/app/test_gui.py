@@ -455,3 +455,32 @@ def test_live_dose_response_keeps_the_drug_alone_and_under_the_antagonist_apart(
     items = [it for it in win.dose_view.plot.getPlotItem().listDataItems() if it.name() in (alone, under)]
     assert len(items) == 2  # two series drawn, in gaba's colour, with different symbols
     assert items[0].opts["symbol"] != items[1].opts["symbol"]
+
+
+def test_a_rig_sampled_too_slowly_for_the_spike_band_says_which_band_it_shows(qtbot, make_window, tmp_path):
+    """At 10 kHz the 300–6000 Hz spike band does not fit (0.45 × the rate): the traces and the
+    detector use 300–4500 Hz, and the window says so rather than showing a band it does not use."""
+    import yaml
+
+    from mock_daq import load_preset
+
+    d = load_preset("cortex").model_dump(mode="json", exclude_none=True)
+    d["rate_hz"] = 10_000.0
+    rig = tmp_path / "slow-rig.yaml"
+    rig.write_text(yaml.safe_dump(d), encoding="utf-8")
+    win = make_window(rig_path=str(rig))
+    assert win.trace_model.detection.band_hz == (300.0, 4500.0)
+    from PyQt6.QtWidgets import QLabel
+
+    note = win.statusBar().findChild(QLabel, "band_note")
+    assert note is not None and note.isVisible()
+    assert "4500" in note.text() and "6000" in note.text(), note.text()
+
+
+def test_a_rig_fast_enough_for_the_spike_band_shows_no_band_note(qtbot, make_window):
+    from PyQt6.QtWidgets import QLabel
+
+    win = make_window()
+    assert win.trace_model.detection.band_hz == (300.0, 6000.0)
+    note = win.statusBar().findChild(QLabel, "band_note")
+    assert note is None or not note.isVisible()
