@@ -50,13 +50,14 @@ from analysis.neo_file import (
     streams,
 )
 from analysis.nwb_stimulus import Ejection
+from analysis.recording_surface import RecordingSurface
 from daq.pipette import Pipette
-from daq.recording import ProtocolInfo, Recording
+from daq.recording import ProtocolInfo
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 VOLTS_PER_UNIT = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
 NA_PER_UNIT = {"a": 1e9, "ma": 1e6, "ua": 1e3, "µa": 1e3, "μa": 1e3, "na": 1.0, "pa": 1e-3}
-class NeoSource:
+class NeoSource(RecordingSurface):
     """One signal stream of a file Neo reads, read like an ionto ``Recording``.
 
     ``stream`` picks the stream (name or number); ``monitors`` maps channel names to
@@ -193,21 +194,7 @@ class NeoSource:
         self.stream = StreamInfo(rate_hz=self.rate_hz, channels=self.channels, dtype=self._dtype,
                                  scale_V=tuple(scale), offset_V=tuple(offset))
 
-    # --- the Recording surface ----------------------------------------------------------------
-    segments = property(lambda self: self._segments, doc="(1, 2) [row, sample_index]: one gap-free run")
-    gaps = Recording.gaps
-    first_index = Recording.first_index
-    end_index = Recording.end_index
-    row_to_index = Recording.row_to_index
-    index_to_row = Recording.index_to_row
-    physical = Recording.physical
-    channel_indices = Recording.channel_indices
-    iter_rows = Recording.iter_rows
-
-    @property
-    def duration_s(self) -> float:
-        return self.n_samples / self.rate_hz
-
+    # --- the rest of the Recording surface (RecordingSurface holds the sample bookkeeping) -------
     created = ""
     notes = ""
 

@@ -46,15 +46,16 @@ from analysis.nwb_clock import TimestampError, regular_clock
 from analysis.nwb_file import NwbFormatError, finite, is_nwb_file, open_nwb, series_path, text
 from analysis.nwb_ndx import is_ejections_table, pipette_from_barrels, read_barrels, read_ejections
 from analysis.nwb_stimulus import Ejection
+from analysis.recording_surface import RecordingSurface
 from daq.pipette import Barrel, Pipette
-from daq.recording import ProtocolInfo, Recording
+from daq.recording import ProtocolInfo
 from daq.recording.damage import DAMAGE_ERRORS, reads
 from daq.types import AIChannel, ChannelKind, EventKind, LogEvent, StreamInfo
 
 EPOCH_COLUMNS = ("barrel", "drug", "current_nA")
 
 
-class NwbSource:
+class NwbSource(RecordingSurface):
     """One ElectricalSeries of an NWB file, read like an ionto ``Recording``.
 
     ``series`` picks an ElectricalSeries by name or path (needed when the file has several;
@@ -256,21 +257,7 @@ class NwbSource:
             names = [f"{nm}#{k}" for k, nm in enumerate(names)]
         return names
 
-    # --- the Recording surface ------------------------------------------------------------
-    segments = property(lambda self: self._segments, doc="(k, 2) [row, sample_index] of each gap-free run")
-    gaps = Recording.gaps
-    first_index = Recording.first_index
-    end_index = Recording.end_index
-    row_to_index = Recording.row_to_index
-    index_to_row = Recording.index_to_row
-    physical = Recording.physical
-    channel_indices = Recording.channel_indices
-    iter_rows = Recording.iter_rows
-
-    @property
-    def duration_s(self) -> float:
-        return self.n_samples / self.rate_hz
-
+    # --- the rest of the Recording surface (RecordingSurface holds the sample bookkeeping) -----
     @property
     def created(self) -> str:
         return self._nwb.session_start_time.isoformat()
