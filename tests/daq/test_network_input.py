@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -203,19 +204,16 @@ def test_ionto_run_refuses_a_trial_input_it_cannot_use_in_one_line(tmp_path, cap
     assert code == 1 and len(err) == 1 and words in err[0], err
 
 
-def test_ionto_run_trials_from_lsl_logs_the_tasks_trials_and_reports_the_alignment(tmp_path, capsys, monkeypatch):
-    """The whole CLI path: ``ionto run --trials-from lsl:NAME`` on the simulated task (sim:gain),
-    the sender started when the device has started."""
+@contextmanager
+def task_sending_when_the_run_starts(monkeypatch, name: str, model, rate_hz: float, seed: int, seconds: float):
+    """The simulated task software for a whole ``ionto run``: its LSL sender starts on the
+    device's own clock once the run has wrapped the device in the trial input and started it,
+    and is closed when the block ends."""
     import threading
 
     import daq.network_input as network_input
-    from app.cli.main import main
-    from daq.recording import Recording
 
-    rig = load_preset("gain")
-    model = parse_sim(rig.simulation, rig=rig).stimulus
-    name, seed, seconds = _stream_name(), 3, 8.0
-    sender = TaskSender(name, model, rig.rate_hz, seed)
+    sender = TaskSender(name, model, rate_hz, seed)
     wrapped = []
     real = network_input.with_trial_input
 
@@ -227,25 +225,45 @@ def test_ionto_run_trials_from_lsl_logs_the_tasks_trials_and_reports_the_alignme
 
     def start_sender():
         dev = wait_until(lambda: wrapped and wrapped[0]._running and wrapped[0], 60.0, what="the device started")
-        sender.start(dev._t0, round(seconds * rig.rate_hz))
+        sender.start(dev._t0, round(seconds * rate_hz))
 
-    proto = tmp_path / "p.yaml"
-    proto.write_text(f"name: network trials\nrig: sim:gain\nsteps:\n  - wait: {seconds}\n")
-    out = tmp_path / "r.h5"
     t = threading.Thread(target=start_sender, daemon=True)
     t.start()
     try:
-        code = main(["run", str(proto), "--speed", "realtime", "--seed", str(seed), "--out", str(out),
-                     "--trials-from", f"lsl:{name}", "--json"])
+        yield
     finally:
         t.join(timeout=60)
         sender.close()
-    doc = json.loads(capsys.readouterr().out)
-    assert code == 0, doc
+
+
+def assert_every_trial_within_1_ms(out, model, rate_hz: float, seed: int, doc: dict, at_least: int) -> None:
+    """Every trial event the recording ``out`` logged sits within 1 ms of the simulated task's
+    true sample, and the run's summary counted each as aligned."""
+    from daq.recording import Recording
+
     with Recording(out) as rec:
         trials = [e for e in rec.events if e.kind in (EventKind.TRIAL_START, EventKind.TRIAL_STOP)]
         end = rec.end_index
-    truth = dict((text, i) for i, text in TaskSender(_stream_name(), model, rig.rate_hz, seed).trials_until(end))
-    assert len(trials) >= 6 and doc["trial_input"]["messages_aligned"] == len(trials)
+    truth = dict((text, i) for i, text in TaskSender(_stream_name(), model, rate_hz, seed).trials_until(end))
+    assert len(trials) >= at_least and doc["trial_input"]["messages_aligned"] == len(trials)
     for e in trials:
-        assert abs(e.sample_index - truth[f"{e.kind.value} {e.text}"]) < 0.001 * rig.rate_hz, e
+        assert abs(e.sample_index - truth[f"{e.kind.value} {e.text}"]) < 0.001 * rate_hz, e
+
+
+def test_ionto_run_trials_from_lsl_logs_the_tasks_trials_and_reports_the_alignment(tmp_path, capsys, monkeypatch):
+    """The whole CLI path: ``ionto run --trials-from lsl:NAME`` on the simulated task (sim:gain),
+    the sender started when the device has started."""
+    from app.cli.main import main
+
+    rig = load_preset("gain")
+    model = parse_sim(rig.simulation, rig=rig).stimulus
+    name, seed, seconds = _stream_name(), 3, 8.0
+    proto = tmp_path / "p.yaml"
+    proto.write_text(f"name: network trials\nrig: sim:gain\nsteps:\n  - wait: {seconds}\n")
+    out = tmp_path / "r.h5"
+    with task_sending_when_the_run_starts(monkeypatch, name, model, rig.rate_hz, seed, seconds):
+        code = main(["run", str(proto), "--speed", "realtime", "--seed", str(seed), "--out", str(out),
+                     "--trials-from", f"lsl:{name}", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0, doc
+    assert_every_trial_within_1_ms(out, model, rig.rate_hz, seed, doc, at_least=6)

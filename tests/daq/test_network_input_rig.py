@@ -6,24 +6,22 @@ one line for a bad value or for digital lines beside it, ``--trials-from`` overr
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import daq.network_input as network_input
 from app.cli.main import main
 from daq.errors import ConfigError
-from daq.recording import Recording
 from daq.rig import parse_rig, trial_source
-from daq.types import EventKind
 from mock_daq import load_preset
 from mock_daq.model import parse_sim
-from mock_daq.task_sender import TaskSender
-from tests.daq.test_network_input import _stream_name
-from tests.waiting import wait_until
+from tests.daq.test_network_input import (
+    _stream_name,
+    assert_every_trial_within_1_ms,
+    task_sending_when_the_run_starts,
+)
 
 
 def _rig_data(trial_input):
@@ -113,43 +111,18 @@ def test_ionto_run_takes_its_trials_from_the_rig_files_stream_or_the_option_over
     model = parse_sim(rig.simulation, rig=rig).stimulus
     name, seed, seconds = _stream_name(), 3, 6.0
     rig_path = _rig_file(tmp_path, {"network": f"lsl:{name if rig_stream == 'real' else rig_stream}"})
-    sender = TaskSender(name, model, rig.rate_hz, seed)
-    wrapped = []
-    real = network_input.with_trial_input
-
-    def spy(device, trial_input, clock=None):
-        wrapped.append(device)
-        return real(device, trial_input, clock)
-
-    monkeypatch.setattr(network_input, "with_trial_input", spy)
-
-    def start_sender():
-        dev = wait_until(lambda: wrapped and wrapped[0]._running and wrapped[0], 60.0, what="the device started")
-        sender.start(dev._t0, round(seconds * rig.rate_hz))
-
     proto = tmp_path / "p.yaml"
     proto.write_text(f"name: network trials\nrig: sim:gain\nsteps:\n  - wait: {seconds}\n")
     out = tmp_path / "r.h5"
-    t = threading.Thread(target=start_sender, daemon=True)
-    t.start()
-    try:
+    with task_sending_when_the_run_starts(monkeypatch, name, model, rig.rate_hz, seed, seconds):
         code = main(["run", str(proto), "--rig", rig_path, "--seed", str(seed), "--out", str(out), "--json",
                      *(["--trials-from", f"lsl:{name}"] if option else [])])
-    finally:
-        t.join(timeout=60)
-        sender.close()
     cap = capsys.readouterr()
     doc = json.loads(cap.out)
     assert code == 0, (doc, cap.err)
     assert doc["trial_input"]["source"] == f"lsl:{name}" and doc["trial_input"]["count_brackets"] > 0
     assert ("overrides the rig file's trial_input" in cap.err) == option
-    with Recording(out) as rec:
-        trials = [e for e in rec.events if e.kind in (EventKind.TRIAL_START, EventKind.TRIAL_STOP)]
-        end = rec.end_index
-    truth = dict((text, i) for i, text in TaskSender(_stream_name(), model, rig.rate_hz, seed).trials_until(end))
-    assert len(trials) >= 4 and doc["trial_input"]["messages_aligned"] == len(trials)
-    for e in trials:
-        assert abs(e.sample_index - truth[f"{e.kind.value} {e.text}"]) < 0.001 * rig.rate_hz, e
+    assert_every_trial_within_1_ms(out, model, rig.rate_hz, seed, doc, at_least=4)
     if not option:  # a replay of it plays the recorded trials and does not listen to the stored rig's stream
         again = tmp_path / "again.h5"
         code = main(["run", str(proto), "--device", f"replay:{out}", "--speed", "max", "--out", str(again), "--json"])
