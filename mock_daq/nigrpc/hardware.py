@@ -408,7 +408,8 @@ class Hardware:
                 top = self.spec.max_ai_rate(len(task.channels), mod)
                 lo = mod.product.ai_min_rate_hz
             else:
-                top = mod.product.ao_max_rate(len(task.channels))
+                top = mod.product.ao_max_rate(len(task.channels), [int(m.group(1)) for c in task.channels
+                                                                   if (m := re.search(r"/ao(\d+)$", c.physical))])
                 lo = mod.product.timebase_hz / 2 ** 32
             if rate_hz > top * (1 + 1e-9):
                 raise NIError(K.SAMP_RATE_TOO_HIGH, f"Requested Value: {rate_hz:g}\nMaximum Value: {top:g}\n"

@@ -16,32 +16,51 @@ Sources (ni.com; the numbers are the specification manuals' "Analog Input", "Ana
   shared by the channels, max update rate 2.86 MS/s (1 ch), 2.00 (2), 1.54 (3), 1.25 MS/s
   (4 ch); 48 DIO lines (port 0: 32), 4 counters.
 * **NI 6341/6343 Specifications** (NI 374649): 32 SE / 16 DIFF AI, ranges ±0.2, ±1, ±5,
-  ±10 V, input FIFO 4,095 samples; 4 AO, ±10 V, output FIFO 8,191 samples, 900 kS/s for one
-  channel (*confirm the per-channel figures for 2-4 channels on your sheet*: the sheet itself
-  could not be read here; NI-DAQmx reports AO.MaxRate 917,431 S/s = 100 MHz / 109 on a real
-  USB-6343, which bounds the one-channel figure but says nothing per channel count — see the
-  driver-query source below); 48 DIO, 4 counters; USB (bulk transfers: errors -50405 /
-  -200361 when the bus drops data).
-* **NI 6738/6739 Specifications** (NI 377968): 32 AO, ±10 V, 1 MS/s with one channel per
-  bank, 400 kS/s on all channels (*confirm* the per-channel-count figures and the FIFO: the
-  sheet could not be read here); no analog input; 4 counters; DIO port 0: 2 lines
-  (hardware-timed), port 1: 8 lines.  The 32 AO, ±10 V, 1 MS/s maximum AO rate, 4 counters
-  and the 2 + 8 DIO lines are what NI-DAQmx itself reports for a real PCIe-6738 (driver query
-  below).
+  ±10 V, input FIFO 4,095 samples; 4 AO, ±10 V, output FIFO 8,191 samples; 48 DIO, 4
+  counters; USB (bulk transfers: errors -50405 / -200361 when the bus drops data).  AO update
+  rate per channel: 900 kS/s (1 ch), 840 (2), 775 (3), 719 kS/s (4 ch) — the specifications of
+  the PCIe-632x and PXIe-634x as quoted to NI in Service Request #7414989 (NI Corrective Action
+  Request 482143), in ScanImage's ``+scanimage/+util/daqTaskGetMaxSampleRate.m`` (Vidrio
+  Technologies; a copy of ScanImage 2022.0.0 in github.com/Thomey3/OT_matlab,
+  ``SI2022.0.0_2022-07-19-214614_29e163d768/+scanimage/+util/daqTaskGetMaxSampleRate.m``).
+  The USB-6343 is an NI 6343 and shares that sheet.  The same report says NI-DAQmx's
+  ``SampClk.MaxRate`` reads 917,431.19 S/s (= 100 MHz / 109) for these boards whatever the
+  channel count, and a multi-channel AO task started at that rate fails with -200018 (DAC
+  conversion attempted before data was available); the driver query below reads 917,431 S/s
+  on a real USB-6343 too.  So the simulated USB-6343 reports ``AO.MaxRate`` 917,431.19 S/s
+  as the driver does, and refuses a sample clock above the sheet's rate for the task's
+  channel count (-200332) when it is configured — earlier than the real board, which fails
+  only when the task runs.
+* **NI 6738/6739 Specifications** (NI 377968, not read here): 32 AO, ±10 V; no analog
+  input; 4 counters; DIO port 0: 2 lines (hardware-timed), port 1: 8 lines — the 32 AO, ±10 V,
+  1 MS/s maximum AO rate, 4 counters and the 2 + 8 DIO lines are what NI-DAQmx itself reports
+  for a real PCIe-6738 (driver query below).  **Banks**: the outputs are in banks of four
+  sequential channels (ao0-ao3, ao4-ao7, …); 1 MS/s holds only with one channel per bank, and
+  with two outputs of one bank in the task (ao0 and ao1) the rate drops to 350 kS/s, which
+  NI-DAQmx does not know (it reports 1 MS/s and the task fails when it starts): labscript
+  suite issue #91, "NI-6738 AO sample clock too high",
+  https://github.com/labscript-suite/labscript-devices/issues/91 (a user's report on a real
+  6738; the same report sets 400 kS/s as its workaround).  *confirm* the shared-bank figure
+  (350 vs 400 kS/s) on NI 377968; the simulated 6738 refuses above 350 kS/s when any bank
+  has two outputs in the task.  Its output FIFO (8,191 samples here) is *confirm*: no NI
+  sheet stating it was found.
 * **Driver query** (NI-DAQmx device attributes read from real boards — AO.MaxRate, AI
   rates, physical channels, DIO lines per port — published by the labscript suite in
   ``labscript_devices/NI_DAQmx/models/capabilities.json``,
   https://github.com/labscript-suite/labscript-devices): PCIe-6738 max AO rate 1,000,000
   S/s, 32 AO, ±10 V, 4 CI, port0 2 lines, port1 8 lines; USB-6343 max AO rate 917,431 S/s,
   32 AI, 4 AO, AI 500 kS/s single / 500 kS/s aggregate, ports 32 / 8 / 8; PCIe-6363 max AO
-  rate 2,857,143 S/s (the 2.86 MS/s one-channel figure), AI 2 MS/s / 1 MS/s.
+  rate 2,857,143 S/s (the 2.86 MS/s one-channel figure), AI 2 MS/s / 1 MS/s.  ScanImage's
+  ``daqTaskGetMaxSampleRate.m`` (above) holds the NI 6363 sheet's AO rates too: 2.8571,
+  2, 1.54, 1.25 MS/s for 1-4 channels.
 * **cDAQ-9185/9189 User Manual and Specifications** (NI 376942): 80 MHz, 20 MHz, 100 kHz
   timebases; watchdog with AO and DO expiration states.  **NI 9205** (NI 374188): 32 SE /
   16 DIFF (AI <i> with AI <i+8>), ±0.2, ±1, ±5, ±10 V, 250 kS/s aggregate, RSE / NRSE / DIFF.
   **NI 9264** (NI 374249): 16 AO, ±10 V, 25 kS/s/ch on all channels simultaneously.
-  **NI 9263**: 4 AO, ±10 V, 100 kS/s/ch.  The C Series FIFO sizes below (NI 9205 input
-  127 samples, NI 9264 / NI 9263 output 8,191 samples) are *confirm*: no NI sheet stating
-  them could be read here.
+  **NI 9263**: 4 AO, ±10 V, 100 kS/s/ch.  The FIFO sizes below (NI 9205 input 127 samples,
+  NI 9264 / NI 9263 output 8,191 samples; on a cDAQ the FIFOs are the chassis's) are
+  *confirm*: no NI sheet stating them was found (searched: NI's cDAQ-9178/9181/9185/9189 and
+  C Series pages, NI's "Specifications Explained" pages, GitHub code).
 
 Where a figure could not be checked against the document here it says *confirm* (also in
 docs/ni-hardware.md).
@@ -49,6 +68,7 @@ docs/ni-hardware.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mock_daq.nigrpc import constants as K
@@ -71,6 +91,9 @@ class Product:
     ai_max_multi_rate_hz: float = 0.0  # aggregate, shared among the channels of a task
     ai_simultaneous: bool = False
     ao_max_rate_hz: tuple[float, ...] = ()  # per channel, for 1, 2, … channels in the task (last repeats)
+    ao_max_rate_reported_hz: float = 0.0  # what NI-DAQmx reports as AO.MaxRate, where it differs from the sheet
+    ao_bank_size: int = 0  # outputs per bank (PCIe-6738: 4); 0: no banks
+    ao_bank_shared_rate_hz: float = 0.0  # per-channel limit once a bank has two outputs in the task
     timebase_hz: float = 100e6
     ai_terminals: tuple[int, ...] = X_TERMINALS
     diff_pair_offset: int = 8  # DIFF: AI <i> with AI <i+offset> within each bank of 2*offset
@@ -89,10 +112,26 @@ class Product:
         """The slowest sample clock: the timebase over the 32-bit divisor's maximum."""
         return self.timebase_hz / 2 ** 32 if self.n_ai else 0.0
 
-    def ao_max_rate(self, n_channels: int) -> float:
+    def ao_max_rate(self, n_channels: int, ao_indices: Sequence[int] = ()) -> float:
+        """The fastest AO update rate per channel for a task of ``n_channels`` outputs
+        (``ao_indices``: their numbers, ao<i>).  On a banked board it falls to the shared-bank
+        rate once two of the outputs are in one bank; without the numbers, once there are more
+        outputs than banks (two must then share one)."""
         if not self.ao_max_rate_hz:
             return 0.0
-        return self.ao_max_rate_hz[min(max(1, n_channels), len(self.ao_max_rate_hz)) - 1]
+        top = self.ao_max_rate_hz[min(max(1, n_channels), len(self.ao_max_rate_hz)) - 1]
+        if self.ao_bank_size:
+            banks = [i // self.ao_bank_size for i in ao_indices]
+            shared = len(set(banks)) < len(banks) if banks else n_channels > self.n_ao // self.ao_bank_size
+            if shared:
+                top = min(top, self.ao_bank_shared_rate_hz)
+        return top
+
+    @property
+    def ao_max_rate_reported(self) -> float:
+        """``Dev.AO.MaxRate`` as NI-DAQmx reports it (the driver's figure where it is known to
+        differ from the sheet's one-channel rate)."""
+        return self.ao_max_rate_reported_hz or self.ao_max_rate(1)
 
     def diff_partner(self, index: int) -> int | None:
         """The negative input of AI <index> in DIFF mode, or None if it cannot be DIFF
@@ -111,21 +150,24 @@ _X_UNSUPPORTED = frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING, K.CHAN
 PCIE_6363 = Product(
     "PCIe-6363", n_ai=32, n_ao=4, ai_ranges_V=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0), ao_ranges_V=(5.0, 10.0),
     ai_max_single_rate_hz=2.0e6, ai_max_multi_rate_hz=1.0e6, ao_max_rate_hz=(2.86e6, 2.0e6, 1.54e6, 1.25e6),
+    ao_max_rate_reported_hz=100e6 / 35,  # 2,857,142.86 S/s: the driver query
     ai_fifo_samples=2047, ao_fifo_samples=8191, n_do_lines=32, dio_ports=(32, 8, 8), n_ci=4, watchdog="dio",
     product_num=0x7435C4C4,
     unsupported=_X_UNSUPPORTED)
 USB_6343 = Product(
     "USB-6343", bus=K.BUS_USB, n_ai=32, n_ao=4, ai_ranges_V=(0.2, 1.0, 5.0, 10.0), ao_ranges_V=(10.0,),
     ai_max_single_rate_hz=500e3, ai_max_multi_rate_hz=500e3, ao_max_rate_hz=(900e3, 840e3, 775e3, 719e3),
+    ao_max_rate_reported_hz=100e6 / 109,  # 917,431.19 S/s: the driver query and NI SR #7414989
     ai_fifo_samples=4095, ao_fifo_samples=8191, n_do_lines=32, dio_ports=(32, 8, 8), n_ci=4, watchdog="dio", usb=True,
     unsupported=_X_UNSUPPORTED)
-# PCIe-6738: 1 MS/s and 32 AO from the driver query; 400 kS/s with 9+ channels and the
-# 8,191-sample FIFO are *confirm* (NI 377968 not read here); DIO 2 + 8 lines from the driver query.
+# PCIe-6738: 1 MS/s and 32 AO from the driver query; banks of 4 outputs, 350 kS/s once a bank
+# has two outputs in the task (labscript-devices issue #91; the figure is *confirm*); the
+# 8,191-sample FIFO is *confirm* (NI 377968 not read here); DIO 2 + 8 lines from the driver query.
 PCIE_6738 = Product(
     "PCIe-6738", category=K.CATEGORY_AO_SERIES, n_ai=0, n_ao=32, ao_ranges_V=(10.0,),
-    ao_max_rate_hz=(1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 1.0e6, 400e3), ao_fifo_samples=8191,
+    ao_max_rate_hz=(1.0e6,), ao_bank_size=4, ao_bank_shared_rate_hz=350e3, ao_fifo_samples=8191,
     n_do_lines=2, dio_ports=(2, 8), n_ci=4, watchdog="dio", unsupported=frozenset({K.CHAN_AI_LOWPASS_ENABLE, K.CHAN_AI_COUPLING}))
-# C Series FIFOs (127 / 8,191 samples): *confirm* (no NI sheet stating them read here).
+# C Series FIFOs (127 / 8,191 samples): *confirm* (no NI sheet stating them was found).
 NI_9205 = Product(
     "NI 9205", category=K.CATEGORY_C_SERIES_MODULE, bus=K.BUS_TCPIP, n_ai=32, ai_ranges_V=(0.2, 1.0, 5.0, 10.0),
     ai_max_single_rate_hz=250e3, ai_max_multi_rate_hz=250e3, timebase_hz=80e6, ai_fifo_samples=127,

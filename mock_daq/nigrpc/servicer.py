@@ -312,7 +312,7 @@ class SimNiDAQmxServicer(pb_grpc.NiDAQmxServicer):
             K.DEV_AO_PHYSICAL_CHANS: ", ".join(mod.ao_channels),
             K.DEV_AI_MAX_SINGLE_RATE: p.ai_max_single_rate_hz, K.DEV_AI_MAX_MULTI_RATE: p.ai_max_multi_rate_hz,
             K.DEV_AI_MIN_RATE: p.ai_min_rate_hz, K.DEV_AI_SIMULTANEOUS: p.ai_simultaneous,
-            K.DEV_AO_MAX_RATE: p.ao_max_rate(1), K.DEV_AO_MIN_RATE: p.timebase_hz / 2 ** 32 if p.n_ao else 0.0,
+            K.DEV_AO_MAX_RATE: p.ao_max_rate_reported, K.DEV_AO_MIN_RATE: p.timebase_hz / 2 ** 32 if p.n_ao else 0.0,
             K.DEV_AO_SAMP_CLK_SUPPORTED: bool(p.n_ao),
             K.DEV_AI_VOLTAGE_RNGS: [x for r in p.ai_ranges_V for x in (-r, r)],
             K.DEV_AO_VOLTAGE_RNGS: [x for r in p.ao_ranges_V for x in (-r, r)],

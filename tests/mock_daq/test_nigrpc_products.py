@@ -10,12 +10,14 @@ import grpc
 import nidaqmx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nidaqmx.constants import AcquisitionType, AOIdleOutputBehavior, TerminalConfiguration
 from nidaqmx.errors import DaqError
 
 from mock_daq import load_preset
 from mock_daq.nigrpc import SimNIServer
-from mock_daq.nigrpc.products import PROFILES
+from mock_daq.nigrpc.products import PCIE_6738, PROFILES
 from tests.waiting import wait_until
 
 
@@ -84,6 +86,49 @@ def test_the_aggregate_rate_of_a_multiplexed_board_is_shared_by_the_channels(pci
         with pytest.raises(DaqError) as err:
             t.timing.cfg_samp_clk_timing(260e3)
         assert err.value.error_code == -200332
+
+
+def test_pcie_6738_outputs_of_one_bank_share_a_slower_update_rate():
+    # banks of four sequential outputs; 1 MS/s with one output per bank, 350 kS/s once two share
+    # a bank (labscript-devices issue #91), while NI-DAQmx reports 1 MS/s either way
+    with serve("pcie-6738") as s:
+        c = Client(s.port)
+        assert c.system().devices["Dev1"].ao_max_rate == 1e6
+        with c.task() as t:  # ao0 and ao4: two banks
+            t.ao_channels.add_ao_voltage_chan("Dev1/ao0")
+            t.ao_channels.add_ao_voltage_chan("Dev1/ao4")
+            t.timing.cfg_samp_clk_timing(1e6, sample_mode=AcquisitionType.CONTINUOUS)
+        with c.task() as t:  # ao0 and ao1: one bank
+            t.ao_channels.add_ao_voltage_chan("Dev1/ao0:1")
+            t.timing.cfg_samp_clk_timing(250e3, sample_mode=AcquisitionType.CONTINUOUS)
+            with pytest.raises(DaqError) as err:
+                t.timing.cfg_samp_clk_timing(400e3, sample_mode=AcquisitionType.CONTINUOUS)
+            assert err.value.error_code == -200332
+        c.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(outputs=st.sets(st.integers(0, 31), min_size=1, max_size=32))
+def test_pcie_6738_rate_is_1_MS_s_exactly_when_no_bank_holds_two_of_the_outputs(outputs):
+    one_per_bank = len({i // 4 for i in outputs}) == len(outputs)
+    assert PCIE_6738.ao_max_rate(len(outputs), sorted(outputs)) == (1e6 if one_per_bank else 350e3)
+    assert PCIE_6738.ao_max_rate(len(outputs)) == (1e6 if len(outputs) <= 8 else 350e3)
+
+
+def test_usb_6343_ao_rate_falls_with_the_channel_count_and_the_driver_figure_is_reported():
+    # NI 6341/6343 sheet as quoted in NI SR #7414989 (ScanImage): 900, 840, 775, 719 kS/s for
+    # 1-4 outputs; NI-DAQmx reports AO.MaxRate 917,431.19 S/s (100 MHz / 109) regardless
+    with serve("usb-6343") as s:
+        c = Client(s.port)
+        assert c.system().devices["Dev1"].ao_max_rate == pytest.approx(100e6 / 109, rel=1e-12)
+        for n, ok, too_fast in ((1, 900e3, 910e3), (2, 840e3, 850e3), (3, 775e3, 780e3), (4, 719e3, 725e3)):
+            with c.task() as t:
+                t.ao_channels.add_ao_voltage_chan(f"Dev1/ao0:{n - 1}")
+                t.timing.cfg_samp_clk_timing(ok, sample_mode=AcquisitionType.CONTINUOUS)
+                with pytest.raises(DaqError) as err:
+                    t.timing.cfg_samp_clk_timing(too_fast, sample_mode=AcquisitionType.CONTINUOUS)
+                assert err.value.error_code == -200332, n
+        c.close()
 
 
 def test_ai_ranges_are_coerced_to_the_products_ranges():
