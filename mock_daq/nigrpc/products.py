@@ -1,5 +1,6 @@
 """The NI products the simulated board can be: channel counts, ranges, rates, timebase,
-terminal configurations, FIFO sizes and watchdog, each from NI's documents.
+terminal configurations, FIFO sizes and watchdog, each from NI's documents, NI-DAQmx's own
+device query, or a cited report from a real board where NI's sheet could not be found.
 
 ``ionto sim-server --product NAME`` (and ``SimNIServer(..., product=NAME)``) picks one.
 Sources (ni.com; the numbers are the specification manuals' "Analog Input", "Analog Output",
@@ -58,8 +59,10 @@ Sources (ni.com; the numbers are the specification manuals' "Analog Input", "Ana
   16 DIFF (AI <i> with AI <i+8>), ±0.2, ±1, ±5, ±10 V, 250 kS/s aggregate, RSE / NRSE / DIFF.
   **NI 9264** (NI 374249): 16 AO, ±10 V, 25 kS/s/ch on all channels simultaneously.
   **NI 9263**: 4 AO, ±10 V, 100 kS/s/ch.  The FIFO sizes below (NI 9205 input 127 samples,
-  NI 9264 / NI 9263 output 8,191 samples; on a cDAQ the FIFOs are the chassis's) are
-  *confirm*: no NI sheet stating them was found (searched: NI's cDAQ-9178/9181/9185/9189 and
+  NI 9264 / NI 9263 output 8,191 samples; on a cDAQ the FIFOs are the chassis's: "data is
+  moved from a host buffer to the NI cDAQ-9172 onboard FIFO before it is written to the C
+  Series I/O modules", NI cDAQ-9172 User Guide and Specifications, "Buffered Analog Output")
+  are *confirm*: no NI sheet stating them was found (searched: NI's cDAQ-9178/9181/9185/9189 and
   C Series pages, NI's "Specifications Explained" pages, GitHub code).
 
 Where a figure could not be checked against the document here it says *confirm* (also in
