@@ -80,12 +80,15 @@ class _PaintClock:
         class F(QObject):
             def eventFilter(self, obj, ev):
                 if ev.type() == QEvent.Type.Paint:
+                    t_start = time.perf_counter()
                     view.viewportEvent(ev)
+                    outer.paint_s.append(time.perf_counter() - t_start)
                     outer.frames.append((time.monotonic(), end_index(), view_end() if view_end else end_index()))
                     return True
                 return False
 
         self.frames: list[tuple[float, int, int]] = []  # paint end, newest sample drawn, view's right edge
+        self.paint_s: list[float] = []  # wall time of each paint of the view
         self.filter = F()
         view.viewport().installEventFilter(self.filter)
         self.t0_fn = t0_fn
@@ -235,6 +238,7 @@ def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
         app.processEvents()
         time.sleep(0.001)
     clock.frames.clear()
+    clock.paint_s.clear()
     engine_lag.clear()
     cpu0 = time.process_time()
     t_start = time.monotonic()
@@ -244,6 +248,7 @@ def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
         end["wall"] = time.monotonic() - t_start
         end["cpu"] = time.process_time() - cpu0
         end["frames"] = list(clock.frames)
+        end["paint_s"] = list(clock.paint_s)
         end["status"] = session.status()
         end["lag"] = list(engine_lag)
         end["handed"] = list(handed)
@@ -282,6 +287,7 @@ def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
         "engine_lag_p50_ms": 1e3 * float(np.percentile(end["lag"], 50)) if end["lag"] else float("nan"),
         "engine_lag_p99_ms": 1e3 * float(np.percentile(end["lag"], 99)) if end["lag"] else float("nan"),
         "window_share_p99_ms": 1e3 * float(np.percentile(own, 99)) if own else float("nan"),
+        "paint_p50_ms": 1e3 * float(np.median(end["paint_s"])) if end["paint_s"] else float("nan"),
         "cpu_fraction": cpu / wall, "gaps": status.gaps, "lost_samples": status.lost_samples,
         "recording_bytes": status.recording_bytes,
         "peak_MB": next(int(line.split()[1]) for line in open("/proc/self/status")

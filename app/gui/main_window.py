@@ -11,7 +11,7 @@ pulled back onto the screen if that no longer fits.
 
 Thread: everything here runs on the GUI thread.  Engine events arrive through the
 ``EngineBridge`` signals; samples are pulled from the display ring by the frame timer
-(drawn as soon as a block is in, else every ``frame_ms``, ~40 Hz); opening a device and dry-running a protocol run on worker threads.
+(drawn as soon as a block is in, else every ``frame_ms``, ~65 Hz); opening a device and dry-running a protocol run on worker threads.
 Nothing here waits on the device or the disk, except closing: the window then waits (bounded)
 on the engine's ``stopped`` event, so that it goes away only once every barrel is on retain and
 the recording is closed (DESIGN.md §7).  A signal (SIGINT, SIGTERM, SIGHUP) closes it without
@@ -81,11 +81,11 @@ if TYPE_CHECKING:
     from app.gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
-FRAME_MS = 25  # the frame pace: ~40 Hz asked, so that ≥ 30 frames/s are drawn
+FRAME_MS = 15  # the frame pace between blocks: ~65 Hz asked, so that ≥ 60 frames/s are drawn
 POLL_MS = 5  # how often the frame timer looks for new samples (a cheap index comparison)
-GUI_BLOCK_S = 0.025  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
-SLOW_EVERY = 4  # barrels, status, protocol progress: every 4th frame (~10 Hz)
-RATE_EVERY = 10  # ratemeter, raster, waveforms: every 10th frame (~4 Hz)
+GUI_BLOCK_S = 0.02  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
+SLOW_EVERY = 6  # barrels, status, protocol progress: every 6th frame (~10 Hz)
+RATE_EVERY = 15  # ratemeter, raster, waveforms: every 15th frame (~4 Hz)
 DOCK_FRACTION = 0.40  # of the window's width, for the docks on first show (no saved layout)
 STEP_KINDS = {EventKind.STEP: "step", EventKind.PAUSE: "pause", EventKind.RESUME: "resume",
               EventKind.ABORT: "abort", EventKind.PROTOCOL_START: "start", EventKind.PROTOCOL_END: "end"}

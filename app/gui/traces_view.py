@@ -34,6 +34,7 @@ from PyQt6.QtWidgets import (
 from app.gui.cursors import Cursors, amplitude, between
 from app.gui.models.traces import TraceModel
 from app.gui.palette import ELECTRODE_COLOUR, SPIKE_COLOUR
+from app.gui.lane_curve import LaneCurve
 from app.gui.time_axis import TimeAxisItem
 from app.gui.trace_marks import TraceAnnotations
 from daq.types import ChannelKind
@@ -117,7 +118,7 @@ class TracesView(QWidget):
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.scroll)
         self.plot: pg.PlotItem | None = None
-        self.curves: list[pg.PlotDataItem] = []
+        self.curves: list[LaneCurve] = []
         self.lane_labels: list[str] = []  # the y axis names each lane: "name ±range units"
         self.lanes: dict[int, tuple[float, float]] = {}  # channel → (lane centre, plot units per display unit)
         self.lane_half_heights: dict[int, float] = {}  # channel → half its lane's height, plot units
@@ -164,8 +165,8 @@ class TracesView(QWidget):
         self.lane_labels = []
         for i, v in enumerate(model.channels):
             self.channel.addItem(v.name, i)
-            c = p.plot(pen=pg.mkPen(self.colours[i], width=1))
-            c.setSkipFiniteCheck(True)
+            c = LaneCurve(pg.mkPen(self.colours[i], width=1))
+            p.addItem(c, ignoreBounds=True)
             self.curves.append(c)
         self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen(SPIKE_COLOUR, width=1.5),
                                               hoverPen=pg.mkPen(SPIKE_COLOUR, width=3),
@@ -234,9 +235,11 @@ class TracesView(QWidget):
             self.lane_labels.append(label)
             if i in self.current_half_nA:
                 minor += [(centre + 0.45 * h, f"+{half:g}"), (centre, "0"), (centre - 0.45 * h, f"−{half:g}")]
-                zero = pg.InfiniteLine(pos=centre, angle=0, movable=False,
-                                       pen=pg.mkPen(self.colours[i], width=1, style=Qt.PenStyle.DashLine))
-                zero.setOpacity(0.5)
+                # solid and pale (the barrel's colour halfway to white): a dashed or translucent
+                # line across the whole view cost a millisecond of every frame
+                c = pg.mkColor(self.colours[i])
+                pale = pg.mkColor((c.red() + 255) // 2, (c.green() + 255) // 2, (c.blue() + 255) // 2)
+                zero = pg.InfiniteLine(pos=centre, angle=0, movable=False, pen=pg.mkPen(pale, width=1))
                 self.plot.addItem(zero, ignoreBounds=True)
                 self.zero_lines.append(zero)
             y -= h
@@ -368,11 +371,23 @@ class TracesView(QWidget):
         m = self.model
         if m is None:
             return
-        for i, t, y in m.curves():
+        cs, lo, hi = m.columns()
+        t = cs / m.rate_hz
+        # columns at most a pixel apart are drawn as min-max lines; sparser ones as one polyline
+        as_columns = m.window_s * m.rate_hz / m.samples_per_column >= self.plot.vb.width()
+        for i, v in enumerate(m.channels):
             lane = self.lanes.get(i)
-            if lane is not None:
-                half = self.half_range(i)
-                self.curves[i].setData(t, lane[0] + lane[1] * np.clip(y, -1.1 * half, 1.1 * half))
+            if lane is None or not v.visible:
+                continue
+            half = self.half_range(i)
+            c_lo = lane[0] + lane[1] * np.clip(lo[:, i], -1.1 * half, 1.1 * half)
+            c_hi = lane[0] + lane[1] * np.clip(hi[:, i], -1.1 * half, 1.1 * half)
+            if as_columns:
+                self.curves[i].set_columns(t, c_lo, c_hi)
+            else:
+                y = np.empty(2 * len(t))
+                y[0::2], y[1::2] = c_lo, c_hi
+                self.curves[i].setData(np.repeat(t, 2), y)
         t0, t1 = m.view_range()
         ahead = 0 if m.frozen else self._ahead(t1)
         x0, x1 = (t0 + ahead) / m.rate_hz, (t1 + ahead) / m.rate_hz
