@@ -133,6 +133,7 @@ def sort_units(rec: RecordingLike, det: Detection, params: SortingParams = Sorti
     """Units per channel (``channel → [Unit]``, u0 the largest).  ``only``: sort just the
     groups holding these channels (choosing one unit need not sort the whole probe)."""
     groups = channel_groups(rec, list(det.spikes), params)
+    _check_positions(rec, params)
     if only is not None:
         groups = [g for g in groups if set(g) & set(only)]
     out: dict[str, list[Unit]] = {}
@@ -193,6 +194,20 @@ def nwb_positions(rec: RecordingLike) -> dict[str, tuple[float, float]]:
     return {}
 
 
+def _positions_source(params: SortingParams) -> str:
+    return getattr(params.positions_um, "source", "") or "the positions given"
+
+
+def _check_positions(rec: RecordingLike, params: SortingParams) -> None:
+    """A position for a channel the recording does not have is a typo or the wrong file: refused
+    in one line naming the channel, the positions' file and the recording's channels."""
+    names = [ch.name for ch in rec.channels]
+    unknown = [n for n in (params.positions_um or {}) if n not in names]
+    if unknown:
+        raise ValueError(f"{_positions_source(params)}: channel {unknown[0]!r} is not a channel of {rec.path}; "
+                         f"its channels are {names}")
+
+
 def group_positions(rec: RecordingLike, group: tuple[str, ...], params: SortingParams) -> np.ndarray | None:
     """The group's contact positions, (channels, 2) in µm, from ``params.positions_um`` or the
     NWB electrodes table; ``None`` when neither gives every channel of the group a position (then
@@ -202,14 +217,16 @@ def group_positions(rec: RecordingLike, group: tuple[str, ...], params: SortingP
     if not all(n in given for n in group):
         missing = [n for n in group if n not in given]
         if params.positions_um:
-            raise ValueError(f"{rec.path}: channel group {','.join(group)!r}: no position for {missing}; "
-                             f"give every channel of the group a position (x, y) in µm")
+            raise ValueError(f"{_positions_source(params)}: no position for {missing} of channel group "
+                             f"{','.join(group)!r} of {rec.path}; give every channel of the group a position "
+                             f"(x_um, y_um)")
         return None
     xy = np.array([given[n] for n in group], dtype=np.float64)
     for i in range(len(group)):
         for j in range(i):
             if np.allclose(xy[i], xy[j]):
-                raise ValueError(f"{rec.path}: channels {group[j]!r} and {group[i]!r} are at the same position "
+                where = f"{_positions_source(params)} (for {rec.path})" if params.positions_um else rec.path
+                raise ValueError(f"{where}: channels {group[j]!r} and {group[i]!r} are at the same position "
                                  f"{tuple(xy[i])} µm; each contact needs its own position")
     return xy
 
@@ -218,9 +235,9 @@ def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
                 params: SortingParams) -> dict[str, list[Unit]]:
     """Sort one group with the SpikeInterface sorter; units keyed by their largest channel."""
     import spikeinterface.sorters as ss
-    from spikeinterface.curation import remove_redundant_units
 
     from analysis.sorting_input import IontoRecording, sorter_input
+    from analysis.sorting_split import split_units
 
     cols = [rec.stream.index_of(n) for n in group]
     tmp = Path(tempfile.mkdtemp(prefix="ionto-sort-"))
@@ -230,12 +247,13 @@ def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
         sorting = ss.run_sorter(params.sorter, binary, folder=tmp / "sorter", remove_existing_folder=True,
                                 verbose=False, raise_error=True,
                                 **sorter_params(params.sorter, params.seed, preprocessed))
+        trains_rows = [np.asarray(sorting.get_unit_spike_train(u), dtype=np.int64) for u in sorting.unit_ids]
+        if preprocessed:  # a sorter may keep two alike neurons as one unit: split them on its whitened input
+            trains_rows = split_units(binary, trains_rows, params.seed)
         # a sorter may return one neuron twice (tridesclous2 on 16 channels laid out in the wrong
         # geometry did: pairs of units sharing > 95 % of their spikes); SpikeInterface's curation
         # keeps the one with more spikes
-        sorting = remove_redundant_units(sorting, align=False, duplicate_threshold=DUPLICATE_SHARE,
-                                         remove_strategy="max_spikes")
-        trains_rows = [np.asarray(sorting.get_unit_spike_train(u), dtype=np.int64) for u in sorting.unit_ids]
+        trains_rows = _without_duplicates(trains_rows, rec.rate_hz)
     except (RuntimeError, ValueError, OSError) as exc:  # a sorter's failure is one line naming the group, not a traceback
         raise ValueError(f"{rec.path}: sorting channel group {','.join(group)} with {params.sorter} failed: "
                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
@@ -255,6 +273,21 @@ def _sort_group(rec: RecordingLike, det: Detection, group: tuple[str, ...],
         units.sort(key=lambda u: -abs(u.quality.template_uV.min() if u.quality is not None else u.amplitude))
         out[ch] = [replace(u, label=f"{ch}:u{k}") for k, u in enumerate(units)]
     return out
+
+
+def _without_duplicates(trains_rows: list[np.ndarray], rate_hz: float) -> list[np.ndarray]:
+    """The trains with a unit found twice kept once (SpikeInterface's ``remove_redundant_units``:
+    two units sharing more than ``DUPLICATE_SHARE`` of their spikes; the one with more spikes stays)."""
+    import spikeinterface.core as sc
+    from spikeinterface.curation import remove_redundant_units
+
+    trains_rows = [t for t in trains_rows if len(t)]
+    if len(trains_rows) < 2:
+        return trains_rows
+    sorting = sc.NumpySorting.from_unit_dict([dict(enumerate(trains_rows))], rate_hz)
+    sorting = remove_redundant_units(sorting, align=False, duplicate_threshold=DUPLICATE_SHARE,
+                                     remove_strategy="max_spikes")
+    return [np.asarray(sorting.get_unit_spike_train(u), dtype=np.int64) for u in sorting.unit_ids]
 
 
 def sorter_params(sorter: str, seed: int = 0, preprocessed: bool = False) -> dict:

@@ -1,0 +1,124 @@
+"""A curation pass after a group's sorter: a unit that holds two neurons is split in two.
+
+A sorter can keep two neurons whose templates are alike as one unit (tridesclous2 on
+SpikeInterface ground truth, tetrode seeds 2, 4, 6, 8 of ``tests/analysis/sorting_seeds.py``:
+units of SNR 11 and 13.5 at template similarity 0.82 stayed one cluster, accuracy 0.000 and
+0.525).  ``split_units`` looks at each unit's spikes again on the sorter's own input
+(filtered and whitened, so the noise σ is about 1 on every channel): snippets ``SNIPPET_MS``
+around each spike on the unit's channels (where its mean waveform reaches ``CHANNEL_SHARE``
+of its largest), with the time-shift direction taken out (the mean's time derivative:
+sub-sample jitter is not a second neuron), their first ``N_FEATURES`` principal components,
+and **isosplit6** (Magland & Barnett 2015, arXiv:1508.04841) on them.  Parts of
+``MIN_SPIKES`` or more whose means are ``MIN_SEPARATION`` σ apart become units; a smaller or
+closer part rejoins the nearest one.  This is the re-clustering of MountainSort 5
+(``mountainsort5.core.isosplit6_subdivision_method``: PCA recomputed on each cluster's own
+spikes and isosplit6 run again) and of Kilosort 2's ``splitAllClusters`` (a cluster split
+when its spikes' own features are bimodal), here done once per unit: each part decided
+once, nothing re-tested, so nothing chains.
+
+The split runs where the input is preprocessed the sorter's way (tridesclous2, ionto's
+default: ``analysis.sorting_input.sorter_input``); other sorters get raw µV and curate
+themselves.
+
+Thread: the caller's (the sorting thread or process).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SNIPPET_MS = (0.5, 1.0)  # before / after the spike: tridesclous2's clustering window (clustering_ms_before 0.5) to 1 ms
+N_FEATURES = 8  # principal components of the unit's snippets given to isosplit6
+CHANNEL_SHARE = 0.25  # a unit's channels: where its mean waveform's peak reaches this share of the largest
+MAX_CHANNELS = 8
+MIN_SPIKES = 50  # each part of a split holds at least this many spikes
+MAX_FIT = 10000  # isosplit6 runs on at most this many spikes of a unit (seeded); the rest go to the nearest part
+MIN_SEPARATION = 4.0  # parts whose means are closer than this (noise σ, i.e. d′) are one neuron
+CHUNK_S = 10.0  # the input is read this many seconds at a time
+
+
+def split_units(recording, trains: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
+    """The units ``trains`` (frame indices into ``recording``, the sorter's filtered and
+    whitened input), each split in parts when it holds more than one neuron; order kept,
+    the parts in place of the unit they came from."""
+    rate = recording.get_sampling_frequency()
+    before, after = (round(ms * 1e-3 * rate) for ms in SNIPPET_MS)
+    out: list[np.ndarray] = []
+    rng = np.random.default_rng(seed)
+    for train in trains:
+        train = np.sort(np.asarray(train, dtype=np.int64))
+        fit = np.sort(rng.choice(len(train), MAX_FIT, replace=False)) if len(train) > MAX_FIT else np.arange(len(train))
+        snippets, ok = _snippets(recording, train[fit], before, after) if len(train) >= 2 * MIN_SPIKES else (None, None)
+        found = _split(snippets[ok]) if ok is not None and ok.sum() >= 2 * MIN_SPIKES else None
+        if found is None:
+            out.append(train)
+            continue
+        chans, centres = found
+        labels = np.zeros(len(train), dtype=np.int64)
+        for lo in range(0, len(train), MAX_FIT):  # every spike (the fitted ones too) to the nearest part's mean
+            ids = np.arange(lo, min(lo + MAX_FIT, len(train)))
+            snip, _ = _snippets(recording, train[ids], before, after)
+            labels[ids] = _nearest(snip[:, :, chans], centres)
+        out.extend(train[labels == k] for k in range(len(centres)))
+    return out
+
+
+def _split(snippets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The parts of ``snippets`` (spikes, samples, channels) as (the channels used, each
+    part's mean snippet on them), or ``None`` when they are one neuron."""
+    from isosplit6 import isosplit6
+
+    mean = snippets.mean(0)
+    peak = np.abs(mean).max(0)
+    chans = np.argsort(-peak)[:MAX_CHANNELS]
+    chans = chans[peak[chans] >= CHANNEL_SHARE * peak.max()]
+    x = snippets[:, :, chans].reshape(len(snippets), -1).astype(np.float64)
+    # a spike a fraction of a sample early or late differs from the mean by about the mean's
+    # time derivative times the shift: that direction is taken out (sub-sample alignment to
+    # first order), else a sorter's bimodal sub-sample timing splits one neuron in two
+    # (SpikeInterface ground truth, tetrode seed 8: a unit split 288/113 along it)
+    slope = np.gradient(mean[:, chans], axis=0).ravel()
+    xc = x - x.mean(0)
+    if slope @ slope > 0:
+        xc -= np.outer(xc @ slope / (slope @ slope), slope)
+    _, _, vt = np.linalg.svd(xc, full_matrices=False)
+    labels = np.asarray(isosplit6(np.ascontiguousarray(xc @ vt[:N_FEATURES].T)), dtype=np.int64)
+    labs, counts = np.unique(labels, return_counts=True)
+    order = np.argsort(-counts)
+    big = [int(k) for k in labs[order] if counts[labs == k][0] >= MIN_SPIKES]
+    # from the largest down, a part is a neuron of its own when its mean is at least
+    # MIN_SEPARATION σ from every part kept before it (the whitened input's noise σ is 1, so
+    # the distance of two means is their d′); each part is decided once, nothing re-tested
+    kept: list[np.ndarray] = []
+    for k in big:
+        c = x[labels == k].mean(0)
+        if all(np.linalg.norm(c - m) >= MIN_SEPARATION for m in kept):
+            kept.append(c)
+    if len(kept) < 2:
+        return None
+    return chans, np.stack(kept).reshape(len(kept), -1, len(chans))
+
+
+def _nearest(snippets: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the centre (parts, samples, channels) nearest to each snippet (Euclidean)."""
+    x = snippets.reshape(len(snippets), -1).astype(np.float64)
+    c = centres.reshape(len(centres), -1)
+    return np.argmin((x**2).sum(1)[:, None] - 2 * x @ c.T + (c**2).sum(1)[None], axis=1)
+
+
+def _snippets(recording, frames: np.ndarray, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """(spikes, before + after, channels) float32 snippets at ``frames`` (sorted), read chunk by
+    chunk; ``ok`` False for a spike too near either end (its snippet is zeros)."""
+    n, n_ch = recording.get_num_samples(), recording.get_num_channels()
+    out = np.zeros((len(frames), before + after, n_ch), dtype=np.float32)
+    ok = (frames >= before) & (frames + after <= n)
+    chunk = max(int(CHUNK_S * recording.get_sampling_frequency()), before + after + 1)
+    for lo in range(0, n, chunk):
+        sel = np.flatnonzero(ok & (frames >= lo) & (frames < lo + chunk))
+        if not len(sel):
+            continue
+        start, stop = int(frames[sel[0]]) - before, int(frames[sel[-1]]) + after
+        traces = recording.get_traces(start_frame=start, end_frame=stop)
+        rel = frames[sel] - start
+        out[sel] = traces[rel[:, None] + np.arange(-before, after)[None, :]]
+    return out, ok
