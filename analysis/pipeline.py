@@ -8,7 +8,7 @@ detector; everything after works on spike times.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,6 +61,7 @@ class AnalysisParams:
     smooth_sigma_s: float = 1.0
     threads: int = 2
     series: str | None = None  # an NWB file's ElectricalSeries (name or path) when it has several
+    positions_um: Mapping[str, tuple[float, float]] | None = None  # grouped channels' contact positions (µm)
 
     def __post_init__(self) -> None:
         if self.dose not in ("current", "charge"):
@@ -161,7 +162,8 @@ def analyze(rec: RecordingLike, params: AnalysisParams = AnalysisParams(),
     units: dict[str, list[Unit]] = {}
     want_unit_channel = params.unit.split(":")[0] if params.unit and ":u" in params.unit else None
     if params.sort_units or want_unit_channel in det.spikes:
-        units = sort_units(rec, det, SortingParams(params.channel_groups, params.sorter, params.max_units),
+        units = sort_units(rec, det, SortingParams(params.channel_groups, params.sorter, params.max_units,
+                                                   positions_um=params.positions_um),
                            only=None if params.sort_units else [want_unit_channel])
     imported: dict[str, np.ndarray] = {}
     if params.sorted_spikes:

@@ -39,6 +39,10 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--group", action="append", dest="groups", metavar="A,B,...",
                    help="channels sorted jointly (a tetrode, a shank; repeatable; default: the NWB file's "
                    "electrode groups, else each channel alone)")
+    g.add_argument("--positions", metavar="FILE", help="contact positions of the grouped channels in µm, when the "
+                   "file gives none (ionto recordings do not): a CSV with the header channel,x_um,y_um, or JSON/YAML "
+                   "(a list of {channel, x_um, y_um} or a mapping channel: [x_um, y_um]); default: the NWB "
+                   "electrodes table's rel_x/rel_y, else each group as one compact neighbourhood")
     g.add_argument("--sorter", choices=["tridesclous2", "spykingcircus2", "mountainsort5"], default="tridesclous2",
                    help="SpikeInterface sorter for channel groups (default tridesclous2; analysis/sorting.py)")
     g.add_argument("--sorted-spikes", metavar="FILE", help="import sorted spike times (CSV: time_s[,unit]; or NWB)")
@@ -60,8 +64,10 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
 def params_from(args: argparse.Namespace) -> AnalysisParams:
     from analysis.detect import DetectionParams
     from analysis.pipeline import AnalysisParams
+    from analysis.sorting_positions import read_positions
 
     try:
+        positions = read_positions(args.positions) if getattr(args, "positions", None) else None
         det = DetectionParams(band_hz=tuple(args.band), k=args.k, polarity=args.polarity,
                               dead_time_ms=args.dead_time_ms)
         return AnalysisParams(detection=det, channels=tuple(args.channels) if args.channels else None,
@@ -71,7 +77,7 @@ def params_from(args: argparse.Namespace) -> AnalysisParams:
                               sorted_spikes=args.sorted_spikes, bin_s=args.bin_s, baseline_s=args.baseline_s,
                               response_s=args.response_s, recovery_s=args.recovery_s, dose=args.dose,
                               fit_on=args.fit_on, smooth_sigma_s=args.smooth_s, conf=getattr(args, "conf", 0.95),
-                              series=getattr(args, "series", None))
+                              series=getattr(args, "series", None), positions_um=positions)
     except ValueError as exc:
         raise IontoError(str(exc)) from None
 
