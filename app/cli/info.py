@@ -124,6 +124,10 @@ def _nwb_info(path: Path, args: argparse.Namespace) -> int:
                 "read_notes": list(src.read_notes),
                 "subject": {k: str(v) for k, v in src.metadata["subject"].items()},
                 "band_limit_hz": BAND_LIMIT_OF_RATE * src.rate_hz, "default_band_hz": list(DetectionParams().band_hz)}
+        for es in doc["electrical_series"]:  # the analysed series' shape as read: (samples, channels)
+            if es["series"] == src.series_name and es["samples"] != src.n_samples == es["columns"]:
+                es.update(stored_shape=[es["samples"], es["columns"]], samples=src.n_samples,
+                          columns=len(src.channels), note="stored channels-first; read transposed")
     except IontoError as exc:
         doc["analysed"] = None
         doc["not_analysable"] = str(exc)
@@ -134,7 +138,8 @@ def _nwb_info(path: Path, args: argparse.Namespace) -> int:
     say("  ElectricalSeries:")
     for es in doc["electrical_series"]:
         clock = "timestamps" if es["timestamps"] else f"{es['rate_hz']:g} Hz"
-        say(f"    {es['series']:<48} {clock:>12}  {es['samples']} samples × {es['columns']} columns, {es['dtype']}")
+        say(f"    {es['series']:<48} {clock:>12}  {es['samples']} samples × {es['columns']} columns, {es['dtype']}"
+            + (f" ({es['note']})" if "note" in es else ""))
     a = doc["analysed"]
     if a is None:
         say(f"  not analysable as it is: {doc['not_analysable']}")
