@@ -34,7 +34,8 @@ MAX_CHANNELS = 8
 MIN_SPIKES = 50  # each part of a split holds at least this many spikes
 MAX_FIT = 10000  # isosplit6 runs on at most this many spikes of a unit (seeded); the rest go to the nearest part
 MIN_SEPARATION = 4.0  # parts whose means are closer than this (noise σ, i.e. d′) are one neuron
-CHUNK_S = 10.0  # the input is read this many seconds at a time
+CHUNK_S = 10.0  # at most this many seconds of the input in one read
+READ_GAP_MS = 20.0  # spikes closer than this share one read
 
 
 def split_units(recording, trains: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
@@ -107,16 +108,21 @@ def _nearest(snippets: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def _snippets(recording, frames: np.ndarray, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
-    """(spikes, before + after, channels) float32 snippets at ``frames`` (sorted), read chunk by
-    chunk; ``ok`` False for a spike too near either end (its snippet is zeros)."""
+    """(spikes, before + after, channels) float32 snippets at ``frames`` (sorted); ``ok`` False
+    for a spike too near either end (its snippet is zeros).  Spikes less than ``READ_GAP_MS``
+    apart share one read of at most ``CHUNK_S``: an hour's file is not read whole for a few
+    thousand spikes, nor one call per spike for a burst."""
     n, n_ch = recording.get_num_samples(), recording.get_num_channels()
+    rate = recording.get_sampling_frequency()
     out = np.zeros((len(frames), before + after, n_ch), dtype=np.float32)
     ok = (frames >= before) & (frames + after <= n)
-    chunk = max(int(CHUNK_S * recording.get_sampling_frequency()), before + after + 1)
-    for lo in range(0, n, chunk):
-        sel = np.flatnonzero(ok & (frames >= lo) & (frames < lo + chunk))
-        if not len(sel):
-            continue
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return out, ok
+    f = frames[idx]
+    chunk = max(int(CHUNK_S * rate), before + after + 1)
+    cuts = np.flatnonzero((np.diff(f) > READ_GAP_MS * 1e-3 * rate) | (np.diff(f // chunk) != 0)) + 1
+    for sel in np.split(idx, cuts):
         start, stop = int(frames[sel[0]]) - before, int(frames[sel[-1]]) + after
         traces = recording.get_traces(start_frame=start, end_frame=stop)
         rel = frames[sel] - start
