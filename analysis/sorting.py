@@ -8,12 +8,13 @@
 * a group of channels that see the same neurons (a tetrode, a shank) is sorted jointly by
   a SpikeInterface sorter run on the group's raw samples (``DEFAULT_SORTER``:
   SpikeInterface's own ``tridesclous2`` — peaks, SVD features, iterative splits,
-  template matching; installs from PyPI with ``hdbscan``, runs on CPU); a unit the sorter
-  returns twice (sharing > 80 % of its spikes with another) is kept once
-  (SpikeInterface's ``remove_redundant_units``).
+  template matching; installs from PyPI with ``hdbscan``, runs on CPU); a unit that holds
+  two alike neurons is split (``analysis.sorting_split``: isosplit6 on the unit's own
+  whitened snippets), then a unit found twice (sharing > 80 % of its spikes with another)
+  is kept once (SpikeInterface's ``remove_redundant_units``).
   The group is sorted at its contacts' positions (``group_positions``: the caller's
-  ``positions_um``, else the NWB electrodes table's ``rel_x``/``rel_y``), else as one compact
-  neighbourhood (``analysis.sorting_input.default_positions``), and preprocessed with a
+  ``positions_um``, e.g. from ``analysis.sorting_positions.read_positions``, else the NWB
+  electrodes table's ``rel_x``/``rel_y``), else as one compact neighbourhood (``analysis.sorting_input.default_positions``), and preprocessed with a
   seeded whitening so that a group sorts the same every run (``sorting_input.sorter_input``).
 
 Groups come, in this order, from ``SortingParams.groups`` (the CLI's ``--group A,B,C,D``),
