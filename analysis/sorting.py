@@ -14,8 +14,9 @@
   is kept once (SpikeInterface's ``remove_redundant_units``).
   The group is sorted at its contacts' positions (``group_positions``: the caller's
   ``positions_um``, e.g. from ``analysis.sorting_positions.read_positions``, else the NWB
-  electrodes table's ``rel_x``/``rel_y``), else as one compact neighbourhood (``analysis.sorting_input.default_positions``), and preprocessed with a
-  seeded whitening so that a group sorts the same every run (``sorting_input.sorter_input``).
+  electrodes table's ``rel_x``/``rel_y``), else as one compact neighbourhood
+  (``analysis.sorting_input.default_positions``), and preprocessed with a seeded whitening
+  so that a group sorts the same every run (``sorting_input.sorter_input``).
 
 Groups come, in this order, from ``SortingParams.groups`` (the CLI's ``--group A,B,C,D``),
 from the NWB electrodes table's ``group_name`` (electrodes of one ElectrodeGroup are one
