@@ -6,8 +6,8 @@ units at 15 Hz with peak SNR 6–16, 5 µV noise, 30 kHz, written once as int16 
 count) to ``bench/_work``.  Ours: ``analysis.sorting.sort_units`` on the recording seen as an
 ionto ``ArrayRecording`` over a memory map of that file — the 16 channels as one group,
 SpikeInterface's tridesclous2 with one job (given the probe's contact positions, as a user
-gives their probe's), then SpikeInterface's quality metrics and cell
-type for every unit (timed; detection is not: ``bench_detect`` times it).  Reference:
+gives their probe's), ionto's split pass (``analysis.sorting_split``) and the removal of
+units found twice, then SpikeInterface's quality metrics and cell type for every unit (timed; detection is not: ``bench_detect`` times it).  Reference:
 ``spikeinterface.sorters.run_sorter("tridesclous2", …, n_jobs=1)`` on the same file read
 by SpikeInterface's ``BinaryRecordingExtractor`` with the same channel positions.  Full: 1 h (target: ours ≤ 10 min);
 ``--quick``: 60 s.  Agreement with the ground truth (units with SNR ≥ 8 found with
@@ -109,7 +109,7 @@ def run(quick: bool = False) -> list[Row]:
         Row("sorting", "sorting time, 16-channel group (tridesclous2, one job)", t_ours, t_si, "s",
             "SpikeInterface run_sorter('tridesclous2', n_jobs=1) on the same file", cmd, False,
             "≤ 600 s for 1 h" if not quick else "", (t_ours <= 600.0) if not quick else None,
-            size + "; ours includes the int16→binary copy of the group and the quality metrics",
+            size + "; ours includes the int16→binary copy of the group, the split pass and the quality metrics",
             peak_MB=mem.peak_MB),
         Row("sorting", "units with SNR ≥ 8 found with accuracy ≥ 0.9", float(np.mean(acc_ours[good] >= 0.9)),
             float(np.mean(acc_si[good] >= 0.9)), "fraction", "SpikeInterface run_sorter('tridesclous2')", cmd, True,
