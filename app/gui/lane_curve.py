@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph import functions as fn
-from pyqtgraph.Qt import internals
 from PyQt6.QtCore import QLineF, QRectF
 from PyQt6.QtGui import QPainter, QPen
+from pyqtgraph import functions as fn
+from pyqtgraph.Qt import internals
 
 
 class LaneCurve(pg.GraphicsObject):

@@ -32,9 +32,9 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.cursors import Cursors, amplitude, between
+from app.gui.lane_curve import LaneCurve
 from app.gui.models.traces import TraceModel
 from app.gui.palette import ELECTRODE_COLOUR, SPIKE_COLOUR
-from app.gui.lane_curve import LaneCurve
 from app.gui.time_axis import TimeAxisItem
 from app.gui.trace_marks import TraceAnnotations
 from daq.types import ChannelKind
