@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{rec} exists; choose another --record")
     if args.protocol and not Path(args.protocol).is_file():
         raise ConfigError(f"{args.protocol}: no such protocol file")
-    from app.gui.main_window import run_gui  # Qt is imported only here
+    from app.gui.run import run_gui  # Qt is imported only here
 
     # the window applies the rest of the workspace (models, recording, layout) once connected
     return run_gui(device_url=device, rig_path=rig, seed=args.seed, record=args.record,

@@ -7,7 +7,8 @@ A current typed past the barrel's limit is refused with a visible message and th
 stays what it was: the box is a line edit, not a ``QDoubleSpinBox``, because a spin box clamps
 or truncates what is typed ("250" into a 0…200 box silently leaves 25).
 
-Takes a ``BarrelModel`` (``bind``, once per connection) and redraws a row on the model's
+Takes the connection's ``BarrelModel`` in the constructor (the window makes a panel for each
+connection: ``MainWindow.show_connection_views``) and redraws a row on the model's
 ``current_changed``, ``setpoint_changed`` and ``alarm_changed`` events.  User actions become
 engine commands, emitted with ``command`` (the window submits them; nothing here touches the
 device).  Thread: GUI thread only.
@@ -76,9 +77,11 @@ class BarrelPanel(QWidget):
     command = pyqtSignal(object)  # a daq.engine command
     error = pyqtSignal(str)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: BarrelModel, read_only: bool = False, parent: QWidget | None = None):
+        """A row per barrel of ``model``; ``read_only``: the toggles and boxes are disabled (a
+        device without analog outputs, a replay)."""
         super().__init__(parent)
-        self.model: BarrelModel | None = None
+        self.model = model
         outer = QVBoxLayout(self)
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(5)
@@ -95,20 +98,16 @@ class BarrelPanel(QWidget):
         self.retain_edits: dict[str, CurrentEdit] = {}
         self.polarity: dict[str, QComboBox] = {}
         self.labels: dict[tuple[str, str], QLabel] = {}
-        self._read_only = False
-
-    def bind(self, model: BarrelModel, read_only: bool = False) -> None:
-        self.model = model
+        self._build_rows(model, read_only)
         model.current_changed.connect(self.refresh_row)
-        model.alarm_changed.connect(lambda name, _text: self.refresh_row(name))
+        model.alarm_changed.connect(self._on_alarm)
         model.setpoint_changed.connect(self._show_setpoints)
-        self._read_only = read_only
-        while self.grid.count():
-            w = self.grid.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
-        self.toggles, self.eject_edits, self.retain_edits, self.polarity, self.labels = {}, {}, {}, {}, {}
-        self.refusal.setVisible(False)
+        self.refresh(0)
+
+    def _on_alarm(self, name: str, _text: str) -> None:
+        self.refresh_row(name)
+
+    def _build_rows(self, model: BarrelModel, read_only: bool) -> None:
         for c, h in enumerate(HEADERS):
             lab = QLabel(f"<b>{h}</b>")
             self.grid.addWidget(lab, 0, c)
@@ -156,7 +155,6 @@ class BarrelPanel(QWidget):
         for w in [*self.toggles.values(), *self.eject_edits.values(), *self.retain_edits.values(),
                   *self.polarity.values()]:
             w.setEnabled(not read_only)
-        self.refresh(0)
 
     # --- user actions ------------------------------------------------------------------------
     def _emit(self, fn, *args) -> None:
@@ -169,16 +167,13 @@ class BarrelPanel(QWidget):
             self.command.emit(cmd)
 
     def _on_toggle(self, name: str) -> None:
-        assert self.model is not None
         self._emit(self.model.toggle_command, name)
         self.refresh_row(name)  # the toggle shows the commanded state, not the click
 
     def _on_eject_value(self, name: str) -> None:
-        assert self.model is not None
         self._apply(self.eject_edits[name], self.model.set_eject, name)
 
     def _on_retain_value(self, name: str) -> None:
-        assert self.model is not None
         self._apply(self.retain_edits[name], self.model.set_retain, name)
 
     def _apply(self, box: CurrentEdit, setter, name: str) -> None:
@@ -211,7 +206,6 @@ class BarrelPanel(QWidget):
         self.error.emit(message)
 
     def _on_polarity(self, name: str, pol: int) -> None:
-        assert self.model is not None
         self._emit(self.model.set_polarity, name, pol)
 
     # --- drawing -------------------------------------------------------------------------------
@@ -225,8 +219,6 @@ class BarrelPanel(QWidget):
 
     def refresh_row(self, name: str, now_index: int | None = None) -> None:
         m = self.model
-        if m is None:
-            return
         r = m.row(name)
         t = self.toggles.get(name)
         if t is not None:
@@ -246,7 +238,5 @@ class BarrelPanel(QWidget):
         self.labels[(name, "alarm")].setToolTip(r.alarm)
 
     def refresh(self, now_index: int) -> None:
-        if self.model is None:
-            return
         for r in self.model.rows:
             self.refresh_row(r.name, now_index)

@@ -155,7 +155,7 @@ REPLAY_ACTIONS = (  # (name, menu text, key): the replay bar's buttons (app.gui.
 # --- what the menus do (slots; the window's own methods do the rest) -----------------------------
 def replay_action(win: MainWindow, name: str) -> None:
     """The replay keys: press the replay bar's button of that name (only while replaying)."""
-    if win.replay_control is None:
+    if win.controller.replay_control is None:
         win.statusBar().showMessage("replay keys work while a recording is replayed (File > Open a recording)",
                                     5000)
         return
@@ -185,7 +185,7 @@ def abort_protocol(win: MainWindow) -> None:
 
 def toggle_recording(win: MainWindow) -> None:
     """Ctrl+R: start recording (the panel's template) or stop the running one."""
-    if not win._bound:
+    if not win.controller.bound:
         win.statusBar().showMessage("connect first: recording needs a running device", 5000)
     elif win.session.recording:
         win.stop_recording()

@@ -1,9 +1,9 @@
 """What the rig window does for recording: start (to a path or the panel's file-name
 template), show the state the engine confirmed, and add notes to the running file.
 
-The panel says "recording" only once the engine has started the file (its
-``RecordingChanged``, through the bridge: ``on_recording_changed``); a recorder that cannot
-start reports its error as a banner.  Thread: GUI thread only.
+The panel says "recording" only once the engine has started the file: it follows the
+``SessionModel``, which the bridge feeds with the engine's ``RecordingChanged``; a recorder
+that cannot start reports its error as a banner.  Thread: GUI thread only.
 """
 
 from __future__ import annotations
@@ -31,23 +31,8 @@ def start_recording(win: MainWindow, path: str | os.PathLike[str] | None = None)
     except (IontoError, ValueError) as exc:
         win.banners.show_message("error", "could not start recording", str(exc))
         return
-    show_state(win)
     if win.session.recording_starting:
         win.statusBar().showMessage(f"starting the recording to {path} ...", 10000)
-
-
-def show_state(win: MainWindow) -> None:
-    """The panel shows what the session holds: the recording the engine confirmed, if any."""
-    rec = win.session.recorder
-    if (rec is not None) != win.recording_panel.recording:
-        win.recording_panel.set_recording(str(rec.path) if rec is not None else None)
-
-
-def on_recording_changed(win: MainWindow, recording: bool, path: str) -> None:
-    """The bridge's ``recording_changed``: the engine started or closed the file."""
-    show_state(win)
-    if not recording:
-        win.statusBar().showMessage(f"saved {path}", 10000)
 
 
 def add_note(win: MainWindow, text: str) -> None:

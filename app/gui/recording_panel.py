@@ -1,7 +1,12 @@
 """The recording panel: file-name template and folder, notes, marks (hot key F2),
 start/stop recording independently of acquisition, and the live dose–response plot.
 
-Thread: GUI thread only.
+``RecordingPanel`` takes the window's ``SessionModel`` in the constructor and shows what it
+says — "recording to FILE" only once the engine has started the file (``recording_changed``),
+the record button enabled only while acquiring (``state_changed``): asking for a recording
+changes nothing here.  ``DoseResponseView`` takes the connection's ``DoseResponseModel``.
+
+Thread: GUI thread only (the session model's events come from the bridge, on the GUI thread).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from PyQt6.QtWidgets import (
 
 from app.gui.live_fit import LiveFits, live_fits
 from app.gui.models.recording import DEFAULT_TEMPLATE, DoseResponseModel
+from app.gui.models.session import SessionModel
 from app.gui.palette import barrel_colour
 
 
@@ -35,8 +41,9 @@ class RecordingPanel(QWidget):
     mark_requested = pyqtSignal(str)
     note_added = pyqtSignal(str)
 
-    def __init__(self, directory: str = "recordings", parent: QWidget | None = None):
+    def __init__(self, session: SessionModel, directory: str = "recordings", parent: QWidget | None = None):
         super().__init__(parent)
+        self.session = session
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.template = QLineEdit(DEFAULT_TEMPLATE)
@@ -82,6 +89,10 @@ class RecordingPanel(QWidget):
         lay.addStretch(1)
         self.recording = False
         self.mark_count = 0
+        self._show_recording(session.recording, session.recording_path)
+        self._show_state(session.state)
+        session.recording_changed.connect(self._show_recording)
+        session.state_changed.connect(self._show_state)
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Recording folder", self.directory.text())
@@ -95,10 +106,14 @@ class RecordingPanel(QWidget):
         self.mark_count += 1
         self.mark_requested.emit(self.mark_text.text().strip() or f"mark {self.mark_count}")
 
-    def set_recording(self, path: str | None) -> None:
-        self.recording = path is not None
+    def _show_state(self, _state: str, _message: str = "") -> None:
+        self.record_button.setEnabled(self.session.acquiring)
+
+    def _show_recording(self, recording: bool, path: str) -> None:
+        """The engine started (or closed) the file: the session model's ``recording_changed``."""
+        self.recording = bool(recording)
         self.record_button.setText("■ Stop recording" if self.recording else "● Start recording")
-        self.path.setText(f"<b>recording to</b> {path}" if path else "not recording")
+        self.path.setText(f"<b>recording to</b> {path}" if self.recording else "not recording")
         self.template.setEnabled(not self.recording)
         self.directory.setEnabled(not self.recording)
         self.add_note_button.setEnabled(self.recording)
@@ -113,14 +128,20 @@ class DoseResponseView(QWidget):
     two series (the barrel's colour; ○ alone, △ □ ◇ under something else) — with the fit,
     its status and its reasons in ``analysis``'s own words (``app.gui.live_fit``).
 
-    Takes the connection's ``DoseResponseModel`` (``bind``) and refits on its
-    ``points_changed`` event, with the spikes ``spike_source`` gives: (sample indices, the
-    first index they cover, the newest index).  Thread: GUI thread."""
+    Takes the connection's ``DoseResponseModel`` in the constructor (the window makes a view for
+    each connection) and refits on its ``points_changed`` event, with the spikes
+    ``spike_source`` gives: (sample indices, the first index they cover, the newest index);
+    ``colour_lanes``: barrel -> its place on the pipette (its colour).  Thread: GUI thread."""
 
     SYMBOLS = ("o", "t", "s", "d")
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: DoseResponseModel | None = None,
+                 spike_source: Callable[[], tuple[np.ndarray, int, int]] | None = None,
+                 colour_lanes: dict[str, int] | None = None, parent: QWidget | None = None):
+        """Without a model: a view of the fits given to ``show_fits`` (tests, reports)."""
         super().__init__(parent)
+        self.model = model
+        self.spike_source = spike_source
         lay = QVBoxLayout(self)
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "ejecting current (nA)")
@@ -136,14 +157,16 @@ class DoseResponseView(QWidget):
         self.fit_label.setWordWrap(True)
         self.fit_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.fit_label)
-        self.colour_lanes: dict[str, int] = {}
+        self.colour_lanes: dict[str, int] = dict(colour_lanes or {})
         self.live: LiveFits | None = None
         ticks = [(np.log10(v), f"{v:g}") for v in (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
         self.plot.getAxis("bottom").setTicks([ticks, []])
+        if model is not None and spike_source is not None:
+            model.points_changed.connect(self._refit)
 
-    def bind(self, model: DoseResponseModel,
-             spike_source: Callable[[], tuple[np.ndarray, int, int]]) -> None:
-        model.points_changed.connect(lambda: self.show_fits(live_fits(model, *spike_source())))
+    def _refit(self) -> None:
+        assert self.model is not None and self.spike_source is not None
+        self.show_fits(live_fits(self.model, *self.spike_source()))
 
     def show_fits(self, live: LiveFits) -> None:
         self.live = live

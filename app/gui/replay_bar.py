@@ -12,6 +12,9 @@ and follow them by their events (``ReplayOverview.position_changed``, ``ReplayCo
 
 ``attach`` hooks the bar to a window connected to a ``replay:`` device: it reads the file's
 overview on a worker thread (a long file takes a moment) and binds the bar when it is in.
+The bar is made once with the window and ``bind``s each replay's ``ReplayControl``: its
+buttons are the Device menu's replay keys' targets, and the control exists only once the
+overview is read.
 
 Thread: GUI thread only (the overview is read on a worker, handed back through the bridge).
 """
@@ -258,10 +261,10 @@ def replay_path(device_url: str) -> str:
 
 def attach(win: MainWindow) -> None:
     """Once a replay is connected: read its overview on a worker, then bind ``win.replay_bar``
-    and keep ``win.replay_control``; for a live device, hide the bar."""
-    bar = win.replay_bar
+    and keep the controller's ``replay_control``; for a live device, hide the bar."""
+    bar, c = win.replay_bar, win.controller
     bar.unbind()
-    win.replay_control = None
+    c.replay_control = None
     if not win.session.is_replay:
         bar.hide()
         return
@@ -275,11 +278,11 @@ def attach(win: MainWindow) -> None:
         if exc is not None or ov is None:
             bar.readout.setText(f"no overview: {exc}")
             return
-        if not win.session.is_replay or not win._bound:  # disconnected meanwhile
+        if not win.session.is_replay or not c.bound:  # disconnected meanwhile
             return
-        win.replay_control = ReplayControl(win.session, ov, pre_roll_s=PRE_ROLL_S)
-        bar.bind(win.replay_control, colours)
-        win.replay_control.refresh()
+        c.replay_control = ReplayControl(win.session, ov, pre_roll_s=PRE_ROLL_S)
+        bar.bind(c.replay_control, colours)
+        c.replay_control.refresh()
 
-    win.bridge.run_in_worker(lambda: ReplayOverview.from_recording(path, n_bins=OVERVIEW_BINS), done,
+    c.bridge.run_in_worker(lambda: ReplayOverview.from_recording(path, n_bins=OVERVIEW_BINS), done,
                              name="ionto-replay-overview")

@@ -1,8 +1,10 @@
 """The safety strip: every barrel's state and current now, and ALL TO RETAIN (Esc), in a fixed
 bar at the top of the window's central area — no dock, splitter or scroll area can hide it.
 
-Takes the ``BarrelModel`` of the connection (``bind``) and redraws on its ``current_changed``
-events (a barrel's logged current changed).  Thread: GUI thread only.
+Takes the connection's ``BarrelModel`` in the constructor — the window makes a strip for each
+connection (``MainWindow.show_connection_views``), and one without a model ("not connected",
+ALL TO RETAIN) before the first — and redraws on its ``current_changed`` events (a barrel's
+logged current changed).  Thread: GUI thread only.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def chip_text(row: BarrelRow, current_nA: float, colour: str) -> str:
 class SafetyStrip(QFrame):
     """One chip per barrel (orange while it ejects) and the ALL TO RETAIN button."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: BarrelModel | None = None, read_only: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("safety_strip")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -49,16 +51,15 @@ class SafetyStrip(QFrame):
         self.retain_all.setToolTip("Every barrel to its retaining current now (Esc works whatever has the focus)")
         self.retain_all.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._lay.addWidget(self.retain_all)
-        self.model: BarrelModel | None = None
-        self.chips: dict[str, QLabel] = {}
-
-    def bind(self, model: BarrelModel, read_only: bool = False) -> None:
-        for chip in self.chips.values():
-            self._lay.removeWidget(chip)
-            chip.deleteLater()
-        self.chips = {}
         self.model = model
-        model.current_changed.connect(lambda _name: self.refresh())
+        self.chips: dict[str, QLabel] = {}
+        if model is not None:
+            self._add_chips(model)
+            model.current_changed.connect(self._on_current)
+        self.retain_all.setEnabled(not read_only)
+        self.refresh()
+
+    def _add_chips(self, model: BarrelModel) -> None:
         self.title.setVisible(False)
         for i, row in enumerate(model.rows):
             chip = QLabel()
@@ -69,13 +70,14 @@ class SafetyStrip(QFrame):
             chip.setToolTip(f"{row.name}: {row.barrel.drug} ({row.barrel.role})")
             self._lay.insertWidget(i, chip)
             self.chips[row.name] = chip
-        self.retain_all.setEnabled(not read_only)
+
+    def _on_current(self, _name: str) -> None:
         self.refresh()
 
-    def unbind(self) -> None:
+    def set_connected(self, connected: bool) -> None:
         """Disconnected: the chips stay (greyed) with the last state the engine confirmed."""
         for chip in self.chips.values():
-            chip.setEnabled(False)
+            chip.setEnabled(connected)
 
     def refresh(self) -> None:
         m = self.model
@@ -83,7 +85,6 @@ class SafetyStrip(QFrame):
             return
         for i, row in enumerate(m.rows):
             chip = self.chips[row.name]
-            chip.setEnabled(True)
             cur = m.balance_commanded_nA() if row.barrel.role == "balance" else row.commanded_nA
             chip.setText(chip_text(row, cur, barrel_colour(i)))
             bg = f"background:{EJECT_COLOUR};color:white;" if row.ejecting else ""

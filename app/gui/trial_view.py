@@ -7,11 +7,11 @@ The numbers are ``app.gui.models.trials.TrialModel``'s: ``analysis.trials`` and
 in the drug barrel's colour (``palette``).  The stimulus value shown in the raster and PSTH
 follows the preferred one (the largest control response) until the operator picks one.
 
-``attach(win)`` makes the connection's model (on every connection; the analysis modules are
-imported then, not before the window's first paint), ``refresh(win, now)`` updates it from
-the detector's spikes (the window's frame timer, about once a second; the numbers are worked
-out on a worker thread).  The dock stays
-hidden until the first trial starts.
+``make_model(session)`` makes the connection's model (on every connection; the analysis
+modules are imported then, not before the window's first paint) and the window constructs a
+``TrialView`` with it; ``refresh(win, now)`` updates it from the detector's spikes (the
+window's frame clock, about once a second; the numbers are worked out on a worker thread).
+The dock stays hidden until the model's ``first_trial``.
 
 Thread: GUI thread only.
 """
@@ -31,6 +31,7 @@ from app.gui.palette import barrel_colour
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
     from app.gui.models.trials import TrialModel, TrialSnapshot
+    from app.live import LiveSession
 
 OFF_COLOUR = "#555555"  # drug off (control)
 AUTO = "preferred"  # the combo's first entry: follow the value with the largest control response
@@ -38,9 +39,10 @@ STATES = ("off", "on")
 
 
 class TrialView(QWidget):
-    """Raster and PSTH of one stimulus value (off and on) and the tuning curves."""
+    """Raster and PSTH of one stimulus value (off and on) and the tuning curves of ``model``
+    (a connection's); drug on drawn in ``on_colour``.  Redraws on the model's ``changed``."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: TrialModel, on_colour: str = barrel_colour(0), parent: QWidget | None = None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -75,24 +77,10 @@ class TrialView(QWidget):
             p.setMenuEnabled(False)
             p.hideButtons()
         self.tuning_plot.addLegend(offset=(5, 5))  # top left: the curves peak mid-range
-        self.colours = {"off": OFF_COLOUR, "on": barrel_colour(0)}
-        self.model: TrialModel | None = None
+        self.colours = {"off": OFF_COLOUR, "on": on_colour}
+        self.model = model
         self.shown_value: float | None = None
         self.value_box.currentIndexChanged.connect(lambda _i: self._redraw())
-
-    def bind(self, model: TrialModel, on_colour: str) -> None:
-        """Follow ``model`` (a new connection's); drug on drawn in ``on_colour``."""
-        if self.model is not None:
-            self.model.changed.disconnect(self.show_snapshot)
-        self.model = model
-        self.colours = {"off": OFF_COLOUR, "on": on_colour}
-        self.value_box.blockSignals(True)
-        self.value_box.clear()
-        self.value_box.addItem(AUTO, None)
-        self.value_box.blockSignals(False)
-        for p in (self.raster_plot, self.psth_plot, self.tuning_plot):
-            p.clear()
-        self.summary.setText("trials appear as the device reports them")
         model.changed.connect(self.show_snapshot)
 
     def show_snapshot(self, snap: TrialSnapshot) -> None:
@@ -111,7 +99,7 @@ class TrialView(QWidget):
         return max(control, key=lambda s: s.mean_rate_hz).value if control else None
 
     def _redraw(self) -> None:
-        snap = self.model.snapshot if self.model is not None else None
+        snap = self.model.snapshot
         if snap is None:
             return
         self.shown_value = v = self.selected_value(snap)
@@ -184,30 +172,26 @@ def summary_text(snap: TrialSnapshot, v: float | None) -> str:
 
 
 # --- the window's hookups --------------------------------------------------------------------
-def attach(win: MainWindow) -> None:
-    """On a connection: a new ``TrialModel`` for the window's events; its first trial shows the dock."""
+def make_model(session: LiveSession) -> TrialModel:
+    """A connection's ``TrialModel`` (its first trial shows the dock: ``MainWindow``)."""
     from app.gui.models.trials import TrialModel
 
-    st, rig = win.session.stream, win.session.rig
-    pipette = rig.pipette if rig is not None else None
-    model = TrialModel(pipette, st.rate_hz if st is not None else 1.0)
-    index = {b.name: i for i, b in enumerate(pipette.barrels)} if pipette is not None else {}
-    win.trial_model = model
-    win.trial_view.bind(model, barrel_colour(index.get(model.drug_barrel or "", 0)))
+    st, rig = session.stream, session.rig
+    return TrialModel(rig.pipette if rig is not None else None, st.rate_hz if st is not None else 1.0)
 
-    def first_trial() -> None:
-        if win.dose_dock.isVisible() and win.trial_dock not in win.tabifiedDockWidgets(win.dose_dock):
-            win.tabifyDockWidget(win.dose_dock, win.trial_dock)  # a tab beside the dose-response
-        win.trial_dock.show()
-        win.trial_dock.raise_()
 
-    model.first_trial.connect(first_trial)
+def drug_colour(session: LiveSession, model: TrialModel) -> str:
+    """The colour of the model's drug barrel (its place on the pipette, ``palette``)."""
+    rig = session.rig
+    index = {b.name: i for i, b in enumerate(rig.pipette.barrels)} if rig is not None else {}
+    return barrel_colour(index.get(model.drug_barrel or "", 0))
 
 
 def refresh(win: MainWindow, now: int) -> None:
     """Recompute the model from the detector's kept spikes on a worker (one at a time; frame
     timer, GUI thread); the view redraws when its snapshot is back."""
-    m = win.trial_model
+    c = win.controller
+    m = c.trial_model
     if m is None or not m.has_trials or m.busy:
         return
     det = win.session.detector
@@ -218,8 +202,8 @@ def refresh(win: MainWindow, now: int) -> None:
         m.busy = False
         if exc is not None:
             win.statusBar().showMessage(f"trial view: {type(exc).__name__}: {exc}", 10000)
-        elif snap is not None and win.trial_model is m:
+        elif snap is not None and c.trial_model is m:
             m.accept(snap)
 
     m.busy = True
-    win.bridge.run_in_worker(m.job(win.session.spike_indices(since), since), done, name="ionto-trials")
+    c.bridge.run_in_worker(m.job(win.session.spike_indices(since), since), done, name="ionto-trials")

@@ -55,7 +55,7 @@ def load_workspace_dialog(win: MainWindow) -> None:
 def capture(win: MainWindow) -> Workspace:
     """The window's settings now, as a workspace (``app.gui.workspace``)."""
     p = win.recording_panel
-    manual = win._manual_threshold_V
+    manual = win.controller.manual_threshold_V
     return capture_workspace(
         device=win.device_bar.url(), rig=win.device_bar.rig(), speed=win.device_bar.speed_factor(),
         trace_model=win.trace_model, rate_model=win.rate_model,
@@ -80,9 +80,9 @@ def apply(win: MainWindow, ws: Workspace) -> None:
     if "geometry" in ws.layout and win.restoreGeometry(QByteArray.fromBase64(ws.layout["geometry"].encode("ascii"))):
         win.setGeometry(fit_rect(win.geometry(), win.available_geometry()))
     win.workspace = ws
-    if not win._bound:
+    if not win.controller.bound:
         return  # the rest once connected (_bind)
-    win._manual_threshold_V = None if ws.threshold_uV is None else ws.threshold_uV * 1e-6
+    win.controller.manual_threshold_V = None if ws.threshold_uV is None else ws.threshold_uV * 1e-6
     for note in apply_workspace(ws, trace_model=win.trace_model, rate_model=win.rate_model,
                                 detector=win.session.detector):
         win.banners.show_message("info", f"workspace: {note}")

@@ -51,6 +51,7 @@ def test_eject_toggle_writes_an_event_at_that_barrel_and_current(qtbot, make_win
     assert win.session.recording
     path = win.session.recorder.path
     assert path.name == "toggle_1.h5"
+    qtbot.waitUntil(lambda: win.recording_panel.recording, timeout=TIMEOUT_MS)  # the engine's event, queued
     win.recording_panel.notes.setPlainText("drug A washed in")
     qtbot.mouseClick(win.recording_panel.add_note_button, Qt.MouseButton.LeftButton)
     box = win.barrels.eject_edits["glu"]
@@ -397,14 +398,14 @@ def test_an_overflow_the_engine_recovers_from_is_a_warning_banner(qtbot, make_wi
 
 def test_frame_timer_draws_new_samples_at_once_and_otherwise_at_the_frame_pace(qtbot, make_window):
     win = make_window(speed=1.0)
-    win.timer.stop()  # drive the ticks by hand
+    win.clock.stop()  # drive the ticks by hand
     m = win.trace_model
     drew_new = 0
     for _ in range(200):  # ~1 s: about 20 engine blocks arrive
-        win._last_frame_s = float("inf")  # as if a frame had just been drawn
+        win.clock._last_frame_s = float("inf")  # as if a frame had just been drawn
         fresh = win.session.end_index > m.next_index
         before, before_next = win.frames, m.next_index
-        win._tick()
+        win.clock._tick()
         drew = win.frames > before
         if fresh:  # new samples: drawn at once, whatever the frame pace
             assert drew
@@ -413,9 +414,9 @@ def test_frame_timer_draws_new_samples_at_once_and_otherwise_at_the_frame_pace(q
             assert m.next_index > before_next
         QTest.qWait(5)
     assert drew_new >= 5
-    win._last_frame_s = 0.0  # the frame period has passed: drawn even without new samples
+    win.clock._last_frame_s = 0.0  # the frame period has passed: drawn even without new samples
     before = win.frames
-    win._tick()
+    win.clock._tick()
     assert win.frames == before + 1
 
 

@@ -31,9 +31,8 @@ def hs_decimals(v: float) -> int:
 @given(typed=TYPED)
 def test_a_typed_eject_current_is_taken_exactly_or_refused_in_words(qtbot, pipette, typed):
     model = BarrelModel(pipette, 20000.0)
-    panel = BarrelPanel()
+    panel = BarrelPanel(model)
     qtbot.addWidget(panel)
-    panel.bind(model)
     sent, said = [], []
     panel.command.connect(sent.append)
     panel.error.connect(said.append)

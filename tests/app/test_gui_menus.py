@@ -70,7 +70,8 @@ def test_ctrl_r_starts_and_stops_the_recording(qtbot, make_window, tmp_path):
     qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: win.session.recording, timeout=TIMEOUT_MS)
     path = win.session.recorder.path
-    assert path.name == "ctrl_r_1.h5" and win.recording_panel.recording
+    assert path.name == "ctrl_r_1.h5"
+    qtbot.waitUntil(lambda: win.recording_panel.recording, timeout=TIMEOUT_MS)  # the engine's event, queued
     qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not win.session.recording and not win.recording_panel.recording, timeout=TIMEOUT_MS)
 
@@ -315,12 +316,21 @@ def test_workspace_save_and_load_from_the_file_menu(qtbot, make_window, tmp_path
 def test_device_menu_disconnects_and_connects_again(qtbot, make_window):
     win = make_window()
     engine = win.session.engine
+    first = (win.barrel_model, win.dose_model, win.trial_model)
     win.menus.actions["disconnect"].trigger()
     qtbot.waitUntil(lambda: not win._bound and engine.stopped.is_set(), timeout=TIMEOUT_MS)
     assert all(not c.isEnabled() for c in win.safety.chips.values())  # greyed: the last confirmed state
     win.menus.actions["connect"].trigger()
     qtbot.waitUntil(lambda: win._bound and win.session.engine is not engine, timeout=TIMEOUT_MS)
     assert all(c.isEnabled() for c in win.safety.chips.values())
+    # the new connection's models, each shown by a view constructed with it, in the old one's place
+    assert all(new is not old for new, old in zip((win.barrel_model, win.dose_model, win.trial_model), first,
+                                                  strict=True))
+    assert win.safety.model is win.barrel_model and win.barrels.model is win.barrel_model
+    assert win.barrel_dock.widget().widget() is win.barrels and win.dose_dock.widget() is win.dose_view
+    assert win.dose_view.model is win.dose_model and win.trial_view.model is win.trial_model
+    assert win.centralWidget().layout().indexOf(win.safety) == 0  # the strip stays first, above everything
+    assert set(win.safety.chips) == {r.name for r in win.barrel_model.rows}
 
 
 def test_recording_menu_adds_the_notes_to_the_running_file_and_draws_them_on_the_traces(qtbot, make_window, tmp_path):

@@ -195,3 +195,24 @@ def test_the_ratemeter_span_follows_a_loaded_protocol():
     bad = load(example.with_name("no-such.yaml"), rig.pipette)
     proto.set_loaded(bad)
     assert rates.span_s == span_for_protocol(result.duration_s)  # a failed load changes nothing
+
+
+def test_the_recording_panel_says_recording_only_when_the_session_model_does(qtbot):
+    from app.gui.recording_panel import RecordingPanel
+
+    m = SessionModel()
+    panel = RecordingPanel(m, "rec")
+    qtbot.addWidget(panel)
+    asked: list[bool] = []
+    panel.start_requested.connect(lambda: asked.append(True))
+    assert not panel.record_button.isEnabled() and panel.path.text() == "not recording"  # nothing acquires
+    m.on_state(str(EngineState.RUNNING))
+    assert panel.record_button.isEnabled()
+    panel.record_button.click()  # asking for a recording changes nothing shown
+    assert asked == [True] and not panel.recording and panel.path.text() == "not recording"
+    m.on_recording(True, "/data/cell3_01.h5")  # the engine started the file
+    assert panel.recording and "cell3_01.h5" in panel.path.text() and panel.add_note_button.isEnabled()
+    assert not panel.template.isEnabled()
+    m.on_state(str(EngineState.STOPPED))  # a stopped engine records nothing
+    assert not panel.recording and panel.path.text() == "not recording"
+    assert not panel.record_button.isEnabled() and not panel.add_note_button.isEnabled()

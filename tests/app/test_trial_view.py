@@ -35,8 +35,9 @@ def test_trials_fill_the_dock_drug_off_then_on_as_ionto_analyze_counts_them(qtbo
     win = make_window("sim:gain", speed=8.0, connect=False)
     win.autostart_record = str(out)
     win.connect_device()
-    view = win.trial_view
     qtbot.waitUntil(lambda: win.trial_dock.isVisible(), timeout=TIMEOUT_MS)  # the first trial showed it
+    view = win.trial_view  # the connection's view, constructed with its model
+    assert view.model is win.trial_model and win.trial_dock.widget() is view
     qtbot.waitUntil(lambda: win.session.recording, timeout=TIMEOUT_MS)
     # two repetitions of every orientation, drug off
     qtbot.waitUntil(lambda: win.trial_model.snapshot is not None and _per_value(win.trial_model.snapshot, "off", 2),
@@ -123,9 +124,8 @@ def test_the_view_shows_a_snapshot_drawn_from_analysis_functions(qtbot):
     for e in events:
         m.on_event(e)
     assert first == [True]
-    view = TrialView()
+    view = TrialView(m, "#e69f00")
     qtbot.addWidget(view)
-    view.bind(m, "#e69f00")
     snap = m.update(spikes, 0)
     trials = trials_from_events(events, rate)
     counts, dur = spike_counts(trials, spikes, rate, 0.05, None)
