@@ -10,7 +10,8 @@ of its largest), with the time-shift direction taken out (the mean's time deriva
 sub-sample jitter is not a second neuron), their first ``N_FEATURES`` principal components,
 and **isosplit6** (Magland & Barnett 2015, arXiv:1508.04841) on them.  Parts of
 ``MIN_SPIKES`` or more whose means are ``MIN_SEPARATION`` σ apart become units; a smaller or
-closer part rejoins the nearest one.  This is the re-clustering of MountainSort 5
+closer part rejoins the nearest one (distances in the principal components: there the
+error of a mean of 50 spikes is small).  This is the re-clustering of MountainSort 5
 (``mountainsort5.core.isosplit6_subdivision_method``: PCA recomputed on each cluster's own
 spikes and isosplit6 run again) and of Kilosort 2's ``splitAllClusters`` (a cluster split
 when its spikes' own features are bimodal), here done once per unit: each part decided
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SNIPPET_MS = (0.5, 1.0)  # before / after the spike: tridesclous2's clustering window (clustering_ms_before 0.5) to 1 ms
+SNIPPET_MS = (0.5, 1.0)  # ms before / after the spike (before: tridesclous2's clustering_ms_before)
 N_FEATURES = 8  # principal components of the unit's snippets given to isosplit6
 CHANNEL_SHARE = 0.25  # a unit's channels: where its mean waveform's peak reaches this share of the largest
 MAX_CHANNELS = 8
@@ -83,21 +84,23 @@ def _split(snippets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if slope @ slope > 0:
         xc -= np.outer(xc @ slope / (slope @ slope), slope)
     _, _, vt = np.linalg.svd(xc, full_matrices=False)
-    labels = np.asarray(isosplit6(np.ascontiguousarray(xc @ vt[:N_FEATURES].T)), dtype=np.int64)
+    feats = xc @ vt[:N_FEATURES].T
+    labels = np.asarray(isosplit6(np.ascontiguousarray(feats)), dtype=np.int64)
     labs, counts = np.unique(labels, return_counts=True)
-    order = np.argsort(-counts)
-    big = [int(k) for k in labs[order] if counts[labs == k][0] >= MIN_SPIKES]
+    big = [int(k) for k, n in sorted(zip(labs, counts), key=lambda kn: -kn[1]) if n >= MIN_SPIKES]
     # from the largest down, a part is a neuron of its own when its mean is at least
-    # MIN_SEPARATION σ from every part kept before it (the whitened input's noise σ is 1, so
-    # the distance of two means is their d′); each part is decided once, nothing re-tested
-    kept: list[np.ndarray] = []
+    # MIN_SEPARATION σ from every part kept before it, measured in the principal components
+    # (the whitened input's noise σ is 1 along any direction, so this distance is the parts'
+    # d′; in N_FEATURES dimensions rather than samples × channels, the error of two means
+    # of 50 spikes adds ~0.6 σ instead of ~4); each part is decided once, nothing re-tested
+    kept: list[int] = []
     for k in big:
-        c = x[labels == k].mean(0)
-        if all(np.linalg.norm(c - m) >= MIN_SEPARATION for m in kept):
-            kept.append(c)
+        if all(np.linalg.norm(feats[labels == k].mean(0) - feats[labels == j].mean(0)) >= MIN_SEPARATION for j in kept):
+            kept.append(k)
     if len(kept) < 2:
         return None
-    return chans, np.stack(kept).reshape(len(kept), -1, len(chans))
+    centres = np.stack([x[labels == k].mean(0) for k in kept])
+    return chans, centres.reshape(len(kept), -1, len(chans))
 
 
 def _nearest(snippets: np.ndarray, centres: np.ndarray) -> np.ndarray:
