@@ -111,8 +111,6 @@ class FrameClock:
     def _refresh_rates(self, now: int) -> None:
         win, c = self.win, self.win.controller
         rm, session = c.rate_model, win.session
-        if rm is None:
-            return
         span = int(rm.span_s * rm.rate_hz)
         spikes = session.spike_indices(max(0, now - span - int(60 * rm.rate_hz)))
         win.rates.refresh(spikes, now)
@@ -135,7 +133,7 @@ class FrameClock:
         current changes, and with the ratemeter a few times a second)."""
         c = self.win.controller
         ann, rm = self.win.traces.annotations, c.rate_model
-        if ann is None or rm is None or c.trace_model is None:
+        if ann is None or c.trace_model is None:
             return
         history = int(c.trace_model.history_s * rm.rate_hz)
         n_barrels = len(rm.pipette.barrels) if rm.pipette is not None else 0

@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.banners)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.traces = TracesView()
-        self.rates = RateView()
+        self.rates = RateView(c.rate_model)
         self.splitter.addWidget(self.traces)
         self.splitter.addWidget(self.rates)
         self.splitter.setStretchFactor(0, 3)

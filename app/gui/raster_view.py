@@ -1,8 +1,10 @@
 """Ratemeter with ejection bars, spike raster and overlaid waveforms.
 
-Takes a ``RateModel`` (``bind``, once per connection) and follows its ``bin_changed`` and
-``span_changed`` events (a workspace or a loaded protocol may change them).  Thread: GUI
-thread only; ``refresh`` runs a few times a second from the window's frame timer.
+Takes the window's ``RateModel`` in the constructor (one for the window's life: the bin and
+span outlive connections) and follows its ``bin_changed`` and ``span_changed`` events (a
+workspace or a loaded protocol may change them) and its ``stream_reset`` (a new connection:
+the plots start empty).  Thread: GUI thread only; ``refresh`` runs a few times a second from
+the window's frame clock.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ BAR = 0.06  # height of an ejection bar, as a fraction of the rate axis
 
 
 class RateView(QWidget):
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: RateModel, parent: QWidget | None = None):
         super().__init__(parent)
         probe = pg.TextItem("")  # kept while its font is read (its text item dies with it)
         self._label_metrics = QFontMetricsF(probe.textItem.font())  # to fit the bar labels
-        self.model: RateModel | None = None
+        self.model = model
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -32,7 +34,7 @@ class RateView(QWidget):
         self.bin = QDoubleSpinBox()
         self.bin.setRange(0.1, 10.0)
         self.bin.setSingleStep(0.5)
-        self.bin.setValue(1.0)
+        self.bin.setValue(model.bin_s)
         self.bin.setSuffix(" s")
         self.bin.valueChanged.connect(self._on_bin)
         bar.addWidget(self.bin)
@@ -40,7 +42,7 @@ class RateView(QWidget):
         self.span = QDoubleSpinBox()
         self.span.setRange(MIN_SPAN_S, MAX_SPAN_S)
         self.span.setSingleStep(60)
-        self.span.setValue(300)
+        self.span.setValue(model.span_s)
         self.span.setSuffix(" s")
         self.span.valueChanged.connect(self._on_span)
         bar.addWidget(self.span)
@@ -80,13 +82,20 @@ class RateView(QWidget):
         self._bar_items: list[pg.GraphicsObject] = []
         self.drawn_bars: list[str] = []
 
-    def bind(self, model: RateModel) -> None:
-        """A new connection's model: it takes the bin and span shown, and the controls follow it."""
-        self.model = model
         model.bin_changed.connect(self._show_bin)
         model.span_changed.connect(self._show_span)
-        model.set_bin(self.bin.value())
-        model.set_span(self.span.value())
+        model.stream_reset.connect(self._clear)
+
+    def _clear(self) -> None:
+        """A new connection: nothing drawn until its first refresh."""
+        self.rate_curve.setData([], [])
+        self.raster.setData([], [])
+        self.wave_curve.setData([], [])
+        self.rate_label.setText("")
+        for it in self._bar_items:
+            self.rate_plot.removeItem(it)
+        self._bar_items = []
+        self.drawn_bars = []
 
     def _show_bin(self, bin_s: float) -> None:
         self.bin.blockSignals(True)
@@ -99,18 +108,14 @@ class RateView(QWidget):
         self.span.blockSignals(False)
 
     def _on_bin(self, v: float) -> None:
-        if self.model is not None:
-            self.model.set_bin(v)
+        self.model.set_bin(v)
 
     def _on_span(self, v: float) -> None:
-        if self.model is not None:
-            self.model.set_span(v)
+        self.model.set_span(v)
 
     # --- drawing (GUI thread) ------------------------------------------------------------------
     def refresh(self, spikes: np.ndarray, end_index: int) -> None:
         m = self.model
-        if m is None:
-            return
         edges, rate = m.histogram(spikes, end_index)
         if len(rate):
             self.rate_curve.setData(edges, rate)
@@ -128,7 +133,6 @@ class RateView(QWidget):
 
     def _draw_bars(self, end_index: int, ymax: float) -> None:
         m = self.model
-        assert m is not None
         for it in self._bar_items:
             self.rate_plot.removeItem(it)
         self._bar_items = []

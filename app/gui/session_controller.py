@@ -4,15 +4,16 @@ engine's state and logged events handed to the models and views, the commands (e
 retain, ALL TO RETAIN, marks, pause / resume / abort), recording and protocol actions and
 the detection threshold.  ``MainWindow`` is only the layout; it delegates here.
 
-Models and views (napari's split): ``ProtocolModel`` and the ``SessionModel`` exist for the
-window's whole life and their views take them in the constructor.  The models that depend
-on the connection's stream — ``TraceModel``, ``RateModel``, ``BarrelModel``,
-``DoseResponseModel``, ``TrialModel`` — are made anew on every connection (``_bind``); the
-barrel panel, the safety strip, the dose-response and trial views are then constructed with
-theirs (``MainWindow.show_connection_views``).  The trace view and the ratemeter keep their
-controls (window, gains, freeze, bin, span) across connections and follow the new model
-(``bind``).  Session and recording state change only on engine events: the bridge feeds the
-``SessionModel``, which the recording panel follows.
+Models and views (napari's split): ``ProtocolModel``, ``SessionModel`` and ``RateModel``
+exist for the window's whole life (a protocol loads before any device; the ratemeter's bin
+and span outlive connections: ``RateModel.reset`` on each) and their views take them in the
+constructor.  The models that depend on the connection's stream — ``TraceModel``,
+``BarrelModel``, ``DoseResponseModel``, ``TrialModel`` — are made anew on every connection
+(``_bind``); the barrel panel, the safety strip, the dose-response and trial views are then
+constructed with theirs (``MainWindow.show_connection_views``).  The trace view keeps its
+controls (window, gains, freeze, threshold) across connections and follows each new
+``TraceModel`` (``bind``).  Session and recording state change only on engine events: the
+bridge feeds the ``SessionModel``, which the recording panel follows.
 
 Thread: every method runs on the GUI thread — engine events arrive through the
 ``EngineBridge`` signals (queued from the engine thread); opening a device and dry-running a
@@ -59,10 +60,12 @@ class SessionController:
         self.bridge = EngineBridge()  # feeds bridge.session_model (state, recording) on the GUI thread
         self.session_model = self.bridge.session_model
         session.subscribe(self.bridge.on_engine_event)
-        self.protocol_model = ProtocolModel(1.0)  # the window's whole life (protocols load before a connection)
+        # the window's whole life: protocols load before a connection; the ratemeter's bin and
+        # span outlive connections (each connection resets it: its pipette and rate, no bars)
+        self.protocol_model = ProtocolModel(1.0)
+        self.rate_model = RateModel(None, 1.0)
         # the connection's models (made anew on every connection, in _bind)
         self.trace_model: TraceModel | None = None
-        self.rate_model: RateModel | None = None
         self.barrel_model: BarrelModel | None = None
         self.dose_model: DoseResponseModel | None = None
         self.trial_model: TrialModel | None = None
@@ -129,8 +132,7 @@ class SessionController:
         det = s.detector
         win.traces.threshold_source = lambda: det.threshold if det is not None else None
         win.traces.spike_source = s.spike_indices
-        self.rate_model = RateModel(pipette, st.rate_hz)
-        win.rates.bind(self.rate_model)
+        self.rate_model.reset(pipette, st.rate_hz)  # -> stream_reset: the ratemeter starts empty
         if self.protocol_model.loaded is not None:
             self.rate_model.follow_protocol(self.protocol_model.loaded.duration_s)
         self.barrel_model = BarrelModel(pipette, st.rate_hz)
@@ -303,8 +305,7 @@ class SessionController:
                 return
             win.protocol_panel.show_loaded(result)
             self.plan_current_ranges()
-            if self.rate_model is not None:
-                self.rate_model.follow_protocol(result.duration_s)
+            self.rate_model.follow_protocol(result.duration_s)
             if not result.ok:
                 win.banners.show_message("warning", f"{Path(path).name}: the protocol is not valid",
                                          "\n".join(result.messages))

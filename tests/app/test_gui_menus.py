@@ -317,6 +317,8 @@ def test_device_menu_disconnects_and_connects_again(qtbot, make_window):
     win = make_window()
     engine = win.session.engine
     first = (win.barrel_model, win.dose_model, win.trial_model)
+    rates = win.rate_model
+    win.rates.span.setValue(900.0)  # the ratemeter's settings outlive the connection
     win.menus.actions["disconnect"].trigger()
     qtbot.waitUntil(lambda: not win._bound and engine.stopped.is_set(), timeout=TIMEOUT_MS)
     assert all(not c.isEnabled() for c in win.safety.chips.values())  # greyed: the last confirmed state
@@ -331,6 +333,7 @@ def test_device_menu_disconnects_and_connects_again(qtbot, make_window):
     assert win.dose_view.model is win.dose_model and win.trial_view.model is win.trial_model
     assert win.centralWidget().layout().indexOf(win.safety) == 0  # the strip stays first, above everything
     assert set(win.safety.chips) == {r.name for r in win.barrel_model.rows}
+    assert win.rate_model is rates and rates.span_s == 900.0 and win.rates.model is rates
 
 
 def test_recording_menu_adds_the_notes_to_the_running_file_and_draws_them_on_the_traces(qtbot, make_window, tmp_path):

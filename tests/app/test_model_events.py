@@ -98,6 +98,28 @@ def test_rate_model_bars_and_span_events():
         m.set_span(0.5)
 
 
+def test_rate_model_reset_to_a_new_connection_drops_the_bars_and_keeps_bin_and_span(qtbot):
+    from app.gui.raster_view import RateView
+
+    rig = load_preset("cortex")
+    m = RateModel(None, 1.0)  # the window's, before any connection
+    view = RateView(m)  # constructed once, with its model
+    qtbot.addWidget(view)
+    m.set_bin(2.0)
+    m.set_span(900.0)
+    assert view.bin.value() == 2.0 and view.span.value() == 900.0  # the view follows the model
+    resets = Recorder(m.stream_reset)
+    m.reset(rig.pipette, 1000.0)
+    m.on_event(LogEvent(1000, EventKind.EJECT, "glu", -20.0))
+    view.refresh(np.array([1200, 1500], dtype=np.int64), 5000)
+    assert len(m.bars) == 1 and m.bars[0].drug == rig.pipette.barrel("glu").drug and view.drawn_bars
+    assert view.rate_curve.xData is not None and view.raster.xData is not None
+    m.reset(rig.pipette, 20000.0)  # the next connection: another rate, no bars yet
+    assert len(resets.calls) == 2 and m.bars == [] and m.rate_hz == 20000.0
+    assert (m.bin_s, m.span_s) == (2.0, 900.0) and view.span.value() == 900.0
+    assert view.drawn_bars == [] and view.rate_curve.xData is None and view.raster.xData is None  # cleared
+
+
 @pytest.mark.parametrize(("duration_s", "span_s"), [(0.0, 60.0), (30.0, 60.0), (300.0, 360.0), (600.0, 660.0),
                                                      (3600.0, 3780.0), (10 * 3600.0, 4 * 3600.0)])
 def test_ratemeter_span_covers_the_protocol(duration_s, span_s):

@@ -74,25 +74,37 @@ class RateModel:
     """Spike-rate bins and ejection bars over the last ``span_s`` seconds.
 
     Events (GUI thread): ``bars_changed()`` (an ejection opened or closed),
-    ``bin_changed(bin_s)``, ``span_changed(span_s)``.  ``follow_protocol`` sets the span
-    from a loaded protocol's length, so a whole protocol fits."""
+    ``bin_changed(bin_s)``, ``span_changed(span_s)``, ``stream_reset()`` (``reset``: a new
+    connection's pipette and rate, no bars yet).  ``follow_protocol`` sets the span from a
+    loaded protocol's length, so a whole protocol fits.  The rig window keeps one model for
+    its whole life (its bin and span outlive connections) and resets it on each connection."""
 
     bars_changed = Signal()
     bin_changed = Signal(float)
     span_changed = Signal(float)
+    stream_reset = Signal()
 
     def __init__(self, pipette: Pipette | None, rate_hz: float, bin_s: float = 1.0, span_s: float = 300.0):
-        self.pipette = pipette
-        self.rate_hz = rate_hz
         self.bin_s = 1.0
         self.set_bin(bin_s)
         self.span_s = 300.0
         self.set_span(span_s)
         self.follows_protocol = True  # follow_protocol widens the span (a workspace may turn it off)
+        self._start(pipette, rate_hz)
+
+    def _start(self, pipette: Pipette | None, rate_hz: float) -> None:
+        self.pipette = pipette
+        self.rate_hz = rate_hz
         self.bars: list[EjectionBar] = []
         self._open: dict[str, EjectionBar] = {}
         names = [b.name for b in pipette.barrels] if pipette is not None else []
         self._lane = {n: i for i, n in enumerate(names)}
+
+    def reset(self, pipette: Pipette | None, rate_hz: float) -> None:
+        """A new connection: its pipette and sample rate, no bars yet; the bin, the span and
+        whether it follows a protocol stay.  Emits ``stream_reset``."""
+        self._start(pipette, rate_hz)
+        self.stream_reset.emit()
 
     def set_bin(self, bin_s: float) -> None:
         if not 0.01 <= bin_s <= 60:
