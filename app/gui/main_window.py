@@ -40,6 +40,7 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -158,9 +159,15 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         cl.addWidget(self.splitter, 1)
-        self.replay_bar = ReplayBar()  # the overview and seek buttons, shown while replaying
-        self.replay_bar.hide()
-        cl.addWidget(self.replay_bar)
+        # while replaying: the replay bar (made with its ReplayControl: replay_bar.attach), or a note
+        self.replay_area = QWidget()
+        self.replay_area.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        QVBoxLayout(self.replay_area).setContentsMargins(0, 0, 0, 0)
+        self.replay_note = _placeholder("")
+        self.replay_area.layout().addWidget(self.replay_note)
+        self.replay_area.hide()
+        cl.addWidget(self.replay_area)
+        self.replay_bar: ReplayBar | None = None
         self.setCentralWidget(central)
         self.traces.window_changed.connect(c.on_window_changed)
         self.traces.threshold_dragged.connect(c.set_threshold)

@@ -6,15 +6,14 @@ the barrel's place on the pipette, as everywhere else), every mark as a dashed l
 replay's position as a red line.  A click on it seeks there; dragging seeks as the mouse
 moves.  ``ReplayBar`` adds the buttons — back / forward by ``STEP_S``, previous / next
 ejection, previous / next mark, slower, pause, faster — and a readout of the position and
-speed; the keys are in the Device menu (``menus.py``).  Both take their models in ``bind``
-and follow them by their events (``ReplayOverview.position_changed``, ``ReplayControl``'s
-``speed_changed`` / ``paused_changed``).
+speed; the keys are in the Device menu (``menus.py``).  Both take their models in the
+constructor and follow them by their events (``ReplayOverview.position_changed``,
+``ReplayControl``'s ``speed_changed`` / ``paused_changed`` / ``jumped``).
 
-``attach`` hooks the bar to a window connected to a ``replay:`` device: it reads the file's
-overview on a worker thread (a long file takes a moment) and binds the bar when it is in.
-The bar is made once with the window and ``bind``s each replay's ``ReplayControl``: its
-buttons are the Device menu's replay keys' targets, and the control exists only once the
-overview is read.
+``attach`` hooks a window connected to a ``replay:`` device: it reads the file's overview on
+a worker thread (a long file takes a moment; the window's replay area says so meanwhile),
+then constructs the bar with the replay's ``ReplayControl`` in that area.  For a live device
+the area is hidden and there is no bar.
 
 Thread: GUI thread only (the overview is read on a worker, handed back through the bridge).
 """
@@ -50,7 +49,8 @@ class OverviewPlot(pg.PlotWidget):
 
     seek_requested = pyqtSignal(float)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, overview: ReplayOverview, colours: dict[str, str], parent: QWidget | None = None):
+        """Draw ``overview``; ``colours``: barrel name -> its colour."""
         super().__init__(parent, axisItems={"bottom": TimeAxisItem("bottom", title="")})
         self.setFixedHeight(PLOT_HEIGHT_PX)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # never widens the window
@@ -64,19 +64,10 @@ class OverviewPlot(pg.PlotWidget):
                         "Click or drag to seek.")
         self.position_line = pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen(SPIKE_COLOUR, width=2))
         self.position_line.setZValue(10)
-        self.overview: ReplayOverview | None = None
+        self.overview = ov = overview
         self.spans: list[pg.LinearRegionItem] = []
         self.mark_lines: list[pg.InfiniteLine] = []
         self._dragging = False
-
-    def show_overview(self, ov: ReplayOverview, colours: dict[str, str]) -> None:
-        """Draw ``ov``; ``colours``: barrel name -> its colour."""
-        if self.overview is not None:
-            self.overview.position_changed.disconnect(self.show_position)
-        self.overview = ov
-        pi = self.getPlotItem()
-        pi.clear()
-        self.spans, self.mark_lines = [], []
         if len(ov.t_s):
             t = np.append(ov.t_s, ov.duration_s)  # step curves: each bin's min/max over its span
             lo = pg.PlotCurveItem(t, ov.lo, stepMode="center", pen=pg.mkPen(ELECTRODE_COLOUR))
@@ -115,8 +106,7 @@ class OverviewPlot(pg.PlotWidget):
         """The recording time under the widget's x pixel ``x_px`` (clamped to the recording)."""
         vb = self.getPlotItem().getViewBox()
         t = vb.mapSceneToView(self.mapToScene(QPoint(round(x_px), self.height() // 2))).x()
-        end = self.overview.duration_s if self.overview is not None else 0.0
-        return float(min(max(0.0, t), end))
+        return float(min(max(0.0, t), self.overview.duration_s))
 
     def x_of(self, t_s: float) -> int:
         """The widget's x pixel of recording time ``t_s`` (tests click there)."""
@@ -124,7 +114,7 @@ class OverviewPlot(pg.PlotWidget):
         return self.mapFromScene(vb.mapViewToScene(pg.Point(t_s, 0.0))).x()
 
     def mousePressEvent(self, ev: QMouseEvent) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton and self.overview is not None:
+        if ev.button() == Qt.MouseButton.LeftButton:
             self._dragging = True
             self.seek_requested.emit(self.time_at(ev.position().x()))
             ev.accept()
@@ -144,16 +134,18 @@ class OverviewPlot(pg.PlotWidget):
 
 
 class ReplayBar(QWidget):
-    """The overview and the seek buttons of a replay (hidden for a live device)."""
+    """The overview and the seek buttons of a replay, for its ``ReplayControl``; ``colours``:
+    barrel name -> its colour."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, control: ReplayControl, colours: dict[str, str], parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("replay_bar")
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        self.plot = OverviewPlot()
+        self.control = control
+        self.plot = OverviewPlot(control.overview, colours)
         lay.addWidget(self.plot)
         row = QHBoxLayout()
         row.setSpacing(3)
@@ -173,12 +165,10 @@ class ReplayBar(QWidget):
             b.setToolTip(tip)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Esc and the window's keys stay with the window
             b.setStyleSheet("QPushButton{padding:3px 7px;}")  # (no style's 80-px minimum: fits 1280 px)
-            b.setEnabled(False)
             row.addWidget(b)
             self.buttons[name] = b
-        self.readout = QLabel("reading the recording …")
+        self.readout = QLabel("")
         row.addWidget(self.readout, 1)
-        self.control: ReplayControl | None = None
         self.note = ""  # the last jump (or why there was none), after the position in the readout
         self.plot.seek_requested.connect(self._seek)
         b = self.buttons
@@ -188,48 +178,25 @@ class ReplayBar(QWidget):
         b["next_ejection"].clicked.connect(lambda: self._jump(True, "ejection"))
         b["previous_mark"].clicked.connect(lambda: self._jump(False, "mark"))
         b["next_mark"].clicked.connect(lambda: self._jump(True, "mark"))
-        b["slower"].clicked.connect(lambda: self.control and self.control.slower())
-        b["faster"].clicked.connect(lambda: self.control and self.control.faster())
-        b["pause"].clicked.connect(lambda: self.control and self.control.toggle_pause())
-
-    def bind(self, control: ReplayControl, colours: dict[str, str]) -> None:
-        self.unbind()
-        self.control = control
-        self.plot.show_overview(control.overview, colours)
+        b["slower"].clicked.connect(control.slower)
+        b["faster"].clicked.connect(control.faster)
+        b["pause"].clicked.connect(control.toggle_pause)
         control.overview.position_changed.connect(self._show_readout)
         control.speed_changed.connect(self._show_readout)
         control.paused_changed.connect(self._show_paused)
         control.jumped.connect(self._show_jump)
-        for btn in self.buttons.values():
-            btn.setEnabled(True)
         self._show_readout()
 
-    def unbind(self) -> None:
-        c = self.control
-        if c is not None:
-            c.overview.position_changed.disconnect(self._show_readout)
-            c.speed_changed.disconnect(self._show_readout)
-            c.paused_changed.disconnect(self._show_paused)
-            c.jumped.disconnect(self._show_jump)
-        self.control = None
-        self.note = ""
-        for btn in self.buttons.values():
-            btn.setEnabled(False)
-
     def _seek(self, t_s: float) -> None:
-        if self.control is not None:
-            self.note = ""
-            self.control.seek(t_s)
+        self.note = ""
+        self.control.seek(t_s)
 
     def _step(self, delta_s: float) -> None:
-        if self.control is not None:
-            self.note = ""
-            self.control.step(delta_s)
+        self.note = ""
+        self.control.step(delta_s)
 
     def _jump(self, forward: bool, kind: str) -> None:
         c = self.control
-        if c is None:
-            return
         got = c.next(kind) if forward else c.previous(kind)
         if got is None:
             self.note = f"no {kind} {'after' if forward else 'before'} {mmss(c.position_s)}"
@@ -245,8 +212,6 @@ class ReplayBar(QWidget):
 
     def _show_readout(self, *_: object) -> None:
         c = self.control
-        if c is None:
-            return
         speed = c.session.speed
         pace = "as fast as it reads" if not speed else f"×{speed:g}"
         state = "paused" if c.session.replay_paused else pace
@@ -260,29 +225,37 @@ def replay_path(device_url: str) -> str:
 
 
 def attach(win: MainWindow) -> None:
-    """Once a replay is connected: read its overview on a worker, then bind ``win.replay_bar``
-    and keep the controller's ``replay_control``; for a live device, hide the bar."""
-    bar, c = win.replay_bar, win.controller
-    bar.unbind()
+    """On every connection: a replay's overview is read on a worker, then its bar is
+    constructed with the replay's ``ReplayControl`` (the controller's) in the window's replay
+    area; for a live device the area is hidden and there is no bar."""
+    area, note, c = win.replay_area, win.replay_note, win.controller
     c.replay_control = None
+    if win.replay_bar is not None:  # the previous replay's
+        area.layout().removeWidget(win.replay_bar)
+        win.replay_bar.hide()
+        win.replay_bar.deleteLater()
+        win.replay_bar = None
     if not win.session.is_replay:
-        bar.hide()
+        area.hide()
         return
-    bar.show()
-    bar.readout.setText("reading the recording …")
+    note.setText("reading the recording …")
+    note.show()
+    area.show()
     path = replay_path(win.session.device_url)
     rig = win.session.rig
     colours = {b.name: barrel_colour(i) for i, b in enumerate(rig.pipette.barrels)} if rig is not None else {}
 
-    def done(ov: ReplayOverview | None, exc: BaseException | None) -> None:
+    def done(ov: ReplayOverview | None, exc: BaseException | None) -> None:  # GUI thread
         if exc is not None or ov is None:
-            bar.readout.setText(f"no overview: {exc}")
+            note.setText(f"no overview: {exc}")
             return
-        if not win.session.is_replay or not c.bound:  # disconnected meanwhile
+        if not win.session.is_replay or not c.bound or win.replay_bar is not None:  # disconnected meanwhile
             return
         c.replay_control = ReplayControl(win.session, ov, pre_roll_s=PRE_ROLL_S)
-        bar.bind(c.replay_control, colours)
+        win.replay_bar = ReplayBar(c.replay_control, colours)
+        note.hide()
+        area.layout().addWidget(win.replay_bar)
         c.replay_control.refresh()
 
     c.bridge.run_in_worker(lambda: ReplayOverview.from_recording(path, n_bins=OVERVIEW_BINS), done,
-                             name="ionto-replay-overview")
+                           name="ionto-replay-overview")

@@ -184,7 +184,8 @@ class SessionController:
             self.bound = False
             win.device_bar.set_connected(False)
             win.safety.set_connected(False)
-            win.replay_bar.unbind()
+            if win.replay_bar is not None:  # the replay's bar stays, greyed: nothing to seek any more
+                win.replay_bar.setEnabled(False)
             self.replay_control = None
             win.protocol_panel.connected = False
             win.protocol_panel.refresh(0)

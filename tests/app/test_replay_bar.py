@@ -52,7 +52,7 @@ def recording(tmp_path_factory):
 def _replay_window(qtbot, make_window, path):
     win = make_window(f"replay:{path}?loop", speed=1.0)  # looping: it never ends under a slow test
     qtbot.waitUntil(lambda: win.replay_control is not None, timeout=TIMEOUT_MS)
-    assert win.replay_bar.isVisible()
+    assert win.replay_bar.isVisible() and win.replay_bar.control is win.replay_control  # made with it
     return win
 
 
@@ -176,6 +176,6 @@ def test_replay_keys_seek_pause_and_change_speed(qtbot, make_window, recording):
 
 def test_a_live_device_has_no_replay_bar_and_the_replay_keys_say_why(qtbot, make_window):
     win = make_window("sim", speed=4.0)
-    assert not win.replay_bar.isVisible() and win.replay_control is None
+    assert win.replay_bar is None and not win.replay_area.isVisible() and win.replay_control is None
     qtbot.keyClick(win, Qt.Key.Key_PageDown)
     assert "replay keys work while a recording is replayed" in win.statusBar().currentMessage()
