@@ -35,6 +35,14 @@ MAX_CHANNELS = 8
 MIN_SPIKES = 50  # each part of a split holds at least this many spikes
 MAX_FIT = 10000  # isosplit6 runs on at most this many spikes of a unit (seeded); the rest go to the nearest part
 MIN_SEPARATION = 4.0  # parts whose means are closer than this (noise σ, i.e. d′) are one neuron
+# a burst is not two neurons (see the module docstring): two parts stay one unit when the smaller
+# part's mean is the larger's up to a scale and its spikes follow the larger part's within bursts
+BURST_COSINE = 0.9  # cosine similarity of the parts' mean snippets (whitened, unit's channels) at least this
+BURST_ISI_MS = 10.0  # spikes closer than this are one burst (CA1 complex spikes: 1.5-6 ms, Ranck 1973)
+BURST_SHARE = 0.5  # at least this share of the smaller part's spikes come after a larger-part spike in a burst
+BURST_OVER_CHANCE = 3.0  # ... and at least this many times the share two independent trains would give
+REFRACTORY_MS = 1.5  # the merged train's ISIs below this are refractory violations
+MAX_VIOLATIONS = 0.01  # ... of which at most this share of its spikes
 CHUNK_S = 10.0  # at most this many seconds of the input in one read
 READ_GAP_MS = 20.0  # spikes closer than this share one read
 
@@ -61,8 +69,55 @@ def split_units(recording, trains: list[np.ndarray], seed: int = 0) -> list[np.n
             ids = np.arange(lo, min(lo + MAX_FIT, len(train)))
             snip, _ = _snippets(recording, train[ids], before, after)
             labels[ids] = _nearest(snip[:, :, chans], centres)
-        out.extend(train[labels == k] for k in range(len(centres)))
+        out.extend(train[np.isin(labels, group)] for group in _burst_groups(train, labels, centres, rate))
     return out
+
+
+def _burst_groups(train: np.ndarray, labels: np.ndarray, centres: np.ndarray, rate_hz: float) -> list[list[int]]:
+    """The parts (indices into ``centres``) grouped into neurons: two parts are one neuron when
+    they are one bursting cell's large and small spikes (``_one_burster``); linked pairs join
+    (a burst's first, second and third spikes may be three parts)."""
+    root = list(range(len(centres)))
+
+    def find(k: int) -> int:
+        while root[k] != k:
+            k = root[k]
+        return k
+
+    peak = np.abs(centres).reshape(len(centres), -1).max(1)
+    for big in range(len(centres)):
+        for small in range(len(centres)):
+            if peak[small] < peak[big] and find(small) != find(big) and _one_burster(
+                    train, labels == big, labels == small, centres[big], centres[small], rate_hz):
+                root[find(small)] = find(big)
+    groups: dict[int, list[int]] = {}
+    for k in range(len(centres)):
+        groups.setdefault(find(k), []).append(k)
+    return list(groups.values())
+
+
+def _one_burster(train: np.ndarray, is_big: np.ndarray, is_small: np.ndarray, centre_big: np.ndarray,
+                 centre_small: np.ndarray, rate_hz: float) -> bool:
+    """Whether the parts ``is_big`` and ``is_small`` of ``train`` (sorted frames) are one cell's
+    bursts: the small part's mean snippet is the big part's up to a scale (cosine similarity
+    ≥ ``BURST_COSINE``), its spikes come after a big-part spike in the same burst (ISIs
+    < ``BURST_ISI_MS``) at least ``BURST_SHARE`` of the time and ``BURST_OVER_CHANCE`` times
+    as often as two independent trains at these rates would, and the merged train keeps a
+    refractory period (≤ ``MAX_VIOLATIONS`` of its ISIs < ``REFRACTORY_MS``)."""
+    a, b = centre_big.ravel(), centre_small.ravel()
+    if a @ b < BURST_COSINE * np.sqrt((a @ a) * (b @ b)):
+        return False
+    both = is_big | is_small
+    frames, big = train[both], is_big[both]
+    isi = np.diff(frames)
+    if np.sum(isi < REFRACTORY_MS * 1e-3 * rate_hz) > MAX_VIOLATIONS * len(frames):
+        return False
+    burst = np.concatenate([[0], np.cumsum(isi >= BURST_ISI_MS * 1e-3 * rate_hz)])  # burst index of each spike
+    last_big_burst = np.maximum.accumulate(np.where(big, burst, -1))
+    follows = np.mean(last_big_burst[~big] == burst[~big])  # small spikes after a big one in their burst
+    span_s = max((frames[-1] - frames[0]) / rate_hz, BURST_ISI_MS * 1e-3)
+    chance = 1.0 - np.exp(-big.sum() / span_s * BURST_ISI_MS * 1e-3)  # a big spike in the ISI window before
+    return bool(follows >= BURST_SHARE and follows >= BURST_OVER_CHANCE * chance)
 
 
 def _split(snippets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
