@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PyQt6.QtCore import QRect, QSettings, Qt
@@ -40,7 +40,6 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -57,9 +56,9 @@ from app.gui.menus import EscapeEverywhere, KeySheet, build_menus
 from app.gui.protocol_panel import ProtocolPanel
 from app.gui.raster_view import RateView
 from app.gui.recording_panel import DoseResponseView, RecordingPanel
-from app.gui.replay_bar import ReplayBar
+from app.gui.replay_bar import ReplayBar, replay_area
 from app.gui.safety_strip import SafetyStrip
-from app.gui.session_controller import SessionController
+from app.gui.session_controller import SessionController, controller_attribute, controller_method
 from app.gui.stop_paths import GuiExceptionGuard
 from app.gui.traces_view import TracesView
 from app.gui.trial_view import TrialView
@@ -89,27 +88,6 @@ def _placeholder(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     return label
-
-
-def _controller(name: str, settable: bool = False) -> property:
-    """The window's ``name``: the session controller's attribute of that name."""
-    def get(self: MainWindow) -> Any:
-        return getattr(self.controller, name)
-
-    def put(self: MainWindow, value: Any) -> None:
-        setattr(self.controller, name, value)
-
-    return property(get, put if settable else None, doc=f"The session controller's ``{name}``.")
-
-
-def _calls(name: str) -> Callable[..., Any]:
-    """The window's method ``name``: calls the session controller's method of that name."""
-    def call(self: MainWindow, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.controller, name)(*args, **kwargs)
-
-    call.__name__ = name
-    call.__doc__ = f"The session controller's ``{name}``."
-    return call
 
 
 class MainWindow(QMainWindow):
@@ -159,13 +137,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         cl.addWidget(self.splitter, 1)
-        # while replaying: the replay bar (made with its ReplayControl: replay_bar.attach), or a note
-        self.replay_area = QWidget()
-        self.replay_area.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        QVBoxLayout(self.replay_area).setContentsMargins(0, 0, 0, 0)
-        self.replay_note = _placeholder("")
-        self.replay_area.layout().addWidget(self.replay_note)
-        self.replay_area.hide()
+        self.replay_area, self.replay_note = replay_area()  # while replaying (replay_bar.attach)
         cl.addWidget(self.replay_area)
         self.replay_bar: ReplayBar | None = None
         self.setCentralWidget(central)
@@ -342,23 +314,23 @@ class MainWindow(QMainWindow):
         self._size_docks()
 
     # --- the session's API (the controller's), as the menus, the CLI, tests and the bench use it ------
-    trace_model = _controller("trace_model")
-    rate_model = _controller("rate_model")
-    barrel_model = _controller("barrel_model")
-    dose_model = _controller("dose_model")
-    trial_model = _controller("trial_model")
-    replay_control = _controller("replay_control")
-    _bound = _controller("bound")
-    autostart_record = _controller("autostart_record", settable=True)
-    autostart_protocol = _controller("autostart_protocol", settable=True)
-    connect_device = _calls("connect_device")
-    disconnect_device = _calls("disconnect_device")
-    submit = _calls("submit")
-    all_retain = _calls("all_retain")
-    start_recording = _calls("start_recording")
-    stop_recording = _calls("stop_recording")
-    open_protocol = _calls("open_protocol")
-    run_protocol = _calls("run_protocol")
+    trace_model = controller_attribute("trace_model")
+    rate_model = controller_attribute("rate_model")
+    barrel_model = controller_attribute("barrel_model")
+    dose_model = controller_attribute("dose_model")
+    trial_model = controller_attribute("trial_model")
+    replay_control = controller_attribute("replay_control")
+    _bound = controller_attribute("bound")
+    autostart_record = controller_attribute("autostart_record", settable=True)
+    autostart_protocol = controller_attribute("autostart_protocol", settable=True)
+    connect_device = controller_method("connect_device")
+    disconnect_device = controller_method("disconnect_device")
+    submit = controller_method("submit")
+    all_retain = controller_method("all_retain")
+    start_recording = controller_method("start_recording")
+    stop_recording = controller_method("stop_recording")
+    open_protocol = controller_method("open_protocol")
+    run_protocol = controller_method("run_protocol")
 
     @property
     def frames(self) -> int:

@@ -219,6 +219,21 @@ class ReplayBar(QWidget):
         self.readout.setText(f"{mmss(c.overview.position_s)} / {mmss(c.overview.duration_s)}  {state}{note}")
 
 
+def replay_area() -> tuple[QWidget, QLabel]:
+    """The window's place for a replay bar, hidden until a replay connects, and the note it
+    shows while the overview is read."""
+    area = QWidget()
+    area.setObjectName("replay_area")
+    area.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # never widens the window
+    lay = QVBoxLayout(area)
+    lay.setContentsMargins(0, 0, 0, 0)
+    note = QLabel("")
+    note.setWordWrap(True)
+    lay.addWidget(note)
+    area.hide()
+    return area, note
+
+
 def replay_path(device_url: str) -> str:
     """The file of a ``replay:FILE.h5[?options]`` URL."""
     return device_url.removeprefix("replay:").split("?", 1)[0]

@@ -24,8 +24,9 @@ to the GUI thread.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.gui import recording_actions, replay_bar, trial_view
 from app.gui.bridge import EngineBridge
@@ -49,6 +50,28 @@ if TYPE_CHECKING:
 STEP_KINDS = {EventKind.STEP: "step", EventKind.PAUSE: "pause", EventKind.RESUME: "resume",
               EventKind.ABORT: "abort", EventKind.PROTOCOL_START: "start", EventKind.PROTOCOL_END: "end"}
 CURRENT_KINDS = (EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT)
+
+
+def controller_attribute(name: str, settable: bool = False) -> property:
+    """A ``MainWindow`` attribute that is the session controller's attribute ``name`` (the
+    names the menus, the CLI, tests and the bench use on the window)."""
+    def get(win: MainWindow) -> Any:
+        return getattr(win.controller, name)
+
+    def put(win: MainWindow, value: Any) -> None:
+        setattr(win.controller, name, value)
+
+    return property(get, put if settable else None, doc=f"The session controller's ``{name}``.")
+
+
+def controller_method(name: str) -> Callable[..., Any]:
+    """A ``MainWindow`` method that calls the session controller's method ``name``."""
+    def call(win: MainWindow, *args: Any, **kwargs: Any) -> Any:
+        return getattr(win.controller, name)(*args, **kwargs)
+
+    call.__name__ = name
+    call.__doc__ = f"The session controller's ``{name}``."
+    return call
 
 
 class SessionController:
