@@ -74,50 +74,49 @@ def split_units(recording, trains: list[np.ndarray], seed: int = 0) -> list[np.n
 
 
 def _burst_groups(train: np.ndarray, labels: np.ndarray, centres: np.ndarray, rate_hz: float) -> list[list[int]]:
-    """The parts (indices into ``centres``) grouped into neurons: two parts are one neuron when
-    they are one bursting cell's large and small spikes (``_one_burster``); linked pairs join
-    (a burst's first, second and third spikes may be three parts)."""
-    root = list(range(len(centres)))
-
-    def find(k: int) -> int:
-        while root[k] != k:
-            k = root[k]
-        return k
-
+    """The parts (indices into ``centres``) grouped into neurons.  Each part joins the larger
+    part whose bursts it follows most (``_burst_share``), if any: one part cannot tie two
+    neurons together, while a burst's first, second and third spikes found as three parts
+    (third → second → first) become one neuron again."""
     peak = np.abs(centres).reshape(len(centres), -1).max(1)
-    for big in range(len(centres)):
-        for small in range(len(centres)):
-            if peak[small] < peak[big] and find(small) != find(big) and _one_burster(
-                    train, labels == big, labels == small, centres[big], centres[small], rate_hz):
-                root[find(small)] = find(big)
+    joins = list(range(len(centres)))
+    for small in range(len(centres)):
+        shares = [_burst_share(train, labels == big, labels == small, centres[big], centres[small], rate_hz)
+                  if peak[big] > peak[small] else 0.0 for big in range(len(centres))]
+        if max(shares) > 0.0:
+            joins[small] = int(np.argmax(shares))
     groups: dict[int, list[int]] = {}
     for k in range(len(centres)):
-        groups.setdefault(find(k), []).append(k)
+        root = k
+        while joins[root] != root:  # joins point to larger parts only: no cycles
+            root = joins[root]
+        groups.setdefault(root, []).append(k)
     return list(groups.values())
 
 
-def _one_burster(train: np.ndarray, is_big: np.ndarray, is_small: np.ndarray, centre_big: np.ndarray,
-                 centre_small: np.ndarray, rate_hz: float) -> bool:
-    """Whether the parts ``is_big`` and ``is_small`` of ``train`` (sorted frames) are one cell's
-    bursts: the small part's mean snippet is the big part's up to a scale (cosine similarity
-    ≥ ``BURST_COSINE``), its spikes come after a big-part spike in the same burst (ISIs
-    < ``BURST_ISI_MS``) at least ``BURST_SHARE`` of the time and ``BURST_OVER_CHANCE`` times
-    as often as two independent trains at these rates would, and the merged train keeps a
-    refractory period (≤ ``MAX_VIOLATIONS`` of its ISIs < ``REFRACTORY_MS``)."""
+def _burst_share(train: np.ndarray, is_big: np.ndarray, is_small: np.ndarray, centre_big: np.ndarray,
+                 centre_small: np.ndarray, rate_hz: float) -> float:
+    """The share of the small part's spikes that come after a big-part spike in the same burst
+    (spikes of the two parts < ``BURST_ISI_MS`` apart) when the parts ``is_big`` and ``is_small``
+    of ``train`` (sorted frames) are one cell's bursts, else 0: the small part's mean snippet
+    is the big part's up to a scale (cosine similarity ≥ ``BURST_COSINE``), the share is at
+    least ``BURST_SHARE`` and ``BURST_OVER_CHANCE`` times what two independent trains at
+    these rates would give, and the merged train keeps a refractory period (at most
+    ``MAX_VIOLATIONS`` of its spikes < ``REFRACTORY_MS`` after the one before)."""
     a, b = centre_big.ravel(), centre_small.ravel()
     if a @ b < BURST_COSINE * np.sqrt((a @ a) * (b @ b)):
-        return False
+        return 0.0
     both = is_big | is_small
     frames, big = train[both], is_big[both]
     isi = np.diff(frames)
     if np.sum(isi < REFRACTORY_MS * 1e-3 * rate_hz) > MAX_VIOLATIONS * len(frames):
-        return False
+        return 0.0
     burst = np.concatenate([[0], np.cumsum(isi >= BURST_ISI_MS * 1e-3 * rate_hz)])  # burst index of each spike
     last_big_burst = np.maximum.accumulate(np.where(big, burst, -1))
-    follows = np.mean(last_big_burst[~big] == burst[~big])  # small spikes after a big one in their burst
+    share = float(np.mean(last_big_burst[~big] == burst[~big]))
     span_s = max((frames[-1] - frames[0]) / rate_hz, BURST_ISI_MS * 1e-3)
-    chance = 1.0 - np.exp(-big.sum() / span_s * BURST_ISI_MS * 1e-3)  # a big spike in the ISI window before
-    return bool(follows >= BURST_SHARE and follows >= BURST_OVER_CHANCE * chance)
+    chance = 1.0 - np.exp(-big.sum() / span_s * BURST_ISI_MS * 1e-3)  # a big spike in the window before
+    return share if share >= BURST_SHARE and share >= BURST_OVER_CHANCE * chance else 0.0
 
 
 def _split(snippets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
