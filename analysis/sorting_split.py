@@ -17,6 +17,31 @@ spikes and isosplit6 run again) and of Kilosort 2's ``splitAllClusters`` (a clus
 when its spikes' own features are bimodal), here done once per unit: each part decided
 once, nothing re-tested, so nothing chains.
 
+**A burst is one neuron.**  A bursting cell's spikes 2..n are progressively smaller (CA1
+complex spikes: 2-7 spikes 1.5-6 ms apart, each smaller than the last; Ranck 1973, Exp Neurol
+41:461), so its spikes are bimodal in amplitude and the pass above cut such a cell in two or
+three (SpikeInterface ground truth, tetrode, the SNR-16 unit bursting: accuracy 0.000, parts
+of 0.42, 0.24 and 0.18 agreement; ``tests/analysis/test_sorting_bursts.py``).  So, as
+clusters are merged for bursting cells in the field (Fee, Mitra & Kleinfeld 1996, J Neurosci
+Methods 69:175: clusters whose joint train keeps a refractory period are one cell; phy /
+SpikeInterface's ``compute_merge_unit_groups`` presets ``similarity_correlograms`` and
+``x_contaminations``: alike templates plus a correlogram or cross-contamination check), a part
+joins a larger one when all hold (``_burst_share``):
+
+* its mean snippet is the larger part's up to a scale: cosine similarity ≥ ``BURST_COSINE``
+  (SpikeInterface's ``compute_template_similarity`` default method; scale-free, unlike the L1
+  difference of ``auto_merge``, because a burst's spikes differ in size, not shape);
+* its spikes come after a larger-part spike in the same burst (consecutive spikes of the two
+  parts < ``BURST_ISI_MS`` apart) for ≥ ``BURST_SHARE`` of them and ≥ ``BURST_OVER_CHANCE``
+  times the share two independent trains at these rates would give — the asymmetric
+  cross-correlogram of a burst, which two independent neurons do not have;
+* the merged train keeps a refractory period: ≤ ``MAX_VIOLATIONS`` of its spikes less than
+  ``REFRACTORY_MS`` after the one before.
+
+Shape alone does not decide: the two alike neurons of tetrode seed 2 have mean snippets at
+cosine 0.98, and stay split because neither follows the other.  Each part joins at most the
+one larger part it follows most, so one part cannot tie two neurons together.
+
 The split runs where the input is preprocessed the sorter's way (tridesclous2, ionto's
 default: ``analysis.sorting_input.sorter_input``); other sorters get raw µV and curate
 themselves.
