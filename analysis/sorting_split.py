@@ -20,8 +20,8 @@ once, nothing re-tested, so nothing chains.
 **A burst is one neuron.**  A bursting cell's spikes 2..n are progressively smaller (CA1
 complex spikes: 2-7 spikes 1.5-6 ms apart, each smaller than the last; Ranck 1973, Exp Neurol
 41:461), so its spikes are bimodal in amplitude and the pass above cut such a cell in two or
-three (SpikeInterface ground truth, tetrode, the SNR-16 unit bursting: accuracy 0.000, parts
-of 0.42, 0.24 and 0.18 agreement; ``tests/analysis/test_sorting_bursts.py``).  So, as
+three (SpikeInterface ground truth, tetrode, the SNR-16 unit bursting: 2-3 units on 8 of 10
+seeds, accuracy 0.000 on 7; ``tests/analysis/test_sorting_bursts.py``).  So, as
 clusters are merged for bursting cells in the field (Fee, Mitra & Kleinfeld 1996, J Neurosci
 Methods 69:175: clusters whose joint train keeps a refractory period are one cell; phy /
 SpikeInterface's ``compute_merge_unit_groups`` presets ``similarity_correlograms`` and

@@ -3,9 +3,10 @@ cut a cell whose spikes 2..n of a burst are progressively smaller (CA1 complex-s
 2–7 spikes 1.5–6 ms apart, each smaller than the last; Ranck 1973) into a "large" and a
 "small" neuron, while it still splits two alike neurons that fire independently.
 
-Without the burst guard (``BURST_SHARE`` above 1) the pass cut the tetrode burster below in
-three (SpikeInterface ground truth, seed 0: agreement 0.42, 0.24 and 0.18 with the three
-parts, accuracy 0.000; seed 1 the same), which these tests show.
+Without the burst guard (``BURST_SHARE`` above 1) the pass cut the tetrode burster below
+(``burst_truth``: SpikeInterface ground truth, the SNR-16 unit bursting) into 2–3 units on 8
+of 10 seeds (accuracy 0.000 on seeds 0, 1, 3, 4, 5, 6, 8; ``sorting_seeds.py --cases 4x5
+--burster 4 --no-burst-guard``); the tests below fail then.
 """
 
 from __future__ import annotations
@@ -74,15 +75,17 @@ def sort_recording(rec):
 
 
 def burst_parts(cmp, unit_id) -> int:
-    """How many found units hold mostly (> 50 % of their spikes) the ground-truth unit's spikes."""
+    """How many found units the ground-truth unit was cut into: units whose spikes are mostly
+    (> 50 %) its spikes and hold at least 5 % of them (a sorter's 2-spike unit is not a part)."""
     counts = cmp.match_event_count.loc[unit_id]
-    return int(sum(counts[u] > 0.5 * cmp.event_counts2[u] for u in counts.index))
+    total = cmp.event_counts1[unit_id]
+    return int(sum(counts[u] > 0.5 * cmp.event_counts2[u] and counts[u] >= 0.05 * total for u in counts.index))
 
 
 # a 30 s tetrode (SpikeInterface ground truth) whose SNR-16 unit bursts: without the guard the
-# split pass cut it in three (seed 0: accuracy 0.000; the sorter alone kept it one unit, 0.894)
+# split pass cut it in three on each of these seeds (accuracy 0.000)
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 3])
 def test_a_bursting_neuron_on_a_tetrode_is_one_unit_among_the_others(seed):
     rec, truth, snr = burst_truth(4, 5, burster=4, seed=seed)
     cmp = comparison(sort_recording(rec), truth)
