@@ -270,6 +270,7 @@ def attach(win: MainWindow) -> None:
         win.replay_bar = ReplayBar(c.replay_control, colours)
         note.hide()
         area.layout().addWidget(win.replay_bar)
+        win.replay_bar.show()  # (now: Qt shows a child added to a visible parent only at a later turn)
         c.replay_control.refresh()
 
     c.bridge.run_in_worker(lambda: ReplayOverview.from_recording(path, n_bins=OVERVIEW_BINS), done,

@@ -109,6 +109,7 @@ def runs(tmp_path_factory) -> dict[str, dict]:
 def _check_output(r: dict) -> dict:
     """One JSON document on stdout, no traceback on stderr; the document."""
     assert "Traceback" not in r["stderr"] and "internal error" not in r["stderr"], r["stderr"][-3000:]
+    assert r["stdout"].strip(), f"no JSON on stdout (exit {r['code']}); stderr: {r['stderr'][-3000:]}"
     doc = json.loads(r["stdout"])  # the whole of stdout is one document
     assert isinstance(doc, dict)
     return doc
