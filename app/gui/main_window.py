@@ -141,6 +141,12 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.replay_area)
         self.replay_bar: ReplayBar | None = None
         self.setCentralWidget(central)
+        # the status bar and its band note exist before the window is shown: a child added to a
+        # visible window is shown only at a later turn of the event loop
+        self._band_label = QLabel()
+        self._band_label.setObjectName("band_note")
+        self._band_label.setVisible(False)
+        self.statusBar().addPermanentWidget(self._band_label)
         self.traces.window_changed.connect(c.on_window_changed)
         self.traces.threshold_dragged.connect(c.set_threshold)
         self.traces.auto.clicked.connect(c.auto_threshold)
@@ -251,11 +257,7 @@ class MainWindow(QMainWindow):
     def show_band_note(self, note: str) -> None:
         """A rate too low for the spike band: the band the traces and the detector use instead,
         kept in the status bar (state messages come and go beside it)."""
-        label = getattr(self, "_band_label", None)
-        if label is None:
-            label = self._band_label = QLabel()
-            label.setObjectName("band_note")
-            self.statusBar().addPermanentWidget(label)
+        label = self._band_label
         label.setText(note)
         label.setToolTip(note)
         label.setVisible(bool(note))
