@@ -58,13 +58,17 @@ class RingBuffer:
         self._pos = (pos + n) % self.capacity
         self._filled = min(self.capacity, self._filled + n)
 
-    def snapshot(self, n_samples: int | None = None) -> tuple[int, np.ndarray]:
-        """Return ``(start_index, samples)`` for the newest ``n_samples`` (all if None); a copy."""
+    def snapshot(self, n_samples: int | None = None, channel: int | None = None) -> tuple[int, np.ndarray]:
+        """Return ``(start_index, samples)`` for the newest ``n_samples`` (all if None); a copy,
+        of every channel (samples × channels) or of one ``channel`` (1-D)."""
+        cols = slice(None) if channel is None else channel
         with self._lock:
             n = self._filled if n_samples is None else min(n_samples, self._filled)
             pos = self._pos
-            idx = (np.arange(pos - n, pos)) % self.capacity
-            out = self._buf[idx].copy()
+            if n <= pos:  # (two slices, not a gather: the copy is all a frame pays)
+                out = self._buf[pos - n:pos, cols].copy()
+            else:
+                out = np.concatenate([self._buf[self.capacity - (n - pos):, cols], self._buf[:pos, cols]])
             return self._end_index - n, out
 
     def gaps(self, since_index: int = 0) -> list[tuple[int, int]]:

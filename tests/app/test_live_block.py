@@ -31,3 +31,18 @@ def test_a_rig_file_that_sets_block_s_keeps_it(tmp_path):
     rig.write_text(yaml.safe_dump(doc, sort_keys=False))
     n, rate = _block_samples(tmp_path, block_s=0.025, rig_path=rig)
     assert n == round(0.04 * rate)
+
+
+def test_a_session_that_runs_an_engine_hands_the_gil_over_within_a_millisecond(tmp_path):
+    """The engine thread shares the interpreter with the window: once a session runs, a thread
+    waiting for the GIL waits at most 1 ms (CPython's default, 5 ms, delayed the engine's
+    blocks behind the window's drawing)."""
+    import sys
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        _block_samples(tmp_path)
+        assert sys.getswitchinterval() <= 0.001
+    finally:
+        sys.setswitchinterval(before)

@@ -33,6 +33,24 @@ def test_snapshot_is_the_newest_samples_in_order(capacity, pushes):
         assert i + lost > start and np.all(snap[max(0, i - start):i - start + lost, 0] == 0)
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.integers(5, 200), st.lists(st.integers(1, 150), min_size=1, max_size=20), st.integers(0, 300),
+       st.integers(0, 2))
+def test_a_one_channel_snapshot_is_that_channel_of_the_full_snapshot(capacity, pushes, n, channel):
+    """Wherever the ring's write position is (wrapped or not), a snapshot of one channel holds
+    the same samples as that column of a snapshot of all, and starts at the same index."""
+    ring = RingBuffer(capacity, 3)
+    index = 0
+    for k in pushes:
+        data = (np.arange(index * 3, (index + k) * 3) % 30000).astype(np.int16).reshape(k, 3)
+        ring.push(Block(index, data))
+        index += k
+    start_all, snap_all = ring.snapshot(n)
+    start_one, snap_one = ring.snapshot(n, channel=channel)
+    assert start_one == start_all and snap_one.ndim == 1
+    assert snap_one.tolist() == snap_all[:, channel].tolist()
+
+
 def test_gaps_are_reported_not_hidden():
     ring = RingBuffer(1000, 2)
     ring.push(Block(0, np.ones((100, 2), np.int16)))

@@ -20,6 +20,7 @@ from daq.types import EventKind, LogEvent
 
 if TYPE_CHECKING:
     from analysis.detect import DetectionParams
+    from analysis.filters import Bandpass
 
 CURRENT_KINDS = {EventKind.EJECT, EventKind.RETAIN, EventKind.OFF, EventKind.CURRENT}
 
@@ -209,10 +210,24 @@ def spike_waveforms(trace_uV: np.ndarray, start_index: int, spikes: np.ndarray, 
     rel = rel[(rel >= pre) & (rel + post <= len(trace_uV))][-max_n:]
     if len(rel) == 0 or len(trace_uV) < 64:
         return t_ms, np.zeros((0, len(t_ms)))
-    from analysis.detect import DetectionParams
     from analysis.filters import CausalFilter
 
-    bp = (detection if detection is not None else DetectionParams()).for_rate(rate_hz)[0].bandpass(rate_hz)
-    y = CausalFilter(bp, np.ones(1))(np.asarray(trace_uV, dtype=np.float64))[:, 0]
+    y = CausalFilter(_bandpass(detection, rate_hz), np.ones(1))(np.asarray(trace_uV, dtype=np.float64))[:, 0]
     idx = rel[:, None] + np.arange(-pre, post)[None, :]
     return t_ms, y[idx]
+
+
+_BANDPASS: dict[tuple[DetectionParams, float], Bandpass] = {}
+
+
+def _bandpass(detection: DetectionParams | None, rate_hz: float) -> Bandpass:
+    """The detector's band-pass at ``rate_hz``, designed once per (parameters, rate): the
+    waveforms are cut a few times a second, and the design (scipy's ``butter``) cost more
+    than the filtering."""
+    from analysis.detect import DetectionParams
+
+    params = detection if detection is not None else DetectionParams()
+    key = (params, float(rate_hz))
+    if key not in _BANDPASS:
+        _BANDPASS[key] = params.for_rate(rate_hz)[0].bandpass(rate_hz)
+    return _BANDPASS[key]
