@@ -163,8 +163,12 @@ def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
         win.traces.window.setCurrentIndex(idx)
         win.connect_device()
         view = win.traces.glw
-        clock = _PaintClock(view, lambda: win.traces.drawn_end_index, lambda: devices[0]._t0,
-                            lambda: win.traces.view_end_index)
+        def plot_index(name: str) -> int:  # the connection's plot (none before it is up)
+            p = win.traces.plot_view
+            return getattr(p, name) if p is not None else 0
+
+        clock = _PaintClock(view, lambda: plot_index("drawn_end_index"), lambda: devices[0]._t0,
+                            lambda: plot_index("view_end_index"))
         def start_rec() -> None:
             win.start_recording()
             if not session.recording:

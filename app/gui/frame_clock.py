@@ -115,7 +115,8 @@ class FrameClock:
         spikes = session.spike_indices(max(0, now - span - int(60 * rm.rate_hz)))
         win.rates.refresh(spikes, now)
         self.show_trace_bars(now)
-        win.traces.update_cursor_readout()
+        if win.traces.plot_view is not None:
+            win.traces.plot_view.update_cursor_readout()
         snap = session.electrode_snapshot(1.0)
         if snap is not None:
             t, uV = snap
@@ -132,9 +133,10 @@ class FrameClock:
         """The ejections of the scroll-back history as bars on the traces (at once when a
         current changes, and with the ratemeter a few times a second)."""
         c = self.win.controller
-        ann, rm = self.win.traces.annotations, c.rate_model
-        if ann is None or c.trace_model is None:
+        plot, rm = self.win.traces.plot_view, c.rate_model
+        if plot is None or c.trace_model is None:
             return
+        ann = plot.annotations
         history = int(c.trace_model.history_s * rm.rate_hz)
         n_barrels = len(rm.pipette.barrels) if rm.pipette is not None else 0
         ann.show_bars([b for b in rm.visible_bars(now) if b[2] * rm.rate_hz >= now - history],

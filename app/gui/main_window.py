@@ -13,7 +13,9 @@ pulled back onto the screen if that no longer fits.
 the session to ``app.gui.session_controller.SessionController`` (connect, the connection's
 models, engine events, commands, recording, protocols) and the drawing to
 ``app.gui.frame_clock.FrameClock`` (the frame timer).  The panels that show a connection's
-model are constructed with it on every connection (``show_connection_views``).
+model are constructed with it on every connection (``show_connection_views``); the trace
+view is a frame built once, in which the controller shows each connection's ``TracePlot``
+(``TracesView.show_plot``).
 
 Thread: everything here runs on the GUI thread.  Engine events arrive through the
 ``EngineBridge`` signals (the controller's); samples are pulled from the display ring by the

@@ -200,16 +200,18 @@ def add_notes(win: MainWindow) -> None:
 
 def show_vertical_cursors(win: MainWindow, on: bool) -> None:
     """F3: the vertical cursor pair."""
-    if win.traces.cursors is not None:
-        win.traces.cursors.show_vertical(on)
-        win.traces.update_cursor_readout()
+    plot = win.traces.plot_view
+    if plot is not None:
+        plot.cursors.show_vertical(on)
+        plot.update_cursor_readout()
 
 
 def show_horizontal_cursor(win: MainWindow, on: bool) -> None:
     """F4: the horizontal cursor."""
-    if win.traces.cursors is not None:
-        win.traces.cursors.show_horizontal(on)
-        win.traces.update_cursor_readout()
+    plot = win.traces.plot_view
+    if plot is not None:
+        plot.cursors.show_horizontal(on)
+        plot.update_cursor_readout()
 
 
 def open_protocol_dialog(win: MainWindow) -> None:

@@ -46,6 +46,6 @@ def add_note(win: MainWindow, text: str) -> None:
     except RuntimeError as exc:
         win.banners.show_message("warning", str(exc))
         return
-    m, ann = win.trace_model, win.traces.annotations
-    if m is not None and ann is not None:
-        ann.add(m.end_index / m.rate_hz, "note", text)
+    m, plot = win.trace_model, win.traces.plot_view
+    if m is not None and plot is not None:
+        plot.annotations.add(m.end_index / m.rate_hz, "note", text)

@@ -10,9 +10,10 @@ and span outlive connections: ``RateModel.reset`` on each) and their views take 
 constructor.  The models that depend on the connection's stream — ``TraceModel``,
 ``BarrelModel``, ``DoseResponseModel``, ``TrialModel`` — are made anew on every connection
 (``_bind``); the barrel panel, the safety strip, the dose-response and trial views are then
-constructed with theirs (``MainWindow.show_connection_views``).  The trace view keeps its
-controls (window, gains, freeze, threshold) across connections and follows each new
-``TraceModel`` (``bind``).  Session and recording state change only on engine events: the
+constructed with theirs (``MainWindow.show_connection_views``), and the ``TracePlot`` with
+the ``TraceModel`` (its lanes and channel controls), which the trace view's frame shows in
+its canvas (``TracesView.show_plot``: the frame's controls — window, freeze, k, threshold —
+outlive connections).  Session and recording state change only on engine events: the
 bridge feeds the ``SessionModel``, which the recording panel follows.
 
 Thread: every method runs on the GUI thread — engine events arrive through the
@@ -36,6 +37,7 @@ from app.gui.models.raster import RateModel
 from app.gui.models.recording import DoseResponseModel
 from app.gui.models.traces import TraceModel
 from app.gui.palette import channel_colours
+from app.gui.trace_plot import TracePlot
 from app.session import resolve_rig
 from daq.engine import EngineCommand, RetainAll
 from daq.errors import IontoError
@@ -148,13 +150,13 @@ class SessionController:
         if s.detector is not None and getattr(s.detector, "ch", None) is not None:
             elec = s.detector.ch
         self.trace_model.columns_reset.connect(win.clock.on_columns_reset)
-        win.traces.bind(self.trace_model, elec, channel_colours(st, pipette))
+        det = s.detector
+        win.traces.show_plot(TracePlot(self.trace_model, elec, channel_colours(st, pipette), win.traces.glw,
+                                       threshold_source=lambda: det.threshold if det is not None else None,
+                                       spike_source=s.spike_indices))
         win.show_band_note(self.trace_model.band_note)
         self.current_max_nA = {b.name: abs(b.safe_current_nA) for b in pipette.barrels}
         self.plan_current_ranges()
-        det = s.detector
-        win.traces.threshold_source = lambda: det.threshold if det is not None else None
-        win.traces.spike_source = s.spike_indices
         self.rate_model.reset(pipette, st.rate_hz)  # -> stream_reset: the ratemeter starts empty
         if self.protocol_model.loaded is not None:
             self.rate_model.follow_protocol(self.protocol_model.loaded.duration_s)
@@ -247,7 +249,7 @@ class SessionController:
         if ev.kind in CURRENT_KINDS and ev.barrel:
             self._note_current(ev.barrel, ev.current_nA)
             win.clock.show_trace_bars(max(ev.sample_index, self.trace_model.end_index if self.trace_model else 0))
-        ann = win.traces.annotations
+        ann = win.traces.plot_view.annotations if win.traces.plot_view is not None else None
         if ev.kind == EventKind.MARK:
             win.recording_panel.show_mark(ev.text, ev.sample_index / rate)
             if ann is not None:
@@ -276,14 +278,18 @@ class SessionController:
     def _note_current(self, barrel: str, current_nA: float) -> None:
         if abs(current_nA) > self.current_max_nA.get(barrel, 0.0):
             self.current_max_nA[barrel] = abs(current_nA)
-            self.win.traces.set_current_ranges(self.current_max_nA)
+            self._show_current_ranges()
 
     def plan_current_ranges(self) -> None:
         """The loaded protocol's currents widen the lanes before its first ejection."""
         loaded = self.protocol_model.loaded
         for blk in (loaded.blocks if loaded is not None else []):
             self.current_max_nA[blk.barrel] = max(self.current_max_nA.get(blk.barrel, 0.0), abs(blk.current_nA))
-        self.win.traces.set_current_ranges(self.current_max_nA)
+        self._show_current_ranges()
+
+    def _show_current_ranges(self) -> None:
+        if self.win.traces.plot_view is not None:
+            self.win.traces.plot_view.set_current_ranges(self.current_max_nA)
 
     # --- detection threshold ---------------------------------------------------------------------
     def set_threshold(self, threshold_phys: float | None) -> None:
@@ -298,7 +304,8 @@ class SessionController:
             self.win.banners.show_message("info", "the noise is not estimated yet (the detector needs ~2 s of data)")
             return
         self.set_threshold(traces.k.value() * det.sigma)
-        traces.set_threshold_line(det.threshold if det.threshold is not None else None)
+        if traces.plot_view is not None:
+            traces.plot_view.set_threshold_line(det.threshold if det.threshold is not None else None)
 
     def on_window_changed(self, window_s: float) -> None:
         if self.trace_model is not None:

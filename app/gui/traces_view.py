@@ -1,25 +1,21 @@
-"""The trace view: one lane per channel, scrolling, min/max columns, threshold and spikes;
-marks, protocol steps and ejections drawn on the traces; cursors.
+"""The trace view's frame, for the window's whole life: the controls that outlive connections
+(window length, freeze and the scroll-back bar, k and Auto, the threshold and cursor
+read-outs) and the canvas — one ``GraphicsLayoutWidget`` — in which each connection's
+``TracePlot`` (``app.gui.trace_plot``) draws its lanes.
 
-Takes a ``TraceModel`` (``bind``, once per connection) and the session's detector; draws only
-what the model computed, and follows the model's events (gain, visibility, window, freeze)
-whoever changed them (these controls, a workspace).  Each lane is drawn in its channel's colour (a current monitor in its barrel's
-colour, ``app.gui.palette``); a current lane is scaled to the barrel's commanded range
-(``set_current_ranges``), with a zero line and ticks, not to the barrel's limit.  The time
-axis is in s, or m:ss past ten minutes (``app.gui.time_axis``).
+The session controller makes a ``TracePlot`` with each connection's ``TraceModel`` and hands
+it over with ``show_plot``: the previous plot is detached (its items leave the canvas, it
+stops following its model), the new one's channel controls take the slot in the bar, and the
+frame follows the new model's window and freeze events whoever changed them (these controls,
+a workspace, the Space key).
 Thread: GUI thread only (``refresh`` is called by the window's frame timer).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
@@ -31,39 +27,19 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.cursors import Cursors, amplitude, between
-from app.gui.lane_curve import LaneCurve
 from app.gui.models.traces import TraceModel
-from app.gui.palette import ELECTRODE_COLOUR, SPIKE_COLOUR
-from app.gui.time_axis import TimeAxisItem
-from app.gui.trace_marks import TraceAnnotations
-from daq.types import ChannelKind
+from app.gui.trace_plot import TracePlot
 
-_NICE = [m * 10**e for e in range(-1, 4) for m in (1, 2, 5)]
-MIN_CURRENT_HALF_nA = 5.0  # a current lane spans at least ±5 nA (a barrel that never left 0)
-BAND = 0.6  # height of the ejection band above the lanes (a lane is 1; the electrode's is 3)
 WINDOWS_S = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0]
-MAX_AHEAD_S = 0.1
-GAINS = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
-
-
-def current_half_range(max_abs_nA: float) -> float:
-    """The half-range of a current lane for currents up to ``max_abs_nA``: 20 % headroom,
-    rounded up to a 1-2-5 step, at least ``MIN_CURRENT_HALF_nA``."""
-    need = max(MIN_CURRENT_HALF_nA, 1.2 * abs(max_abs_nA))
-    return next((v for v in _NICE if v >= need), need)
 
 
 class TracesView(QWidget):
     window_changed = pyqtSignal(float)
-    threshold_dragged = pyqtSignal(float)  # new threshold, physical units (V), positive
+    threshold_dragged = pyqtSignal(float)  # new threshold, physical units (V), positive (the plot's, relayed)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.model: TraceModel | None = None
-        self.threshold_source: Callable[[], float | None] = lambda: None
-        self.spike_source: Callable[[int], np.ndarray] = lambda since: np.zeros(0, dtype=np.int64)
-        self.detector_channel = 0
+        self.plot_view: TracePlot | None = None  # the connection's plot (show_plot)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -83,19 +59,9 @@ class TracesView(QWidget):
         self.scroll.setEnabled(False)
         self.scroll.setVisible(False)
         self.scroll.valueChanged.connect(self._on_scroll)
-        self.channel = QComboBox()
-        self.channel.setToolTip("The channel whose gain and visibility the next two controls set")
-        self.channel.currentIndexChanged.connect(self._show_channel_settings)
-        bar.addWidget(self.channel)
-        self.gain = QComboBox()
-        for g in GAINS:
-            self.gain.addItem(f"×{g:g}", g)
-        self.gain.setToolTip("Display gain of the chosen channel (y zoom)")
-        self.gain.currentIndexChanged.connect(self._on_gain)
-        bar.addWidget(self.gain)
-        self.visible = QCheckBox("shown")
-        self.visible.toggled.connect(self._on_visible)
-        bar.addWidget(self.visible)
+        self.controls_slot = QHBoxLayout()  # the connection's channel controls (channel, gain, shown)
+        self.controls_slot.setContentsMargins(0, 0, 0, 0)
+        bar.addLayout(self.controls_slot)
         bar.addSpacing(12)
         self.k = QDoubleSpinBox()
         self.k.setPrefix("k ")
@@ -113,186 +79,51 @@ class TracesView(QWidget):
         self.cursor_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.cursor_label, 1)
         lay.addLayout(bar)
-        self.glw = pg.GraphicsLayoutWidget()
+        self.glw = pg.GraphicsLayoutWidget()  # the canvas: one for the window's life
         self.glw.ci.layout.setSpacing(0)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.scroll)
-        self.plot: pg.PlotItem | None = None
-        self.curves: list[LaneCurve] = []
-        self.lane_labels: list[str] = []  # the y axis names each lane: "name ±range units"
-        self.lanes: dict[int, tuple[float, float]] = {}  # channel → (lane centre, plot units per display unit)
-        self.lane_half_heights: dict[int, float] = {}  # channel → half its lane's height, plot units
-        self.threshold_line: pg.InfiniteLine | None = None
-        self.spike_marks: pg.ScatterPlotItem | None = None
-        self.colours: list[str] = []  # per channel (app.gui.palette.channel_colours)
-        self.current_half_nA: dict[int, float] = {}  # current lanes: channel -> half-range at gain 1
-        self.zero_lines: list[pg.InfiniteLine] = []
-        self.annotations: TraceAnnotations | None = None
-        self.cursors: Cursors | None = None
-        self.drawn_end_index = 0  # newest sample drawn (for the bench's latency)
-        self.view_end_index = 0  # right edge of the view, including the smooth-scroll advance
-        self._last_end: int | None = None
-        self._last_change = 0.0
-        self._pace: float | None = None  # observed samples per wall-clock second
-        self.frames = 0
 
-    # --- binding -------------------------------------------------------------------------
-    def bind(self, model: TraceModel, detector_channel: int, colours: list[str] | None = None) -> None:
-        """One plot, one lane per channel (a chart recorder): a single pair of axes keeps a
-        frame cheap whatever the channel count.  The detector's electrode gets a taller lane.
-        ``colours``: each channel's pen (``palette.channel_colours``)."""
-        self.model = model
-        model.gain_changed.connect(self._model_gain_changed)
-        model.visibility_changed.connect(self._model_visibility_changed)
-        model.window_changed.connect(self._model_window_changed)
-        model.frozen_changed.connect(self._model_frozen_changed)
-        self.detector_channel = detector_channel
-        self.colours = list(colours) if colours else [ELECTRODE_COLOUR] * len(model.channels)
-        self.current_half_nA = {i: current_half_range(0.0) for i, c in enumerate(model.stream.channels)
-                                if c.kind == ChannelKind.CURRENT_MONITOR}
-        self.zero_lines = []
-        self.glw.clear()
-        self.channel.blockSignals(True)
-        self.channel.clear()
-        p = self.glw.addPlot(row=0, col=0, axisItems={"bottom": TimeAxisItem()})
-        p.setMenuEnabled(False)
-        p.setMouseEnabled(x=False, y=False)
-        p.hideButtons()
-        # the lane axis only changes with the lanes: paint it from a cached pixmap, not text each frame
-        p.getAxis("left").setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.plot = p
-        self.curves = []
-        self.lane_labels = []
-        for i, v in enumerate(model.channels):
-            self.channel.addItem(v.name, i)
-            c = LaneCurve(pg.mkPen(self.colours[i], width=1))
-            p.addItem(c, ignoreBounds=True)
-            self.curves.append(c)
-        self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen(SPIKE_COLOUR, width=1.5),
-                                              hoverPen=pg.mkPen(SPIKE_COLOUR, width=3),
-                                              label="threshold", labelOpts={"position": 0.9, "color": SPIKE_COLOUR})
-        self.threshold_line.setVisible(False)
-        self.threshold_line.sigPositionChangeFinished.connect(self._on_threshold_dragged)
-        p.addItem(self.threshold_line, ignoreBounds=True)
-        self.spike_marks = pg.ScatterPlotItem(symbol="t", size=7, pen=None, brush=pg.mkBrush(SPIKE_COLOUR))
-        p.addItem(self.spike_marks, ignoreBounds=True)
-        self.annotations = TraceAnnotations(p)
-        self.annotations.band = (0.05, BAND)
-        self.cursors = Cursors(p, self.update_cursor_readout)
+    @property
+    def model(self) -> TraceModel | None:
+        """The connection's trace model (the plot's), or None before the first connection."""
+        return self.plot_view.model if self.plot_view is not None else None
+
+    # --- the connection's plot ------------------------------------------------------------------
+    def show_plot(self, plot: TracePlot) -> None:
+        """A new connection's plot, already drawn in ``glw``: the previous one leaves the canvas
+        and stops following its model; the frame follows the new model's window and freeze."""
+        old = self.plot_view
+        if old is not None:
+            old.detach()
+            old.model.window_changed.disconnect(self._model_window_changed)
+            old.model.frozen_changed.disconnect(self._model_frozen_changed)
+            self.controls_slot.removeWidget(old.controls)
+            old.controls.hide()
+            old.controls.deleteLater()
+        self.plot_view = plot
+        plot.threshold_dragged.connect(self.threshold_dragged)
+        plot.threshold_text.connect(self.threshold_label.setText)
+        plot.cursor_text.connect(self.cursor_label.setText)
+        plot.model.window_changed.connect(self._model_window_changed)
+        plot.model.frozen_changed.connect(self._model_frozen_changed)
+        self.controls_slot.addWidget(plot.controls)
+        plot.controls.show()
         self.cursor_label.setText("")
-        self.channel.blockSignals(False)
-        self.channel.setCurrentIndex(detector_channel)
-        self._layout_lanes()
-        self._show_channel_settings()
-
-    def half_range(self, channel: int) -> float:
-        """Half the y range of a lane, display units: a current lane's follows the barrel's
-        commanded range, any other its channel's (both shrink with the gain)."""
-        v = self.model.channels[channel]
-        auto = self.current_half_nA.get(channel)
-        return auto / v.gain if auto is not None else v.y_range[1]
-
-    def set_current_ranges(self, max_abs_nA: dict[str, float]) -> None:
-        """Scale each barrel's current lane to the largest |current| it has been or will be
-        commanded (from the event log and the loaded protocol), not to its limit."""
-        if self.model is None:
-            return
-        changed = False
-        for i, c in enumerate(self.model.stream.channels):
-            if i in self.current_half_nA and c.barrel in max_abs_nA:
-                half = current_half_range(max_abs_nA[c.barrel])
-                if half != self.current_half_nA[i]:
-                    self.current_half_nA[i] = half
-                    changed = True
-        if changed:
-            self._layout_lanes()
-
-    def _layout_lanes(self) -> None:
-        """Place the visible lanes top to bottom, under the ejection band; the y axis names them
-        (major ticks) and gives a current lane its range (minor ticks); a current lane has a
-        zero line."""
-        m = self.model
-        assert m is not None
-        for z in self.zero_lines:
-            self.plot.removeItem(z)
-        self.zero_lines = []
-        self.lanes = {}
-        self.lane_half_heights: dict[int, float] = {}
-        y = 0.0
-        ticks, minor = [], []
-        self.lane_labels = []
-        for i, v in enumerate(m.channels):
-            self.curves[i].setVisible(v.visible)
-            if not v.visible:
-                continue
-            h = 3.0 if i == self.detector_channel else 1.0
-            centre = y - h / 2
-            half = self.half_range(i)
-            self.lanes[i] = (centre, 0.45 * h / half)
-            self.lane_half_heights[i] = h / 2
-            label = f"{v.name} ±{half:g} {v.units}"
-            ticks.append((centre, label))
-            self.lane_labels.append(label)
-            if i in self.current_half_nA:
-                minor += [(centre + 0.45 * h, f"+{half:g}"), (centre, "0"), (centre - 0.45 * h, f"−{half:g}")]
-                # solid and pale (the barrel's colour halfway to white): a dashed or translucent
-                # line across the whole view cost a millisecond of every frame
-                c = pg.mkColor(self.colours[i])
-                pale = pg.mkColor((c.red() + 255) // 2, (c.green() + 255) // 2, (c.blue() + 255) // 2)
-                zero = pg.InfiniteLine(pos=centre, angle=0, movable=False, pen=pg.mkPen(pale, width=1))
-                self.plot.addItem(zero, ignoreBounds=True)
-                self.zero_lines.append(zero)
-            y -= h
-        axis = self.plot.getAxis("left")
-        axis.setTicks([ticks, minor])
-        axis.setWidth(12 + 7 * max((len(t) for _, t in ticks), default=8))  # a label too wide is not drawn
-        self.plot.setYRange(y, BAND, padding=0.01)
-        self._lane_bottom = y
-
-    def lane_scale(self, channel: int) -> float:
-        """Plot units per display unit of a channel's lane (grows with its gain)."""
-        return self.lanes[channel][1]
+        self._model_window_changed(plot.model.window_s)
+        self._model_frozen_changed(plot.model.frozen)
 
     # --- user actions (GUI thread) ------------------------------------------------------------
-    def _selected(self) -> int | None:
-        i = self.channel.currentData()
-        return None if i is None else int(i)
-
-    def _show_channel_settings(self, *_args: object) -> None:
-        i = self._selected()
-        if self.model is None or i is None:
-            return
-        v = self.model.channels[i]
-        self.gain.blockSignals(True)
-        self.gain.setCurrentIndex(min(range(len(GAINS)), key=lambda k: abs(GAINS[k] - v.gain)))
-        self.gain.blockSignals(False)
-        self.visible.blockSignals(True)
-        self.visible.setChecked(v.visible)
-        self.visible.blockSignals(False)
-
-    def _on_gain(self, *_args: object) -> None:
-        i = self._selected()
-        if self.model is not None and i is not None:
-            self.model.set_gain(i, float(self.gain.currentData()))  # -> _model_gain_changed
-
-    def _on_visible(self, on: bool) -> None:
-        i = self._selected()
-        if self.model is not None and i is not None:
-            self.model.set_visible(i, on)  # -> _model_visibility_changed
-
     def _on_freeze(self, on: bool) -> None:
-        if self.model is not None and on != self.model.frozen:
-            self.model.freeze(on)  # -> _model_frozen_changed
+        m = self.model
+        if m is not None and on != m.frozen:
+            m.freeze(on)  # -> _model_frozen_changed
+
+    def _on_scroll(self, value: int) -> None:
+        if self.model is not None:
+            self.model.scroll_to((self.scroll.maximum() - value) / 10.0)
 
     # --- the model's events (GUI thread) ---------------------------------------------------------
-    def _model_gain_changed(self, _channel: int, _gain: float) -> None:
-        self._layout_lanes()
-        self._show_channel_settings()
-
-    def _model_visibility_changed(self, _channel: int, _visible: bool) -> None:
-        self._layout_lanes()
-        self._show_channel_settings()
-
     def _model_window_changed(self, window_s: float) -> None:
         i = self.window.findData(window_s)
         if i < 0:
@@ -312,115 +143,23 @@ class TracesView(QWidget):
         self._update_scrollbar()
 
     def _update_scrollbar(self) -> None:
-        if self.model is None:
-            return
-        lim = int(self.model.scroll_limit_s * 10)
-        self.scroll.blockSignals(True)
-        self.scroll.setRange(0, lim)
-        self.scroll.setPageStep(max(1, int(self.model.window_s * 10)))
-        self.scroll.setValue(lim - int(self.model.scroll_s * 10))
-        self.scroll.blockSignals(False)
-
-    def _on_scroll(self, value: int) -> None:
-        if self.model is None:
-            return
-        self.model.scroll_to((self.scroll.maximum() - value) / 10.0)
-
-    def _on_threshold_dragged(self, line: pg.InfiniteLine) -> None:
-        if self.model is None:
-            return
-        v = self.model.channels[self.detector_channel]
-        centre, scale = self.lanes[self.detector_channel]
-        self.threshold_dragged.emit(abs((float(line.value()) - centre) / scale) / v.to_display)
-
-    def set_threshold_line(self, threshold_phys: float | None) -> None:
-        """Show the detector's threshold (negative-going spikes: drawn below zero)."""
-        line = self.threshold_line
-        if line is None or self.model is None or line.moving:
-            return
-        if threshold_phys is None:
-            line.setVisible(False)
-            self.threshold_label.setText("calibrating…")
-            return
-        v = self.model.channels[self.detector_channel]
-        if self.detector_channel not in self.lanes:
-            line.setVisible(False)
-            return
-        centre, scale = self.lanes[self.detector_channel]
-        line.setVisible(True)
-        line.setValue(centre - threshold_phys * v.to_display * scale)
-        self.threshold_label.setText(f"{-threshold_phys * v.to_display:.0f} {v.units}")
-
-    # --- drawing (GUI thread, each frame) -------------------------------------------------------
-    def _ahead(self, data_end: int) -> int:
-        """Samples to scroll past the newest data so the view moves smoothly every frame although
-        data arrive in engine blocks (~50 ms): the sample clock's pace, as observed, times the time
-        since the last block — never more than ``MAX_AHEAD_S`` (the right edge is then empty)."""
-        now = time.monotonic()
-        if data_end != self._last_end:
-            if self._last_end is not None and data_end > self._last_end and now > self._last_change:
-                pace = (data_end - self._last_end) / (now - self._last_change)
-                self._pace = pace if self._pace is None else 0.8 * self._pace + 0.2 * pace
-            self._last_end, self._last_change = data_end, now
-            return 0
-        if self._pace is None or self.model is None:
-            return 0
-        return int(min((now - self._last_change) * self._pace, MAX_AHEAD_S * self.model.rate_hz))
-
-    def refresh(self) -> None:
         m = self.model
         if m is None:
             return
-        cs, lo, hi = m.columns()
-        t = cs / m.rate_hz
-        # columns at most a pixel apart are drawn as min-max lines; sparser ones as one polyline
-        as_columns = m.window_s * m.rate_hz / m.samples_per_column >= self.plot.vb.width()
-        for i, v in enumerate(m.channels):
-            lane = self.lanes.get(i)
-            if lane is None or not v.visible:
-                continue
-            half = self.half_range(i)
-            c_lo = lane[0] + lane[1] * np.clip(lo[:, i], -1.1 * half, 1.1 * half)
-            c_hi = lane[0] + lane[1] * np.clip(hi[:, i], -1.1 * half, 1.1 * half)
-            if as_columns:
-                self.curves[i].set_columns(t, c_lo, c_hi)
-            else:
-                y = np.empty(2 * len(t))
-                y[0::2], y[1::2] = c_lo, c_hi
-                self.curves[i].setData(np.repeat(t, 2), y)
-        t0, t1 = m.view_range()
-        ahead = 0 if m.frozen else self._ahead(t1)
-        x0, x1 = (t0 + ahead) / m.rate_hz, (t1 + ahead) / m.rate_hz
-        self.plot.setXRange(x0, x1, padding=0)
-        self.view_end_index = t1 + ahead
-        if self.spike_marks is not None and self.detector_channel in self.lanes:
-            sp = self.spike_source(max(0, t0))
-            sp = sp[sp < t1]
-            centre, scale = self.lanes[self.detector_channel]
-            top = centre + 0.9 * scale * self.half_range(self.detector_channel)
-            self.spike_marks.setData(sp / m.rate_hz, np.full(len(sp), top))
-        if self.annotations is not None and not m.frozen:
-            self.annotations.extend_running(t1 / m.rate_hz)
-        self.set_threshold_line(self.threshold_source())
-        if m.frozen:
-            self._update_scrollbar()
-        self.drawn_end_index = m.end_index
-        self.frames += 1
+        lim = int(m.scroll_limit_s * 10)
+        self.scroll.blockSignals(True)
+        self.scroll.setRange(0, lim)
+        self.scroll.setPageStep(max(1, int(m.window_s * 10)))
+        self.scroll.setValue(lim - int(m.scroll_s * 10))
+        self.scroll.blockSignals(False)
 
-    # --- cursors (GUI thread) ---------------------------------------------------------------------
-    def update_cursor_readout(self) -> None:
-        """Say what the cursors measure: Δt, spikes and rate between the pair; the amplitude at
-        the horizontal cursor in its lane's units."""
-        c, m = self.cursors, self.model
-        if c is None or m is None:
+    # --- each frame (GUI thread) -----------------------------------------------------------------
+    def refresh(self) -> None:
+        """One frame: the connection's plot drawn; while frozen, the scroll bar follows the
+        scroll-back history (which grows as acquisition goes on)."""
+        p = self.plot_view
+        if p is None:
             return
-        parts = []
-        if c.vertical_on:
-            ta, tb = float(c.a.value()), float(c.b.value())
-            spikes = self.spike_source(max(0, int(min(ta, tb) * m.rate_hz)))
-            parts.append(between(ta, tb, spikes, m.rate_hz).text())
-        if c.horizontal_on:
-            amp = amplitude(float(c.h.value()), self.lanes, self.lane_half_heights,
-                            [v.name for v in m.channels], [v.units for v in m.channels])
-            parts.append(f"h: {amp[0]} {amp[1]:+.1f} {amp[2]}" if amp else "h: between lanes")
-        self.cursor_label.setText(" · ".join(parts))
+        p.refresh()
+        if p.model.frozen:
+            self._update_scrollbar()

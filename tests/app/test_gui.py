@@ -32,7 +32,7 @@ def test_window_shows_live_traces_and_ratemeter(qtbot, make_window):
     win = make_window()
     qtbot.waitUntil(lambda: win.trace_model.end_index > 1.0 * win.trace_model.rate_hz and win.frames > 20,
                     timeout=TIMEOUT_MS)
-    curve = win.traces.curves[win.traces.detector_channel]
+    curve = win.traces.plot_view.curves[win.traces.plot_view.detector_channel]
     t = curve.xData
     assert t is not None and t[-1] > 0.9
     # min/max columns: far fewer points than samples, two per column
@@ -209,16 +209,16 @@ def _drag(view, item_scene_pos: QPointF, dy_px: float) -> None:
 def test_dragging_the_threshold_line_sets_the_detector_threshold(qtbot, make_window):
     win = make_window()
     det = win.session.detector
-    qtbot.waitUntil(lambda: det.threshold is not None and win.traces.threshold_line.isVisible(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: det.threshold is not None and win.traces.plot_view.threshold_line.isVisible(), timeout=TIMEOUT_MS)
     before = det.threshold
-    line = win.traces.threshold_line
-    vb = win.traces.plot.getViewBox()
+    line = win.traces.plot_view.threshold_line
+    vb = win.traces.plot_view.plot.getViewBox()
     x_mid = sum(vb.viewRange()[0]) / 2
     scene_pt = vb.mapViewToScene(QPointF(x_mid, line.value()))
     dy = 0.05 * vb.sceneBoundingRect().height()
     _drag(win.traces.glw, scene_pt, dy)  # drag downwards: a more negative, larger |threshold|
     qtbot.waitUntil(lambda: det._manual_threshold is not None, timeout=TIMEOUT_MS)
-    centre, scale = win.traces.lanes[win.traces.detector_channel]
+    centre, scale = win.traces.plot_view.lanes[win.traces.plot_view.detector_channel]
     assert det._manual_threshold == pytest.approx(abs(line.value() - centre) / scale / 1e6, rel=1e-6)
     assert det._manual_threshold > before
     qtbot.waitUntil(lambda: det.threshold == pytest.approx(det._manual_threshold), timeout=TIMEOUT_MS)
@@ -252,22 +252,22 @@ def test_freeze_holds_the_view_and_scrolls_back(qtbot, make_window):
 
 def test_gain_and_window_controls(qtbot, make_window):
     win = make_window()
-    ch = win.traces.detector_channel
-    win.traces.channel.setCurrentIndex(ch)
-    scale1 = win.traces.lane_scale(ch)
-    win.traces.gain.setCurrentIndex(win.traces.gain.findData(2.0))
+    ch = win.traces.plot_view.detector_channel
+    win.traces.plot_view.controls.channel.setCurrentIndex(ch)
+    scale1 = win.traces.plot_view.lane_scale(ch)
+    win.traces.plot_view.controls.gain.setCurrentIndex(win.traces.plot_view.controls.gain.findData(2.0))
     assert win.trace_model.channels[ch].y_range == (-125.0, 125.0)  # ±250 µV at gain 1 → ±125 µV at gain 2
-    assert win.traces.lane_scale(ch) == pytest.approx(2 * scale1)
-    assert any(lab.endswith("±125 µV") for lab in win.traces.lane_labels)
+    assert win.traces.plot_view.lane_scale(ch) == pytest.approx(2 * scale1)
+    assert any(lab.endswith("±125 µV") for lab in win.traces.plot_view.lane_labels)
     monitor = next(i for i in range(len(win.trace_model.channels)) if i != ch)
-    win.traces.channel.setCurrentIndex(monitor)
-    win.traces.visible.setChecked(False)
-    assert monitor not in win.traces.lanes and not win.traces.curves[monitor].isVisible()
-    win.traces.visible.setChecked(True)
+    win.traces.plot_view.controls.channel.setCurrentIndex(monitor)
+    win.traces.plot_view.controls.visible.setChecked(False)
+    assert monitor not in win.traces.plot_view.lanes and not win.traces.plot_view.curves[monitor].isVisible()
+    win.traces.plot_view.controls.visible.setChecked(True)
     win.traces.window.setCurrentIndex(win.traces.window.findData(0.5))
 
     def span_s() -> float:
-        t = win.traces.curves[ch].xData
+        t = win.traces.plot_view.curves[ch].xData
         return float(t[-1] - t[0]) if t is not None and len(t) else 0.0
 
     qtbot.waitUntil(lambda: 0.4 < span_s() <= 0.5 + 1e-3, timeout=TIMEOUT_MS)

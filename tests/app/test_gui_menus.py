@@ -17,7 +17,7 @@ from app.gui.cursors import between
 from app.gui.main_window import MainWindow, fit_rect
 from app.gui.palette import barrel_colour
 from app.gui.time_axis import time_labels
-from app.gui.traces_view import current_half_range
+from app.gui.trace_plot import current_half_range
 from app.live import LiveSession
 
 EXPECTED_KEYS = {"open_protocol": "Ctrl+O", "record": "Ctrl+R", "freeze": "Space", "mark": "F2",
@@ -27,7 +27,7 @@ EXPECTED_KEYS = {"open_protocol": "Ctrl+O", "record": "Ctrl+R", "freeze": "Space
 
 
 def _marks(win, text: str) -> list:
-    return [m for m in win.traces.annotations.marks if m.kind == "mark" and m.text == text]
+    return [m for m in win.traces.plot_view.annotations.marks if m.kind == "mark" and m.text == text]
 
 
 def test_the_menu_bar_has_the_six_menus_and_the_expected_keys(qtbot, make_window):
@@ -103,7 +103,7 @@ def test_digit_keys_add_typed_markers_drawn_on_the_traces(qtbot, make_window):
     (m3,), (m7,) = _marks(win, "3"), _marks(win, "7")
     assert m3.t_s <= m7.t_s
     assert m3.item.label.toPlainText() == "3"  # the digit is drawn on the trace's line
-    assert m3.item in win.traces.plot.items
+    assert m3.item in win.traces.plot_view.plot.items
 
 
 def test_f2_mark_is_drawn_on_the_traces_with_its_text(qtbot, make_window):
@@ -148,7 +148,7 @@ def test_protocol_steps_and_ejections_are_drawn_on_the_traces(qtbot, make_window
     win.open_protocol(str(write_protocol(tmp_path, eject_s=1.0, recovery_s=1.0, baseline_s=0.5)))
     qtbot.waitUntil(lambda: win.protocol_model.loaded is not None, timeout=TIMEOUT_MS)
     win.run_protocol()
-    ann = win.traces.annotations
+    ann = win.traces.plot_view.annotations
     qtbot.waitUntil(lambda: len([k for k in ann.bars if k[0] == "glu"]) >= 2, timeout=TIMEOUT_MS)
     assert any(m.kind == "step" for m in ann.marks)  # protocol steps as lines on the traces
     glu = win.session.rig.pipette.barrels.index(win.session.rig.pipette.barrel("glu"))
@@ -166,7 +166,7 @@ def test_vertical_cursors_measure_time_spikes_and_rate_between_them(qtbot, make_
     qtbot.waitUntil(lambda: len(win.session.spike_indices(0)) >= 5, timeout=TIMEOUT_MS)
     qtbot.keyClick(win, Qt.Key.Key_Space)  # freeze, so the cursors stay over what was measured
     qtbot.keyClick(win, Qt.Key.Key_F3)
-    c = win.traces.cursors
+    c = win.traces.plot_view.cursors
     assert c.vertical_on and win.menus.actions["cursors"].isChecked()
     spikes = win.session.spike_indices(0)
     t_a, t_b = spikes[0] / rate - 0.01, spikes[-1] / rate - 0.001  # the last spike is outside [a, b)
@@ -184,15 +184,15 @@ def test_vertical_cursors_measure_time_spikes_and_rate_between_them(qtbot, make_
 def test_horizontal_cursor_reads_the_amplitude_in_its_lane_units(qtbot, make_window):
     win = make_window()
     qtbot.keyClick(win, Qt.Key.Key_F4)
-    c = win.traces.cursors
+    c = win.traces.plot_view.cursors
     assert c.horizontal_on
-    ch = win.traces.detector_channel
-    centre, scale = win.traces.lanes[ch]
+    ch = win.traces.plot_view.detector_channel
+    centre, scale = win.traces.plot_view.lanes[ch]
     c.h.setValue(centre - 80.0 * scale)  # 80 µV below the electrode's zero
     name = win.trace_model.channels[ch].name
     assert f"h: {name} -80.0 µV" in win.traces.cursor_label.text()
     glu_lane = next(i for i, x in enumerate(win.trace_model.stream.channels) if x.barrel == "glu")
-    centre, scale = win.traces.lanes[glu_lane]
+    centre, scale = win.traces.plot_view.lanes[glu_lane]
     c.h.setValue(centre + 12.5 * scale)
     assert "+12.5 nA" in win.traces.cursor_label.text()
 
@@ -205,7 +205,7 @@ def test_one_colour_per_barrel_in_strip_panel_lane_bars_and_dose_response(qtbot,
         assert colour in win.safety.chips[b.name].text()
         lane = [k for k, x in enumerate(win.trace_model.stream.channels) if x.barrel == b.name]
         for k in lane:  # the current lane is drawn in the barrel's colour
-            assert win.traces.curves[k].pen.color().name() == colour
+            assert win.traces.plot_view.curves[k].pen.color().name() == colour
     assert win.protocol_panel.colour_lanes == {b.name: i for i, b in enumerate(pip.barrels)}
     assert win.dose_view.colour_lanes == win.protocol_panel.colour_lanes
     assert len(set(barrel_colour(i) for i in range(len(pip.barrels)))) == len(pip.barrels)
@@ -214,18 +214,18 @@ def test_one_colour_per_barrel_in_strip_panel_lane_bars_and_dose_response(qtbot,
 def test_a_current_lane_is_scaled_to_the_commanded_current_with_a_zero_line(qtbot, make_window):
     win = make_window()
     gaba_lane = next(i for i, x in enumerate(win.trace_model.stream.channels) if x.barrel == "gaba")
-    assert win.traces.half_range(gaba_lane) == current_half_range(15.0)  # retain 15 nA -> ±20, not ±limit
+    assert win.traces.plot_view.half_range(gaba_lane) == current_half_range(15.0)  # retain 15 nA -> ±20, not ±limit
     box = win.barrels.eject_edits["gaba"]
     box.setText("35")
     box.editingFinished.emit()
     qtbot.mouseClick(win.barrels.toggles["gaba"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: win.traces.half_range(gaba_lane) == 50.0, timeout=TIMEOUT_MS)  # 35 nA -> ±50 nA
+    qtbot.waitUntil(lambda: win.traces.plot_view.half_range(gaba_lane) == 50.0, timeout=TIMEOUT_MS)  # 35 nA -> ±50 nA
     limit = win.session.rig.pipette.barrel("gaba").max_eject_nA
     assert 50.0 < limit
-    assert f"{win.trace_model.channels[gaba_lane].name} ±50 nA" in win.traces.lane_labels
-    centre, _ = win.traces.lanes[gaba_lane]
-    assert any(z.value() == pytest.approx(centre) for z in win.traces.zero_lines)
-    _major, minor = win.traces.plot.getAxis("left")._tickLevels
+    assert f"{win.trace_model.channels[gaba_lane].name} ±50 nA" in win.traces.plot_view.lane_labels
+    centre, _ = win.traces.plot_view.lanes[gaba_lane]
+    assert any(z.value() == pytest.approx(centre) for z in win.traces.plot_view.zero_lines)
+    _major, minor = win.traces.plot_view.plot.getAxis("left")._tickLevels
     assert (centre + 0.45, "+50") in [(pytest.approx(y), t) for y, t in minor]
 
 
@@ -297,7 +297,7 @@ def test_hiding_every_dock_leaves_the_safety_strip_in_place(qtbot, make_window):
 def test_workspace_save_and_load_from_the_file_menu(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("IONTO_CONFIG_DIR", str(tmp_path / "cfg"))
     win = make_window()
-    ch = win.traces.detector_channel
+    ch = win.traces.plot_view.detector_channel
     win.trace_model.set_gain(ch, 2.0)
     win.traces.window.setCurrentIndex(win.traces.window.findData(2.0))
     win.rates.span.setValue(900.0)
@@ -308,7 +308,7 @@ def test_workspace_save_and_load_from_the_file_menu(qtbot, make_window, tmp_path
     win.traces.window.setCurrentIndex(win.traces.window.findData(5.0))
     win.rates.span.setValue(300.0)
     qtbot.keyClick(win, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert win.trace_model.channels[ch].gain == 2.0 and win.traces.lane_scale(ch) > 0
+    assert win.trace_model.channels[ch].gain == 2.0 and win.traces.plot_view.lane_scale(ch) > 0
     assert win.trace_model.window_s == 2.0 and win.traces.window.currentData() == 2.0  # the view follows
     assert win.rate_model.span_s == 900.0 and win.rates.span.value() == 900.0
 
@@ -345,7 +345,7 @@ def test_recording_menu_adds_the_notes_to_the_running_file_and_draws_them_on_the
     win.recording_panel.notes.setPlainText("pipette moved 20 µm")
     win.menus.actions["note"].trigger()
     qtbot.waitUntil(lambda: any(m.kind == "note" and "pipette moved 20 µm" in m.text
-                                for m in win.traces.annotations.marks), timeout=TIMEOUT_MS)  # on the traces too
+                                for m in win.traces.plot_view.annotations.marks), timeout=TIMEOUT_MS)  # on the traces too
     win.menus.actions["record"].trigger()
     qtbot.waitUntil(lambda: not win.session.recording, timeout=TIMEOUT_MS)
     from daq.recording import Recording
