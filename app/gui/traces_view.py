@@ -96,6 +96,9 @@ class TracesView(QWidget):
         old = self.plot_view
         if old is not None:
             old.detach()
+            old.threshold_dragged.disconnect(self.threshold_dragged)
+            old.threshold_text.disconnect(self.threshold_label.setText)
+            old.cursor_text.disconnect(self.cursor_label.setText)
             old.model.window_changed.disconnect(self._model_window_changed)
             old.model.frozen_changed.disconnect(self._model_frozen_changed)
             self.controls_slot.removeWidget(old.controls)

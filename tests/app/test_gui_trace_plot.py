@@ -61,6 +61,17 @@ def test_a_new_plot_replaces_the_old_in_the_canvas_and_only_the_new_model_is_fol
     assert old.lanes == old_lanes and old.controls.gain.currentData() == old_gain_shown
     assert new.lane_scale(1) == pytest.approx(2 * scale)
 
+    # the frame's read-outs and threshold signal say the new plot's, not the old one's
+    dragged = []
+    view.threshold_dragged.connect(dragged.append)
+    view.threshold_label.setText("")
+    old.set_threshold_line(None)
+    old.threshold_dragged.emit(1e-4)
+    assert view.threshold_label.text() == "" and dragged == []
+    new.set_threshold_line(None)
+    new.threshold_dragged.emit(2e-4)
+    assert view.threshold_label.text() == "calibrating…" and dragged == [2e-4]
+
 
 def test_the_frame_follows_the_shown_models_window_and_freeze_only(qtbot):
     view = TracesView()
