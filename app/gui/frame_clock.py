@@ -1,6 +1,7 @@
 """The rig window's frame clock: the timer that pulls new samples from the display ring into
 the trace model and draws them, and the slower refreshes that ride on it (barrels, status,
-protocol progress ~10 Hz; ratemeter, raster, waveforms, dose-response and trials ~4 Hz).
+protocol progress ~10 Hz; ratemeter, raster and waveforms ~4 Hz; dose-response and trials ~1 Hz;
+the slow work is spread over frames so that no one frame carries it all).
 
 Samples never cross threads through Qt signals (DESIGN.md §3, step 5): the clock reads
 ``LiveSession.read_since`` — a snapshot of the ring — each frame.  The pacing (``FRAME_MS``,
@@ -91,8 +92,13 @@ class FrameClock:
         now = m.end_index
         if self.frames % SLOW_EVERY == 0:
             self._refresh_slow(now)
-        if self.frames % RATE_EVERY == 0:
+        phase = self.frames % RATE_EVERY  # the ~4-Hz work, spread over three frames so none carries it all
+        if phase == 0:
             self._refresh_rates(now)
+        elif phase == RATE_EVERY // 3:
+            self._refresh_waveforms()
+        elif self.frames % (RATE_EVERY * 4) == 2 * RATE_EVERY // 3:
+            self._refresh_fits(now)
 
     def _refresh_slow(self, now: int) -> None:
         win, c = self.win, self.win.controller
@@ -108,26 +114,39 @@ class FrameClock:
             c.replay_control.refresh()  # -> the overview's position line and readout
         win.protocol_panel.refresh(now)
 
+    def _rate_spikes(self, now: int) -> np.ndarray:
+        """The detected spikes of the ratemeter's span (and a minute before it)."""
+        rm = self.win.controller.rate_model
+        return self.win.session.spike_indices(max(0, now - int((rm.span_s + 60) * rm.rate_hz)))
+
     def _refresh_rates(self, now: int) -> None:
-        win, c = self.win, self.win.controller
-        rm, session = c.rate_model, win.session
-        span = int(rm.span_s * rm.rate_hz)
-        spikes = session.spike_indices(max(0, now - span - int(60 * rm.rate_hz)))
-        win.rates.refresh(spikes, now)
+        """The ratemeter, the ejection bars on the traces and the cursors' read-out (~4 Hz)."""
+        win = self.win
+        win.rates.refresh(self._rate_spikes(now), now)
         self.show_trace_bars(now)
         if win.traces.plot_view is not None:
             win.traces.plot_view.update_cursor_readout()
-        snap = session.electrode_snapshot(1.0)
+
+    def _refresh_waveforms(self) -> None:
+        """The last second's spike waveforms (~4 Hz, a third of a cycle after the ratemeter)."""
+        win, rm = self.win, self.win.controller.rate_model
+        snap = win.session.electrode_snapshot(1.0)
         if snap is not None:
             t, uV = snap
             start = round(t[0] * rm.rate_hz)
-            win.rates.show_waveforms(*spike_waveforms(uV, start, spikes, rm.rate_hz))
-        if c.dose_model is not None and self.frames % (RATE_EVERY * 4) == 0:
-            keep = session.detector.keep_s if session.detector is not None else 0
-            since = max(0, now - int(keep * rm.rate_hz))
-            self.dose_spikes = (session.spike_indices(since), since, now)  # the fits' spikes
-            c.dose_model.update(spikes, now, since)  # -> points_changed -> the view refits
-            trial_view.refresh(win, now)
+            win.rates.show_waveforms(*spike_waveforms(uV, start, win.session.spike_indices(start), rm.rate_hz))
+
+    def _refresh_fits(self, now: int) -> None:
+        """The dose-response points and the trials (~1 Hz, in a frame of their own)."""
+        win, c = self.win, self.win.controller
+        if c.dose_model is None:
+            return
+        session, rm = win.session, c.rate_model
+        keep = session.detector.keep_s if session.detector is not None else 0
+        since = max(0, now - int(keep * rm.rate_hz))
+        self.dose_spikes = (session.spike_indices(since), since, now)  # the fits' spikes
+        c.dose_model.update(self._rate_spikes(now), now, since)  # -> points_changed -> the view refits
+        trial_view.refresh(win, now)
 
     def show_trace_bars(self, now: int) -> None:
         """The ejections of the scroll-back history as bars on the traces (at once when a

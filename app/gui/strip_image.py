@@ -96,6 +96,10 @@ class StripImage(pg.GraphicsObject):
         self.update()
 
     @property
+    def lanes(self) -> list[Lane]:
+        return list(self._lanes)
+
+    @property
     def dt_s(self) -> float:
         return self._dt_s
 
@@ -109,6 +113,13 @@ class StripImage(pg.GraphicsObject):
             return None
         held = self._pcol[self._pcol >= 0]
         return float(held.min()) * self._dt_s, (self._last + 1) * self._dt_s
+
+    def pixel_column(self, px: int) -> np.ndarray | None:
+        """The image column (top to bottom, RGB32) drawn for absolute pixel column ``px``, or
+        None when the ring does not hold it."""
+        if self._last is None or self._height == 0 or not self._last - self._width < px <= self._last:
+            return None
+        return self._buf[:, px % self._width].copy()
 
     # --- data in (GUI thread, each frame) ------------------------------------------------------------
     def update_columns(self, cs: np.ndarray, lo: np.ndarray, hi: np.ndarray, rate_hz: float,

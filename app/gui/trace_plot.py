@@ -16,6 +16,9 @@ connection's gains against another's channels.  The controls that outlive connec
 (window length, freeze, k, Auto, the threshold and cursor read-outs) are the ``TracesView``'s;
 this plot says what goes into the read-outs through ``threshold_text`` and ``cursor_text``.
 
+The lanes are one ``StripImage`` (``app.gui.strip_image``: a strip chart that draws only the
+new pixel columns each frame) while the model's columns are at least as dense as the screen's
+pixels, and one ``LaneCurve`` polyline per lane when they are sparser (short windows).
 Each lane is drawn in its channel's colour (a current monitor in its barrel's colour,
 ``app.gui.palette``); a current lane is scaled to the barrel's commanded range
 (``set_current_ranges``), with a zero line and ticks, not to the barrel's limit.  The time
@@ -38,6 +41,7 @@ from app.gui.cursors import Cursors, amplitude, between
 from app.gui.lane_curve import LaneCurve
 from app.gui.models.traces import TraceModel
 from app.gui.palette import ELECTRODE_COLOUR, SPIKE_COLOUR
+from app.gui.strip_image import Lane, StripImage
 from app.gui.time_axis import TimeAxisItem
 from app.gui.trace_marks import TraceAnnotations
 from daq.types import ChannelKind
@@ -96,6 +100,11 @@ class TracePlot(QObject):
         # the lane axis only changes with the lanes: paint it from a cached pixmap, not text each frame
         p.getAxis("left").setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot = p
+        # the lanes: a strip chart where the model's columns are at least as dense as the
+        # screen's pixels (each frame draws only the new pixels), else one polyline per lane
+        self.strip = StripImage()
+        p.addItem(self.strip, ignoreBounds=True)
+        self.as_columns = True
         self.curves: list[LaneCurve] = []
         self.lane_labels: list[str] = []  # the y axis names each lane: "name ±range units"
         for i in range(len(model.channels)):
@@ -161,7 +170,7 @@ class TracePlot(QObject):
         ticks, minor = [], []
         self.lane_labels = []
         for i, v in enumerate(m.channels):
-            self.curves[i].setVisible(v.visible)
+            self.curves[i].setVisible(v.visible and not self.as_columns)
             if not v.visible:
                 continue
             h = 3.0 if i == self.detector_channel else 1.0
@@ -187,6 +196,9 @@ class TracePlot(QObject):
         axis.setWidth(12 + 7 * max((len(t) for _, t in ticks), default=8))  # a label too wide is not drawn
         self.plot.setYRange(y, BAND, padding=0.01)
         self._lane_bottom = y
+        self.strip.set_lanes([Lane(i, centre, scale, 1.1 * self.half_range(i), centre + self.lane_half_heights[i],
+                                   centre - self.lane_half_heights[i], pg.mkColor(self.colours[i]))
+                              for i, (centre, scale) in self.lanes.items()], 0.0, min(y, -1.0))
 
     def lane_scale(self, channel: int) -> float:
         """Plot units per display unit of a channel's lane (grows with its gain)."""
@@ -240,22 +252,23 @@ class TracePlot(QObject):
         if m is None:
             return
         cs, lo, hi = m.columns()
-        t = cs / m.rate_hz
-        # columns at most a pixel apart are drawn as min-max lines; sparser ones as one polyline
+        # columns at most a pixel apart: the strip chart; sparser ones: a polyline per lane
         as_columns = m.window_s * m.rate_hz / m.samples_per_column >= self.plot.vb.width()
-        for i, v in enumerate(m.channels):
-            lane = self.lanes.get(i)
-            if lane is None or not v.visible:
-                continue
-            half = self.half_range(i)
-            c_lo = lane[0] + lane[1] * np.clip(lo[:, i], -1.1 * half, 1.1 * half)
-            c_hi = lane[0] + lane[1] * np.clip(hi[:, i], -1.1 * half, 1.1 * half)
-            if as_columns:
-                self.curves[i].set_columns(t, c_lo, c_hi)
-            else:
-                y = np.empty(2 * len(t))
-                y[0::2], y[1::2] = c_lo, c_hi
-                self.curves[i].setData(np.repeat(t, 2), y)
+        if as_columns != self.as_columns:
+            self.as_columns = as_columns
+            self.strip.setVisible(as_columns)
+            for i, v in enumerate(m.channels):
+                self.curves[i].setVisible(v.visible and not as_columns and i in self.lanes)
+        if as_columns:
+            self.strip.update_columns(cs, lo, hi, m.rate_hz, m.window_s)
+        else:
+            t2 = np.repeat(cs / m.rate_hz, 2)
+            for i, (centre, scale) in self.lanes.items():
+                half = 1.1 * self.half_range(i)
+                y = np.empty(2 * len(cs))
+                y[0::2] = np.clip(lo[:, i], -half, half)
+                y[1::2] = np.clip(hi[:, i], -half, half)
+                self.curves[i].setData(t2, centre + scale * y)
         t0, t1 = m.view_range()
         ahead = 0 if m.frozen else self._ahead(t1)
         x0, x1 = (t0 + ahead) / m.rate_hz, (t1 + ahead) / m.rate_hz

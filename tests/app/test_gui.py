@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
-
+import pyqtgraph as pg
 from gui_helpers import TIMEOUT_MS, make_window, write_protocol  # noqa: F401 (make_window is a fixture)
 from PyQt6.QtCore import QEvent, QPointF, QSettings, Qt
 from PyQt6.QtGui import QMouseEvent
@@ -32,11 +32,16 @@ def test_window_shows_live_traces_and_ratemeter(qtbot, make_window):
     win = make_window()
     qtbot.waitUntil(lambda: win.trace_model.end_index > 1.0 * win.trace_model.rate_hz and win.frames > 20,
                     timeout=TIMEOUT_MS)
-    curve = win.traces.plot_view.curves[win.traces.plot_view.detector_channel]
-    t = curve.xData
-    assert t is not None and t[-1] > 0.9
-    # min/max columns: far fewer points than samples, two per column
-    assert len(t) <= 2 * (win.trace_model.window_s * win.trace_model.rate_hz / win.trace_model.samples_per_column) + 2
+    pv = win.traces.plot_view
+    assert pv.as_columns  # a 5-s window: more columns than pixels, drawn as a strip chart
+    span = pv.strip.drawn_span_s()
+    assert span is not None and span[1] > 0.9
+    # on the screen: the detector's lane holds its colour around its centre
+    img = win.traces.glw.grab().toImage()
+    centre, _ = pv.lanes[pv.detector_channel]
+    y = int(win.traces.glw.mapFromScene(pv.plot.vb.mapViewToScene(pg.Point(0, centre))).y())
+    ink = pg.mkColor(pv.colours[pv.detector_channel]).rgb()
+    assert sum(img.pixel(x, yy) == ink for x in range(img.width()) for yy in range(y - 5, y + 6)) > 100
     qtbot.waitUntil(lambda: win.rates.rate_curve.xData is not None, timeout=TIMEOUT_MS)
     assert "kHz" in win.device_bar.info.text()
     qtbot.waitUntil(lambda: "AO buffer" in win.device_bar.status.text(), timeout=TIMEOUT_MS)
@@ -266,11 +271,14 @@ def test_gain_and_window_controls(qtbot, make_window):
     win.traces.plot_view.controls.visible.setChecked(True)
     win.traces.window.setCurrentIndex(win.traces.window.findData(0.5))
 
-    def span_s() -> float:
-        t = win.traces.plot_view.curves[ch].xData
-        return float(t[-1] - t[0]) if t is not None and len(t) else 0.0
+    strip, vb = win.traces.plot_view.strip, win.traces.plot_view.plot.vb
 
-    qtbot.waitUntil(lambda: 0.4 < span_s() <= 0.5 + 1e-3, timeout=TIMEOUT_MS)
+    def shows_half_a_second() -> bool:  # the strip's pixels are 0.5 s / the view's width, and filled
+        span = strip.drawn_span_s()
+        return (span is not None and abs(strip.dt_s * vb.width() - 0.5) < 1e-3
+                and span[1] - span[0] > 0.4)
+
+    qtbot.waitUntil(shows_half_a_second, timeout=TIMEOUT_MS)
     lo, hi = win.trace_model.view_range()
     assert (hi - lo) / win.trace_model.rate_hz == pytest.approx(0.5)
 

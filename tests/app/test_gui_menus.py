@@ -204,8 +204,9 @@ def test_one_colour_per_barrel_in_strip_panel_lane_bars_and_dose_response(qtbot,
         colour = barrel_colour(i)
         assert colour in win.safety.chips[b.name].text()
         lane = [k for k, x in enumerate(win.trace_model.stream.channels) if x.barrel == b.name]
+        strip_colours = {lane.channel: lane.colour.name() for lane in win.traces.plot_view.strip.lanes}
         for k in lane:  # the current lane is drawn in the barrel's colour
-            assert win.traces.plot_view.curves[k].pen.color().name() == colour
+            assert strip_colours[k] == colour and win.traces.plot_view.curves[k].pen.color().name() == colour
     assert win.protocol_panel.colour_lanes == {b.name: i for i, b in enumerate(pip.barrels)}
     assert win.dose_view.colour_lanes == win.protocol_panel.colour_lanes
     assert len(set(barrel_colour(i) for i in range(len(pip.barrels)))) == len(pip.barrels)
