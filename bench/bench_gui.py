@@ -157,6 +157,7 @@ def child(mode: str, seconds: float, warmup_s: float, out_dir: str) -> dict:
 
         win = MainWindow(session, settings=settings)
         win.confirm = lambda title, text: True  # closing stops the recording without asking
+        win.freeze_collector = True  # as ionto gui's window (app.gui.run)
         win.resize(1600, 1000)
         win.show()
         idx = win.traces.window.findData(WINDOW_S)

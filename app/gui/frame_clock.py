@@ -30,7 +30,7 @@ FRAME_MS = 15  # the frame pace between blocks: ~65 Hz asked, so that ≥ 60 fra
 POLL_MS = 5  # how often the frame timer looks for new samples (a cheap index comparison)
 SLOW_EVERY = 6  # barrels, status, protocol progress: every 6th frame (~10 Hz)
 RATE_EVERY = 15  # ratemeter, raster, waveforms: every 15th frame (~4 Hz)
-GUI_BLOCK_S = 0.02  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
+GUI_BLOCK_S = 0.015  # engine block of a rig-window session when the rig file sets none (50 ms otherwise)
 
 
 class FrameClock:

@@ -327,6 +327,7 @@ class MainWindow(QMainWindow):
     _bound = controller_attribute("bound")
     autostart_record = controller_attribute("autostart_record", settable=True)
     autostart_protocol = controller_attribute("autostart_protocol", settable=True)
+    freeze_collector = controller_attribute("freeze_collector", settable=True)
     connect_device = controller_method("connect_device")
     disconnect_device = controller_method("disconnect_device")
     submit = controller_method("submit")

@@ -54,6 +54,7 @@ def run_gui(device_url: str = "sim", rig_path: str | os.PathLike[str] | None = N
         win.device_bar.set_url(device_url)
         win.device_bar.rig_path.setText(str(rig_path) if rig_path else "")
         win.device_bar.set_speed(speed)
+    win.freeze_collector = True  # no collector pauses once acquisition runs (app.gui.collector)
     win.autostart_record = str(record) if record else None
     win.autostart_protocol = str(protocol) if protocol else None
 

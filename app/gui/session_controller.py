@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.gui import recording_actions, replay_bar, trial_view
 from app.gui.bridge import EngineBridge
+from app.gui.collector import freeze_long_lived
 from app.gui.models.barrels import BarrelModel
 from app.gui.models.protocol import LoadResult, ProtocolModel, load
 from app.gui.models.raster import RateModel
@@ -101,6 +102,7 @@ class SessionController:
         self.manual_threshold_V: float | None = None  # a threshold set by hand (None: automatic k·σ)
         # what ``ionto gui --record/--protocol`` asks for once acquisition runs
         self.autostart_record: str | None = None
+        self.freeze_collector = False  # ionto gui: freeze long-lived objects once acquisition runs (app.gui.collector)
         self.autostart_protocol: str | None = None
         self._autostarted = False
         b = self.bridge
@@ -182,6 +184,8 @@ class SessionController:
         if win.workspace is not None:
             win.apply_workspace(win.workspace)
         win.clock.start()
+        if self.freeze_collector:
+            freeze_long_lived()
         self._autostart()
 
     def _autostart(self) -> None:
