@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -38,7 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--until-done", action="store_true", help="after the picture, wait for the protocol's end")
     ap.add_argument("--screen", action="store_true", help="grab the X screen instead of the widget")
     ap.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    ap.add_argument("--recordings", help="keep the run's recording in this folder (default: a temporary "
+                    "folder, removed at the end)")
     args = ap.parse_args(argv)
+    tmp = Path(args.recordings) if args.recordings else Path(tempfile.mkdtemp(prefix="ionto-shot-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        return _shoot(args, tmp)
+    finally:
+        if not args.recordings:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _shoot(args: argparse.Namespace, tmp: Path) -> int:
+    """Run the window, take the picture and the layout report (recordings and settings in ``tmp``)."""
 
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QApplication
@@ -48,75 +62,76 @@ def main(argv: list[str] | None = None) -> int:
     from app.live import LiveSession
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    tmp = Path(tempfile.mkdtemp(prefix="ionto-shot-"))
     win = MainWindow(LiveSession(args.device, seed=7, speed=args.speed, recordings_dir=tmp),
                      settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
     win.confirm = lambda title, text: True
-    if args.size:
-        w, h = (int(v) for v in args.size.lower().split("x"))
-        win.resize(w, h)
-    win.show()
-    reports: dict[str, dict] = {}
-    win.traces.window.setCurrentIndex(max(0, win.traces.window.findData(args.window)))
-    win.connect_device()
-    deadline = time.monotonic() + args.timeout
+    try:
+        if args.size:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+            win.resize(w, h)
+        win.show()
+        reports: dict[str, dict] = {}
+        win.traces.window.setCurrentIndex(max(0, win.traces.window.findData(args.window)))
+        win.connect_device()
+        deadline = time.monotonic() + args.timeout
 
-    def pump(cond) -> bool:
-        while not cond():
-            if time.monotonic() > deadline:
-                return False
-            app.processEvents()
-            time.sleep(0.005)
-        return True
+        def pump(cond) -> bool:
+            while not cond():
+                if time.monotonic() > deadline:
+                    return False
+                app.processEvents()
+                time.sleep(0.005)
+            return True
 
-    def settle() -> None:
-        for _ in range(20):  # let the slower panels catch up
-            app.processEvents()
-            time.sleep(0.02)
+        def settle() -> None:
+            for _ in range(20):  # let the slower panels catch up
+                app.processEvents()
+                time.sleep(0.02)
 
-    if not pump(lambda: win.trace_model is not None and win.trace_model.end_index > 0):
-        print("the window never showed data", file=sys.stderr)
-        return 1
-    settle()
-    reports["before"] = layout_report(win)
-    win.recording_panel.notes.setPlainText("cell 3, 850 µm, layer V; 5-barrel pipette (screenshot run)")
-    win.start_recording()
-    if args.protocol:
-        win.open_protocol(args.protocol)
-        if not pump(lambda: win.protocol_model.loaded is not None):
+        if not pump(lambda: win.trace_model is not None and win.trace_model.end_index > 0):
+            print("the window never showed data", file=sys.stderr)
             return 1
         settle()
-        reports["loaded"] = layout_report(win)
-        win.run_protocol()
-    rate = win.trace_model.rate_hz
-    if args.protocol and args.at_protocol is not None:
-        pump(lambda: win.protocol_model.progress(win.trace_model.end_index).elapsed_s >= args.at_protocol)
-    else:
-        pump(lambda: win.trace_model.end_index >= args.at * rate)
-    if win.session.is_replay and not pump(lambda: win.replay_control is not None):
-        print("the replay overview never came", file=sys.stderr)
-        return 1
-    settle()
-    reports["during"] = layout_report(win)
-    reports["during"]["ejecting"] = [r.name for r in win.barrel_model.rows if r.ejecting]
-    if args.screen:
-        screen = app.primaryScreen()
-        pix = screen.grabWindow(0)
-    else:
-        pix = win.grab()
-    ok = pix.save(args.out)
-    print(f"{args.out}: {pix.width()}x{pix.height()} at t = {win.trace_model.end_index / rate:.1f} s, "
-          f"platform {app.platformName()}")
-    if args.protocol and args.until_done:
-        if not pump(lambda: win.protocol_model.state in ("done", "aborted", "error")):
-            print("the protocol did not end in time", file=sys.stderr)
-            ok = False
+        reports["before"] = layout_report(win)
+        win.recording_panel.notes.setPlainText("cell 3, 850 µm, layer V; 5-barrel pipette (screenshot run)")
+        win.start_recording()
+        if args.protocol:
+            win.open_protocol(args.protocol)
+            if not pump(lambda: win.protocol_model.loaded is not None):
+                return 1
+            settle()
+            reports["loaded"] = layout_report(win)
+            win.run_protocol()
+        rate = win.trace_model.rate_hz
+        if args.protocol and args.at_protocol is not None:
+            pump(lambda: win.protocol_model.progress(win.trace_model.end_index).elapsed_s >= args.at_protocol)
+        else:
+            pump(lambda: win.trace_model.end_index >= args.at * rate)
+        if win.session.is_replay and not pump(lambda: win.replay_control is not None):
+            print("the replay overview never came", file=sys.stderr)
+            return 1
         settle()
-        reports["after"] = layout_report(win)
-        reports["after"]["protocol"] = win.protocol_model.state
-    if args.layout_report:
-        Path(args.layout_report).write_text(json.dumps(reports, indent=1))
-    win.close()
+        reports["during"] = layout_report(win)
+        reports["during"]["ejecting"] = [r.name for r in win.barrel_model.rows if r.ejecting]
+        if args.screen:
+            screen = app.primaryScreen()
+            pix = screen.grabWindow(0)
+        else:
+            pix = win.grab()
+        ok = pix.save(args.out)
+        print(f"{args.out}: {pix.width()}x{pix.height()} at t = {win.trace_model.end_index / rate:.1f} s, "
+              f"platform {app.platformName()}")
+        if args.protocol and args.until_done:
+            if not pump(lambda: win.protocol_model.state in ("done", "aborted", "error")):
+                print("the protocol did not end in time", file=sys.stderr)
+                ok = False
+            settle()
+            reports["after"] = layout_report(win)
+            reports["after"]["protocol"] = win.protocol_model.state
+        if args.layout_report:
+            Path(args.layout_report).write_text(json.dumps(reports, indent=1))
+    finally:
+        win.close()  # (every way out: the recording is closed before its folder goes)
     return 0 if ok else 1
 
 

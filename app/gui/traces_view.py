@@ -13,6 +13,9 @@ Thread: GUI thread only (``refresh`` is called by the window's frame timer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -96,25 +99,26 @@ class TracesView(QWidget):
         old = self.plot_view
         if old is not None:
             old.detach()
-            old.threshold_dragged.disconnect(self.threshold_dragged)
-            old.threshold_text.disconnect(self.threshold_label.setText)
-            old.cursor_text.disconnect(self.cursor_label.setText)
-            old.model.window_changed.disconnect(self._model_window_changed)
-            old.model.frozen_changed.disconnect(self._model_frozen_changed)
+            for signal, slot in self._links(old):
+                signal.disconnect(slot)
             self.controls_slot.removeWidget(old.controls)
             old.controls.hide()
             old.controls.deleteLater()
         self.plot_view = plot
-        plot.threshold_dragged.connect(self.threshold_dragged)
-        plot.threshold_text.connect(self.threshold_label.setText)
-        plot.cursor_text.connect(self.cursor_label.setText)
-        plot.model.window_changed.connect(self._model_window_changed)
-        plot.model.frozen_changed.connect(self._model_frozen_changed)
+        for signal, slot in self._links(plot):
+            signal.connect(slot)
         self.controls_slot.addWidget(plot.controls)
         plot.controls.show()
         self.cursor_label.setText("")
         self._model_window_changed(plot.model.window_s)
         self._model_frozen_changed(plot.model.frozen)
+
+    def _links(self, plot: TracePlot) -> list[tuple[Any, Callable[..., Any]]]:
+        """What the frame follows of a plot and its model: (signal, slot) pairs."""
+        return [(plot.threshold_dragged, self.threshold_dragged), (plot.threshold_text, self.threshold_label.setText),
+                (plot.cursor_text, self.cursor_label.setText),
+                (plot.model.window_changed, self._model_window_changed),
+                (plot.model.frozen_changed, self._model_frozen_changed)]
 
     # --- user actions (GUI thread) ------------------------------------------------------------
     def _on_freeze(self, on: bool) -> None:

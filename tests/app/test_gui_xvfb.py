@@ -56,7 +56,9 @@ def xserver(request):
 def test_safety_strip_and_every_barrel_stay_on_screen_and_whole_through_the_demo_protocol(xserver, tmp_path):
     display, (w, h) = xserver
     out, report = tmp_path / "window.png", tmp_path / "layout.json"
-    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    scratch = tmp_path / "tmp"  # the tool's temporary folder (its recording) goes here, and is removed
+    scratch.mkdir()
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "TMPDIR": str(scratch)}
     # the picture at 150 s of sample time: during the protocol (it starts once loaded, 330 s long)
     p = subprocess.run([sys.executable, "-m", "app.gui.screenshot", str(out), "--screen", "--protocol",
                         str(DEMO_PROTOCOL), "--speed", "30", "--at", "150", "--until-done",
@@ -64,6 +66,7 @@ def test_safety_strip_and_every_barrel_stay_on_screen_and_whole_through_the_demo
                        capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "platform xcb" in p.stdout  # a real X window, not the offscreen platform
+    assert [q.name for q in scratch.iterdir() if q.name.startswith("ionto-shot-")] == []  # nothing left behind
     phases = json.loads(report.read_text())
     assert list(phases) == ["before", "loaded", "during", "after"]
     assert phases["after"]["protocol"] == "done"
