@@ -198,6 +198,13 @@ def add_notes(win: MainWindow) -> None:
     recording_actions.add_note(win, win.recording_panel.notes.toPlainText())
 
 
+def cursors_as_checked(win: MainWindow) -> None:
+    """A new connection's plot: its cursors as the View menu's F3/F4 items say (kept across
+    connections, as the menu is)."""
+    show_vertical_cursors(win, win.menus.actions["cursors"].isChecked())
+    show_horizontal_cursor(win, win.menus.actions["hcursor"].isChecked())
+
+
 def show_vertical_cursors(win: MainWindow, on: bool) -> None:
     """F3: the vertical cursor pair."""
     plot = win.traces.plot_view

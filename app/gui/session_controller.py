@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.gui import recording_actions, replay_bar, trial_view
+from app.gui import menus, recording_actions, replay_bar, trial_view
 from app.gui.bridge import EngineBridge
 from app.gui.collector import freeze_long_lived
 from app.gui.models.barrels import BarrelModel
@@ -156,6 +156,7 @@ class SessionController:
         win.traces.show_plot(TracePlot(self.trace_model, elec, channel_colours(st, pipette), win.traces.glw,
                                        threshold_source=lambda: det.threshold if det is not None else None,
                                        spike_source=s.spike_indices))
+        menus.cursors_as_checked(win)
         win.show_band_note(self.trace_model.band_note)
         self.current_max_nA = {b.name: abs(b.safe_current_nA) for b in pipette.barrels}
         self.plan_current_ranges()

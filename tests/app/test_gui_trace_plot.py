@@ -108,3 +108,17 @@ def test_each_connection_gets_a_trace_plot_built_with_its_model(qtbot, make_wind
     win.trace_model.set_gain(ch, 2.0)
     assert plot.lane_scale(ch) == pytest.approx(2 * scale)
     qtbot.waitUntil(lambda: plot.drawn_end_index > 0, timeout=TIMEOUT_MS)  # the frame clock draws the new plot
+
+
+def test_the_cursors_the_view_menu_shows_checked_are_on_in_the_next_connections_plot(qtbot, make_window):
+    win = make_window()
+    engine = win.session.engine
+    win.menus.actions["cursors"].trigger()  # F3 on
+    assert win.traces.plot_view.cursors.vertical_on and not win.traces.plot_view.cursors.horizontal_on
+    win.menus.actions["disconnect"].trigger()
+    qtbot.waitUntil(lambda: not win._bound and engine.stopped.is_set(), timeout=TIMEOUT_MS)
+    win.menus.actions["connect"].trigger()
+    qtbot.waitUntil(lambda: win._bound and win.session.engine is not engine, timeout=TIMEOUT_MS)
+    c = win.traces.plot_view.cursors
+    assert win.menus.actions["cursors"].isChecked() and c.vertical_on  # the menu and the plot agree
+    assert not win.menus.actions["hcursor"].isChecked() and not c.horizontal_on
