@@ -58,7 +58,7 @@ def _rgb32(c: QColor) -> np.uint32:
 class StripImage(pg.GraphicsObject):
     """All lanes of a trace view, drawn as a strip chart (see the module docstring).
 
-    ``set_lanes(lanes, y_top, y_bottom)`` when the layout changes; ``update(cs, lo, hi,
+    ``set_lanes(lanes, y_top, y_bottom)`` when the layout changes; ``update_columns(cs, lo, hi,
     rate_hz, window_s)`` each frame with the model's columns in view; ``pixels_drawn`` counts
     the pixel columns rasterised (a frame that brings one block draws a few, not the view)."""
 
@@ -79,6 +79,7 @@ class StripImage(pg.GraphicsObject):
         self._lo = np.zeros((0, 0), dtype=np.float32)  # per slot and channel, display units
         self._hi = np.zeros((0, 0), dtype=np.float32)
         self._last: int | None = None  # newest pixel column drawn
+        self._first = 0  # oldest pixel column drawn since the ring (re)started: nothing older is shown
         self._row_lane = np.zeros(0, dtype=np.int64)  # lane of each image row (-1: none)
         self._row_colour = np.zeros(0, dtype=np.uint32)
         self._stale = True  # the image must be re-rasterised from _lo/_hi (layout or height changed)
@@ -111,13 +112,17 @@ class StripImage(pg.GraphicsObject):
         """(start, end) s of the pixel columns held, or None before the first columns."""
         if self._last is None:
             return None
-        held = self._pcol[self._pcol >= 0]
-        return float(held.min()) * self._dt_s, (self._last + 1) * self._dt_s
+        return self._oldest() * self._dt_s, (self._last + 1) * self._dt_s
+
+    def _oldest(self) -> int:
+        """The oldest pixel column the ring shows (drawn since it started, and not overwritten)."""
+        assert self._last is not None
+        return max(self._first, self._last - self._width + 1)
 
     def pixel_column(self, px: int) -> np.ndarray | None:
         """The image column (top to bottom, RGB32) drawn for absolute pixel column ``px``, or
         None when the ring does not hold it."""
-        if self._last is None or self._height == 0 or not self._last - self._width < px <= self._last:
+        if self._last is None or self._height == 0 or not self._oldest() <= px <= self._last:
             return None
         return self._buf[:, px % self._width].copy()
 
@@ -151,7 +156,14 @@ class StripImage(pg.GraphicsObject):
         px = p[first]
         plo = np.minimum.reduceat(lo, first, axis=0)
         phi = np.maximum.reduceat(hi, first, axis=0)
-        span = np.arange(int(px[0]), int(px[-1]) + 1, dtype=np.int64)  # incl. pixels with no column (gaps)
+        # the pixels drawn: from the newest drawn before (or the first of a new start) to the newest
+        # now, those with no column (samples lost, or the view jumped on) left empty
+        if self._last is None:
+            self._first = int(px[0])
+            span_from = int(px[0])
+        else:
+            span_from = max(min(int(px[0]), self._last + 1), int(px[-1]) - self._width + 1)
+        span = np.arange(span_from, int(px[-1]) + 1, dtype=np.int64)
         slots = span % self._width
         self._pcol[slots] = -1
         self._pcol[px % self._width] = px
@@ -188,9 +200,7 @@ class StripImage(pg.GraphicsObject):
             self._row_lanes()
         if self._stale and self._last is not None:
             self._stale = False
-            held = np.flatnonzero(self._pcol >= 0)
-            lo_px = int(self._pcol[held].min()) if len(held) else self._last
-            self._rasterise(np.arange(lo_px, self._last + 1, dtype=np.int64))
+            self._rasterise(np.arange(self._oldest(), self._last + 1, dtype=np.int64))
         elif self._stale:
             self._stale = False
 
@@ -264,7 +274,7 @@ class StripImage(pg.GraphicsObject):
             return
         self._ensure_height()
         (x0, x1), _ = view.viewRange()
-        first = max(int(np.floor(x0 / self._dt_s)), self._last - self._width + 1)
+        first = max(int(np.floor(x0 / self._dt_s)), self._oldest())
         last = min(int(np.floor(x1 / self._dt_s)), self._last)
         if last < first:
             return

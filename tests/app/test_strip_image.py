@@ -173,3 +173,31 @@ def test_a_trace_that_jumps_between_pixels_is_joined_by_vertical_spans(qtbot):
     y_lo = int(w.mapFromScene(p.vb.mapViewToScene(pg.Point(0, -0.5 - 0.4))).y())
     inner = px[:, 4:-4]
     assert inner[y_hi:y_lo].all(axis=0).mean() > 0.98  # each column inked from +0.4 to -0.4 at least
+
+
+def test_before_the_first_samples_the_view_is_empty_not_old_or_uninitialised_pixels(qtbot):
+    """At the start of a session the window is wider than the data: the part before the first
+    column shows nothing.  So does the part before a view that jumped back (a frozen scroll)."""
+    w, p, strip = _plot(qtbot, 1)
+    window_s = 1000 * SPC / RATE_HZ
+    cs = np.arange(2000, dtype=np.int64) * SPC
+    lo = np.full((2000, 1), -0.8, np.float32)
+    hi = np.full((2000, 1), 0.8, np.float32)
+    ink = pg.mkColor(INK).rgb()
+
+    def inked_fraction_left_of(x_s: float) -> float:
+        x = int(w.mapFromScene(p.vb.mapViewToScene(pg.Point(x_s, 0))).x())
+        px = _pixels(w)[:, 2:x - 2] == ink
+        return float(px.any(axis=0).mean()) if px.shape[1] else 0.0
+
+    # the first 300 columns at the right of a 1000-column window (as a session that just started)
+    end = 300
+    p.setXRange((cs[end - 1] + SPC) / RATE_HZ - window_s, (cs[end - 1] + SPC) / RATE_HZ, padding=0)
+    strip.update_columns(cs[:end], lo[:end], hi[:end], RATE_HZ, window_s)
+    assert inked_fraction_left_of(cs[0] / RATE_HZ) == 0.0
+    assert strip.drawn_span_s()[0] == pytest.approx(0.0, abs=strip.dt_s)
+    # the live view goes on, then jumps back to show columns 100..600 only from 100 on
+    _show(p, strip, cs[1000:2000], lo[1000:2000], hi[1000:2000], window_s)
+    p.setXRange(cs[0] / RATE_HZ, cs[0] / RATE_HZ + window_s, padding=0)
+    strip.update_columns(cs[100:600], lo[100:600], hi[100:600], RATE_HZ, window_s)
+    assert inked_fraction_left_of(cs[100] / RATE_HZ) == 0.0
