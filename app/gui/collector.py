@@ -2,9 +2,10 @@
 
 CPython's collector stops every thread while it walks a generation, holding the GIL (the
 engine's thread included).  Its full passes walk every object alive: in the rig window that
-is the imported modules, the Qt wrappers and numba's compiled code — a pass took 65–74 ms,
-about once every 12 s, at 64 channels (``bench/bench_gui.py``), long enough by itself to put
-the samples of that moment past the 50-ms sample-to-screen target.  ``gc.freeze()`` moves
+is the imported modules, the Qt wrappers and numba's compiled code — a pass took 65–94 ms at
+64 channels (``bench/bench_gui.py``'s window, timed with ``gc.callbacks``; the passes seen came
+while the window started and connected, and they recur as a long session makes objects), long
+enough by itself to put the samples of that moment past the 50-ms sample-to-screen target.  ``gc.freeze()`` moves
 every object alive now into a permanent generation that later passes skip (the Python
 documentation, ``gc.freeze``: "to avoid ... collections"), so a full pass walks only what
 was made since.
