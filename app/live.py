@@ -93,7 +93,31 @@ def sim_presets() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")) if folder.is_dir() else []
 
 
-ENGINE_SWITCH_INTERVAL_S = 0.001  # the GIL switch interval while an engine runs in this process (connect)
+ENGINE_SWITCH_INTERVAL_S = 0.001  # the GIL switch interval while an engine of a session runs in this process
+
+
+class _SwitchInterval:
+    """CPython's GIL switch interval held at ``ENGINE_SWITCH_INTERVAL_S`` while any session's
+    engine runs, and given back when the last one stops (any thread)."""
+
+    _lock = threading.Lock()
+    _holders = 0
+    _before = 0.005
+
+    @classmethod
+    def hold(cls) -> None:
+        with cls._lock:
+            if cls._holders == 0:
+                cls._before = sys.getswitchinterval()
+                sys.setswitchinterval(min(cls._before, ENGINE_SWITCH_INTERVAL_S))
+            cls._holders += 1
+
+    @classmethod
+    def release(cls) -> None:
+        with cls._lock:
+            cls._holders = max(0, cls._holders - 1)
+            if cls._holders == 0:
+                sys.setswitchinterval(cls._before)
 
 
 @dataclass(frozen=True)
@@ -172,6 +196,7 @@ class LiveSession:
         self.detector: StreamingDetector | None = None
         self.rig: RigConfig | None = None
         self.recorder: Recorder | None = None  # the recording the engine confirmed (RecordingChanged)
+        self._holds_switch = False  # this session's engine holds the GIL switch interval (_SwitchInterval)
         self._asked: Recorder | None = None  # asked for, not yet answered by the engine
         self._stop_asked = False  # request_stop came while connecting: do not start the engine
         self.runner: PlanRunner | None = None
@@ -218,6 +243,7 @@ class LiveSession:
                 self.recorder = None
         elif isinstance(ev, StateChanged) and ev.state in (EngineState.STOPPED, EngineState.ERROR):
             self.recorder = None  # a stopped engine records nothing (its shutdown closed the file)
+            self._release_switch()
 
     # --- connection ---------------------------------------------------------------------
     @property
@@ -244,12 +270,6 @@ class LiveSession:
         if self.running:
             return
         self._stop_asked = False
-        # The engine thread shares this interpreter with the window.  CPython's GIL switch interval
-        # (``sys.setswitchinterval``, 5 ms by default) is how long a thread that wants the GIL may
-        # wait while another runs Python code; at 1 ms the engine hands its blocks over promptly
-        # while the window draws (bench_gui, 64 channels: hand-over p99 50 -> 22 ms).
-        if sys.getswitchinterval() > ENGINE_SWITCH_INTERVAL_S:
-            sys.setswitchinterval(ENGINE_SWITCH_INTERVAL_S)
         from analysis.detect import StreamingDetector
         from app.session import open_device
 
@@ -278,7 +298,23 @@ class LiveSession:
             self.engine = None
             device.close()
             raise ConfigError(f"{self.device_url}: not started: a stop was asked for while connecting")
-        self.engine.start()
+        # The engine thread shares this interpreter with the window.  CPython's GIL switch interval
+        # (``sys.setswitchinterval``, 5 ms by default) is how long a thread that wants the GIL may
+        # wait while another runs Python code; at 1 ms, while the engine runs, it hands its blocks
+        # over promptly while the window draws (bench_gui, 64 channels: hand-over p99 50 -> 22 ms).
+        self._holds_switch = True
+        _SwitchInterval.hold()
+        try:
+            self.engine.start()
+        except BaseException:
+            self._release_switch()
+            raise
+
+    def _release_switch(self) -> None:
+        """The engine ended (its thread, or ``connect``'s on a failed start): once per engine."""
+        if self._holds_switch:
+            self._holds_switch = False
+            _SwitchInterval.release()
 
     def start(self) -> None:
         """Alias of ``connect`` (the first window's name)."""
